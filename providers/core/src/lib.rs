@@ -1,0 +1,21 @@
+//! The seam between Sesame's controller and its secret backends.
+//!
+//! A backend implements [`SecretProvider`]: it reads remote values and nothing else. It never
+//! writes to Kubernetes; the credentials it needs arrive through [`CredentialSource`], which the
+//! controller implements with the tenancy rules applied (a namespaced store never reads outside its
+//! namespace), so no provider has to get those rules right on its own.
+#![forbid(unsafe_code)]
+
+mod error;
+mod provider;
+mod refs;
+mod selectors;
+mod value;
+
+pub mod property;
+
+pub use error::ProviderError;
+pub use provider::{Capabilities, DEFAULT_BATCH_CONCURRENCY, CredentialSource, SecretProvider};
+pub use refs::{FindName, FindQuery, MetadataPolicy, RemoteKey};
+pub use selectors::{CaProvider, CaProviderKind, SecretKeySelector, ServiceAccountSelector};
+pub use value::SecretValue;

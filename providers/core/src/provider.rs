@@ -1,0 +1,95 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use futures::{StreamExt, stream};
+
+use crate::{
+    CaProvider, FindQuery, ProviderError, RemoteKey, SecretKeySelector, SecretValue,
+    ServiceAccountSelector,
+};
+
+/// What a store can do, reported in `SecretStore.status.capabilities`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capabilities {
+    ReadOnly,
+    ReadWrite,
+}
+
+impl Capabilities {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capabilities::ReadOnly => "ReadOnly",
+            Capabilities::ReadWrite => "ReadWrite",
+        }
+    }
+}
+
+/// A client for one store, built once per store generation and shared by every ExternalSecret
+/// that uses it. Implementations must be cheap to call concurrently.
+#[async_trait]
+pub trait SecretProvider: Send + Sync {
+    /// The `provider` label of `externalsecret_provider_api_calls_count`, e.g. `AWS/SecretsManager`.
+    fn name(&self) -> &'static str;
+
+    /// Read one remote secret. The whole payload is returned; `property` is applied by the caller.
+    async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError>;
+
+    /// Read several remote secrets at once, answering each key on its own: one key's failure
+    /// never fails another. Providers with a batch API override this; the default runs bounded
+    /// concurrent single reads.
+    async fn get_secrets(&self, keys: &[RemoteKey]) -> Vec<Result<SecretValue, ProviderError>> {
+        // Collected first so no closure lives in the future (it would not be `Send` for all lifetimes).
+        let reads: Vec<_> = keys.iter().map(|k| self.get_secret(k)).collect();
+        stream::iter(reads).buffered(DEFAULT_BATCH_CONCURRENCY).collect().await
+    }
+
+    /// `dataFrom.find`: every remote secret matching the query, by remote name.
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let _ = query;
+        Err(ProviderError::Invalid(format!("{} does not support dataFrom.find", self.name())))
+    }
+
+    /// A cheap call proving the credentials and configuration work; sets the store's Ready.
+    async fn validate(&self) -> Result<(), ProviderError>;
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadOnly
+    }
+
+    /// Release what the client holds (e.g. revoke a Vault token). Called when the store changes
+    /// or the controller shuts down.
+    async fn close(&self) {}
+}
+
+/// How many single reads the default `get_secrets` keeps in flight.
+pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
+
+/// Reads the Kubernetes objects a store's auth section points at. The controller implements it
+/// with the store's tenancy rules already applied: a provider asks for what its spec names and
+/// gets either the value or an `Auth` error saying why not.
+#[async_trait]
+pub trait CredentialSource: Send + Sync {
+    /// The value under `selector.key` (or `default_key` when the selector has none).
+    async fn secret_key(
+        &self,
+        selector: &SecretKeySelector,
+        default_key: Option<&str>,
+    ) -> Result<SecretValue, ProviderError>;
+
+    /// A token for a ServiceAccount, minted with the TokenRequest API.
+    async fn service_account_token(
+        &self,
+        selector: &ServiceAccountSelector,
+        audiences: &[String],
+        expiration_seconds: Option<i64>,
+    ) -> Result<String, ProviderError>;
+
+    /// The ServiceAccount's annotations (AWS reads `eks.amazonaws.com/role-arn` from them).
+    async fn service_account_annotations(
+        &self,
+        selector: &ServiceAccountSelector,
+    ) -> Result<BTreeMap<String, String>, ProviderError>;
+
+    /// A PEM bundle from a Secret or ConfigMap.
+    async fn ca_bundle(&self, provider: &CaProvider) -> Result<Vec<u8>, ProviderError>;
+}
