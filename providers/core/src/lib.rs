@@ -6,6 +6,7 @@
 //! namespace), so no provider has to get those rules right on its own.
 #![forbid(unsafe_code)]
 
+mod calls;
 mod error;
 mod provider;
 mod refs;
@@ -14,6 +15,7 @@ mod value;
 
 pub mod property;
 
+pub use calls::{CallRecorder, NoCalls, ProviderContext};
 pub use error::ProviderError;
 pub use provider::{Capabilities, DEFAULT_BATCH_CONCURRENCY, CredentialSource, SecretProvider};
 pub use refs::{FindName, FindQuery, MetadataPolicy, RemoteKey};
