@@ -1,0 +1,3 @@
+module sesame/template-oracle
+
+go 1.19
