@@ -1,0 +1,223 @@
+//! The Key Vault client of one store: three SDK clients (secrets, keys, certificates) sharing one
+//! credential and one HTTPS client, built once per store generation.
+mod auth;
+mod errors;
+mod find;
+mod objects;
+mod transport;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_core::http::{ClientOptions, RetryOptions, StatusCode};
+use azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions;
+use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
+use azure_security_keyvault_keys::models::KeyClientGetKeyOptions;
+use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
+use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
+use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
+use sesame_provider_core::{
+    FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+};
+
+pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
+pub use transport::HttpSettings;
+
+use crate::AzureKvProvider;
+use errors::map_error;
+use objects::{Kind, Times};
+
+/// The `provider` label of the call metrics, as ESO names it.
+pub const PROVIDER: &str = "Azure/KeyVault";
+
+/// Build the client for a store, with the production network settings.
+pub async fn build(spec: &AzureKvProvider, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+    build_with(spec, ctx, &HttpSettings::default()).await
+}
+
+/// Build the client for a store with explicit network settings (extra trusted CAs, pinned host
+/// names, an IMDS proxy). Everything else is exactly [`build`].
+pub async fn build_with(
+    spec: &AzureKvProvider,
+    ctx: ProviderContext,
+    http: &HttpSettings,
+) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+    Ok(Arc::new(AzureKvClient::new(spec, ctx, http).await?))
+}
+
+/// Reads secrets, keys and certificates from one vault.
+pub struct AzureKvClient {
+    secrets: SecretClient,
+    keys: KeyClient,
+    certs: CertificateClient,
+    ctx: ProviderContext,
+}
+
+impl AzureKvClient {
+    pub async fn new(spec: &AzureKvProvider, ctx: ProviderContext, http: &HttpSettings) -> Result<Self, ProviderError> {
+        let vault = spec.vault_url.trim();
+        if !vault.starts_with("https://") {
+            return Err(ProviderError::Invalid(format!(
+                "vaultUrl {vault:?} must be an https URL: Key Vault only accepts tokens over TLS"
+            )));
+        }
+        let options = ClientOptions {
+            transport: Some(http.transport()?),
+            cloud: Some(Arc::new(auth::cloud(spec)?)),
+            ..Default::default()
+        };
+        let credential = auth::credential(spec, &ctx, options.clone()).await?;
+        // The controller owns retries of vault calls: it requeues with backoff, honouring
+        // Retry-After, instead of the SDK sleeping inside a reconcile.
+        let client_options = ClientOptions { retry: RetryOptions::none(), ..options };
+        let invalid = |e: azure_core::Error| ProviderError::Invalid(format!("invalid vaultUrl {vault:?}: {e}"));
+        let secrets = SecretClient::new(
+            vault,
+            credential.clone(),
+            Some(SecretClientOptions { client_options: client_options.clone(), ..Default::default() }),
+        )
+        .map_err(invalid)?;
+        let keys = KeyClient::new(
+            vault,
+            credential.clone(),
+            Some(KeyClientOptions { client_options: client_options.clone(), ..Default::default() }),
+        )
+        .map_err(invalid)?;
+        let certs = CertificateClient::new(
+            vault,
+            credential,
+            Some(CertificateClientOptions { client_options, ..Default::default() }),
+        )
+        .map_err(invalid)?;
+        Ok(AzureKvClient { secrets, keys, certs, ctx })
+    }
+
+    async fn read_secret(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
+        let what = format!("secret {name}");
+        let secret = self
+            .ctx
+            .timed(PROVIDER, "GetSecret", async {
+                let options = SecretClientGetSecretOptions { secret_version: version, ..Default::default() };
+                let rsp = self.secrets.get_secret(name, Some(options)).await.map_err(|e| map_error("GetSecret", &what, e))?;
+                rsp.into_model().map_err(|e| map_error("GetSecret", &what, e))
+            })
+            .await?;
+        let times = secret.attributes.as_ref().map(|a| Times {
+            enabled: a.enabled,
+            expires: a.expires,
+            not_before: a.not_before,
+            created: a.created,
+            updated: a.updated,
+        });
+        let times = times.unwrap_or_default();
+        objects::check_usable(Kind::Secret, name, &times)?;
+        if fetch {
+            return Ok(SecretValue::from(objects::metadata_json(secret.tags.as_ref(), &times)));
+        }
+        Ok(SecretValue::from(secret.value.unwrap_or_default()))
+    }
+
+    async fn read_key(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
+        let what = format!("key {name}");
+        let key = self
+            .ctx
+            .timed(PROVIDER, "GetKey", async {
+                let options = KeyClientGetKeyOptions { key_version: version, ..Default::default() };
+                let rsp = self.keys.get_key(name, Some(options)).await.map_err(|e| map_error("GetKey", &what, e))?;
+                rsp.into_model().map_err(|e| map_error("GetKey", &what, e))
+            })
+            .await?;
+        let times = key.attributes.as_ref().map(|a| Times {
+            enabled: a.enabled,
+            expires: a.expires,
+            not_before: a.not_before,
+            created: a.created,
+            updated: a.updated,
+        });
+        let times = times.unwrap_or_default();
+        objects::check_usable(Kind::Key, name, &times)?;
+        if fetch {
+            return Ok(SecretValue::from(objects::metadata_json(key.tags.as_ref(), &times)));
+        }
+        let jwk = key.key.ok_or_else(|| ProviderError::Invalid(format!("key {name} has no key material")))?;
+        let json = serde_json::to_vec(&jwk).map_err(|e| ProviderError::Invalid(format!("key {name}: {e}")))?;
+        Ok(SecretValue::from(json))
+    }
+
+    async fn read_cert(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
+        let what = format!("certificate {name}");
+        let cert = self
+            .ctx
+            .timed(PROVIDER, "GetCertificate", async {
+                let options =
+                    CertificateClientGetCertificateOptions { certificate_version: version, ..Default::default() };
+                let rsp = self
+                    .certs
+                    .get_certificate(name, Some(options))
+                    .await
+                    .map_err(|e| map_error("GetCertificate", &what, e))?;
+                rsp.into_model().map_err(|e| map_error("GetCertificate", &what, e))
+            })
+            .await?;
+        let times = cert.attributes.as_ref().map(|a| Times {
+            enabled: a.enabled,
+            expires: a.expires,
+            not_before: a.not_before,
+            created: a.created,
+            updated: a.updated,
+        });
+        let times = times.unwrap_or_default();
+        objects::check_usable(Kind::Cert, name, &times)?;
+        if fetch {
+            return Ok(SecretValue::from(objects::metadata_json(cert.tags.as_ref(), &times)));
+        }
+        let der = cert.cer.ok_or_else(|| ProviderError::Invalid(format!("certificate {name} has no content (cer)")))?;
+        Ok(SecretValue::from(der))
+    }
+}
+
+#[async_trait]
+impl SecretProvider for AzureKvClient {
+    fn name(&self) -> &'static str {
+        PROVIDER
+    }
+
+    /// The whole object: a secret's value, a key's JWK JSON or a certificate's DER bytes; or,
+    /// with `metadataPolicy: Fetch`, the object's tags and dates as a JSON object.
+    async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
+        let (kind, name) = objects::parse(&key.key)?;
+        if let Some(version) = &key.version {
+            objects::check_version(version)?;
+        }
+        let fetch = key.metadata_policy == MetadataPolicy::Fetch;
+        match kind {
+            Kind::Secret => self.read_secret(name, key.version.clone(), fetch).await,
+            Kind::Key => self.read_key(name, key.version.clone(), fetch).await,
+            Kind::Cert => self.read_cert(name, key.version.clone(), fetch).await,
+        }
+    }
+
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        find::find(self, query).await
+    }
+
+    /// Reads a secret that need not exist. Any answer from the vault itself (found, 404, or a
+    /// 403 for that one secret) proves the vault is reachable over TLS, the challenge resolved,
+    /// Entra ID issued a token and the vault accepted it. Per-secret permissions are checked by
+    /// each ExternalSecret's own reads.
+    async fn validate(&self) -> Result<(), ProviderError> {
+        const PROBE: &str = "sesame-store-validation";
+        let result = self
+            .ctx
+            .timed(PROVIDER, "GetSecret", async {
+                match self.secrets.get_secret(PROBE, None).await {
+                    Ok(_) => Ok(()),
+                    Err(e) if matches!(e.http_status(), Some(StatusCode::NotFound | StatusCode::Forbidden)) => Ok(()),
+                    Err(e) => Err(map_error("GetSecret", &format!("secret {PROBE}"), e)),
+                }
+            })
+            .await;
+        result
+    }
+}
