@@ -1,1 +1,133 @@
-fn main() {}
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sesame::cli::{Cli, Command, LogFormat, RunArgs};
+use sesame::controller::{self, Config};
+use sesame::duration::parse_go_duration;
+use sesame::{crdgen, http, leader, metrics, render};
+
+fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    if let Err(e) = runtime.block_on(dispatch(cli)) {
+        eprintln!("sesame: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    match cli.command {
+        Command::Crds { out_dir, check } => crdgen::write_or_check(&out_dir, check),
+        Command::Render { files, reveal } => {
+            let manifests = render::load(&files)?;
+            if manifests.external_secrets.is_empty() {
+                anyhow::bail!("no ExternalSecret found in {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+            }
+            let (out, errors) = render::render(&manifests, reveal).await;
+            print!("{out}");
+            if !errors.is_empty() {
+                anyhow::bail!("{}", errors.join("\n"));
+            }
+            Ok(())
+        }
+        Command::Run(args) => run(args).await,
+    }
+}
+
+fn duration(flag: &str, value: &str) -> anyhow::Result<std::time::Duration> {
+    parse_go_duration(value).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = Config {
+        controller_class: args.controller_class.clone(),
+        default_refresh_interval: duration("default-refresh-interval", &args.default_refresh_interval)?,
+        store_requeue_interval: duration("store-requeue-interval", &args.store_requeue_interval)?,
+        max_backoff: duration("max-backoff", &args.max_backoff)?,
+    };
+    let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
+    let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;
+    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = tokio::spawn(http::serve(args.metrics_addr, http::router(metrics.clone(), ready.clone())));
+    let instance = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("sesame-{}", std::process::id()));
+    let instance = format!("{instance}-{}", std::process::id());
+
+    let lease = args.enable_leader_election.then(|| {
+        let ns = args
+            .leader_election_namespace
+            .clone()
+            .or_else(|| std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace").ok())
+            .unwrap_or_else(|| "default".into());
+        leader::LeaseLock::new(client.clone(), ns.trim(), &args.leader_election_id, &instance, lease_duration)
+    });
+    if let Some(lease) = &lease {
+        // A standby is healthy and ready: it serves probes and waits for the lease.
+        ready.store(true, std::sync::atomic::Ordering::SeqCst);
+        tokio::select! {
+            _ = lease.acquire() => {}
+            _ = shutdown_signal() => return Ok(()),
+        }
+        ready.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let opts = controller::run::RunOptions {
+        namespace: args.namespace.clone(),
+        concurrency: args.concurrency,
+        config,
+        coalesce_window,
+        instance,
+    };
+    let controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {
+        let _ = stop_rx.await;
+    }));
+    let lost = async {
+        match &lease {
+            Some(l) => l.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    let lost_leadership = tokio::select! {
+        _ = shutdown_signal() => false,
+        _ = lost => true,
+        r = server => { r??; false }
+    };
+    let _ = stop_tx.send(());
+    let _ = controllers.await;
+    if let Some(l) = &lease {
+        if !lost_leadership {
+            l.release().await;
+        }
+    }
+    if lost_leadership {
+        anyhow::bail!("lost leadership; exiting so a fresh process can stand by");
+    }
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutdown signal received");
+}

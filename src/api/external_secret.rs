@@ -1,0 +1,241 @@
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{Condition, GoDuration};
+
+/// ExternalSecret names remote secrets in a store and the Kubernetes Secret to write them to.
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "external-secrets.io",
+    version = "v1",
+    kind = "ExternalSecret",
+    namespaced,
+    shortname = "es",
+    category = "external-secrets",
+    status = "ExternalSecretStatus",
+    printcolumn = r#"{"name":"StoreType","type":"string","jsonPath":".spec.secretStoreRef.kind"}"#,
+    printcolumn = r#"{"name":"Store","type":"string","jsonPath":".spec.secretStoreRef.name"}"#,
+    printcolumn = r#"{"name":"Refresh Interval","type":"string","jsonPath":".spec.refreshInterval"}"#,
+    printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Last Sync","type":"date","jsonPath":".status.refreshTime"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretSpec {
+    /// The store to read from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_store_ref: Option<SecretStoreRef>,
+    /// How often to fetch the remote values again, as a Go duration. `0` fetches once.
+    #[serde(default = "default_refresh_interval")]
+    pub refresh_interval: Option<GoDuration>,
+    /// When to fetch again: `Periodic` (every refreshInterval, the default), `OnChange` (when the
+    /// ExternalSecret's spec, labels or annotations change) or `CreatedOnce` (once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_policy: Option<RefreshPolicy>,
+    /// The Kubernetes Secret to write.
+    #[serde(default)]
+    pub target: ExternalSecretTarget,
+    /// Secret keys, each read from one remote secret.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<ExternalSecretData>,
+    /// Remote secrets whose keys are all copied. Later entries override earlier keys; `data`
+    /// overrides `dataFrom`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_from: Vec<ExternalSecretDataFromRemoteRef>,
+}
+
+fn default_refresh_interval() -> Option<GoDuration> {
+    Some(GoDuration("1h0m0s".into()))
+}
+
+/// A reference to a SecretStore or ClusterSecretStore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretStoreRef {
+    /// Name of the store.
+    #[serde(default)]
+    pub name: String,
+    /// `SecretStore` (default, same namespace) or `ClusterSecretStore`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<StoreKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]
+pub enum StoreKind {
+    #[default]
+    SecretStore,
+    ClusterSecretStore,
+}
+
+impl StoreKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::SecretStore => "SecretStore",
+            StoreKind::ClusterSecretStore => "ClusterSecretStore",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RefreshPolicy {
+    CreatedOnce,
+    Periodic,
+    OnChange,
+}
+
+/// The Secret Sesame writes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretTarget {
+    /// Name of the Secret. Defaults to the ExternalSecret's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `Owner` (default: create and own it; it is garbage-collected with the ExternalSecret),
+    /// `Orphan` (create and update, no owner), `Merge` (only merge into an existing Secret) or
+    /// `None` (write nothing).
+    #[serde(default)]
+    pub creation_policy: CreationPolicy,
+    /// What happens when the provider has nothing left: `Retain` (default: keep the Secret,
+    /// report an error), `Delete` (delete the Secret; needs `Owner`) or `Merge` (drop only the
+    /// missing keys).
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Make the Secret immutable. Its data can then never change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub immutable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum CreationPolicy {
+    #[default]
+    Owner,
+    Orphan,
+    Merge,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Delete,
+    Merge,
+}
+
+/// One Secret key read from one remote secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretData {
+    /// The key in the Kubernetes Secret.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub secret_key: String,
+    /// The remote secret to read.
+    pub remote_ref: ExternalSecretDataRemoteRef,
+}
+
+/// Names a remote secret and how to read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretDataRemoteRef {
+    /// The provider's name or path of the remote secret.
+    #[schemars(length(min = 1))]
+    pub key: String,
+    /// A field of a JSON remote secret, as a gjson path (`a.b.0`); a literal key containing dots
+    /// wins first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+    /// A provider-specific version (AWS stage or `uuid/<id>`, Vault KV v2 version, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `None` (default) reads the value; `Fetch` reads the remote secret's metadata (tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_policy: Option<MetadataPolicy>,
+    /// How keys with invalid characters are rewritten (`dataFrom` only): `Default` or `Unicode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion_strategy: Option<ConversionStrategy>,
+    /// How values are decoded: `None` (default), `Base64`, `Base64URL` or `Auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoding_strategy: Option<DecodingStrategy>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum MetadataPolicy {
+    #[default]
+    None,
+    Fetch,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum ConversionStrategy {
+    #[default]
+    Default,
+    Unicode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum DecodingStrategy {
+    #[default]
+    None,
+    Base64,
+    #[serde(rename = "Base64URL")]
+    Base64Url,
+    Auto,
+}
+
+/// A remote secret whose top-level JSON keys all become Secret keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretDataFromRemoteRef {
+    /// Copy every top-level key of one JSON remote secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extract: Option<ExternalSecretDataRemoteRef>,
+}
+
+/// What Sesame last did with this ExternalSecret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretStatus {
+    /// When the remote values were last fetched successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_time: Option<String>,
+    /// `<generation>-<hash of labels and annotations>` at the last successful sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub synced_resource_version: Option<String>,
+    /// The Secret this ExternalSecret writes (servicebinding.io provisioned service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<SecretBinding>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct SecretBinding {
+    /// Name of the Secret.
+    #[serde(default)]
+    pub name: String,
+}
+
+impl ExternalSecret {
+    /// The Secret this object writes.
+    pub fn target_name(&self) -> String {
+        self.spec
+            .target
+            .name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+    }
+
+    /// The store reference with its default kind.
+    pub fn store_ref(&self) -> (String, StoreKind) {
+        let r = self.spec.secret_store_ref.clone().unwrap_or_default();
+        (r.name, r.kind.unwrap_or_default())
+    }
+
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        self.metadata.annotations.clone().unwrap_or_default()
+    }
+}

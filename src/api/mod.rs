@@ -1,0 +1,18 @@
+//! The External Secrets API, group `external-secrets.io`, version `v1`: the same field names,
+//! defaults and status shapes as External Secrets Operator, so existing manifests apply unchanged.
+mod common;
+mod external_secret;
+mod provider;
+mod secret_store;
+
+pub use common::*;
+pub use external_secret::*;
+pub use provider::*;
+pub use secret_store::*;
+
+/// Label ESO and Sesame put on every Secret they manage.
+pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
+/// Annotation holding the hash of the managed Secret's data, to detect edits.
+pub const DATA_HASH_ANNOTATION: &str = "reconcile.external-secrets.io/data-hash";
+/// Any new value forces an immediate sync.
+pub const FORCE_SYNC_ANNOTATION: &str = "external-secrets.io/force-sync";

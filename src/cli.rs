@@ -1,0 +1,88 @@
+//! Command-line interface. Every flag of `run` is also an environment variable.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(name = "sesame", version, about = "An External Secrets operator for Kubernetes")]
+pub struct Cli {
+    /// Log level (a tracing filter: info, debug, sesame=debug,kube=info …).
+    #[arg(long, global = true, env = "SESAME_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+    /// Log format.
+    #[arg(long, global = true, env = "SESAME_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controller (kubeconfig from KUBECONFIG or ~/.kube/config, else in-cluster).
+    Run(RunArgs),
+    /// Write the CRDs generated from the API types.
+    Crds {
+        /// Directory to write into.
+        #[arg(long, default_value = "crds")]
+        out_dir: PathBuf,
+        /// Compare instead of writing; fail if any file is stale.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Render the Secrets that ExternalSecrets in files would produce, with no cluster.
+    Render {
+        /// Files or directories of YAML manifests (ExternalSecrets, stores, credential Secrets).
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+        /// Print secret values (base64, as in a Secret) instead of redacting them.
+        #[arg(long)]
+        reveal: bool,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, env = "SESAME_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// ExternalSecrets reconciled at once.
+    #[arg(long, env = "SESAME_CONCURRENCY", default_value_t = 16)]
+    pub concurrency: u16,
+    /// Watch only this namespace (default: all).
+    #[arg(long, env = "SESAME_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Handle stores whose spec.controller is empty or this class.
+    #[arg(long, env = "SESAME_CONTROLLER_CLASS", default_value = "default")]
+    pub controller_class: String,
+    /// Elect one active replica with a Lease.
+    #[arg(long, env = "SESAME_LEADER_ELECTION", default_value_t = false)]
+    pub enable_leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "SESAME_LEADER_ELECTION_ID", default_value = "sesame-leader")]
+    pub leader_election_id: String,
+    /// Namespace of the Lease (default: the pod's namespace, else `default`).
+    #[arg(long, env = "SESAME_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// How long a lease lasts without renewal.
+    #[arg(long, env = "SESAME_LEADER_ELECTION_LEASE_DURATION", default_value = "15s")]
+    pub leader_election_lease_duration: String,
+    /// refreshInterval for ExternalSecrets that set none.
+    #[arg(long, env = "SESAME_DEFAULT_REFRESH_INTERVAL", default_value = "1h")]
+    pub default_refresh_interval: String,
+    /// How often stores are validated when they set no refreshInterval.
+    #[arg(long, env = "SESAME_STORE_REQUEUE_INTERVAL", default_value = "5m")]
+    pub store_requeue_interval: String,
+    /// The longest wait between retries of a failing ExternalSecret.
+    #[arg(long, env = "SESAME_MAX_BACKOFF", default_value = "5m")]
+    pub max_backoff: String,
+    /// Provider reads arriving within this window share one (batched) call.
+    #[arg(long, env = "SESAME_COALESCE_WINDOW", default_value = "10ms")]
+    pub coalesce_window: String,
+}

@@ -1,0 +1,189 @@
+//! When an ExternalSecret must fetch from its provider again. Pure arithmetic, no I/O.
+//!
+//! Periodic refreshes are placed on a per-object slot: each object owns a fixed phase within its
+//! interval (a hash of its identity), and its next refresh is pulled *earlier* onto that phase by
+//! at most half an interval. A thousand objects created in the same second therefore converge to
+//! an even spread within two intervals, a restart changes nothing (the phase depends only on the
+//! object, the last refresh time comes from its status), and no object is ever refreshed later
+//! than its interval.
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::api::RefreshPolicy;
+
+/// The largest share of the interval a refresh may be pulled earlier to reach its slot.
+pub const MAX_EARLY_FRACTION: f64 = 0.5;
+
+/// The answer to "should this object fetch now?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Fetch now.
+    Now,
+    /// Fetch at this time.
+    At(DateTime<Utc>),
+    /// Never on a timer (only when the target needs repair or the object changes).
+    Never,
+}
+
+/// What the decision needs to know about the object.
+#[derive(Debug, Clone)]
+pub struct Schedule<'a> {
+    pub policy: RefreshPolicy,
+    pub interval: Duration,
+    /// `status.refreshTime`: the last successful sync.
+    pub last_refresh: Option<DateTime<Utc>>,
+    /// `status.syncedResourceVersion` and the value the object has now.
+    pub synced_version: Option<&'a str>,
+    pub current_version: &'a str,
+    /// Identity used for the slot (namespace/name/uid).
+    pub identity: &'a str,
+}
+
+pub fn due(s: &Schedule<'_>, now: DateTime<Utc>) -> Due {
+    let Some(last) = s.last_refresh else { return Due::Now };
+    let Some(synced) = s.synced_version.filter(|v| !v.is_empty()) else { return Due::Now };
+    let changed = synced != s.current_version;
+    match s.policy {
+        RefreshPolicy::CreatedOnce => Due::Never,
+        RefreshPolicy::OnChange if changed => Due::Now,
+        RefreshPolicy::OnChange => Due::Never,
+        RefreshPolicy::Periodic if changed => Due::Now,
+        RefreshPolicy::Periodic if s.interval.is_zero() => Due::Never,
+        RefreshPolicy::Periodic if last > now => Due::Now,
+        RefreshPolicy::Periodic => {
+            let at = next_slot(last, s.interval, s.identity);
+            if at <= now { Due::Now } else { Due::At(at) }
+        }
+    }
+}
+
+/// The refresh time after `last`: `last + interval`, pulled earlier onto the object's slot when
+/// the slot is within `MAX_EARLY_FRACTION` of the interval, else pulled the full allowance.
+pub fn next_slot(last: DateTime<Utc>, interval: Duration, identity: &str) -> DateTime<Utc> {
+    let interval_ms = interval.as_millis().max(1) as i64;
+    let latest = last.timestamp_millis() + interval_ms;
+    let phase = (stable_hash(identity) % interval_ms as u64) as i64;
+    let past_slot = (latest - phase).rem_euclid(interval_ms);
+    let allowance = (interval_ms as f64 * MAX_EARLY_FRACTION) as i64;
+    let at = latest - past_slot.min(allowance);
+    DateTime::from_timestamp_millis(at).unwrap_or(last)
+}
+
+/// Exponential backoff after consecutive failures: 1 s doubling, capped.
+pub fn backoff(failures: u32, cap: Duration) -> Duration {
+    let exp = failures.saturating_sub(1).min(30);
+    Duration::from_secs(1u64 << exp).min(cap)
+}
+
+fn stable_hash(s: &str) -> u64 {
+    // A fixed hash (not std's, which may change between Rust releases): the same slot on every
+    // replica, every restart and every upgrade.
+    let digest = Sha256::digest(s.as_bytes());
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+    }
+
+    fn sched<'a>(policy: RefreshPolicy, last: Option<i64>, synced: Option<&'a str>, current: &'a str) -> Schedule<'a> {
+        Schedule {
+            policy,
+            interval: HOUR,
+            last_refresh: last.map(t),
+            synced_version: synced,
+            current_version: current,
+            identity: "ns/name/uid",
+        }
+    }
+
+    #[test]
+    fn a_never_synced_object_is_due_now_whatever_its_policy() {
+        for p in [RefreshPolicy::Periodic, RefreshPolicy::OnChange, RefreshPolicy::CreatedOnce] {
+            assert_eq!(due(&sched(p, None, None, "1-a"), t(0)), Due::Now);
+            assert_eq!(due(&sched(p, Some(0), None, "1-a"), t(0)), Due::Now);
+        }
+    }
+
+    #[test]
+    fn created_once_never_syncs_again_even_after_a_change() {
+        assert_eq!(due(&sched(RefreshPolicy::CreatedOnce, Some(0), Some("1-a"), "2-b"), t(9999)), Due::Never);
+    }
+
+    #[test]
+    fn on_change_syncs_only_when_spec_or_metadata_changed() {
+        assert_eq!(due(&sched(RefreshPolicy::OnChange, Some(0), Some("1-a"), "1-a"), t(99_999)), Due::Never);
+        assert_eq!(due(&sched(RefreshPolicy::OnChange, Some(0), Some("1-a"), "1-b"), t(1)), Due::Now);
+    }
+
+    #[test]
+    fn periodic_syncs_on_change_and_when_the_interval_has_passed() {
+        let s = sched(RefreshPolicy::Periodic, Some(0), Some("1-a"), "1-a");
+        let Due::At(at) = due(&s, t(1)) else { panic!("expected a time") };
+        assert!(at <= t(3600) && at >= t(1800), "within the allowed early window: {at}");
+        assert_eq!(due(&s, t(3600)), Due::Now);
+        assert_eq!(due(&sched(RefreshPolicy::Periodic, Some(0), Some("1-a"), "2-a"), t(1)), Due::Now);
+    }
+
+    #[test]
+    fn interval_zero_syncs_once_then_only_on_change() {
+        let mut s = sched(RefreshPolicy::Periodic, Some(0), Some("1-a"), "1-a");
+        s.interval = Duration::ZERO;
+        assert_eq!(due(&s, t(10_000_000)), Due::Never);
+        s.current_version = "2-a";
+        assert_eq!(due(&s, t(1)), Due::Now);
+    }
+
+    #[test]
+    fn a_refresh_time_in_the_future_means_now() {
+        assert_eq!(due(&sched(RefreshPolicy::Periodic, Some(100), Some("1-a"), "1-a"), t(0)), Due::Now);
+    }
+
+    #[test]
+    fn slots_never_exceed_the_interval_and_are_stable_across_restarts() {
+        for i in 0..500 {
+            let id = format!("ns/es-{i}/uid");
+            let at = next_slot(t(0), HOUR, &id);
+            assert!(at <= t(3600) && at >= t(1800));
+            assert_eq!(at, next_slot(t(0), HOUR, &id), "deterministic");
+        }
+    }
+
+    #[test]
+    fn objects_synced_together_spread_evenly_within_two_intervals() {
+        // 10,000 objects all synced at t=0; follow each through three refreshes.
+        let n = 10_000;
+        let mut per_minute = vec![0u32; 60];
+        for i in 0..n {
+            let id = format!("ns/es-{i}/uid");
+            let mut last = t(0);
+            for _ in 0..3 {
+                last = next_slot(last, HOUR, &id);
+            }
+            // Third refresh lands on the object's own slot: bucket it by minute of the hour.
+            let minute = ((last.timestamp() - t(0).timestamp()).rem_euclid(3600) / 60) as usize;
+            per_minute[minute] += 1;
+        }
+        let mean = n as f64 / 60.0;
+        let max = *per_minute.iter().max().unwrap() as f64;
+        assert!(max / mean < 1.3, "storm factor {} too high: {per_minute:?}", max / mean);
+    }
+
+    #[test]
+    fn backoff_doubles_from_one_second_and_is_capped() {
+        let cap = Duration::from_secs(300);
+        assert_eq!(backoff(1, cap), Duration::from_secs(1));
+        assert_eq!(backoff(2, cap), Duration::from_secs(2));
+        assert_eq!(backoff(5, cap), Duration::from_secs(16));
+        assert_eq!(backoff(20, cap), cap);
+        assert_eq!(backoff(u32::MAX, cap), cap);
+    }
+}

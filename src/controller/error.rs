@@ -1,0 +1,83 @@
+use sesame_provider_core::ProviderError;
+
+use crate::pipeline::FetchError;
+
+/// Why a sync failed. `reason()` is the metric label; `condition_message()` is the short text for
+/// `status.conditions` (the detail goes to a Warning Event). Nothing here holds a secret value.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{kind} {name} not found")]
+    StoreNotFound { kind: &'static str, name: String },
+    #[error("{kind} {name} is not ready")]
+    StoreNotReady { kind: &'static str, name: String },
+    #[error("using {kind} {name} is not allowed from namespace {namespace}: {why}")]
+    StoreNotAllowed { kind: &'static str, name: String, namespace: String, why: String },
+    #[error("could not build the provider client: {0}")]
+    ProviderClient(ProviderError),
+    #[error("could not get secret data from provider: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("invalid ExternalSecret: {0}")]
+    InvalidSpec(String),
+    #[error("{0}")]
+    TargetConflict(String),
+    #[error("could not update secret, target is immutable")]
+    TargetImmutable,
+    #[error("kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+}
+
+impl Error {
+    /// A stable label for metrics and logs.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::StoreNotFound { .. } => "store_not_found",
+            Error::StoreNotReady { .. } => "store_not_ready",
+            Error::StoreNotAllowed { .. } => "store_not_allowed",
+            Error::ProviderClient(_) => "provider_client",
+            Error::Fetch(FetchError::Provider { source, .. }) => match source {
+                ProviderError::NotFound(_) => "provider_not_found",
+                ProviderError::Auth(_) => "provider_auth",
+                ProviderError::Throttled { .. } => "provider_throttled",
+                ProviderError::Transient(_) => "provider_transient",
+                ProviderError::Invalid(_) => "provider_invalid",
+            },
+            Error::Fetch(FetchError::Invalid(_)) => "invalid_data",
+            Error::InvalidSpec(_) => "invalid_spec",
+            Error::TargetConflict(_) => "target_conflict",
+            Error::TargetImmutable => "target_immutable",
+            Error::Kube(_) => "kube",
+        }
+    }
+
+    /// The message for the Ready condition: short, and never a value. Unlike ESO we keep the
+    /// sanitised cause, which is what users ask for when a sync fails.
+    pub fn condition_message(&self) -> String {
+        let text = self.to_string();
+        match text.char_indices().nth(300) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    }
+
+    /// Errors that a retry cannot fix wait for the object (or its store) to change instead of
+    /// backing off forever.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidSpec(_)
+                | Error::TargetConflict(_)
+                | Error::TargetImmutable
+                | Error::StoreNotAllowed { .. }
+                | Error::Fetch(FetchError::Invalid(_))
+        )
+    }
+
+    /// Provider refused our credentials: the cached client must be rebuilt.
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self,
+            Error::ProviderClient(ProviderError::Auth(_))
+                | Error::Fetch(FetchError::Provider { source: ProviderError::Auth(_), .. })
+        )
+    }
+}

@@ -1,0 +1,237 @@
+//! Reconcile one ExternalSecret: decide whether it is due, fetch, write the Secret, report.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use super::due::{Due, Schedule, due};
+use super::{Context, Error, store, target};
+use crate::api::{
+    Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SecretBinding,
+    set_condition,
+};
+use crate::pipeline::{self, synced_resource_version};
+
+/// What a successful pass did, for the Ready condition and the Event.
+enum Outcome {
+    Synced { created: bool, changed: bool },
+    Retained,
+    Deleted,
+    Missing,
+    Skipped,
+}
+
+pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let name = es.name_any();
+    let namespace = es.namespace().unwrap_or_default();
+    if es.meta().deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let result = sync(&es, &ctx).await;
+    ctx.metrics.reconciled(&name, &namespace, started.elapsed());
+    let key = ObjectRef::from_obj(&*es);
+    match result {
+        Ok(action) => {
+            ctx.failures.lock().expect("failures lock").remove(&key);
+            Ok(action)
+        }
+        Err(e) => {
+            ctx.metrics.sync_failed(&name, &namespace);
+            tracing::warn!(externalsecret = %name, namespace = %namespace, reason = e.reason(), error = %e, "sync failed");
+            let condition = Condition::ready(false, "SecretSyncedError", e.condition_message());
+            write_status(&ctx, &es, condition, None).await;
+            ctx.publish(
+                &Event {
+                    type_: EventType::Warning,
+                    reason: "UpdateFailed".into(),
+                    note: Some(e.to_string()),
+                    action: "Sync".into(),
+                    secondary: None,
+                },
+                &es.object_ref(&()),
+            )
+            .await;
+            if e.is_auth() {
+                let (store_name, kind) = es.store_ref();
+                let ns = matches!(kind, crate::api::StoreKind::SecretStore).then_some(namespace.as_str());
+                ctx.clients.evict(kind, ns, &store_name).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The current `syncedResourceVersion` value of the object.
+fn current_version(es: &ExternalSecret) -> String {
+    synced_resource_version(es.meta().generation, es.labels(), &es.annotations())
+}
+
+async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
+    let now = Utc::now();
+    let namespace = es.namespace().unwrap_or_default();
+    pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
+    let interval = match &es.spec.refresh_interval {
+        Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshInterval: {e}")))?,
+        None => ctx.config.default_refresh_interval,
+    };
+    let status = es.status.clone().unwrap_or_default();
+    let version = current_version(es);
+    let identity = format!("{namespace}/{}/{}", es.name_any(), es.uid().unwrap_or_default());
+    let schedule = Schedule {
+        policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
+        interval,
+        last_refresh: status.refresh_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc)),
+        synced_version: status.synced_resource_version.as_deref(),
+        current_version: &version,
+        identity: &identity,
+    };
+    let when = due(&schedule, now);
+    let next = |when: Due| match when {
+        Due::At(at) => Action::requeue((at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1))),
+        _ if schedule.policy == RefreshPolicy::Periodic && !interval.is_zero() => Action::requeue(interval),
+        _ => Action::await_change(),
+    };
+    if when != Due::Now && target_intact(ctx, es).await? {
+        let ready = status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+        ctx.metrics.es_status(&es.name_any(), &namespace, ready, schedule.last_refresh.map(|t| t.timestamp() as f64));
+        return Ok(next(when));
+    }
+
+    let Some(store) = store::resolve(ctx, es).await? else {
+        return Ok(Action::await_change());
+    };
+    let client = ctx.clients.get(&store, Some(&namespace)).await.map_err(Error::ProviderClient)?;
+    let fetched = pipeline::fetch(&es.spec, client.as_ref()).await?;
+    for missing in &fetched.missing {
+        let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
+        ctx.publish(&Event { type_: EventType::Normal, reason: "MissingProviderSecret".into(), note: Some(note), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
+    }
+    let outcome = write_target(ctx, es, &fetched.data).await?;
+
+    let condition = match &outcome {
+        Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, "SecretSynced", "secret synced"),
+        Outcome::Retained => Condition::ready(true, "SecretSynced", "secret retained due to DeletionPolicy=Retain"),
+        Outcome::Deleted => Condition::ready(true, "SecretDeleted", "secret deleted due to DeletionPolicy=Delete"),
+        Outcome::Missing => Condition::ready(true, "SecretMissing", "secret will not be created due to CreationPolicy=Merge"),
+    };
+    if let Outcome::Synced { created, changed: true } = outcome {
+        let (reason, note) = if created { ("Created", "secret created") } else { ("Updated", "secret updated") };
+        ctx.publish(&Event { type_: EventType::Normal, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
+    }
+    write_status(ctx, es, condition, Some((now, version.clone()))).await;
+    ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
+    let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };
+    Ok(next(due(&after, Utc::now())))
+}
+
+/// Whether the target Secret still holds what this ExternalSecret last wrote. Reads the Secret
+/// only when its resourceVersion differs from the one we wrote or checked last.
+async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error> {
+    let policy = es.spec.target.creation_policy;
+    if policy == CreationPolicy::None {
+        return Ok(true);
+    }
+    let namespace = es.namespace().unwrap_or_default();
+    let name = es.target_name();
+    let Some(meta) = ctx.secrets.get(&ObjectRef::new(&name).within(&namespace)) else {
+        // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
+        return Ok(policy == CreationPolicy::Merge && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
+    };
+    let rv = meta.resource_version();
+    if rv.is_some() && ctx.known_version(&namespace, &name) == rv {
+        return Ok(true);
+    }
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let Some(secret) = api.get_opt(&name).await? else { return Ok(false) };
+    let intact = target::is_intact(&secret, &target::field_manager(&es.name_any()));
+    if intact {
+        ctx.remember_version(&namespace, &name, secret.resource_version());
+    }
+    Ok(intact)
+}
+
+async fn write_target(ctx: &Context, es: &ExternalSecret, data: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Outcome, Error> {
+    let t = &es.spec.target;
+    if t.creation_policy == CreationPolicy::None {
+        return Ok(Outcome::Skipped);
+    }
+    let namespace = es.namespace().unwrap_or_default();
+    let name = es.target_name();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let existing = api.get_opt(&name).await?;
+    if data.is_empty() {
+        match t.deletion_policy {
+            DeletionPolicy::Retain => return Ok(Outcome::Retained),
+            DeletionPolicy::Delete => {
+                if let Some(existing) = &existing {
+                    target::check_takeover(es, existing)?;
+                    api.delete(&name, &DeleteParams::default()).await?;
+                    ctx.forget_version(&namespace, &name);
+                }
+                return Ok(Outcome::Deleted);
+            }
+            DeletionPolicy::Merge => {}
+        }
+    }
+    if t.creation_policy == CreationPolicy::Merge && existing.is_none() {
+        return Ok(Outcome::Missing);
+    }
+    let desired = target::desired_secret(es, data);
+    if let Some(existing) = &existing {
+        target::check_takeover(es, existing)?;
+        if target::violates_immutability(existing, &desired) {
+            return Err(Error::TargetImmutable);
+        }
+    }
+    let before = existing.as_ref().map(|s| s.data.clone().unwrap_or_default());
+    let applied = target::apply(&api, es, &desired).await?;
+    ctx.remember_version(&namespace, &name, applied.resource_version());
+    let changed = before.as_ref() != Some(&applied.data.clone().unwrap_or_default());
+    Ok(Outcome::Synced { created: existing.is_none(), changed })
+}
+
+/// Write the status if it changed: the Ready condition and, after a sync, the refresh bookkeeping.
+async fn write_status(ctx: &Context, es: &ExternalSecret, condition: Condition, synced: Option<(DateTime<Utc>, String)>) {
+    let old = es.status.clone().unwrap_or_default();
+    let mut status: ExternalSecretStatus = old.clone();
+    set_condition(&mut status.conditions, condition, &super::now_rfc3339());
+    if let Some((at, version)) = synced {
+        status.refresh_time = Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        status.synced_resource_version = Some(version);
+        status.binding = Some(SecretBinding { name: es.target_name() });
+    }
+    let unchanged = old.refresh_time == status.refresh_time
+        && old.synced_resource_version == status.synced_resource_version
+        && old.binding == status.binding
+        && old.conditions.len() == status.conditions.len()
+        && old.conditions.iter().zip(&status.conditions).all(|(a, b)| a.same_as(b));
+    if unchanged {
+        return;
+    }
+    let api: Api<ExternalSecret> = Api::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default());
+    let patch = serde_json::json!({ "status": status });
+    if let Err(e) = api.patch_status(&es.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await {
+        tracing::warn!(externalsecret = %es.name_any(), error = %e, "could not write status");
+    }
+}
+
+pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
+    if error.is_permanent() {
+        return Action::await_change();
+    }
+    let key = ObjectRef::from_obj(&*es);
+    let failures = {
+        let mut map = ctx.failures.lock().expect("failures lock");
+        let n = map.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    Action::requeue(super::due::backoff(failures, ctx.config.max_backoff))
+}

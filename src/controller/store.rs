@@ -1,0 +1,169 @@
+//! Stores: finding the one an ExternalSecret names (with ClusterSecretStore conditions), and
+//! validating stores to set their Ready condition.
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::{Selector, SelectorExt};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+
+use super::{Context, Error};
+use crate::api::{
+    AnyStore, ClusterSecretStore, ClusterSecretStoreCondition, Condition, ExternalSecret, SecretStore,
+    SecretStoreStatus, StoreKind, set_condition,
+};
+
+/// The store an ExternalSecret names, if this controller may use it from the ExternalSecret's
+/// namespace. `Ok(None)`: the store belongs to another controller class.
+pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnyStore>, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let (name, kind) = es.store_ref();
+    let store = match kind {
+        StoreKind::SecretStore => ctx
+            .stores
+            .get(&ObjectRef::new(&name).within(&namespace))
+            .map(AnyStore::Namespaced),
+        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
+    }
+    .ok_or_else(|| Error::StoreNotFound { kind: kind.as_str(), name: name.clone() })?;
+    if !ctx.config.handles_class(store.spec().controller.as_deref()) {
+        return Ok(None);
+    }
+    if let AnyStore::Cluster(css) = &store {
+        allowed_from(ctx, &css.spec.store.conditions, &namespace)
+            .await
+            .map_err(|why| Error::StoreNotAllowed { kind: kind.as_str(), name: name.clone(), namespace: namespace.clone(), why })?;
+    }
+    if !store.is_ready() {
+        return Err(Error::StoreNotReady { kind: kind.as_str(), name });
+    }
+    Ok(Some(store))
+}
+
+/// ClusterSecretStore `conditions`: no entries allow every namespace; otherwise the namespace
+/// must match one entry (by name, regular expression or label selector).
+async fn allowed_from(ctx: &Context, conditions: &[ClusterSecretStoreCondition], namespace: &str) -> Result<(), String> {
+    if conditions.is_empty() {
+        return Ok(());
+    }
+    let mut labels = None;
+    for c in conditions {
+        if c.namespaces.iter().any(|n| n == namespace) {
+            return Ok(());
+        }
+        for re in &c.namespace_regexes {
+            let re = regex::Regex::new(re).map_err(|e| format!("invalid namespaceRegexes entry {re:?}: {e}"))?;
+            if re.is_match(namespace) {
+                return Ok(());
+            }
+        }
+        if let Some(sel) = &c.namespace_selector {
+            let selector = Selector::try_from(sel.clone()).map_err(|e| format!("invalid namespaceSelector: {e}"))?;
+            if labels.is_none() {
+                let ns = Api::<Namespace>::all(ctx.client.clone())
+                    .get(namespace)
+                    .await
+                    .map_err(|e| format!("cannot read namespace {namespace}: {e}"))?;
+                labels = Some(ns.labels().clone());
+            }
+            if selector.matches(labels.as_ref().expect("just set")) {
+                return Ok(());
+            }
+        }
+    }
+    Err("denied by spec.conditions".into())
+}
+
+/// Marker in the error a ClusterSecretStore with referent authentication gives when validated
+/// without an ExternalSecret namespace.
+const REFERENT: &str = "referent authentication";
+
+/// Validate a store and record the result in its Ready condition.
+async fn validate(ctx: &Context, store: AnyStore) -> Action {
+    if !ctx.config.handles_class(store.spec().controller.as_deref()) {
+        return Action::await_change();
+    }
+    let interval = store
+        .spec()
+        .refresh_interval
+        .as_ref()
+        .and_then(|i| i.parse().ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(ctx.config.store_requeue_interval);
+    let (condition, capabilities) = match ctx.clients.get(&store, None).await {
+        Ok(client) => match client.batcher.provider().validate().await {
+            Ok(()) => (Condition::ready(true, "Valid", "store validated"), Some(client.batcher.provider().capabilities().as_str())),
+            Err(e) => (Condition::ready(false, "ValidationFailed", format!("unable to validate store: {e}")), None),
+        },
+        Err(e) if e.to_string().contains(REFERENT) => (
+            Condition::ready(true, "Valid", "store uses referent authentication: credentials are checked per ExternalSecret"),
+            Some("ReadOnly"),
+        ),
+        Err(e) => (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None),
+    };
+    let ready = condition.status == "True";
+    let meta = store.meta();
+    let name = meta.name.clone().unwrap_or_default();
+    let namespace = meta.namespace.clone().unwrap_or_default();
+    ctx.metrics.store_status(matches!(store, AnyStore::Cluster(_)), &name, &namespace, ready);
+
+    let mut status = store.status().cloned().unwrap_or_default();
+    let before = status.clone();
+    set_condition(&mut status.conditions, condition.clone(), &super::now_rfc3339());
+    status.capabilities = capabilities.map(str::to_string).or(before.capabilities.clone());
+    if !conditions_equal(&before, &status) {
+        let (reference, result) = match &store {
+            AnyStore::Namespaced(s) => {
+                let api = Api::<SecretStore>::namespaced(ctx.client.clone(), &namespace);
+                (s.object_ref(&()), patch_status(&api, &name, &status).await)
+            }
+            AnyStore::Cluster(s) => {
+                let api = Api::<ClusterSecretStore>::all(ctx.client.clone());
+                (s.object_ref(&()), patch_status(&api, &name, &status).await)
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(store = %name, namespace = %namespace, error = %e, "could not write store status");
+            return Action::requeue(Duration::from_secs(5));
+        }
+        let event = Event {
+            type_: if ready { EventType::Normal } else { EventType::Warning },
+            reason: condition.reason.clone().unwrap_or_default(),
+            note: condition.message.clone(),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        ctx.publish(&event, &reference).await;
+    }
+    Action::requeue(interval)
+}
+
+fn conditions_equal(a: &SecretStoreStatus, b: &SecretStoreStatus) -> bool {
+    a.capabilities == b.capabilities
+        && a.conditions.len() == b.conditions.len()
+        && a.conditions.iter().zip(&b.conditions).all(|(x, y)| x.same_as(y))
+}
+
+async fn patch_status<K>(api: &Api<K>, name: &str, status: &SecretStoreStatus) -> Result<(), kube::Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let patch = serde_json::json!({ "status": status });
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| ())
+}
+
+pub async fn reconcile_store(store: Arc<SecretStore>, ctx: Arc<Context>) -> Result<Action, Error> {
+    Ok(validate(&ctx, AnyStore::Namespaced(store)).await)
+}
+
+pub async fn reconcile_cluster_store(store: Arc<ClusterSecretStore>, ctx: Arc<Context>) -> Result<Action, Error> {
+    Ok(validate(&ctx, AnyStore::Cluster(store)).await)
+}
+
+pub fn store_error_policy<K>(_: Arc<K>, _: &Error, _: Arc<Context>) -> Action {
+    Action::requeue(Duration::from_secs(10))
+}

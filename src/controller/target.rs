@@ -1,0 +1,139 @@
+//! The sink: the Kubernetes Secret an ExternalSecret writes, applied with server-side apply so
+//! keys this ExternalSecret stops producing disappear and keys written by others stay.
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use super::Error;
+use crate::api::{CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL};
+use crate::pipeline::data_hash;
+
+/// The server-side apply field manager of one ExternalSecret.
+pub fn field_manager(es_name: &str) -> String {
+    let full = format!("sesame.external-secrets.io/{es_name}");
+    if full.len() <= 128 {
+        return full;
+    }
+    let digest = hex::encode(&Sha256::digest(es_name.as_bytes())[..16]);
+    format!("sesame.external-secrets.io/sha256/{digest}")
+}
+
+/// The Secret to apply: only the fields this ExternalSecret owns.
+pub fn desired_secret(es: &ExternalSecret, data: &BTreeMap<String, Vec<u8>>) -> Secret {
+    let mut labels: BTreeMap<String, String> = es.labels().clone();
+    labels.insert(MANAGED_LABEL.into(), "true".into());
+    let mut annotations: BTreeMap<String, String> = es
+        .annotations()
+        .iter()
+        .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    annotations.insert(DATA_HASH_ANNOTATION.into(), data_hash(data));
+    let owner_references = (es.spec.target.creation_policy == CreationPolicy::Owner)
+        .then(|| es.controller_owner_ref(&()).map(|r| vec![r]))
+        .flatten();
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(es.target_name()),
+            namespace: es.namespace(),
+            labels: Some(labels),
+            annotations: Some(annotations),
+            owner_references,
+            ..Default::default()
+        },
+        data: Some(data.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
+        immutable: es.spec.target.immutable.then_some(true),
+        type_: None,
+        ..Default::default()
+    }
+}
+
+/// The data keys this field manager applied last time, read from `managedFields`.
+pub fn owned_data_keys(secret: &Secret, manager: &str) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for entry in secret.metadata.managed_fields.iter().flatten() {
+        if entry.manager.as_deref() != Some(manager) || entry.operation.as_deref() != Some("Apply") {
+            continue;
+        }
+        let Some(fields) = &entry.fields_v1 else { continue };
+        if let Some(data) = fields.0.get("f:data").and_then(|d| d.as_object()) {
+            keys.extend(data.keys().filter_map(|k| k.strip_prefix("f:")).map(str::to_string));
+        }
+    }
+    keys
+}
+
+/// The data hash of the keys this ExternalSecret owns, as they are in the Secret now.
+pub fn current_owned_hash(secret: &Secret, manager: &str) -> String {
+    let owned = owned_data_keys(secret, manager);
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .filter(|(k, _)| owned.contains(*k))
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    data_hash(&data)
+}
+
+/// Whether the Secret still holds what this ExternalSecret last wrote.
+pub fn is_intact(secret: &Secret, manager: &str) -> bool {
+    let labelled = secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
+    let recorded = secret.annotations().get(DATA_HASH_ANNOTATION);
+    labelled && recorded.is_some_and(|h| *h == current_owned_hash(secret, manager))
+}
+
+/// Refuse to write over a Secret this ExternalSecret may not take.
+pub fn check_takeover(es: &ExternalSecret, existing: &Secret) -> Result<(), Error> {
+    let target = es.target_name();
+    let es_uid = es.uid();
+    if let Some(owner) = existing.owner_references().iter().find(|o| o.controller == Some(true)) {
+        if owner.kind == "ExternalSecret" && Some(&owner.uid) != es_uid.as_ref() {
+            return Err(Error::TargetConflict(format!(
+                "target secret {target} is owned by another ExternalSecret ({})",
+                owner.name
+            )));
+        }
+    }
+    let managed = existing.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
+    if !managed && es.spec.target.creation_policy != CreationPolicy::Merge {
+        return Err(Error::TargetConflict(format!(
+            "target secret {target} exists and is not managed by an ExternalSecret; use creationPolicy Merge to write into it"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether applying `desired` would change data of an immutable Secret.
+pub fn violates_immutability(existing: &Secret, desired: &Secret) -> bool {
+    if existing.immutable != Some(true) {
+        return false;
+    }
+    let have = existing.data.clone().unwrap_or_default();
+    desired.data.iter().flatten().any(|(k, v)| have.get(k) != Some(v))
+}
+
+/// Apply `desired` as this ExternalSecret's field manager. For Owner and Orphan targets keys
+/// added by other writers are removed afterwards, so the Secret holds exactly the desired data.
+pub async fn apply(api: &Api<Secret>, es: &ExternalSecret, desired: &Secret) -> Result<Secret, Error> {
+    let manager = field_manager(&es.name_any());
+    let name = es.target_name();
+    let applied = api.patch(&name, &PatchParams::apply(&manager).force(), &Patch::Apply(desired)).await?;
+    let exclusive = matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
+    let want: BTreeSet<&String> = desired.data.iter().flatten().map(|(k, _)| k).collect();
+    let foreign: Vec<String> =
+        applied.data.iter().flatten().map(|(k, _)| k).filter(|k| !want.contains(k)).cloned().collect();
+    if !exclusive || foreign.is_empty() {
+        return Ok(applied);
+    }
+    let ops: Vec<serde_json::Value> = foreign
+        .iter()
+        .map(|k| serde_json::json!({"op": "remove", "path": format!("/data/{}", k.replace('~', "~0").replace('/', "~1"))}))
+        .collect();
+    let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops)).expect("valid JSON patch");
+    Ok(api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?)
+}

@@ -1,0 +1,155 @@
+//! Reads the Kubernetes objects a store's auth section names, with the tenancy rules applied:
+//! a SecretStore reads only its own namespace; a ClusterSecretStore reads the namespace a ref
+//! names, or the ExternalSecret's namespace when the ref names none (referent authentication).
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use kube::api::{Api, PostParams};
+use sesame_provider_core::{
+    CaProvider, CaProviderKind, CredentialSource, ProviderError, SecretKeySelector, SecretValue,
+    ServiceAccountSelector,
+};
+
+/// Whose credentials these are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Tenancy {
+    /// A SecretStore in this namespace.
+    Namespaced(String),
+    /// A ClusterSecretStore, used from this ExternalSecret namespace (None: store validation).
+    Cluster(Option<String>),
+}
+
+pub struct KubeCredentials {
+    client: kube::Client,
+    tenancy: Tenancy,
+    /// Set when a ref was resolved into the ExternalSecret's namespace, i.e. the built client
+    /// holds that namespace's credentials and may serve no other namespace.
+    used_referent: AtomicBool,
+}
+
+impl KubeCredentials {
+    pub fn new(client: kube::Client, tenancy: Tenancy) -> Self {
+        KubeCredentials { client, tenancy, used_referent: AtomicBool::new(false) }
+    }
+
+    pub fn used_referent_namespace(&self) -> bool {
+        self.used_referent.load(Ordering::SeqCst)
+    }
+
+    /// The namespace a ref may read, or why it may not.
+    fn namespace_for(&self, requested: Option<&str>, what: &str) -> Result<String, ProviderError> {
+        match (&self.tenancy, requested) {
+            (Tenancy::Namespaced(own), None) => Ok(own.clone()),
+            (Tenancy::Namespaced(own), Some(ns)) if ns == own => Ok(own.clone()),
+            (Tenancy::Namespaced(own), Some(ns)) => Err(ProviderError::Auth(format!(
+                "a SecretStore in namespace {own} may not read {what} from namespace {ns}"
+            ))),
+            (Tenancy::Cluster(_), Some(ns)) => Ok(ns.to_string()),
+            (Tenancy::Cluster(Some(es_ns)), None) => {
+                self.used_referent.store(true, Ordering::SeqCst);
+                Ok(es_ns.clone())
+            }
+            (Tenancy::Cluster(None), None) => Err(ProviderError::Invalid(format!(
+                "{what} names no namespace: referent authentication resolves it per ExternalSecret"
+            ))),
+        }
+    }
+}
+
+fn kube_err(what: &str, e: kube::Error) -> ProviderError {
+    match &e {
+        kube::Error::Api(s) if s.code == 404 => ProviderError::Auth(format!("{what} not found")),
+        kube::Error::Api(s) if s.code == 403 => ProviderError::Auth(format!("{what}: forbidden")),
+        _ => ProviderError::Transient(format!("reading {what}: {e}")),
+    }
+}
+
+#[async_trait]
+impl CredentialSource for KubeCredentials {
+    async fn secret_key(
+        &self,
+        selector: &SecretKeySelector,
+        default_key: Option<&str>,
+    ) -> Result<SecretValue, ProviderError> {
+        let ns = self.namespace_for(selector.namespace.as_deref(), &format!("secret {}", selector.name))?;
+        let key = selector.key.as_deref().or(default_key).ok_or_else(|| {
+            ProviderError::Invalid(format!("secret ref {}/{} names no key", ns, selector.name))
+        })?;
+        let what = format!("secret {ns}/{}", selector.name);
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
+            .get(&selector.name)
+            .await
+            .map_err(|e| kube_err(&what, e))?;
+        secret
+            .data
+            .and_then(|mut d| d.remove(key))
+            .map(|b| SecretValue::from(b.0))
+            .ok_or_else(|| ProviderError::Auth(format!("{what} has no key {key}")))
+    }
+
+    async fn service_account_token(
+        &self,
+        selector: &ServiceAccountSelector,
+        audiences: &[String],
+        expiration_seconds: Option<i64>,
+    ) -> Result<String, ProviderError> {
+        let ns = self.namespace_for(selector.namespace.as_deref(), &format!("serviceaccount {}", selector.name))?;
+        let what = format!("serviceaccount {ns}/{}", selector.name);
+        let audiences = if selector.audiences.is_empty() { audiences.to_vec() } else { selector.audiences.clone() };
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences,
+                expiration_seconds: Some(expiration_seconds.unwrap_or(600)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let response: TokenRequest = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
+            .create_subresource("token", &selector.name, &PostParams::default(), &request)
+            .await
+            .map_err(|e| kube_err(&what, e))?;
+        response
+            .status
+            .map(|s| s.token)
+            .ok_or_else(|| ProviderError::Auth(format!("TokenRequest for {what} returned no token")))
+    }
+
+    async fn service_account_annotations(
+        &self,
+        selector: &ServiceAccountSelector,
+    ) -> Result<BTreeMap<String, String>, ProviderError> {
+        let ns = self.namespace_for(selector.namespace.as_deref(), &format!("serviceaccount {}", selector.name))?;
+        let what = format!("serviceaccount {ns}/{}", selector.name);
+        let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
+            .get(&selector.name)
+            .await
+            .map_err(|e| kube_err(&what, e))?;
+        Ok(sa.metadata.annotations.unwrap_or_default())
+    }
+
+    async fn ca_bundle(&self, provider: &CaProvider) -> Result<Vec<u8>, ProviderError> {
+        let ns = self.namespace_for(provider.namespace.as_deref(), &format!("CA {}", provider.name))?;
+        let key = provider.key.as_deref().unwrap_or("ca.crt");
+        let what = format!("{:?} {ns}/{} key {key}", provider.kind, provider.name);
+        let bytes = match provider.kind {
+            CaProviderKind::Secret => Api::<Secret>::namespaced(self.client.clone(), &ns)
+                .get(&provider.name)
+                .await
+                .map_err(|e| kube_err(&what, e))?
+                .data
+                .and_then(|mut d| d.remove(key))
+                .map(|b| b.0),
+            CaProviderKind::ConfigMap => Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
+                .get(&provider.name)
+                .await
+                .map_err(|e| kube_err(&what, e))?
+                .data
+                .and_then(|mut d| d.remove(key))
+                .map(String::into_bytes),
+        };
+        bytes.ok_or_else(|| ProviderError::Invalid(format!("{what} is missing")))
+    }
+}

@@ -1,0 +1,229 @@
+//! Prometheus metrics with ESO's series names and labels, plus Sesame's own.
+//!
+//! ESO's `externalsecret_sync_calls_error` and `externalsecret_provider_api_calls_count` are Go
+//! counters without a `_total` suffix. OpenMetrics would expose a counter only as `<name>_total`,
+//! which would break every existing dashboard and alert, so both are exported as monotonically
+//! increasing gauges under their exact ESO names (`rate()` works the same on them).
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sesame_provider_core::{CallRecorder, ProviderError};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectLabels {
+    pub name: String,
+    pub namespace: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub name: String,
+    pub namespace: String,
+    pub condition: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub provider: String,
+    pub call: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabels {
+    pub provider: String,
+    pub call: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+pub struct Metrics {
+    pub registry: Registry,
+    sync_calls: Family<ObjectLabels, Counter>,
+    sync_errors: Family<ObjectLabels, Gauge>,
+    es_condition: Family<ConditionLabels, Gauge>,
+    reconcile_gauge_ns: Family<ObjectLabels, FloatGauge>,
+    reconcile_seconds: Histogram,
+    staleness: Family<ObjectLabels, FloatGauge>,
+    last_success: Mutex<HashMap<ObjectLabels, f64>>,
+    provider_calls: Family<CallLabels, Gauge>,
+    provider_latency: Family<LatencyLabels, Histogram>,
+    store_condition: Family<ConditionLabels, Gauge>,
+    cluster_store_condition: Family<ConditionLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.5, 12))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            sync_calls: Family::default(),
+            sync_errors: Family::default(),
+            es_condition: Family::default(),
+            reconcile_gauge_ns: Family::default(),
+            reconcile_seconds: latency_histogram(),
+            staleness: Family::default(),
+            last_success: Mutex::default(),
+            provider_calls: Family::default(),
+            provider_latency: Family::new_with_constructor(latency_histogram),
+            store_condition: Family::default(),
+            cluster_store_condition: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("externalsecret_sync_calls", "Total number of ExternalSecret reconciles", m.sync_calls.clone());
+        registry.register("externalsecret_sync_calls_error", "Total number of failed ExternalSecret syncs", m.sync_errors.clone());
+        registry.register("externalsecret_status_condition", "The status condition of an ExternalSecret", m.es_condition.clone());
+        registry.register("externalsecret_reconcile_duration", "Duration of the last reconcile of an ExternalSecret, in nanoseconds (as ESO)", m.reconcile_gauge_ns.clone());
+        registry.register("externalsecret_reconcile_duration_seconds", "ExternalSecret reconcile duration", m.reconcile_seconds.clone());
+        registry.register("externalsecret_provider_api_calls_count", "Number of API calls made to a provider", m.provider_calls.clone());
+        registry.register("sesame_externalsecret_sync_staleness_seconds", "Seconds since the last successful sync of an ExternalSecret", m.staleness.clone());
+        registry.register("sesame_provider_call_duration_seconds", "Latency of provider API calls", m.provider_latency.clone());
+        registry.register("secretstore_status_condition", "The status condition of a SecretStore", m.store_condition.clone());
+        registry.register("clustersecretstore_status_condition", "The status condition of a ClusterSecretStore", m.cluster_store_condition.clone());
+        Metrics { registry, ..m }
+    }
+}
+
+fn labels(name: &str, namespace: &str) -> ObjectLabels {
+    ObjectLabels { name: name.to_string(), namespace: namespace.to_string() }
+}
+
+fn set_condition(family: &Family<ConditionLabels, Gauge>, name: &str, namespace: &str, ready: bool) {
+    for (status, value) in [("True", ready), ("False", !ready)] {
+        let l = ConditionLabels {
+            name: name.into(),
+            namespace: namespace.into(),
+            condition: "Ready".into(),
+            status: status.into(),
+        };
+        family.get_or_create(&l).set(value as i64);
+    }
+}
+
+fn remove_condition(family: &Family<ConditionLabels, Gauge>, name: &str, namespace: &str) {
+    for status in ["True", "False"] {
+        family.remove(&ConditionLabels {
+            name: name.into(),
+            namespace: namespace.into(),
+            condition: "Ready".into(),
+            status: status.into(),
+        });
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+impl Metrics {
+    pub fn reconciled(&self, name: &str, namespace: &str, took: Duration) {
+        let l = labels(name, namespace);
+        self.sync_calls.get_or_create(&l).inc();
+        self.reconcile_gauge_ns.get_or_create(&l).set(took.as_nanos() as f64);
+        self.reconcile_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn sync_failed(&self, name: &str, namespace: &str) {
+        self.sync_errors.get_or_create(&labels(name, namespace)).inc();
+    }
+
+    /// Record the Ready condition; `synced_at` is the last successful sync (unix seconds).
+    pub fn es_status(&self, name: &str, namespace: &str, ready: bool, synced_at: Option<f64>) {
+        set_condition(&self.es_condition, name, namespace, ready);
+        if let Some(t) = synced_at {
+            self.last_success.lock().expect("metrics lock").insert(labels(name, namespace), t);
+        }
+    }
+
+    /// Forget an ExternalSecret that was deleted.
+    pub fn es_deleted(&self, name: &str, namespace: &str) {
+        let l = labels(name, namespace);
+        remove_condition(&self.es_condition, name, namespace);
+        self.sync_calls.remove(&l);
+        self.sync_errors.remove(&l);
+        self.reconcile_gauge_ns.remove(&l);
+        self.staleness.remove(&l);
+        self.last_success.lock().expect("metrics lock").remove(&l);
+    }
+
+    pub fn store_status(&self, cluster: bool, name: &str, namespace: &str, ready: bool) {
+        let family = if cluster { &self.cluster_store_condition } else { &self.store_condition };
+        set_condition(family, name, namespace, ready);
+    }
+
+    pub fn store_deleted(&self, cluster: bool, name: &str, namespace: &str) {
+        let family = if cluster { &self.cluster_store_condition } else { &self.store_condition };
+        remove_condition(family, name, namespace);
+    }
+
+    /// The exposition, with staleness computed at scrape time.
+    pub fn encode(&self) -> String {
+        let now = unix_now();
+        for (l, t) in self.last_success.lock().expect("metrics lock").iter() {
+            self.staleness.get_or_create(l).set((now - t).max(0.0));
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("encoding to a String");
+        out
+    }
+}
+
+impl CallRecorder for Metrics {
+    fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, elapsed: Duration) {
+        let status = if outcome.is_ok() { "success" } else { "error" };
+        self.provider_calls
+            .get_or_create(&CallLabels { provider: provider.into(), call: call.into(), status: status.into() })
+            .inc();
+        self.provider_latency
+            .get_or_create(&LatencyLabels { provider: provider.into(), call: call.into() })
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposes_esos_series_under_their_exact_names() {
+        let m = Metrics::default();
+        m.reconciled("db", "team-a", Duration::from_millis(5));
+        m.sync_failed("db", "team-a");
+        m.es_status("db", "team-a", true, Some(unix_now() - 10.0));
+        m.record("AWS/SecretsManager", "GetSecretValue", Ok(()), Duration::from_millis(3));
+        let text = m.encode();
+        for series in [
+            r#"externalsecret_sync_calls_total{name="db",namespace="team-a"} 1"#,
+            r#"externalsecret_sync_calls_error{name="db",namespace="team-a"} 1"#,
+            r#"externalsecret_status_condition{name="db",namespace="team-a",condition="Ready",status="True"} 1"#,
+            r#"externalsecret_status_condition{name="db",namespace="team-a",condition="Ready",status="False"} 0"#,
+            r#"externalsecret_provider_api_calls_count{provider="AWS/SecretsManager",call="GetSecretValue",status="success"} 1"#,
+            "externalsecret_reconcile_duration_seconds_bucket",
+            "sesame_provider_call_duration_seconds_bucket",
+        ] {
+            assert!(text.contains(series), "missing {series} in\n{text}");
+        }
+        assert!(text.contains("sesame_externalsecret_sync_staleness_seconds{name=\"db\",namespace=\"team-a\"} 1"));
+    }
+
+    #[test]
+    fn a_deleted_object_leaves_no_series() {
+        let m = Metrics::default();
+        m.reconciled("gone", "ns", Duration::from_millis(1));
+        m.es_status("gone", "ns", false, Some(1.0));
+        m.es_deleted("gone", "ns");
+        assert!(!m.encode().contains("name=\"gone\""));
+    }
+}

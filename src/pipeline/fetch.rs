@@ -1,0 +1,143 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use futures::future::join_all;
+use sesame_provider_core::{
+    FindQuery, MetadataPolicy as CoreMetadataPolicy, ProviderError, RemoteKey, SecretValue, property,
+};
+
+use super::keys::{convert_key, decode, validate_key};
+use crate::api::{
+    CreationPolicy, DeletionPolicy, ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy,
+};
+
+/// Where remote values come from: the controller's coalescing fetch layer, or a provider
+/// directly (`sesame render`).
+#[async_trait]
+pub trait Source: Send + Sync {
+    async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError>;
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError>;
+}
+
+/// The data an ExternalSecret produces, and the remote secrets that were missing but tolerated
+/// (deletionPolicy Delete or Merge).
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub data: BTreeMap<String, Vec<u8>>,
+    pub missing: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// A provider call failed; `what` names the spec entry and remote key, never a value.
+    #[error("{what}: {source}")]
+    Provider { what: String, source: ProviderError },
+    /// The spec asks for something impossible.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Checks ESO's admission webhook makes, done here so no webhook is needed.
+pub fn validate_spec(spec: &ExternalSecretSpec) -> Result<(), String> {
+    if spec.data.is_empty() && spec.data_from.is_empty() {
+        return Err("spec has neither data nor dataFrom".into());
+    }
+    let mut seen = BTreeSet::new();
+    for d in &spec.data {
+        validate_key(&d.secret_key)?;
+        if !seen.insert(d.secret_key.as_str()) {
+            return Err(format!("duplicate secretKey {:?} in data", d.secret_key));
+        }
+    }
+    for (i, df) in spec.data_from.iter().enumerate() {
+        if df.extract.is_none() {
+            return Err(format!("dataFrom[{i}] must set extract"));
+        }
+    }
+    let target = &spec.target;
+    if target.deletion_policy == DeletionPolicy::Delete && target.creation_policy != CreationPolicy::Owner {
+        return Err("deletionPolicy Delete requires creationPolicy Owner".into());
+    }
+    if target.deletion_policy == DeletionPolicy::Merge && target.creation_policy == CreationPolicy::None {
+        return Err("deletionPolicy Merge cannot be used with creationPolicy None".into());
+    }
+    Ok(())
+}
+
+fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
+    let policy = match r.metadata_policy.unwrap_or_default() {
+        MetadataPolicy::None => CoreMetadataPolicy::None,
+        MetadataPolicy::Fetch => CoreMetadataPolicy::Fetch,
+    };
+    RemoteKey::new(r.key.clone()).with_version(r.version.clone()).with_metadata(policy)
+}
+
+/// Fetch everything the spec names and turn it into Secret data.
+///
+/// All remote reads start at once, so the fetch layer can coalesce and batch them.
+pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fetched, FetchError> {
+    validate_spec(spec).map_err(FetchError::Invalid)?;
+    let tolerate_missing = spec.target.deletion_policy != DeletionPolicy::Retain;
+
+    let extracts: Vec<&ExternalSecretDataRemoteRef> =
+        spec.data_from.iter().filter_map(|d| d.extract.as_ref()).collect();
+    let (from_results, data_results) = futures::join!(
+        join_all(extracts.iter().map(|r| source.get(remote_key(r)))),
+        join_all(spec.data.iter().map(|d| source.get(remote_key(&d.remote_ref)))),
+    );
+
+    let mut out = Fetched::default();
+    for (i, (r, result)) in extracts.iter().zip(from_results).enumerate() {
+        let what = || format!("dataFrom[{i}].extract key {}", r.key);
+        let payload = match result {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() && tolerate_missing => {
+                out.missing.push(r.key.clone());
+                continue;
+            }
+            Err(source) => return Err(FetchError::Provider { what: what(), source }),
+        };
+        let payload = match &r.property {
+            Some(p) => property::extract(payload.as_bytes(), p, &r.key),
+            None => Ok(payload),
+        }
+        .map_err(|source| FetchError::Provider { what: what(), source })?;
+        let map = property::top_level_map(payload.as_bytes(), &r.key)
+            .map_err(|source| FetchError::Provider { what: what(), source })?;
+        for (key, value) in map {
+            let key = convert_key(&key, r.conversion_strategy.unwrap_or_default());
+            validate_key(&key).map_err(|e| FetchError::Invalid(format!("{}: {e}", what())))?;
+            let value = decode(value.into_bytes(), r.decoding_strategy.unwrap_or_default())
+                .map_err(|e| FetchError::Invalid(format!("{} key {key}: {e}", what())))?;
+            out.data.insert(key, value);
+        }
+    }
+
+    for (d, result) in spec.data.iter().zip(data_results) {
+        let r = &d.remote_ref;
+        let what = || format!("data[{}] key {}", d.secret_key, r.key);
+        let payload = match result {
+            Ok(v) => v,
+            Err(e) if e.is_not_found() && tolerate_missing => {
+                out.missing.push(r.key.clone());
+                continue;
+            }
+            Err(source) => return Err(FetchError::Provider { what: what(), source }),
+        };
+        let value = match &r.property {
+            Some(p) => match property::extract(payload.as_bytes(), p, &r.key) {
+                Ok(v) => v,
+                Err(e) if e.is_not_found() && tolerate_missing => {
+                    out.missing.push(format!("{}/{p}", r.key));
+                    continue;
+                }
+                Err(source) => return Err(FetchError::Provider { what: what(), source }),
+            },
+            None => payload,
+        };
+        let value = decode(value.into_bytes(), r.decoding_strategy.unwrap_or_default())
+            .map_err(|e| FetchError::Invalid(format!("{}: {e}", what())))?;
+        out.data.insert(d.secret_key.clone(), value);
+    }
+    Ok(out)
+}

@@ -1,0 +1,9 @@
+//! The sync pipeline without Kubernetes: source (fetch from a provider) → transform (property,
+//! decoding, key conversion) → the data of the desired Secret. Used by the controller and by
+//! `sesame render`, so both produce the same bytes.
+mod fetch;
+mod hash;
+pub mod keys;
+
+pub use fetch::{FetchError, Fetched, Source, fetch, validate_spec};
+pub use hash::{data_hash, metadata_hash, synced_resource_version};

@@ -1,0 +1,192 @@
+//! `sesame render`: run the controller's pipeline on manifests from files, with no cluster.
+//! Stores, ExternalSecrets and the Secrets holding store credentials come from the files; the
+//! same tenancy rules apply as in the cluster.
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use sesame_provider_core::{
+    CaProvider, CredentialSource, FindQuery, NoCalls, ProviderContext, ProviderError, RemoteKey, SecretKeySelector,
+    SecretProvider, SecretValue, ServiceAccountSelector,
+};
+
+use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
+use crate::pipeline::{self, Source};
+
+/// Every object found in the input files.
+#[derive(Default)]
+pub struct Manifests {
+    pub external_secrets: Vec<ExternalSecret>,
+    pub stores: Vec<SecretStore>,
+    pub cluster_stores: Vec<ClusterSecretStore>,
+    pub secrets: Vec<Secret>,
+}
+
+/// Read YAML files (a file, or every .yaml/.yml file in a directory, sorted).
+pub fn load(paths: &[PathBuf]) -> anyhow::Result<Manifests> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| matches!(f.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                .collect();
+            entries.sort();
+            files.extend(entries);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut out = Manifests::default();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_multiple(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        for doc in docs.into_iter().filter(|d| !d.is_null()) {
+            add(&mut out, doc, &file)?;
+        }
+    }
+    Ok(out)
+}
+
+fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Result<()> {
+    let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+    let err = |e: serde_json::Error| anyhow::anyhow!("{}: invalid {kind}: {e}", file.display());
+    let mut with_ns = doc;
+    if with_ns.pointer("/metadata/namespace").is_none() && kind != "ClusterSecretStore" {
+        if let Some(m) = with_ns.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            m.insert("namespace".into(), "default".into());
+        }
+    }
+    match kind.as_str() {
+        "ExternalSecret" => out.external_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
+        "SecretStore" => out.stores.push(serde_json::from_value(with_ns).map_err(err)?),
+        "ClusterSecretStore" => out.cluster_stores.push(serde_json::from_value(with_ns).map_err(err)?),
+        "Secret" => out.secrets.push(serde_json::from_value(with_ns).map_err(err)?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Credentials from Secrets in the input files, under the same namespace rules as the cluster.
+struct FileCredentials {
+    secrets: HashMap<(String, String), Secret>,
+    store_namespace: Option<String>,
+    es_namespace: String,
+}
+
+#[async_trait]
+impl CredentialSource for FileCredentials {
+    async fn secret_key(&self, sel: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
+        let ns = match (&self.store_namespace, &sel.namespace) {
+            (Some(own), Some(ns)) if own != ns => {
+                return Err(ProviderError::Auth(format!("a SecretStore in namespace {own} may not read secret {} from namespace {ns}", sel.name)));
+            }
+            (_, Some(ns)) => ns.clone(),
+            (Some(own), None) => own.clone(),
+            (None, None) => self.es_namespace.clone(),
+        };
+        let key = sel.key.as_deref().or(default_key).unwrap_or_default();
+        let secret = self
+            .secrets
+            .get(&(ns.clone(), sel.name.clone()))
+            .ok_or_else(|| ProviderError::Auth(format!("secret {ns}/{} is not in the input files", sel.name)))?;
+        if let Some(v) = secret.data.as_ref().and_then(|d| d.get(key)) {
+            return Ok(SecretValue::from(v.0.clone()));
+        }
+        secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| SecretValue::from(v.as_str()))
+            .ok_or_else(|| ProviderError::Auth(format!("secret {ns}/{} has no key {key}", sel.name)))
+    }
+
+    async fn service_account_token(&self, sel: &ServiceAccountSelector, _: &[String], _: Option<i64>) -> Result<String, ProviderError> {
+        Err(ProviderError::Auth(format!("serviceaccount {} tokens need a cluster; render cannot mint them", sel.name)))
+    }
+
+    async fn service_account_annotations(&self, sel: &ServiceAccountSelector) -> Result<BTreeMap<String, String>, ProviderError> {
+        Err(ProviderError::Auth(format!("serviceaccount {} needs a cluster; render cannot read it", sel.name)))
+    }
+
+    async fn ca_bundle(&self, p: &CaProvider) -> Result<Vec<u8>, ProviderError> {
+        Err(ProviderError::Invalid(format!("caProvider {} needs a cluster; use caBundle with render", p.name)))
+    }
+}
+
+struct Direct(Arc<dyn SecretProvider>);
+
+#[async_trait]
+impl Source for Direct {
+    async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError> {
+        self.0.get_secret(&key).await
+    }
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        self.0.find(query).await
+    }
+}
+
+/// Render every ExternalSecret to the Secret the controller would write, as YAML documents.
+/// Errors are reported per ExternalSecret; the result is Err when any failed.
+pub async fn render(m: &Manifests, reveal: bool) -> (String, Vec<String>) {
+    let secrets: HashMap<(String, String), Secret> =
+        m.secrets.iter().map(|s| ((s.namespace().unwrap_or_default(), s.name_any()), s.clone())).collect();
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for es in &m.external_secrets {
+        let ns = es.namespace().unwrap_or_default();
+        match render_one(m, es, &ns, &secrets).await {
+            Ok(secret) => docs.push(to_yaml(&secret, reveal)),
+            Err(e) => errors.push(format!("ExternalSecret {ns}/{}: {e}", es.name_any())),
+        }
+    }
+    (docs.join("---\n"), errors)
+}
+
+async fn render_one(
+    m: &Manifests,
+    es: &ExternalSecret,
+    ns: &str,
+    secrets: &HashMap<(String, String), Secret>,
+) -> anyhow::Result<Secret> {
+    let (name, kind) = es.store_ref();
+    let (spec, store_namespace) = match kind {
+        StoreKind::SecretStore => m
+            .stores
+            .iter()
+            .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(ns))
+            .map(|s| (s.spec.clone(), Some(ns.to_string()))),
+        StoreKind::ClusterSecretStore => {
+            m.cluster_stores.iter().find(|s| s.name_any() == name).map(|s| (s.spec.store.clone(), None))
+        }
+    }
+    .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
+    let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
+    let provider = crate::providers::build(&spec.provider, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
+    let fetched = pipeline::fetch(&es.spec, &Direct(provider)).await?;
+    Ok(crate::controller::desired_secret(es, &fetched.data))
+}
+
+fn to_yaml(secret: &Secret, reveal: bool) -> String {
+    let mut value = serde_json::to_value(secret).expect("a Secret serialises");
+    value["apiVersion"] = "v1".into();
+    value["kind"] = "Secret".into();
+    if let Some(data) = value.get_mut("data").and_then(|d| d.as_object_mut()) {
+        for (k, v) in data.iter_mut() {
+            let len = secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.len()).unwrap_or(0);
+            *v = if reveal {
+                base64::engine::general_purpose::STANDARD
+                    .encode(&secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.clone()).unwrap_or_default())
+                    .into()
+            } else {
+                format!("<redacted: {len} bytes>").into()
+            };
+        }
+    }
+    serde_saphyr::to_string(&value).expect("YAML serialises")
+}
