@@ -11,6 +11,7 @@ use crate::FakeProvider;
 #[derive(Debug, Clone)]
 pub struct FakeClient {
     entries: BTreeMap<(String, String), String>,
+    validation_fails: bool,
 }
 
 impl FakeClient {
@@ -20,7 +21,7 @@ impl FakeClient {
             .iter()
             .map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone()))
             .collect();
-        FakeClient { entries }
+        FakeClient { entries, validation_fails: spec.validation_result == Some(2) }
     }
 }
 
@@ -63,6 +64,9 @@ impl SecretProvider for FakeClient {
     }
 
     async fn validate(&self) -> Result<(), ProviderError> {
+        if self.validation_fails {
+            return Err(ProviderError::Invalid("the store's validationResult is Error".into()));
+        }
         Ok(())
     }
 }
@@ -86,6 +90,7 @@ mod tests {
                 d("/db/pass", "p0", Some("v0")),
                 d("/api/token", "t", None),
             ],
+            validation_result: None,
         })
     }
 

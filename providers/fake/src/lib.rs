@@ -11,6 +11,10 @@ pub struct FakeProvider {
     /// The remote secrets this store serves.
     #[serde(default)]
     pub data: Vec<FakeProviderData>,
+    /// The store validation outcome to report, as ESO's fake provider: 0 Ready (default),
+    /// 1 Unknown (treated as Ready), 2 Error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_result: Option<i32>,
 }
 
 /// One remote secret of a fake store.
