@@ -2,8 +2,9 @@
 // Go's real text/template, exactly as External Secrets Operator does: the data
 // context is a map[string]string and the template runs with missingkey=error.
 //
-// Only the Go standard library is used (no sprig), so it runs only the cases
-// marked "oracle": true, which use text/template builtins.
+// Only the Go standard library is used: text/template builtins plus the sprig
+// functions that are one-line wrappers over the standard library
+// (sprig_stdlib.go). It runs only the cases marked "oracle": true.
 //
 // Usage:
 //
@@ -33,7 +34,8 @@ type Case struct {
 	Data       map[string]string `json:"data,omitempty"`
 	DataBase64 map[string]string `json:"data_base64,omitempty"`
 	Scope      string            `json:"scope,omitempty"`
-	Expected   *string           `json:"expected,omitempty"`
+	Expected   json.RawMessage   `json:"expected,omitempty"`
+	ExpectedB  *string           `json:"expected_base64,omitempty"`
 	ExpectedRe *string           `json:"expected_regex,omitempty"`
 	Error      *string           `json:"error,omitempty"`
 	GoError    *string           `json:"go_error,omitempty"`
@@ -42,7 +44,7 @@ type Case struct {
 
 // render executes one template the way ESO's engine v2 does.
 func render(c Case) (string, error) {
-	t, err := template.New(c.Name).Option("missingkey=error").Parse(c.Template)
+	t, err := template.New(c.Name).Option("missingkey=error").Funcs(sprigStdlib).Parse(c.Template)
 	if err != nil {
 		return "", err
 	}
@@ -80,7 +82,8 @@ func main() {
 			out, err := render(*c)
 			switch {
 			case *write && err == nil:
-				c.Expected, c.GoError, c.Error = &out, nil, nil
+				raw := rawString(out)
+				c.Expected, c.GoError, c.Error = raw, nil, nil
 			case *write:
 				msg := err.Error()
 				c.Expected, c.GoError = nil, &msg
@@ -91,7 +94,7 @@ func main() {
 			case err != nil && c.Error == nil:
 				failed++
 				fmt.Printf("FAIL %s: Go errors (%v) but the case expects output\n", c.Name, err)
-			case err == nil && (c.Expected == nil || *c.Expected != out):
+			case err == nil && !sameString(c.Expected, out):
 				failed++
 				fmt.Printf("FAIL %s: Go renders %q\n", c.Name, out)
 			default:
@@ -118,4 +121,19 @@ func main() {
 		fmt.Printf("%d case(s) differ from Go\n", failed)
 		os.Exit(1)
 	}
+}
+
+// sameString reports whether a JSON "expected" value is the string s.
+func sameString(raw json.RawMessage, s string) bool {
+	var want string
+	return raw != nil && json.Unmarshal(raw, &want) == nil && want == s
+}
+
+// rawString encodes s as JSON without HTML escaping.
+func rawString(s string) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return json.RawMessage(bytes.TrimSpace(buf.Bytes()))
 }
