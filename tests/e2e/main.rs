@@ -4,6 +4,7 @@
 mod harness;
 
 mod leader;
+mod observability;
 mod policies;
 mod stores;
 mod sync;
