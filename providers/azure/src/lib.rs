@@ -49,7 +49,11 @@ pub struct AzureKvProvider {
     pub identity_id: Option<String>,
     /// Accepted for compatibility with ESO, where it switches from the legacy go-autorest client
     /// to the current Azure SDK. Sesame always uses the current SDK, so it has no effect here.
-    #[serde(default, rename = "useAzureSDK", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "useAzureSDK",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub use_azure_sdk: Option<bool>,
     /// Custom endpoints for private clouds (Azure Stack Hub / Edge, sovereign deployments).
     /// Required when `environmentType` is `AzureStackCloud`.
@@ -117,7 +121,11 @@ pub struct AzureCustomCloudConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_vault_endpoint: Option<String>,
     /// The DNS suffix of Key Vault URLs in this cloud. Informational, as `keyVaultEndpoint`.
-    #[serde(default, rename = "keyVaultDNSSuffix", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "keyVaultDNSSuffix",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub key_vault_dns_suffix: Option<String>,
     /// The Azure Resource Manager endpoint. Not used for reading secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,7 +140,8 @@ pub struct AzureCustomCloudConfig {
 mod client;
 #[cfg(feature = "client")]
 pub use client::{
-    ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, HttpSettings, PROVIDER, build, build_with,
+    ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, HttpSettings,
+    PROVIDER, build, build_with,
 };
 
 #[cfg(test)]
@@ -153,8 +162,20 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(spec.auth_type, Some(AzureAuthType::WorkloadIdentity));
-        assert_eq!(spec.environment_type, Some(AzureEnvironmentType::ChinaCloud));
-        assert_eq!(spec.custom_cloud_config.unwrap().key_vault_dns_suffix.as_deref(), Some(".v"));
-        assert_eq!(spec.service_account_ref.unwrap().audiences, vec!["x".to_string()]);
+        assert_eq!(
+            spec.environment_type,
+            Some(AzureEnvironmentType::ChinaCloud)
+        );
+        assert_eq!(
+            spec.custom_cloud_config
+                .unwrap()
+                .key_vault_dns_suffix
+                .as_deref(),
+            Some(".v")
+        );
+        assert_eq!(
+            spec.service_account_ref.unwrap().audiences,
+            vec!["x".to_string()]
+        );
     }
 }

@@ -10,11 +10,14 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientMethodOptions, ClientOptions};
 use azure_identity::{
-    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
-    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
+    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
 };
-use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, ServiceAccountSelector};
+use sesame_provider_core::{
+    CredentialSource, ProviderContext, ProviderError, ServiceAccountSelector,
+};
 
 use crate::{AzureAuthType, AzureEnvironmentType, AzureKvProvider};
 
@@ -38,7 +41,9 @@ pub(crate) fn cloud(spec: &AzureKvProvider) -> Result<CloudConfiguration, Provid
     if let Some(custom) = &spec.custom_cloud_config {
         let host = custom.active_directory_endpoint.trim();
         if host.is_empty() {
-            return Err(ProviderError::Invalid("customCloudConfig.activeDirectoryEndpoint is required".into()));
+            return Err(ProviderError::Invalid(
+                "customCloudConfig.activeDirectoryEndpoint is required".into(),
+            ));
         }
         if !host.starts_with("https://") {
             return Err(ProviderError::Invalid(format!(
@@ -68,24 +73,34 @@ pub(crate) async fn credential(
     ctx: &ProviderContext,
     client_options: ClientOptions,
 ) -> Result<Arc<dyn TokenCredential>, ProviderError> {
-    let invalid = |e: azure_core::Error| ProviderError::Invalid(format!("cannot create the credential: {e}"));
+    let invalid =
+        |e: azure_core::Error| ProviderError::Invalid(format!("cannot create the credential: {e}"));
     match spec.auth_type.unwrap_or_default() {
         AzureAuthType::ServicePrincipal => {
-            let (tenant, client_id, secret) = service_principal(spec, ctx.credentials.as_ref()).await?;
+            let (tenant, client_id, secret) =
+                service_principal(spec, ctx.credentials.as_ref()).await?;
             let options = ClientSecretCredentialOptions { client_options };
-            let cred = ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options))
-                .map_err(invalid)?;
+            let cred =
+                ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options))
+                    .map_err(invalid)?;
             Ok(cred)
         }
         AzureAuthType::ManagedIdentity => {
-            let user_assigned_id = spec.identity_id.as_ref().filter(|id| !id.is_empty()).map(|id| {
-                if id.starts_with("/subscriptions/") {
-                    UserAssignedId::ResourceId(id.clone())
-                } else {
-                    UserAssignedId::ClientId(id.clone())
-                }
-            });
-            let options = ManagedIdentityCredentialOptions { user_assigned_id, client_options, ..Default::default() };
+            let user_assigned_id =
+                spec.identity_id
+                    .as_ref()
+                    .filter(|id| !id.is_empty())
+                    .map(|id| {
+                        if id.starts_with("/subscriptions/") {
+                            UserAssignedId::ResourceId(id.clone())
+                        } else {
+                            UserAssignedId::ClientId(id.clone())
+                        }
+                    });
+            let options = ManagedIdentityCredentialOptions {
+                user_assigned_id,
+                client_options,
+            };
             Ok(ManagedIdentityCredential::new(Some(options)).map_err(invalid)?)
         }
         AzureAuthType::WorkloadIdentity => {
@@ -105,12 +120,24 @@ pub(crate) async fn credential(
                 })?);
             };
             let (tenant, client_id) = federated_ids(spec, sa, ctx.credentials.as_ref()).await?;
-            let audience = spec.custom_cloud_config.as_ref().and_then(|c| c.audience.clone());
+            let audience = spec
+                .custom_cloud_config
+                .as_ref()
+                .and_then(|c| c.audience.clone());
             let mut audiences = vec![audience.unwrap_or_else(|| DEFAULT_AUDIENCE.to_string())];
             audiences.extend(sa.audiences.iter().cloned());
-            let assertion = ServiceAccountAssertion { credentials: ctx.credentials.clone(), sa: sa.clone(), audiences };
-            let cred = ClientAssertionCredential::new(tenant, client_id, assertion, Some(credential_options))
-                .map_err(invalid)?;
+            let assertion = ServiceAccountAssertion {
+                credentials: ctx.credentials.clone(),
+                sa: sa.clone(),
+                audiences,
+            };
+            let cred = ClientAssertionCredential::new(
+                tenant,
+                client_id,
+                assertion,
+                Some(credential_options),
+            )
+            .map_err(invalid)?;
             Ok(cred)
         }
     }
@@ -121,15 +148,15 @@ async fn service_principal(
     credentials: &dyn CredentialSource,
 ) -> Result<(String, String, String), ProviderError> {
     let tenant = spec.tenant_id.clone().filter(|t| !t.is_empty());
-    let tenant = tenant.ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
+    let tenant =
+        tenant.ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
     let auth = spec
         .auth_secret_ref
         .as_ref()
         .ok_or_else(|| ProviderError::Invalid("missing authSecretRef in store config".into()))?;
-    let client_id = auth
-        .client_id
-        .as_ref()
-        .ok_or_else(|| ProviderError::Invalid("missing authSecretRef.clientId in store config".into()))?;
+    let client_id = auth.client_id.as_ref().ok_or_else(|| {
+        ProviderError::Invalid("missing authSecretRef.clientId in store config".into())
+    })?;
     if auth.client_certificate.is_some() {
         return Err(ProviderError::Invalid(if auth.client_secret.is_some() {
             "both clientSecret and clientCertificate set in authSecretRef".into()
@@ -137,12 +164,17 @@ async fn service_principal(
             "authSecretRef.clientCertificate is not supported by Sesame yet: use clientSecret or WorkloadIdentity".into()
         }));
     }
-    let secret = auth
-        .client_secret
-        .as_ref()
-        .ok_or_else(|| ProviderError::Invalid("missing authSecretRef.clientSecret in store config".into()))?;
-    let client_id = text(credentials.secret_key(client_id, None).await?, "authSecretRef.clientId")?;
-    let secret = text(credentials.secret_key(secret, None).await?, "authSecretRef.clientSecret")?;
+    let secret = auth.client_secret.as_ref().ok_or_else(|| {
+        ProviderError::Invalid("missing authSecretRef.clientSecret in store config".into())
+    })?;
+    let client_id = text(
+        credentials.secret_key(client_id, None).await?,
+        "authSecretRef.clientId",
+    )?;
+    let secret = text(
+        credentials.secret_key(secret, None).await?,
+        "authSecretRef.clientSecret",
+    )?;
     Ok((tenant, client_id, secret))
 }
 
@@ -160,15 +192,22 @@ async fn federated_ids(
         let id = auth.client_id.as_ref().ok_or_else(|| {
             ProviderError::Invalid("authSecretRef is set but has no clientId".into())
         })?;
-        client_id = Some(text(credentials.secret_key(id, None).await?, "authSecretRef.clientId")?);
+        client_id = Some(text(
+            credentials.secret_key(id, None).await?,
+            "authSecretRef.clientId",
+        )?);
         if let Some(t) = &auth.tenant_id {
-            tenant = Some(text(credentials.secret_key(t, None).await?, "authSecretRef.tenantId")?);
+            tenant = Some(text(
+                credentials.secret_key(t, None).await?,
+                "authSecretRef.tenantId",
+            )?);
         }
     }
     if let Some(id) = annotations.get(ANNOTATION_CLIENT_ID) {
         if client_id.is_some() {
             return Err(ProviderError::Invalid(
-                "multiple clientID found: check authSecretRef and the ServiceAccount annotation".into(),
+                "multiple clientID found: check authSecretRef and the ServiceAccount annotation"
+                    .into(),
             ));
         }
         client_id = Some(id.clone());
@@ -190,13 +229,18 @@ async fn federated_ids(
         tenant = Some(t.clone());
     }
     let tenant = tenant
-        .or_else(|| std::env::var("AZURE_TENANT_ID").ok().filter(|t| !t.is_empty()))
+        .or_else(|| {
+            std::env::var("AZURE_TENANT_ID")
+                .ok()
+                .filter(|t| !t.is_empty())
+        })
         .ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
     Ok((tenant, client_id))
 }
 
 fn text(value: sesame_provider_core::SecretValue, what: &str) -> Result<String, ProviderError> {
-    String::from_utf8(value.into_bytes()).map_err(|_| ProviderError::Invalid(format!("{what} is not UTF-8")))
+    String::from_utf8(value.into_bytes())
+        .map_err(|_| ProviderError::Invalid(format!("{what} is not UTF-8")))
 }
 
 /// Supplies a fresh ServiceAccount token (TokenRequest) whenever the credential needs a new
@@ -209,18 +253,26 @@ struct ServiceAccountAssertion {
 
 impl std::fmt::Debug for ServiceAccountAssertion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccountAssertion").field("serviceAccount", &self.sa.name).finish_non_exhaustive()
+        f.debug_struct("ServiceAccountAssertion")
+            .field("serviceAccount", &self.sa.name)
+            .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl ClientAssertion for ServiceAccountAssertion {
     async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        self.credentials.service_account_token(&self.sa, &self.audiences, None).await.map_err(|e| {
-            azure_core::Error::with_message(
-                ErrorKind::Credential,
-                format!("cannot get a token for ServiceAccount {}: {e}", self.sa.name),
-            )
-        })
+        self.credentials
+            .service_account_token(&self.sa, &self.audiences, None)
+            .await
+            .map_err(|e| {
+                azure_core::Error::with_message(
+                    ErrorKind::Credential,
+                    format!(
+                        "cannot get a token for ServiceAccount {}: {e}",
+                        self.sa.name
+                    ),
+                )
+            })
     }
 }

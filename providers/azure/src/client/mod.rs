@@ -18,7 +18,8 @@ use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use sesame_provider_core::{
-    FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider,
+    SecretValue,
 };
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
@@ -32,7 +33,10 @@ use objects::{Kind, Times};
 pub const PROVIDER: &str = "Azure/KeyVault";
 
 /// Build the client for a store, with the production network settings.
-pub async fn build(spec: &AzureKvProvider, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+pub async fn build(
+    spec: &AzureKvProvider,
+    ctx: ProviderContext,
+) -> Result<Arc<dyn SecretProvider>, ProviderError> {
     build_with(spec, ctx, &HttpSettings::default()).await
 }
 
@@ -55,7 +59,11 @@ pub struct AzureKvClient {
 }
 
 impl AzureKvClient {
-    pub async fn new(spec: &AzureKvProvider, ctx: ProviderContext, http: &HttpSettings) -> Result<Self, ProviderError> {
+    pub async fn new(
+        spec: &AzureKvProvider,
+        ctx: ProviderContext,
+        http: &HttpSettings,
+    ) -> Result<Self, ProviderError> {
         let vault = spec.vault_url.trim();
         if !vault.starts_with("https://") {
             return Err(ProviderError::Invalid(format!(
@@ -70,37 +78,69 @@ impl AzureKvClient {
         let credential = auth::credential(spec, &ctx, options.clone()).await?;
         // The controller owns retries of vault calls: it requeues with backoff, honouring
         // Retry-After, instead of the SDK sleeping inside a reconcile.
-        let client_options = ClientOptions { retry: RetryOptions::none(), ..options };
-        let invalid = |e: azure_core::Error| ProviderError::Invalid(format!("invalid vaultUrl {vault:?}: {e}"));
+        let client_options = ClientOptions {
+            retry: RetryOptions::none(),
+            ..options
+        };
+        let invalid = |e: azure_core::Error| {
+            ProviderError::Invalid(format!("invalid vaultUrl {vault:?}: {e}"))
+        };
         let secrets = SecretClient::new(
             vault,
             credential.clone(),
-            Some(SecretClientOptions { client_options: client_options.clone(), ..Default::default() }),
+            Some(SecretClientOptions {
+                client_options: client_options.clone(),
+                ..Default::default()
+            }),
         )
         .map_err(invalid)?;
         let keys = KeyClient::new(
             vault,
             credential.clone(),
-            Some(KeyClientOptions { client_options: client_options.clone(), ..Default::default() }),
+            Some(KeyClientOptions {
+                client_options: client_options.clone(),
+                ..Default::default()
+            }),
         )
         .map_err(invalid)?;
         let certs = CertificateClient::new(
             vault,
             credential,
-            Some(CertificateClientOptions { client_options, ..Default::default() }),
+            Some(CertificateClientOptions {
+                client_options,
+                ..Default::default()
+            }),
         )
         .map_err(invalid)?;
-        Ok(AzureKvClient { secrets, keys, certs, ctx })
+        Ok(AzureKvClient {
+            secrets,
+            keys,
+            certs,
+            ctx,
+        })
     }
 
-    async fn read_secret(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
+    async fn read_secret(
+        &self,
+        name: &str,
+        version: Option<String>,
+        fetch: bool,
+    ) -> Result<SecretValue, ProviderError> {
         let what = format!("secret {name}");
         let secret = self
             .ctx
             .timed(PROVIDER, "GetSecret", async {
-                let options = SecretClientGetSecretOptions { secret_version: version, ..Default::default() };
-                let rsp = self.secrets.get_secret(name, Some(options)).await.map_err(|e| map_error("GetSecret", &what, e))?;
-                rsp.into_model().map_err(|e| map_error("GetSecret", &what, e))
+                let options = SecretClientGetSecretOptions {
+                    secret_version: version,
+                    ..Default::default()
+                };
+                let rsp = self
+                    .secrets
+                    .get_secret(name, Some(options))
+                    .await
+                    .map_err(|e| map_error("GetSecret", &what, e))?;
+                rsp.into_model()
+                    .map_err(|e| map_error("GetSecret", &what, e))
             })
             .await?;
         let times = secret.attributes.as_ref().map(|a| Times {
@@ -113,18 +153,33 @@ impl AzureKvClient {
         let times = times.unwrap_or_default();
         objects::check_usable(Kind::Secret, name, &times)?;
         if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(secret.tags.as_ref(), &times)));
+            return Ok(SecretValue::from(objects::metadata_json(
+                secret.tags.as_ref(),
+                &times,
+            )));
         }
         Ok(SecretValue::from(secret.value.unwrap_or_default()))
     }
 
-    async fn read_key(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
+    async fn read_key(
+        &self,
+        name: &str,
+        version: Option<String>,
+        fetch: bool,
+    ) -> Result<SecretValue, ProviderError> {
         let what = format!("key {name}");
         let key = self
             .ctx
             .timed(PROVIDER, "GetKey", async {
-                let options = KeyClientGetKeyOptions { key_version: version, ..Default::default() };
-                let rsp = self.keys.get_key(name, Some(options)).await.map_err(|e| map_error("GetKey", &what, e))?;
+                let options = KeyClientGetKeyOptions {
+                    key_version: version,
+                    ..Default::default()
+                };
+                let rsp = self
+                    .keys
+                    .get_key(name, Some(options))
+                    .await
+                    .map_err(|e| map_error("GetKey", &what, e))?;
                 rsp.into_model().map_err(|e| map_error("GetKey", &what, e))
             })
             .await?;
@@ -138,26 +193,40 @@ impl AzureKvClient {
         let times = times.unwrap_or_default();
         objects::check_usable(Kind::Key, name, &times)?;
         if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(key.tags.as_ref(), &times)));
+            return Ok(SecretValue::from(objects::metadata_json(
+                key.tags.as_ref(),
+                &times,
+            )));
         }
-        let jwk = key.key.ok_or_else(|| ProviderError::Invalid(format!("key {name} has no key material")))?;
-        let json = serde_json::to_vec(&jwk).map_err(|e| ProviderError::Invalid(format!("key {name}: {e}")))?;
+        let jwk = key
+            .key
+            .ok_or_else(|| ProviderError::Invalid(format!("key {name} has no key material")))?;
+        let json = serde_json::to_vec(&jwk)
+            .map_err(|e| ProviderError::Invalid(format!("key {name}: {e}")))?;
         Ok(SecretValue::from(json))
     }
 
-    async fn read_cert(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
+    async fn read_cert(
+        &self,
+        name: &str,
+        version: Option<String>,
+        fetch: bool,
+    ) -> Result<SecretValue, ProviderError> {
         let what = format!("certificate {name}");
         let cert = self
             .ctx
             .timed(PROVIDER, "GetCertificate", async {
-                let options =
-                    CertificateClientGetCertificateOptions { certificate_version: version, ..Default::default() };
+                let options = CertificateClientGetCertificateOptions {
+                    certificate_version: version,
+                    ..Default::default()
+                };
                 let rsp = self
                     .certs
                     .get_certificate(name, Some(options))
                     .await
                     .map_err(|e| map_error("GetCertificate", &what, e))?;
-                rsp.into_model().map_err(|e| map_error("GetCertificate", &what, e))
+                rsp.into_model()
+                    .map_err(|e| map_error("GetCertificate", &what, e))
             })
             .await?;
         let times = cert.attributes.as_ref().map(|a| Times {
@@ -170,9 +239,14 @@ impl AzureKvClient {
         let times = times.unwrap_or_default();
         objects::check_usable(Kind::Cert, name, &times)?;
         if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(cert.tags.as_ref(), &times)));
+            return Ok(SecretValue::from(objects::metadata_json(
+                cert.tags.as_ref(),
+                &times,
+            )));
         }
-        let der = cert.cer.ok_or_else(|| ProviderError::Invalid(format!("certificate {name} has no content (cer)")))?;
+        let der = cert.cer.ok_or_else(|| {
+            ProviderError::Invalid(format!("certificate {name} has no content (cer)"))
+        })?;
         Ok(SecretValue::from(der))
     }
 }
@@ -198,7 +272,10 @@ impl SecretProvider for AzureKvClient {
         }
     }
 
-    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+    async fn find(
+        &self,
+        query: &FindQuery,
+    ) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         find::find(self, query).await
     }
 
@@ -208,16 +285,21 @@ impl SecretProvider for AzureKvClient {
     /// each ExternalSecret's own reads.
     async fn validate(&self) -> Result<(), ProviderError> {
         const PROBE: &str = "sesame-store-validation";
-        let result = self
-            .ctx
+        self.ctx
             .timed(PROVIDER, "GetSecret", async {
                 match self.secrets.get_secret(PROBE, None).await {
                     Ok(_) => Ok(()),
-                    Err(e) if matches!(e.http_status(), Some(StatusCode::NotFound | StatusCode::Forbidden)) => Ok(()),
+                    Err(e)
+                        if matches!(
+                            e.http_status(),
+                            Some(StatusCode::NotFound | StatusCode::Forbidden)
+                        ) =>
+                    {
+                        Ok(())
+                    }
                     Err(e) => Err(map_error("GetSecret", &format!("secret {PROBE}"), e)),
                 }
             })
-            .await;
-        result
+            .await
     }
 }

@@ -46,15 +46,18 @@ impl HttpSettings {
             .redirect(reqwest::redirect::Policy::none());
         if !self.extra_root_certificates_pem.is_empty() {
             let certs = reqwest::Certificate::from_pem_bundle(&self.extra_root_certificates_pem)
-                .map_err(|e| ProviderError::Invalid(format!("extra CA certificates are not valid PEM: {e}")))?;
+                .map_err(|e| {
+                    ProviderError::Invalid(format!("extra CA certificates are not valid PEM: {e}"))
+                })?;
             builder = builder.tls_certs_merge(certs);
         }
         for (host, addr) in &self.resolve {
             builder = builder.resolve(host, *addr);
         }
         if let Some(proxy) = &self.plain_http_proxy {
-            let proxy = reqwest::Proxy::http(proxy)
-                .map_err(|e| ProviderError::Invalid(format!("invalid plain-http proxy URL: {e}")))?;
+            let proxy = reqwest::Proxy::http(proxy).map_err(|e| {
+                ProviderError::Invalid(format!("invalid plain-http proxy URL: {e}"))
+            })?;
             builder = builder.proxy(proxy);
         }
         let client = builder

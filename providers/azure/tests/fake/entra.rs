@@ -35,27 +35,65 @@ type Failure = (u16, &'static str, u32, String);
 fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let [tenant, "oauth2", "v2.0", "token"] = segments.as_slice() else {
-        return Err((404, "invalid_request", 90002, format!("no such endpoint {}", req.path)));
+        return Err((
+            404,
+            "invalid_request",
+            90002,
+            format!("no such endpoint {}", req.path),
+        ));
     };
     if req.method != hyper::Method::POST {
-        return Err((400, "invalid_request", 900561, "The endpoint only accepts POST requests.".into()));
+        return Err((
+            400,
+            "invalid_request",
+            900561,
+            "The endpoint only accepts POST requests.".into(),
+        ));
     }
     let form_type = req.header("content-type").unwrap_or_default();
     if !form_type.starts_with("application/x-www-form-urlencoded") {
-        return Err((400, "invalid_request", 900144, "The request body must be form-urlencoded.".into()));
+        return Err((
+            400,
+            "invalid_request",
+            900144,
+            "The request body must be form-urlencoded.".into(),
+        ));
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body).into_owned().collect();
-    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body)
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let missing = |name: &str| -> Failure {
-        (400, "invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
+        (
+            400,
+            "invalid_request",
+            900144,
+            format!("The request body must contain the following parameter: '{name}'."),
+        )
     };
     let state = shared.state.lock().unwrap();
     if !state.apps.iter().any(|a| a.tenant == *tenant) {
-        return Err((400, "invalid_request", 90002, format!("Tenant '{tenant}' not found.")));
+        return Err((
+            400,
+            "invalid_request",
+            90002,
+            format!("Tenant '{tenant}' not found."),
+        ));
     }
     match field("grant_type") {
         Some("client_credentials") => {}
-        Some(other) => return Err((400, "unsupported_grant_type", 70003, format!("The grant type {other} is not supported."))),
+        Some(other) => {
+            return Err((
+                400,
+                "unsupported_grant_type",
+                70003,
+                format!("The grant type {other} is not supported."),
+            ));
+        }
         None => return Err(missing("grant_type")),
     }
     let client_id = field("client_id").ok_or_else(|| missing("client_id"))?;
@@ -69,7 +107,12 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
         (400, "invalid_scope", 1002012, format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."))
     })?;
     if resource != VAULT_RESOURCE {
-        return Err((400, "invalid_scope", 500011, format!("The resource principal named {resource} was not found in the tenant.")));
+        return Err((
+            400,
+            "invalid_scope",
+            500011,
+            format!("The resource principal named {resource} was not found in the tenant."),
+        ));
     }
     match (field("client_secret"), field("client_assertion")) {
         (Some(secret), None) => {
@@ -84,7 +127,12 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
             check_assertion(shared, &app, assertion)?;
         }
         (Some(_), Some(_)) => {
-            return Err((400, "invalid_request", 90014, "Only one of client_secret and client_assertion may be sent.".into()));
+            return Err((
+                400,
+                "invalid_request",
+                90014,
+                "Only one of client_secret and client_assertion may be sent.".into(),
+            ));
         }
         (None, None) => {
             return Err((401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into()));
@@ -95,8 +143,14 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
 }
 
 fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result<(), Failure> {
-    let claims = jwt::claims(assertion)
-        .ok_or_else(|| (400, "invalid_request", 50027, "JWT token is invalid or malformed.".into()))?;
+    let claims = jwt::claims(assertion).ok_or_else(|| {
+        (
+            400,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed.".into(),
+        )
+    })?;
     let issuer = claims["iss"].as_str().unwrap_or_default();
     let subject = claims["sub"].as_str().unwrap_or_default();
     let audiences: Vec<&str> = match &claims["aud"] {
@@ -104,34 +158,87 @@ fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result
         serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
         _ => vec![],
     };
-    let by_issuer: Vec<_> = app.federated.iter().filter(|f| f.issuer == issuer).collect();
+    let by_issuer: Vec<_> = app
+        .federated
+        .iter()
+        .filter(|f| f.issuer == issuer)
+        .collect();
     if by_issuer.is_empty() {
-        return Err((400, "invalid_client", 700211, format!("No matching federated identity record found for presented assertion issuer '{issuer}'.")));
+        return Err((
+            400,
+            "invalid_client",
+            700211,
+            format!(
+                "No matching federated identity record found for presented assertion issuer '{issuer}'."
+            ),
+        ));
     }
     let Some(record) = by_issuer.iter().find(|f| f.subject == subject) else {
-        return Err((400, "invalid_client", 700213, format!("No matching federated identity record found for presented assertion subject '{subject}'.")));
+        return Err((
+            400,
+            "invalid_client",
+            700213,
+            format!(
+                "No matching federated identity record found for presented assertion subject '{subject}'."
+            ),
+        ));
     };
     if !audiences.contains(&record.audience.as_str()) {
-        return Err((400, "invalid_client", 700212, format!("No matching federated identity record found for presented assertion audience '{}'.", audiences.join(","))));
+        return Err((
+            400,
+            "invalid_client",
+            700212,
+            format!(
+                "No matching federated identity record found for presented assertion audience '{}'.",
+                audiences.join(",")
+            ),
+        ));
     }
-    let key = shared.jwks.lock().unwrap().get(issuer).cloned().unwrap_or_default();
+    let key = shared
+        .jwks
+        .lock()
+        .unwrap()
+        .get(issuer)
+        .cloned()
+        .unwrap_or_default();
     if !jwt::verify_signature(assertion, &key) {
-        return Err((401, "invalid_client", 5002738, format!("Invalid JWT token. The token signature could not be verified with the keys of issuer '{issuer}'.")));
+        return Err((
+            401,
+            "invalid_client",
+            5002738,
+            format!(
+                "Invalid JWT token. The token signature could not be verified with the keys of issuer '{issuer}'."
+            ),
+        ));
     }
     let now = now();
     let exp = claims["exp"].as_i64().unwrap_or(0);
     let nbf = claims["nbf"].as_i64().unwrap_or(0);
     if exp + SKEW < now || nbf - SKEW > now {
-        return Err((400, "invalid_client", 700024, "Client assertion is not within its valid time range.".into()));
+        return Err((
+            400,
+            "invalid_client",
+            700024,
+            "Client assertion is not within its valid time range.".into(),
+        ));
     }
     Ok(())
 }
 
 fn issue(shared: &Shared, principal: &str, resource: &str) -> Resp {
     let token = random_token();
-    let issued = Issued { principal: principal.into(), audience: resource.into(), expires: now() + 3599 };
-    shared.state.lock().unwrap().tokens.insert(token.clone(), issued);
-    json(200, json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": token}))
+    let mut state = shared.state.lock().unwrap();
+    let lifetime = state.token_lifetime;
+    let issued = Issued {
+        principal: principal.into(),
+        audience: resource.into(),
+        expires: now() + lifetime,
+    };
+    state.tokens.insert(token.clone(), issued);
+    json(
+        200,
+        json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
+    )
 }
 
 pub fn random_token() -> String {

@@ -102,6 +102,8 @@ pub struct State {
     pub faults: VecDeque<Fault>,
     /// Page size of list operations when the request names no `maxresults` (Key Vault: 25).
     pub page_size: usize,
+    /// Lifetime of the access tokens Entra ID issues, in seconds (Entra: about an hour).
+    pub token_lifetime: i64,
     pub log: Vec<Logged>,
     pub counter: u64,
 }
@@ -145,19 +147,31 @@ impl Fake {
         let shared = Arc::new(Inner {
             vault_host: VAULT_HOST.into(),
             login_hosts: vec![LOGIN_HOST.into(), CUSTOM_LOGIN_HOST.into()],
-            state: Mutex::new(State { page_size: 25, ..Default::default() }),
+            state: Mutex::new(State {
+                page_size: 25,
+                token_lifetime: 3599,
+                ..Default::default()
+            }),
             jwks: Mutex::new(HashMap::new()),
         });
         let addr = server::serve_https(shared.clone(), pki.server_config).await;
         let imds_addr = server::serve_http(shared.clone()).await;
-        Fake { shared, addr, imds_addr, ca_pem: pki.ca_pem }
+        Fake {
+            shared,
+            addr,
+            imds_addr,
+            ca_pem: pki.ca_pem,
+        }
     }
 
     /// What the provider needs to reach this fake: its CA and its host names pinned to it.
     pub fn http_settings(&self) -> HttpSettings {
         HttpSettings {
             extra_root_certificates_pem: self.ca_pem.clone().into_bytes(),
-            resolve: [VAULT_HOST, LOGIN_HOST, CUSTOM_LOGIN_HOST].iter().map(|h| (h.to_string(), self.addr)).collect(),
+            resolve: [VAULT_HOST, LOGIN_HOST, CUSTOM_LOGIN_HOST]
+                .iter()
+                .map(|h| (h.to_string(), self.addr))
+                .collect(),
             plain_http_proxy: Some(format!("http://{}", self.imds_addr)),
             request_timeout: None,
         }
@@ -174,7 +188,14 @@ impl Fake {
 
     /// Add a new current version of a secret; returns its version id.
     pub fn put_secret(&self, name: &str, value: &str) -> String {
-        self.put_secret_with(name, Object { value: value.into(), enabled: true, ..Default::default() })
+        self.put_secret_with(
+            name,
+            Object {
+                value: value.into(),
+                enabled: true,
+                ..Default::default()
+            },
+        )
     }
 
     pub fn put_secret_with(&self, name: &str, mut object: Object) -> String {
@@ -189,8 +210,17 @@ impl Fake {
     pub fn put_key(&self, name: &str, jwk: serde_json::Value, tags: &[(&str, &str)]) -> String {
         let mut state = self.state();
         let version = Self::next_version(&mut state);
-        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let object = Object { version: version.clone(), enabled: true, key: Some(jwk), tags, ..Default::default() };
+        let tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let object = Object {
+            version: version.clone(),
+            enabled: true,
+            key: Some(jwk),
+            tags,
+            ..Default::default()
+        };
         state.keys.entry(name.into()).or_default().push(object);
         version
     }
@@ -200,24 +230,57 @@ impl Fake {
         let mut state = self.state();
         let version = Self::next_version(&mut state);
         let value = base64::engine::general_purpose::STANDARD.encode(der);
-        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let object = Object { version: version.clone(), enabled: true, value, tags, ..Default::default() };
+        let tags = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let object = Object {
+            version: version.clone(),
+            enabled: true,
+            value,
+            tags,
+            ..Default::default()
+        };
         state.certs.entry(name.into()).or_default().push(object);
         version
     }
 
     /// Register a service principal with a client secret.
     pub fn add_app(&self, tenant: &str, client_id: &str, secret: &str) {
-        let app = App { tenant: tenant.into(), client_id: client_id.into(), secret: Some(secret.into()), federated: vec![] };
+        let app = App {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            secret: Some(secret.into()),
+            federated: vec![],
+        };
         self.state().apps.push(app);
     }
 
     /// Register an application trusting tokens of `issuer` for `subject` (workload identity).
-    pub fn add_federated_app(&self, tenant: &str, client_id: &str, issuer: &jwt::Issuer, subject: &str) {
-        let federated = Federated { issuer: issuer.url.clone(), subject: subject.into(), audience: "api://AzureADTokenExchange".into() };
-        let app = App { tenant: tenant.into(), client_id: client_id.into(), secret: None, federated: vec![federated] };
+    pub fn add_federated_app(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        issuer: &jwt::Issuer,
+        subject: &str,
+    ) {
+        let federated = Federated {
+            issuer: issuer.url.clone(),
+            subject: subject.into(),
+            audience: "api://AzureADTokenExchange".into(),
+        };
+        let app = App {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            secret: None,
+            federated: vec![federated],
+        };
         self.state().apps.push(app);
-        self.shared.jwks.lock().unwrap().insert(issuer.url.clone(), issuer.public_key_der());
+        self.shared
+            .jwks
+            .lock()
+            .unwrap()
+            .insert(issuer.url.clone(), issuer.public_key_der());
     }
 
     pub fn add_managed_identity(&self, client_id: &str) {
@@ -226,12 +289,19 @@ impl Fake {
 
     /// The vault answers the next matching request with this status and Key Vault error body.
     pub fn fail_next(&self, path_prefix: &str, status: u16, code: &str, retry_after: Option<&str>) {
-        let fault = Fault { path_prefix: path_prefix.into(), status, code: code.into(), retry_after: retry_after.map(Into::into) };
+        let fault = Fault {
+            path_prefix: path_prefix.into(),
+            status,
+            code: code.into(),
+            retry_after: retry_after.map(Into::into),
+        };
         self.state().faults.push_back(fault);
     }
 
     pub fn deny(&self, principal: &str, object: &str) {
-        self.state().denied.insert((principal.into(), object.into()));
+        self.state()
+            .denied
+            .insert((principal.into(), object.into()));
     }
 
     pub fn requests(&self) -> Vec<Logged> {
@@ -246,5 +316,8 @@ impl Fake {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
