@@ -1,0 +1,186 @@
+//! Logging in: each `auth` method turned into a Vault token. Credentials are read through the
+//! [`CredentialSource`] at login time, so a rotated Secret is picked up by the next login.
+use std::time::Duration;
+
+use sesame_provider_core::{CredentialSource, ProviderError, SecretKeySelector};
+use vaultrs::api::AuthInfo;
+use vaultrs::client::VaultClient;
+
+use crate::errors::classify;
+use crate::transport::Token;
+use crate::{VaultAuth, VaultJwtAuth, VaultKubernetesAuth};
+
+/// What a login gave us.
+#[derive(Debug)]
+pub(crate) struct Login {
+    pub token: Token,
+    /// Zero means the token does not expire.
+    pub lease: Duration,
+    pub renewable: bool,
+    /// Logged in by Sesame (revoked on close), as opposed to a `tokenSecretRef` token.
+    pub owned: bool,
+}
+
+impl Login {
+    fn from_auth(info: AuthInfo) -> Self {
+        Login {
+            token: Token(info.client_token),
+            lease: Duration::from_secs(info.lease_duration),
+            renewable: info.renewable,
+            owned: true,
+        }
+    }
+}
+
+/// The configured method, checked once at build time.
+#[derive(Debug, Clone)]
+pub(crate) enum Method {
+    Token(SecretKeySelector),
+    AppRole { mount: String, role_id: RoleId, secret: SecretKeySelector },
+    Kubernetes(VaultKubernetesAuth),
+    Jwt(VaultJwtAuth),
+    UserPass { mount: String, username: String, password: SecretKeySelector },
+    Cert { mount: String },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum RoleId {
+    Inline(String),
+    Ref(SecretKeySelector),
+}
+
+impl Method {
+    pub(crate) fn from_spec(auth: Option<&VaultAuth>) -> Result<Method, ProviderError> {
+        let Some(auth) = auth else {
+            return Err(ProviderError::Invalid("vault store has no auth section".into()));
+        };
+        let mut methods: Vec<Method> = Vec::new();
+        if let Some(t) = &auth.token_secret_ref {
+            methods.push(Method::Token(t.clone()));
+        }
+        if let Some(a) = &auth.app_role {
+            let role_id = match (a.role_id.as_deref().filter(|r| !r.is_empty()), &a.role_ref) {
+                (Some(id), _) => RoleId::Inline(id.to_string()),
+                (None, Some(r)) => RoleId::Ref(r.clone()),
+                (None, None) => return Err(ProviderError::Invalid("appRole needs roleId or roleRef".into())),
+            };
+            methods.push(Method::AppRole { mount: a.path.clone(), role_id, secret: a.secret_ref.clone() });
+        }
+        if let Some(k) = &auth.kubernetes {
+            if k.service_account_ref.is_none() && k.secret_ref.is_none() {
+                return Err(ProviderError::Invalid(
+                    "kubernetes auth needs serviceAccountRef or secretRef: Sesame does not lend its own ServiceAccount token to a store".into(),
+                ));
+            }
+            methods.push(Method::Kubernetes(k.clone()));
+        }
+        if let Some(j) = &auth.jwt {
+            if j.secret_ref.is_none() && j.kubernetes_service_account_token.is_none() {
+                return Err(ProviderError::Invalid(
+                    "neither `secretRef` nor `kubernetesServiceAccountToken` was supplied as token source for jwt authentication".into(),
+                ));
+            }
+            methods.push(Method::Jwt(j.clone()));
+        }
+        if let Some(u) = &auth.user_pass {
+            methods.push(Method::UserPass { mount: u.path.clone(), username: u.username.clone(), password: u.secret_ref.clone() });
+        }
+        if let Some(c) = &auth.cert {
+            methods.push(Method::Cert { mount: c.path.clone() });
+        }
+        match methods.len() {
+            1 => Ok(methods.remove(0)),
+            0 => Err(ProviderError::Invalid("vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, jwt, userPass, cert)".into())),
+            _ => Err(ProviderError::Invalid("vault auth must name exactly one method".into())),
+        }
+    }
+
+    /// The `Login` call label and a short description for messages.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Method::Token(s) => format!("token from secret {}", s.name),
+            Method::AppRole { mount, .. } => format!("approle login at auth/{mount}"),
+            Method::Kubernetes(k) => format!("kubernetes login at auth/{} as role {}", k.mount_path, k.role),
+            Method::Jwt(j) => format!("jwt login at auth/{}", j.path),
+            Method::UserPass { mount, username, .. } => format!("userpass login at auth/{mount} as {username}"),
+            Method::Cert { mount } => format!("cert login at auth/{mount}"),
+        }
+    }
+
+    pub(crate) fn is_login(&self) -> bool {
+        !matches!(self, Method::Token(_))
+    }
+
+    /// Obtain a token. `session` carries no token and is in the auth namespace.
+    pub(crate) async fn login(&self, session: &VaultClient, creds: &dyn CredentialSource) -> Result<Login, ProviderError> {
+        let what = self.describe();
+        let text = |v: sesame_provider_core::SecretValue, name: &str| {
+            String::from_utf8(v.into_bytes())
+                .map(|s| s.trim().to_string())
+                .map_err(|_| ProviderError::Invalid(format!("{what}: the value in secret {name} is not UTF-8")))
+        };
+        let result = match self {
+            Method::Token(sel) => {
+                let token = text(creds.secret_key(sel, None).await?, &sel.name)?;
+                if token.is_empty() {
+                    return Err(ProviderError::Auth(format!("{what}: the token is empty")));
+                }
+                return Ok(Login { token: Token(token), lease: Duration::ZERO, renewable: false, owned: false });
+            }
+            Method::AppRole { mount, role_id, secret } => {
+                let role_id = match role_id {
+                    RoleId::Inline(id) => id.clone(),
+                    RoleId::Ref(sel) => text(creds.secret_key(sel, None).await?, &sel.name)?,
+                };
+                let secret_id = text(creds.secret_key(secret, None).await?, &secret.name)?;
+                vaultrs::auth::approle::login(session, mount, &role_id, &secret_id).await
+            }
+            Method::Kubernetes(k) => {
+                let jwt = match (&k.service_account_ref, &k.secret_ref) {
+                    (Some(sa), _) => creds.service_account_token(sa, &sa.audiences, Some(600)).await?,
+                    (None, Some(sel)) => text(creds.secret_key(sel, Some("token")).await?, &sel.name)?,
+                    (None, None) => unreachable!("checked in from_spec"),
+                };
+                vaultrs::auth::kubernetes::login(session, &k.mount_path, &k.role, &jwt).await
+            }
+            Method::Jwt(j) => {
+                let jwt = jwt_token(j, creds, &text).await?;
+                let role = j.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+                vaultrs::auth::oidc::login(session, &j.path, &jwt, role).await
+            }
+            Method::UserPass { mount, username, password } => {
+                let password = String::from_utf8(creds.secret_key(password, None).await?.into_bytes())
+                    .map_err(|_| ProviderError::Invalid(format!("{what}: the password is not UTF-8")))?;
+                vaultrs::auth::userpass::login(session, mount, username, &password).await
+            }
+            Method::Cert { mount } => vaultrs::auth::cert::login(session, mount, "").await,
+        };
+        result.map(Login::from_auth).map_err(|e| match classify(&what, &e) {
+            // A refused login is an auth problem whatever the status (Vault answers 400 for a bad secret ID).
+            ProviderError::Invalid(m) | ProviderError::NotFound(m) => ProviderError::Auth(m),
+            other => other,
+        })
+    }
+}
+
+async fn jwt_token(
+    j: &VaultJwtAuth,
+    creds: &dyn CredentialSource,
+    text: &impl Fn(sesame_provider_core::SecretValue, &str) -> Result<String, ProviderError>,
+) -> Result<String, ProviderError> {
+    if let Some(sel) = &j.secret_ref {
+        return text(creds.secret_key(sel, None).await?, &sel.name);
+    }
+    let Some(sat) = &j.kubernetes_service_account_token else {
+        unreachable!("checked in from_spec")
+    };
+    let mut audiences = sat.audiences.clone().unwrap_or_else(|| vec!["vault".to_string()]);
+    for a in &sat.service_account_ref.audiences {
+        if !audiences.contains(a) {
+            audiences.push(a.clone());
+        }
+    }
+    creds
+        .service_account_token(&sat.service_account_ref, &audiences, Some(sat.expiration_seconds.unwrap_or(600)))
+        .await
+}

@@ -1,0 +1,141 @@
+//! `spec.provider.vault`: field for field ESO's `VaultProvider` (external-secrets.io/v1).
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sesame_provider_core::{CaProvider, SecretKeySelector};
+
+pub use crate::config_auth::{
+    VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth,
+    VaultKubernetesServiceAccountTokenAuth, VaultUserPassAuth,
+};
+
+/// Configures a store to sync secrets from a HashiCorp Vault or OpenBao KV secrets engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultProvider {
+    /// Auth configures how Sesame authenticates with the Vault server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<VaultAuth>,
+    /// Server is the connection address for the Vault server, e.g: "https://vault.example.com:8200".
+    pub server: String,
+    /// Path is the mount path of the Vault KV backend endpoint, e.g: "secret". The v2 KV secret
+    /// engine version specific "/data" path suffix for fetching secrets from Vault is optional and
+    /// will be appended if not present in specified path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Version is the Vault KV secret engine version. This can be either "v1" or "v2". Version
+    /// defaults to "v2".
+    #[serde(default)]
+    pub version: VaultKvVersion,
+    /// Name of the vault namespace (Vault Enterprise / OpenBao namespaces), e.g: "ns1".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// PEM encoded CA bundle used to validate Vault server certificate, base64-encoded as every
+    /// byte field of a Kubernetes object. Only used if the Server URL is using HTTPS protocol.
+    /// If not set the system root certificates are used to validate the TLS connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "byte"))]
+    pub ca_bundle: Option<String>,
+    /// The configuration used for client side related TLS communication, when the Vault server
+    /// requires mutual authentication. Only used if the Server URL is using HTTPS protocol.
+    /// This is different from the "TLS certificates auth method", under `auth.cert`.
+    #[serde(default, rename = "tls", skip_serializing_if = "VaultClientTls::is_empty")]
+    pub tls: VaultClientTls,
+    /// The provider for the CA bundle to use to validate Vault server certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_provider: Option<CaProvider>,
+    /// ReadYourWrites ensures isolated read-after-write semantics by providing discovered cluster
+    /// replication states in each request (Vault Enterprise performance standbys).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_your_writes: bool,
+    /// ForwardInconsistent tells Vault to forward read-after-write requests to the Vault leader
+    /// instead of simply retrying within a loop (sends `X-Vault-Inconsistent: forward-active-node`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forward_inconsistent: bool,
+    /// Headers to be added in Vault request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// The Vault KV secret engine version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum VaultKvVersion {
+    /// KV version 1: secrets are read at `<mount>/<key>`.
+    #[serde(rename = "v1")]
+    V1,
+    /// KV version 2: secrets are read at `<mount>/data/<key>` and are versioned.
+    #[default]
+    #[serde(rename = "v2")]
+    V2,
+}
+
+/// Client certificate presented in the TLS handshake, when the Vault server requires mutual
+/// authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultClientTls {
+    /// CertSecretRef is a certificate added to the transport layer when communicating with the
+    /// Vault server. If no key for the Secret is specified, Sesame defaults to 'tls.crt'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_secret_ref: Option<SecretKeySelector>,
+    /// KeySecretRef to a key in a Secret resource containing client private key added to the
+    /// transport layer when communicating with the Vault server. If no key for the Secret is
+    /// specified, Sesame defaults to 'tls.key'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_secret_ref: Option<SecretKeySelector>,
+}
+
+impl VaultClientTls {
+    pub fn is_empty(&self) -> bool {
+        self.cert_secret_ref.is_none() && self.key_secret_ref.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_eso_store_spec_parses_with_its_defaults() {
+        let spec: VaultProvider = serde_json::from_value(serde_json::json!({
+            "server": "http://vault:8200",
+            "path": "secret",
+            "auth": {"appRole": {"roleId": "r", "secretRef": {"name": "s", "key": "id"}}}
+        }))
+        .unwrap();
+        assert_eq!(spec.version, VaultKvVersion::V2);
+        let approle = spec.auth.unwrap().app_role.unwrap();
+        assert_eq!(approle.path, "approle");
+        assert_eq!(approle.role_id.as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn every_auth_method_has_eso_field_names_and_defaults() {
+        let auth: VaultAuth = serde_json::from_value(serde_json::json!({
+            "namespace": "team",
+            "kubernetes": {"role": "r", "serviceAccountRef": {"name": "sa"}},
+            "jwt": {"role": "j", "kubernetesServiceAccountToken": {
+                "serviceAccountRef": {"name": "sa"}, "audiences": ["vault"], "expirationSeconds": 600}},
+            "userPass": {"username": "u", "secretRef": {"name": "p"}},
+            "cert": {"clientCert": {"name": "c"}, "secretRef": {"name": "k"}},
+            "tokenSecretRef": {"name": "t", "key": "token"}
+        }))
+        .unwrap();
+        assert_eq!(auth.kubernetes.unwrap().mount_path, "kubernetes");
+        assert_eq!(auth.jwt.unwrap().path, "jwt");
+        assert_eq!(auth.user_pass.unwrap().path, "userpass");
+        assert_eq!(auth.cert.unwrap().path, "cert");
+    }
+
+    #[test]
+    fn the_schema_names_fields_as_eso_does() {
+        let schema = serde_json::to_string(&schemars::schema_for!(VaultProvider)).unwrap();
+        for field in ["caBundle", "caProvider", "readYourWrites", "forwardInconsistent", "tokenSecretRef",
+            "appRole", "roleRef", "mountPath", "serviceAccountRef", "kubernetesServiceAccountToken",
+            "expirationSeconds", "userPass", "clientCert", "certSecretRef", "keySecretRef"]
+        {
+            assert!(schema.contains(&format!("\"{field}\"")), "schema lacks {field}");
+        }
+    }
+}
