@@ -79,6 +79,24 @@ impl Jwt {
                 .is_ok()
     }
 
+    /// RS256 with a key of a JWKS document (`{"keys":[{"kid","n","e",…}]}`), chosen by `kid`.
+    pub fn verify_jwks(&self, jwks: &Value) -> bool {
+        let kid = self.header["kid"].as_str();
+        let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
+        self.header["alg"] == "RS256"
+            && keys.iter().filter(|k| k["kty"] == "RSA" && (kid.is_none() || k["kid"].as_str() == kid)).any(|k| {
+                let (Some(n), Some(e)) = (
+                    k["n"].as_str().and_then(|n| URL_SAFE_NO_PAD.decode(n).ok()),
+                    k["e"].as_str().and_then(|e| URL_SAFE_NO_PAD.decode(e).ok()),
+                ) else {
+                    return false;
+                };
+                signature::RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }
+                    .verify(&signature::RSA_PKCS1_2048_8192_SHA256, self.signed.as_bytes(), &self.signature)
+                    .is_ok()
+            })
+    }
+
     /// `exp` in the future and `iat` not in the future (60 s of clock skew allowed).
     pub fn is_current(&self) -> bool {
         let now = now();

@@ -51,11 +51,21 @@ pub struct Fault {
     pub remaining: u32,
 }
 
-/// A GKE cluster whose ServiceAccount tokens STS accepts.
+/// A GKE cluster whose ServiceAccount tokens STS accepts for `identitynamespace:{pool}:{provider}`.
 pub struct Cluster {
-    pub issuer: String,
+    /// `https://container.googleapis.com/v1/projects/{p}/locations/{l}/clusters/{c}`
+    pub provider: String,
     pub pool: String,
-    pub key: Arc<RsaKey>,
+    /// The `iss` of the cluster's tokens: the provider URL on GKE.
+    pub token_issuer: String,
+    pub verifier: Verifier,
+}
+
+/// How STS checks a cluster's token signatures.
+pub enum Verifier {
+    Key(Arc<RsaKey>),
+    /// The cluster's `/openid/v1/jwks` document.
+    Jwks(serde_json::Value),
 }
 
 #[derive(Default)]
@@ -190,12 +200,25 @@ impl FakeGcp {
     /// A GKE cluster (its issuer is the `container.googleapis.com` URL STS audiences name).
     pub fn cluster(&self, project: &str, location: &str, name: &str) -> Arc<RsaKey> {
         let key = Arc::new(RsaKey::generate());
+        let provider = format!("https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}");
         self.lock().clusters.push(Cluster {
-            issuer: format!("https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}"),
+            token_issuer: provider.clone(),
+            provider,
             pool: format!("{project}.svc.id.goog"),
-            key: key.clone(),
+            verifier: Verifier::Key(key.clone()),
         });
         key
+    }
+
+    /// A cluster outside Google whose tokens carry `token_issuer` and verify with `jwks`: how the
+    /// real kube-apiserver of the test environment stands in for a GKE cluster.
+    pub fn trust_cluster(&self, project: &str, location: &str, name: &str, token_issuer: &str, jwks: serde_json::Value) {
+        self.lock().clusters.push(Cluster {
+            provider: format!("https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{name}"),
+            pool: format!("{project}.svc.id.goog"),
+            token_issuer: token_issuer.into(),
+            verifier: Verifier::Jwks(jwks),
+        });
     }
 
     /// Answer the next `times` requests whose path contains `path_part` with an error.

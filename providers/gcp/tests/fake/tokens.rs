@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::State;
+use super::{State, Verifier};
 use super::jwt::{Jwt, now};
 use super::wire::{error, form, ok, rfc3339};
 
@@ -76,19 +76,23 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
     if get("subject_token_type") != JWT_TOKEN_TYPE {
         return oauth_error(400, "invalid_request", "Invalid value for \"subject_token_type\".");
     }
-    let Some((pool, issuer)) = get("audience").strip_prefix("identitynamespace:").and_then(|a| a.split_once(':')) else {
+    let Some((pool, provider)) = get("audience").strip_prefix("identitynamespace:").and_then(|a| a.split_once(':')) else {
         return oauth_error(400, "invalid_target", "The target service indicated by the \"audience\" parameters is invalid.");
     };
-    let Some(cluster) = s.clusters.iter().find(|c| c.pool == pool && c.issuer == issuer) else {
+    let Some(cluster) = s.clusters.iter().find(|c| c.pool == pool && c.provider == provider) else {
         return oauth_error(400, "invalid_target", "The identity namespace or provider in \"audience\" is unknown.");
     };
     let Some(jwt) = Jwt::parse(get("subject_token")) else {
         return oauth_error(400, "invalid_grant", "The subject token is not a JWT.");
     };
-    if !jwt.verify(&cluster.key.public_der) {
+    let signed = match &cluster.verifier {
+        Verifier::Key(key) => jwt.verify(&key.public_der),
+        Verifier::Jwks(jwks) => jwt.verify_jwks(jwks),
+    };
+    if !signed {
         return oauth_error(400, "invalid_grant", "The subject token signature is invalid.");
     }
-    if jwt.claims["iss"] != issuer || !jwt.audiences().iter().any(|a| a == pool) || !jwt.is_current() {
+    if jwt.claims["iss"] != cluster.token_issuer.as_str() || !jwt.audiences().iter().any(|a| a == pool) || !jwt.is_current() {
         return oauth_error(400, "invalid_grant", "The subject token has the wrong issuer or audience, or has expired.");
     }
     let Some((ns, name)) = jwt.claims["sub"].as_str().and_then(|s| s.strip_prefix("system:serviceaccount:")).and_then(|s| s.split_once(':')) else {
