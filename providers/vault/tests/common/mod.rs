@@ -224,3 +224,44 @@ pub fn text(v: SecretValue) -> String {
 pub fn json_of(v: SecretValue) -> Value {
     serde_json::from_slice(v.as_bytes()).unwrap()
 }
+
+/// An AppRole login at a fresh mount whose tokens carry `policies`; `role` adds role settings
+/// (e.g. `token_ttl`). Returns (mount, role_id, secret_id).
+pub async fn approle(bao: &Bao, policies: &[&str], role: serde_json::Value) -> (String, String, String) {
+    let mount = bao.auth("approle").await;
+    let mut body = json!({ "token_policies": policies });
+    body.as_object_mut().unwrap().extend(role.as_object().cloned().unwrap_or_default());
+    bao.must("POST", &format!("auth/{mount}/role/app"), Some(body)).await;
+    let role_id = bao.must("GET", &format!("auth/{mount}/role/app/role-id"), None).await["data"]["role_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let secret_id = bao.must("POST", &format!("auth/{mount}/role/app/secret-id"), None).await["data"]["secret_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (mount, role_id, secret_id)
+}
+
+/// An AppRole `auth` section with the role ID inline and the secret ID in Secret `approle`.
+pub fn approle_auth(mount: &str, role_id: &str) -> VaultAuth {
+    VaultAuth {
+        app_role: Some(sesame_provider_vault::VaultAppRole {
+            path: mount.to_string(),
+            role_id: Some(role_id.to_string()),
+            role_ref: None,
+            secret_ref: sel("approle", "secret-id"),
+        }),
+        ..Default::default()
+    }
+}
+
+/// How many tokens issued by auth mount `mount` are still alive (their leases).
+pub async fn live_logins(bao: &Bao, mount: &str) -> usize {
+    let (status, answer) = bao.call("LIST", &format!("sys/leases/lookup/auth/{mount}/login/"), None).await;
+    match status {
+        200 => answer["data"]["keys"].as_array().map(|k| k.len()).unwrap_or(0),
+        404 => 0,
+        other => panic!("listing leases of auth/{mount} answered {other}: {answer}"),
+    }
+}
