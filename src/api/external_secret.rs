@@ -185,13 +185,65 @@ pub enum DecodingStrategy {
     Auto,
 }
 
-/// A remote secret whose top-level JSON keys all become Secret keys.
+/// Many Secret keys at once: every top-level key of one JSON remote secret (`extract`) or every
+/// remote secret matching a query (`find`), optionally renamed by `rewrite`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSecretDataFromRemoteRef {
     /// Copy every top-level key of one JSON remote secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract: Option<ExternalSecretDataRemoteRef>,
+    /// Copy every remote secret whose name, path and tags match; the remote name is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find: Option<ExternalSecretFind>,
+    /// Rename the keys, in order. When present, the automatic key conversion is skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rewrite: Vec<ExternalSecretRewrite>,
+}
+
+/// Select remote secrets by path, name and tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretFind {
+    /// Only secrets under this path or name prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only secrets whose name matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<FindName>,
+    /// Only secrets carrying every one of these tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// How keys with invalid characters are rewritten: `Default` or `Unicode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion_strategy: Option<ConversionStrategy>,
+    /// How values are decoded: `None` (default), `Base64`, `Base64URL` or `Auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoding_strategy: Option<DecodingStrategy>,
+}
+
+/// A regular expression over remote secret names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct FindName {
+    /// The regular expression (RE2 syntax, as Go).
+    pub regexp: String,
+}
+
+/// One key rename. Exactly one of `regexp` and `transform`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretRewrite {
+    /// Replace every match of `source` in the key with `target` (`$1`, `${name}` expand groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regexp: Option<RewriteRegexp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct RewriteRegexp {
+    /// The regular expression to match.
+    pub source: String,
+    /// The replacement.
+    pub target: String,
 }
 
 /// What Sesame last did with this ExternalSecret.

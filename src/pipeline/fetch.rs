@@ -3,12 +3,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use futures::future::join_all;
 use sesame_provider_core::{
-    FindQuery, MetadataPolicy as CoreMetadataPolicy, ProviderError, RemoteKey, SecretValue, property,
+    FindName, FindQuery, MetadataPolicy as CoreMetadataPolicy, ProviderError, RemoteKey, SecretValue, property,
 };
 
 use super::keys::{convert_key, decode, validate_key};
+use super::rewrite::rewrite_keys;
 use crate::api::{
-    CreationPolicy, DeletionPolicy, ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy,
+    CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec,
+    MetadataPolicy,
 };
 
 /// Where remote values come from: the controller's coalescing fetch layer, or a provider
@@ -50,8 +52,11 @@ pub fn validate_spec(spec: &ExternalSecretSpec) -> Result<(), String> {
         }
     }
     for (i, df) in spec.data_from.iter().enumerate() {
-        if df.extract.is_none() {
-            return Err(format!("dataFrom[{i}] must set extract"));
+        if df.extract.is_some() == df.find.is_some() {
+            return Err(format!("dataFrom[{i}] must set exactly one of extract and find"));
+        }
+        if let Some(re) = df.find.as_ref().and_then(|f| f.name.as_ref()) {
+            regex::Regex::new(&re.regexp).map_err(|e| format!("dataFrom[{i}].find.name.regexp: {e}"))?;
         }
     }
     let target = &spec.target;
@@ -72,6 +77,28 @@ fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
     RemoteKey::new(r.key.clone()).with_version(r.version.clone()).with_metadata(policy)
 }
 
+/// One `dataFrom` entry as remote key → value, before renaming and decoding.
+async fn read_data_from(
+    df: &ExternalSecretDataFromRemoteRef,
+    source: &dyn Source,
+) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+    if let Some(r) = &df.extract {
+        let payload = source.get(remote_key(r)).await?;
+        let payload = match &r.property {
+            Some(p) => property::extract(payload.as_bytes(), p, &r.key)?,
+            None => payload,
+        };
+        return property::top_level_map(payload.as_bytes(), &r.key);
+    }
+    let f = df.find.as_ref().expect("validated: extract or find");
+    let query = FindQuery {
+        path: f.path.clone().filter(|p| !p.is_empty()),
+        name: f.name.as_ref().map(|n| FindName { regexp: n.regexp.clone() }),
+        tags: f.tags.clone(),
+    };
+    source.find(&query).await
+}
+
 /// Fetch everything the spec names and turn it into Secret data.
 ///
 /// All remote reads start at once, so the fetch layer can coalesce and batch them.
@@ -79,36 +106,36 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
     validate_spec(spec).map_err(FetchError::Invalid)?;
     let tolerate_missing = spec.target.deletion_policy != DeletionPolicy::Retain;
 
-    let extracts: Vec<&ExternalSecretDataRemoteRef> =
-        spec.data_from.iter().filter_map(|d| d.extract.as_ref()).collect();
     let (from_results, data_results) = futures::join!(
-        join_all(extracts.iter().map(|r| source.get(remote_key(r)))),
+        join_all(spec.data_from.iter().map(|df| read_data_from(df, source))),
         join_all(spec.data.iter().map(|d| source.get(remote_key(&d.remote_ref)))),
     );
 
     let mut out = Fetched::default();
-    for (i, (r, result)) in extracts.iter().zip(from_results).enumerate() {
-        let what = || format!("dataFrom[{i}].extract key {}", r.key);
-        let payload = match result {
-            Ok(v) => v,
+    for (i, (df, result)) in spec.data_from.iter().zip(from_results).enumerate() {
+        let (what, conversion, decoding) = match (&df.extract, &df.find) {
+            (Some(r), _) => (format!("dataFrom[{i}].extract key {}", r.key), r.conversion_strategy, r.decoding_strategy),
+            (_, Some(f)) => (format!("dataFrom[{i}].find"), f.conversion_strategy, f.decoding_strategy),
+            _ => unreachable!("validated: exactly one of extract and find"),
+        };
+        let map = match result {
+            Ok(map) => map,
             Err(e) if e.is_not_found() && tolerate_missing => {
-                out.missing.push(r.key.clone());
+                out.missing.push(what);
                 continue;
             }
-            Err(source) => return Err(FetchError::Provider { what: what(), source }),
+            Err(source) => return Err(FetchError::Provider { what, source }),
         };
-        let payload = match &r.property {
-            Some(p) => property::extract(payload.as_bytes(), p, &r.key),
-            None => Ok(payload),
-        }
-        .map_err(|source| FetchError::Provider { what: what(), source })?;
-        let map = property::top_level_map(payload.as_bytes(), &r.key)
-            .map_err(|source| FetchError::Provider { what: what(), source })?;
-        for (key, value) in map {
-            let key = convert_key(&key, r.conversion_strategy.unwrap_or_default());
-            validate_key(&key).map_err(|e| FetchError::Invalid(format!("{}: {e}", what())))?;
-            let value = decode(value.into_bytes(), r.decoding_strategy.unwrap_or_default())
-                .map_err(|e| FetchError::Invalid(format!("{} key {key}: {e}", what())))?;
+        let raw: BTreeMap<String, Vec<u8>> = map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+        let renamed = if df.rewrite.is_empty() {
+            raw.into_iter().map(|(k, v)| (convert_key(&k, conversion.unwrap_or_default()), v)).collect()
+        } else {
+            rewrite_keys(raw, &df.rewrite).map_err(|e| FetchError::Invalid(format!("{what}: {e}")))?
+        };
+        for (key, value) in renamed {
+            validate_key(&key).map_err(|e| FetchError::Invalid(format!("{what}: {e}")))?;
+            let value = decode(value, decoding.unwrap_or_default())
+                .map_err(|e| FetchError::Invalid(format!("{what} key {key}: {e}")))?;
             out.data.insert(key, value);
         }
     }

@@ -4,6 +4,9 @@
 mod fetch;
 mod hash;
 pub mod keys;
+mod rewrite;
+#[cfg(test)]
+mod tests;
 
 pub use fetch::{FetchError, Fetched, Source, fetch, validate_spec};
 pub use hash::{data_hash, metadata_hash, synced_resource_version};

@@ -1,0 +1,115 @@
+//! The pipeline as a specification, on the fake provider.
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sesame_provider_core::{FindQuery, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_fake::{FakeClient, FakeProvider, FakeProviderData};
+
+use super::{FetchError, Source, fetch};
+use crate::api::ExternalSecretSpec;
+
+struct Fake(FakeClient);
+
+#[async_trait]
+impl Source for Fake {
+    async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError> {
+        self.0.get_secret(&key).await
+    }
+    async fn find(&self, q: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        self.0.find(q).await
+    }
+}
+
+fn store(entries: &[(&str, &str)]) -> Fake {
+    let data = entries
+        .iter()
+        .map(|(k, v)| FakeProviderData { key: k.to_string(), value: v.to_string(), version: None })
+        .collect();
+    Fake(FakeClient::new(&FakeProvider { data, validation_result: None }))
+}
+
+fn spec(v: serde_json::Value) -> ExternalSecretSpec {
+    serde_json::from_value(v).expect("valid spec")
+}
+
+async fn run(entries: &[(&str, &str)], v: serde_json::Value) -> Result<BTreeMap<String, String>, FetchError> {
+    let out = fetch(&spec(v), &store(entries)).await?;
+    Ok(out.data.into_iter().map(|(k, v)| (k, String::from_utf8(v).unwrap())).collect())
+}
+
+fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn data_overrides_data_from_and_later_data_from_overrides_earlier() {
+    let got = run(
+        &[("/one", r#"{"a":"1","b":"1"}"#), ("/two", r#"{"b":"2","c":"2"}"#), ("/c", "data")],
+        json!({
+            "dataFrom": [{"extract": {"key": "/one"}}, {"extract": {"key": "/two"}}],
+            "data": [{"secretKey": "c", "remoteRef": {"key": "/c"}}],
+        }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, map(&[("a", "1"), ("b", "2"), ("c", "data")]));
+}
+
+#[tokio::test]
+async fn find_by_name_converts_keys_unless_rewritten() {
+    let entries = [("/app/db-user", "u"), ("/app/db-pass", "p"), ("/other/x", "x")];
+    let found = run(&entries, json!({"dataFrom": [{"find": {"name": {"regexp": "^/app/"}}}]})).await.unwrap();
+    assert_eq!(found, map(&[("_app_db-pass", "p"), ("_app_db-user", "u")]));
+    let rewritten = run(
+        &entries,
+        json!({"dataFrom": [{"find": {"path": "/app"}, "rewrite": [{"regexp": {"source": "^/app/db-(.*)$", "target": "DB_$1"}}]}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rewritten, map(&[("DB_pass", "p"), ("DB_user", "u")]));
+}
+
+#[tokio::test]
+async fn decoding_and_properties_apply_per_entry() {
+    let got = run(
+        &[("/b64", "aGVsbG8="), ("/json", r#"{"n":{"deep":1.50}}"#)],
+        json!({"data": [
+            {"secretKey": "plain", "remoteRef": {"key": "/b64", "decodingStrategy": "Base64"}},
+            {"secretKey": "deep", "remoteRef": {"key": "/json", "property": "n.deep"}},
+        ]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, map(&[("deep", "1.5"), ("plain", "hello")]));
+}
+
+#[tokio::test]
+async fn a_missing_remote_secret_fails_under_retain_and_is_skipped_under_delete_or_merge() {
+    let entries = [("/a", "1")];
+    let body = |policy: &str| {
+        json!({
+            "target": {"deletionPolicy": policy},
+            "data": [
+                {"secretKey": "a", "remoteRef": {"key": "/a"}},
+                {"secretKey": "b", "remoteRef": {"key": "/b"}},
+            ],
+        })
+    };
+    let err = run(&entries, body("Retain")).await.unwrap_err();
+    assert!(err.to_string().contains("data[b] key /b"), "{err}");
+    assert_eq!(run(&entries, body("Merge")).await.unwrap(), map(&[("a", "1")]));
+    let out = fetch(&spec(body("Merge")), &store(&entries)).await.unwrap();
+    assert_eq!(out.missing, ["/b"]);
+}
+
+#[tokio::test]
+async fn invalid_keys_from_extract_are_refused_with_the_key_named() {
+    let err = run(
+        &[("/j", r#"{"ok":"1"}"#)],
+        json!({"dataFrom": [{"extract": {"key": "/j"}, "rewrite": [{"regexp": {"source": "ok", "target": "not ok"}}]}]}),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not ok"), "{err}");
+}
