@@ -1,0 +1,185 @@
+//! `spec.provider.aws`: the store configuration, field for field as ESO's `AWSProvider`.
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sesame_provider_core::{SecretKeySelector, ServiceAccountSelector};
+
+/// Configures a store to read from AWS Secrets Manager or AWS Systems Manager Parameter Store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsProvider {
+    /// The AWS service to read from: `SecretsManager` or `ParameterStore`.
+    pub service: AwsServiceType,
+    /// The AWS region of the service, e.g. `eu-west-1`.
+    pub region: String,
+    /// An IAM role ARN to assume (sts:AssumeRole) with the credentials from `auth` (after
+    /// `additionalRoles`). `externalID`, `sessionTags` and `transitiveTagKeys` apply to this role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// IAM role ARNs assumed in order before `role`: each one with the credentials of the one
+    /// before (role chaining).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_roles: Vec<String>,
+    /// The external ID passed when assuming `role`, as the role's trust policy may require.
+    #[serde(default, rename = "externalID", skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Session tags passed when assuming `role`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_tags: Vec<Tag>,
+    /// Keys of `sessionTags` that persist into roles assumed later in a chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitive_tag_keys: Vec<String>,
+    /// A prefix prepended to every remote key this store reads, e.g. `prod/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// How to authenticate. With neither `secretRef` nor `jwt`, the controller's own AWS
+    /// credentials are used (the SDK default chain: IRSA environment, EKS Pod Identity, instance
+    /// profile).
+    #[serde(default, skip_serializing_if = "AwsAuth::is_empty")]
+    pub auth: AwsAuth,
+    /// Secrets Manager options used when pushing and deleting secrets (PushSecret). Sesame's
+    /// AWS stores are read-only: accepted for compatibility, not used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_manager: Option<SecretsManagerOptions>,
+}
+
+/// Which AWS service a store reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AwsServiceType {
+    /// AWS Secrets Manager.
+    SecretsManager,
+    /// AWS Systems Manager Parameter Store.
+    ParameterStore,
+}
+
+impl AwsServiceType {
+    /// The `provider` label of the API call metrics.
+    pub fn provider_name(self) -> &'static str {
+        match self {
+            AwsServiceType::SecretsManager => "AWS/SecretsManager",
+            AwsServiceType::ParameterStore => "AWS/ParameterStore",
+        }
+    }
+}
+
+/// A session tag: a key and its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    /// The tag key.
+    pub key: String,
+    /// The tag value.
+    pub value: String,
+}
+
+/// How a store authenticates to AWS. `jwt` wins over `secretRef` when both are set, as in ESO.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsAuth {
+    /// Static access keys read from a Kubernetes Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<AwsAuthSecretRef>,
+    /// Web identity: a token for a Kubernetes ServiceAccount, exchanged with
+    /// sts:AssumeRoleWithWebIdentity for the role in its `eks.amazonaws.com/role-arn` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<AwsJwtAuth>,
+}
+
+impl AwsAuth {
+    pub fn is_empty(&self) -> bool {
+        self.secret_ref.is_none() && self.jwt.is_none()
+    }
+}
+
+/// Where the static AWS access keys are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsAuthSecretRef {
+    /// The access key ID (`AKIA…`).
+    #[serde(rename = "accessKeyIDSecretRef")]
+    pub access_key_id: SecretKeySelector,
+    /// The secret access key.
+    #[serde(rename = "secretAccessKeySecretRef")]
+    pub secret_access_key: SecretKeySelector,
+    /// A session token, for temporary credentials.
+    #[serde(rename = "sessionTokenSecretRef", default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<SecretKeySelector>,
+}
+
+/// Web-identity authentication with a Kubernetes ServiceAccount token (IRSA for a named
+/// ServiceAccount instead of the controller's own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsJwtAuth {
+    /// The ServiceAccount whose token is requested. Its `eks.amazonaws.com/role-arn` annotation
+    /// names the role; the token's audience is its `eks.amazonaws.com/audience` annotation
+    /// (default `sts.amazonaws.com`) plus `audiences`.
+    pub service_account_ref: ServiceAccountSelector,
+}
+
+/// Secrets Manager options for deleting pushed secrets. Not used by Sesame (read-only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsManagerOptions {
+    /// Delete a pushed secret at once, without a recovery window.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force_delete_without_recovery: bool,
+    /// The recovery window of a deleted pushed secret, 7 to 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_window_in_days: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_an_eso_store_with_every_field() {
+        let yaml = serde_json::json!({
+            "service": "SecretsManager",
+            "region": "eu-west-1",
+            "role": "arn:aws:iam::123456789012:role/reader",
+            "additionalRoles": ["arn:aws:iam::123456789012:role/hop"],
+            "externalID": "ext-1",
+            "sessionTags": [{"key": "team", "value": "payments"}],
+            "transitiveTagKeys": ["team"],
+            "prefix": "prod/",
+            "auth": {
+                "secretRef": {
+                    "accessKeyIDSecretRef": {"name": "aws", "key": "access-key"},
+                    "secretAccessKeySecretRef": {"name": "aws", "key": "secret-key"},
+                    "sessionTokenSecretRef": {"name": "aws", "key": "token"}
+                },
+                "jwt": {"serviceAccountRef": {"name": "reader", "audiences": ["extra"]}}
+            }
+        });
+        let p: AwsProvider = serde_json::from_value(yaml.clone()).unwrap();
+        assert_eq!(p.service, AwsServiceType::SecretsManager);
+        assert_eq!(p.external_id.as_deref(), Some("ext-1"));
+        assert_eq!(p.session_tags[0].value, "payments");
+        let sr = p.auth.secret_ref.as_ref().unwrap();
+        assert_eq!(sr.access_key_id.key.as_deref(), Some("access-key"));
+        assert_eq!(sr.session_token.as_ref().unwrap().key.as_deref(), Some("token"));
+        assert_eq!(p.auth.jwt.as_ref().unwrap().service_account_ref.name, "reader");
+        assert_eq!(serde_json::to_value(&p).unwrap(), yaml, "round-trips with ESO's field names");
+    }
+
+    #[test]
+    fn a_minimal_store_needs_only_service_and_region() {
+        let p: AwsProvider =
+            serde_json::from_value(serde_json::json!({"service": "ParameterStore", "region": "us-east-1"})).unwrap();
+        assert_eq!(p.service.provider_name(), "AWS/ParameterStore");
+        assert!(p.auth.is_empty());
+        assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!({"service": "ParameterStore", "region": "us-east-1"}));
+    }
+
+    #[test]
+    fn the_schema_names_eso_fields_and_describes_them() {
+        let schema = serde_json::to_value(schemars::schema_for!(AwsProvider)).unwrap();
+        let text = schema.to_string();
+        for field in ["externalID", "accessKeyIDSecretRef", "sessionTokenSecretRef", "serviceAccountRef", "transitiveTagKeys"] {
+            assert!(text.contains(field), "schema lacks {field}");
+        }
+        let role = &schema["properties"]["role"]["description"];
+        assert!(role.as_str().unwrap().contains("AssumeRole"));
+    }
+}
