@@ -11,7 +11,7 @@ async fn put(name: &str, value: &str, kind: ParameterType) {
 
 #[tokio::test]
 async fn reads_string_and_decrypted_secure_string_parameters() {
-    let stem = unique("/ssm-types");
+    let stem = unique("/param-types");
     put(&format!("{stem}/plain"), "hello", ParameterType::String).await;
     put(&format!("{stem}/secure"), "s3cr3t", ParameterType::SecureString).await;
     let (client, calls) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
@@ -23,7 +23,7 @@ async fn reads_string_and_decrypted_secure_string_parameters() {
 
 #[tokio::test]
 async fn a_version_reads_name_colon_version() {
-    let name = unique("/ssm-versions");
+    let name = unique("/param-versions");
     put(&name, "one", ParameterType::String).await;
     put(&name, "two", ParameterType::String).await;
     let (client, _) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
@@ -41,7 +41,7 @@ async fn a_version_reads_name_colon_version() {
 
 #[tokio::test]
 async fn metadata_policy_fetch_returns_the_tags_as_a_json_object() {
-    let name = unique("/ssm-tags");
+    let name = unique("/param-tags");
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
     ssm_admin()
         .await
@@ -63,7 +63,7 @@ async fn metadata_policy_fetch_returns_the_tags_as_a_json_object() {
 
 #[tokio::test]
 async fn a_missing_parameter_is_not_found_naming_it() {
-    let name = unique("/ssm-missing");
+    let name = unique("/param-missing");
     let (client, _) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
 
     let err = client.get_secret(&RemoteKey::new(&name)).await.unwrap_err();
@@ -73,7 +73,7 @@ async fn a_missing_parameter_is_not_found_naming_it() {
 
 #[tokio::test]
 async fn get_secrets_reads_ten_names_per_get_parameters_call_and_answers_each_on_its_own() {
-    let stem = unique("/ssm-batch");
+    let stem = unique("/param-batch");
     for i in 0..24 {
         put(&format!("{stem}/p{i:02}"), &format!("value-{i}"), ParameterType::SecureString).await;
     }
@@ -95,7 +95,7 @@ async fn get_secrets_reads_ten_names_per_get_parameters_call_and_answers_each_on
 
 #[tokio::test]
 async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
-    let stem = unique("/ssm-find");
+    let stem = unique("/param-find");
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
     let admin = ssm_admin().await;
     for (name, team) in [("app/db-user", "a"), ("app/db-pass", "a"), ("app/api-token", "b"), ("other/db-user", "a")] {
