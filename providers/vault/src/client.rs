@@ -4,6 +4,7 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use tokio::sync::Notify;
 use serde_json::Value;
 use sesame_provider_core::{
     FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
@@ -50,7 +51,7 @@ impl VaultStoreClient {
         let namespace = spec.namespace.clone().filter(|n| !n.is_empty());
         let auth_namespace = spec.auth.as_ref().and_then(|a| a.namespace.clone()).filter(|n| !n.is_empty());
         let tokens = Arc::new(Tokens::new(transport.clone(), method, ctx.clone(), namespace, auth_namespace));
-        spawn_renewer(Arc::downgrade(&tokens));
+        spawn_renewer(Arc::downgrade(&tokens), tokens.installed.clone());
         let mount = spec.path.as_deref().map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
         Ok(Arc::new(VaultStoreClient { tokens, transport, ctx, mount, version: spec.version }))
     }
@@ -189,16 +190,20 @@ impl SecretProvider for VaultStoreClient {
     }
 }
 
-/// Keep the token fresh while the client lives: wake at the renewal point (at least once a
-/// minute, so a dropped client's task ends soon) and renew or log in again.
-fn spawn_renewer(tokens: Weak<Tokens>) {
+/// Keep the token fresh while the client lives: wake at the renewal point (or when a login
+/// installs a new token; at least once a minute, so a dropped client's task ends soon) and renew
+/// or log in again. Holds the token manager only weakly.
+fn spawn_renewer(tokens: Weak<Tokens>, installed: Arc<Notify>) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
     handle.spawn(async move {
         let mut next = Instant::now() + Duration::from_secs(60);
         loop {
             let now = Instant::now();
             let wake = next.clamp(now + Duration::from_millis(500), now + Duration::from_secs(60));
-            tokio::time::sleep_until(wake.into()).await;
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake.into()) => {}
+                _ = installed.notified() => {}
+            }
             let Some(tokens) = tokens.upgrade() else { break };
             next = tokens.maintain().await.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sesame_provider_core::{ProviderContext, ProviderError};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Notify};
 use vaultrs::client::VaultClient;
 
 use crate::PROVIDER;
@@ -40,6 +40,8 @@ pub(crate) struct Tokens {
     namespace: Option<String>,
     auth_namespace: Option<String>,
     state: Mutex<(Option<Held>, u64)>,
+    /// Wakes the background renewer when a new token (with a new refresh point) is installed.
+    pub(crate) installed: Arc<Notify>,
 }
 
 /// Renew (or log in again) once two thirds of the lease have passed.
@@ -58,7 +60,7 @@ impl Tokens {
         namespace: Option<String>,
         auth_namespace: Option<String>,
     ) -> Self {
-        Tokens { transport, method, ctx, namespace, auth_namespace, state: Mutex::new((None, 0)) }
+        Tokens { transport, method, ctx, namespace, auth_namespace, state: Mutex::new((None, 0)), installed: Arc::new(Notify::new()) }
     }
 
     fn auth_session(&self, token: Option<&Token>) -> VaultClient {
@@ -134,6 +136,7 @@ impl Tokens {
             refresh_at,
             expires_at,
         });
+        self.installed.notify_one();
     }
 
     /// A call with generation `generation` was refused. Ask Vault whether the token itself is
