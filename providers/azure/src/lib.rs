@@ -149,6 +149,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_example_stores_are_valid_azurekv_specs() {
+        let examples = [
+            include_str!("../../../examples/azure/secretstore.yaml"),
+            include_str!("../../../examples/azure/clustersecretstore-workload-identity.yaml"),
+        ];
+        let mut stores = 0;
+        for text in examples {
+            let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
+            for doc in docs.iter().filter(|d| {
+                d["kind"]
+                    .as_str()
+                    .is_some_and(|k| k.ends_with("SecretStore"))
+            }) {
+                assert_eq!(doc["apiVersion"], "external-secrets.io/v1");
+                let spec: AzureKvProvider =
+                    serde_json::from_value(doc["spec"]["provider"]["azurekv"].clone()).unwrap();
+                assert!(spec.vault_url.starts_with("https://"));
+                stores += 1;
+            }
+        }
+        assert_eq!(stores, 2);
+    }
+
+    #[test]
     fn reads_an_eso_store_spec() {
         let spec: AzureKvProvider = serde_json::from_value(serde_json::json!({
             "vaultUrl": "https://v.vault.azure.net",

@@ -44,6 +44,23 @@ async fn one_token_serves_every_read_of_a_store() {
     assert_eq!(calls.names().len(), 6);
 }
 
+#[tokio::test]
+async fn concurrent_first_reads_share_one_token_request() {
+    let (fake, client, _) = service_principal_store().await;
+    let keys: Vec<RemoteKey> = (0..8)
+        .map(|i| {
+            fake.put_secret(&format!("c{i}"), &format!("v{i}"));
+            RemoteKey::new(format!("c{i}"))
+        })
+        .collect();
+
+    let values = client.get_secrets(&keys).await;
+
+    let values: Vec<String> = values.into_iter().map(|v| text(v.unwrap())).collect();
+    assert_eq!(values, (0..8).map(|i| format!("v{i}")).collect::<Vec<_>>());
+    assert_eq!(token_requests(&fake).len(), 1);
+}
+
 fn workload_identity_spec(custom_login: bool) -> AzureKvProvider {
     let mut spec = serde_json::json!({
         "vaultUrl": VAULT_URL,
