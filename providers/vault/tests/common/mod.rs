@@ -139,7 +139,7 @@ impl CallRecorder for Calls {
 /// Kubernetes Secrets and ServiceAccount tokens as the controller would resolve them.
 #[derive(Default)]
 pub struct Creds {
-    secrets: Mutex<HashMap<(String, String), Vec<u8>>>,
+    pub secrets: Mutex<HashMap<(String, String), Vec<u8>>>,
     /// Mints ServiceAccount tokens (the apiserver's TokenRequest API, in the kubernetes tests).
     pub minter: Option<Arc<dyn TokenMinter>>,
 }
