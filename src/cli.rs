@@ -53,7 +53,7 @@ pub struct RunArgs {
     #[arg(long, env = "SESAME_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
     /// ExternalSecrets reconciled at once.
-    #[arg(long, env = "SESAME_CONCURRENCY", default_value_t = 16)]
+    #[arg(long, env = "SESAME_CONCURRENCY", default_value_t = 64)]
     pub concurrency: u16,
     /// Watch only this namespace (default: all).
     #[arg(long, env = "SESAME_NAMESPACE")]
@@ -82,6 +82,13 @@ pub struct RunArgs {
     /// The longest wait between retries of a failing ExternalSecret.
     #[arg(long, env = "SESAME_MAX_BACKOFF", default_value = "5m")]
     pub max_backoff: String,
+    /// Default provider calls per second per store (a store's
+    /// `sesame.external-secrets.io/rate-limit-qps` annotation overrides it).
+    #[arg(long, env = "SESAME_STORE_QPS", default_value_t = 50)]
+    pub store_qps: u32,
+    /// Default burst of provider calls per store (annotation `sesame.external-secrets.io/rate-limit-burst`).
+    #[arg(long, env = "SESAME_STORE_BURST", default_value_t = 100)]
+    pub store_burst: u32,
     /// Provider reads arriving within this window share one (batched) call.
     #[arg(long, env = "SESAME_COALESCE_WINDOW", default_value = "10ms")]
     pub coalesce_window: String,

@@ -93,6 +93,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         config,
         coalesce_window,
+        budget: sesame::fetch::BudgetLimits { qps: args.store_qps, burst: args.store_burst },
         instance,
     };
     let controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {

@@ -44,6 +44,14 @@ pub struct LatencyLabels {
     pub call: String,
 }
 
+/// One store, for the per-store budget series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    pub kind: String,
+    pub namespace: String,
+    pub store: String,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
@@ -59,6 +67,9 @@ pub struct Metrics {
     provider_latency: Family<LatencyLabels, Histogram>,
     store_condition: Family<ConditionLabels, Gauge>,
     cluster_store_condition: Family<ConditionLabels, Gauge>,
+    store_calls: Family<StoreLabels, Counter>,
+    store_throttles: Family<StoreLabels, Counter>,
+    store_queue_wait: Family<StoreLabels, Histogram>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -80,6 +91,9 @@ impl Default for Metrics {
             provider_latency: Family::new_with_constructor(latency_histogram),
             store_condition: Family::default(),
             cluster_store_condition: Family::default(),
+            store_calls: Family::default(),
+            store_throttles: Family::default(),
+            store_queue_wait: Family::new_with_constructor(latency_histogram),
             registry: Registry::default(),
         };
         registry.register("externalsecret_sync_calls", "Total number of ExternalSecret reconciles", m.sync_calls.clone());
@@ -92,6 +106,9 @@ impl Default for Metrics {
         registry.register("sesame_provider_call_duration_seconds", "Latency of provider API calls", m.provider_latency.clone());
         registry.register("secretstore_status_condition", "The status condition of a SecretStore", m.store_condition.clone());
         registry.register("clustersecretstore_status_condition", "The status condition of a ClusterSecretStore", m.cluster_store_condition.clone());
+        registry.register("sesame_store_provider_calls", "Remote provider calls charged to a store's budget", m.store_calls.clone());
+        registry.register("sesame_store_throttled", "Batches a provider throttled, per store", m.store_throttles.clone());
+        registry.register("sesame_store_queue_wait_seconds", "Time reads waited for a store's budget", m.store_queue_wait.clone());
         Metrics { registry, ..m }
     }
 }
@@ -166,6 +183,15 @@ impl Metrics {
     pub fn store_deleted(&self, cluster: bool, name: &str, namespace: &str) {
         let family = if cluster { &self.cluster_store_condition } else { &self.store_condition };
         remove_condition(family, name, namespace);
+    }
+
+    /// One batch went out for a store.
+    pub fn store_batch(&self, store: &StoreLabels, calls: u64, throttled: bool, waited: Duration) {
+        self.store_calls.get_or_create(store).inc_by(calls);
+        if throttled {
+            self.store_throttles.get_or_create(store).inc();
+        }
+        self.store_queue_wait.get_or_create(store).observe(waited.as_secs_f64());
     }
 
     /// The exposition, with staleness computed at scrape time.

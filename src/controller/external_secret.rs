@@ -16,6 +16,7 @@ use crate::api::{
     Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SecretBinding,
     set_condition,
 };
+use crate::fetch::{Prioritized, Priority};
 use crate::pipeline::{self, synced_resource_version};
 
 /// What a successful pass did, for the Ready condition and the Event.
@@ -108,7 +109,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::await_change());
     };
     let client = ctx.clients.get(&store, Some(&namespace)).await.map_err(Error::ProviderClient)?;
-    let fetched = pipeline::fetch(&es.spec, client.as_ref()).await?;
+    // A refresh that is merely due waits behind objects someone is waiting for.
+    let routine = when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
+    let priority = if routine { Priority::Routine } else { Priority::Urgent };
+    let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority }).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
         ctx.publish(&Event { type_: EventType::Normal, reason: "MissingProviderSecret".into(), note: Some(note), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;

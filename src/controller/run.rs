@@ -18,7 +18,7 @@ use super::external_secret::{error_policy, reconcile};
 use super::store::{reconcile_cluster_store, reconcile_store, store_error_policy};
 use super::{Config, Context};
 use crate::api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
-use crate::fetch::ClientCache;
+use crate::fetch::{BudgetLimits, ClientCache};
 use crate::metrics::Metrics;
 
 /// How the controllers run.
@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub concurrency: u16,
     pub config: Config,
     pub coalesce_window: Duration,
+    /// Default per-store provider call budget.
+    pub budget: BudgetLimits,
     pub instance: String,
 }
 
@@ -91,7 +93,7 @@ pub async fn run(
         client: client.clone(),
         config: opts.config.clone(),
         metrics: metrics.clone(),
-        clients: ClientCache::new(client.clone(), metrics.clone(), opts.coalesce_window),
+        clients: ClientCache::new(client.clone(), metrics.clone(), opts.coalesce_window, opts.budget),
         recorder: Recorder::new(client.clone(), Reporter { controller: "sesame".into(), instance: Some(opts.instance.clone()) }),
         stores: store_ctrl.store(),
         cluster_stores: cluster_store_ctrl.store(),

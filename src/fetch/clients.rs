@@ -5,14 +5,26 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sesame_provider_core::{CallRecorder, ProviderContext, ProviderError};
+use sesame_provider_core::{ProviderContext, ProviderError};
 
 use super::batcher::Batcher;
+use super::budget::{Budget, BudgetLimits};
+use crate::metrics::{Metrics, StoreLabels};
 use super::credentials::{KubeCredentials, Tenancy};
 use crate::api::{AnyStore, StoreKind};
 
 /// The most keys one coalesced batch carries; providers split further to their API limits.
 const MAX_BATCH: usize = 100;
+
+impl StoreLabels {
+    fn of(id: &StoreIdentity) -> Self {
+        StoreLabels {
+            kind: id.kind.as_str().to_string(),
+            namespace: id.namespace.clone().unwrap_or_default(),
+            store: id.name.clone(),
+        }
+    }
+}
 
 /// A store as one version of its spec: a changed spec is a different identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,18 +63,20 @@ type CacheKey = (StoreIdentity, Option<String>);
 
 pub struct ClientCache {
     kube: kube::Client,
-    calls: Arc<dyn CallRecorder>,
+    metrics: Arc<Metrics>,
     window: Duration,
+    limits: BudgetLimits,
     entries: std::sync::Mutex<HashMap<CacheKey, Arc<StoreClient>>>,
     build_locks: std::sync::Mutex<HashMap<StoreIdentity, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ClientCache {
-    pub fn new(kube: kube::Client, calls: Arc<dyn CallRecorder>, window: Duration) -> Self {
+    pub fn new(kube: kube::Client, metrics: Arc<Metrics>, window: Duration, limits: BudgetLimits) -> Self {
         ClientCache {
             kube,
-            calls,
+            metrics,
             window,
+            limits,
             entries: Default::default(),
             build_locks: Default::default(),
         }
@@ -99,12 +113,18 @@ impl ClientCache {
             AnyStore::Cluster(_) => Tenancy::Cluster(es_namespace.map(str::to_string)),
         };
         let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy));
-        let ctx = ProviderContext { credentials: credentials.clone(), calls: self.calls.clone() };
+        let ctx = ProviderContext { credentials: credentials.clone(), calls: self.metrics.clone() };
         let provider = crate::providers::build(&store.spec().provider, ctx).await?;
         let scope = credentials.used_referent_namespace().then(|| es_namespace.unwrap_or_default().to_string());
         let client = Arc::new(StoreClient {
             identity: identity.clone(),
-            batcher: Batcher::new(provider, self.window, MAX_BATCH),
+            batcher: Batcher::new(
+                provider,
+                self.window,
+                MAX_BATCH,
+                Budget::new(self.limits.for_store(&store.annotations())),
+                Some((self.metrics.clone(), StoreLabels::of(&identity))),
+            ),
         });
         let stale = {
             let mut entries = self.entries.lock().expect("client cache lock");

@@ -1,10 +1,12 @@
 //! The single place every provider read goes through: client reuse, coalescing, batching (and
 //! later per-store budgets).
 mod batcher;
+mod budget;
 mod clients;
 mod credentials;
 
-pub use batcher::Batcher;
+pub use batcher::{Batcher, Priority};
+pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};
 pub use clients::{ClientCache, StoreClient, StoreIdentity};
 pub use credentials::{KubeCredentials, Tenancy};
 
@@ -15,13 +17,19 @@ use sesame_provider_core::{FindQuery, ProviderError, RemoteKey, SecretValue};
 
 use crate::pipeline::Source;
 
+/// A store client as one reconcile uses it: its reads carry that reconcile's priority.
+pub struct Prioritized<'a> {
+    pub client: &'a StoreClient,
+    pub priority: Priority,
+}
+
 #[async_trait]
-impl Source for StoreClient {
+impl Source for Prioritized<'_> {
     async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError> {
-        self.batcher.get(key).await
+        self.client.batcher.get(key, self.priority).await
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        self.batcher.provider().find(query).await
+        self.client.batcher.provider().find(query).await
     }
 }

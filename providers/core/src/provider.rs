@@ -43,6 +43,12 @@ pub trait SecretProvider: Send + Sync {
         stream::iter(reads).buffered(DEFAULT_BATCH_CONCURRENCY).collect().await
     }
 
+    /// How many keys one remote call of `get_secrets` carries (1 when the provider has no batch
+    /// API). The fetch layer charges a store's rate budget one token per remote call.
+    fn keys_per_call(&self) -> usize {
+        1
+    }
+
     /// `dataFrom.find`: every remote secret matching the query, by remote name.
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         let _ = query;
