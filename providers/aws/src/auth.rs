@@ -14,11 +14,13 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::types::Tag as StsTag;
-use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, SecretKeySelector, ServiceAccountSelector};
+use sesame_provider_core::{
+    CredentialSource, ProviderContext, ProviderError, SecretKeySelector, ServiceAccountSelector,
+};
 
+use crate::ClientOptions;
 use crate::config::{AwsAuthSecretRef, AwsProvider};
 use crate::errors;
-use crate::ClientOptions;
 
 /// The annotation naming the role a ServiceAccount's web identity assumes (IRSA).
 pub const ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -28,18 +30,26 @@ pub const AUDIENCE_ANNOTATION: &str = "eks.amazonaws.com/audience";
 pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 /// The role session name Sesame's sessions carry (CloudTrail shows it).
 pub const SESSION_NAME: &str = "sesame-provider-aws";
-/// How long static keys read from a Secret are used before the Secret is read again.
-const SECRET_REREAD: Duration = Duration::from_secs(300);
 pub(crate) const STS: &str = "AWS/STS";
 
 /// The SDK configuration for a store: region, endpoints (explicit or from `AWS_ENDPOINT_URL*`),
 /// retries, timeouts and the credential chain.
-pub(crate) async fn sdk_config(spec: &AwsProvider, ctx: &ProviderContext, opts: &ClientOptions) -> Result<SdkConfig, ProviderError> {
+pub(crate) async fn sdk_config(
+    spec: &AwsProvider,
+    ctx: &ProviderContext,
+    opts: &ClientOptions,
+) -> Result<SdkConfig, ProviderError> {
     let base: Option<SharedCredentialsProvider> = if let Some(jwt) = &spec.auth.jwt {
         let sts = aws_sdk_sts::Client::new(&loader(spec, opts).no_credentials().load().await);
-        Some(SharedCredentialsProvider::new(WebIdentity::new(ctx, &jwt.service_account_ref, sts).await?))
+        Some(SharedCredentialsProvider::new(
+            WebIdentity::new(ctx, &jwt.service_account_ref, sts).await?,
+        ))
     } else if let Some(refs) = &spec.auth.secret_ref {
-        let keys = SecretRefCredentials { source: ctx.credentials.clone(), refs: refs.clone() };
+        let keys = SecretRefCredentials {
+            source: ctx.credentials.clone(),
+            refs: refs.clone(),
+            refresh: opts.secret_ref_refresh,
+        };
         keys.load().await?; // fail fast: a store whose Secret is missing is not Ready
         Some(SharedCredentialsProvider::new(keys))
     } else {
@@ -55,7 +65,11 @@ pub(crate) async fn sdk_config(spec: &AwsProvider, ctx: &ProviderContext, opts: 
     if let Some(role) = spec.role.as_deref().filter(|r| !r.is_empty()) {
         let mut assume_role = AssumeRole::new(ctx, role);
         assume_role.external_id = spec.external_id.clone().filter(|e| !e.is_empty());
-        assume_role.tags = spec.session_tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect();
+        assume_role.tags = spec
+            .session_tags
+            .iter()
+            .map(|t| (t.key.clone(), t.value.clone()))
+            .collect();
         assume_role.transitive_tag_keys = spec.transitive_tag_keys.clone();
         config = assume(config, assume_role);
     }
@@ -78,7 +92,10 @@ fn loader(spec: &AwsProvider, opts: &ClientOptions) -> ConfigLoader {
 /// `config` with its credentials replaced by `role` assumed with them.
 fn assume(config: SdkConfig, mut role: AssumeRole) -> SdkConfig {
     role.sts = Some(aws_sdk_sts::Client::new(&config));
-    config.into_builder().credentials_provider(SharedCredentialsProvider::new(role)).build()
+    config
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(role))
+        .build()
 }
 
 fn credentials_error(e: ProviderError) -> CredentialsError {
@@ -89,6 +106,7 @@ fn credentials_error(e: ProviderError) -> CredentialsError {
 struct SecretRefCredentials {
     source: Arc<dyn CredentialSource>,
     refs: AwsAuthSecretRef,
+    refresh: Duration,
 }
 
 impl SecretRefCredentials {
@@ -99,11 +117,21 @@ impl SecretRefCredentials {
             Some(sel) => Some(read_key(&*self.source, sel, "sessionTokenSecretRef").await?),
             None => None,
         };
-        Ok(Credentials::new(access_key, secret_key, token, Some(SystemTime::now() + SECRET_REREAD), "SecretRef"))
+        Ok(Credentials::new(
+            access_key,
+            secret_key,
+            token,
+            Some(SystemTime::now() + self.refresh),
+            "SecretRef",
+        ))
     }
 }
 
-async fn read_key(source: &dyn CredentialSource, sel: &SecretKeySelector, field: &str) -> Result<String, ProviderError> {
+async fn read_key(
+    source: &dyn CredentialSource,
+    sel: &SecretKeySelector,
+    field: &str,
+) -> Result<String, ProviderError> {
     let value = source.secret_key(sel, None).await.map_err(|e| match e {
         ProviderError::Auth(m) => ProviderError::Auth(format!("could not read {field}: {m}")),
         other => other,
@@ -119,7 +147,9 @@ async fn read_key(source: &dyn CredentialSource, sel: &SecretKeySelector, field:
 
 impl fmt::Debug for SecretRefCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretRefCredentials").field("refs", &self.refs).finish_non_exhaustive()
+        f.debug_struct("SecretRefCredentials")
+            .field("refs", &self.refs)
+            .finish_non_exhaustive()
     }
 }
 
@@ -142,7 +172,11 @@ struct WebIdentity {
 }
 
 impl WebIdentity {
-    async fn new(ctx: &ProviderContext, account: &ServiceAccountSelector, sts: aws_sdk_sts::Client) -> Result<Self, ProviderError> {
+    async fn new(
+        ctx: &ProviderContext,
+        account: &ServiceAccountSelector,
+        sts: aws_sdk_sts::Client,
+    ) -> Result<Self, ProviderError> {
         let annotations: BTreeMap<String, String> = ctx.credentials.service_account_annotations(account).await?;
         let role_arn = annotations.get(ROLE_ARN_ANNOTATION).filter(|r| !r.is_empty()).cloned().ok_or_else(|| {
             ProviderError::Auth(format!(
@@ -150,14 +184,36 @@ impl WebIdentity {
                 account.name
             ))
         })?;
-        let mut audiences =
-            vec![annotations.get(AUDIENCE_ANNOTATION).filter(|a| !a.is_empty()).cloned().unwrap_or_else(|| DEFAULT_AUDIENCE.into())];
-        audiences.extend(account.audiences.iter().filter(|a| !audiences.contains(a)).cloned().collect::<Vec<_>>());
-        Ok(WebIdentity { ctx: ctx.clone(), account: account.clone(), role_arn, audiences, sts })
+        let mut audiences = vec![
+            annotations
+                .get(AUDIENCE_ANNOTATION)
+                .filter(|a| !a.is_empty())
+                .cloned()
+                .unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
+        ];
+        audiences.extend(
+            account
+                .audiences
+                .iter()
+                .filter(|a| !audiences.contains(a))
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+        Ok(WebIdentity {
+            ctx: ctx.clone(),
+            account: account.clone(),
+            role_arn,
+            audiences,
+            sts,
+        })
     }
 
     async fn load(&self) -> Result<Credentials, ProviderError> {
-        let token = self.ctx.credentials.service_account_token(&self.account, &self.audiences, Some(3600)).await?;
+        let token = self
+            .ctx
+            .credentials
+            .service_account_token(&self.account, &self.audiences, Some(3600))
+            .await?;
         let call = async {
             self.sts
                 .assume_role_with_web_identity()
@@ -175,7 +231,10 @@ impl WebIdentity {
 
 impl fmt::Debug for WebIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebIdentity").field("account", &self.account).field("role_arn", &self.role_arn).finish_non_exhaustive()
+        f.debug_struct("WebIdentity")
+            .field("account", &self.account)
+            .field("role_arn", &self.role_arn)
+            .finish_non_exhaustive()
     }
 }
 
@@ -224,7 +283,9 @@ impl AssumeRole {
                 .role_session_name(SESSION_NAME)
                 .set_external_id(self.external_id.clone())
                 .set_tags((!tags.is_empty()).then_some(tags))
-                .set_transitive_tag_keys((!self.transitive_tag_keys.is_empty()).then(|| self.transitive_tag_keys.clone()))
+                .set_transitive_tag_keys(
+                    (!self.transitive_tag_keys.is_empty()).then(|| self.transitive_tag_keys.clone()),
+                )
                 .send()
                 .await
                 .map_err(|e| errors::from_sdk(e, "AssumeRole", &self.role_arn))
@@ -236,7 +297,9 @@ impl AssumeRole {
 
 impl fmt::Debug for AssumeRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AssumeRole").field("role_arn", &self.role_arn).finish_non_exhaustive()
+        f.debug_struct("AssumeRole")
+            .field("role_arn", &self.role_arn)
+            .finish_non_exhaustive()
     }
 }
 
@@ -256,5 +319,11 @@ fn into_credentials(
 ) -> Result<Credentials, ProviderError> {
     let c = creds.ok_or_else(|| ProviderError::Auth(format!("STS returned no credentials for {role}")))?;
     let expiry = SystemTime::try_from(c.expiration).ok();
-    Ok(Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), expiry, provider))
+    Ok(Credentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        Some(c.session_token),
+        expiry,
+        provider,
+    ))
 }

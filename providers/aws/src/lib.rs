@@ -63,6 +63,9 @@ mod client {
         pub attempt_timeout: Duration,
         /// The limit on one call, retries included.
         pub operation_timeout: Duration,
+        /// How long static keys read from `auth.secretRef` are used before the Secret is read
+        /// again (so rotated keys are picked up without rebuilding the client).
+        pub secret_ref_refresh: Duration,
     }
 
     impl Default for ClientOptions {
@@ -73,6 +76,7 @@ mod client {
                 retry_interval: None,
                 attempt_timeout: Duration::from_secs(30),
                 operation_timeout: Duration::from_secs(120),
+                secret_ref_refresh: Duration::from_secs(300),
             }
         }
     }

@@ -86,7 +86,9 @@ impl ParameterStoreClient {
         };
         let out = self.ctx.timed(PROVIDER, "ListTagsForResource", call).await?;
         let tags: BTreeMap<&str, &str> = out.tag_list().iter().map(|t| (t.key(), t.value())).collect();
-        Ok(SecretValue::from(serde_json::to_vec(&tags).expect("a map of strings serializes")))
+        Ok(SecretValue::from(
+            serde_json::to_vec(&tags).expect("a map of strings serializes"),
+        ))
     }
 
     /// One GetParameters call for up to 10 key names, answered per name.
@@ -97,9 +99,18 @@ impl ParameterStoreClient {
         let names: Vec<String> = keys.iter().map(|k| format!("{}{k}", self.prefix)).collect();
         let what = format!("({} parameters)", names.len());
         let call = async {
-            match self.client.get_parameters().set_names(Some(names.clone())).with_decryption(true).send().await {
+            match self
+                .client
+                .get_parameters()
+                .set_names(Some(names.clone()))
+                .with_decryption(true)
+                .send()
+                .await
+            {
                 Ok(out) => Ok(Ok(out)),
-                Err(e) if e.code() == Some("AccessDeniedException") => Ok(Err(errors::from_sdk(e, "GetParameters", &what))),
+                Err(e) if e.code() == Some("AccessDeniedException") => {
+                    Ok(Err(errors::from_sdk(e, "GetParameters", &what)))
+                }
                 Err(e) => Err(errors::from_sdk(e, "GetParameters", &what)),
             }
         };
@@ -115,11 +126,19 @@ impl ParameterStoreClient {
         let mut answers = Answers::new();
         let mut unanswered = Vec::new();
         for (key, name) in keys.into_iter().zip(names) {
-            let param = out.parameters().iter().find(|p| p.name() == Some(name.as_str()) || p.arn() == Some(name.as_str()));
+            let param = out
+                .parameters()
+                .iter()
+                .find(|p| p.name() == Some(name.as_str()) || p.arn() == Some(name.as_str()));
             if let Some(value) = param.and_then(|p| p.value()) {
                 answers.insert(key, Ok(SecretValue::from(value)));
             } else if out.invalid_parameters().iter().any(|n| *n == name) {
-                answers.insert(key, Err(ProviderError::NotFound(format!("GetParameters {name}: ParameterNotFound"))));
+                answers.insert(
+                    key,
+                    Err(ProviderError::NotFound(format!(
+                        "GetParameters {name}: ParameterNotFound"
+                    ))),
+                );
             } else {
                 unanswered.push(key);
             }
@@ -136,7 +155,10 @@ impl ParameterStoreClient {
                 (key, result)
             })
             .collect();
-        stream::iter(reads).buffer_unordered(DEFAULT_BATCH_CONCURRENCY).collect().await
+        stream::iter(reads)
+            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
+            .collect()
+            .await
     }
 
     /// Every parameter under `prefix + path` (a `/` hierarchy, or else a name prefix), values
@@ -203,7 +225,11 @@ impl ParameterStoreClient {
                 .set_parameter_filters((!filters.is_empty()).then(|| filters.clone()))
                 .max_results(50)
                 .set_next_token(token.take());
-            let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "DescribeParameters", root)) };
+            let call = async {
+                req.send()
+                    .await
+                    .map_err(|e| errors::from_sdk(e, "DescribeParameters", root))
+            };
             let page = self.ctx.timed(PROVIDER, "DescribeParameters", call).await?;
             names.extend(page.parameters().iter().filter_map(|p| p.name()).map(str::to_string));
             token = page.next_token().map(str::to_string);
@@ -238,8 +264,12 @@ impl SecretProvider for ParameterStoreClient {
             .map(|key| async move { (key.clone(), self.get_secret(key).await) })
             .collect();
         let (by_name, by_key) = futures::join!(
-            stream::iter(batches).buffer_unordered(DEFAULT_BATCH_CONCURRENCY).collect::<Vec<Answers>>(),
-            stream::iter(singles).buffer_unordered(DEFAULT_BATCH_CONCURRENCY).collect::<BTreeMap<_, _>>(),
+            stream::iter(batches)
+                .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
+                .collect::<Vec<Answers>>(),
+            stream::iter(singles)
+                .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
+                .collect::<BTreeMap<_, _>>(),
         );
         let by_name: Answers = by_name.into_iter().flatten().collect();
         batch::assemble(keys, Self::batchable, &by_name, &by_key)
@@ -264,8 +294,13 @@ impl SecretProvider for ParameterStoreClient {
                     .collect());
             }
         }
-        let keys: Vec<RemoteKey> =
-            self.describe(&root, &query.tags).await?.iter().filter_map(|n| wanted(n)).map(RemoteKey::new).collect();
+        let keys: Vec<RemoteKey> = self
+            .describe(&root, &query.tags)
+            .await?
+            .iter()
+            .filter_map(|n| wanted(n))
+            .map(RemoteKey::new)
+            .collect();
         let values = self.get_secrets(&keys).await;
         let mut found = BTreeMap::new();
         for (key, value) in keys.into_iter().zip(values) {
