@@ -16,16 +16,27 @@ pub struct TestEnv {
     pub kubeconfig: PathBuf,
     /// `https://127.0.0.1:PORT` of the kube-apiserver.
     pub kube_server: String,
+    /// The CA that signed the kube-apiserver's serving certificate (and its client certificates).
+    pub kube_ca: PathBuf,
+    /// A static bearer token of a cluster admin (group `system:masters`), e.g. for OpenBao's
+    /// kubernetes auth `token_reviewer_jwt`.
+    pub kube_token: String,
+    /// `--service-account-issuer` (also the only `--api-audiences` entry) of the kube-apiserver.
+    pub kube_sa_issuer: String,
     /// `http://127.0.0.1:PORT` of the OpenBao dev server.
     pub vault_addr: String,
     /// Root token of the OpenBao dev server.
     pub vault_token: String,
-    /// `http://127.0.0.1:PORT` of moto server.
+    /// `http://127.0.0.1:PORT` of moto server (`POST /moto-api/reset` clears it; prefer unique names).
     pub aws_endpoint: String,
+    /// The region to use with moto.
+    pub aws_region: String,
     /// Paths of the tool binaries.
     pub helm: PathBuf,
     pub kubectl: PathBuf,
     pub promtool: PathBuf,
+    /// The state directory of this run (logs in `logs/`, certificates in `pki/`).
+    pub state_dir: PathBuf,
 }
 
 static ENV: OnceLock<TestEnv> = OnceLock::new();
@@ -70,4 +81,41 @@ pub async fn kube_client() -> kube::Client {
         .await
         .expect("kubeconfig is usable");
     kube::Client::try_from(config).expect("kube client")
+}
+
+/// A name no other test (in this run, a parallel run or an earlier run against the same servers)
+/// uses: `prefix-<pid>-<counter>-<time>`, lower case, at most 63 characters (a DNS-1123 label).
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() % 1_000_000_000_000)
+        .unwrap_or_default();
+    let mut name = format!("{prefix}-{}-{n}-{nanos:x}", std::process::id()).to_ascii_lowercase();
+    name.truncate(63);
+    name.trim_end_matches('-').to_string()
+}
+
+/// Static credentials that moto accepts (any are accepted).
+pub const AWS_ACCESS_KEY_ID: &str = "testing";
+pub const AWS_SECRET_ACCESS_KEY: &str = "testing";
+
+/// Polls `check` every 200 ms until it returns `Some`, panicking with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
