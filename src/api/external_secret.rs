@@ -12,6 +12,7 @@ use super::{Condition, GoDuration};
     group = "external-secrets.io",
     version = "v1",
     kind = "ExternalSecret",
+    doc = "ExternalSecret names remote secrets in a store and the Kubernetes Secret Sesame writes them to.",
     namespaced,
     shortname = "es",
     category = "external-secrets",

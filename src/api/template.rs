@@ -1,0 +1,112 @@
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Shapes the target Secret with Go templates (ESO engine v2): its type, metadata and data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalSecretTemplate {
+    /// The Secret type, e.g. `kubernetes.io/dockerconfigjson` or `kubernetes.io/tls`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// The template engine; only `v2` exists.
+    #[serde(default = "engine_v2")]
+    pub engine_version: Option<TemplateEngineVersion>,
+    /// Labels and annotations of the Secret; their values are templates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<ExternalSecretTemplateMetadata>,
+    /// `Replace` (default): only templated keys end up in the Secret. `Merge`: the provider's
+    /// keys are kept beside the templated ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_policy: Option<TemplateMergePolicy>,
+    /// Secret keys, each rendered from a template over the fetched data.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, String>,
+    /// Templates kept in ConfigMaps or Secrets of the ExternalSecret's namespace, or inline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub template_from: Vec<TemplateFrom>,
+}
+
+fn engine_v2() -> Option<TemplateEngineVersion> {
+    Some(TemplateEngineVersion::V2)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum TemplateEngineVersion {
+    #[default]
+    #[serde(rename = "v2")]
+    V2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum TemplateMergePolicy {
+    #[default]
+    Replace,
+    Merge,
+}
+
+/// Template metadata of the target Secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct ExternalSecretTemplateMetadata {
+    /// Labels; values are templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Annotations; values are templates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// One source of templates. Exactly one of `configMap`, `secret` and `literal`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateFrom {
+    /// Templates in a ConfigMap of the ExternalSecret's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<TemplateRef>,
+    /// Templates in a Secret of the ExternalSecret's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<TemplateRef>,
+    /// An inline template that renders a YAML map of keys to values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub literal: Option<String>,
+    /// Where the rendered output goes: `Data` (default), `Annotations` or `Labels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TemplateTarget>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum TemplateTarget {
+    #[default]
+    Data,
+    Annotations,
+    Labels,
+}
+
+/// A ConfigMap or Secret holding templates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct TemplateRef {
+    /// Name of the object.
+    pub name: String,
+    /// The keys of the object that are templates.
+    #[serde(default)]
+    pub items: Vec<TemplateRefItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateRefItem {
+    /// The key holding a template.
+    pub key: String,
+    /// `Values` (default): the output is the value of the Secret key of the same name.
+    /// `KeysAndValues`: the output is a YAML map of keys to values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_as: Option<TemplateScope>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum TemplateScope {
+    #[default]
+    Values,
+    KeysAndValues,
+}
