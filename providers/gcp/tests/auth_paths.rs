@@ -92,6 +92,18 @@ async fn workload_identity_without_the_annotation_uses_the_federated_token() {
 }
 
 #[tokio::test]
+async fn a_token_about_to_expire_is_minted_again() {
+    let store = WiStore::new(false, None).await;
+    store.fake.grant(PROJECT, KSA_MEMBER);
+    store.fake.lock().sts_lifetime = 200; // inside the 5-minute refresh margin
+    let p = store.build().await;
+    p.get_secret(&RemoteKey::new("db")).await.unwrap();
+    p.get_secret(&RemoteKey::new("db")).await.unwrap();
+    assert_eq!(store.fake.count("POST /v1/token"), 2);
+    assert_eq!(store.creds.token_requests.lock().unwrap().len(), 2, "a fresh ServiceAccount token each time");
+}
+
+#[tokio::test]
 async fn workload_identity_without_impersonation_rights_is_an_auth_error() {
     let store = WiStore::new(true, None).await;
     store.fake.grant(PROJECT, &format!("serviceAccount:{GSA}"));

@@ -142,3 +142,13 @@ async fn every_remote_call_is_recorded() {
         [("GCP/SecretManager", "AccessSecretVersion", true), ("GCP/SecretManager", "AccessSecretVersion", false)]
     );
 }
+
+#[tokio::test]
+async fn a_payload_that_fails_its_checksum_is_rejected() {
+    let store = KeyStore::new().await;
+    store.fake.secret(DB, &[], &[]);
+    store.fake.version(DB, b"v1");
+    store.fake.lock().corrupt_checksums = true;
+    let err = store.build().await.get_secret(&RemoteKey::new("db")).await.unwrap_err();
+    assert!(matches!(&err, ProviderError::Transient(m) if m.contains("CRC32C")), "{err}");
+}

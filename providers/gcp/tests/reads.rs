@@ -157,3 +157,19 @@ async fn find_lists_by_label_and_name_across_pages() {
     let list_pages = store.fake.requests().iter().filter(|r| *r == "GET /v1/projects/acme-prod/secrets").count();
     assert_eq!(list_pages, 4, "two pages of two for each find");
 }
+
+#[tokio::test]
+async fn reads_are_not_serialised_within_or_across_stores() {
+    let first = KeyStore::new().await;
+    first.fake.secret(DB, &[], &[]);
+    first.fake.version(DB, b"v1");
+    // Three reads must be in flight at once before the fake answers any of them.
+    first.fake.rendezvous(":access", 3);
+    let key = sesame_provider_gcp::Endpoints::all_at(&first.fake.url);
+    let a = first.build().await;
+    let b = sesame_provider_gcp::build_with_endpoints(&first.spec, first.ctx(), key).await.unwrap();
+    let db = RemoteKey::new("db");
+    let all = async { tokio::join!(a.get_secret(&db), a.get_secret(&db), b.get_secret(&db)) };
+    let (x, y, z) = tokio::time::timeout(std::time::Duration::from_secs(20), all).await.expect("no read waits for another");
+    assert_eq!([text(x.unwrap()), text(y.unwrap()), text(z.unwrap())], ["v1", "v1", "v1"]);
+}

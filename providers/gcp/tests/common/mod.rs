@@ -15,6 +15,9 @@ use sesame_provider_gcp::{Endpoints, GcpAuth, GcpProvider, GcpSecretRef, GcpWork
 
 use crate::fake::{FakeGcp, RsaKey, jwt};
 
+/// (ServiceAccount, audiences, expiration) of a TokenRequest.
+pub type TokenRequestLog = (String, Vec<String>, Option<i64>);
+
 /// The controller's side: Kubernetes Secrets by (name, key), ServiceAccount annotations, and a
 /// cluster key that signs ServiceAccount tokens as the apiserver's TokenRequest would.
 #[derive(Default)]
@@ -23,8 +26,7 @@ pub struct TestCredentials {
     pub annotations: BTreeMap<String, BTreeMap<String, String>>,
     pub cluster: Option<(Arc<RsaKey>, String)>,
     pub namespace: String,
-    /// (ServiceAccount, audiences, expiration) of every TokenRequest.
-    pub token_requests: Mutex<Vec<(String, Vec<String>, Option<i64>)>>,
+    pub token_requests: Mutex<Vec<TokenRequestLog>>,
 }
 
 #[async_trait]

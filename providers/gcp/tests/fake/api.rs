@@ -26,8 +26,15 @@ pub fn router(state: Shared, url: String) -> Router {
 async fn handle(AxState(app): AxState<App>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_string();
     let query = wire::query(uri.query());
+    let barrier = {
+        let mut s = app.state.lock().unwrap();
+        s.log.push(format!("{method} {path}"));
+        s.rendezvous.as_ref().filter(|(part, _)| path.contains(part.as_str())).map(|(_, b)| b.clone())
+    };
+    if let Some(barrier) = barrier {
+        barrier.wait().await;
+    }
     let mut s = app.state.lock().unwrap();
-    s.log.push(format!("{method} {path}"));
     if let Some(f) = s.faults.iter_mut().find(|f| f.remaining > 0 && path.contains(&f.path_part)) {
         f.remaining -= 1;
         return error(f.http, f.status, format!("injected {} for {path}", f.status));
@@ -132,7 +139,7 @@ fn secret_manager(s: &mut State, path: &str, query: &BTreeMap<String, String>, h
                     "name": format!("{shown}/versions/{n}"),
                     "payload": {
                         "data": STANDARD.encode(&version.data),
-                        "dataCrc32c": crc32c::crc32c(&version.data).to_string(),
+                        "dataCrc32c": (crc32c::crc32c(&version.data) ^ u32::from(s.corrupt_checksums)).to_string(),
                     },
                 })),
                 state => error(

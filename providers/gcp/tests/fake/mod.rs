@@ -86,6 +86,12 @@ pub struct State {
     /// The principal the metadata server hands tokens for.
     pub mds_principal: Option<String>,
     pub faults: Vec<Fault>,
+    /// Requests whose path contains `.0` wait until `.1` of them are in flight together.
+    pub rendezvous: Option<(String, Arc<tokio::sync::Barrier>)>,
+    /// Lifetime of STS tokens, in seconds (Google: 3600).
+    pub sts_lifetime: i64,
+    /// Answer `:access` with a `dataCrc32c` that does not match the data.
+    pub corrupt_checksums: bool,
     /// `METHOD path` of every request, in order.
     pub log: Vec<String>,
     pub page_size: usize,
@@ -123,7 +129,7 @@ pub struct ServiceAccountKey {
 
 impl FakeGcp {
     pub async fn start() -> FakeGcp {
-        let state: Shared = Arc::new(Mutex::new(State { page_size: 25_000, ..Default::default() }));
+        let state: Shared = Arc::new(Mutex::new(State { page_size: 25_000, sts_lifetime: 3600, ..Default::default() }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the fake");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = api::router(state.clone(), url.clone());
@@ -224,6 +230,12 @@ impl FakeGcp {
     /// Answer the next `times` requests whose path contains `path_part` with an error.
     pub fn fail(&self, path_part: &str, http: u16, status: &'static str, times: u32) {
         self.lock().faults.push(Fault { path_part: path_part.into(), http, status, remaining: times });
+    }
+
+    /// Hold requests whose path contains `path_part` until `n` of them wait together: a client
+    /// that serialised its calls would never get there.
+    pub fn rendezvous(&self, path_part: &str, n: usize) {
+        self.lock().rendezvous = Some((path_part.into(), Arc::new(tokio::sync::Barrier::new(n))));
     }
 
     pub fn requests(&self) -> Vec<String> {

@@ -27,6 +27,7 @@ fn unauthenticated(message: &str) -> Response {
 
 /// The principal behind the request's bearer token: a token this fake issued, or a
 /// service-account self-signed JWT (what the SDK sends for a key file: no token endpoint call).
+#[allow(clippy::result_large_err)] // the error is the response itself
 pub fn principal(s: &State, headers: &HeaderMap) -> Result<String, Response> {
     let Some(token) = headers
         .get("authorization")
@@ -99,8 +100,9 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
         return oauth_error(400, "invalid_grant", "The subject token does not name a Kubernetes ServiceAccount.");
     };
     let principal = format!("serviceAccount:{pool}[{ns}/{name}]");
-    let token = s.issue_token(&principal, 3600);
-    ok(json!({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer", "expires_in": 3600}))
+    let lifetime = s.sts_lifetime;
+    let token = s.issue_token(&principal, lifetime);
+    ok(json!({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer", "expires_in": lifetime}))
 }
 
 /// IAM Credentials `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`.
