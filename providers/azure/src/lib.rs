@@ -103,8 +103,8 @@ pub struct AzureKvAuth {
     /// The client secret of the service principal.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<SecretKeySelector>,
-    /// A PEM client certificate with its private key, instead of a client secret. Not supported
-    /// by Sesame yet: a store that sets it is reported as invalid.
+    /// A PEM bundle with the service principal's certificate and its RSA private key (PKCS#8
+    /// or PKCS#1), instead of a client secret. PKCS#12 is not supported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<SecretKeySelector>,
 }

@@ -260,3 +260,68 @@ async fn a_managed_identity_not_assigned_to_the_node_is_an_auth_error() {
         "{err:?}"
     );
 }
+
+/// A self-signed certificate for a service principal, as PEM (certificate + PKCS#8 key), with
+/// its DER and RSA public key for registering it with the fake Entra ID.
+fn sp_certificate() -> (String, Vec<u8>, Vec<u8>) {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    let rsa = aws_lc_rs::signature::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let pkcs8 = rsa.as_der().unwrap().as_ref().to_vec();
+    let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8.into(), &rcgen::PKCS_RSA_SHA256)
+        .unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["sesame-sp".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let pem = format!("{}{}", cert.pem(), key.serialize_pem());
+    (pem, cert.der().to_vec(), rsa.public_key().as_ref().to_vec())
+}
+
+async fn certificate_store(registered: bool) -> (Fake, Arc<dyn SecretProvider>) {
+    let fake = Fake::start().await;
+    let (pem, der, public_key) = sp_certificate();
+    let (_, other_der, other_key) = sp_certificate();
+    if registered {
+        fake.add_certificate_app(TENANT, fake::support::CLIENT_ID, &der, public_key);
+    } else {
+        fake.add_certificate_app(TENANT, fake::support::CLIENT_ID, &other_der, other_key);
+    }
+    let kube = Kube::new()
+        .with_secret("azure-sp", "client-id", fake::support::CLIENT_ID)
+        .with_secret("azure-sp", "tls.pem", &pem);
+    let mut spec = fake::support::service_principal_spec();
+    let auth = spec.auth_secret_ref.as_mut().unwrap();
+    auth.client_secret = None;
+    auth.client_certificate = Some(fake::support::selector("azure-sp", "tls.pem"));
+    let calls = Arc::new(Calls::default());
+    let client = build_with(&spec, context(&kube, &calls), &fake.http_settings())
+        .await
+        .unwrap();
+    (fake, client)
+}
+
+#[tokio::test]
+async fn a_service_principal_can_prove_itself_with_a_certificate_instead_of_a_secret() {
+    let (fake, client) = certificate_store(true).await;
+    fake.put_secret("db", "by-certificate");
+
+    assert_eq!(
+        text(client.get_secret(&RemoteKey::new("db")).await.unwrap()),
+        "by-certificate"
+    );
+    assert_eq!(token_requests(&fake), vec![LOGIN_HOST]);
+}
+
+#[tokio::test]
+async fn a_certificate_not_registered_on_the_application_is_an_auth_error() {
+    let (fake, client) = certificate_store(false).await;
+    fake.put_secret("db", "v");
+
+    let err = client.get_secret(&RemoteKey::new("db")).await.unwrap_err();
+
+    assert!(
+        matches!(&err, ProviderError::Auth(m) if m.contains("AADSTS700027")),
+        "{err:?}"
+    );
+}

@@ -212,7 +212,8 @@ async fn an_invalid_store_spec_is_reported_as_invalid() {
     let fake = fake::Fake::start().await;
     let kube = Kube::new()
         .with_secret("azure-sp", "client-id", CLIENT_ID)
-        .with_secret("azure-sp", "client-secret", CLIENT_SECRET);
+        .with_secret("azure-sp", "client-secret", CLIENT_SECRET)
+        .with_secret("azure-sp", "tls.pem", "not a PEM bundle");
     let calls = Arc::new(Calls::default());
     let ctx = || context(&kube, &calls);
     let build = |spec| {
@@ -244,7 +245,7 @@ async fn an_invalid_store_spec_is_reported_as_invalid() {
         (no_tenant, "missing tenantId"),
         (german, "discontinued"),
         (stack, "requires customCloudConfig"),
-        (cert, "clientCertificate is not supported"),
+        (cert, "no PEM CERTIFICATE found"),
     ] {
         let err = build(spec).await;
         assert!(

@@ -19,6 +19,7 @@ use sesame_provider_core::{
     CredentialSource, ProviderContext, ProviderError, ServiceAccountSelector,
 };
 
+use super::certificate::CertificateAssertion;
 use crate::{AzureAuthType, AzureEnvironmentType, AzureKvProvider};
 
 /// The audience Entra ID expects on a federated (workload identity) token.
@@ -77,13 +78,31 @@ pub(crate) async fn credential(
         |e: azure_core::Error| ProviderError::Invalid(format!("cannot create the credential: {e}"));
     match spec.auth_type.unwrap_or_default() {
         AzureAuthType::ServicePrincipal => {
-            let (tenant, client_id, secret) =
+            let (tenant, client_id, material) =
                 service_principal(spec, ctx.credentials.as_ref()).await?;
-            let options = ClientSecretCredentialOptions { client_options };
-            let cred =
-                ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options))
+            match material {
+                ClientCredential::Secret(secret) => {
+                    let options = ClientSecretCredentialOptions { client_options };
+                    let cred = ClientSecretCredential::new(
+                        &tenant,
+                        client_id,
+                        Secret::new(secret),
+                        Some(options),
+                    )
                     .map_err(invalid)?;
-            Ok(cred)
+                    Ok(cred)
+                }
+                ClientCredential::Certificate(pem) => {
+                    let cloud = client_options.cloud.clone().unwrap_or_default();
+                    let assertion =
+                        CertificateAssertion::new(&pem, &tenant, client_id.clone(), &cloud)?;
+                    let options = ClientAssertionCredentialOptions { client_options };
+                    let cred =
+                        ClientAssertionCredential::new(tenant, client_id, assertion, Some(options))
+                            .map_err(invalid)?;
+                    Ok(cred)
+                }
+            }
         }
         AzureAuthType::ManagedIdentity => {
             let user_assigned_id =
@@ -143,10 +162,17 @@ pub(crate) async fn credential(
     }
 }
 
+/// How a service principal proves itself.
+enum ClientCredential {
+    Secret(String),
+    /// PEM: the certificate and its RSA private key.
+    Certificate(Vec<u8>),
+}
+
 async fn service_principal(
     spec: &AzureKvProvider,
     credentials: &dyn CredentialSource,
-) -> Result<(String, String, String), ProviderError> {
+) -> Result<(String, String, ClientCredential), ProviderError> {
     let tenant = spec.tenant_id.clone().filter(|t| !t.is_empty());
     let tenant =
         tenant.ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
@@ -157,25 +183,30 @@ async fn service_principal(
     let client_id = auth.client_id.as_ref().ok_or_else(|| {
         ProviderError::Invalid("missing authSecretRef.clientId in store config".into())
     })?;
-    if auth.client_certificate.is_some() {
-        return Err(ProviderError::Invalid(if auth.client_secret.is_some() {
-            "both clientSecret and clientCertificate set in authSecretRef".into()
-        } else {
-            "authSecretRef.clientCertificate is not supported by Sesame yet: use clientSecret or WorkloadIdentity".into()
-        }));
-    }
-    let secret = auth.client_secret.as_ref().ok_or_else(|| {
-        ProviderError::Invalid("missing authSecretRef.clientSecret in store config".into())
-    })?;
+    let material = match (&auth.client_secret, &auth.client_certificate) {
+        (Some(_), Some(_)) => {
+            return Err(ProviderError::Invalid(
+                "both clientSecret and clientCertificate set in authSecretRef".into(),
+            ));
+        }
+        (Some(secret), None) => ClientCredential::Secret(text(
+            credentials.secret_key(secret, None).await?,
+            "authSecretRef.clientSecret",
+        )?),
+        (None, Some(cert)) => {
+            ClientCredential::Certificate(credentials.secret_key(cert, None).await?.into_bytes())
+        }
+        (None, None) => {
+            return Err(ProviderError::Invalid(
+                "missing authSecretRef.clientSecret or authSecretRef.clientCertificate in store config".into(),
+            ));
+        }
+    };
     let client_id = text(
         credentials.secret_key(client_id, None).await?,
         "authSecretRef.clientId",
     )?;
-    let secret = text(
-        credentials.secret_key(secret, None).await?,
-        "authSecretRef.clientSecret",
-    )?;
-    Ok((tenant, client_id, secret))
+    Ok((tenant, client_id, material))
 }
 
 /// Client and tenant IDs of a federated application, as ESO finds them: `authSecretRef` or the

@@ -1,6 +1,7 @@
 //! The Key Vault client of one store: three SDK clients (secrets, keys, certificates) sharing one
 //! credential and one HTTPS client, built once per store generation.
 mod auth;
+mod certificate;
 mod errors;
 mod find;
 mod objects;

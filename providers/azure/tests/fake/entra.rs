@@ -124,7 +124,20 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
             if field("client_assertion_type") != Some(ASSERTION_TYPE) {
                 return Err((400, "invalid_request", 900144, "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.".into()));
             }
-            check_assertion(shared, &app, assertion)?;
+            let claims = jwt::claims(assertion).ok_or_else(|| {
+                (
+                    400,
+                    "invalid_request",
+                    50027,
+                    "JWT token is invalid or malformed.".to_string(),
+                )
+            })?;
+            if claims["iss"] == client_id && claims["sub"] == client_id {
+                let endpoint = format!("https://{}/{tenant}/oauth2/v2.0/token", req.host);
+                check_certificate_assertion(&app, assertion, &claims, &endpoint)?;
+            } else {
+                check_assertion(shared, &app, assertion)?;
+            }
         }
         (Some(_), Some(_)) => {
             return Err((
@@ -214,6 +227,70 @@ fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result
     let now = now();
     let exp = claims["exp"].as_i64().unwrap_or(0);
     let nbf = claims["nbf"].as_i64().unwrap_or(0);
+    if exp + SKEW < now || nbf - SKEW > now {
+        return Err((
+            400,
+            "invalid_client",
+            700024,
+            "Client assertion is not within its valid time range.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A service principal's certificate credential (RFC 7523): signed with the registered
+/// certificate's key, named by its `x5t` thumbprint, issued by and about the client itself, for
+/// this token endpoint, within its validity window, with a `jti`.
+fn check_certificate_assertion(
+    app: &super::App,
+    assertion: &str,
+    claims: &serde_json::Value,
+    endpoint: &str,
+) -> Result<(), Failure> {
+    let Some((thumbprint, public_key)) = &app.certificate else {
+        return Err((401, "invalid_client", 700027, "The certificate used to sign the client assertion is not registered on the application.".into()));
+    };
+    let header = jwt::header(assertion).unwrap_or_default();
+    if header["x5t"].as_str() != Some(thumbprint.as_str()) {
+        return Err((
+            401,
+            "invalid_client",
+            700027,
+            format!(
+                "The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{}']",
+                header["x5t"]
+            ),
+        ));
+    }
+    if !jwt::verify_signature(assertion, public_key) {
+        return Err((
+            401,
+            "invalid_client",
+            700027,
+            "Client assertion contains an invalid signature.".into(),
+        ));
+    }
+    if claims["aud"].as_str() != Some(endpoint) {
+        return Err((
+            400,
+            "invalid_client",
+            700212,
+            format!("The audience of the client assertion must be {endpoint}."),
+        ));
+    }
+    if claims["jti"].as_str().is_none_or(str::is_empty) {
+        return Err((
+            400,
+            "invalid_client",
+            50027,
+            "The client assertion has no jti.".into(),
+        ));
+    }
+    let now = now();
+    let (exp, nbf) = (
+        claims["exp"].as_i64().unwrap_or(0),
+        claims["nbf"].as_i64().unwrap_or(0),
+    );
     if exp + SKEW < now || nbf - SKEW > now {
         return Err((
             400,

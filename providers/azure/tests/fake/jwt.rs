@@ -72,6 +72,12 @@ pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The header of a JWT, unverified.
+pub fn header(token: &str) -> Option<Value> {
+    let header = token.split('.').next()?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()
+}
+
 /// The claims of a JWT, unverified (to find the issuer whose key verifies it).
 pub fn claims(token: &str) -> Option<Value> {
     let mut parts = token.split('.');

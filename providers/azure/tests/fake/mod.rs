@@ -50,6 +50,8 @@ pub struct App {
     pub client_id: String,
     pub secret: Option<String>,
     pub federated: Vec<Federated>,
+    /// A registered certificate credential: (base64url SHA-1 thumbprint, RSA public key, PKCS#1 DER).
+    pub certificate: Option<(String, Vec<u8>)>,
 }
 
 /// A federated identity credential on an application.
@@ -251,7 +253,7 @@ impl Fake {
             tenant: tenant.into(),
             client_id: client_id.into(),
             secret: Some(secret.into()),
-            federated: vec![],
+            ..Default::default()
         };
         self.state().apps.push(app);
     }
@@ -272,8 +274,8 @@ impl Fake {
         let app = App {
             tenant: tenant.into(),
             client_id: client_id.into(),
-            secret: None,
             federated: vec![federated],
+            ..Default::default()
         };
         self.state().apps.push(app);
         self.shared
@@ -281,6 +283,27 @@ impl Fake {
             .lock()
             .unwrap()
             .insert(issuer.url.clone(), issuer.public_key_der());
+    }
+
+    /// Register a service principal with a certificate credential (its DER and RSA public key).
+    pub fn add_certificate_app(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        cert_der: &[u8],
+        public_key_pkcs1: Vec<u8>,
+    ) {
+        let thumbprint = jwt::b64(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der)
+                .as_ref(),
+        );
+        let app = App {
+            tenant: tenant.into(),
+            client_id: client_id.into(),
+            certificate: Some((thumbprint, public_key_pkcs1)),
+            ..Default::default()
+        };
+        self.state().apps.push(app);
     }
 
     pub fn add_managed_identity(&self, client_id: &str) {
