@@ -140,8 +140,8 @@ pub struct AzureCustomCloudConfig {
 mod client;
 #[cfg(feature = "client")]
 pub use client::{
-    ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, HttpSettings,
-    PROVIDER, build, build_with,
+    ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, ENV_EXTRA_CA_FILE,
+    ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings, PROVIDER, build, build_with,
 };
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use sesame_provider_core::{
 };
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
-pub use transport::HttpSettings;
+pub use transport::{ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings};
 
 use crate::AzureKvProvider;
 use errors::map_error;

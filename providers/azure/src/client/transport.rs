@@ -36,7 +36,30 @@ pub struct HttpSettings {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// `HttpSettings::from_env` reads these (all optional).
+pub const ENV_EXTRA_CA_FILE: &str = "SESAME_AZURE_EXTRA_CA_FILE";
+pub const ENV_RESOLVE: &str = "SESAME_AZURE_RESOLVE";
+pub const ENV_PLAIN_HTTP_PROXY: &str = "SESAME_AZURE_PLAIN_HTTP_PROXY";
+
 impl HttpSettings {
+    /// Settings from the controller's environment, for private clouds and end-to-end tests:
+    /// `SESAME_AZURE_EXTRA_CA_FILE` (a PEM file of extra trusted CAs), `SESAME_AZURE_RESOLVE`
+    /// (`host=ip:port` pairs separated by commas) and `SESAME_AZURE_PLAIN_HTTP_PROXY` (an
+    /// `http://` proxy URL for IMDS). Unset variables keep the defaults.
+    pub fn from_env() -> Result<Self, ProviderError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut settings = HttpSettings::default();
+        if let Some(path) = var(ENV_EXTRA_CA_FILE) {
+            settings.extra_root_certificates_pem = std::fs::read(&path)
+                .map_err(|e| ProviderError::Invalid(format!("{ENV_EXTRA_CA_FILE}={path}: {e}")))?;
+        }
+        if let Some(pairs) = var(ENV_RESOLVE) {
+            settings.resolve = parse_resolve(&pairs)?;
+        }
+        settings.plain_http_proxy = var(ENV_PLAIN_HTTP_PROXY);
+        Ok(settings)
+    }
+
     /// The transport for every pipeline of one store.
     pub(crate) fn transport(&self) -> Result<Transport, ProviderError> {
         let mut builder = reqwest::Client::builder()
@@ -64,5 +87,44 @@ impl HttpSettings {
             .build()
             .map_err(|e| ProviderError::Invalid(format!("cannot build the HTTPS client: {e}")))?;
         Ok(Transport::new(Arc::new(client)))
+    }
+}
+
+/// `host=ip:port,host=ip:port`.
+fn parse_resolve(pairs: &str) -> Result<Vec<(String, SocketAddr)>, ProviderError> {
+    pairs
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (host, addr) = pair.split_once('=').unwrap_or((pair, ""));
+            let addr = addr.trim().parse::<SocketAddr>().map_err(|_| {
+                ProviderError::Invalid(format!("{ENV_RESOLVE}: {pair:?} is not host=ip:port"))
+            })?;
+            Ok((host.trim().to_ascii_lowercase(), addr))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_pairs_read_as_host_and_socket_address() {
+        let pinned =
+            parse_resolve("v.vault.azure.net=127.0.0.1:8443, Login.Example=[::1]:9443").unwrap();
+        assert_eq!(
+            pinned[0],
+            (
+                "v.vault.azure.net".to_string(),
+                "127.0.0.1:8443".parse().unwrap()
+            )
+        );
+        assert_eq!(
+            pinned[1],
+            ("login.example".to_string(), "[::1]:9443".parse().unwrap())
+        );
+        assert!(parse_resolve("no-address").is_err());
     }
 }
