@@ -96,3 +96,52 @@ pub(crate) fn credentials_error(err: ProviderError) -> CredentialsError {
     let transient = err.is_retryable();
     CredentialsError::from_source(transient, err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use google_cloud_gax::error::rpc::Status;
+
+    fn service(code: Code) -> Error {
+        Error::service(Status::default().set_code(code).set_message("Secret [projects/1/secrets/db] says so."))
+    }
+
+    #[test]
+    fn google_status_codes_map_to_what_the_controller_does_next() {
+        let kind = |code| classify(&service(code), "projects/p/secrets/db").kind();
+        assert_eq!(kind(Code::NotFound), "not_found");
+        assert_eq!(kind(Code::PermissionDenied), "auth");
+        assert_eq!(kind(Code::Unauthenticated), "auth");
+        assert_eq!(kind(Code::ResourceExhausted), "throttled");
+        assert_eq!(kind(Code::Unavailable), "transient");
+        assert_eq!(kind(Code::DeadlineExceeded), "transient");
+        assert_eq!(kind(Code::FailedPrecondition), "invalid");
+        assert_eq!(kind(Code::InvalidArgument), "invalid");
+    }
+
+    #[test]
+    fn messages_name_the_resource_and_the_status() {
+        let msg = classify(&service(Code::NotFound), "projects/p/secrets/db").to_string();
+        assert!(msg.contains("projects/p/secrets/db") && msg.contains("NOT_FOUND"), "{msg}");
+    }
+
+    #[test]
+    fn reads_are_retried_only_when_a_retry_can_help() {
+        let state = RetryState::new(true);
+        let retried = |code| matches!(ReadRetry.on_error(&state, service(code)), RetryResult::Continue(_));
+        assert!(retried(Code::ResourceExhausted));
+        assert!(retried(Code::Unavailable));
+        assert!(retried(Code::DeadlineExceeded));
+        assert!(!retried(Code::NotFound));
+        assert!(!retried(Code::PermissionDenied));
+        assert!(!retried(Code::FailedPrecondition));
+    }
+
+    #[test]
+    fn our_own_credential_errors_keep_their_class() {
+        let throttled = Error::authentication(credentials_error(ProviderError::throttled("STS: HTTP 429")));
+        assert!(matches!(classify(&throttled, "x"), ProviderError::Throttled { .. }));
+        let denied = Error::authentication(credentials_error(ProviderError::Auth("STS: invalid_grant".into())));
+        assert!(matches!(classify(&denied, "x"), ProviderError::Auth(m) if m.contains("invalid_grant")));
+    }
+}
