@@ -7,10 +7,9 @@ use vaultrs::error::ClientError;
 pub(crate) fn status_of(err: &ClientError) -> Option<u16> {
     match err {
         ClientError::APIError { code, .. } => Some(*code),
-        ClientError::RestClientError { source } => match source {
-            rustify::errors::ClientError::ServerResponseError { code, .. } => Some(*code),
-            _ => None,
-        },
+        ClientError::RestClientError { source: rustify::errors::ClientError::ServerResponseError { code, .. } } => {
+            Some(*code)
+        }
         _ => None,
     }
 }
