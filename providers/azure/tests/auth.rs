@@ -61,6 +61,28 @@ async fn concurrent_first_reads_share_one_token_request() {
     assert_eq!(token_requests(&fake).len(), 1);
 }
 
+#[tokio::test]
+async fn a_throttled_or_failing_token_request_is_retried_by_the_credential() {
+    let (fake, client, _) = service_principal_store().await;
+    fake.put_secret("db", "v");
+    let token_path = format!("/{TENANT}/oauth2/v2.0/token");
+    fake.fail_next(&token_path, 429, "temporarily_unavailable", Some("1"));
+    fake.fail_next(&token_path, 503, "temporarily_unavailable", None);
+
+    assert_eq!(
+        text(client.get_secret(&RemoteKey::new("db")).await.unwrap()),
+        "v"
+    );
+
+    let statuses: Vec<u16> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == token_path)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![429, 503, 200]);
+}
+
 fn workload_identity_spec(custom_login: bool) -> AzureKvProvider {
     let mut spec = serde_json::json!({
         "vaultUrl": VAULT_URL,

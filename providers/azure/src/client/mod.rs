@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use azure_core::http::{ClientOptions, RetryOptions, StatusCode};
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode};
+use azure_core::time::Duration;
 use azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions;
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
 use azure_security_keyvault_keys::models::KeyClientGetKeyOptions;
@@ -74,6 +75,14 @@ impl AzureKvClient {
         let options = ClientOptions {
             transport: Some(http.transport()?),
             cloud: Some(Arc::new(auth::cloud(spec)?)),
+            // Token requests (Entra ID) retry 429/5xx and connection errors a little, bounded
+            // well inside a reconcile; the IMDS credential sets its own, Azure-recommended policy.
+            retry: RetryOptions::exponential(ExponentialRetryOptions {
+                max_retries: 3,
+                max_total_elapsed: Duration::seconds(20),
+                max_delay: Duration::seconds(5),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let credential = auth::credential(spec, &ctx, options.clone()).await?;

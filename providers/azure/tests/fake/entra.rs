@@ -13,6 +13,23 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 const SKEW: i64 = 300;
 
 pub fn handle(shared: &Shared, req: &Req) -> Resp {
+    let fault = {
+        let mut state = shared.state.lock().unwrap();
+        let at = state
+            .faults
+            .iter()
+            .position(|f| req.path.starts_with(&f.path_prefix));
+        at.and_then(|i| state.faults.remove(i))
+    };
+    if let Some(fault) = fault {
+        let body = json!({"error": fault.code, "error_description": "Injected failure.", "error_codes": []});
+        let mut resp = json(fault.status, body);
+        if let Some(after) = fault.retry_after {
+            resp.headers_mut()
+                .insert("retry-after", after.parse().unwrap());
+        }
+        return resp;
+    }
     match token(shared, req) {
         Ok(resp) => resp,
         Err((status, error, code, description)) => json(
