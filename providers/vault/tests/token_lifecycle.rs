@@ -98,3 +98,39 @@ async fn a_rotated_token_secret_is_picked_up_when_the_old_token_dies() {
     read(provider.as_ref()).await;
     assert_eq!(calls.count("Login"), 0, "a token from a Secret is read, not logged in for");
 }
+
+#[tokio::test]
+async fn a_hundred_external_secrets_over_three_refresh_cycles_cost_one_login() {
+    // 100 remote secrets read each cycle (one per ExternalSecret), cycles 2 s apart on a token
+    // with a 3 s TTL: ESO would log in 300 times (once per reconcile); Sesame logs in once.
+    let bao = Bao::root().await;
+    let mount = bao.kv(V2).await;
+    for i in 0..100 {
+        bao.put2(&mount, &format!("es/{i}"), json!({"v": i.to_string()})).await;
+    }
+    let policy = bao.reader_policy(&mount).await;
+    let (auth, role_id, secret_id) = approle(&bao, &[&policy], json!({"token_ttl": "3s", "token_max_ttl": "1h"})).await;
+    let creds = Creds::with(&[("approle", "secret-id", secret_id.as_bytes())]);
+    let (provider, calls) = build(&store(&bao, &mount, V2, approle_auth(&auth, &role_id)), creds).await;
+
+    let keys: Vec<RemoteKey> = (0..100).map(|i| RemoteKey::new(format!("es/{i}"))).collect();
+    for cycle in 0..3 {
+        if cycle > 0 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        let results = provider.get_secrets(&keys).await;
+        for (i, r) in results.into_iter().enumerate() {
+            assert_eq!(json_of(r.expect("read"))["v"], i.to_string());
+        }
+    }
+    println!(
+        "100 ExternalSecrets x 3 refresh cycles: {} logins, {} renewals, {} reads",
+        calls.count("Login"),
+        calls.count("RenewSelf"),
+        calls.count("ReadSecretData")
+    );
+    assert_eq!(calls.count("Login"), 1);
+    assert_eq!(calls.count("ReadSecretData"), 300);
+    assert!(calls.count("RenewSelf") >= 1);
+    assert_eq!(live_logins(&bao, &auth).await, 1);
+}
