@@ -184,3 +184,56 @@ async fn jwt_token(
         .service_account_token(&sat.service_account_ref, &audiences, Some(sat.expiration_seconds.unwrap_or(600)))
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{VaultAppRole, VaultUserPassAuth};
+
+    fn sel(name: &str) -> SecretKeySelector {
+        SecretKeySelector { name: name.into(), key: Some("k".into()), namespace: None }
+    }
+
+    fn invalid(auth: Option<&VaultAuth>) -> String {
+        match Method::from_spec(auth) {
+            Err(ProviderError::Invalid(m)) => m,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn exactly_one_method_must_be_named() {
+        assert!(invalid(None).contains("no auth section"));
+        assert!(invalid(Some(&VaultAuth::default())).contains("names no method"));
+        let two = VaultAuth {
+            token_secret_ref: Some(sel("t")),
+            user_pass: Some(VaultUserPassAuth { path: "userpass".into(), username: "u".into(), secret_ref: sel("p") }),
+            ..Default::default()
+        };
+        assert!(invalid(Some(&two)).contains("exactly one"));
+    }
+
+    #[test]
+    fn approle_needs_a_role_id_inline_or_by_reference() {
+        let auth = VaultAuth {
+            app_role: Some(VaultAppRole { path: "approle".into(), role_id: Some(String::new()), role_ref: None, secret_ref: sel("s") }),
+            ..Default::default()
+        };
+        assert!(invalid(Some(&auth)).contains("roleId or roleRef"));
+    }
+
+    #[test]
+    fn kubernetes_auth_never_falls_back_to_the_controllers_own_token() {
+        let auth = VaultAuth {
+            kubernetes: Some(VaultKubernetesAuth { mount_path: "kubernetes".into(), service_account_ref: None, secret_ref: None, role: "r".into() }),
+            ..Default::default()
+        };
+        assert!(invalid(Some(&auth)).contains("serviceAccountRef or secretRef"));
+    }
+
+    #[test]
+    fn a_login_never_shows_its_token_in_debug_output() {
+        let login = Login { token: Token("hvs.s3cr3t".into()), lease: Duration::ZERO, renewable: false, owned: true };
+        assert!(!format!("{login:?}").contains("s3cr3t"));
+    }
+}
