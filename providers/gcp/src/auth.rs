@@ -39,6 +39,11 @@ pub(crate) async fn store_auth(
         })?;
         return Ok(StoreAuth { credentials: Some(credentials), implied_project, method: "serviceAccountKey" });
     }
+    if auth.workload_identity_federation.is_some() && auth.workload_identity.is_none() {
+        return Err(ProviderError::Invalid(
+            "auth.workloadIdentityFederation is not supported by Sesame yet; use secretRef or workloadIdentity".into(),
+        ));
+    }
     if let Some(wi) = &auth.workload_identity {
         let config = workload_identity_config(wi, spec.project_id.as_deref())?;
         let implied_project = wi.cluster_project_id.clone();

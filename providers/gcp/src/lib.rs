@@ -60,6 +60,67 @@ pub struct GcpAuth {
     /// federated token is used directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<GcpWorkloadIdentity>,
+    /// Workload Identity Federation (non-GKE clusters, AWS). Accepted for compatibility with
+    /// ESO's schema but not supported yet: a store setting it fails with a clear error instead
+    /// of silently using another identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity_federation: Option<GcpWorkloadIdentityFederation>,
+}
+
+/// `auth.workloadIdentityFederation` (ESO's fields; not supported by Sesame yet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GcpWorkloadIdentityFederation {
+    /// A ConfigMap key holding an external-account credential configuration (JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cred_config: Option<ConfigMapKeyRef>,
+    /// The Kubernetes ServiceAccount whose tokens are exchanged, when Kubernetes is the identity
+    /// provider of the workload identity pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_ref: Option<ServiceAccountSelector>,
+    /// AWS region and credentials, when AWS is the identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_security_credentials: Option<GcpAwsSecurityCredentials>,
+    /// The STS audience: the workload identity pool provider's resource name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// The expected `credential_source.url` of `credConfig`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_token_endpoint: Option<String>,
+}
+
+/// A key of a ConfigMap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapKeyRef {
+    /// The name of the ConfigMap.
+    pub name: String,
+    /// The key holding the data.
+    pub key: String,
+    /// The namespace of the ConfigMap. Only a ClusterSecretStore may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// `awsSecurityCredentials` of workload identity federation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GcpAwsSecurityCredentials {
+    /// The AWS region.
+    pub region: String,
+    /// The Secret holding `aws_access_key_id`, `aws_secret_access_key` and `aws_session_token`.
+    pub aws_credentials_secret_ref: GcpSecretReference,
+}
+
+/// A Kubernetes Secret by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct GcpSecretReference {
+    /// The name of the Secret.
+    pub name: String,
+    /// The namespace of the Secret. Only a ClusterSecretStore may set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 /// `auth.secretRef`.

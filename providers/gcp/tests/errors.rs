@@ -152,3 +152,13 @@ async fn a_payload_that_fails_its_checksum_is_rejected() {
     let err = store.build().await.get_secret(&RemoteKey::new("db")).await.unwrap_err();
     assert!(matches!(&err, ProviderError::Transient(m) if m.contains("CRC32C")), "{err}");
 }
+
+#[tokio::test]
+async fn workload_identity_federation_is_refused_rather_than_replaced_by_another_identity() {
+    let mut store = KeyStore::new().await;
+    store.spec.auth = Some(serde_json::from_value(serde_json::json!({
+        "workloadIdentityFederation": {"audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/k"}
+    })).unwrap());
+    let err = store.try_build().await.err().expect("refused");
+    assert!(matches!(&err, ProviderError::Invalid(m) if m.contains("workloadIdentityFederation")), "{err}");
+}

@@ -145,7 +145,7 @@ pub fn key_spec() -> GcpProvider {
             secret_ref: Some(GcpSecretRef {
                 secret_access_key_secret_ref: SecretKeySelector { name: "gcp-sa".into(), key: Some("sa.json".into()), namespace: None },
             }),
-            workload_identity: None,
+            ..Default::default()
         }),
         ..Default::default()
     }
@@ -162,6 +162,7 @@ pub fn wi_spec(ksa: &str, cluster_project: &str) -> GcpProvider {
                 cluster_name: Some("prod-1".into()),
                 cluster_project_id: Some(cluster_project.into()),
             }),
+            ..Default::default()
         }),
         ..Default::default()
     }
