@@ -146,6 +146,13 @@ fn kustomize_builds_every_tree() {
         assert!(!out.is_empty(), "{tree} renders nothing");
         check_rbac_has_no_wildcards(tree, &out);
     }
+    // Moved into another namespace with a name suffix (as a user's overlay would), every binding
+    // still names the ServiceAccount and role that are rendered.
+    for tree in tools::KUSTOMIZE_TREES {
+        let moved = docs(&tools::kustomize_into(tree, "elsewhere", "x1", &[]));
+        check_bindings_resolve(tree, &moved);
+    }
+    check_bindings_resolve("helm", &docs(&helm_template("r", "ops", "v1.33.0", &[])));
     let base = docs(&kustomize("deploy/kustomize/base"));
     check_deployment(one(&base, "Deployment"), 2);
     assert_eq!(one(&base, "PodDisruptionBudget")["apiVersion"], "policy/v1");
@@ -262,6 +269,30 @@ pub fn check_rbac_has_no_wildcards(what: &str, docs: &[Value]) {
                     assert!(!v.as_str().unwrap_or_default().contains('*'), "{what}: {} {} has a wildcard in {field}", kind(r), name(r));
                 }
             }
+        }
+    }
+}
+
+/// Every RoleBinding/ClusterRoleBinding names a rendered role (or a built-in one) and the
+/// rendered ServiceAccount in its namespace.
+fn check_bindings_resolve(what: &str, docs: &[Value]) {
+    let sas: BTreeSet<(String, String)> = find(docs, "ServiceAccount")
+        .into_iter()
+        .map(|sa| (sa["metadata"]["namespace"].as_str().unwrap_or_default().to_string(), name(sa).to_string()))
+        .collect();
+    assert!(!sas.is_empty(), "{what}: no ServiceAccount");
+    for b in docs.iter().filter(|d| kind(d) == "RoleBinding" || kind(d) == "ClusterRoleBinding") {
+        let role_kind = b["roleRef"]["kind"].as_str().unwrap();
+        let role = b["roleRef"]["name"].as_str().unwrap();
+        assert!(
+            docs.iter().any(|d| kind(d) == role_kind && name(d) == role),
+            "{what}: {} {} refers to a {role_kind} {role} that is not rendered",
+            kind(b),
+            name(b)
+        );
+        for s in b["subjects"].as_array().expect("subjects") {
+            let key = (s["namespace"].as_str().unwrap_or_default().to_string(), s["name"].as_str().unwrap_or_default().to_string());
+            assert!(sas.contains(&key), "{what}: {} {} binds ServiceAccount {key:?}, rendered are {sas:?}", kind(b), name(b));
         }
     }
 }
