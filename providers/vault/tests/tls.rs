@@ -233,3 +233,19 @@ async fn cert_auth_logs_in_with_the_client_certificate() {
     provider.close().await;
     assert_eq!(live_logins(admin, &mount).await, 0);
 }
+
+#[tokio::test]
+async fn a_sealed_or_unreachable_server_is_a_transient_error() {
+    let server = tls_bao().await;
+    let (provider, _) = build(&tls_store(&server), tls_creds(&server)).await;
+    provider.get_secret(&RemoteKey::new("app")).await.expect("read while unsealed");
+    server.admin.must("PUT", "sys/seal", None).await;
+    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Transient(_)), "{err}");
+    assert!(err.is_retryable());
+
+    let nobody = VaultProvider { server: format!("http://127.0.0.1:{}", free_port()), ..tls_store(&server) };
+    let (provider, _) = build(&nobody, tls_creds(&server)).await;
+    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Transient(_)), "{err}");
+}
