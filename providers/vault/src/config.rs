@@ -46,7 +46,8 @@ pub struct VaultProvider {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_provider: Option<CaProvider>,
     /// ReadYourWrites ensures isolated read-after-write semantics by providing discovered cluster
-    /// replication states in each request (Vault Enterprise performance standbys).
+    /// replication states in each request (Vault Enterprise performance standbys). Accepted for
+    /// compatibility; Sesame does not track replication states yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_your_writes: bool,
     /// ForwardInconsistent tells Vault to forward read-after-write requests to the Vault leader
