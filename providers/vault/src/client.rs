@@ -125,14 +125,23 @@ impl VaultStoreClient {
     /// Check the store's mount exists and is the KV version the store says, through
     /// `sys/internal/ui/mounts`, which any token with a capability under the mount may read.
     async fn check_mount(&self, mount: &str) -> Result<(), ProviderError> {
-        let current = self.tokens.current().await?;
-        let token = crate::transport::Token(current.session.middle.token.clone());
-        let namespace = current.session.middle.namespace.clone();
         let path = format!("sys/internal/ui/mounts/{mount}");
-        let (status, body) = self
-            .ctx
-            .timed(PROVIDER, "ReadMount", self.transport.get_json(&path, &token, namespace.as_deref()))
-            .await?;
+        let mut retried = false;
+        let (status, body) = loop {
+            let current = self.tokens.current().await?;
+            let token = crate::transport::Token(current.session.middle.token.clone());
+            let namespace = current.session.middle.namespace.clone();
+            let (status, body) = self
+                .ctx
+                .timed(PROVIDER, "ReadMount", self.transport.get_json(&path, &token, namespace.as_deref()))
+                .await?;
+            // A dead token (lookup-self refused too): log in again once, as for reads.
+            if status == 403 && !retried && self.tokens.token_rejected(current.generation).await {
+                retried = true;
+                continue;
+            }
+            break (status, body);
+        };
         match status {
             200 => {}
             403 => return Err(ProviderError::Auth(format!("mount {mount}: the token may not use it (HTTP 403)"))),

@@ -134,3 +134,12 @@ async fn a_hundred_external_secrets_over_three_refresh_cycles_cost_one_login() {
     assert!(calls.count("RenewSelf") >= 1);
     assert_eq!(live_logins(&bao, &auth).await, 1);
 }
+
+#[tokio::test]
+async fn validate_logs_in_again_when_the_cached_token_was_revoked() {
+    let (bao, auth, provider, calls) = setup(json!({})).await;
+    provider.validate().await.unwrap();
+    bao.must("PUT", &format!("sys/leases/revoke-prefix/auth/{auth}/login"), None).await;
+    provider.validate().await.expect("validate recovers with a fresh login");
+    assert_eq!(calls.count("Login"), 2);
+}
