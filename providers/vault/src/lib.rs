@@ -5,7 +5,19 @@
 //! on `vaultrs`, is behind the `client` feature (default on).
 //!
 //! Sesame's difference from ESO: a built client logs in once, caches its token, renews it before
-//! it expires and logs in again only when Vault says the token is gone — never once per read.
+//! it expires (two thirds into each lease, in the background too, so an idle store keeps its
+//! token) and logs in again only when the token reaches its max TTL or Vault says it is gone
+//! (a 403 confirmed by lookup-self, then one retry) — never once per read. `close()` revokes a
+//! token Sesame logged in for, never a `tokenSecretRef` token.
+//!
+//! Remote calls are recorded under provider `HashiCorp/Vault` as `Login`, `RenewSelf`,
+//! `LookupSelf`, `RevokeSelf`, `ReadSecretData`, `ReadSecretMetadata`, `List` and `ReadMount`
+//! (`validate`: the mount exists and has the store's KV version).
+//!
+//! Not supported (yet): the `ldap`, `iam` and `gcp` auth methods (a store naming only those is
+//! rejected as invalid); kubernetes auth with the controller's own ServiceAccount token (a store
+//! must name `serviceAccountRef` or `secretRef`); `readYourWrites` is accepted but replication
+//! states are not tracked.
 #![forbid(unsafe_code)]
 
 mod config;
