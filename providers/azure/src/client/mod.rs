@@ -5,6 +5,7 @@ mod certificate;
 mod errors;
 mod find;
 mod objects;
+mod reads;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -13,11 +14,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions, StatusCode};
 use azure_core::time::Duration;
-use azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions;
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
-use azure_security_keyvault_keys::models::KeyClientGetKeyOptions;
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
-use azure_security_keyvault_secrets::models::SecretClientGetSecretOptions;
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use sesame_provider_core::{
     FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider,
@@ -29,7 +27,7 @@ pub use transport::{ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSe
 
 use crate::AzureKvProvider;
 use errors::map_error;
-use objects::{Kind, Times};
+use objects::Kind;
 
 /// The `provider` label of the call metrics, as ESO names it.
 pub const PROVIDER: &str = "Azure/KeyVault";
@@ -128,136 +126,6 @@ impl AzureKvClient {
             certs,
             ctx,
         })
-    }
-
-    async fn read_secret(
-        &self,
-        name: &str,
-        version: Option<String>,
-        fetch: bool,
-    ) -> Result<SecretValue, ProviderError> {
-        let what = format!("secret {name}");
-        let secret = self
-            .ctx
-            .timed(PROVIDER, "GetSecret", async {
-                let options = SecretClientGetSecretOptions {
-                    secret_version: version,
-                    ..Default::default()
-                };
-                let rsp = self
-                    .secrets
-                    .get_secret(name, Some(options))
-                    .await
-                    .map_err(|e| map_error("GetSecret", &what, e))?;
-                rsp.into_model()
-                    .map_err(|e| map_error("GetSecret", &what, e))
-            })
-            .await?;
-        let times = secret.attributes.as_ref().map(|a| Times {
-            enabled: a.enabled,
-            expires: a.expires,
-            not_before: a.not_before,
-            created: a.created,
-            updated: a.updated,
-        });
-        let times = times.unwrap_or_default();
-        objects::check_usable(Kind::Secret, name, &times)?;
-        if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(
-                secret.tags.as_ref(),
-                &times,
-            )));
-        }
-        Ok(SecretValue::from(secret.value.unwrap_or_default()))
-    }
-
-    async fn read_key(
-        &self,
-        name: &str,
-        version: Option<String>,
-        fetch: bool,
-    ) -> Result<SecretValue, ProviderError> {
-        let what = format!("key {name}");
-        let key = self
-            .ctx
-            .timed(PROVIDER, "GetKey", async {
-                let options = KeyClientGetKeyOptions {
-                    key_version: version,
-                    ..Default::default()
-                };
-                let rsp = self
-                    .keys
-                    .get_key(name, Some(options))
-                    .await
-                    .map_err(|e| map_error("GetKey", &what, e))?;
-                rsp.into_model().map_err(|e| map_error("GetKey", &what, e))
-            })
-            .await?;
-        let times = key.attributes.as_ref().map(|a| Times {
-            enabled: a.enabled,
-            expires: a.expires,
-            not_before: a.not_before,
-            created: a.created,
-            updated: a.updated,
-        });
-        let times = times.unwrap_or_default();
-        objects::check_usable(Kind::Key, name, &times)?;
-        if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(
-                key.tags.as_ref(),
-                &times,
-            )));
-        }
-        let jwk = key
-            .key
-            .ok_or_else(|| ProviderError::Invalid(format!("key {name} has no key material")))?;
-        let json = serde_json::to_vec(&jwk)
-            .map_err(|e| ProviderError::Invalid(format!("key {name}: {e}")))?;
-        Ok(SecretValue::from(json))
-    }
-
-    async fn read_cert(
-        &self,
-        name: &str,
-        version: Option<String>,
-        fetch: bool,
-    ) -> Result<SecretValue, ProviderError> {
-        let what = format!("certificate {name}");
-        let cert = self
-            .ctx
-            .timed(PROVIDER, "GetCertificate", async {
-                let options = CertificateClientGetCertificateOptions {
-                    certificate_version: version,
-                    ..Default::default()
-                };
-                let rsp = self
-                    .certs
-                    .get_certificate(name, Some(options))
-                    .await
-                    .map_err(|e| map_error("GetCertificate", &what, e))?;
-                rsp.into_model()
-                    .map_err(|e| map_error("GetCertificate", &what, e))
-            })
-            .await?;
-        let times = cert.attributes.as_ref().map(|a| Times {
-            enabled: a.enabled,
-            expires: a.expires,
-            not_before: a.not_before,
-            created: a.created,
-            updated: a.updated,
-        });
-        let times = times.unwrap_or_default();
-        objects::check_usable(Kind::Cert, name, &times)?;
-        if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(
-                cert.tags.as_ref(),
-                &times,
-            )));
-        }
-        let der = cert.cer.ok_or_else(|| {
-            ProviderError::Invalid(format!("certificate {name} has no content (cer)"))
-        })?;
-        Ok(SecretValue::from(der))
     }
 }
 
