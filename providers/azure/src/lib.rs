@@ -173,6 +173,31 @@ mod tests {
     }
 
     #[test]
+    fn the_schema_requires_only_the_vault_url_and_describes_every_field() {
+        let schema = serde_json::to_value(schemars::schema_for!(AzureKvProvider)).unwrap();
+        assert_eq!(schema["required"], serde_json::json!(["vaultUrl"]));
+        let properties = schema["properties"].as_object().unwrap();
+        for name in [
+            "authType",
+            "vaultUrl",
+            "tenantId",
+            "environmentType",
+            "authSecretRef",
+            "serviceAccountRef",
+            "identityId",
+            "useAzureSDK",
+            "customCloudConfig",
+        ] {
+            let field = &properties[name];
+            let described = field
+                .get("description")
+                .and_then(|d| d.as_str())
+                .is_some_and(|d| !d.is_empty());
+            assert!(described, "{name} has no description: {field}");
+        }
+    }
+
+    #[test]
     fn reads_an_eso_store_spec() {
         let spec: AzureKvProvider = serde_json::from_value(serde_json::json!({
             "vaultUrl": "https://v.vault.azure.net",

@@ -1,5 +1,6 @@
 //! The three ways a store authenticates — service principal, workload identity, managed identity —
 //! each against the fake Entra ID (or IMDS), with tokens cached per identity.
+#![cfg(feature = "client")]
 mod fake;
 
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! How vault and Entra ID failures reach the controller: sorted by what it should do about them,
 //! naming the cause, never carrying a value or a credential.
+#![cfg(feature = "client")]
 mod fake;
 
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! What an ExternalSecret reads from Azure Key Vault: secrets, versions, tags, keys and
 //! certificates, through the real SDK against the fake vault over HTTPS.
+#![cfg(feature = "client")]
 mod fake;
 
 use fake::support::{service_principal_store, text};
