@@ -132,7 +132,7 @@ impl ParameterStoreClient {
                 .find(|p| p.name() == Some(name.as_str()) || p.arn() == Some(name.as_str()));
             if let Some(value) = param.and_then(|p| p.value()) {
                 answers.insert(key, Ok(SecretValue::from(value)));
-            } else if out.invalid_parameters().iter().any(|n| *n == name) {
+            } else if out.invalid_parameters().contains(&name) {
                 answers.insert(
                     key,
                     Err(ProviderError::NotFound(format!(
@@ -286,13 +286,14 @@ impl SecretProvider for ParameterStoreClient {
             let key = name.strip_prefix(self.prefix.as_str())?;
             (name.starts_with(&root) && matcher.as_ref().is_none_or(|m| m.is_match(key))).then(|| key.to_string())
         };
-        if root.starts_with('/') && query.tags.is_empty() {
-            if let Some(params) = self.by_path(&root).await? {
-                return Ok(params
-                    .into_iter()
-                    .filter_map(|(name, value)| Some((wanted(&name)?, SecretValue::from(value))))
-                    .collect());
-            }
+        if root.starts_with('/')
+            && query.tags.is_empty()
+            && let Some(params) = self.by_path(&root).await?
+        {
+            return Ok(params
+                .into_iter()
+                .filter_map(|(name, value)| Some((wanted(&name)?, SecretValue::from(value))))
+                .collect());
         }
         let keys: Vec<RemoteKey> = self
             .describe(&root, &query.tags)
