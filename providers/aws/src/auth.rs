@@ -60,18 +60,27 @@ pub(crate) async fn sdk_config(
         None => loader(spec, opts).load().await, // the SDK default chain
     };
     for role in spec.additional_roles.iter().filter(|r| !r.is_empty()) {
-        config = assume(config, AssumeRole::new(ctx, role));
+        config = assume(
+            config,
+            ctx,
+            Role {
+                arn: role.clone(),
+                ..Role::default()
+            },
+        );
     }
     if let Some(role) = spec.role.as_deref().filter(|r| !r.is_empty()) {
-        let mut assume_role = AssumeRole::new(ctx, role);
-        assume_role.external_id = spec.external_id.clone().filter(|e| !e.is_empty());
-        assume_role.tags = spec
-            .session_tags
-            .iter()
-            .map(|t| (t.key.clone(), t.value.clone()))
-            .collect();
-        assume_role.transitive_tag_keys = spec.transitive_tag_keys.clone();
-        config = assume(config, assume_role);
+        let role = Role {
+            arn: role.to_string(),
+            external_id: spec.external_id.clone().filter(|e| !e.is_empty()),
+            tags: spec
+                .session_tags
+                .iter()
+                .map(|t| (t.key.clone(), t.value.clone()))
+                .collect(),
+            transitive_tag_keys: spec.transitive_tag_keys.clone(),
+        };
+        config = assume(config, ctx, role);
     }
     Ok(config)
 }
@@ -90,11 +99,15 @@ fn loader(spec: &AwsProvider, opts: &ClientOptions) -> ConfigLoader {
 }
 
 /// `config` with its credentials replaced by `role` assumed with them.
-fn assume(config: SdkConfig, mut role: AssumeRole) -> SdkConfig {
-    role.sts = Some(aws_sdk_sts::Client::new(&config));
+fn assume(config: SdkConfig, ctx: &ProviderContext, role: Role) -> SdkConfig {
+    let link = AssumeRole {
+        ctx: ctx.clone(),
+        role,
+        sts: aws_sdk_sts::Client::new(&config),
+    };
     config
         .into_builder()
-        .credentials_provider(SharedCredentialsProvider::new(role))
+        .credentials_provider(SharedCredentialsProvider::new(link))
         .build()
 }
 
@@ -247,58 +260,54 @@ impl ProvideCredentials for WebIdentity {
     }
 }
 
-/// sts:AssumeRole with the credentials of the STS client it holds (the previous link).
-struct AssumeRole {
-    ctx: ProviderContext,
-    role_arn: String,
+/// A role to assume and what to assume it with.
+#[derive(Debug, Default)]
+struct Role {
+    arn: String,
     external_id: Option<String>,
     tags: Vec<(String, String)>,
     transitive_tag_keys: Vec<String>,
-    sts: Option<aws_sdk_sts::Client>,
+}
+
+/// sts:AssumeRole with the credentials of the STS client it holds (the previous link).
+struct AssumeRole {
+    ctx: ProviderContext,
+    role: Role,
+    sts: aws_sdk_sts::Client,
 }
 
 impl AssumeRole {
-    fn new(ctx: &ProviderContext, role_arn: &str) -> Self {
-        AssumeRole {
-            ctx: ctx.clone(),
-            role_arn: role_arn.to_string(),
-            external_id: None,
-            tags: Vec::new(),
-            transitive_tag_keys: Vec::new(),
-            sts: None,
-        }
-    }
-
     async fn load(&self) -> Result<Credentials, ProviderError> {
-        let sts = self.sts.as_ref().expect("AssumeRole is always given its STS client");
-        let tags = self
+        let role = &self.role;
+        let tags = role
             .tags
             .iter()
             .map(|(k, v)| StsTag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ProviderError::Invalid(format!("invalid sessionTags: {e}")))?;
         let call = async {
-            sts.assume_role()
-                .role_arn(&self.role_arn)
+            self.sts
+                .assume_role()
+                .role_arn(&role.arn)
                 .role_session_name(SESSION_NAME)
-                .set_external_id(self.external_id.clone())
+                .set_external_id(role.external_id.clone())
                 .set_tags((!tags.is_empty()).then_some(tags))
                 .set_transitive_tag_keys(
-                    (!self.transitive_tag_keys.is_empty()).then(|| self.transitive_tag_keys.clone()),
+                    (!role.transitive_tag_keys.is_empty()).then(|| role.transitive_tag_keys.clone()),
                 )
                 .send()
                 .await
-                .map_err(|e| errors::from_sdk(e, "AssumeRole", &self.role_arn))
+                .map_err(|e| errors::from_sdk(e, "AssumeRole", &role.arn))
         };
         let out = self.ctx.timed(STS, "AssumeRole", call).await?;
-        into_credentials(out.credentials, "AssumeRole", &self.role_arn)
+        into_credentials(out.credentials, "AssumeRole", &role.arn)
     }
 }
 
 impl fmt::Debug for AssumeRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AssumeRole")
-            .field("role_arn", &self.role_arn)
+            .field("role", &self.role)
             .finish_non_exhaustive()
     }
 }

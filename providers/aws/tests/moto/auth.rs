@@ -187,7 +187,12 @@ async fn additional_roles_then_role_are_assumed_in_a_chain_and_cached() {
 #[tokio::test]
 async fn a_refused_assume_role_is_an_auth_error_naming_the_role() {
     let proxy = Proxy::start(&moto()).await;
-    proxy.inject(Fault { op: "AssumeRole", status: 403, code: "AccessDenied", times: None });
+    proxy.inject(Fault {
+        op: "AssumeRole",
+        status: 403,
+        code: "AccessDenied",
+        times: None,
+    });
     let mut spec = store(SecretsManager);
     spec.role = Some("arn:aws:iam::123456789012:role/not-for-you".into());
     let (client, calls) = build(&spec, TestCredentials::keys(), at(&proxy.url)).await;
@@ -195,7 +200,10 @@ async fn a_refused_assume_role_is_an_auth_error_naming_the_role() {
     let err = client.get_secret(&RemoteKey::new("anything")).await.unwrap_err();
     assert_eq!(err.kind(), "auth", "{err}");
     let message = err.to_string();
-    assert!(message.contains("AssumeRole") && message.contains("role/not-for-you") && message.contains("AccessDenied"), "{message}");
+    assert!(
+        message.contains("AssumeRole") && message.contains("role/not-for-you") && message.contains("AccessDenied"),
+        "{message}"
+    );
     assert_eq!(proxy.count("GetSecretValue"), 0, "nothing is read without credentials");
     assert!(calls.all().contains(&("AWS/STS", "AssumeRole", "auth")));
 }

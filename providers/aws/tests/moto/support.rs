@@ -20,6 +20,11 @@ pub fn moto() -> String {
     sesame_testsupport::env().aws_endpoint.clone()
 }
 
+/// The region the test environment's moto serves.
+pub fn region() -> String {
+    sesame_testsupport::env().aws_region.clone()
+}
+
 /// A name no other test, and no earlier run against the same moto, has used.
 pub fn unique(stem: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -38,7 +43,7 @@ pub const SECRET_KEY: &str = "sesame-test-secret-access-key";
 /// SDK config for seeding moto directly (not through the code under test).
 pub async fn admin_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region()))
         .endpoint_url(moto())
         .credentials_provider(aws_credential_types::Credentials::new(
             "AKIAADMIN",
@@ -68,7 +73,7 @@ pub fn store(service: AwsServiceType) -> AwsProvider {
     };
     AwsProvider {
         service,
-        region: "us-east-1".into(),
+        region: region(),
         role: None,
         additional_roles: vec![],
         external_id: None,
