@@ -75,8 +75,14 @@ impl Tokens {
             None => true,
             Some(h) => h.refresh_at.is_some_and(|at| now >= at),
         };
-        if due {
-            self.refresh(&mut guard).await?;
+        if due && let Err(e) = self.refresh(&mut guard).await {
+            // The refresh failed (Vault briefly unavailable, say) but the held token still works
+            // for a while: keep using it and try again a little later.
+            let alive = guard.0.as_mut().filter(|h| h.expires_at.is_some_and(|exp| exp > now));
+            let Some(held) = alive else { return Err(e) };
+            let remaining = held.expires_at.map(|exp| exp - now).unwrap_or_default();
+            held.refresh_at = Some(now + (remaining / 2).min(Duration::from_secs(5)));
+            tracing::warn!(provider = PROVIDER, error = %e, "token refresh failed; using the current token until it expires");
         }
         let held = guard.0.as_ref().expect("refresh leaves a token");
         Ok(Current { session: held.reads.clone(), generation: held.generation })

@@ -143,3 +143,18 @@ async fn validate_logs_in_again_when_the_cached_token_was_revoked() {
     provider.validate().await.expect("validate recovers with a fresh login");
     assert_eq!(calls.count("Login"), 2);
 }
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_using_the_live_token_until_it_expires() {
+    // A single-use secret ID: the second login is refused. The first token (6 s, not extendable
+    // past that) still serves reads until it expires; then reads fail as auth errors.
+    let (_bao, _auth, provider, calls) =
+        setup(json!({"token_ttl": "6s", "token_max_ttl": "6s", "secret_id_num_uses": 1})).await;
+    read(provider.as_ref()).await;
+    tokio::time::sleep(Duration::from_millis(5600)).await; // past the last refresh point, before expiry
+    read(provider.as_ref()).await;
+    assert!(calls.failed("Login") >= 1, "a fresh login was tried and refused");
+    tokio::time::sleep(Duration::from_millis(1400)).await; // the token has expired
+    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
+    assert!(matches!(err, sesame_provider_core::ProviderError::Auth(_)), "{err}");
+}
