@@ -185,12 +185,11 @@ impl SecretProvider for VaultStoreClient {
     async fn validate(&self) -> Result<(), ProviderError> {
         match self.mount.clone() {
             Some(mount) => self.check_mount(&mount).await,
-            None => {
-                let current = self.tokens.current().await?;
-                self.call("LookupSelf", "lookup token", |s| async move { vaultrs::token::lookup_self(&*s).await })
-                    .await
-                    .map(|_| drop(current))
-            }
+            // No mount to check: prove the token works.
+            None => self
+                .call("LookupSelf", "lookup token", |s| async move { vaultrs::token::lookup_self(&*s).await })
+                .await
+                .map(|_| ()),
         }
     }
 
