@@ -255,3 +255,73 @@ async fn a_failed_batch_fails_only_its_own_keys() {
         got[2]
     );
 }
+
+#[tokio::test]
+async fn a_refused_get_parameters_falls_back_to_single_reads() {
+    let stem = unique("/batch-denied");
+    let admin = ssm_admin().await;
+    for i in 0..3 {
+        let kind = aws_sdk_ssm::types::ParameterType::String;
+        admin
+            .put_parameter()
+            .name(format!("{stem}/{i}"))
+            .value(format!("v{i}"))
+            .r#type(kind)
+            .send()
+            .await
+            .unwrap();
+    }
+    let proxy = Proxy::start(&moto()).await;
+    proxy.inject(Fault {
+        op: "GetParameters",
+        status: 400,
+        code: "AccessDeniedException",
+        times: None,
+    });
+    let (client, _) = build(&store(ParameterStore), TestCredentials::keys(), at(&proxy.url)).await;
+    let keys: Vec<RemoteKey> = (0..3).map(|i| RemoteKey::new(format!("{stem}/{i}"))).collect();
+
+    let got = client.get_secrets(&keys).await;
+    assert_eq!(
+        got.into_iter().map(|v| text(v.unwrap())).collect::<Vec<_>>(),
+        vec!["v0", "v1", "v2"]
+    );
+    assert_eq!((proxy.count("GetParameters"), proxy.count("GetParameter")), (1, 3));
+}
+
+#[tokio::test]
+async fn find_by_path_falls_back_to_describe_parameters_when_the_path_read_is_refused() {
+    let stem = unique("/path-denied");
+    let admin = ssm_admin().await;
+    for name in ["a", "b"] {
+        let kind = aws_sdk_ssm::types::ParameterType::SecureString;
+        admin
+            .put_parameter()
+            .name(format!("{stem}/{name}"))
+            .value(name)
+            .r#type(kind)
+            .send()
+            .await
+            .unwrap();
+    }
+    let proxy = Proxy::start(&moto()).await;
+    proxy.inject(Fault {
+        op: "GetParametersByPath",
+        status: 400,
+        code: "AccessDeniedException",
+        times: None,
+    });
+    let (client, _) = build(&store(ParameterStore), TestCredentials::keys(), at(&proxy.url)).await;
+
+    let query = sesame_provider_core::FindQuery {
+        path: Some(stem.clone()),
+        ..Default::default()
+    };
+    let found = client.find(&query).await.unwrap();
+    assert_eq!(
+        found.keys().cloned().collect::<Vec<_>>(),
+        vec![format!("{stem}/a"), format!("{stem}/b")]
+    );
+    assert_eq!(text(found[&format!("{stem}/b")].clone()), "b");
+    assert!(proxy.count("DescribeParameters") >= 1 && proxy.count("GetParameters") == 1);
+}
