@@ -2,7 +2,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use google_cloud_gax::error::rpc::Code;
+use google_cloud_gax::error::rpc::{Code, StatusDetails};
 use google_cloud_gax::error::{CredentialsError, Error};
 use google_cloud_gax::retry_policy::{RetryPolicy, RetryPolicyExt};
 use google_cloud_gax::retry_result::RetryResult;
@@ -16,7 +16,7 @@ pub(crate) fn classify(err: &Error, what: &str) -> ProviderError {
         return match status.code {
             Code::NotFound => ProviderError::NotFound(msg),
             Code::PermissionDenied | Code::Unauthenticated => ProviderError::Auth(msg),
-            Code::ResourceExhausted => ProviderError::throttled(msg),
+            Code::ResourceExhausted => ProviderError::Throttled { message: msg, retry_after: retry_delay(status) },
             Code::Unavailable | Code::DeadlineExceeded => ProviderError::Transient(msg),
             _ => ProviderError::Invalid(msg),
         };
@@ -41,6 +41,16 @@ pub(crate) fn classify(err: &Error, what: &str) -> ProviderError {
         }
         _ => ProviderError::Invalid(msg),
     }
+}
+
+/// The `google.rpc.RetryInfo` hint of a status, when the service sent one.
+fn retry_delay(status: &google_cloud_gax::error::rpc::Status) -> Option<Duration> {
+    status.details.iter().find_map(|d| match d {
+        StatusDetails::RetryInfo(info) => info.retry_delay.as_ref().map(|d| {
+            Duration::new(u64::try_from(d.seconds()).unwrap_or(0), u32::try_from(d.nanos()).unwrap_or(0))
+        }),
+        _ => None,
+    })
 }
 
 /// The first error of type `T` in the source chain.

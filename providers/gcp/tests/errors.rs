@@ -90,6 +90,19 @@ async fn persistent_throttling_surfaces_as_throttled() {
 }
 
 #[tokio::test]
+async fn the_services_retry_hint_reaches_the_controller() {
+    let store = KeyStore::new().await;
+    store.fake.secret(DB, &[], &[]);
+    store.fake.version(DB, b"v1");
+    store.fake.throttle(ACCESS, 100, "7s");
+    let err = store.build().await.get_secret(&RemoteKey::new("db")).await.unwrap_err();
+    assert!(
+        matches!(err, ProviderError::Throttled { retry_after: Some(d), .. } if d == std::time::Duration::from_secs(7)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_unavailable_service_is_transient() {
     let store = KeyStore::new().await;
     store.fake.secret(DB, &[], &[]);

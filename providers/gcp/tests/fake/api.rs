@@ -37,7 +37,13 @@ async fn handle(AxState(app): AxState<App>, method: Method, uri: Uri, headers: H
     let mut s = app.state.lock().unwrap();
     if let Some(f) = s.faults.iter_mut().find(|f| f.remaining > 0 && path.contains(&f.path_part)) {
         f.remaining -= 1;
-        return error(f.http, f.status, format!("injected {} for {path}", f.status));
+        let message = format!("injected {} for {path}", f.status);
+        return match f.retry_delay {
+            None => error(f.http, f.status, message),
+            Some(delay) => wire::error_with_details(f.http, f.status, message, json!([{
+                "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay,
+            }])),
+        };
     }
     match (&method, path.as_str()) {
         (&Method::POST, "/v1/token") => tokens::sts(&mut s, &body),

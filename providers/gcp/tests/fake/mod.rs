@@ -49,6 +49,8 @@ pub struct Fault {
     pub http: u16,
     pub status: &'static str,
     pub remaining: u32,
+    /// A `google.rpc.RetryInfo` detail, e.g. `"7s"`.
+    pub retry_delay: Option<&'static str>,
 }
 
 /// A GKE cluster whose ServiceAccount tokens STS accepts for `identitynamespace:{pool}:{provider}`.
@@ -229,7 +231,14 @@ impl FakeGcp {
 
     /// Answer the next `times` requests whose path contains `path_part` with an error.
     pub fn fail(&self, path_part: &str, http: u16, status: &'static str, times: u32) {
-        self.lock().faults.push(Fault { path_part: path_part.into(), http, status, remaining: times });
+        self.lock().faults.push(Fault { path_part: path_part.into(), http, status, remaining: times, retry_delay: None });
+    }
+
+    /// Answer the next `times` matching requests with 429 RESOURCE_EXHAUSTED carrying a
+    /// `google.rpc.RetryInfo` of `delay` (e.g. `"7s"`).
+    pub fn throttle(&self, path_part: &str, times: u32, delay: &'static str) {
+        let fault = Fault { path_part: path_part.into(), http: 429, status: "RESOURCE_EXHAUSTED", remaining: times, retry_delay: Some(delay) };
+        self.lock().faults.push(fault);
     }
 
     /// Hold requests whose path contains `path_part` until `n` of them wait together: a client

@@ -14,6 +14,12 @@ pub fn error(http: u16, status: &str, message: impl Into<String>) -> Response {
     (StatusCode::from_u16(http).unwrap(), axum::Json(body)).into_response()
 }
 
+/// The same, with `details` (`google.rpc.RetryInfo`, `ErrorInfo`, … as `{"@type": …}` objects).
+pub fn error_with_details(http: u16, status: &str, message: String, details: Value) -> Response {
+    let body = json!({"error": {"code": http, "message": message, "status": status, "details": details}});
+    (StatusCode::from_u16(http).unwrap(), axum::Json(body)).into_response()
+}
+
 pub fn ok(body: Value) -> Response {
     (StatusCode::OK, axum::Json(body)).into_response()
 }
