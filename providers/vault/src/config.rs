@@ -40,7 +40,11 @@ pub struct VaultProvider {
     /// The configuration used for client side related TLS communication, when the Vault server
     /// requires mutual authentication. Only used if the Server URL is using HTTPS protocol.
     /// This is different from the "TLS certificates auth method", under `auth.cert`.
-    #[serde(default, rename = "tls", skip_serializing_if = "VaultClientTls::is_empty")]
+    #[serde(
+        default,
+        rename = "tls",
+        skip_serializing_if = "VaultClientTls::is_empty"
+    )]
     pub tls: VaultClientTls,
     /// The provider for the CA bundle to use to validate Vault server certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -132,11 +136,27 @@ mod tests {
     #[test]
     fn the_schema_names_fields_as_eso_does() {
         let schema = serde_json::to_string(&schemars::schema_for!(VaultProvider)).unwrap();
-        for field in ["caBundle", "caProvider", "readYourWrites", "forwardInconsistent", "tokenSecretRef",
-            "appRole", "roleRef", "mountPath", "serviceAccountRef", "kubernetesServiceAccountToken",
-            "expirationSeconds", "userPass", "clientCert", "certSecretRef", "keySecretRef"]
-        {
-            assert!(schema.contains(&format!("\"{field}\"")), "schema lacks {field}");
+        for field in [
+            "caBundle",
+            "caProvider",
+            "readYourWrites",
+            "forwardInconsistent",
+            "tokenSecretRef",
+            "appRole",
+            "roleRef",
+            "mountPath",
+            "serviceAccountRef",
+            "kubernetesServiceAccountToken",
+            "expirationSeconds",
+            "userPass",
+            "clientCert",
+            "certSecretRef",
+            "keySecretRef",
+        ] {
+            assert!(
+                schema.contains(&format!("\"{field}\"")),
+                "schema lacks {field}"
+            );
         }
     }
 }

@@ -34,20 +34,30 @@ pub(crate) struct Transport {
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transport").field("address", &self.address).finish_non_exhaustive()
+        f.debug_struct("Transport")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
     }
 }
 
 impl Transport {
     /// Resolve the store's TLS material through `creds` and build the HTTP client.
-    pub(crate) async fn new(spec: &VaultProvider, creds: &dyn CredentialSource) -> Result<Self, ProviderError> {
+    pub(crate) async fn new(
+        spec: &VaultProvider,
+        creds: &dyn CredentialSource,
+    ) -> Result<Self, ProviderError> {
         let address = spec.server.trim_end_matches('/').to_string();
-        let url = reqwest::Url::parse(&address)
-            .map_err(|e| ProviderError::Invalid(format!("vault server {:?} is not a URL: {e}", spec.server)))?;
+        let url = reqwest::Url::parse(&address).map_err(|e| {
+            ProviderError::Invalid(format!("vault server {:?} is not a URL: {e}", spec.server))
+        })?;
         let https = match url.scheme() {
             "https" => true,
             "http" => false,
-            other => return Err(ProviderError::Invalid(format!("vault server scheme {other} is neither http nor https"))),
+            other => {
+                return Err(ProviderError::Invalid(format!(
+                    "vault server scheme {other} is neither http nor https"
+                )));
+            }
         };
 
         let mut builder = reqwest::Client::builder()
@@ -67,9 +77,9 @@ impl Transport {
             // reqwest#2988: a plain-http client must not try to load platform roots.
             builder = builder.tls_certs_only(Vec::new());
         }
-        let http = builder
-            .build()
-            .map_err(|e| ProviderError::Invalid(format!("cannot build the HTTP client for {address}: {e}")))?;
+        let http = builder.build().map_err(|e| {
+            ProviderError::Invalid(format!("cannot build the HTTP client for {address}: {e}"))
+        })?;
 
         let settings = VaultClientSettingsBuilder::default()
             .address(&address)
@@ -81,7 +91,11 @@ impl Transport {
             .namespace(None)
             .build()
             .map_err(|e| ProviderError::Invalid(format!("vault client settings: {e}")))?;
-        Ok(Transport { address, http, settings })
+        Ok(Transport {
+            address,
+            http,
+            settings,
+        })
     }
 
     /// A vaultrs client sending `token` (may be empty, for logins) in `namespace`.
@@ -105,34 +119,47 @@ impl Transport {
         token: &Token,
         namespace: Option<&str>,
     ) -> Result<(u16, serde_json::Value), ProviderError> {
-        let mut req = self.http.get(format!("{}/v1/{path}", self.address)).header("X-Vault-Token", &token.0);
+        let mut req = self
+            .http
+            .get(format!("{}/v1/{path}", self.address))
+            .header("X-Vault-Token", &token.0);
         if let Some(ns) = namespace {
             req = req.header("X-Vault-Namespace", ns);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ProviderError::Transient(format!("GET {path}: cannot reach Vault: {e}")))?;
+        let resp = req.send().await.map_err(|e| {
+            ProviderError::Transient(format!("GET {path}: cannot reach Vault: {e}"))
+        })?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| ProviderError::Transient(format!("GET {path}: reading the answer: {e}")))?;
-        Ok((status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)))
+        let body = resp.bytes().await.map_err(|e| {
+            ProviderError::Transient(format!("GET {path}: reading the answer: {e}"))
+        })?;
+        Ok((
+            status,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        ))
     }
 }
 
 fn headers(spec: &VaultProvider) -> Result<HeaderMap, ProviderError> {
     let mut map = HeaderMap::new();
     for (name, value) in &spec.headers {
-        let name = HeaderName::try_from(name.as_str())
-            .map_err(|_| ProviderError::Invalid(format!("vault header name {name:?} is not a valid HTTP header name")))?;
-        let value = HeaderValue::try_from(value.as_str())
-            .map_err(|_| ProviderError::Invalid(format!("the value of vault header {name} is not a valid HTTP header value")))?;
+        let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+            ProviderError::Invalid(format!(
+                "vault header name {name:?} is not a valid HTTP header name"
+            ))
+        })?;
+        let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
+            ProviderError::Invalid(format!(
+                "the value of vault header {name} is not a valid HTTP header value"
+            ))
+        })?;
         map.insert(name, value);
     }
     if spec.forward_inconsistent {
-        map.insert("X-Vault-Inconsistent", HeaderValue::from_static("forward-active-node"));
+        map.insert(
+            "X-Vault-Inconsistent",
+            HeaderValue::from_static("forward-active-node"),
+        );
     }
     Ok(map)
 }
@@ -155,10 +182,13 @@ async fn ca_certificates(
     }
     let mut out = Vec::new();
     for (what, pem) in pems {
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| ProviderError::Invalid(format!("{what} is not a PEM certificate bundle: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            ProviderError::Invalid(format!("{what} is not a PEM certificate bundle: {e}"))
+        })?;
         if certs.is_empty() {
-            return Err(ProviderError::Invalid(format!("{what} holds no PEM certificate")));
+            return Err(ProviderError::Invalid(format!(
+                "{what} holds no PEM certificate"
+            )));
         }
         out.extend(certs);
     }
@@ -177,13 +207,20 @@ async fn client_identity(
             (None, tls) => match (&tls.cert_secret_ref, &tls.key_secret_ref) {
                 (Some(c), Some(k)) => (c, k),
                 (None, None) => return Ok(None),
-                _ => return Err(ProviderError::Invalid("tls needs both certSecretRef and keySecretRef".into())),
+                _ => {
+                    return Err(ProviderError::Invalid(
+                        "tls needs both certSecretRef and keySecretRef".into(),
+                    ));
+                }
             },
         };
     let mut pem = creds.secret_key(cert, Some("tls.crt")).await?.into_bytes();
     pem.push(b'\n');
     pem.extend(creds.secret_key(key, Some("tls.key")).await?.into_bytes());
-    reqwest::Identity::from_pem(&pem)
-        .map(Some)
-        .map_err(|_| ProviderError::Invalid(format!("client certificate {}/key {} is not a PEM certificate and private key", cert.name, key.name)))
+    reqwest::Identity::from_pem(&pem).map(Some).map_err(|_| {
+        ProviderError::Invalid(format!(
+            "client certificate {}/key {} is not a PEM certificate and private key",
+            cert.name, key.name
+        ))
+    })
 }
