@@ -153,10 +153,8 @@ var sprigStdlib = template.FuncMap{
 		return string(out)
 	},
 	"fromJson": func(v string) interface{} {
-		output := map[string]interface{}{}
-		if err := json.Unmarshal([]byte(v), &output); err != nil {
-			output["Error"] = err.Error()
-		}
+		var output interface{}
+		_ = json.Unmarshal([]byte(v), &output)
 		return output
 	},
 	"sha1sum":    func(s string) string { h := sha1.Sum([]byte(s)); return hex.EncodeToString(h[:]) },
@@ -199,8 +197,6 @@ var sprigStdlib = template.FuncMap{
 		switch v := sec.(type) {
 		case string:
 			n, _ = strconv.ParseInt(v, 10, 64)
-		case int:
-			n = int64(v)
 		case int64:
 			n = v
 		}
