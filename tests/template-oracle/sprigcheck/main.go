@@ -9,6 +9,9 @@
 //	cd tests/template-oracle/sprigcheck
 //	GO111MODULE=off GOPATH=/usr/share/gocode go run . $(ls ../../templates/*.json | grep -v sandbox)
 //
+// With -fill as the first argument it prints Go's output (or error) for
+// each case instead, to write expectations for new cases.
+//
 // "skip" lines use ESO's own helpers (pkcs12*, filterPEM, jwk*, …), which
 // sprig lacks. Known, intended differences: htpasswd takes three arguments
 // in ESO's vendored sprig (two in 3.2.3); error texts are Sesame's own.
@@ -60,7 +63,12 @@ func main() {
 		}
 		return m
 	}
-	for _, path := range os.Args[1:] {
+	write := len(os.Args) > 1 && os.Args[1] == "-fill"
+	args := os.Args[1:]
+	if write {
+		args = args[1:]
+	}
+	for _, path := range args {
 		raw, _ := os.ReadFile(path)
 		var cases []Case
 		if err := json.Unmarshal(raw, &cases); err != nil {
@@ -85,6 +93,15 @@ func main() {
 				var buf bytes.Buffer
 				err = t.Execute(&buf, data)
 				out = buf.String()
+			}
+			if write {
+				if err != nil {
+					fmt.Printf("%s\tERR\t%s\n", c.Name, err.Error())
+				} else {
+					j, _ := json.Marshal(out)
+					fmt.Printf("%s\tOUT\t%s\n", c.Name, j)
+				}
+				continue
 			}
 			status := "ok  "
 			detail := ""
