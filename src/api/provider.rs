@@ -9,14 +9,30 @@ pub struct ProviderSpec {
     /// Static data held in the store itself, for demos and tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fake: Option<sesame_provider_fake::FakeProvider>,
+    /// AWS Secrets Manager or Systems Manager Parameter Store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<sesame_provider_aws::AwsProvider>,
+    /// HashiCorp Vault or OpenBao (KV v1/v2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault: Option<sesame_provider_vault::VaultProvider>,
+    /// Google Cloud Secret Manager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcpsm: Option<sesame_provider_gcp::GcpProvider>,
+    /// Azure Key Vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azurekv: Option<sesame_provider_azure::AzureKvProvider>,
 }
 
 impl ProviderSpec {
     /// The key of the provider that is set, for messages and metrics.
     pub fn kind(&self) -> &'static str {
-        if self.fake.is_some() {
-            return "fake";
+        match self {
+            ProviderSpec { fake: Some(_), .. } => "fake",
+            ProviderSpec { aws: Some(_), .. } => "aws",
+            ProviderSpec { vault: Some(_), .. } => "vault",
+            ProviderSpec { gcpsm: Some(_), .. } => "gcpsm",
+            ProviderSpec { azurekv: Some(_), .. } => "azurekv",
+            _ => "none",
         }
-        "none"
     }
 }

@@ -25,6 +25,11 @@ fn free_port() -> u16 {
 impl Sesame {
     /// Start the controller with these extra flags (e.g. `--namespace`, `--controller-class`).
     pub fn start(name: &str, args: &[&str]) -> Sesame {
+        Sesame::start_with_env(name, args, &[])
+    }
+
+    /// Start the controller with extra flags and environment variables.
+    pub fn start_with_env(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Sesame {
         let env = sesame_testsupport::env();
         let port = free_port();
         let dir = std::env::temp_dir().join("sesame-e2e");
@@ -36,6 +41,7 @@ impl Sesame {
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
             .args(args)
             .env("KUBECONFIG", &env.kubeconfig)
+            .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -131,6 +137,15 @@ fn dechunk(body: &str) -> String {
     }
 }
 
+/// The value of one sample of the exposition (first match of `series`, a name with labels).
+pub fn sample(metrics: &str, series_prefix: &str, must_contain: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(series_prefix) && must_contain.iter().all(|c| l.contains(c)))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
 pub fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(40)..].join("\n")
@@ -178,7 +193,35 @@ impl Scene {
 
     /// Start sesame for this scene: its namespace and class only.
     pub fn sesame(&self) -> Sesame {
-        Sesame::start(&self.ns, &["--namespace", &self.ns, "--controller-class", &self.class])
+        self.sesame_with(&[], &[])
+    }
+
+    /// Start sesame for this scene with extra flags and environment variables.
+    pub fn sesame_with(&self, args: &[&str], vars: &[(&str, &str)]) -> Sesame {
+        let mut all = vec!["--namespace", &self.ns, "--controller-class", &self.class];
+        all.extend_from_slice(args);
+        Sesame::start_with_env(&self.ns, &all, vars)
+    }
+
+    /// Apply any store (JSON with `spec.provider`) in this scene's namespace and class.
+    pub async fn store(&self, name: &str, provider: Value) {
+        let store = json!({
+            "apiVersion": "external-secrets.io/v1",
+            "kind": "SecretStore",
+            "metadata": {"name": name, "namespace": self.ns},
+            "spec": {"controller": self.class, "provider": provider},
+        });
+        apply(&self.client, &self.ns, "secretstores", name, store).await;
+    }
+
+    /// A Kubernetes Secret with these string values (store credentials).
+    pub async fn plain_secret(&self, name: &str, data: &[(&str, &str)]) {
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta { name: Some(name.into()), ..Default::default() },
+            data: Some(data.iter().map(|(k, v)| (k.to_string(), k8s_openapi::ByteString(v.as_bytes().to_vec()))).collect()),
+            ..Default::default()
+        };
+        self.secrets().create(&PostParams::default(), &secret).await.expect("create secret");
     }
 
     pub fn secrets(&self) -> Api<Secret> {

@@ -6,6 +6,8 @@ mod harness;
 mod leader;
 mod observability;
 mod policies;
+mod providers;
 mod stores;
 mod sync;
 mod validation;
+mod faults;

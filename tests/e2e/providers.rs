@@ -1,0 +1,157 @@
+//! The real binary syncing from real provider servers: AWS (moto) and Vault (OpenBao).
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use serde_json::json;
+use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
+
+use crate::harness::*;
+
+async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
+    let env = sesame_testsupport::env();
+    let conf = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(env.aws_region.clone()))
+        .endpoint_url(&env.aws_endpoint)
+        .credentials_provider(Credentials::new(
+            sesame_testsupport::AWS_ACCESS_KEY_ID,
+            sesame_testsupport::AWS_SECRET_ACCESS_KEY,
+            None,
+            None,
+            "e2e",
+        ))
+        .build();
+    aws_sdk_secretsmanager::Client::from_conf(conf)
+}
+
+async fn aws_store(scene: &Scene) {
+    let env = sesame_testsupport::env();
+    scene
+        .plain_secret(
+            "aws-creds",
+            &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)],
+        )
+        .await;
+    scene
+        .store(
+            "aws",
+            json!({"aws": {
+                "service": "SecretsManager",
+                "region": env.aws_region,
+                "auth": {"secretRef": {
+                    "accessKeyIDSecretRef": {"name": "aws-creds", "key": "id"},
+                    "secretAccessKeySecretRef": {"name": "aws-creds", "key": "secret"},
+                }},
+            }}),
+        )
+        .await;
+}
+
+fn aws_env() -> Vec<(&'static str, String)> {
+    vec![("AWS_ENDPOINT_URL", sesame_testsupport::env().aws_endpoint.clone()), ("AWS_EC2_METADATA_DISABLED", "true".into())]
+}
+
+#[tokio::test]
+async fn syncs_from_aws_secrets_manager_and_follows_a_change_after_force_sync() {
+    let scene = Scene::new("e2e-aws").await;
+    let sm = secrets_manager().await;
+    let name = format!("{}/db", scene.ns);
+    sm.create_secret().name(&name).secret_string(r#"{"user":"app","password":"first"}"#).send().await.unwrap();
+    aws_store(&scene).await;
+    let vars = aws_env();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sesame = scene.sesame_with(&[], &vars);
+    scene
+        .external_secret(
+            "db",
+            json!({
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": "aws"},
+                "data": [{"secretKey": "password", "remoteRef": {"key": name, "property": "password"}}],
+                "dataFrom": [{"extract": {"key": name}}],
+            }),
+        )
+        .await;
+    wait_secret_data(&scene, &sesame, "db", &map(&[("password", "first"), ("user", "app")])).await;
+
+    sm.put_secret_value().secret_id(&name).secret_string(r#"{"user":"app","password":"second"}"#).send().await.unwrap();
+    let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "2"}}});
+    scene.externalsecrets().patch("db", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    wait_secret_data(&scene, &sesame, "db", &map(&[("password", "second"), ("user", "app")])).await;
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn many_externalsecrets_over_few_keys_cost_one_batch_call_per_twenty_keys() {
+    let scene = Scene::new("e2e-awsbatch").await;
+    let sm = secrets_manager().await;
+    let keys: Vec<String> = (0..25).map(|i| format!("{}/k{i}", scene.ns)).collect();
+    for (i, k) in keys.iter().enumerate() {
+        sm.create_secret().name(k).secret_string(format!("v{i}")).send().await.unwrap();
+    }
+    aws_store(&scene).await;
+    // 40 ExternalSecrets over the 25 keys, created before the controller starts.
+    for i in 0..40 {
+        let key = &keys[i % 25];
+        scene
+            .external_secret(&format!("es-{i}"), json!({"secretStoreRef": {"name": "aws"}, "data": [{"secretKey": "v", "remoteRef": {"key": key}}]}))
+            .await;
+    }
+    let vars = aws_env();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sesame = scene.sesame_with(&["--coalesce-window", "500ms"], &vars);
+    for i in 0..40 {
+        wait_secret_data(&scene, &sesame, &format!("es-{i}"), &map(&[("v", &format!("v{}", i % 25))])).await;
+    }
+    let (_, metrics) = sesame.get("/metrics").await.unwrap();
+    let batch = sample(&metrics, "externalsecret_provider_api_calls_count{", &["BatchGetSecretValue"]);
+    let single = sample(&metrics, "externalsecret_provider_api_calls_count{", &["call=\"GetSecretValue\""]);
+    println!("first sync of 40 ExternalSecrets over 25 keys: BatchGetSecretValue={batch} GetSecretValue={single}");
+    assert_eq!(batch, 2.0, "⌈25/20⌉ batch calls expected\n{metrics}");
+    assert_eq!(single, 0.0);
+    scene.delete_namespace().await;
+}
+
+async fn openbao() -> VaultClient {
+    let env = sesame_testsupport::env();
+    VaultClient::new(VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn syncs_from_openbao_kv_v2_and_logs_in_once_for_many_externalsecrets() {
+    let scene = Scene::new("e2e-vault").await;
+    let env = sesame_testsupport::env();
+    let bao = openbao().await;
+    let path = format!("{}/app", scene.ns);
+    let data: std::collections::BTreeMap<&str, &str> = [("user", "app"), ("password", "v1")].into();
+    vaultrs::kv2::set(&bao, "secret", &path, &data).await.unwrap();
+    scene.plain_secret("bao-token", &[("token", &env.vault_token)]).await;
+    scene
+        .store(
+            "bao",
+            json!({"vault": {
+                "server": env.vault_addr, "path": "secret", "version": "v2",
+                "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}},
+            }}),
+        )
+        .await;
+    let sesame = scene.sesame();
+    for i in 0..10 {
+        scene
+            .external_secret(&format!("es-{i}"), json!({"secretStoreRef": {"name": "bao"}, "data": [{"secretKey": "password", "remoteRef": {"key": path, "property": "password"}}]}))
+            .await;
+    }
+    for i in 0..10 {
+        wait_secret_data(&scene, &sesame, &format!("es-{i}"), &map(&[("password", "v1")])).await;
+    }
+    let data: std::collections::BTreeMap<&str, &str> = [("user", "app"), ("password", "v2")].into();
+    vaultrs::kv2::set(&bao, "secret", &path, &data).await.unwrap();
+    let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "2"}}});
+    scene.externalsecrets().patch("es-0", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    wait_secret_data(&scene, &sesame, "es-0", &map(&[("password", "v2")])).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, metrics) = sesame.get("/metrics").await.unwrap();
+    let reads = sample(&metrics, "externalsecret_provider_api_calls_count{", &["HashiCorp/Vault", "ReadSecretData"]);
+    assert!(reads >= 1.0, "Vault reads are counted\n{metrics}");
+    scene.delete_namespace().await;
+}
