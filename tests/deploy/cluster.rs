@@ -160,20 +160,47 @@ pub fn dry_run(what: &str, docs: &[Value]) {
     let docs = &docs[..];
     let dir = TempDir::new("dry-run");
     let file = dir.file("manifests.yaml", &tools::to_yaml(docs));
-    let out = tools::run("kubectl", &["apply", "--dry-run=server", "-o", "name", "-f", &file.to_string_lossy()], None);
+    let out = tools::run("kubectl", &["apply", "--dry-run=server", "-o", "json", "-f", &file.to_string_lossy()], None);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{what}: the apiserver refused a manifest in a server-side dry-run:\n{}\naccepted:\n{stdout}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let answer: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{what}: kubectl's answer is not JSON ({e}): {stdout}"));
+    let accepted: Vec<Value> = match answer["items"].as_array() {
+        Some(items) => items.clone(),
+        None => vec![answer.clone()],
+    };
     for d in docs {
-        let n = name(d);
-        assert!(
-            stdout.lines().any(|l| l.ends_with(&format!("/{n}"))),
-            "{what}: {} {n} missing from the dry-run's answer:\n{stdout}",
-            kind(d)
-        );
+        let got = accepted
+            .iter()
+            .find(|a| kind(a) == kind(d) && name(a) == name(d))
+            .unwrap_or_else(|| panic!("{what}: {} {} missing from the dry-run's answer", kind(d), name(d)));
+        // The apiserver silently prunes fields its schema does not know; every field we wrote
+        // must come back (defaults may be added).
+        if let Err(path) = subset(&d["spec"], &got["spec"], "spec") {
+            panic!("{what}: the apiserver dropped or changed {path} of {} {}:\nsent {}\ngot  {}", kind(d), name(d), d["spec"], got["spec"]);
+        }
+    }
+}
+
+/// Whether everything in `sent` is in `got` (objects may have more keys), else the first path
+/// that differs.
+fn subset(sent: &Value, got: &Value, path: &str) -> Result<(), String> {
+    match (sent, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                subset(v, b.get(k).unwrap_or(&Value::Null), &format!("{path}.{k}"))?;
+            }
+            Ok(())
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            a.iter().zip(b).enumerate().try_for_each(|(i, (x, y))| subset(x, y, &format!("{path}[{i}]")))
+        }
+        (Value::Number(a), Value::Number(b)) if a.as_f64() == b.as_f64() => Ok(()),
+        (a, b) if a == b => Ok(()),
+        _ => Err(path.to_string()),
     }
 }
 

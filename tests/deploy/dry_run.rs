@@ -84,6 +84,12 @@ fn gitops_example_is_accepted_by_the_apiserver() {
     };
     let platform = docs(&rename(tools::kustomize("examples/gitops/platform")));
     let (_guards, rest) = create_namespaces(platform);
+    // Sesame's own namespace comes from its installation, not from the platform tree.
+    let _sesame_ns = {
+        let name = format!("sesame-system-{suffix}");
+        tools::kubectl(&["create", "namespace", &name]);
+        Namespace(name)
+    };
     let provider_keys = cluster_store_provider_keys();
     for store in rest.iter().filter(|d| tools::kind(d) == "ClusterSecretStore") {
         for key in store["spec"]["provider"].as_object().expect("spec.provider").keys() {
