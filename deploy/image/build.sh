@@ -5,6 +5,7 @@
 #
 #   deploy/image/build.sh [TAG]          # default sesame:dev; needs musl-tools, buildah, rustup
 #   SESAME_IMAGE_ARCHIVE=out.tar deploy/image/build.sh    # also write an OCI archive
+#   SESAME_CARGO_ARGS="--no-default-features --features fake,aws" deploy/image/build.sh   # fewer SDKs
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TAG=${1:-sesame:dev}
@@ -16,7 +17,8 @@ command -v buildah >/dev/null || { echo "build.sh: buildah missing (apt-get inst
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 
 cd "$REPO"
-cargo build --release --locked --target "$TARGET" --bin sesame
+# shellcheck disable=SC2086
+cargo build --release --locked --target "$TARGET" --bin sesame ${SESAME_CARGO_ARGS:-}
 BIN="$CARGO_TARGET_DIR/$TARGET/release/sesame"
 file "$BIN" | grep -q "statically linked\|static-pie linked" || { echo "build.sh: $BIN is not static" >&2; exit 1; }
 

@@ -6,7 +6,10 @@
 //! (and its own cluster-scoped names where it really creates objects), so the tests run in
 //! parallel with each other and with the rest of the workspace's tests.
 //!
+//! The Argo CD health check test also runs the real controller binary.
+//!
 //! Run only these: `tests/env/testenv up && cargo test --test deploy`.
+mod argocd;
 mod cluster;
 mod dry_run;
 mod monitoring;
