@@ -66,6 +66,7 @@ fn helm_default_install_is_the_documented_one() {
     }
     check_deployment(one(&out, "Deployment"), 2);
     assert_eq!(one(&out, "PodDisruptionBudget")["apiVersion"], "policy/v1", "policy/v1 from Kubernetes 1.21");
+    assert_eq!(one(&out, "PodDisruptionBudget")["spec"]["maxUnavailable"], 1);
     assert!(find(&out, "ServiceMonitor").is_empty() && find(&out, "PrometheusRule").is_empty());
     let cluster_roles: BTreeSet<&str> = find(&out, "ClusterRole").into_iter().map(name).collect();
     assert_eq!(cluster_roles, BTreeSet::from(["sesame-controller", "sesame-edit", "sesame-view", "sesame-store-admin"]));
@@ -113,6 +114,7 @@ fn helm_custom_values_reach_the_manifests() {
     assert_eq!(d["spec"]["template"]["metadata"]["annotations"]["example.com/scrape"], "true");
     assert_eq!(c["env"][1]["name"], "HTTPS_PROXY");
     assert_eq!(one(&out, "PodDisruptionBudget")["apiVersion"], "policy/v1beta1");
+    assert_eq!(one(&out, "PodDisruptionBudget")["spec"]["minAvailable"], 2);
     assert_eq!(one(&out, "ServiceMonitor")["metadata"]["labels"]["release"], "prom");
     assert_eq!(one(&out, "PrometheusRule")["metadata"]["labels"]["release"], "prom");
     // watchNamespace: the controller's grants are a Role in that namespace.
