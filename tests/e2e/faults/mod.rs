@@ -68,13 +68,18 @@ impl Replica {
         let _ = self.child.wait();
     }
 
-    /// Sum of `externalsecret_provider_api_calls_count` over every label set (0 when unreachable).
+    /// Provider calls so far (0 when unreachable): ESO's `externalsecret_provider_api_calls_count`
+    /// summed over every label set, or, where a provider does not report it (the fake provider
+    /// does not), the calls the fetch layer charged to store budgets.
     pub async fn provider_calls(&self) -> f64 {
         let Some((200, body)) = http_get(&format!("{}/metrics", self.metrics_url)).await else { return 0.0 };
-        body.lines()
-            .filter(|l| l.starts_with("externalsecret_provider_api_calls_count{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
+        let sum = |prefix: &str| -> f64 {
+            body.lines()
+                .filter(|l| l.starts_with(prefix))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
+        };
+        sum("externalsecret_provider_api_calls_count{").max(sum("sesame_store_provider_calls_total{"))
     }
 
     pub fn describe(&self) -> String {
