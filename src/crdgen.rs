@@ -6,9 +6,31 @@ use kube::CustomResourceExt;
 
 use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore};
 
+/// schemars renders an optional enum as `enum: [..., null]` with `nullable: true`; the
+/// apiserver's validation refuses a `null` enum member, and `nullable` already allows it.
+fn drop_null_enum_members(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Array(members)) = map.get_mut("enum") {
+                members.retain(|m| !m.is_null());
+            }
+            map.values_mut().for_each(drop_null_enum_members);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_null_enum_members),
+        _ => {}
+    }
+}
+
+fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut value = serde_json::to_value(&crd).expect("a CRD serialises");
+    drop_null_enum_members(&mut value);
+    serde_json::from_value(value).expect("still a CRD")
+}
+
 /// Every CRD with the file name it is written to.
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
-    let label = |mut crd: CustomResourceDefinition| {
+    let label = |crd: CustomResourceDefinition| {
+        let mut crd = tidy(crd);
         crd.metadata
             .labels
             .get_or_insert_with(Default::default)

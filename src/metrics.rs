@@ -202,8 +202,37 @@ impl Metrics {
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("encoding to a String");
-        out
+        to_prometheus_text(&out)
     }
+}
+
+/// OpenMetrics names a counter family without `_total` and its samples with it; the Prometheus
+/// text format (what `promtool check metrics` and every Prometheus version read) names both with
+/// it. Rewrite the counter families' HELP/TYPE lines so either reader sees one consistent name.
+fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + counters.len() * 12);
+    for line in openmetrics.lines() {
+        let meta = line.strip_prefix("# HELP ").map(|r| ("# HELP ", r)).or_else(|| line.strip_prefix("# TYPE ").map(|r| ("# TYPE ", r)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                if counters.contains(name) {
+                    out.push_str(&format!("{prefix}{name}_total {tail}"));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None if line == "# EOF" => continue,
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 impl CallRecorder for Metrics {

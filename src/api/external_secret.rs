@@ -60,8 +60,12 @@ pub struct SecretStoreRef {
     #[serde(default)]
     pub name: String,
     /// `SecretStore` (default, same namespace) or `ClusterSecretStore`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default = "default_store_kind", skip_serializing_if = "Option::is_none")]
     pub kind: Option<StoreKind>,
+}
+
+fn default_store_kind() -> Option<StoreKind> {
+    Some(StoreKind::SecretStore)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, Default)]

@@ -35,6 +35,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     if es.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
+    // Decisions read the Secret cache: never decide on a cache still listing. (The store caches
+    // are ready before this controller starts.)
+    if !ctx.caches_ready.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
     let result = sync(&es, &ctx).await;
     ctx.metrics.reconciled(&name, &namespace, started.elapsed());
     let key = ObjectRef::from_obj(&*es);
@@ -45,6 +50,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         }
         Err(e) => {
             ctx.metrics.sync_failed(&name, &namespace);
+            ctx.metrics.es_status(&name, &namespace, false, None);
             tracing::warn!(externalsecret = %name, namespace = %namespace, reason = e.reason(), error = %e, "sync failed");
             let condition = Condition::ready(false, "SecretSyncedError", e.condition_message());
             write_status(&ctx, &es, condition, None).await;
@@ -69,9 +75,13 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     }
 }
 
-/// The current `syncedResourceVersion` value of the object.
-fn current_version(es: &ExternalSecret) -> String {
-    synced_resource_version(es.meta().generation, es.labels(), &es.annotations())
+/// The current `syncedResourceVersion` value of the object. Besides ESO's generation and
+/// metadata hash it covers the store's identity and generation, so a changed store (new
+/// credentials, new fake data) is a reason to sync, and an unchanged one after a restart is not.
+fn current_version(ctx: &Context, es: &ExternalSecret) -> String {
+    let mut annotations = es.annotations();
+    annotations.insert("sesame.external-secrets.io/store".into(), store::fingerprint(ctx, es));
+    synced_resource_version(es.meta().generation, es.labels(), &annotations)
 }
 
 async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
@@ -82,8 +92,15 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshInterval: {e}")))?,
         None => ctx.config.default_refresh_interval,
     };
-    let status = es.status.clone().unwrap_or_default();
-    let version = current_version(es);
+    let mut status = es.status.clone().unwrap_or_default();
+    // Our own last status write may not have reached the cache yet: what we wrote wins.
+    if let Some((at, synced)) = ctx.last_sync(es) {
+        if status.refresh_time.as_deref().is_none_or(|t| t < at.as_str()) {
+            status.refresh_time = Some(at);
+            status.synced_resource_version = Some(synced);
+        }
+    }
+    let version = current_version(ctx, es);
     let identity = format!("{namespace}/{}/{}", es.name_any(), es.uid().unwrap_or_default());
     let schedule = Schedule {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
@@ -129,8 +146,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         let (reason, note) = if created { ("Created", "secret created") } else { ("Updated", "secret updated") };
         ctx.publish(&Event { type_: EventType::Normal, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
     }
-    write_status(ctx, es, condition, Some((now, version.clone()))).await;
     ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
+    write_status(ctx, es, condition, Some((now, version.clone()))).await;
+    ctx.remember_sync(es, now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), version.clone());
     let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };
     Ok(next(due(&after, Utc::now())))
 }
@@ -154,7 +172,7 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(secret) = api.get_opt(&name).await? else { return Ok(false) };
-    let intact = target::is_intact(&secret, &target::field_manager(&es.name_any()));
+    let intact = target::is_intact(&secret, &target::field_manager(&es.name_any()), policy);
     if intact {
         ctx.remember_version(&namespace, &name, secret.resource_version());
     }

@@ -54,10 +54,16 @@ pub struct Context {
     pub cluster_stores: Store<ClusterSecretStore>,
     /// Metadata of managed Secrets only (label-selected): no payloads in memory.
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// Every cache has listed. (kube's `Store::wait_until_ready` wakes only some of several
+    /// concurrent waiters, so reconciles check this flag instead of waiting.)
+    pub caches_ready: std::sync::atomic::AtomicBool,
     /// Consecutive failures per ExternalSecret, for backoff.
     pub failures: Mutex<HashMap<ObjectRef<ExternalSecret>, u32>>,
     /// The resourceVersion of each target Secret as we last wrote or verified it.
     pub verified: Mutex<HashMap<(String, String), String>>,
+    /// `(refreshTime, syncedResourceVersion)` of each ExternalSecret's last successful sync by
+    /// this process, for the moment before its status write reaches the cache.
+    pub synced: Mutex<HashMap<ObjectRef<ExternalSecret>, (String, String)>>,
 }
 
 impl Context {
@@ -77,6 +83,14 @@ impl Context {
             Some(rv) => map.insert((namespace.to_string(), name.to_string()), rv),
             None => map.remove(&(namespace.to_string(), name.to_string())),
         };
+    }
+
+    fn last_sync(&self, es: &ExternalSecret) -> Option<(String, String)> {
+        self.synced.lock().expect("synced lock").get(&ObjectRef::from_obj(es)).cloned()
+    }
+
+    fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
+        self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), (at, version));
     }
 
     fn forget_version(&self, namespace: &str, name: &str) {

@@ -21,6 +21,9 @@ use crate::api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore,
 use crate::fetch::{BudgetLimits, ClientCache};
 use crate::metrics::Metrics;
 
+/// Store events buffered for slow subscribers before the watch waits for them.
+const STORE_EVENT_BUFFER: usize = 1024;
+
 /// How the controllers run.
 pub struct RunOptions {
     pub namespace: Option<String>,
@@ -64,8 +67,25 @@ pub async fn run(
     let wc = watcher::Config::default();
     let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
 
-    let store_ctrl = Controller::new(api::<SecretStore>(&client, ns), wc.clone());
-    let cluster_store_ctrl = Controller::new(Api::<ClusterSecretStore>::all(client.clone()), wc.clone());
+    // Stores are watched once; the store controllers and the ExternalSecret controller's
+    // store-to-ExternalSecret mapping both subscribe to it, and see an event only after the
+    // shared cache has it (so a re-queued ExternalSecret reads the new store generation).
+    let (stores, stores_writer) = reflector::store_shared::<SecretStore>(STORE_EVENT_BUFFER);
+    let (cluster_stores, cluster_stores_writer) = reflector::store_shared::<ClusterSecretStore>(STORE_EVENT_BUFFER);
+    let subscribe = "a shared store writer always has subscribers";
+    let (stores_for_ctrl, stores_for_es) = (stores_writer.subscribe().expect(subscribe), stores_writer.subscribe().expect(subscribe));
+    let (cluster_for_ctrl, cluster_for_es) =
+        (cluster_stores_writer.subscribe().expect(subscribe), cluster_stores_writer.subscribe().expect(subscribe));
+    let store_watch = watcher(api::<SecretStore>(&client, ns), wc.clone())
+        .default_backoff()
+        .reflect_shared(stores_writer)
+        .for_each(|_| async {});
+    let cluster_store_watch = watcher(Api::<ClusterSecretStore>::all(client.clone()), wc.clone())
+        .default_backoff()
+        .reflect_shared(cluster_stores_writer)
+        .for_each(|_| async {});
+    let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone());
+    let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone());
 
     let (es_reader, es_writer) = reflector::store::<ExternalSecret>();
     let deleted_metrics = metrics.clone();
@@ -95,11 +115,13 @@ pub async fn run(
         metrics: metrics.clone(),
         clients: ClientCache::new(client.clone(), metrics.clone(), opts.coalesce_window, opts.budget),
         recorder: Recorder::new(client.clone(), Reporter { controller: "sesame".into(), instance: Some(opts.instance.clone()) }),
-        stores: store_ctrl.store(),
-        cluster_stores: cluster_store_ctrl.store(),
+        stores: stores.clone(),
+        cluster_stores: cluster_stores.clone(),
         secrets: secret_reader.clone(),
+        caches_ready: Default::default(),
         failures: Default::default(),
         verified: Default::default(),
+        synced: Default::default(),
     });
 
     let by_target = es_reader.clone();
@@ -125,7 +147,7 @@ pub async fn run(
             };
             refs
         })
-        .watches(api::<SecretStore>(&client, ns), wc.clone(), move |store: SecretStore| {
+        .watches_shared_stream(stores_for_es, move |store: Arc<SecretStore>| {
             let ns = store.namespace();
             let name = store.name_any();
             by_store
@@ -135,7 +157,7 @@ pub async fn run(
                 .map(|es| ObjectRef::from_obj(&**es))
                 .collect::<Vec<_>>()
         })
-        .watches(Api::<ClusterSecretStore>::all(client.clone()), wc.clone(), move |store: ClusterSecretStore| {
+        .watches_shared_stream(cluster_for_es, move |store: Arc<ClusterSecretStore>| {
             let name = store.name_any();
             by_cluster_store
                 .state()
@@ -151,12 +173,18 @@ pub async fn run(
                 tracing::debug!(error = %e, "externalsecret reconcile");
             }
         });
+    // ExternalSecrets are judged against their stores: start once the store caches are listed.
+    let (stores_listed, mut stores_listed_rx) = tokio::sync::watch::channel(false);
+    let es_ctrl = async move {
+        let _ = stores_listed_rx.wait_for(|listed| *listed).await;
+        es_ctrl.await
+    };
 
-    let stores = store_ctrl
+    let stores_ctrl_run = store_ctrl
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile_store, store_error_policy, ctx.clone())
         .for_each(|_| async {});
-    let cluster_stores = cluster_store_ctrl
+    let cluster_stores_ctrl_run = cluster_store_ctrl
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile_cluster_store, store_error_policy, ctx.clone())
         .for_each(|_| async {});
@@ -164,12 +192,23 @@ pub async fn run(
     let readiness = {
         let (a, b, c) = (es_reader.clone(), secret_reader.clone(), ctx.stores.clone());
         let d = ctx.cluster_stores.clone();
+        let ctx = ctx.clone();
         async move {
-            let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready(), c.wait_until_ready(), d.wait_until_ready());
+            // One waiter per cache: kube's readiness signal is not reliable for several.
+            let _ = tokio::join!(c.wait_until_ready(), d.wait_until_ready());
+            let _ = stores_listed.send(true);
+            let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready());
+            ctx.caches_ready.store(true, Ordering::SeqCst);
             ready.store(true, Ordering::SeqCst);
             tracing::info!("caches synced; controllers running");
         }
     };
-    tokio::join!(es_ctrl, stores, cluster_stores, readiness);
+    let shutdown_watches = async {
+        tokio::select! {
+            _ = async { tokio::join!(store_watch, cluster_store_watch) } => {}
+            _ = shutdown.clone() => {}
+        }
+    };
+    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, readiness, shutdown_watches);
     ctx.clients.close().await;
 }

@@ -44,6 +44,17 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
     Ok(Some(store))
 }
 
+/// `<uid>/<generation>` of the store an ExternalSecret names, empty when it does not exist.
+pub fn fingerprint(ctx: &Context, es: &ExternalSecret) -> String {
+    let namespace = es.namespace().unwrap_or_default();
+    let (name, kind) = es.store_ref();
+    let meta = match kind {
+        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(|s| s.metadata.clone()),
+        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(|s| s.metadata.clone()),
+    };
+    meta.map(|m| format!("{}/{}", m.uid.unwrap_or_default(), m.generation.unwrap_or(0))).unwrap_or_default()
+}
+
 /// ClusterSecretStore `conditions`: no entries allow every namespace; otherwise the namespace
 /// must match one entry (by name, regular expression or label selector).
 async fn allowed_from(ctx: &Context, conditions: &[ClusterSecretStoreCondition], namespace: &str) -> Result<(), String> {

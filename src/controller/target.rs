@@ -67,24 +67,25 @@ pub fn owned_data_keys(secret: &Secret, manager: &str) -> BTreeSet<String> {
     keys
 }
 
-/// The data hash of the keys this ExternalSecret owns, as they are in the Secret now.
-pub fn current_owned_hash(secret: &Secret, manager: &str) -> String {
-    let owned = owned_data_keys(secret, manager);
+/// The data hash of the Secret as it is now: all of its keys for a target this ExternalSecret
+/// owns alone (Owner, Orphan), only the keys it wrote for a Merge target.
+pub fn current_hash(secret: &Secret, manager: &str, policy: CreationPolicy) -> String {
+    let owned = (policy == CreationPolicy::Merge).then(|| owned_data_keys(secret, manager));
     let data: BTreeMap<String, Vec<u8>> = secret
         .data
         .iter()
         .flatten()
-        .filter(|(k, _)| owned.contains(*k))
+        .filter(|(k, _)| owned.as_ref().is_none_or(|o| o.contains(*k)))
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
     data_hash(&data)
 }
 
-/// Whether the Secret still holds what this ExternalSecret last wrote.
-pub fn is_intact(secret: &Secret, manager: &str) -> bool {
+/// Whether the Secret still holds exactly what this ExternalSecret last wrote.
+pub fn is_intact(secret: &Secret, manager: &str, policy: CreationPolicy) -> bool {
     let labelled = secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
     let recorded = secret.annotations().get(DATA_HASH_ANNOTATION);
-    labelled && recorded.is_some_and(|h| *h == current_owned_hash(secret, manager))
+    labelled && recorded.is_some_and(|h| *h == current_hash(secret, manager, policy))
 }
 
 /// Refuse to write over a Secret this ExternalSecret may not take.

@@ -36,7 +36,7 @@ impl Sesame {
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join(format!("{name}-{port}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_sesame"))
-            .arg("--log-level=info,sesame=debug")
+            .arg(std::env::var("SESAME_E2E_LOG").unwrap_or_else(|_| "--log-level=info,sesame=debug".into()))
             .arg("run")
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
             .args(args)
@@ -183,8 +183,34 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}-{:x}{}", std::process::id() % 10_000, nanos % 0xffff, N.fetch_add(1, Ordering::SeqCst))
 }
 
+/// Install the CRDs generated from the API types (once per test process) and wait until the
+/// apiserver serves them.
+pub async fn install_crds() {
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+        let client = sesame_testsupport::kube_client().await;
+        let api: Api<CustomResourceDefinition> = Api::all(client);
+        for (_, crd) in sesame::crdgen::all() {
+            let name = crd.metadata.name.clone().unwrap();
+            api.patch(&name, &PatchParams::apply("sesame-e2e").force(), &Patch::Apply(&crd))
+                .await
+                .unwrap_or_else(|e| panic!("install CRD {name}: {e}"));
+            let established = eventually(Duration::from_secs(30), || async {
+                api.get(&name).await.ok().and_then(|c| c.status).and_then(|s| s.conditions).is_some_and(|cs| {
+                    cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
+                })
+            })
+            .await;
+            assert!(established, "CRD {name} never became Established");
+        }
+    })
+    .await;
+}
+
 impl Scene {
     pub async fn new(prefix: &str) -> Scene {
+        install_crds().await;
         let client = sesame_testsupport::kube_client().await;
         let ns = unique(prefix);
         create_namespace(&client, &ns, BTreeMap::new()).await;

@@ -34,7 +34,7 @@ async fn metrics_carry_esos_series_and_pass_promtool() {
         format!(r#"secretstore_status_condition{{name="store",namespace="{ns}",condition="Ready",status="True"}} 1"#),
         "externalsecret_reconcile_duration_seconds_bucket".to_string(),
     ] {
-        assert!(body.contains(&series), "missing {series}");
+        assert!(body.contains(&series), "missing {series} in\n{}", body.lines().filter(|l| l.contains(ns.as_str())).collect::<Vec<_>>().join("\n"));
     }
     assert!(!body.contains(DISTINCTIVE), "a secret value reached /metrics");
 

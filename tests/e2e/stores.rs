@@ -42,7 +42,7 @@ async fn a_store_that_fails_validation_is_not_ready_and_its_secrets_are_untouche
     scene.external_secret("es", es_spec("store", "SecretStore")).await;
     wait_secret_data(&scene, &sesame, "es", &map(&[("k", "v")])).await;
 
-    let mut broken = fake_store_json("store", Some(&scene.ns), &scene.class, &[("/k", "changed")], "SecretStore");
+    let mut broken = fake_store_json("store", Some(&scene.ns), &scene.class, &[("/k", "v")], "SecretStore");
     broken["spec"]["provider"]["fake"]["validationResult"] = 2.into();
     apply(&scene.client, &scene.ns, "secretstores", "store", broken).await;
     let ok = eventually(Duration::from_secs(20), || async {
@@ -51,6 +51,9 @@ async fn a_store_that_fails_validation_is_not_ready_and_its_secrets_are_untouche
     })
     .await;
     assert!(ok, "the store never reported ValidationFailed\n{}", tail(&sesame.logs()));
+    // The next fetch (forced here) meets the store that is not Ready.
+    let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "1"}}});
+    scene.externalsecrets().patch("es", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
     let es = scene.wait_ready(&sesame, "es", "False", "SecretSyncedError").await;
     assert!(ready_condition(&es).unwrap().2.contains("is not ready"));
     assert_eq!(scene.secret_data("es").await, Some(map(&[("k", "v")])), "the last good Secret is kept");

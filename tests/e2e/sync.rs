@@ -65,6 +65,10 @@ async fn a_value_changed_in_the_store_reaches_the_secret() {
     scene.delete_namespace().await;
 }
 
+fn store_calls(metrics: &str) -> f64 {
+    sample(metrics, "sesame_store_provider_calls_total{", &[])
+}
+
 #[tokio::test]
 async fn refresh_interval_zero_syncs_once_and_force_sync_fetches_again() {
     let scene = Scene::new("sync-once").await;
@@ -78,14 +82,25 @@ async fn refresh_interval_zero_syncs_once_and_force_sync_fetches_again() {
     scene.external_secret("app", spec.clone()).await;
     wait_secret_data(&scene, &sesame, "app", &map(&[("k", "v1")])).await;
     let first = scene.es("app").await.status.unwrap().refresh_time;
+    let calls = store_calls(&sesame.get("/metrics").await.unwrap().1);
+    assert_eq!(calls, 1.0, "one provider call for the first sync");
 
-    scene.fake_store("store", &[("/k", "v2")]).await;
+    // Something unrelated wakes the object up (a label on its Secret): no provider call.
+    let patch = json!({"metadata": {"labels": {"touched": "yes"}}});
+    scene.secrets().patch("app", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(scene.secret_data("app").await.unwrap(), map(&[("k", "v1")]), "interval 0 must not refetch");
+    assert_eq!(store_calls(&sesame.get("/metrics").await.unwrap().1), 1.0, "interval 0 must not refetch");
     assert_eq!(scene.es("app").await.status.unwrap().refresh_time, first);
 
     let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "1"}}});
     scene.externalsecrets().patch("app", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let refetched = eventually(Duration::from_secs(20), || async {
+        store_calls(&sesame.get("/metrics").await.unwrap().1) == 2.0
+    })
+    .await;
+    assert!(refetched, "force-sync must fetch again\n{}", tail(&sesame.logs()));
+    // A changed store is a change too: its new value arrives without waiting for an interval.
+    scene.fake_store("store", &[("/k", "v2")]).await;
     wait_secret_data(&scene, &sesame, "app", &map(&[("k", "v2")])).await;
     scene.delete_namespace().await;
 }
