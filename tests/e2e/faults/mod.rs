@@ -11,6 +11,7 @@ mod apiserver;
 mod crash;
 mod failover;
 mod notfound;
+mod provider;
 mod proxy_selftest;
 mod tenancy;
 
