@@ -25,6 +25,8 @@ file "$BIN" | grep -q "statically linked\|static-pie linked" || { echo "build.sh
 CTX=$(mktemp -d)
 trap 'rm -rf "$CTX"' EXIT
 cp "$BIN" "$CTX/sesame"
+# The release profile keeps line tables for backtraces; the image does not need them.
+if command -v strip >/dev/null; then strip --strip-debug "$CTX/sesame"; fi
 cp /etc/ssl/certs/ca-certificates.crt "$CTX/ca-certificates.crt"
 BUILDAH=(buildah --storage-driver vfs)
 "${BUILDAH[@]}" bud --isolation chroot -f "$REPO/deploy/image/Containerfile.prebuilt" -t "$TAG" "$CTX"
