@@ -10,30 +10,13 @@ static CRDS: Mutex<bool> = Mutex::new(false);
 
 /// Applies the repository's crds/ for real (server-side, idempotent) and waits until they are
 /// established, once per test process.
-///
-/// `null` entries are dropped from `enum` lists first: schemars lists `null` among the values of
-/// an optional enum, which kubectl's validation and the 1.20 apiserver refuse (the field is
-/// `nullable: true` anyway, so the schema means the same). The unmodified files are checked by
-/// `dry_run::generated_crds_are_accepted_by_the_apiserver`, so this only keeps that one defect
-/// from hiding every other check.
 pub fn install_crds() {
     let mut done = CRDS.lock().unwrap_or_else(|e| e.into_inner());
     if *done {
         return;
     }
-    let mut crds = Vec::new();
-    for f in ["clustersecretstores", "externalsecrets", "secretstores"] {
-        let path = tools::repo().join(format!("crds/external-secrets.io_{f}.yaml"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        crds.extend(tools::docs(&text).into_iter().map(|mut d| {
-            strip_null_enum_values(&mut d);
-            d
-        }));
-    }
-    tools::kubectl_stdin(
-        &["apply", "--server-side", "--force-conflicts", "--field-manager=sesame-deploy-test", "-f", "-"],
-        &tools::to_yaml(&crds),
-    );
+    let crds = tools::repo().join("crds");
+    kubectl(&["apply", "--server-side", "--force-conflicts", "--field-manager=sesame-deploy-test", "-f", &crds.to_string_lossy()]);
     install_monitoring_crds();
     kubectl(&[
         "wait",
@@ -46,24 +29,6 @@ pub fn install_crds() {
         "crd/prometheusrules.monitoring.coreos.com",
     ]);
     *done = true;
-}
-
-fn strip_null_enum_values(v: &mut Value) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                if k == "enum" {
-                    if let Value::Array(items) = child {
-                        items.retain(|i| !i.is_null());
-                    }
-                } else {
-                    strip_null_enum_values(child);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(strip_null_enum_values),
-        _ => {}
-    }
 }
 
 /// The test apiserver has no Prometheus Operator. These are minimal stand-ins for its
