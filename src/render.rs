@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use sesame_provider_core::{
     CaProvider, CredentialSource, FindQuery, NoCalls, ProviderContext, ProviderError, RemoteKey, SecretKeySelector,
@@ -24,6 +24,7 @@ pub struct Manifests {
     pub stores: Vec<SecretStore>,
     pub cluster_stores: Vec<ClusterSecretStore>,
     pub secrets: Vec<Secret>,
+    pub config_maps: Vec<ConfigMap>,
 }
 
 /// Read YAML files (a file, or every .yaml/.yml file in a directory, sorted).
@@ -67,6 +68,7 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
         "SecretStore" => out.stores.push(serde_json::from_value(with_ns).map_err(err)?),
         "ClusterSecretStore" => out.cluster_stores.push(serde_json::from_value(with_ns).map_err(err)?),
         "Secret" => out.secrets.push(serde_json::from_value(with_ns).map_err(err)?),
+        "ConfigMap" => out.config_maps.push(serde_json::from_value(with_ns).map_err(err)?),
         _ => {}
     }
     Ok(())
@@ -169,7 +171,45 @@ async fn render_one(
     let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
     let provider = crate::providers::build(&spec.provider, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
     let fetched = pipeline::fetch(&es.spec, &Direct(provider)).await?;
-    Ok(crate::controller::desired_secret(es, &fetched.data))
+    let shaped = match &es.spec.target.template {
+        Some(tpl) => {
+            let loaded = load_templates(m, es, ns)?;
+            pipeline::apply_template(tpl, &fetched.data, &loaded).map_err(|e| anyhow::anyhow!("could not render template: {e}"))?
+        }
+        None => pipeline::Shaped::plain(fetched.data),
+    };
+    Ok(crate::controller::desired_secret(es, &shaped))
+}
+
+/// `templateFrom` sources from the input files, in the ExternalSecret's namespace.
+fn load_templates(m: &Manifests, es: &ExternalSecret, ns: &str) -> anyhow::Result<pipeline::LoadedTemplates> {
+    let mut loaded = Vec::new();
+    for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
+        let contents: BTreeMap<String, String> = if let Some(cm) = &from.config_map {
+            m.config_maps
+                .iter()
+                .find(|c| c.name_any() == cm.name && c.namespace().as_deref() == Some(ns))
+                .ok_or_else(|| anyhow::anyhow!("configmap {} is not in the input files", cm.name))?
+                .data
+                .clone()
+                .unwrap_or_default()
+        } else if let Some(sec) = &from.secret {
+            let s = m
+                .secrets
+                .iter()
+                .find(|s| s.name_any() == sec.name && s.namespace().as_deref() == Some(ns))
+                .ok_or_else(|| anyhow::anyhow!("secret {} is not in the input files", sec.name))?;
+            let mut out: BTreeMap<String, String> = s.string_data.clone().unwrap_or_default();
+            for (k, v) in s.data.clone().unwrap_or_default() {
+                out.insert(k, String::from_utf8(v.0).map_err(|_| anyhow::anyhow!("secret {} key is not UTF-8", sec.name))?);
+            }
+            out
+        } else {
+            BTreeMap::new()
+        };
+        loaded.push(contents);
+    }
+    Ok(loaded)
 }
 
 fn to_yaml(secret: &Secret, reveal: bool) -> String {

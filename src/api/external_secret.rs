@@ -111,6 +111,9 @@ pub struct ExternalSecretTarget {
     /// Make the Secret immutable. Its data can then never change.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub immutable: bool,
+    /// Shape the Secret (type, labels, annotations, data) with Go templates over the fetched data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<super::ExternalSecretTemplate>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -241,6 +244,15 @@ pub struct ExternalSecretRewrite {
     /// Replace every match of `source` in the key with `target` (`$1`, `${name}` expand groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regexp: Option<RewriteRegexp>,
+    /// Replace the key with a Go template's output; `.value` is the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transform: Option<RewriteTransform>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub struct RewriteTransform {
+    /// The template, e.g. `{{ .value | upper }}`.
+    pub template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]

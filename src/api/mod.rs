@@ -4,11 +4,13 @@ mod common;
 mod external_secret;
 mod provider;
 mod secret_store;
+mod template;
 
 pub use common::*;
 pub use external_secret::*;
 pub use provider::*;
 pub use secret_store::*;
+pub use template::*;
 
 /// Label ESO and Sesame put on every Secret they manage.
 pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";

@@ -18,6 +18,10 @@ pub enum Error {
     Fetch(#[from] FetchError),
     #[error("invalid ExternalSecret: {0}")]
     InvalidSpec(String),
+    #[error("could not render template: {0}")]
+    Template(String),
+    #[error("could not read template source: {0}")]
+    TemplateSource(String),
     #[error("{0}")]
     TargetConflict(String),
     #[error("could not update secret, target is immutable")]
@@ -43,6 +47,8 @@ impl Error {
             },
             Error::Fetch(FetchError::Invalid(_)) => "invalid_data",
             Error::InvalidSpec(_) => "invalid_spec",
+            Error::Template(_) => "template",
+            Error::TemplateSource(_) => "template_source",
             Error::TargetConflict(_) => "target_conflict",
             Error::TargetImmutable => "target_immutable",
             Error::Kube(_) => "kube",
@@ -65,6 +71,7 @@ impl Error {
         matches!(
             self,
             Error::InvalidSpec(_)
+                | Error::Template(_)
                 | Error::TargetConflict(_)
                 | Error::TargetImmutable
                 | Error::StoreNotAllowed { .. }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -17,7 +17,7 @@ use crate::api::{
     set_condition,
 };
 use crate::fetch::{Prioritized, Priority};
-use crate::pipeline::{self, synced_resource_version};
+use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
 
 /// What a successful pass did, for the Ready condition and the Event.
 enum Outcome {
@@ -81,6 +81,14 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
 fn current_version(ctx: &Context, es: &ExternalSecret) -> String {
     let mut annotations = es.annotations();
     annotations.insert("sesame.external-secrets.io/store".into(), store::fingerprint(ctx, es));
+    // A changed template ConfigMap is a reason to render again.
+    let namespace = es.namespace().unwrap_or_default();
+    for (i, from) in es.spec.target.template.iter().flat_map(|t| &t.template_from).enumerate() {
+        if let Some(cm) = &from.config_map {
+            let rv = ctx.config_maps.get(&ObjectRef::new(&cm.name).within(&namespace)).and_then(|m| m.resource_version());
+            annotations.insert(format!("sesame.external-secrets.io/template-{i}"), rv.unwrap_or_default());
+        }
+    }
     synced_resource_version(es.meta().generation, es.labels(), &annotations)
 }
 
@@ -134,7 +142,15 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
         ctx.publish(&Event { type_: EventType::Normal, reason: "MissingProviderSecret".into(), note: Some(note), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
     }
-    let outcome = write_target(ctx, es, &fetched.data).await?;
+    let shaped = match &es.spec.target.template {
+        Some(tpl) => {
+            let loaded = load_templates(ctx, es).await?;
+            // Rendering is CPU work (bcrypt, RSA): keep it off the async workers' hot path.
+            tokio::task::block_in_place(|| pipeline::apply_template(tpl, &fetched.data, &loaded)).map_err(Error::Template)?
+        }
+        None => Shaped::plain(fetched.data.clone()),
+    };
+    let outcome = write_target(ctx, es, fetched.data.is_empty(), &shaped).await?;
 
     let condition = match &outcome {
         Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, "SecretSynced", "secret synced"),
@@ -179,7 +195,33 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     Ok(intact)
 }
 
-async fn write_target(ctx: &Context, es: &ExternalSecret, data: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Outcome, Error> {
+/// The templates `templateFrom` names, read from the ExternalSecret's namespace only.
+async fn load_templates(ctx: &Context, es: &ExternalSecret) -> Result<LoadedTemplates, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let mut loaded = Vec::new();
+    for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
+        let contents = if let Some(cm) = &from.config_map {
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+            let found = api.get_opt(&cm.name).await?.ok_or_else(|| Error::TemplateSource(format!("configmap {} not found", cm.name)))?;
+            found.data.unwrap_or_default()
+        } else if let Some(sec) = &from.secret {
+            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+            let found = api.get_opt(&sec.name).await?.ok_or_else(|| Error::TemplateSource(format!("secret {} not found", sec.name)))?;
+            let mut out = std::collections::BTreeMap::new();
+            for (k, v) in found.data.unwrap_or_default() {
+                let text = String::from_utf8(v.0).map_err(|_| Error::TemplateSource(format!("secret {} key {k} is not UTF-8", sec.name)))?;
+                out.insert(k, text);
+            }
+            out
+        } else {
+            Default::default()
+        };
+        loaded.push(contents);
+    }
+    Ok(loaded)
+}
+
+async fn write_target(ctx: &Context, es: &ExternalSecret, provider_empty: bool, shaped: &Shaped) -> Result<Outcome, Error> {
     let t = &es.spec.target;
     if t.creation_policy == CreationPolicy::None {
         return Ok(Outcome::Skipped);
@@ -188,7 +230,7 @@ async fn write_target(ctx: &Context, es: &ExternalSecret, data: &std::collection
     let name = es.target_name();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let existing = api.get_opt(&name).await?;
-    if data.is_empty() {
+    if provider_empty {
         match t.deletion_policy {
             DeletionPolicy::Retain => return Ok(Outcome::Retained),
             DeletionPolicy::Delete => {
@@ -205,7 +247,7 @@ async fn write_target(ctx: &Context, es: &ExternalSecret, data: &std::collection
     if t.creation_policy == CreationPolicy::Merge && existing.is_none() {
         return Ok(Outcome::Missing);
     }
-    let desired = target::desired_secret(es, data);
+    let desired = target::desired_secret(es, shaped);
     if let Some(existing) = &existing {
         target::check_takeover(es, existing)?;
         if target::violates_immutability(existing, &desired) {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ObjectReference, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Event, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -54,6 +54,8 @@ pub struct Context {
     pub cluster_stores: Store<ClusterSecretStore>,
     /// Metadata of managed Secrets only (label-selected): no payloads in memory.
     pub secrets: Store<PartialObjectMeta<Secret>>,
+    /// Metadata of ConfigMaps, to re-render templates when one changes.
+    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
     /// Every cache has listed. (kube's `Store::wait_until_ready` wakes only some of several
     /// concurrent waiters, so reconciles check this flag instead of waiting.)
     pub caches_ready: std::sync::atomic::AtomicBool,

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
@@ -109,6 +109,12 @@ pub async fn run(
     .reflect(secret_writer)
     .touched_objects();
 
+    let (config_map_reader, config_map_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
+    let config_map_stream = watcher(api::<PartialObjectMeta<ConfigMap>>(&client, ns), wc.clone())
+        .default_backoff()
+        .reflect(config_map_writer)
+        .touched_objects();
+
     let ctx = Arc::new(Context {
         client: client.clone(),
         config: opts.config.clone(),
@@ -118,12 +124,14 @@ pub async fn run(
         stores: stores.clone(),
         cluster_stores: cluster_stores.clone(),
         secrets: secret_reader.clone(),
+        config_maps: config_map_reader.clone(),
         caches_ready: Default::default(),
         failures: Default::default(),
         verified: Default::default(),
         synced: Default::default(),
     });
 
+    let by_template = es_reader.clone();
     let by_target = es_reader.clone();
     let by_store = es_reader.clone();
     let by_cluster_store = es_reader.clone();
@@ -146,6 +154,19 @@ pub async fn run(
                     .collect(),
             };
             refs
+        })
+        .watches_stream(config_map_stream, move |cm: PartialObjectMeta<ConfigMap>| {
+            let ns = cm.namespace();
+            let name = cm.name_any();
+            by_template
+                .state()
+                .iter()
+                .filter(|es| es.namespace() == ns)
+                .filter(|es| {
+                    es.spec.target.template.iter().flat_map(|t| &t.template_from).any(|f| f.config_map.as_ref().is_some_and(|c| c.name == name))
+                })
+                .map(|es| ObjectRef::from_obj(&**es))
+                .collect::<Vec<_>>()
         })
         .watches_shared_stream(stores_for_es, move |store: Arc<SecretStore>| {
             let ns = store.namespace();
@@ -191,13 +212,14 @@ pub async fn run(
 
     let readiness = {
         let (a, b, c) = (es_reader.clone(), secret_reader.clone(), ctx.stores.clone());
+        let e = config_map_reader.clone();
         let d = ctx.cluster_stores.clone();
         let ctx = ctx.clone();
         async move {
             // One waiter per cache: kube's readiness signal is not reliable for several.
             let _ = tokio::join!(c.wait_until_ready(), d.wait_until_ready());
             let _ = stores_listed.send(true);
-            let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready());
+            let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready(), e.wait_until_ready());
             ctx.caches_ready.store(true, Ordering::SeqCst);
             ready.store(true, Ordering::SeqCst);
             tracing::info!("caches synced; controllers running");

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::Error;
 use crate::api::{CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL};
-use crate::pipeline::data_hash;
+use crate::pipeline::{Shaped, data_hash};
 
 /// The server-side apply field manager of one ExternalSecret.
 pub fn field_manager(es_name: &str) -> String {
@@ -22,16 +22,18 @@ pub fn field_manager(es_name: &str) -> String {
     format!("sesame.external-secrets.io/sha256/{digest}")
 }
 
-/// The Secret to apply: only the fields this ExternalSecret owns.
-pub fn desired_secret(es: &ExternalSecret, data: &BTreeMap<String, Vec<u8>>) -> Secret {
-    let mut labels: BTreeMap<String, String> = es.labels().clone();
+/// The Secret to apply: only the fields this ExternalSecret owns. Without a template it carries
+/// the ExternalSecret's own labels and annotations (as ESO); with one, the template's.
+pub fn desired_secret(es: &ExternalSecret, shaped: &Shaped) -> Secret {
+    let data = &shaped.data;
+    let mut labels: BTreeMap<String, String> = shaped.labels.clone().unwrap_or_else(|| es.labels().clone());
     labels.insert(MANAGED_LABEL.into(), "true".into());
-    let mut annotations: BTreeMap<String, String> = es
-        .annotations()
-        .iter()
-        .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut annotations: BTreeMap<String, String> = shaped.annotations.clone().unwrap_or_else(|| {
+        es.annotations()
+            .into_iter()
+            .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration")
+            .collect()
+    });
     annotations.insert(DATA_HASH_ANNOTATION.into(), data_hash(data));
     let owner_references = (es.spec.target.creation_policy == CreationPolicy::Owner)
         .then(|| es.controller_owner_ref(&()).map(|r| vec![r]))
@@ -47,7 +49,7 @@ pub fn desired_secret(es: &ExternalSecret, data: &BTreeMap<String, Vec<u8>>) -> 
         },
         data: Some(data.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
         immutable: es.spec.target.immutable.then_some(true),
-        type_: None,
+        type_: shaped.type_.clone(),
         ..Default::default()
     }
 }

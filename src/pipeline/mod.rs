@@ -5,8 +5,10 @@ mod fetch;
 mod hash;
 pub mod keys;
 mod rewrite;
+mod templating;
 #[cfg(test)]
 mod tests;
 
 pub use fetch::{FetchError, Fetched, Source, fetch, validate_spec};
 pub use hash::{data_hash, metadata_hash, synced_resource_version};
+pub use templating::{LoadedTemplates, Shaped, apply as apply_template};

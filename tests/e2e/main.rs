@@ -9,5 +9,6 @@ mod policies;
 mod providers;
 mod stores;
 mod sync;
+mod templates;
 mod validation;
 mod faults;

@@ -1,0 +1,197 @@
+//! The Go `text/template` engine behind one module: parsing, sandboxed
+//! execution and error mapping. The engine crate is `gotmpl` 0.6.1; its few
+//! known divergences from Go are corrected here (`index` on a missing key and
+//! with one argument, `len` of binary strings, unclosed blocks, `template`
+//! without a data argument) so the engine can be swapped without touching
+//! callers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gotmpl::parse::Parser;
+use gotmpl::{MissingKey, Template, Value};
+
+use super::error::TemplateError;
+use super::functions::{self, Ctx};
+use super::{binstr, diagnose, rewrite, variables};
+
+/// Sandbox bounds for one render.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted template source, in bytes.
+    pub max_template: usize,
+    /// Largest rendered output, in bytes.
+    pub max_output: usize,
+    /// Largest value a function may produce (deep size, in bytes).
+    pub max_value: usize,
+    /// Total `range` iterations across one execution.
+    pub max_range_iterations: u64,
+    /// Wall-clock budget for one render.
+    pub max_duration: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_template: 256 * 1024,
+            max_output: 1024 * 1024,
+            max_value: 4 * 1024 * 1024,
+            max_range_iterations: 100_000,
+            max_duration: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A configured renderer: delimiters (ESO's `--template-left-delimiter` /
+/// `--template-right-delimiter`) and limits.
+#[derive(Debug, Clone)]
+pub struct Renderer {
+    limits: Limits,
+    left: String,
+    right: String,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer {
+            limits: Limits::default(),
+            left: "{{".into(),
+            right: "}}".into(),
+        }
+    }
+}
+
+impl Renderer {
+    /// Uses other action delimiters than `{{` and `}}`.
+    pub fn with_delimiters(mut self, left: &str, right: &str) -> Self {
+        self.left = left.to_owned();
+        self.right = right.to_owned();
+        self
+    }
+
+    /// Uses other sandbox limits.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Renders `template` against `data` (ESO's `Values` scope).
+    pub fn render<V: AsRef<[u8]>>(
+        &self,
+        template: &str,
+        data: &BTreeMap<String, V>,
+    ) -> Result<Vec<u8>, TemplateError> {
+        if template.len() > self.limits.max_template {
+            return Err(TemplateError::limit(format!(
+                "template is larger than {} bytes",
+                self.limits.max_template
+            )));
+        }
+        let root: BTreeMap<Arc<str>, Value> = data
+            .iter()
+            .map(|(k, v)| {
+                (
+                    Arc::from(k.as_str()),
+                    Value::String(binstr::from_bytes(v.as_ref()).into()),
+                )
+            })
+            .collect();
+        let root = Arc::new(root);
+        let secrets: Vec<String> = data
+            .values()
+            .map(|v| binstr::from_bytes(v.as_ref()))
+            .collect();
+        let ctx = Arc::new(Ctx {
+            deadline: Instant::now() + self.limits.max_duration,
+            max_value: self.limits.max_value,
+            root: Arc::clone(&root),
+        });
+        diagnose::check_blocks_closed(template, &self.left, &self.right)?;
+        let funcs = functions::func_map(&ctx);
+        let parsed = Template::new("template")
+            .missing_key(MissingKey::Error)
+            .max_range_iters(self.limits.max_range_iterations)
+            .delims(&self.left, &self.right)
+            .funcs(funcs.clone())
+            .parse(template)
+            .map_err(|e| diagnose::map_error(e, template, None, &secrets))?;
+        diagnose::check_functions(&parsed, template, &functions::is_known)?;
+        variables::check_assignments(&parsed, template)?;
+        let program = self.executable(&parsed, template, funcs)?;
+        let mut out = Bounded {
+            buf: String::new(),
+            max: self.limits.max_output,
+            ctx: &ctx,
+            hit: None,
+        };
+        match program.execute_fmt(&mut out, &Value::Map(root)) {
+            Ok(()) => Ok(binstr::to_bytes(&out.buf)),
+            Err(e) => Err(match out.hit {
+                Some(limit) => TemplateError::limit(limit),
+                None => diagnose::map_error(e, template, Some(&parsed), &secrets),
+            }),
+        }
+    }
+}
+
+impl Renderer {
+    /// The executable template: the parsed trees rewritten for Go semantics
+    /// (see `rewrite`), under a root that runs the user's template.
+    fn executable(
+        &self,
+        parsed: &Template,
+        src: &str,
+        funcs: gotmpl::FuncMap,
+    ) -> Result<Template, TemplateError> {
+        let mut root = Template::new("__sesame_root")
+            .missing_key(MissingKey::Error)
+            .max_range_iters(self.limits.max_range_iterations)
+            .funcs(funcs)
+            .parse("{{template \"template\" .}}")
+            .map_err(|_| TemplateError::limit("internal template error"))?;
+        for name in parsed.templates() {
+            if let Some(tree) = parsed.lookup(name) {
+                root = root.add_parse_tree(name, rewrite::rewrite(tree));
+            }
+        }
+        if parsed.lookup("template").is_none() {
+            // A main template of only whitespace, comments and definitions
+            // is not registered by name; Go still executes it.
+            let (tree, _) = Parser::new(src, &self.left, &self.right)
+                .and_then(Parser::parse)
+                .map_err(|_| TemplateError::limit("internal template error"))?;
+            root = root.add_parse_tree("template", rewrite::rewrite(&tree));
+        }
+        Ok(root)
+    }
+}
+
+/// Output sink that stops the execution at the output or time limit.
+struct Bounded<'a> {
+    buf: String,
+    max: usize,
+    ctx: &'a Ctx,
+    hit: Option<String>,
+}
+
+impl fmt::Write for Bounded<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.buf.len() + s.len() > self.max {
+            self.hit = Some(format!("output is larger than {} bytes", self.max));
+            return Err(fmt::Error);
+        }
+        if Instant::now() > self.ctx.deadline {
+            self.hit = Some(functions::TOO_LONG.into());
+            return Err(fmt::Error);
+        }
+        self.buf.push_str(s);
+        Ok(())
+    }
+}
+
+/// Builds an execution error for a function (`error calling NAME: ...`).
+pub(crate) fn call_error(name: &str, message: &str) -> gotmpl::TemplateError {
+    gotmpl::TemplateError::Exec(format!("error calling {name}: {message}"))
+}
