@@ -8,6 +8,7 @@
 mod proxy;
 
 mod apiserver;
+mod conflict;
 mod crash;
 mod failover;
 mod notfound;
