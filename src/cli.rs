@@ -36,6 +36,18 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Render one template against local values, as `target.template` would (ESO's `esoctl template`).
+    Template {
+        /// The template file (Go text/template with sprig and ESO's functions).
+        #[arg(short = 't', long = "template")]
+        template: PathBuf,
+        /// A YAML or JSON map of key → value: the data the template sees (as fetched secrets).
+        #[arg(short = 'v', long = "values")]
+        values: PathBuf,
+        /// Render as `KeysAndValues` (a YAML map of keys to values) instead of one value.
+        #[arg(long)]
+        keys_and_values: bool,
+    },
     /// Render the Secrets that ExternalSecrets in files would produce, with no cluster.
     Render {
         /// Files or directories of YAML manifests (ExternalSecrets, stores, credential Secrets).

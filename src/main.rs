@@ -43,6 +43,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Template { template, values, keys_and_values } => {
+            let body = std::fs::read_to_string(&template).with_context(|| format!("reading {}", template.display()))?;
+            let text = std::fs::read_to_string(&values).with_context(|| format!("reading {}", values.display()))?;
+            let values: std::collections::BTreeMap<String, serde_json::Value> =
+                serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not a map of values: {e}", values.display()))?;
+            let data: std::collections::BTreeMap<String, Vec<u8>> = values
+                .into_iter()
+                .map(|(k, v)| (k, match v { serde_json::Value::String(s) => s.into_bytes(), other => other.to_string().into_bytes() }))
+                .collect();
+            if keys_and_values {
+                for (k, v) in sesame::template::render_keys_and_values(&body, &data)? {
+                    println!("{k}: {}", String::from_utf8_lossy(&v));
+                }
+            } else {
+                use std::io::Write;
+                std::io::stdout().write_all(&sesame::template::render(&body, &data)?)?;
+            }
+            Ok(())
+        }
         Command::Run(args) => run(args).await,
     }
 }

@@ -1,0 +1,61 @@
+//! The offline commands, run as a user would: `sesame render` on the shipped example,
+//! `sesame template` on a local values file, `sesame crds --check`.
+use std::process::Command;
+
+fn sesame(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run sesame");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn render_shows_the_quickstart_secret_with_values_redacted() {
+    let (ok, out, err) = sesame(&["render", "-f", "examples/quickstart/"]);
+    assert!(ok, "{err}");
+    for expected in ["name: demo-app-credentials", "db-password: \"<redacted: 28 bytes>\"", "reconcile.external-secrets.io/managed: \"true\""] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("correct-horse-battery-staple") && !out.contains("Y29ycmVjdC1ob3Jz"), "a value leaked:\n{out}");
+}
+
+#[test]
+fn render_reveal_prints_the_values_as_a_secret_would_hold_them() {
+    let (ok, out, err) = sesame(&["render", "-f", "examples/quickstart/", "--reveal"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("db-password: Y29ycmVjdC1ob3JzZS1iYXR0ZXJ5LXN0YXBsZQ=="), "{out}");
+    assert!(out.contains("api-token: dG9rLTAxMjM0NTY3ODk="), "{out}");
+}
+
+#[test]
+fn render_reports_a_missing_store_in_one_line_and_fails() {
+    let dir = std::env::temp_dir().join(format!("sesame-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy("examples/quickstart/externalsecret.yaml", dir.join("es.yaml")).unwrap();
+    let (ok, _, err) = sesame(&["render", "-f", dir.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("SecretStore demo-store is not in the input files"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn template_renders_against_a_values_file() {
+    let dir = std::env::temp_dir().join(format!("sesame-tpl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("t.tmpl"), r#"{"auths":{"{{ .host }}":{"auth":"{{ printf "%s:%s" .user .pass | b64enc }}"}}}"#).unwrap();
+    std::fs::write(dir.join("v.yaml"), "host: registry.example\nuser: me\npass: pw\n").unwrap();
+    let (ok, out, err) = sesame(&["template", "-t", dir.join("t.tmpl").to_str().unwrap(), "-v", dir.join("v.yaml").to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(out, r#"{"auths":{"registry.example":{"auth":"bWU6cHc="}}}"#);
+    std::fs::write(dir.join("bad.tmpl"), "{{ .nope }}").unwrap();
+    let (ok, _, err) = sesame(&["template", "-t", dir.join("bad.tmpl").to_str().unwrap(), "-v", dir.join("v.yaml").to_str().unwrap()]);
+    assert!(!ok && err.contains("nope"), "{err}");
+}
+
+#[test]
+fn the_committed_crds_match_the_api_types() {
+    let (ok, _, err) = sesame(&["crds", "--check"]);
+    assert!(ok, "{err}");
+}
