@@ -24,6 +24,7 @@ mod pipeline;
 mod property;
 mod schedule;
 mod spec;
+mod template;
 
 /// The most one call on one input may take. Real inputs take microseconds; the margin is for a
 /// debug build on a busy two-core machine.
