@@ -14,6 +14,9 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     let s = text.strip_prefix('+').unwrap_or(text);
+    if s.is_empty() {
+        return Err(bad());
+    }
     let mut total = 0f64;
     let mut rest = s;
     while !rest.is_empty() {
@@ -73,7 +76,7 @@ mod tests {
 
     #[test]
     fn refuses_what_go_refuses() {
-        for bad in ["", "1", "h", "1x", "-1h", "1h-5m", "1..5s", "forever"] {
+        for bad in ["", "+", "1", "h", "1x", "-1h", "1h-5m", "1..5s", "forever"] {
             assert!(parse_go_duration(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -1,3 +1,4 @@
+#![forbid(unsafe_code)]
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -115,7 +116,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         budget: sesame::fetch::BudgetLimits { qps: args.store_qps, burst: args.store_burst },
         instance,
     };
-    let controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {
+    let mut controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {
         let _ = stop_rx.await;
     }));
     let lost = async {
@@ -128,6 +129,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         _ = shutdown_signal() => false,
         _ = lost => true,
         r = server => { r??; false }
+        // The controllers never end on their own: if they do (a panic), stop serving probes
+        // that say all is well and exit so the pod restarts.
+        r = &mut controllers => {
+            anyhow::bail!("the controllers stopped unexpectedly: {}", r.err().map(|e| e.to_string()).unwrap_or_default());
+        }
     };
     let _ = stop_tx.send(());
     let _ = controllers.await;

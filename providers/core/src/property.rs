@@ -49,7 +49,7 @@ pub fn top_level_map(
 fn escape_path(property: &str) -> String {
     let mut out = String::with_capacity(property.len() + 4);
     for c in property.chars() {
-        if matches!(c, '.' | '*' | '?' | '|' | '#' | '@' | '\\' | '!' | '=' | '<' | '>' | '%') {
+        if matches!(c, '.' | '*' | '?' | '|' | '#' | '@' | '\\' | '!' | '=' | '<' | '>' | '%' | '[' | ']' | '{' | '}') {
             out.push('\\');
         }
         out.push(c);
