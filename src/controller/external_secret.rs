@@ -51,6 +51,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
         Err(e) => {
             ctx.metrics.sync_failed(&name, &namespace);
             ctx.metrics.es_status(&name, &namespace, false, None);
+            ctx.remember_ready(&es, false);
             tracing::warn!(externalsecret = %name, namespace = %namespace, reason = e.reason(), error = %e, "sync failed");
             let condition = Condition::ready(false, "SecretSyncedError", e.condition_message());
             write_status(&ctx, &es, condition, None).await;
@@ -125,7 +126,8 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         _ => Action::await_change(),
     };
     if when != Due::Now && target_intact(ctx, es).await? {
-        let ready = status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+        // What this process last concluded wins over a cache that may not show our write yet.
+        let ready = ctx.last_ready(es).unwrap_or_else(|| status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         ctx.metrics.es_status(&es.name_any(), &namespace, ready, schedule.last_refresh.map(|t| t.timestamp() as f64));
         return Ok(next(when));
     }
@@ -163,6 +165,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         ctx.publish(&Event { type_: EventType::Normal, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
     }
     ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
+    ctx.remember_ready(es, true);
     write_status(ctx, es, condition, Some((now, version.clone()))).await;
     ctx.remember_sync(es, now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), version.clone());
     let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };

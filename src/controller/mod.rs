@@ -66,6 +66,8 @@ pub struct Context {
     /// `(refreshTime, syncedResourceVersion)` of each ExternalSecret's last successful sync by
     /// this process, for the moment before its status write reaches the cache.
     pub synced: Mutex<HashMap<ObjectRef<ExternalSecret>, (String, String)>>,
+    /// The Ready status this process last wrote for each ExternalSecret.
+    pub ready: Mutex<HashMap<ObjectRef<ExternalSecret>, bool>>,
 }
 
 impl Context {
@@ -93,6 +95,14 @@ impl Context {
 
     fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
         self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), (at, version));
+    }
+
+    fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
+        self.ready.lock().expect("ready lock").get(&ObjectRef::from_obj(es)).copied()
+    }
+
+    fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
+        self.ready.lock().expect("ready lock").insert(ObjectRef::from_obj(es), ready);
     }
 
     fn forget_version(&self, namespace: &str, name: &str) {

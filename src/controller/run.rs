@@ -129,6 +129,7 @@ pub async fn run(
         failures: Default::default(),
         verified: Default::default(),
         synced: Default::default(),
+        ready: Default::default(),
     });
 
     let by_template = es_reader.clone();
