@@ -7,6 +7,35 @@ use sesame_provider_core::{ProviderError, SecretValue};
 use super::objects::{self, Kind, Times};
 use super::{AzureKvClient, PROVIDER, map_error};
 
+/// The attribute times of any Key Vault object model (each SDK has its own attributes type).
+macro_rules! times_of {
+    ($attributes:expr) => {
+        $attributes
+            .as_ref()
+            .map(|a| Times {
+                enabled: a.enabled,
+                expires: a.expires,
+                not_before: a.not_before,
+                created: a.created,
+                updated: a.updated,
+            })
+            .unwrap_or_default()
+    };
+}
+
+/// The common tail of every read: refuse an unusable object; with `metadataPolicy: Fetch`, its
+/// tags and times instead of its value.
+fn usable_or_metadata(
+    kind: Kind,
+    name: &str,
+    times: &Times,
+    tags: Option<&std::collections::HashMap<String, String>>,
+    fetch: bool,
+) -> Result<Option<SecretValue>, ProviderError> {
+    objects::check_usable(kind, name, times)?;
+    Ok(fetch.then(|| SecretValue::from(objects::metadata_json(tags, times))))
+}
+
 impl AzureKvClient {
     pub(super) async fn read_secret(
         &self,
@@ -31,20 +60,9 @@ impl AzureKvClient {
                     .map_err(|e| map_error("GetSecret", &what, e))
             })
             .await?;
-        let times = secret.attributes.as_ref().map(|a| Times {
-            enabled: a.enabled,
-            expires: a.expires,
-            not_before: a.not_before,
-            created: a.created,
-            updated: a.updated,
-        });
-        let times = times.unwrap_or_default();
-        objects::check_usable(Kind::Secret, name, &times)?;
-        if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(
-                secret.tags.as_ref(),
-                &times,
-            )));
+        let times = times_of!(secret.attributes);
+        if let Some(metadata) = usable_or_metadata(Kind::Secret, name, &times, secret.tags.as_ref(), fetch)? {
+            return Ok(metadata);
         }
         Ok(SecretValue::from(secret.value.unwrap_or_default()))
     }
@@ -71,20 +89,9 @@ impl AzureKvClient {
                 rsp.into_model().map_err(|e| map_error("GetKey", &what, e))
             })
             .await?;
-        let times = key.attributes.as_ref().map(|a| Times {
-            enabled: a.enabled,
-            expires: a.expires,
-            not_before: a.not_before,
-            created: a.created,
-            updated: a.updated,
-        });
-        let times = times.unwrap_or_default();
-        objects::check_usable(Kind::Key, name, &times)?;
-        if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(
-                key.tags.as_ref(),
-                &times,
-            )));
+        let times = times_of!(key.attributes);
+        if let Some(metadata) = usable_or_metadata(Kind::Key, name, &times, key.tags.as_ref(), fetch)? {
+            return Ok(metadata);
         }
         let jwk = key
             .key
@@ -117,20 +124,9 @@ impl AzureKvClient {
                     .map_err(|e| map_error("GetCertificate", &what, e))
             })
             .await?;
-        let times = cert.attributes.as_ref().map(|a| Times {
-            enabled: a.enabled,
-            expires: a.expires,
-            not_before: a.not_before,
-            created: a.created,
-            updated: a.updated,
-        });
-        let times = times.unwrap_or_default();
-        objects::check_usable(Kind::Cert, name, &times)?;
-        if fetch {
-            return Ok(SecretValue::from(objects::metadata_json(
-                cert.tags.as_ref(),
-                &times,
-            )));
+        let times = times_of!(cert.attributes);
+        if let Some(metadata) = usable_or_metadata(Kind::Cert, name, &times, cert.tags.as_ref(), fetch)? {
+            return Ok(metadata);
         }
         let der = cert.cer.ok_or_else(|| {
             ProviderError::Invalid(format!("certificate {name} has no content (cer)"))
