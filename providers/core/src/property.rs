@@ -13,9 +13,10 @@ pub fn extract(payload: &[u8], property: &str, key: &str) -> Result<SecretValue,
             "secret {key} is not valid JSON, cannot select property {property}"
         )));
     }
-    let escaped = escape_path(property);
-    let literal = gjson::get(text, &escaped);
-    let found = if literal.exists() { literal } else { gjson::get(text, property) };
+    if let Some(value) = literal_key(text, property) {
+        return Ok(SecretValue::from(value));
+    }
+    let found = gjson::get(text, property);
     if !found.exists() {
         return Err(ProviderError::NotFound(format!("property {property} does not exist in secret {key}")));
     }
@@ -45,16 +46,20 @@ pub fn top_level_map(
         .collect())
 }
 
-/// Escape gjson's special characters so the whole property is looked up as one literal key.
-fn escape_path(property: &str) -> String {
-    let mut out = String::with_capacity(property.len() + 4);
-    for c in property.chars() {
-        if matches!(c, '.' | '*' | '?' | '|' | '#' | '@' | '\\' | '!' | '=' | '<' | '>' | '%' | '[' | ']' | '{' | '}') {
-            out.push('\\');
+/// The top-level member whose key is exactly `property`, found by walking the object rather than
+/// by escaping a path: gjson's escapes do not cover every special character (`?` stays a
+/// wildcard), and ESO's literal-key rule must hold for any key.
+fn literal_key(text: &str, property: &str) -> Option<String> {
+    let mut found = None;
+    let doc = gjson::parse(text);
+    doc.each(|key, value| {
+        if key.str() == property {
+            found = Some(go_string(&value));
+            return false;
         }
-        out.push(c);
-    }
-    out
+        true
+    });
+    found
 }
 
 /// gjson's Go `Result.String()`: integers keep their raw text, other numbers print as Go's
@@ -95,6 +100,14 @@ mod tests {
     fn a_literal_dotted_key_wins_over_the_path() {
         let doc = r#"{"a.b":"literal","a":{"b":"nested"}}"#;
         assert_eq!(prop(doc, "a.b").unwrap(), "literal");
+    }
+
+    #[test]
+    fn any_literal_key_wins_even_with_gjson_syntax_in_it() {
+        for key in ["?", "*", "a[0]", "{x}", "a|b", "#", "@this", "a\\b"] {
+            let doc = serde_json::json!({"0": "wrong", key: "right"}).to_string();
+            assert_eq!(prop(&doc, key).unwrap(), "right", "{key}");
+        }
     }
 
     #[test]
