@@ -81,7 +81,8 @@ async fn refresh_interval_zero_syncs_once_and_force_sync_fetches_again() {
     });
     scene.external_secret("app", spec.clone()).await;
     wait_secret_data(&scene, &sesame, "app", &map(&[("k", "v1")])).await;
-    let first = scene.es("app").await.status.unwrap().refresh_time;
+    // The status is written after the Secret.
+    let first = scene.wait_ready(&sesame, "app", "True", "SecretSynced").await.status.unwrap().refresh_time;
     let calls = store_calls(&sesame.get("/metrics").await.unwrap().1);
     assert_eq!(calls, 1.0, "one provider call for the first sync");
 
