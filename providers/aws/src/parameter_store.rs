@@ -246,6 +246,11 @@ impl SecretProvider for ParameterStoreClient {
         PROVIDER
     }
 
+    /// One batch call carries this many keys: the fetch layer charges the store's budget per call.
+    fn keys_per_call(&self) -> usize {
+        BATCH_LIMIT
+    }
+
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
         match key.metadata_policy {
             MetadataPolicy::Fetch => self.tags(key).await,
