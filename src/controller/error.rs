@@ -26,6 +26,8 @@ pub enum Error {
     TargetConflict(String),
     #[error("could not update secret, target is immutable")]
     TargetImmutable,
+    #[error("could not update secret: its data would be {bytes} bytes, over the {limit}-byte limit of a Kubernetes Secret")]
+    TargetTooLarge { bytes: usize, limit: usize },
     #[error("kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
 }
@@ -51,6 +53,7 @@ impl Error {
             Error::TemplateSource(_) => "template_source",
             Error::TargetConflict(_) => "target_conflict",
             Error::TargetImmutable => "target_immutable",
+            Error::TargetTooLarge { .. } => "target_too_large",
             Error::Kube(_) => "kube",
         }
     }
@@ -75,8 +78,13 @@ impl Error {
                 | Error::TargetConflict(_)
                 | Error::TargetImmutable
                 | Error::StoreNotAllowed { .. }
-                | Error::Fetch(FetchError::Invalid(_))
         )
+    }
+
+    /// Errors in the remote data (undecodable, an invalid key, too large for a Secret): a quick
+    /// retry cannot fix them, but a fix at the provider can, so retry at the refresh interval.
+    pub fn waits_for_refresh(&self) -> bool {
+        matches!(self, Error::Fetch(FetchError::Invalid(_)) | Error::TargetTooLarge { .. })
     }
 
     /// Provider refused our credentials: the cached client must be rebuilt.

@@ -257,6 +257,7 @@ async fn write_target(ctx: &Context, es: &ExternalSecret, provider_empty: bool, 
             return Err(Error::TargetImmutable);
         }
     }
+    target::check_size(existing.as_ref(), &desired, t.creation_policy)?;
     let before = existing.as_ref().map(|s| s.data.clone().unwrap_or_default());
     let applied = target::apply(&api, es, &desired).await?;
     ctx.remember_version(&namespace, &name, applied.resource_version());
@@ -292,6 +293,13 @@ async fn write_status(ctx: &Context, es: &ExternalSecret, condition: Condition, 
 pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
     if error.is_permanent() {
         return Action::await_change();
+    }
+    if error.waits_for_refresh() {
+        let interval = es.spec.refresh_interval.as_ref().and_then(|d| d.parse().ok());
+        return match interval.unwrap_or(ctx.config.default_refresh_interval) {
+            i if i.is_zero() || es.spec.refresh_policy.is_some_and(|p| p != RefreshPolicy::Periodic) => Action::await_change(),
+            i => Action::requeue(i),
+        };
     }
     let key = ObjectRef::from_obj(&*es);
     let failures = {

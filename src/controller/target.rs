@@ -120,6 +120,24 @@ pub fn violates_immutability(existing: &Secret, desired: &Secret) -> bool {
     desired.data.iter().flatten().any(|(k, v)| have.get(k) != Some(v))
 }
 
+/// The apiserver's limit on a Secret's data (the sum of its values).
+pub const MAX_SECRET_BYTES: usize = 1 << 20;
+
+/// Refuse data the apiserver would reject as too long, before sending it. A Merge target keeps
+/// the other writers' keys, so they count too.
+pub fn check_size(existing: Option<&Secret>, desired: &Secret, policy: CreationPolicy) -> Result<(), Error> {
+    let want = desired.data.clone().unwrap_or_default();
+    let foreign: usize = match (existing, policy) {
+        (Some(s), CreationPolicy::Merge) => s.data.iter().flatten().filter(|(k, _)| !want.contains_key(*k)).map(|(_, v)| v.0.len()).sum(),
+        _ => 0,
+    };
+    let bytes = foreign + want.values().map(|v| v.0.len()).sum::<usize>();
+    if bytes > MAX_SECRET_BYTES {
+        return Err(Error::TargetTooLarge { bytes, limit: MAX_SECRET_BYTES });
+    }
+    Ok(())
+}
+
 /// Apply `desired` as this ExternalSecret's field manager. For Owner and Orphan targets keys
 /// added by other writers are removed afterwards, so the Secret holds exactly the desired data.
 pub async fn apply(api: &Api<Secret>, es: &ExternalSecret, desired: &Secret) -> Result<Secret, Error> {
@@ -139,4 +157,34 @@ pub async fn apply(api: &Api<Secret>, es: &ExternalSecret, desired: &Secret) -> 
         .collect();
     let patch: json_patch::Patch = serde_json::from_value(serde_json::Value::Array(ops)).expect("valid JSON patch");
     Ok(api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret(data: &[(&str, usize)]) -> Secret {
+        let data = data.iter().map(|(k, n)| (k.to_string(), ByteString(vec![b'x'; *n]))).collect();
+        Secret { data: Some(data), ..Default::default() }
+    }
+
+    #[test]
+    fn data_over_one_mebibyte_is_refused_before_the_apiserver_sees_it() {
+        let at_limit = secret(&[("a", MAX_SECRET_BYTES - 10), ("b", 10)]);
+        assert!(check_size(None, &at_limit, CreationPolicy::Owner).is_ok());
+        let over = secret(&[("a", MAX_SECRET_BYTES - 10), ("b", 11)]);
+        let err = check_size(None, &over, CreationPolicy::Owner).unwrap_err();
+        assert!(matches!(err, Error::TargetTooLarge { bytes, .. } if bytes == MAX_SECRET_BYTES + 1));
+        assert!(err.waits_for_refresh() && !err.is_permanent());
+        assert!(err.to_string().contains("1048576-byte limit"), "{err}");
+    }
+
+    #[test]
+    fn a_merge_target_counts_the_keys_other_writers_keep() {
+        let existing = secret(&[("theirs", MAX_SECRET_BYTES), ("mine", 5)]);
+        let desired = secret(&[("mine", 1)]);
+        assert!(check_size(Some(&existing), &desired, CreationPolicy::Merge).is_err());
+        // Owner and Orphan targets end up with exactly the desired keys.
+        assert!(check_size(Some(&existing), &desired, CreationPolicy::Owner).is_ok());
+    }
 }
