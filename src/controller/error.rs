@@ -8,8 +8,8 @@ use crate::pipeline::FetchError;
 pub enum Error {
     #[error("{kind} {name} not found")]
     StoreNotFound { kind: &'static str, name: String },
-    #[error("{kind} {name} is not ready")]
-    StoreNotReady { kind: &'static str, name: String },
+    #[error("{kind} {name} is not ready{why}")]
+    StoreNotReady { kind: &'static str, name: String, why: String },
     #[error("using {kind} {name} is not allowed from namespace {namespace}: {why}")]
     StoreNotAllowed { kind: &'static str, name: String, namespace: String, why: String },
     #[error("could not build the provider client: {0}")]
@@ -94,5 +94,18 @@ impl Error {
             Error::ProviderClient(ProviderError::Auth(_))
                 | Error::Fetch(FetchError::Provider { source: ProviderError::Auth(_), .. })
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_that_is_not_ready_says_why() {
+        let e = Error::StoreNotReady { kind: "SecretStore", name: "s".into(), why: ": unable to validate store: invalid peer certificate: UnknownIssuer".into() };
+        assert_eq!(e.condition_message(), "SecretStore s is not ready: unable to validate store: invalid peer certificate: UnknownIssuer");
+        let long = Error::StoreNotReady { kind: "SecretStore", name: "s".into(), why: format!(": {}", "x".repeat(400)) };
+        assert!(long.condition_message().chars().count() <= 301, "the condition message is bounded");
     }
 }

@@ -39,7 +39,13 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
             .map_err(|why| Error::StoreNotAllowed { kind: kind.as_str(), name: name.clone(), namespace: namespace.clone(), why })?;
     }
     if !store.is_ready() {
-        return Err(Error::StoreNotReady { kind: kind.as_str(), name });
+        // The store's own Ready message (sanitised) says why: unreachable, TLS, credentials.
+        let why = store
+            .status()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.message.clone()))
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        return Err(Error::StoreNotReady { kind: kind.as_str(), name, why });
     }
     Ok(Some(store))
 }

@@ -76,7 +76,7 @@ pub(crate) fn classify(what: &str, err: &ClientError) -> ProviderError {
 }
 
 /// The error and its sources, as one line (transport errors hide the useful part in a source).
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
@@ -121,6 +121,14 @@ mod tests {
             classify("read x", &api(400, &["bad"])),
             ProviderError::Invalid(_)
         ));
+    }
+
+    #[tokio::test]
+    async fn a_transport_error_names_its_cause() {
+        // reqwest's own Display is only "error sending request for url (…)".
+        let err = reqwest::Client::new().get("http://127.0.0.1:1/").send().await.unwrap_err();
+        let text = chain(&err).to_lowercase();
+        assert!(text.contains("error sending request") && text.contains("refused"), "{text}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use vaultrs::api::EndpointMiddleware;
 use vaultrs::client::{VaultClient, VaultClientSettings, VaultClientSettingsBuilder};
 
 use crate::VaultProvider;
+use crate::errors::chain;
 
 /// A Vault token. `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -126,12 +127,13 @@ impl Transport {
         if let Some(ns) = namespace {
             req = req.header("X-Vault-Namespace", ns);
         }
+        // reqwest's message hides the cause (TLS verification, refused) in its sources.
         let resp = req.send().await.map_err(|e| {
-            ProviderError::Transient(format!("GET {path}: cannot reach Vault: {e}"))
+            ProviderError::Transient(format!("GET {path}: cannot reach Vault: {}", chain(&e)))
         })?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| {
-            ProviderError::Transient(format!("GET {path}: reading the answer: {e}"))
+            ProviderError::Transient(format!("GET {path}: reading the answer: {}", chain(&e)))
         })?;
         Ok((
             status,

@@ -5,6 +5,7 @@
 //! is one of the complete versions the test expects, and the final one is the newest.
 //!
 //! Each test prints a `faults <test>: …` line with its figures (see them with `--nocapture`).
+mod private_apiserver;
 mod proxy;
 
 mod apiserver;
@@ -15,6 +16,7 @@ mod notfound;
 mod provider;
 mod proxy_selftest;
 mod tenancy;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
