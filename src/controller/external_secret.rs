@@ -42,10 +42,9 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     }
     let result = sync(&es, &ctx).await;
     ctx.metrics.reconciled(&name, &namespace, started.elapsed());
-    let key = ObjectRef::from_obj(&*es);
     match result {
         Ok(action) => {
-            ctx.failures.lock().expect("failures lock").remove(&key);
+            ctx.memory.succeeded(&es);
             Ok(action)
         }
         Err(e) => {
@@ -301,12 +300,5 @@ pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -
             i => Action::requeue(i),
         };
     }
-    let key = ObjectRef::from_obj(&*es);
-    let failures = {
-        let mut map = ctx.failures.lock().expect("failures lock");
-        let n = map.entry(key).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
-    };
-    Action::requeue(super::due::backoff(failures, ctx.config.max_backoff))
+    Action::requeue(super::due::backoff(ctx.memory.failed(&es), ctx.config.max_backoff))
 }

@@ -2,23 +2,24 @@
 mod due;
 mod error;
 mod external_secret;
+mod memory;
 pub mod run;
 mod store;
 mod target;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
 pub use error::Error;
+pub use memory::Memory;
 pub use run::run;
 pub use target::{desired_secret, field_manager};
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Event, Recorder};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::Store;
 
 use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use crate::fetch::ClientCache;
@@ -59,15 +60,8 @@ pub struct Context {
     /// Every cache has listed. (kube's `Store::wait_until_ready` wakes only some of several
     /// concurrent waiters, so reconciles check this flag instead of waiting.)
     pub caches_ready: std::sync::atomic::AtomicBool,
-    /// Consecutive failures per ExternalSecret, for backoff.
-    pub failures: Mutex<HashMap<ObjectRef<ExternalSecret>, u32>>,
-    /// The resourceVersion of each target Secret as we last wrote or verified it.
-    pub verified: Mutex<HashMap<(String, String), String>>,
-    /// `(refreshTime, syncedResourceVersion)` of each ExternalSecret's last successful sync by
-    /// this process, for the moment before its status write reaches the cache.
-    pub synced: Mutex<HashMap<ObjectRef<ExternalSecret>, (String, String)>>,
-    /// The Ready status this process last wrote for each ExternalSecret.
-    pub ready: Mutex<HashMap<ObjectRef<ExternalSecret>, bool>>,
+    /// Per-ExternalSecret facts between reconciles; shared with the watch that forgets deleted ones.
+    pub memory: Arc<Memory>,
 }
 
 impl Context {
@@ -78,35 +72,31 @@ impl Context {
     }
 
     fn known_version(&self, namespace: &str, name: &str) -> Option<String> {
-        self.verified.lock().expect("verified lock").get(&(namespace.to_string(), name.to_string())).cloned()
+        self.memory.known_version(namespace, name)
     }
 
     fn remember_version(&self, namespace: &str, name: &str, rv: Option<String>) {
-        let mut map = self.verified.lock().expect("verified lock");
-        match rv {
-            Some(rv) => map.insert((namespace.to_string(), name.to_string()), rv),
-            None => map.remove(&(namespace.to_string(), name.to_string())),
-        };
-    }
-
-    fn last_sync(&self, es: &ExternalSecret) -> Option<(String, String)> {
-        self.synced.lock().expect("synced lock").get(&ObjectRef::from_obj(es)).cloned()
-    }
-
-    fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
-        self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), (at, version));
-    }
-
-    fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
-        self.ready.lock().expect("ready lock").get(&ObjectRef::from_obj(es)).copied()
-    }
-
-    fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
-        self.ready.lock().expect("ready lock").insert(ObjectRef::from_obj(es), ready);
+        self.memory.remember_version(namespace, name, rv)
     }
 
     fn forget_version(&self, namespace: &str, name: &str) {
-        self.remember_version(namespace, name, None);
+        self.memory.remember_version(namespace, name, None);
+    }
+
+    fn last_sync(&self, es: &ExternalSecret) -> Option<(String, String)> {
+        self.memory.last_sync(es)
+    }
+
+    fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
+        self.memory.remember_sync(es, at, version)
+    }
+
+    fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
+        self.memory.last_ready(es)
+    }
+
+    fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
+        self.memory.remember_ready(es, ready)
     }
 }
 

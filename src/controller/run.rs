@@ -89,12 +89,15 @@ pub async fn run(
 
     let (es_reader, es_writer) = reflector::store::<ExternalSecret>();
     let deleted_metrics = metrics.clone();
+    let memory = Arc::new(super::Memory::default());
+    let forget = memory.clone();
     let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
         .default_backoff()
         .reflect(es_writer)
         .inspect(move |ev| {
             if let Ok(watcher::Event::Delete(es)) = ev {
                 deleted_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+                forget.forget(es);
             }
         })
         .applied_objects()
@@ -126,10 +129,7 @@ pub async fn run(
         secrets: secret_reader.clone(),
         config_maps: config_map_reader.clone(),
         caches_ready: Default::default(),
-        failures: Default::default(),
-        verified: Default::default(),
-        synced: Default::default(),
-        ready: Default::default(),
+        memory,
     });
 
     let by_template = es_reader.clone();

@@ -1,0 +1,120 @@
+//! What this process remembers about each ExternalSecret between reconciles. It is a cache of
+//! facts the apiserver also holds (or that only pace retries), so losing it costs at most one
+//! extra read; it is forgotten when the ExternalSecret is deleted, so it does not grow with churn.
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
+
+use crate::api::ExternalSecret;
+
+type Key = ObjectRef<ExternalSecret>;
+
+#[derive(Default)]
+pub struct Memory {
+    /// Consecutive failures, for backoff.
+    failures: Mutex<HashMap<Key, u32>>,
+    /// The resourceVersion of each target Secret `(namespace, name)` as last written or verified.
+    verified: Mutex<HashMap<(String, String), String>>,
+    /// `(refreshTime, syncedResourceVersion)` of the last successful sync by this process, for
+    /// the moment before its status write reaches the cache.
+    synced: Mutex<HashMap<Key, (String, String)>>,
+    /// The Ready status this process last wrote.
+    ready: Mutex<HashMap<Key, bool>>,
+}
+
+impl Memory {
+    /// Counts one more consecutive failure; returns the count.
+    pub fn failed(&self, es: &ExternalSecret) -> u32 {
+        let mut map = self.failures.lock().expect("failures lock");
+        let n = map.entry(ObjectRef::from_obj(es)).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    pub fn succeeded(&self, es: &ExternalSecret) {
+        self.failures.lock().expect("failures lock").remove(&ObjectRef::from_obj(es));
+    }
+
+    pub fn known_version(&self, namespace: &str, name: &str) -> Option<String> {
+        self.verified.lock().expect("verified lock").get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    pub fn remember_version(&self, namespace: &str, name: &str, rv: Option<String>) {
+        let mut map = self.verified.lock().expect("verified lock");
+        match rv {
+            Some(rv) => map.insert((namespace.to_string(), name.to_string()), rv),
+            None => map.remove(&(namespace.to_string(), name.to_string())),
+        };
+    }
+
+    pub fn last_sync(&self, es: &ExternalSecret) -> Option<(String, String)> {
+        self.synced.lock().expect("synced lock").get(&ObjectRef::from_obj(es)).cloned()
+    }
+
+    pub fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
+        self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), (at, version));
+    }
+
+    pub fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
+        self.ready.lock().expect("ready lock").get(&ObjectRef::from_obj(es)).copied()
+    }
+
+    pub fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
+        self.ready.lock().expect("ready lock").insert(ObjectRef::from_obj(es), ready);
+    }
+
+    /// Drops everything about a deleted ExternalSecret, including its target's version.
+    pub fn forget(&self, es: &ExternalSecret) {
+        let key = ObjectRef::from_obj(es);
+        self.failures.lock().expect("failures lock").remove(&key);
+        self.synced.lock().expect("synced lock").remove(&key);
+        self.ready.lock().expect("ready lock").remove(&key);
+        self.remember_version(&es.namespace().unwrap_or_default(), &es.target_name(), None);
+    }
+
+    /// How many ExternalSecrets anything is remembered for (tests, debugging).
+    pub fn len(&self) -> usize {
+        let failures = self.failures.lock().expect("failures lock").len();
+        let synced = self.synced.lock().expect("synced lock").len();
+        let ready = self.ready.lock().expect("ready lock").len();
+        failures.max(synced).max(ready).max(self.verified.lock().expect("verified lock").len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn es(name: &str) -> ExternalSecret {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": name, "namespace": "team-a"},
+            "spec": {"secretStoreRef": {"name": "store"}, "target": {"name": format!("{name}-target")}},
+        }))
+        .expect("valid ExternalSecret")
+    }
+
+    #[test]
+    fn a_deleted_external_secret_leaves_nothing_behind() {
+        let memory = Memory::default();
+        let (gone, kept) = (es("gone"), es("kept"));
+        for e in [&gone, &kept] {
+            memory.failed(e);
+            memory.remember_ready(e, true);
+            memory.remember_sync(e, "2026-11-26T00:00:00Z".into(), "1".into());
+            memory.remember_version("team-a", &e.target_name(), Some("42".into()));
+        }
+        memory.forget(&gone);
+        assert_eq!(memory.len(), 1);
+        assert_eq!(memory.known_version("team-a", "gone-target"), None);
+        assert_eq!(memory.known_version("team-a", "kept-target").as_deref(), Some("42"));
+        assert_eq!(memory.last_ready(&kept), Some(true));
+        assert_eq!(memory.failed(&kept), 2, "the other object's failure count is kept");
+    }
+}
