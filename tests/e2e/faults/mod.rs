@@ -17,6 +17,7 @@ mod provider;
 mod proxy_selftest;
 mod tenancy;
 mod tls;
+mod vault;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
