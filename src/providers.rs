@@ -3,16 +3,21 @@ use std::sync::Arc;
 
 use sesame_provider_core::{ProviderContext, ProviderError, SecretProvider};
 
-use crate::api::ProviderSpec;
+use crate::api::{ProviderSpec, SecretStoreSpec};
 
 /// Build the client for a store's provider.
-pub async fn build(spec: &ProviderSpec, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
     let _ = &ctx;
+    let spec = &store.provider;
     match spec {
         #[cfg(feature = "fake")]
         ProviderSpec { fake: Some(fake), .. } => Ok(Arc::new(sesame_provider_fake::FakeClient::new(fake))),
         #[cfg(feature = "aws")]
-        ProviderSpec { aws: Some(aws), .. } => sesame_provider_aws::build(aws, ctx).await,
+        ProviderSpec { aws: Some(aws), .. } => {
+            let (max_retries, retry_interval) = retry_settings(store)?;
+            let options = sesame_provider_aws::ClientOptions::default().with_retries(max_retries, retry_interval);
+            sesame_provider_aws::build_with(aws, ctx, options).await
+        }
         #[cfg(feature = "vault")]
         ProviderSpec { vault: Some(vault), .. } => sesame_provider_vault::build(vault, ctx).await,
         #[cfg(feature = "gcp")]
@@ -26,5 +31,50 @@ pub async fn build(spec: &ProviderSpec, ctx: ProviderContext) -> Result<Arc<dyn 
             "store provider {} is not supported by this build of sesame",
             spec.kind()
         ))),
+    }
+}
+
+/// The store's `retrySettings` (ESO applies them to the AWS SDK's retryer; so does Sesame).
+/// Other providers keep their own retry policy: the fetch layer's backoff covers them.
+#[cfg(any(feature = "aws", test))]
+fn retry_settings(store: &SecretStoreSpec) -> Result<(Option<u32>, Option<std::time::Duration>), ProviderError> {
+    let Some(retry) = &store.retry_settings else { return Ok((None, None)) };
+    let max_retries = match retry.max_retries {
+        Some(n) => Some(u32::try_from(n).map_err(|_| {
+            ProviderError::Invalid(format!("retrySettings.maxRetries must be 0 or more, got {n}"))
+        })?),
+        None => None,
+    };
+    let interval = match &retry.retry_interval {
+        Some(text) => Some(
+            crate::duration::parse_go_duration(text)
+                .map_err(|e| ProviderError::Invalid(format!("retrySettings.retryInterval: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok((max_retries, interval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(retry: serde_json::Value) -> SecretStoreSpec {
+        serde_json::from_value(serde_json::json!({"provider": {"fake": {"data": []}}, "retrySettings": retry})).unwrap()
+    }
+
+    #[test]
+    fn retry_settings_are_read_from_the_store() {
+        let parsed = retry_settings(&store(serde_json::json!({"maxRetries": 5, "retryInterval": "250ms"}))).unwrap();
+        assert_eq!(parsed, (Some(5), Some(std::time::Duration::from_millis(250))));
+        assert_eq!(retry_settings(&store(serde_json::json!({}))).unwrap(), (None, None));
+    }
+
+    #[test]
+    fn bad_retry_settings_are_a_configuration_error() {
+        let negative = retry_settings(&store(serde_json::json!({"maxRetries": -1}))).unwrap_err();
+        assert!(matches!(negative, ProviderError::Invalid(ref m) if m.contains("maxRetries")), "{negative}");
+        let interval = retry_settings(&store(serde_json::json!({"retryInterval": "soon"}))).unwrap_err();
+        assert!(matches!(interval, ProviderError::Invalid(ref m) if m.contains("retryInterval")), "{interval}");
     }
 }

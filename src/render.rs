@@ -169,7 +169,7 @@ async fn render_one(
     }
     .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
     let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
-    let provider = crate::providers::build(&spec.provider, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
+    let provider = crate::providers::build(&spec, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
     let fetched = pipeline::fetch(&es.spec, &Direct(provider)).await?;
     let shaped = match &es.spec.target.template {
         Some(tpl) => {

@@ -114,7 +114,7 @@ impl ClientCache {
         };
         let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy));
         let ctx = ProviderContext { credentials: credentials.clone(), calls: self.metrics.clone() };
-        let provider = crate::providers::build(&store.spec().provider, ctx).await?;
+        let provider = crate::providers::build(store.spec(), ctx).await?;
         let scope = credentials.used_referent_namespace().then(|| es_namespace.unwrap_or_default().to_string());
         let client = Arc::new(StoreClient {
             identity: identity.clone(),

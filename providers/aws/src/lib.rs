@@ -82,6 +82,17 @@ mod client {
     }
 
     impl ClientOptions {
+        /// Apply a store's `retrySettings`; an unset field keeps the default.
+        pub fn with_retries(mut self, max_retries: Option<u32>, retry_interval: Option<Duration>) -> Self {
+            if let Some(n) = max_retries {
+                self.max_retries = n;
+            }
+            if retry_interval.is_some() {
+                self.retry_interval = retry_interval;
+            }
+            self
+        }
+
         pub(crate) fn retry_config(&self) -> RetryConfig {
             let config = RetryConfig::standard().with_max_attempts(self.max_retries.saturating_add(1));
             match self.retry_interval {
