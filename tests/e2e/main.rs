@@ -3,6 +3,7 @@
 //! sesame process, so tests run in parallel without touching each other's objects.
 mod harness;
 
+mod cloud;
 mod leader;
 mod observability;
 mod policies;

@@ -68,6 +68,41 @@ impl Issuer {
     }
 }
 
+/// An RSA JWK (`kty`, `n`, `e`) as the PKCS#1 `RSAPublicKey` DER the verifier takes.
+pub fn rsa_public_key_der(jwk: &Value) -> Option<Vec<u8>> {
+    if jwk["kty"] != "RSA" {
+        return None;
+    }
+    let int = |field: &str| -> Option<Vec<u8>> {
+        let mut bytes = URL_SAFE_NO_PAD.decode(jwk[field].as_str()?).ok()?;
+        // DER INTEGERs are signed: a leading high bit needs a zero byte in front.
+        if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+            bytes.insert(0, 0);
+        }
+        Some(der(0x02, &bytes))
+    };
+    Some(der(0x30, &[int("n")?, int("e")?].concat()))
+}
+
+/// One DER TLV (definite length, long form above 127 bytes).
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let len = content.len();
+    let mut out = vec![tag];
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

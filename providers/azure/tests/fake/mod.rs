@@ -266,8 +266,42 @@ impl Fake {
         issuer: &jwt::Issuer,
         subject: &str,
     ) {
+        self.federate(
+            tenant,
+            client_id,
+            &issuer.url,
+            issuer.public_key_der(),
+            subject,
+        );
+    }
+
+    /// The same for an issuer known by its JWKS document (`{"keys":[…]}`, one RSA key): how a
+    /// real kube-apiserver's `/openid/v1/jwks` stands in for an AKS cluster's OIDC issuer.
+    pub fn add_federated_app_with_jwks(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        issuer_url: &str,
+        jwks: &serde_json::Value,
+        subject: &str,
+    ) {
+        let key = jwks["keys"]
+            .as_array()
+            .and_then(|keys| keys.iter().find_map(jwt::rsa_public_key_der))
+            .expect("the JWKS holds an RSA key");
+        self.federate(tenant, client_id, issuer_url, key, subject);
+    }
+
+    fn federate(
+        &self,
+        tenant: &str,
+        client_id: &str,
+        issuer_url: &str,
+        key: Vec<u8>,
+        subject: &str,
+    ) {
         let federated = Federated {
-            issuer: issuer.url.clone(),
+            issuer: issuer_url.into(),
             subject: subject.into(),
             audience: "api://AzureADTokenExchange".into(),
         };
@@ -282,7 +316,7 @@ impl Fake {
             .jwks
             .lock()
             .unwrap()
-            .insert(issuer.url.clone(), issuer.public_key_der());
+            .insert(issuer_url.into(), key);
     }
 
     /// Register a service principal with a certificate credential (its DER and RSA public key).

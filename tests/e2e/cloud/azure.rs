@@ -1,0 +1,139 @@
+//! Azure Key Vault through the binary: the store names the real host names; `SESAME_AZURE_*` make
+//! the binary trust the fake's test CA and pin those names to its port, so TLS, the 401
+//! challenge and Entra ID's checks all run as against Azure.
+#[path = "../../../providers/azure/tests/fake/mod.rs"]
+mod fake;
+
+use serde_json::{Value, json};
+
+use super::*;
+use fake::support::{CLIENT_ID, CLIENT_SECRET};
+use fake::{Fake, LOGIN_HOST, Object, TENANT, VAULT_HOST, VAULT_URL};
+
+const DB_JSON: &str = r#"{"user":"app","password":"az-pw-1"}"#;
+const WI_CLIENT_ID: &str = "0b5e7c1a-2222-4d3e-8f90-a1b2c3d4e5f6";
+
+async fn fake_vault() -> Fake {
+    let fake = Fake::start().await;
+    let tags = [("env", "prod"), ("team", "payments")].map(|(k, v)| (k.to_string(), v.to_string()));
+    let db = Object { value: DB_JSON.into(), enabled: true, tags: tags.into(), ..Default::default() };
+    fake.put_secret_with("db", db);
+    fake.put_secret("api-token", "az-tok-1");
+    fake
+}
+
+/// Trust the fake's CA, reach its host names on its port, and its IMDS as the plain-http proxy.
+fn azure_env(scene: &Scene, fake: &Fake) -> Vec<(&'static str, String)> {
+    let ca = std::env::temp_dir().join("sesame-e2e").join(format!("{}-azure-ca.pem", scene.ns));
+    std::fs::create_dir_all(ca.parent().unwrap()).unwrap();
+    std::fs::write(&ca, &fake.ca_pem).unwrap();
+    vec![
+        ("SESAME_AZURE_EXTRA_CA_FILE", ca.display().to_string()),
+        ("SESAME_AZURE_RESOLVE", format!("{VAULT_HOST}={0},{LOGIN_HOST}={0}", fake.addr)),
+        ("SESAME_AZURE_PLAIN_HTTP_PROXY", format!("http://{}", fake.imds_addr)),
+    ]
+}
+
+/// A ServicePrincipal store, its client ID and secret in the Secret `azure-sp`.
+async fn service_principal_store(scene: &Scene, fake: &Fake) {
+    fake.add_app(TENANT, CLIENT_ID, CLIENT_SECRET);
+    scene.plain_secret("azure-sp", &[("client-id", CLIENT_ID), ("client-secret", CLIENT_SECRET)]).await;
+    let auth = json!({
+        "clientId": {"name": "azure-sp", "key": "client-id"},
+        "clientSecret": {"name": "azure-sp", "key": "client-secret"},
+    });
+    scene.store("azure", json!({"azurekv": {"vaultUrl": VAULT_URL, "tenantId": TENANT, "authSecretRef": auth}})).await;
+}
+
+fn one_key(secret_key: &str, remote: Value) -> Value {
+    json!({"refreshInterval": "1h", "secretStoreRef": {"name": "azure"}, "data": [{"secretKey": secret_key, "remoteRef": remote}]})
+}
+
+#[tokio::test]
+async fn azure_service_principal_syncs_a_secret_a_property_tags_extract_and_find() {
+    let scene = Scene::new("e2e-az-sp").await;
+    let fake = fake_vault().await;
+    service_principal_store(&scene, &fake).await;
+    let sesame = scene.sesame_with(&[], &borrowed(&azure_env(&scene, &fake)));
+
+    scene
+        .external_secret(
+            "db",
+            json!({
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": "azure"},
+                "data": [
+                    {"secretKey": "password", "remoteRef": {"key": "secret/db", "property": "password"}},
+                    {"secretKey": "api-token", "remoteRef": {"key": "api-token"}},
+                    {"secretKey": "env", "remoteRef": {"key": "secret/db", "metadataPolicy": "Fetch", "property": "env"}},
+                ],
+                "dataFrom": [{"extract": {"key": "secret/db"}}],
+            }),
+        )
+        .await;
+    scene
+        .external_secret(
+            "found",
+            json!({"refreshInterval": "1h", "secretStoreRef": {"name": "azure"}, "dataFrom": [{"find": {"tags": {"team": "payments"}}}]}),
+        )
+        .await;
+
+    let db = map(&[("password", "az-pw-1"), ("user", "app"), ("api-token", "az-tok-1"), ("env", "prod")]);
+    wait_secret_data(&scene, &sesame, "db", &db).await;
+    wait_secret_data(&scene, &sesame, "found", &map(&[("db", DB_JSON)])).await;
+    let requests = fake.requests();
+    assert!(
+        requests.iter().any(|r| r.host == VAULT_HOST && !r.authorized && r.status == 401),
+        "the SDK met the bearer challenge first: {requests:?}"
+    );
+    assert!(requests.iter().any(|r| r.host == LOGIN_HOST && r.status == 200), "Entra ID issued a token: {requests:?}");
+    assert_not_logged(&sesame, &["az-pw-1", "az-tok-1", CLIENT_SECRET]);
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn azure_workload_identity_presents_a_real_apiserver_token_as_client_assertion() {
+    let scene = Scene::new("e2e-az-wi").await;
+    let fake = fake_vault().await;
+    service_account(&scene, "sesame-wi", &[("azure.workload.identity/client-id", WI_CLIENT_ID)]).await;
+    // Entra ID trusts the test cluster's issuer as a federated credential on the app.
+    let issuer = &sesame_testsupport::env().kube_sa_issuer;
+    let subject = format!("system:serviceaccount:{}:sesame-wi", scene.ns);
+    fake.add_federated_app_with_jwks(TENANT, WI_CLIENT_ID, issuer, &apiserver_jwks(&scene).await, &subject);
+    let store = json!({"azurekv": {
+        "authType": "WorkloadIdentity", "vaultUrl": VAULT_URL, "tenantId": TENANT,
+        "serviceAccountRef": {"name": "sesame-wi"},
+    }});
+    scene.store("azure", store).await;
+    let sesame = scene.sesame_with(&[], &borrowed(&azure_env(&scene, &fake)));
+
+    scene.external_secret("db", one_key("password", json!({"key": "secret/db", "property": "password"}))).await;
+    wait_secret_data(&scene, &sesame, "db", &map(&[("password", "az-pw-1")])).await;
+    let principals: Vec<String> = fake.state().tokens.values().map(|t| t.principal.clone()).collect();
+    assert!(principals.iter().any(|p| p == WI_CLIENT_ID), "the federated app got the token: {principals:?}");
+    assert_not_logged(&sesame, &["az-pw-1"]);
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn azure_a_denied_or_deleted_secret_is_reported_and_the_synced_secrets_are_kept() {
+    let scene = Scene::new("e2e-az-fail").await;
+    let fake = fake_vault().await;
+    service_principal_store(&scene, &fake).await;
+    let sesame = scene.sesame_with(&[], &borrowed(&azure_env(&scene, &fake)));
+    scene.external_secret("denied", one_key("password", json!({"key": "secret/db", "property": "password"}))).await;
+    scene.external_secret("gone", one_key("token", json!({"key": "api-token"}))).await;
+    let (password, token) = (map(&[("password", "az-pw-1")]), map(&[("token", "az-tok-1")]));
+    wait_secret_data(&scene, &sesame, "denied", &password).await;
+    wait_secret_data(&scene, &sesame, "gone", &token).await;
+
+    // The access policy loses `db` (403); `api-token` is deleted (404).
+    fake.deny(CLIENT_ID, "db");
+    fake.state().secrets.remove("api-token");
+    force_sync(&scene, "denied", "403").await;
+    force_sync(&scene, "gone", "404").await;
+    assert_failure_reported_and_secret_kept(&scene, &sesame, "denied", &password, "403 AccessDenied").await;
+    assert_failure_reported_and_secret_kept(&scene, &sesame, "gone", &token, "404 SecretNotFound").await;
+    assert_not_logged(&sesame, &["az-pw-1", "az-tok-1", CLIENT_SECRET]);
+    scene.delete_namespace().await;
+}
