@@ -1,0 +1,154 @@
+//! Sesame's scale benchmark (issue #10): the real `sesame` binary against the real apiserver and
+//! moto from `tests/env/testenv`. `run` measures; `table` prints; the smoke test asserts only the
+//! exact properties (call counts, restart silence, readiness), never timings.
+#![forbid(unsafe_code)]
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub mod cluster;
+pub mod controller;
+pub mod procstat;
+pub mod prom;
+pub mod run;
+pub mod scenarios;
+pub mod table;
+pub mod tracker;
+
+/// What to measure and for how long.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// ExternalSecrets per population (fake and AWS).
+    pub n: usize,
+    /// Distinct AWS Secrets Manager keys the AWS population reads.
+    pub k: usize,
+    /// Parallel writes of the bare client and of the harness; sesame's `--concurrency` default.
+    pub concurrency: usize,
+    /// refreshInterval of the first sync, the idle steady state and the quiet restart.
+    pub long_interval: Duration,
+    /// refreshInterval of the refresh phases (storm, new objects, apiserver cycle).
+    pub short_interval: Duration,
+    /// refreshInterval of the AWS population (one cycle is waited for).
+    pub aws_interval: Duration,
+    pub steady_window: Duration,
+    /// How long after a restart provider calls must stay at zero.
+    pub restart_window: Duration,
+    pub new_objects: usize,
+    /// Extra `sesame run` flags for the AWS population (default: none, as an operator runs it).
+    pub aws_args: Vec<String>,
+    /// Skip the phases under a short interval (storm, new objects, apiserver cycle): the smoke run.
+    pub quick: bool,
+    /// The `sesame` binary to run.
+    pub sesame: PathBuf,
+}
+
+impl Options {
+    pub fn new(n: usize, sesame: PathBuf) -> Options {
+        Options {
+            n,
+            k: 100.min(n.max(1)),
+            concurrency: 16,
+            long_interval: Duration::from_secs(3600),
+            short_interval: Duration::from_secs(240),
+            aws_interval: Duration::from_secs(120),
+            steady_window: Duration::from_secs(300),
+            restart_window: Duration::from_secs(60),
+            new_objects: 200,
+            aws_args: Vec::new(),
+            quick: false,
+            sesame,
+        }
+    }
+}
+
+/// `sesame run` flags under which every first-sync read of `n` objects is pending at once, so
+/// coalescing alone decides the call count: as many reconciles as objects, and a window longer
+/// than it takes them all to start.
+pub fn all_reads_concurrent(n: usize) -> Vec<String> {
+    vec![
+        "--concurrency".into(),
+        n.clamp(16, u16::MAX as usize).to_string(),
+        "--coalesce-window".into(),
+        "2s".into(),
+    ]
+}
+
+/// Everything one run measured; `None` where a phase was skipped.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub n: usize,
+    pub k: usize,
+    pub commit: String,
+    pub floor_secs: f64,
+    pub first_sync_secs: f64,
+    /// Of which the harness spent this long creating the ExternalSecrets.
+    pub first_sync_create_secs: f64,
+    /// apiserver requests (sesame's resources) during the first sync, per verb and resource.
+    pub first_sync_requests: std::collections::BTreeMap<String, u64>,
+    pub idle_rss_bytes: u64,
+    pub steady: Option<Steady>,
+    pub aws: Option<AwsCalls>,
+    pub quiet_restart: Option<QuietRestart>,
+    pub storm: Option<Storm>,
+    pub new_objects: Option<NewObjects>,
+    pub apiserver: Option<ApiserverCycle>,
+    /// Load average (1 min) when the run started and ended: the machine is shared.
+    pub load_before: f64,
+    pub load_after: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Steady {
+    pub window_secs: f64,
+    pub rss_bytes: u64,
+    pub hwm_bytes: u64,
+    pub cpu_percent: f64,
+    pub bytes_per_external_secret: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AwsCalls {
+    /// The extra flags sesame ran with.
+    pub args: Vec<String>,
+    pub n: usize,
+    pub k: usize,
+    pub expected_first_sync: u64,
+    pub first_sync_batch: u64,
+    pub first_sync_single: u64,
+    pub all_ready: bool,
+    pub cycle_batch: u64,
+    pub cycle_single: u64,
+    pub cycle_secs: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QuietRestart {
+    pub window_secs: f64,
+    pub provider_calls: u64,
+    /// Objects the new process reported Ready without fetching (it did look at all of them).
+    pub ready_seen: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Storm {
+    pub interval_secs: f64,
+    pub first_minute_calls: u64,
+    pub calls_per_minute: Vec<u64>,
+    pub storm_factor: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NewObjects {
+    pub count: usize,
+    pub p50_secs: f64,
+    pub p100_secs: f64,
+    pub all_ready_secs: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ApiserverCycle {
+    pub interval_secs: f64,
+    /// `verb resource[/subresource]` → requests during one refresh interval.
+    pub requests: std::collections::BTreeMap<String, u64>,
+}

@@ -1,0 +1,69 @@
+//! `cargo run -p sesame-bench --release -- --n 1000`: builds the release `sesame`, runs every
+//! measurement against the servers of `tests/env/testenv up`, prints the table.
+#![forbid(unsafe_code)]
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use sesame_bench::{Options, controller, run, table};
+
+#[derive(Parser, Debug)]
+#[command(about = "Sesame at scale on the real test apiserver (issue #10)")]
+struct Args {
+    /// ExternalSecrets per population.
+    #[arg(long, default_value_t = 1000)]
+    n: usize,
+    /// Distinct AWS Secrets Manager keys for the provider-call measurement.
+    #[arg(long, default_value_t = 100)]
+    k: usize,
+    /// Steady-state window.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    steady_window: Duration,
+    /// Refresh interval of the refresh phases (restart storm, new objects, apiserver cycle).
+    #[arg(long, default_value = "4m", value_parser = humantime::parse_duration)]
+    short_interval: Duration,
+    /// Refresh interval of the AWS population (one cycle is measured).
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    aws_interval: Duration,
+    /// New ExternalSecrets created while N refresh.
+    #[arg(long, default_value_t = 200)]
+    new_objects: usize,
+    /// Run the AWS population with every read concurrent (`--concurrency N --coalesce-window 2s`):
+    /// the condition under which the first sync costs exactly ⌈K/20⌉ calls.
+    #[arg(long)]
+    aws_concurrent: bool,
+    /// Only first sync, steady state, quiet restart and AWS first sync (the CI smoke's set).
+    #[arg(long)]
+    quick: bool,
+    /// The sesame binary (default: build target/release/sesame).
+    #[arg(long)]
+    sesame: Option<PathBuf>,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let sesame = match args.sesame {
+        Some(path) => path,
+        None => controller::build_release()?,
+    };
+    let mut opts = Options::new(args.n, sesame);
+    opts.k = args.k.min(args.n.max(1));
+    opts.steady_window = args.steady_window;
+    opts.short_interval = args.short_interval;
+    opts.aws_interval = args.aws_interval;
+    opts.new_objects = args.new_objects;
+    opts.quick = args.quick;
+    if args.aws_concurrent {
+        opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);
+    }
+    let report = run::run(&opts).await?;
+    println!("{}", table::render(&report));
+    if let Some(path) = args.json {
+        std::fs::write(&path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(())
+}

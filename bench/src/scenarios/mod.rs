@@ -1,0 +1,6 @@
+//! One module per measurement; `crate::run` sequences them.
+pub mod apiserver;
+pub mod aws;
+pub mod fake;
+pub mod floor;
+pub mod refresh;
