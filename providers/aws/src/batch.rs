@@ -1,8 +1,41 @@
 //! Splitting a `get_secrets` call into batch calls and single calls, and answering every key
 //! from their results.
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
-use sesame_provider_core::{ProviderError, RemoteKey, SecretValue};
+use futures::{StreamExt, stream};
+use sesame_provider_core::{DEFAULT_BATCH_CONCURRENCY, ProviderError, RemoteKey, SecretValue};
+
+/// Batch results by key name.
+pub(crate) type Answers = BTreeMap<String, Result<SecretValue, ProviderError>>;
+
+/// Read every key: batchable names through `batch` calls of at most `limit` names, the rest
+/// through `single`, both with bounded concurrency; one key's error is its own.
+pub(crate) async fn read_all<B, BF, S, SF>(
+    keys: &[RemoteKey],
+    limit: usize,
+    batchable: impl Fn(&RemoteKey) -> bool + Copy,
+    batch: B,
+    single: S,
+) -> Vec<Result<SecretValue, ProviderError>>
+where
+    B: Fn(Vec<String>) -> BF,
+    BF: Future<Output = Answers>,
+    S: Fn(RemoteKey) -> SF,
+    SF: Future<Output = (RemoteKey, Result<SecretValue, ProviderError>)>,
+{
+    let plan = plan(keys, limit, batchable);
+    let (by_name, by_key) = futures::join!(
+        stream::iter(plan.chunks.into_iter().map(batch))
+            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
+            .collect::<Vec<Answers>>(),
+        stream::iter(plan.singles.into_iter().map(single))
+            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
+            .collect::<BTreeMap<_, _>>(),
+    );
+    let by_name: Answers = by_name.into_iter().flatten().collect();
+    assemble(keys, batchable, &by_name, &by_key)
+}
 
 /// What one `get_secrets` call will ask AWS.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -19,7 +19,7 @@ const PROVIDER: &str = "AWS/ParameterStore";
 /// GetParameters takes at most 10 names per call.
 pub const BATCH_LIMIT: usize = 10;
 
-type Answers = BTreeMap<String, Result<SecretValue, ProviderError>>;
+use crate::batch::Answers;
 
 /// A Parameter Store store's client.
 pub struct ParameterStoreClient {
@@ -261,23 +261,17 @@ impl SecretProvider for ParameterStoreClient {
     /// Latest values in GetParameters calls of up to 10 distinct names (⌈K/10⌉ calls for K
     /// distinct keys); versions and metadata in single calls. One key's error is its own.
     async fn get_secrets(&self, keys: &[RemoteKey]) -> Vec<Result<SecretValue, ProviderError>> {
-        let plan = batch::plan(keys, BATCH_LIMIT, Self::batchable);
-        let batches: Vec<_> = plan.chunks.into_iter().map(|chunk| self.batch(chunk)).collect();
-        let singles: Vec<_> = plan
-            .singles
-            .iter()
-            .map(|key| async move { (key.clone(), self.get_secret(key).await) })
-            .collect();
-        let (by_name, by_key) = futures::join!(
-            stream::iter(batches)
-                .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-                .collect::<Vec<Answers>>(),
-            stream::iter(singles)
-                .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-                .collect::<BTreeMap<_, _>>(),
-        );
-        let by_name: Answers = by_name.into_iter().flatten().collect();
-        batch::assemble(keys, Self::batchable, &by_name, &by_key)
+        batch::read_all(
+            keys,
+            BATCH_LIMIT,
+            Self::batchable,
+            |chunk| self.batch(chunk),
+            |key| async move {
+                let value = self.get_secret(&key).await;
+                (key, value)
+            },
+        )
+        .await
     }
 
     /// Parameters under `path` (after the store prefix), with every tag, whose name (without

@@ -20,7 +20,7 @@ const PROVIDER: &str = "AWS/SecretsManager";
 pub const BATCH_LIMIT: usize = 20;
 const CURRENT: &str = "AWSCURRENT";
 
-type Answers = BTreeMap<String, Result<SecretValue, ProviderError>>;
+use crate::batch::Answers;
 
 /// A Secrets Manager store's client.
 pub struct SecretsManagerClient {
@@ -283,23 +283,17 @@ impl SecretProvider for SecretsManagerClient {
     /// Current values in BatchGetSecretValue calls of up to 20 distinct ids (⌈K/20⌉ calls for K
     /// distinct keys); versions and metadata in single calls. One key's error is its own.
     async fn get_secrets(&self, keys: &[RemoteKey]) -> Vec<Result<SecretValue, ProviderError>> {
-        let plan = batch::plan(keys, BATCH_LIMIT, Self::batchable);
-        let batches: Vec<_> = plan.chunks.into_iter().map(|chunk| self.batch(chunk)).collect();
-        let singles: Vec<_> = plan
-            .singles
-            .iter()
-            .map(|key| async move { (key.clone(), self.get_secret(key).await) })
-            .collect();
-        let (by_name, by_key) = futures::join!(
-            stream::iter(batches)
-                .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-                .collect::<Vec<Answers>>(),
-            stream::iter(singles)
-                .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-                .collect::<BTreeMap<_, _>>(),
-        );
-        let by_name: Answers = by_name.into_iter().flatten().collect();
-        batch::assemble(keys, Self::batchable, &by_name, &by_key)
+        batch::read_all(
+            keys,
+            BATCH_LIMIT,
+            Self::batchable,
+            |chunk| self.batch(chunk),
+            |key| async move {
+                let value = self.get_secret(&key).await;
+                (key, value)
+            },
+        )
+        .await
     }
 
     /// Every live secret under `path` (after the store prefix) with all `tags` whose name
