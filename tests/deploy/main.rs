@@ -12,6 +12,7 @@
 mod argocd;
 mod cluster;
 mod dry_run;
+mod getting_started;
 mod image;
 mod monitoring;
 mod promql;
