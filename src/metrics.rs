@@ -62,6 +62,7 @@ pub struct Metrics {
     reconcile_gauge_ns: Family<ObjectLabels, FloatGauge>,
     reconcile_seconds: Histogram,
     staleness: Family<ObjectLabels, FloatGauge>,
+    refresh_interval: Family<ObjectLabels, FloatGauge>,
     last_success: Mutex<HashMap<ObjectLabels, f64>>,
     provider_calls: Family<CallLabels, Gauge>,
     provider_latency: Family<LatencyLabels, Histogram>,
@@ -86,6 +87,7 @@ impl Default for Metrics {
             reconcile_gauge_ns: Family::default(),
             reconcile_seconds: latency_histogram(),
             staleness: Family::default(),
+            refresh_interval: Family::default(),
             last_success: Mutex::default(),
             provider_calls: Family::default(),
             provider_latency: Family::new_with_constructor(latency_histogram),
@@ -103,6 +105,7 @@ impl Default for Metrics {
         registry.register("externalsecret_reconcile_duration_seconds", "ExternalSecret reconcile duration", m.reconcile_seconds.clone());
         registry.register("externalsecret_provider_api_calls_count", "Number of API calls made to a provider", m.provider_calls.clone());
         registry.register("sesame_externalsecret_sync_staleness_seconds", "Seconds since the last successful sync of an ExternalSecret", m.staleness.clone());
+        registry.register("sesame_externalsecret_refresh_interval_seconds", "How often an ExternalSecret refreshes on its own; 0 when it does not (refreshInterval 0, CreatedOnce, OnChange)", m.refresh_interval.clone());
         registry.register("sesame_provider_call_duration_seconds", "Latency of provider API calls", m.provider_latency.clone());
         registry.register("secretstore_status_condition", "The status condition of a SecretStore", m.store_condition.clone());
         registry.register("clustersecretstore_status_condition", "The status condition of a ClusterSecretStore", m.cluster_store_condition.clone());
@@ -164,6 +167,13 @@ impl Metrics {
         }
     }
 
+    /// The object's own refresh interval (None: it does not refresh periodically), so alerts can
+    /// compare each object's staleness with its own interval.
+    pub fn es_refresh_interval(&self, name: &str, namespace: &str, interval: Option<Duration>) {
+        let seconds = interval.map_or(0.0, |i| i.as_secs_f64());
+        self.refresh_interval.get_or_create(&labels(name, namespace)).set(seconds);
+    }
+
     /// Forget an ExternalSecret that was deleted.
     pub fn es_deleted(&self, name: &str, namespace: &str) {
         let l = labels(name, namespace);
@@ -172,6 +182,7 @@ impl Metrics {
         self.sync_errors.remove(&l);
         self.reconcile_gauge_ns.remove(&l);
         self.staleness.remove(&l);
+        self.refresh_interval.remove(&l);
         self.last_success.lock().expect("metrics lock").remove(&l);
     }
 
@@ -278,7 +289,18 @@ mod tests {
         let m = Metrics::default();
         m.reconciled("gone", "ns", Duration::from_millis(1));
         m.es_status("gone", "ns", false, Some(1.0));
+        m.es_refresh_interval("gone", "ns", Some(Duration::from_secs(60)));
         m.es_deleted("gone", "ns");
         assert!(!m.encode().contains("name=\"gone\""));
+    }
+
+    #[test]
+    fn each_object_exports_its_own_refresh_interval_and_zero_when_it_never_refreshes() {
+        let m = Metrics::default();
+        m.es_refresh_interval("hourly", "ns", Some(Duration::from_secs(3600)));
+        m.es_refresh_interval("once", "ns", None);
+        let text = m.encode();
+        assert!(text.contains(r#"sesame_externalsecret_refresh_interval_seconds{name="hourly",namespace="ns"} 3600"#), "{text}");
+        assert!(text.contains(r#"sesame_externalsecret_refresh_interval_seconds{name="once",namespace="ns"} 0"#), "{text}");
     }
 }

@@ -288,6 +288,19 @@ pub struct SecretBinding {
 }
 
 impl ExternalSecret {
+    /// How often this object refreshes on its own; `None` when it never does (`refreshInterval`
+    /// 0, a policy other than Periodic, or an interval the reconcile will report as invalid).
+    pub fn periodic_interval(&self, default: std::time::Duration) -> Option<std::time::Duration> {
+        if self.spec.refresh_policy.is_some_and(|p| p != RefreshPolicy::Periodic) {
+            return None;
+        }
+        let interval = match &self.spec.refresh_interval {
+            Some(d) => d.parse().ok()?,
+            None => default,
+        };
+        (!interval.is_zero()).then_some(interval)
+    }
+
     /// The Secret this object writes.
     pub fn target_name(&self) -> String {
         self.spec
@@ -306,5 +319,32 @@ impl ExternalSecret {
 
     pub fn annotations(&self) -> BTreeMap<String, String> {
         self.metadata.annotations.clone().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn es(spec: serde_json::Value) -> ExternalSecret {
+        let mut spec = spec;
+        spec["secretStoreRef"] = serde_json::json!({"name": "store"});
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": "app", "namespace": "ns"}, "spec": spec,
+        }))
+        .expect("valid ExternalSecret")
+    }
+
+    #[test]
+    fn only_periodic_objects_with_a_positive_interval_refresh_on_their_own() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(es(serde_json::json!({"refreshInterval": "15m"})).periodic_interval(hour), Some(Duration::from_secs(900)));
+        assert_eq!(es(serde_json::json!({})).periodic_interval(Duration::from_secs(60)), Some(hour), "ESO's default is 1h");
+        assert_eq!(es(serde_json::json!({"refreshInterval": "0"})).periodic_interval(hour), None);
+        assert_eq!(es(serde_json::json!({"refreshPolicy": "OnChange"})).periodic_interval(hour), None);
+        assert_eq!(es(serde_json::json!({"refreshPolicy": "CreatedOnce"})).periodic_interval(hour), None);
     }
 }

@@ -88,16 +88,24 @@ pub async fn run(
     let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone());
 
     let (es_reader, es_writer) = reflector::store::<ExternalSecret>();
-    let deleted_metrics = metrics.clone();
+    let watch_metrics = metrics.clone();
+    let default_interval = opts.config.default_refresh_interval;
     let memory = Arc::new(super::Memory::default());
     let forget = memory.clone();
     let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
         .default_backoff()
         .reflect(es_writer)
         .inspect(move |ev| {
-            if let Ok(watcher::Event::Delete(es)) = ev {
-                deleted_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
-                forget.forget(es);
+            match ev {
+                Ok(watcher::Event::Delete(es)) => {
+                    watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+                    forget.forget(es);
+                }
+                Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
+                    let interval = es.periodic_interval(default_interval);
+                    watch_metrics.es_refresh_interval(&es.name_any(), &es.namespace().unwrap_or_default(), interval);
+                }
+                _ => {}
             }
         })
         .applied_objects()

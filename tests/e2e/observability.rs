@@ -31,6 +31,8 @@ async fn metrics_carry_esos_series_and_pass_promtool() {
         format!(r#"externalsecret_status_condition{{name="good",namespace="{ns}",condition="Ready",status="True"}} 1"#),
         format!(r#"externalsecret_status_condition{{name="bad",namespace="{ns}",condition="Ready",status="False"}} 1"#),
         format!(r#"sesame_externalsecret_sync_staleness_seconds{{name="good",namespace="{ns}"}}"#),
+        // ESO's default interval (1h), per object, for the staleness alert.
+        format!(r#"sesame_externalsecret_refresh_interval_seconds{{name="good",namespace="{ns}"}} 3600"#),
         format!(r#"secretstore_status_condition{{name="store",namespace="{ns}",condition="Ready",status="True"}} 1"#),
         "externalsecret_reconcile_duration_seconds_bucket".to_string(),
     ] {
