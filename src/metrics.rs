@@ -5,7 +5,7 @@
 //! which would break every existing dashboard and alert, so both are exported as monotonically
 //! increasing gauges under their exact ESO names (`rate()` works the same on them).
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,6 +71,7 @@ pub struct Metrics {
     store_calls: Family<StoreLabels, Counter>,
     store_throttles: Family<StoreLabels, Counter>,
     store_queue_wait: Family<StoreLabels, Histogram>,
+    store_call_latency: Family<StoreLabels, Histogram>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -96,6 +97,7 @@ impl Default for Metrics {
             store_calls: Family::default(),
             store_throttles: Family::default(),
             store_queue_wait: Family::new_with_constructor(latency_histogram),
+            store_call_latency: Family::new_with_constructor(latency_histogram),
             registry: Registry::default(),
         };
         registry.register("externalsecret_sync_calls", "Total number of ExternalSecret reconciles", m.sync_calls.clone());
@@ -112,6 +114,7 @@ impl Default for Metrics {
         registry.register("sesame_store_provider_calls", "Remote provider calls charged to a store's budget", m.store_calls.clone());
         registry.register("sesame_store_throttled", "Batches a provider throttled, per store", m.store_throttles.clone());
         registry.register("sesame_store_queue_wait_seconds", "Time reads waited for a store's budget", m.store_queue_wait.clone());
+        registry.register("sesame_store_provider_call_duration_seconds", "Latency of provider API calls, per store", m.store_call_latency.clone());
         Metrics { registry, ..m }
     }
 }
@@ -246,6 +249,19 @@ fn to_prometheus_text(openmetrics: &str) -> String {
     out
 }
 
+/// One store's provider calls: the process-wide series plus the store's own latency.
+pub struct StoreCalls {
+    pub metrics: Arc<Metrics>,
+    pub store: StoreLabels,
+}
+
+impl CallRecorder for StoreCalls {
+    fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, elapsed: Duration) {
+        self.metrics.record(provider, call, outcome, elapsed);
+        self.metrics.store_call_latency.get_or_create(&self.store).observe(elapsed.as_secs_f64());
+    }
+}
+
 impl CallRecorder for Metrics {
     fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, elapsed: Duration) {
         let status = if outcome.is_ok() { "success" } else { "error" };
@@ -302,5 +318,16 @@ mod tests {
         let text = m.encode();
         assert!(text.contains(r#"sesame_externalsecret_refresh_interval_seconds{name="hourly",namespace="ns"} 3600"#), "{text}");
         assert!(text.contains(r#"sesame_externalsecret_refresh_interval_seconds{name="once",namespace="ns"} 0"#), "{text}");
+    }
+
+    #[test]
+    fn a_stores_calls_count_for_the_provider_and_time_the_store() {
+        let m = Arc::new(Metrics::default());
+        let store = StoreLabels { kind: "SecretStore".into(), namespace: "team-a".into(), store: "aws".into() };
+        let calls = StoreCalls { metrics: m.clone(), store };
+        calls.record("AWS/SecretsManager", "BatchGetSecretValue", Ok(()), Duration::from_millis(7));
+        let text = m.encode();
+        assert!(text.contains(r#"externalsecret_provider_api_calls_count{provider="AWS/SecretsManager",call="BatchGetSecretValue",status="success"} 1"#), "{text}");
+        assert!(text.contains(r#"sesame_store_provider_call_duration_seconds_count{kind="SecretStore",namespace="team-a",store="aws"} 1"#), "{text}");
     }
 }

@@ -9,7 +9,7 @@ use sesame_provider_core::{ProviderContext, ProviderError};
 
 use super::batcher::Batcher;
 use super::budget::{Budget, BudgetLimits};
-use crate::metrics::{Metrics, StoreLabels};
+use crate::metrics::{Metrics, StoreCalls, StoreLabels};
 use super::credentials::{KubeCredentials, Tenancy};
 use crate::api::{AnyStore, StoreKind};
 
@@ -113,7 +113,8 @@ impl ClientCache {
             AnyStore::Cluster(_) => Tenancy::Cluster(es_namespace.map(str::to_string)),
         };
         let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy));
-        let ctx = ProviderContext { credentials: credentials.clone(), calls: self.metrics.clone() };
+        let calls = Arc::new(StoreCalls { metrics: self.metrics.clone(), store: StoreLabels::of(&identity) });
+        let ctx = ProviderContext { credentials: credentials.clone(), calls };
         let provider = crate::providers::build(store.spec(), ctx).await?;
         let scope = credentials.used_referent_namespace().then(|| es_namespace.unwrap_or_default().to_string());
         let client = Arc::new(StoreClient {

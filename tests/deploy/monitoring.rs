@@ -118,6 +118,10 @@ fn dashboard_reads_only_exported_series() {
         "externalsecret_reconcile_duration_seconds_bucket",
         "secretstore_status_condition",
         "clustersecretstore_status_condition",
+        "sesame_store_provider_calls_total",
+        "sesame_store_throttled_total",
+        "sesame_store_provider_call_duration_seconds_bucket",
+        "sesame_store_queue_wait_seconds_bucket",
     ] {
         assert!(used.contains(needed), "the dashboard does not show {needed}");
     }
