@@ -4,32 +4,35 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use futures::{StreamExt, stream};
-use sesame_provider_core::{DEFAULT_BATCH_CONCURRENCY, ProviderError, RemoteKey, SecretValue};
+use sesame_provider_core::{DEFAULT_BATCH_CONCURRENCY, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 /// Batch results by key name.
 pub(crate) type Answers = BTreeMap<String, Result<SecretValue, ProviderError>>;
 
 /// Read every key: batchable names through `batch` calls of at most `limit` names, the rest
-/// through `single`, both with bounded concurrency; one key's error is its own.
-pub(crate) async fn read_all<B, BF, S, SF>(
+/// through the provider's single `get_secret`, both with bounded concurrency; one key's error is
+/// its own.
+pub(crate) async fn read_all<P, B, BF>(
+    provider: &P,
     keys: &[RemoteKey],
     limit: usize,
     batchable: impl Fn(&RemoteKey) -> bool + Copy,
     batch: B,
-    single: S,
 ) -> Vec<Result<SecretValue, ProviderError>>
 where
+    P: SecretProvider + ?Sized,
     B: Fn(Vec<String>) -> BF,
     BF: Future<Output = Answers>,
-    S: Fn(RemoteKey) -> SF,
-    SF: Future<Output = (RemoteKey, Result<SecretValue, ProviderError>)>,
 {
     let plan = plan(keys, limit, batchable);
     let (by_name, by_key) = futures::join!(
         stream::iter(plan.chunks.into_iter().map(batch))
             .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
             .collect::<Vec<Answers>>(),
-        stream::iter(plan.singles.into_iter().map(single))
+        stream::iter(plan.singles.into_iter().map(|key| async move {
+            let value = provider.get_secret(&key).await;
+            (key, value)
+        }))
             .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
             .collect::<BTreeMap<_, _>>(),
     );

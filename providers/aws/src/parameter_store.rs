@@ -261,17 +261,7 @@ impl SecretProvider for ParameterStoreClient {
     /// Latest values in GetParameters calls of up to 10 distinct names (⌈K/10⌉ calls for K
     /// distinct keys); versions and metadata in single calls. One key's error is its own.
     async fn get_secrets(&self, keys: &[RemoteKey]) -> Vec<Result<SecretValue, ProviderError>> {
-        batch::read_all(
-            keys,
-            BATCH_LIMIT,
-            Self::batchable,
-            |chunk| self.batch(chunk),
-            |key| async move {
-                let value = self.get_secret(&key).await;
-                (key, value)
-            },
-        )
-        .await
+        batch::read_all(self, keys, BATCH_LIMIT, Self::batchable, |chunk| self.batch(chunk)).await
     }
 
     /// Parameters under `path` (after the store prefix), with every tag, whose name (without

@@ -283,17 +283,7 @@ impl SecretProvider for SecretsManagerClient {
     /// Current values in BatchGetSecretValue calls of up to 20 distinct ids (⌈K/20⌉ calls for K
     /// distinct keys); versions and metadata in single calls. One key's error is its own.
     async fn get_secrets(&self, keys: &[RemoteKey]) -> Vec<Result<SecretValue, ProviderError>> {
-        batch::read_all(
-            keys,
-            BATCH_LIMIT,
-            Self::batchable,
-            |chunk| self.batch(chunk),
-            |key| async move {
-                let value = self.get_secret(&key).await;
-                (key, value)
-            },
-        )
-        .await
+        batch::read_all(self, keys, BATCH_LIMIT, Self::batchable, |chunk| self.batch(chunk)).await
     }
 
     /// Every live secret under `path` (after the store prefix) with all `tags` whose name
