@@ -138,6 +138,12 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // A refresh that is merely due waits behind objects someone is waiting for.
     let routine = when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
     let priority = if routine { Priority::Routine } else { Priority::Urgent };
+    // Read the target before asking the provider: while the apiserver is unreachable the sync
+    // fails here, so retries cost no provider call (no storm when it comes back).
+    let existing = match es.spec.target.creation_policy {
+        CreationPolicy::None => None,
+        _ => Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await?,
+    };
     let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority }).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
@@ -151,7 +157,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         }
         None => Shaped::plain(fetched.data.clone()),
     };
-    let outcome = write_target(ctx, es, fetched.data.is_empty(), &shaped).await?;
+    let outcome = write_target(ctx, es, existing, fetched.data.is_empty(), &shaped).await?;
 
     let condition = match &outcome {
         Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, "SecretSynced", "secret synced"),
@@ -223,7 +229,7 @@ async fn load_templates(ctx: &Context, es: &ExternalSecret) -> Result<LoadedTemp
     Ok(loaded)
 }
 
-async fn write_target(ctx: &Context, es: &ExternalSecret, provider_empty: bool, shaped: &Shaped) -> Result<Outcome, Error> {
+async fn write_target(ctx: &Context, es: &ExternalSecret, existing: Option<Secret>, provider_empty: bool, shaped: &Shaped) -> Result<Outcome, Error> {
     let t = &es.spec.target;
     if t.creation_policy == CreationPolicy::None {
         return Ok(Outcome::Skipped);
@@ -231,7 +237,6 @@ async fn write_target(ctx: &Context, es: &ExternalSecret, provider_empty: bool, 
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = api.get_opt(&name).await?;
     if provider_empty {
         match t.deletion_policy {
             DeletionPolicy::Retain => return Ok(Outcome::Retained),

@@ -9,6 +9,7 @@ mod private_apiserver;
 mod proxy;
 
 mod apiserver;
+mod apiserver_restart;
 mod conflict;
 mod crash;
 mod failover;
@@ -28,7 +29,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
 use crate::harness::*;
@@ -159,7 +160,8 @@ impl Monitor {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let mut ready_tx = Some(ready_tx);
         let task = tokio::spawn(async move {
-            let mut stream = watcher(api, watcher::Config::default()).boxed();
+            // Backoff: an apiserver that is down (apiserver_restart) must not spin this loop.
+            let mut stream = watcher(api, watcher::Config::default()).default_backoff().boxed();
             while let Some(event) = stream.next().await {
                 let mut h = history.lock().unwrap();
                 let mut record = |s: &Secret, data: Option<BTreeMap<String, String>>| {

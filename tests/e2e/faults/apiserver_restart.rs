@@ -1,0 +1,107 @@
+//! The kube-apiserver itself goes away: a private apiserver (own etcd, see `private_apiserver`)
+//! is stopped with SIGTERM right after a store change, while Sesame is writing, and started
+//! again; then etcd is compacted while it is down, so every watch that resumes gets 410 Gone.
+//! Secrets stay intact, Sesame relists and converges, and neither event costs a provider call
+//! beyond the syncs the store changes need.
+use std::time::Duration;
+
+use super::private_apiserver::PrivateCluster;
+use super::*;
+
+const N: usize = 40;
+const KEYS: usize = 2;
+/// How long a stopping apiserver may drain its watches before it is killed.
+const GRACE: Duration = Duration::from_secs(15);
+
+/// Watch errors with 410 Gone that kube-runtime logged (at debug) in sesame's log so far.
+fn gone_seen(sesame: &Replica) -> usize {
+    sesame.logs().lines().filter(|l| l.contains("code: 410")).count()
+}
+
+#[tokio::test]
+async fn apiserver_restart_and_410_gone_lose_nothing_and_cause_no_provider_storm() {
+    let t0 = std::time::Instant::now();
+    let mut cluster = PrivateCluster::start("flt-restart").await;
+    let mut phases = vec![("cluster up", t0.elapsed())];
+    let mark = |phases: &mut Vec<(&'static str, Duration)>, name| phases.push((name, t0.elapsed()));
+    let scene = Scene { client: cluster.client().await, ns: "flt-restart".into(), class: format!("class-{}", std::process::id()) };
+    create_namespace(&scene.client, &scene.ns, Default::default()).await;
+    store(&scene, &remote("r", N, KEYS, 1)).await;
+    let monitor = Monitor::start(&scene).await;
+    let mut args = scene_args(&scene);
+    args.extend(["--max-backoff".into(), "8s".into()]);
+    // kube-runtime's watcher logs each 410 at debug: count them.
+    args.push("--log-level=info,sesame=debug,kube_runtime::watcher=debug".into());
+    let sesame = Replica::start(&scene.ns, &cluster.kubeconfig, &args);
+    many(&scene, "r", N, KEYS, "Owner", "Retain").await;
+    assert!(wait_all(&scene, "r", N, KEYS, 1, Duration::from_secs(120)).await, "first sync never completed\n{}", sesame.describe());
+    mark(&mut phases, "first sync");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let baseline = sesame.provider_calls().await;
+    assert!(baseline > 0.0, "no provider calls counted: is /metrics up?\n{}", sesame.describe());
+    let one_sync = (N * KEYS) as f64;
+
+    // 1. Stopped mid-sync: the store changes and the apiserver gets SIGTERM while Sesame writes.
+    store(&scene, &remote("r", N, KEYS, 2)).await;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut graceful = cluster.stop_apiserver(GRACE).await as u32;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    cluster.start_apiserver().await;
+    assert!(
+        wait_all(&scene, "r", N, KEYS, 2, Duration::from_secs(180)).await,
+        "Secrets did not converge after the restart ({} of {N} at v2)\n{}",
+        count_at(&scene, "r", N, KEYS, 2).await,
+        sesame.describe()
+    );
+    mark(&mut phases, "converged after the restart");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after_restart = sesame.provider_calls().await;
+    let gone_after_restart = gone_seen(&sesame);
+
+    // 2. Watch expiry: etcd is compacted while the apiserver is down, so every watch that
+    // resumes from a resourceVersion seen before is answered 410 Gone and must relist.
+    graceful += cluster.stop_apiserver(GRACE).await as u32;
+    let compacted = cluster.compact().await;
+    let down = std::time::Instant::now();
+    cluster.start_apiserver().await;
+    let startup = down.elapsed();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let after_gone = sesame.provider_calls().await;
+    let gone_after_compaction = gone_seen(&sesame) - gone_after_restart;
+
+    // 3. Sesame keeps working after the relist: another store change converges.
+    store(&scene, &remote("r", N, KEYS, 3)).await;
+    assert!(
+        wait_all(&scene, "r", N, KEYS, 3, Duration::from_secs(120)).await,
+        "Secrets did not converge after the 410 ({} of {N} at v3)\n{}",
+        count_at(&scene, "r", N, KEYS, 3).await,
+        sesame.describe()
+    );
+    mark(&mut phases, "converged after the 410");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let converged = sesame.provider_calls().await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let idle = sesame.provider_calls().await;
+    monitor.stop();
+
+    let (checked, bad) = check_histories(&monitor, "r", N, KEYS, 3);
+    println!("faults apiserver_restart: phases {phases:?}");
+    println!(
+        "faults apiserver_restart: {} apiserver starts (2 SIGTERM stops, {graceful} exited within {GRACE:?}), apiserver start {startup:?}, etcd compacted at revision {compacted}; \
+         410 Gone met by sesame's watchers: {gone_after_restart} after the restart, {gone_after_compaction} after the compaction; provider calls: {baseline} to sync, +{} for the store change across the restart, \
+         +{} after the 410, +{} for the next change (one full sync is {one_sync}), +{} idle; {checked} Secret versions checked, {} lost or emptied",
+        cluster.starts,
+        after_restart - baseline,
+        after_gone - after_restart,
+        converged - after_gone,
+        idle - converged,
+        bad.len()
+    );
+    assert!(bad.is_empty(), "Secrets lost, emptied or flapping:\n{}", bad.join("\n"));
+    assert!(after_restart - baseline <= 2.0 * one_sync, "the restart cost {} provider calls; one full sync is {one_sync}", after_restart - baseline);
+    assert!(gone_after_compaction > 0, "sesame's watchers never met a 410 Gone after the compaction\n{}", sesame.describe());
+    assert_eq!(after_gone, after_restart, "the relist after 410 Gone caused provider calls (a resync storm)");
+    assert!(converged - after_gone <= 2.0 * one_sync, "the store change cost {} provider calls", converged - after_gone);
+    assert_eq!(idle, converged, "provider calls go on after convergence (a busy loop)");
+    assert!(!sesame.logs().contains("panicked"), "sesame panicked\n{}", sesame.describe());
+}
