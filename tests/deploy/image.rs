@@ -138,8 +138,10 @@ fn image_builds_without_a_daemon_runs_as_nonroot_and_syncs_a_secret() {
     for absent in ["bin/sh", "usr/bin", "bin"] {
         assert!(!rootfs.join(absent).exists(), "the image holds /{absent}");
     }
-    let version = buildah.run(&["run", "--isolation=chroot", &container, "--", "/sesame", "--version"]);
-    assert!(version.starts_with("sesame "), "{version}");
+    // The image's binary is the one under test: it generates exactly the committed CRDs. (The
+    // exit status is the answer; buildah under load has been seen to drop a short stdout.)
+    let crds = format!("{}:/crds:ro", tools::repo().join("crds").display());
+    buildah.run(&["run", "--isolation=chroot", "--volume", &crds, &container, "--", "/sesame", "crds", "--check", "--out-dir", "/crds"]);
 
     install_crds();
     let ns = Namespace::create("dpl-image");
