@@ -41,6 +41,8 @@ pub struct Options {
     pub quick: bool,
     /// The `sesame` binary to run.
     pub sesame: PathBuf,
+    /// The commit that binary was built from, for the report (default: this checkout's HEAD).
+    pub commit: Option<String>,
 }
 
 impl Options {
@@ -58,6 +60,7 @@ impl Options {
             aws_args: Vec::new(),
             quick: false,
             sesame,
+            commit: None,
         }
     }
 }

@@ -38,6 +38,9 @@ struct Args {
     /// The sesame binary (default: build target/release/sesame).
     #[arg(long)]
     sesame: Option<PathBuf>,
+    /// The commit `--sesame` was built from, for the report (default: this checkout's HEAD).
+    #[arg(long)]
+    commit: Option<String>,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -57,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
     opts.aws_interval = args.aws_interval;
     opts.new_objects = args.new_objects;
     opts.quick = args.quick;
+    opts.commit = args.commit;
     if args.aws_concurrent {
         opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);
     }

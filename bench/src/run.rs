@@ -20,7 +20,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let mut report = Report {
         n: opts.n,
         k: opts.k,
-        commit: commit(),
+        commit: opts.commit.clone().unwrap_or_else(commit),
         load_before: procstat::load_average(),
         ..Default::default()
     };
