@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
+use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
@@ -138,12 +139,14 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // A refresh that is merely due waits behind objects someone is waiting for.
     let routine = when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
     let priority = if routine { Priority::Routine } else { Priority::Urgent };
-    // Read the target before asking the provider: while the apiserver is unreachable the sync
-    // fails here, so retries cost no provider call (no storm when it comes back).
-    let existing = match es.spec.target.creation_policy {
-        CreationPolicy::None => None,
-        _ => Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await?,
-    };
+    // A routine refresh of a target still as we last wrote it reads nothing from the apiserver,
+    // and writes nothing when the provider's data is unchanged. Any other sync, and a retry after
+    // a failure, reads the target before asking the provider: while the apiserver is unreachable
+    // it fails there, so retries cost no provider call (no storm when it comes back).
+    let creates = es.spec.target.creation_policy != CreationPolicy::None;
+    let quiet = (creates && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
+    let read_target = || async { Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await };
+    let existing = if creates && quiet.is_none() { read_target().await? } else { None };
     let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority }).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
@@ -157,7 +160,13 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         }
         None => Shaped::plain(fetched.data.clone()),
     };
-    let outcome = write_target(ctx, es, existing, fetched.data.is_empty(), &shaped).await?;
+    let unchanged = !fetched.data.is_empty()
+        && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&meta.metadata, &target::desired_secret(es, &shaped)));
+    let outcome = match (unchanged, quiet.is_some()) {
+        (true, _) => Outcome::Synced { created: false, changed: false },
+        (false, true) => write_target(ctx, es, read_target().await?, fetched.data.is_empty(), &shaped).await?,
+        (false, false) => write_target(ctx, es, existing, fetched.data.is_empty(), &shaped).await?,
+    };
 
     let condition = match &outcome {
         Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, "SecretSynced", "secret synced"),
@@ -175,6 +184,16 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     ctx.remember_sync(es, now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), version.clone());
     let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };
     Ok(next(due(&after, Utc::now())))
+}
+
+/// The cached metadata of the target when its resourceVersion is the one this process last
+/// wrote or verified: the Secret is then exactly as we left it.
+fn verified_target(ctx: &Context, es: &ExternalSecret) -> Option<Arc<PartialObjectMeta<Secret>>> {
+    let namespace = es.namespace().unwrap_or_default();
+    let name = es.target_name();
+    let meta = ctx.secrets.get(&ObjectRef::new(&name).within(&namespace))?;
+    let rv = meta.resource_version();
+    (rv.is_some() && ctx.known_version(&namespace, &name) == rv).then_some(meta)
 }
 
 /// Whether the target Secret still holds what this ExternalSecret last wrote. Reads the Secret

@@ -33,6 +33,11 @@ impl Memory {
         *n
     }
 
+    /// Whether the last attempt failed (and no success came since).
+    pub fn failing(&self, es: &ExternalSecret) -> bool {
+        self.failures.lock().expect("failures lock").contains_key(&ObjectRef::from_obj(es))
+    }
+
     pub fn succeeded(&self, es: &ExternalSecret) {
         self.failures.lock().expect("failures lock").remove(&ObjectRef::from_obj(es));
     }

@@ -83,6 +83,18 @@ pub fn current_hash(secret: &Secret, manager: &str, policy: CreationPolicy) -> S
     data_hash(&data)
 }
 
+/// Whether applying `desired` would change nothing in a Secret whose metadata shows our last
+/// write: the same data (by its hash annotation), labels, annotations and owner.
+pub fn metadata_matches(meta: &ObjectMeta, desired: &Secret) -> bool {
+    fn subset(want: &Option<BTreeMap<String, String>>, have: &Option<BTreeMap<String, String>>) -> bool {
+        want.iter().flatten().all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
+    }
+    let owners = desired.metadata.owner_references.iter().flatten();
+    subset(&desired.metadata.labels, &meta.labels)
+        && subset(&desired.metadata.annotations, &meta.annotations)
+        && owners.into_iter().all(|r| meta.owner_references.iter().flatten().any(|o| o.uid == r.uid))
+}
+
 /// Whether the Secret still holds exactly what this ExternalSecret last wrote.
 pub fn is_intact(secret: &Secret, manager: &str, policy: CreationPolicy) -> bool {
     let labelled = secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
@@ -186,5 +198,26 @@ mod tests {
         assert!(check_size(Some(&existing), &desired, CreationPolicy::Merge).is_err());
         // Owner and Orphan targets end up with exactly the desired keys.
         assert!(check_size(Some(&existing), &desired, CreationPolicy::Owner).is_ok());
+    }
+
+    #[test]
+    fn a_refresh_that_would_write_the_same_hash_labels_and_annotations_changes_nothing() {
+        let es: ExternalSecret = serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"name": "app", "namespace": "ns", "uid": "u-1", "labels": {"team": "a"}},
+            "spec": {"secretStoreRef": {"name": "store"}},
+        }))
+        .unwrap();
+        let shaped = |v: &str| Shaped::plain(BTreeMap::from([("k".to_string(), v.as_bytes().to_vec())]));
+        let written = desired_secret(&es, &shaped("one"));
+        let mut seen = written.metadata.clone();
+        seen.labels.get_or_insert_default().insert("added-by-someone".into(), "x".into());
+        assert!(metadata_matches(&seen, &desired_secret(&es, &shaped("one"))), "extra labels of others do not matter");
+        assert!(!metadata_matches(&seen, &desired_secret(&es, &shaped("two"))), "new data has a new hash");
+        let mut relabelled = es.clone();
+        relabelled.labels_mut().insert("team".into(), "b".into());
+        assert!(!metadata_matches(&seen, &desired_secret(&relabelled, &shaped("one"))));
+        seen.owner_references = None;
+        assert!(!metadata_matches(&seen, &desired_secret(&es, &shaped("one"))), "a lost owner reference is restored");
     }
 }

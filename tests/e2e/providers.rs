@@ -156,3 +156,44 @@ async fn syncs_from_openbao_kv_v2_and_logs_in_once_for_many_externalsecrets() {
     assert!(reads >= 1.0, "Vault reads are counted\n{metrics}");
     scene.delete_namespace().await;
 }
+
+#[tokio::test]
+async fn routine_refreshes_leave_the_secret_alone_until_the_remote_value_changes() {
+    let scene = Scene::new("e2e-aws-quiet").await;
+    let sm = secrets_manager().await;
+    let name = format!("{}/token", scene.ns);
+    sm.create_secret().name(&name).secret_string("first").send().await.unwrap();
+    aws_store(&scene).await;
+    let vars = aws_env();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sesame = scene.sesame_with(&[], &vars);
+    scene
+        .external_secret(
+            "token",
+            json!({"refreshInterval": "2s", "secretStoreRef": {"name": "aws"}, "data": [{"secretKey": "token", "remoteRef": {"key": name}}]}),
+        )
+        .await;
+    let first = wait_secret_data(&scene, &sesame, "token", &map(&[("token", "first")])).await;
+    let refresh_time = |es: sesame::api::ExternalSecret| es.status.and_then(|s| s.refresh_time).unwrap_or_default();
+    let synced_at = refresh_time(scene.es("token").await);
+
+    // Several refreshes read the provider and find the same value: the Secret is not rewritten.
+    let refreshed = eventually(Duration::from_secs(30), || async {
+        let now = refresh_time(scene.es("token").await);
+        now.as_str() > synced_at.as_str() && chrono_secs(&now) >= chrono_secs(&synced_at) + 4
+    })
+    .await;
+    assert!(refreshed, "the ExternalSecret was not refreshed on its 2s interval\n{}", tail(&sesame.logs()));
+    let unchanged = scene.secret("token").await.expect("the Secret exists");
+    assert_eq!(unchanged.metadata.resource_version, first.metadata.resource_version, "a refresh with nothing new rewrote the Secret");
+
+    // A new remote value arrives on the next routine refresh, with no change to the spec.
+    sm.put_secret_value().secret_id(&name).secret_string("second").send().await.unwrap();
+    wait_secret_data(&scene, &sesame, "token", &map(&[("token", "second")])).await;
+    scene.delete_namespace().await;
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC timestamp as Sesame writes it (`…Z`).
+fn chrono_secs(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp()).unwrap_or(0)
+}
