@@ -66,6 +66,13 @@ pub fn next_slot(last: DateTime<Utc>, interval: Duration, identity: &str) -> Dat
     let latest = last.timestamp_millis() + interval_ms;
     let phase = (stable_hash(identity) % interval_ms as u64) as i64;
     let past_slot = (latest - phase).rem_euclid(interval_ms);
+    // `status.refreshTime` keeps whole seconds: an object refreshed on its slot reads back as up
+    // to a second before it, so its slot seems almost a whole interval away and the next refresh
+    // would be pulled the full allowance early (a burst after every restart). A slot less than a
+    // second after `latest` counts as reached.
+    if past_slot > 0 && interval_ms - past_slot < 1000 {
+        return DateTime::from_timestamp_millis(latest).unwrap_or(last);
+    }
     let allowance = (interval_ms as f64 * MAX_EARLY_FRACTION) as i64;
     let at = latest - past_slot.min(allowance);
     DateTime::from_timestamp_millis(at).unwrap_or(last)
@@ -175,6 +182,30 @@ mod tests {
         let mean = n as f64 / 60.0;
         let max = *per_minute.iter().max().unwrap() as f64;
         assert!(max / mean < 1.3, "storm factor {} too high: {per_minute:?}", max / mean);
+    }
+
+    #[test]
+    fn an_object_on_its_slot_keeps_a_full_interval_although_refresh_time_drops_the_milliseconds() {
+        let interval = Duration::from_secs(240);
+        for i in 0..2_000 {
+            let id = format!("ns/es-{i}/uid");
+            // Refreshes start 0-900 ms after they are due; status records the start to the second.
+            let mut last = t(0);
+            let mut previous_start: Option<DateTime<Utc>> = None;
+            for round in 0..6 {
+                let at = next_slot(last, interval, &id);
+                let start = at + chrono::Duration::milliseconds((i * 37 + round * 101) % 900);
+                if let Some(prev) = previous_start.filter(|_| round >= 3) {
+                    // Once on its slot, an object refreshes once per interval (give or take the
+                    // start delay), never half an interval early, as after a restart.
+                    let gap = (start - prev).num_milliseconds();
+                    assert!((239_000..=241_000).contains(&gap), "{id}: round {round} came {gap} ms after the previous");
+                }
+                assert!(at <= last + chrono::Duration::from_std(interval).unwrap(), "{id}: later than the interval");
+                previous_start = Some(start);
+                last = DateTime::from_timestamp(start.timestamp(), 0).unwrap();
+            }
+        }
     }
 
     #[test]
