@@ -78,10 +78,12 @@ pub async fn run(
         (cluster_stores_writer.subscribe().expect(subscribe), cluster_stores_writer.subscribe().expect(subscribe));
     let store_watch = watcher(api::<SecretStore>(&client, ns), wc.clone())
         .default_backoff()
+    .modify(trim)
         .reflect_shared(stores_writer)
         .for_each(|_| async {});
     let cluster_store_watch = watcher(Api::<ClusterSecretStore>::all(client.clone()), wc.clone())
         .default_backoff()
+    .modify(trim)
         .reflect_shared(cluster_stores_writer)
         .for_each(|_| async {});
     let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone());
@@ -94,6 +96,7 @@ pub async fn run(
     let forget = memory.clone();
     let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
         .default_backoff()
+    .modify(trim)
         .reflect(es_writer)
         .inspect(move |ev| {
             match ev {
@@ -117,12 +120,14 @@ pub async fn run(
         watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true")),
     )
     .default_backoff()
+    .modify(trim)
     .reflect(secret_writer)
     .touched_objects();
 
     let (config_map_reader, config_map_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let config_map_stream = watcher(api::<PartialObjectMeta<ConfigMap>>(&client, ns), wc.clone())
         .default_backoff()
+    .modify(trim)
         .reflect(config_map_writer)
         .touched_objects();
 
@@ -242,4 +247,12 @@ pub async fn run(
     };
     tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, readiness, shutdown_watches);
     ctx.clients.close().await;
+}
+
+/// What the caches need not keep: `managedFields` and kubectl's last-applied copy of the whole
+/// object are most of a small object's bytes, and nothing here reads them (a Secret's managed
+/// fields are read from a GET when needed).
+fn trim<K: Resource>(obj: &mut K) {
+    obj.managed_fields_mut().clear();
+    obj.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
 }
