@@ -51,16 +51,27 @@ fn aws_env() -> Vec<(&'static str, String)> {
     vec![("AWS_ENDPOINT_URL", sesame_testsupport::env().aws_endpoint.clone()), ("AWS_EC2_METADATA_DISABLED", "true".into())]
 }
 
+/// Start sesame for the scene with the AWS SDK pointed at moto.
+fn aws_sesame(scene: &Scene, args: &[&str]) -> Sesame {
+    let vars = aws_env();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    scene.sesame_with(args, &vars)
+}
+
+/// A secret on moto under the scene's namespace, and the scene's AWS store; returns its name.
+async fn aws_secret_and_store(scene: &Scene, sm: &aws_sdk_secretsmanager::Client, key: &str, value: &str) -> String {
+    let name = format!("{}/{key}", scene.ns);
+    sm.create_secret().name(&name).secret_string(value).send().await.unwrap();
+    aws_store(scene).await;
+    name
+}
+
 #[tokio::test]
 async fn syncs_from_aws_secrets_manager_and_follows_a_change_after_force_sync() {
     let scene = Scene::new("e2e-aws").await;
     let sm = secrets_manager().await;
-    let name = format!("{}/db", scene.ns);
-    sm.create_secret().name(&name).secret_string(r#"{"user":"app","password":"first"}"#).send().await.unwrap();
-    aws_store(&scene).await;
-    let vars = aws_env();
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let sesame = scene.sesame_with(&[], &vars);
+    let name = aws_secret_and_store(&scene, &sm, "db", r#"{"user":"app","password":"first"}"#).await;
+    let sesame = aws_sesame(&scene, &[]);
     scene
         .external_secret(
             "db",
@@ -97,10 +108,8 @@ async fn many_externalsecrets_over_few_keys_cost_one_batch_call_per_twenty_keys(
             .external_secret(&format!("es-{i}"), json!({"secretStoreRef": {"name": "aws"}, "data": [{"secretKey": "v", "remoteRef": {"key": key}}]}))
             .await;
     }
-    let vars = aws_env();
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     // A generous window: on a loaded CI machine the first reconciles of 40 objects spread out.
-    let sesame = scene.sesame_with(&["--coalesce-window", "3s"], &vars);
+    let sesame = aws_sesame(&scene, &["--coalesce-window", "3s"]);
     for i in 0..40 {
         wait_secret_data(&scene, &sesame, &format!("es-{i}"), &map(&[("v", &format!("v{}", i % 25))])).await;
     }
@@ -161,12 +170,8 @@ async fn syncs_from_openbao_kv_v2_and_logs_in_once_for_many_externalsecrets() {
 async fn routine_refreshes_leave_the_secret_alone_until_the_remote_value_changes() {
     let scene = Scene::new("e2e-aws-quiet").await;
     let sm = secrets_manager().await;
-    let name = format!("{}/token", scene.ns);
-    sm.create_secret().name(&name).secret_string("first").send().await.unwrap();
-    aws_store(&scene).await;
-    let vars = aws_env();
-    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let sesame = scene.sesame_with(&[], &vars);
+    let name = aws_secret_and_store(&scene, &sm, "token", "first").await;
+    let sesame = aws_sesame(&scene, &[]);
     scene
         .external_secret(
             "token",
