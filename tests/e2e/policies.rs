@@ -89,8 +89,13 @@ async fn an_existing_unmanaged_secret_is_not_taken_over() {
     existing_secret(&scene, &[("mine", "precious")]).await;
     let sesame = scene.sesame();
     scene.external_secret("es", spec("Owner", "Retain", &["a"])).await;
-    let es = scene.wait_ready(&sesame, "es", "False", "SecretSyncedError").await;
-    assert!(ready_condition(&es).unwrap().2.contains("not managed"), "{:?}", ready_condition(&es));
+    scene.wait_ready(&sesame, "es", "False", "SecretSyncedError").await;
+    // The first failure may be the store's validation still pending; the refusal follows.
+    let refused = eventually(Duration::from_secs(30), || async {
+        ready_condition(&scene.es("es").await).is_some_and(|(_, _, message)| message.contains("not managed"))
+    })
+    .await;
+    assert!(refused, "{:?}", ready_condition(&scene.es("es").await));
     assert_eq!(scene.secret_data("target").await, Some(map(&[("mine", "precious")])));
     scene.delete_namespace().await;
 }
