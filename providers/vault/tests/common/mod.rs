@@ -94,9 +94,19 @@ impl Bao {
         )
     }
 
-    /// A call that must succeed.
+    /// A call that must succeed. A KV v2 mount answers 400 "Upgrading from non-versioned to
+    /// versioned data" for a moment after it is created: that one is waited out.
     pub async fn must(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, answer) = self.call(method, path, body).await;
+        let mut attempts = 0;
+        let (status, answer) = loop {
+            let (status, answer) = self.call(method, path, body.clone()).await;
+            let upgrading = status == 400 && answer.to_string().contains("Upgrading from non-versioned to versioned data");
+            attempts += 1;
+            if !upgrading || attempts >= 100 {
+                break (status, answer);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
         assert!(
             (200..300).contains(&status),
             "{method} {path} answered {status}: {answer}"
