@@ -7,7 +7,8 @@ use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
 
 use crate::harness::*;
 
-async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
+/// A Secrets Manager client on the test environment's moto.
+pub(crate) async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
     let env = sesame_testsupport::env();
     let conf = aws_sdk_secretsmanager::Config::builder()
         .behavior_version(BehaviorVersion::latest())

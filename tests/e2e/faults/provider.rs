@@ -6,24 +6,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-
 use super::proxy::{Mode, Proxy};
 use super::*;
 
 const N: usize = 10;
-
-fn client() -> aws_sdk_secretsmanager::Client {
-    let env = sesame_testsupport::env();
-    let creds = Credentials::new(sesame_testsupport::AWS_ACCESS_KEY_ID, sesame_testsupport::AWS_SECRET_ACCESS_KEY, None, None, "faults");
-    let conf = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(env.aws_region.clone()))
-        .endpoint_url(&env.aws_endpoint)
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(conf)
-}
 
 fn moto_addr() -> SocketAddr {
     let url = &sesame_testsupport::env().aws_endpoint;
@@ -37,7 +23,7 @@ fn want(scene: &Scene, i: usize, version: u32) -> BTreeMap<String, String> {
 #[tokio::test]
 async fn provider_outage_keeps_last_good_data_reports_it_and_backs_off() {
     let scene = Scene::new("flt-aws").await;
-    let sm = client();
+    let sm = crate::providers::secrets_manager().await;
     let proxy = Proxy::start(moto_addr()).await;
     for i in 0..N {
         let name = format!("{}/s{i}", scene.ns);
