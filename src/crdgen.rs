@@ -31,10 +31,7 @@ fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
     let label = |crd: CustomResourceDefinition| {
         let mut crd = tidy(crd);
-        crd.metadata
-            .labels
-            .get_or_insert_with(Default::default)
-            .insert("external-secrets.io/component".into(), "controller".into());
+        crd.metadata.labels.get_or_insert_with(Default::default).insert("external-secrets.io/component".into(), "controller".into());
         crd
     };
     vec![

@@ -35,7 +35,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Render { files, reveal } => {
             let manifests = render::load(&files)?;
             if manifests.external_secrets.is_empty() {
-                anyhow::bail!("no ExternalSecret found in {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
+                anyhow::bail!(
+                    "no ExternalSecret found in {}",
+                    files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+                );
             }
             let (out, errors) = render::render(&manifests, reveal).await;
             print!("{out}");
@@ -51,7 +54,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 serde_saphyr::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not a map of values: {e}", values.display()))?;
             let data: std::collections::BTreeMap<String, Vec<u8>> = values
                 .into_iter()
-                .map(|(k, v)| (k, match v { serde_json::Value::String(s) => s.into_bytes(), other => other.to_string().into_bytes() }))
+                .map(|(k, v)| {
+                    (
+                        k,
+                        match v {
+                            serde_json::Value::String(s) => s.into_bytes(),
+                            other => other.to_string().into_bytes(),
+                        },
+                    )
+                })
                 .collect();
             if keys_and_values {
                 for (k, v) in sesame::template::render_keys_and_values(&body, &data)? {
@@ -84,9 +95,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     let metrics = Arc::new(metrics::Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let server = tokio::spawn(http::serve(args.metrics_addr, http::router(metrics.clone(), ready.clone())));
-    let instance = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| format!("sesame-{}", std::process::id()));
+    let instance =
+        std::env::var("POD_NAME").or_else(|_| std::env::var("HOSTNAME")).unwrap_or_else(|_| format!("sesame-{}", std::process::id()));
     let instance = format!("{instance}-{}", std::process::id());
 
     let lease = args.enable_leader_election.then(|| {

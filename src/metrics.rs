@@ -5,8 +5,8 @@
 //! which would break every existing dashboard and alert, so both are exported as monotonically
 //! increasing gauges under their exact ESO names (`rate()` works the same on them).
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -103,18 +103,38 @@ impl Default for Metrics {
         registry.register("externalsecret_sync_calls", "Total number of ExternalSecret reconciles", m.sync_calls.clone());
         registry.register("externalsecret_sync_calls_error", "Total number of failed ExternalSecret syncs", m.sync_errors.clone());
         registry.register("externalsecret_status_condition", "The status condition of an ExternalSecret", m.es_condition.clone());
-        registry.register("externalsecret_reconcile_duration", "Duration of the last reconcile of an ExternalSecret, in nanoseconds (as ESO)", m.reconcile_gauge_ns.clone());
+        registry.register(
+            "externalsecret_reconcile_duration",
+            "Duration of the last reconcile of an ExternalSecret, in nanoseconds (as ESO)",
+            m.reconcile_gauge_ns.clone(),
+        );
         registry.register("externalsecret_reconcile_duration_seconds", "ExternalSecret reconcile duration", m.reconcile_seconds.clone());
         registry.register("externalsecret_provider_api_calls_count", "Number of API calls made to a provider", m.provider_calls.clone());
-        registry.register("sesame_externalsecret_sync_staleness_seconds", "Seconds since the last successful sync of an ExternalSecret", m.staleness.clone());
-        registry.register("sesame_externalsecret_refresh_interval_seconds", "How often an ExternalSecret refreshes on its own; 0 when it does not (refreshInterval 0, CreatedOnce, OnChange)", m.refresh_interval.clone());
+        registry.register(
+            "sesame_externalsecret_sync_staleness_seconds",
+            "Seconds since the last successful sync of an ExternalSecret",
+            m.staleness.clone(),
+        );
+        registry.register(
+            "sesame_externalsecret_refresh_interval_seconds",
+            "How often an ExternalSecret refreshes on its own; 0 when it does not (refreshInterval 0, CreatedOnce, OnChange)",
+            m.refresh_interval.clone(),
+        );
         registry.register("sesame_provider_call_duration_seconds", "Latency of provider API calls", m.provider_latency.clone());
         registry.register("secretstore_status_condition", "The status condition of a SecretStore", m.store_condition.clone());
-        registry.register("clustersecretstore_status_condition", "The status condition of a ClusterSecretStore", m.cluster_store_condition.clone());
+        registry.register(
+            "clustersecretstore_status_condition",
+            "The status condition of a ClusterSecretStore",
+            m.cluster_store_condition.clone(),
+        );
         registry.register("sesame_store_provider_calls", "Remote provider calls charged to a store's budget", m.store_calls.clone());
         registry.register("sesame_store_throttled", "Batches a provider throttled, per store", m.store_throttles.clone());
         registry.register("sesame_store_queue_wait_seconds", "Time reads waited for a store's budget", m.store_queue_wait.clone());
-        registry.register("sesame_store_provider_call_duration_seconds", "Latency of provider API calls, per store", m.store_call_latency.clone());
+        registry.register(
+            "sesame_store_provider_call_duration_seconds",
+            "Latency of provider API calls, per store",
+            m.store_call_latency.clone(),
+        );
         Metrics { registry, ..m }
     }
 }
@@ -125,12 +145,7 @@ fn labels(name: &str, namespace: &str) -> ObjectLabels {
 
 fn set_condition(family: &Family<ConditionLabels, Gauge>, name: &str, namespace: &str, ready: bool) {
     for (status, value) in [("True", ready), ("False", !ready)] {
-        let l = ConditionLabels {
-            name: name.into(),
-            namespace: namespace.into(),
-            condition: "Ready".into(),
-            status: status.into(),
-        };
+        let l = ConditionLabels { name: name.into(), namespace: namespace.into(), condition: "Ready".into(), status: status.into() };
         family.get_or_create(&l).set(value as i64);
     }
 }
@@ -224,11 +239,8 @@ impl Metrics {
 /// text format (what `promtool check metrics` and every Prometheus version read) names both with
 /// it. Rewrite the counter families' HELP/TYPE lines so either reader sees one consistent name.
 fn to_prometheus_text(openmetrics: &str) -> String {
-    let counters: std::collections::HashSet<&str> = openmetrics
-        .lines()
-        .filter_map(|l| l.strip_prefix("# TYPE "))
-        .filter_map(|l| l.strip_suffix(" counter"))
-        .collect();
+    let counters: std::collections::HashSet<&str> =
+        openmetrics.lines().filter_map(|l| l.strip_prefix("# TYPE ")).filter_map(|l| l.strip_suffix(" counter")).collect();
     let mut out = String::with_capacity(openmetrics.len() + counters.len() * 12);
     for line in openmetrics.lines() {
         let meta = line.strip_prefix("# HELP ").map(|r| ("# HELP ", r)).or_else(|| line.strip_prefix("# TYPE ").map(|r| ("# TYPE ", r)));
@@ -265,12 +277,8 @@ impl CallRecorder for StoreCalls {
 impl CallRecorder for Metrics {
     fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, elapsed: Duration) {
         let status = if outcome.is_ok() { "success" } else { "error" };
-        self.provider_calls
-            .get_or_create(&CallLabels { provider: provider.into(), call: call.into(), status: status.into() })
-            .inc();
-        self.provider_latency
-            .get_or_create(&LatencyLabels { provider: provider.into(), call: call.into() })
-            .observe(elapsed.as_secs_f64());
+        self.provider_calls.get_or_create(&CallLabels { provider: provider.into(), call: call.into(), status: status.into() }).inc();
+        self.provider_latency.get_or_create(&LatencyLabels { provider: provider.into(), call: call.into() }).observe(elapsed.as_secs_f64());
     }
 }
 
@@ -327,7 +335,15 @@ mod tests {
         let calls = StoreCalls { metrics: m.clone(), store };
         calls.record("AWS/SecretsManager", "BatchGetSecretValue", Ok(()), Duration::from_millis(7));
         let text = m.encode();
-        assert!(text.contains(r#"externalsecret_provider_api_calls_count{provider="AWS/SecretsManager",call="BatchGetSecretValue",status="success"} 1"#), "{text}");
-        assert!(text.contains(r#"sesame_store_provider_call_duration_seconds_count{kind="SecretStore",namespace="team-a",store="aws"} 1"#), "{text}");
+        assert!(
+            text.contains(
+                r#"externalsecret_provider_api_calls_count{provider="AWS/SecretsManager",call="BatchGetSecretValue",status="success"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sesame_store_provider_call_duration_seconds_count{kind="SecretStore",namespace="team-a",store="aws"} 1"#),
+            "{text}"
+        );
     }
 }

@@ -27,10 +27,7 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
             let http = sesame_provider_azure::HttpSettings::from_env()?;
             sesame_provider_azure::build_with(azure, ctx, &http).await
         }
-        _ => Err(ProviderError::Invalid(format!(
-            "store provider {} is not supported by this build of sesame",
-            spec.kind()
-        ))),
+        _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
 
@@ -40,15 +37,14 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
 fn retry_settings(store: &SecretStoreSpec) -> Result<(Option<u32>, Option<std::time::Duration>), ProviderError> {
     let Some(retry) = &store.retry_settings else { return Ok((None, None)) };
     let max_retries = match retry.max_retries {
-        Some(n) => Some(u32::try_from(n).map_err(|_| {
-            ProviderError::Invalid(format!("retrySettings.maxRetries must be 0 or more, got {n}"))
-        })?),
+        Some(n) => {
+            Some(u32::try_from(n).map_err(|_| ProviderError::Invalid(format!("retrySettings.maxRetries must be 0 or more, got {n}")))?)
+        }
         None => None,
     };
     let interval = match &retry.retry_interval {
         Some(text) => Some(
-            crate::duration::parse_go_duration(text)
-                .map_err(|e| ProviderError::Invalid(format!("retrySettings.retryInterval: {e}")))?,
+            crate::duration::parse_go_duration(text).map_err(|e| ProviderError::Invalid(format!("retrySettings.retryInterval: {e}")))?,
         ),
         None => None,
     };

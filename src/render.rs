@@ -10,8 +10,8 @@ use base64::Engine;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use sesame_provider_core::{
-    CaProvider, CredentialSource, FindQuery, NoCalls, ProviderContext, ProviderError, RemoteKey, SecretKeySelector,
-    SecretProvider, SecretValue, ServiceAccountSelector,
+    CaProvider, CredentialSource, FindQuery, NoCalls, ProviderContext, ProviderError, RemoteKey, SecretKeySelector, SecretProvider,
+    SecretValue, ServiceAccountSelector,
 };
 
 use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
@@ -45,8 +45,7 @@ pub fn load(paths: &[PathBuf]) -> anyhow::Result<Manifests> {
     let mut out = Manifests::default();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         for doc in docs.into_iter().filter(|d| !d.is_null()) {
             add(&mut out, doc, &file)?;
         }
@@ -86,7 +85,10 @@ impl CredentialSource for FileCredentials {
     async fn secret_key(&self, sel: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
         let ns = match (&self.store_namespace, &sel.namespace) {
             (Some(own), Some(ns)) if own != ns => {
-                return Err(ProviderError::Auth(format!("a SecretStore in namespace {own} may not read secret {} from namespace {ns}", sel.name)));
+                return Err(ProviderError::Auth(format!(
+                    "a SecretStore in namespace {own} may not read secret {} from namespace {ns}",
+                    sel.name
+                )));
             }
             (_, Some(ns)) => ns.clone(),
             (Some(own), None) => own.clone(),
@@ -150,12 +152,7 @@ pub async fn render(m: &Manifests, reveal: bool) -> (String, Vec<String>) {
     (docs.join("---\n"), errors)
 }
 
-async fn render_one(
-    m: &Manifests,
-    es: &ExternalSecret,
-    ns: &str,
-    secrets: &HashMap<(String, String), Secret>,
-) -> anyhow::Result<Secret> {
+async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &HashMap<(String, String), Secret>) -> anyhow::Result<Secret> {
     let (name, kind) = es.store_ref();
     let (spec, store_namespace) = match kind {
         StoreKind::SecretStore => m
@@ -163,9 +160,7 @@ async fn render_one(
             .iter()
             .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(ns))
             .map(|s| (s.spec.clone(), Some(ns.to_string()))),
-        StoreKind::ClusterSecretStore => {
-            m.cluster_stores.iter().find(|s| s.name_any() == name).map(|s| (s.spec.store.clone(), None))
-        }
+        StoreKind::ClusterSecretStore => m.cluster_stores.iter().find(|s| s.name_any() == name).map(|s| (s.spec.store.clone(), None)),
     }
     .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
     let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });

@@ -42,13 +42,8 @@ fn corpus() -> Vec<(String, Value)> {
     let mut cases = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).expect("readable corpus file");
-        let list: Vec<Value> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let stem = file
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_owned();
+        let list: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         cases.extend(list.into_iter().map(|c| (stem.clone(), c)));
     }
     cases
@@ -57,15 +52,10 @@ fn corpus() -> Vec<(String, Value)> {
 fn data_of(case: &Value) -> BTreeMap<String, Vec<u8>> {
     let mut data = BTreeMap::new();
     for (k, v) in case["data"].as_object().into_iter().flatten() {
-        data.insert(
-            k.clone(),
-            v.as_str().expect("string data value").as_bytes().to_vec(),
-        );
+        data.insert(k.clone(), v.as_str().expect("string data value").as_bytes().to_vec());
     }
     for (k, v) in case["data_base64"].as_object().into_iter().flatten() {
-        let bytes = STANDARD
-            .decode(v.as_str().expect("base64 string"))
-            .expect("valid base64 data");
+        let bytes = STANDARD.decode(v.as_str().expect("base64 string")).expect("valid base64 data");
         data.insert(k.clone(), bytes);
     }
     data
@@ -75,10 +65,7 @@ fn data_of(case: &Value) -> BTreeMap<String, Vec<u8>> {
 /// outputs, and unoptimised debug builds run scrypt/RSA slowly (the time
 /// limit itself is specified by the module's unit tests).
 fn renderer() -> Renderer {
-    Renderer::default().with_limits(Limits {
-        max_duration: Duration::from_secs(120),
-        ..Limits::default()
-    })
+    Renderer::default().with_limits(Limits { max_duration: Duration::from_secs(120), ..Limits::default() })
 }
 
 /// Checks one case; `Err` describes the mismatch.
@@ -88,10 +75,8 @@ fn check(case: &Value) -> Result<(), String> {
     let keys_and_values = case["scope"].as_str() == Some("KeysAndValues");
     let result: Result<Vec<u8>, TemplateError> = if keys_and_values {
         renderer().render_keys_and_values(template, &data).map(|m| {
-            let obj: serde_json::Map<String, Value> = m
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(String::from_utf8_lossy(&v).into_owned())))
-                .collect();
+            let obj: serde_json::Map<String, Value> =
+                m.into_iter().map(|(k, v)| (k, Value::String(String::from_utf8_lossy(&v).into_owned()))).collect();
             serde_json::to_vec(&obj).unwrap_or_default()
         })
     } else {
@@ -99,15 +84,10 @@ fn check(case: &Value) -> Result<(), String> {
     };
     if let Some(want) = case["error"].as_str() {
         return match result {
-            Ok(out) => Err(format!(
-                "expected an error containing {want:?}, got output {:?}",
-                String::from_utf8_lossy(&out)
-            )),
+            Ok(out) => Err(format!("expected an error containing {want:?}, got output {:?}", String::from_utf8_lossy(&out))),
             Err(e)
                 if case["secret_not_in_error"].as_bool() == Some(true)
-                    && data.values().any(|v| {
-                        !v.is_empty() && e.to_string().contains(&*String::from_utf8_lossy(v))
-                    }) =>
+                    && data.values().any(|v| !v.is_empty() && e.to_string().contains(&*String::from_utf8_lossy(v))) =>
             {
                 Err(format!("the error reveals a secret value: {e}"))
             }
@@ -124,9 +104,7 @@ fn check(case: &Value) -> Result<(), String> {
     if let Some(want) = case.get("expected") {
         let want_bytes = match want {
             Value::String(s) => s.as_bytes().to_vec(),
-            obj @ Value::Object(_) if keys_and_values => {
-                serde_json::to_vec(obj).unwrap_or_default()
-            }
+            obj @ Value::Object(_) if keys_and_values => serde_json::to_vec(obj).unwrap_or_default(),
             other => return Err(format!("unsupported expected value {other}")),
         };
         if out != want_bytes {
@@ -140,10 +118,7 @@ fn check(case: &Value) -> Result<(), String> {
     if let Some(want) = case["expected_base64"].as_str() {
         let want = STANDARD.decode(want).map_err(|e| e.to_string())?;
         if out != want {
-            return Err(format!(
-                "output bytes differ: got base64 {}",
-                STANDARD.encode(&out)
-            ));
+            return Err(format!("output bytes differ: got base64 {}", STANDARD.encode(&out)));
         }
     }
     if let Some(pattern) = case["expected_regex"].as_str() {
@@ -168,20 +143,7 @@ fn golden_templates_render_as_eso_does() {
             failures.push(format!("[{file}] {name}: {why}"));
         }
     }
-    eprintln!(
-        "template golden corpus: {}/{} cases pass",
-        cases.len() - failures.len(),
-        cases.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} golden case(s) fail:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
-    assert!(
-        cases.len() >= 60,
-        "the golden corpus has at least 60 cases, found {}",
-        cases.len()
-    );
+    eprintln!("template golden corpus: {}/{} cases pass", cases.len() - failures.len(), cases.len());
+    assert!(failures.is_empty(), "{} golden case(s) fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(cases.len() >= 60, "the golden corpus has at least 60 cases, found {}", cases.len());
 }

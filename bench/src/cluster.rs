@@ -23,10 +23,7 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = anyhow::Result<()>>,
 {
-    stream::iter((0..n).map(make))
-        .buffer_unordered(concurrency.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+    stream::iter((0..n).map(make)).buffer_unordered(concurrency.max(1)).try_collect::<Vec<()>>().await?;
     Ok(())
 }
 
@@ -35,22 +32,14 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     for (_, crd) in sesame::crdgen::all() {
         let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(
-            &name,
-            &PatchParams::apply("sesame-bench").force(),
-            &Patch::Apply(&crd),
-        )
-        .await?;
+        api.patch(&name, &PatchParams::apply("sesame-bench").force(), &Patch::Apply(&crd)).await?;
         for _ in 0..300 {
             let established = api
                 .get(&name)
                 .await?
                 .status
                 .and_then(|s| s.conditions)
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
             if established {
                 break;
             }
@@ -61,12 +50,8 @@ pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
 }
 
 pub async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
-    let ns: Namespace = serde_json::from_value(
-        json!({"metadata": {"name": name, "labels": {"sesame-bench": "true"}}}),
-    )?;
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await?;
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": {"sesame-bench": "true"}}}))?;
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await?;
     Ok(())
 }
 
@@ -75,38 +60,21 @@ pub async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()>
 /// namespace itself.
 pub async fn delete_namespace(client: &Client, name: &str) {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), name);
-    let _ = secrets
-        .delete_collection(&DeleteParams::background(), &ListParams::default())
-        .await;
-    let _ = Api::<Namespace>::all(client.clone())
-        .delete(name, &DeleteParams::background())
-        .await;
+    let _ = secrets.delete_collection(&DeleteParams::background(), &ListParams::default()).await;
+    let _ = Api::<Namespace>::all(client.clone()).delete(name, &DeleteParams::background()).await;
 }
 
 /// Three values of the same size, as every target Secret holds.
 pub fn values(i: usize) -> BTreeMap<String, String> {
-    ["a", "b", "c"]
-        .iter()
-        .map(|k| {
-            (
-                k.to_string(),
-                format!("{k}{i:0>width$}", width = VALUE_BYTES - 1),
-            )
-        })
-        .collect()
+    ["a", "b", "c"].iter().map(|k| (k.to_string(), format!("{k}{i:0>width$}", width = VALUE_BYTES - 1))).collect()
 }
 
 /// The floor's Secret: what an ExternalSecret's target looks like, written the way sesame writes.
 pub fn floor_secret(i: usize) -> Secret {
-    let data: BTreeMap<String, k8s_openapi::ByteString> = values(i)
-        .into_iter()
-        .map(|(k, v)| (k, k8s_openapi::ByteString(v.into_bytes())))
-        .collect();
+    let data: BTreeMap<String, k8s_openapi::ByteString> =
+        values(i).into_iter().map(|(k, v)| (k, k8s_openapi::ByteString(v.into_bytes()))).collect();
     Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(format!("s-{i}")),
-            ..Default::default()
-        },
+        metadata: kube::api::ObjectMeta { name: Some(format!("s-{i}")), ..Default::default() },
         data: Some(data),
         type_: Some("Opaque".into()),
         ..Default::default()
@@ -133,16 +101,9 @@ pub fn fake_store(namespace: &str, class: &str, s: usize, n: usize) -> anyhow::R
 }
 
 /// ExternalSecret `{prefix}-{i}`: three keys, all properties of one remote key (one provider read).
-pub fn external_secret(
-    name: &str,
-    store: &str,
-    remote_key: &str,
-    interval: Duration,
-) -> anyhow::Result<ExternalSecret> {
-    let data: Vec<Value> = ["a", "b", "c"]
-        .iter()
-        .map(|p| json!({"secretKey": p, "remoteRef": {"key": remote_key, "property": p}}))
-        .collect();
+pub fn external_secret(name: &str, store: &str, remote_key: &str, interval: Duration) -> anyhow::Result<ExternalSecret> {
+    let data: Vec<Value> =
+        ["a", "b", "c"].iter().map(|p| json!({"secretKey": p, "remoteRef": {"key": remote_key, "property": p}})).collect();
     Ok(serde_json::from_value(json!({
         "apiVersion": "external-secrets.io/v1",
         "kind": "ExternalSecret",
@@ -158,12 +119,7 @@ pub fn external_secret(
 
 /// The fake population's ExternalSecret number `i`.
 pub fn fake_external_secret(i: usize, interval: Duration) -> anyhow::Result<ExternalSecret> {
-    external_secret(
-        &format!("es-{i}"),
-        &format!("fake-{}", i / KEYS_PER_FAKE_STORE),
-        &format!("es-{i}"),
-        interval,
-    )
+    external_secret(&format!("es-{i}"), &format!("fake-{}", i / KEYS_PER_FAKE_STORE), &format!("es-{i}"), interval)
 }
 
 pub async fn create_es(api: &Api<ExternalSecret>, es: &ExternalSecret) -> anyhow::Result<()> {
@@ -172,18 +128,12 @@ pub async fn create_es(api: &Api<ExternalSecret>, es: &ExternalSecret) -> anyhow
 }
 
 /// Set every ExternalSecret's refreshInterval (a spec change: each syncs once more at once).
-pub async fn set_interval(
-    api: &Api<ExternalSecret>,
-    names: &[String],
-    interval: Duration,
-    concurrency: usize,
-) -> anyhow::Result<()> {
+pub async fn set_interval(api: &Api<ExternalSecret>, names: &[String], interval: Duration, concurrency: usize) -> anyhow::Result<()> {
     let patch = json!({"spec": {"refreshInterval": format!("{}s", interval.as_secs())}});
     for_each(names.len(), concurrency, |i| {
         let patch = patch.clone();
         async move {
-            api.patch(&names[i], &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            api.patch(&names[i], &PatchParams::default(), &Patch::Merge(&patch)).await?;
             Ok(())
         }
     })

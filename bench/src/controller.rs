@@ -17,9 +17,7 @@ pub struct Sesame {
 pub fn sibling_binary(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?;
-    [dir.join(name), dir.parent()?.join(name)]
-        .into_iter()
-        .find(|p| p.is_file())
+    [dir.join(name), dir.parent()?.join(name)].into_iter().find(|p| p.is_file())
 }
 
 /// Build the release `sesame` (a no-op when fresh) and return its path. `cargo run` has released
@@ -37,22 +35,13 @@ pub fn build_release() -> anyhow::Result<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
 impl Sesame {
     /// `sesame run` for one namespace and controller class, as an operator runs it (default
     /// concurrency, coalescing window and log level), leader election off.
-    pub fn start(
-        binary: &Path,
-        namespace: &str,
-        class: &str,
-        args: &[String],
-        vars: &[(&str, String)],
-    ) -> anyhow::Result<Sesame> {
+    pub fn start(binary: &Path, namespace: &str, class: &str, args: &[String], vars: &[(&str, String)]) -> anyhow::Result<Sesame> {
         let env = sesame_testsupport::env();
         let port = free_port();
         let dir = std::env::temp_dir().join("sesame-bench");
@@ -83,11 +72,7 @@ impl Sesame {
     pub async fn metrics(&self) -> anyhow::Result<String> {
         match self.get("/metrics").await {
             Some((200, body)) => Ok(body),
-            other => bail!(
-                "sesame /metrics answered {:?}; log {}",
-                other.map(|o| o.0),
-                self.log.display()
-            ),
+            other => bail!("sesame /metrics answered {:?}; log {}", other.map(|o| o.0), self.log.display()),
         }
     }
 
@@ -96,22 +81,14 @@ impl Sesame {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                bail!(
-                    "sesame exited ({status}); log {}:\n{}",
-                    self.log.display(),
-                    self.tail()
-                );
+                bail!("sesame exited ({status}); log {}:\n{}", self.log.display(), self.tail());
             }
             if matches!(self.get("/readyz").await, Some((200, _))) {
                 return Ok(Instant::now());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!(
-            "sesame never became ready; log {}:\n{}",
-            self.log.display(),
-            self.tail()
-        )
+        bail!("sesame never became ready; log {}:\n{}", self.log.display(), self.tail())
     }
 
     /// SIGTERM (a rolling update), then wait for the exit.
@@ -119,11 +96,7 @@ impl Sesame {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.pid().to_string())
-            .stderr(Stdio::null())
-            .status();
+        let _ = Command::new("kill").arg("-TERM").arg(self.pid().to_string()).stderr(Stdio::null()).status();
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -152,9 +125,7 @@ impl Drop for Sesame {
 /// Minimal HTTP/1.1 GET on loopback (sesame's metrics port), without another HTTP client crate.
 async fn sesame_http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
     // HTTP/1.0: the answer is never chunked and ends when the connection closes.
     let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     stream.write_all(req.as_bytes()).await.ok()?;
@@ -162,9 +133,6 @@ async fn sesame_http_get(port: u16, path: &str) -> Option<(u16, String)> {
     stream.read_to_end(&mut buf).await.ok()?;
     let text = String::from_utf8_lossy(&buf).to_string();
     let code = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Some((code, body))
 }

@@ -69,12 +69,7 @@ impl Options {
 /// coalescing alone decides the call count: as many reconciles as objects, and a window longer
 /// than it takes them all to start.
 pub fn all_reads_concurrent(n: usize) -> Vec<String> {
-    vec![
-        "--concurrency".into(),
-        n.clamp(16, u16::MAX as usize).to_string(),
-        "--coalesce-window".into(),
-        "2s".into(),
-    ]
+    vec!["--concurrency".into(), n.clamp(16, u16::MAX as usize).to_string(), "--coalesce-window".into(), "2s".into()]
 }
 
 /// Everything one run measured; `None` where a phase was skipped.

@@ -19,39 +19,22 @@ pub fn sample(pid: u32) -> anyhow::Result<Sample> {
         status
             .lines()
             .find_map(|l| l.strip_prefix(field))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .unwrap_or(0)
             * 1024
     };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    Ok(Sample {
-        at: Instant::now(),
-        rss_bytes: kib("VmRSS:"),
-        hwm_bytes: kib("VmHWM:"),
-        cpu: cpu_time(&stat)?,
-    })
+    Ok(Sample { at: Instant::now(), rss_bytes: kib("VmRSS:"), hwm_bytes: kib("VmHWM:"), cpu: cpu_time(&stat)? })
 }
 
 /// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks converted to time.
 fn cpu_time(stat: &str) -> anyhow::Result<Duration> {
     // The command name (field 2) may contain spaces and parentheses: count from the last ')'.
-    let after = stat
-        .rsplit_once(')')
-        .map(|(_, r)| r)
-        .ok_or_else(|| anyhow::anyhow!("malformed stat"))?;
+    let after = stat.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| anyhow::anyhow!("malformed stat"))?;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // `after` starts at field 3 (state), so utime (14) is index 11.
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields
-            .get(12)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
+    let ticks: u64 =
+        fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
 }
 
@@ -69,11 +52,7 @@ fn clock_ticks() -> u64 {
 }
 
 /// Mean RSS, peak HWM and CPU share of one core over `window`, sampling every `every`.
-pub async fn observe(
-    pid: u32,
-    window: Duration,
-    every: Duration,
-) -> anyhow::Result<(u64, u64, f64)> {
+pub async fn observe(pid: u32, window: Duration, every: Duration) -> anyhow::Result<(u64, u64, f64)> {
     let first = sample(pid)?;
     let mut rss = Vec::new();
     let mut last = first;
@@ -90,10 +69,7 @@ pub async fn observe(
 
 /// The 1-minute load average, to record how busy the shared machine was.
 pub fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0)
+    std::fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok())).unwrap_or(0.0)
 }
 
 #[cfg(test)]
@@ -103,10 +79,7 @@ mod tests {
     #[test]
     fn cpu_time_counts_from_the_last_parenthesis() {
         let stat = "42 (a (b) c) S 1 1 1 0 -1 0 0 0 0 0 250 50 0 0 20 0 1 0";
-        assert_eq!(
-            cpu_time(stat).unwrap(),
-            Duration::from_secs_f64(300.0 / clock_ticks() as f64)
-        );
+        assert_eq!(cpu_time(stat).unwrap(), Duration::from_secs_f64(300.0 / clock_ticks() as f64));
     }
 
     #[test]

@@ -17,10 +17,7 @@ pub fn parse_line(line: &str) -> Option<(&str, BTreeMap<&str, &str>, f64)> {
 
 fn parse_labels(text: &str) -> BTreeMap<&str, &str> {
     // Label values here never contain `",` (names, verbs, namespaces), so a plain split is enough.
-    text.split("\",")
-        .filter_map(|pair| pair.split_once("=\""))
-        .map(|(k, v)| (k.trim_start_matches(','), v.trim_end_matches('"')))
-        .collect()
+    text.split("\",").filter_map(|pair| pair.split_once("=\"")).map(|(k, v)| (k.trim_start_matches(','), v.trim_end_matches('"'))).collect()
 }
 
 /// Sum of every sample of `name` whose labels include all of `with`.
@@ -36,9 +33,7 @@ pub fn sum(text: &str, name: &str, with: &[(&str, &str)]) -> f64 {
 pub fn count_equal(text: &str, name: &str, with: &[(&str, &str)], value: f64) -> usize {
     text.lines()
         .filter_map(parse_line)
-        .filter(|(n, labels, v)| {
-            *n == name && *v == value && with.iter().all(|(k, x)| labels.get(k) == Some(x))
-        })
+        .filter(|(n, labels, v)| *n == name && *v == value && with.iter().all(|(k, x)| labels.get(k) == Some(x)))
         .count()
 }
 
@@ -52,10 +47,7 @@ pub fn apiserver_requests(text: &str) -> BTreeMap<String, f64> {
         let resource = labels.get("resource").copied().unwrap_or("");
         let sub = labels.get("subresource").copied().filter(|s| !s.is_empty());
         let key = match sub {
-            Some(sub) => format!(
-                "{} {resource}/{sub}",
-                labels.get("verb").copied().unwrap_or("")
-            ),
+            Some(sub) => format!("{} {resource}/{sub}", labels.get("verb").copied().unwrap_or("")),
             None => format!("{} {resource}", labels.get("verb").copied().unwrap_or("")),
         };
         *out.entry(key).or_insert(0.0) += value;
@@ -80,38 +72,15 @@ apiserver_request_total{code="200",resource="externalsecrets",subresource="statu
 
     #[test]
     fn sums_only_the_samples_whose_labels_match() {
-        assert_eq!(
-            sum(
-                TEXT,
-                "sesame_store_provider_calls_total",
-                &[("namespace", "a")]
-            ),
-            7.0
-        );
+        assert_eq!(sum(TEXT, "sesame_store_provider_calls_total", &[("namespace", "a")]), 7.0);
         assert_eq!(sum(TEXT, "sesame_store_provider_calls_total", &[]), 107.0);
         assert_eq!(sum(TEXT, "absent", &[]), 0.0);
     }
 
     #[test]
     fn counts_ready_objects_by_value() {
-        assert_eq!(
-            count_equal(
-                TEXT,
-                "externalsecret_status_condition",
-                &[("status", "True")],
-                1.0
-            ),
-            1
-        );
-        assert_eq!(
-            count_equal(
-                TEXT,
-                "externalsecret_status_condition",
-                &[("status", "False")],
-                1.0
-            ),
-            0
-        );
+        assert_eq!(count_equal(TEXT, "externalsecret_status_condition", &[("status", "True")], 1.0), 1);
+        assert_eq!(count_equal(TEXT, "externalsecret_status_condition", &[("status", "False")], 1.0), 0);
     }
 
     #[test]

@@ -27,10 +27,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     say(format!("floor: a bare client writes {} Secrets", opts.n));
     report.floor_secs = floor::run(opts.n, opts.concurrency).await?;
-    say(format!(
-        "floor {:.1}s; the floor's namespace is being deleted",
-        report.floor_secs
-    ));
+    say(format!("floor {:.1}s; the floor's namespace is being deleted", report.floor_secs));
     // Its deletion must not overlap the next timing.
     tokio::time::sleep(Duration::from_secs(5)).await;
 
@@ -38,43 +35,24 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     report.idle_rss_bytes = pop.idle_rss_bytes;
     let outcome = fake_phases(&mut pop, opts, &mut report).await;
     if outcome.is_err() {
-        eprintln!(
-            "sesame log {}:\n{}",
-            pop.sesame.log.display(),
-            pop.sesame.tail()
-        );
+        eprintln!("sesame log {}:\n{}", pop.sesame.log.display(), pop.sesame.tail());
     }
     pop.cleanup().await;
     outcome?;
 
-    say(format!(
-        "AWS: {} ExternalSecrets over {} keys on moto",
-        opts.n, opts.k
-    ));
+    say(format!("AWS: {} ExternalSecrets over {} keys on moto", opts.n, opts.k));
     report.aws = Some(aws::run(&opts.sesame, opts).await?);
     report.load_after = procstat::load_average();
     say("done");
     Ok(report)
 }
 
-async fn fake_phases(
-    pop: &mut Population,
-    opts: &Options,
-    report: &mut Report,
-) -> anyhow::Result<()> {
-    say(format!(
-        "first sync: {} ExternalSecrets (fake provider, refreshInterval {:?})",
-        opts.n, opts.long_interval
-    ));
+async fn fake_phases(pop: &mut Population, opts: &Options, report: &mut Report) -> anyhow::Result<()> {
+    say(format!("first sync: {} ExternalSecrets (fake provider, refreshInterval {:?})", opts.n, opts.long_interval));
     let before = apiserver::requests(&pop.client).await?;
-    (report.first_sync_secs, report.first_sync_create_secs) =
-        pop.first_sync(opts.long_interval, opts.concurrency).await?;
-    report.first_sync_requests =
-        apiserver::delta(&before, &apiserver::requests(&pop.client).await?);
-    say(format!(
-        "first sync {:.1}s; steady state for {:?}",
-        report.first_sync_secs, opts.steady_window
-    ));
+    (report.first_sync_secs, report.first_sync_create_secs) = pop.first_sync(opts.long_interval, opts.concurrency).await?;
+    report.first_sync_requests = apiserver::delta(&before, &apiserver::requests(&pop.client).await?);
+    say(format!("first sync {:.1}s; steady state for {:?}", report.first_sync_secs, opts.steady_window));
     report.steady = Some(pop.steady(opts.steady_window).await?);
 
     say("quiet restart: nothing is due for half an interval");
@@ -88,12 +66,8 @@ async fn fake_phases(
     let synced = refresh::switch_interval(pop, r, opts.concurrency).await?;
     // Half an interval after the change the first refreshes arrive: create the new objects then.
     tokio::time::sleep_until((synced + r / 2).into()).await;
-    say(format!(
-        "{} new objects while {} refresh",
-        opts.new_objects, opts.n
-    ));
-    report.new_objects =
-        Some(refresh::new_objects(pop, opts.new_objects, r, opts.concurrency).await?);
+    say(format!("{} new objects while {} refresh", opts.new_objects, opts.n));
+    report.new_objects = Some(refresh::new_objects(pop, opts.new_objects, r, opts.concurrency).await?);
     // After one interval every object refreshes on its own slot.
     tokio::time::sleep_until((synced + r).into()).await;
     say("apiserver requests over one idle refresh cycle");
@@ -107,16 +81,7 @@ async fn fake_phases(
 
 fn commit() -> String {
     let out = std::process::Command::new("git")
-        .args([
-            "-C",
-            &sesame_testsupport::workspace_root().to_string_lossy(),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ])
+        .args(["-C", &sesame_testsupport::workspace_root().to_string_lossy(), "rev-parse", "--short", "HEAD"])
         .output();
-    out.ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    out.ok().and_then(|o| String::from_utf8(o.stdout).ok()).map(|s| s.trim().to_string()).unwrap_or_default()
 }

@@ -4,92 +4,38 @@ use crate::Report;
 const MIB: f64 = 1024.0 * 1024.0;
 
 fn flags(args: &[String]) -> String {
-    if args.is_empty() {
-        String::new()
-    } else {
-        format!(" (`{}`)", args.join(" "))
-    }
+    if args.is_empty() { String::new() } else { format!(" (`{}`)", args.join(" ")) }
 }
 
 pub fn render(r: &Report) -> String {
     let mut rows: Vec<[String; 3]> = Vec::new();
-    let mut row = |what: &str, measured: String, target: &str| {
-        rows.push([what.into(), measured, target.into()])
-    };
-    row(
-        "floor: bare client writes N Secrets",
-        format!(
-            "{:.1} s ({:.0}/s)",
-            r.floor_secs,
-            r.n as f64 / r.floor_secs.max(1e-9)
-        ),
-        "—",
-    );
+    let mut row = |what: &str, measured: String, target: &str| rows.push([what.into(), measured, target.into()]);
+    row("floor: bare client writes N Secrets", format!("{:.1} s ({:.0}/s)", r.floor_secs, r.n as f64 / r.floor_secs.max(1e-9)), "—");
     let ratio = r.first_sync_secs / r.floor_secs.max(1e-9);
-    row(
-        "first sync: N ExternalSecrets to all Ready",
-        format!("{:.1} s ({ratio:.2} × floor)", r.first_sync_secs),
-        "≤ 1.3 × floor",
-    );
-    let by = r
-        .first_sync_requests
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    row(
-        "… of which creating the ExternalSecrets",
-        format!("{:.1} s", r.first_sync_create_secs),
-        "—",
-    );
+    row("first sync: N ExternalSecrets to all Ready", format!("{:.1} s ({ratio:.2} × floor)", r.first_sync_secs), "≤ 1.3 × floor");
+    let by = r.first_sync_requests.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    row("… of which creating the ExternalSecrets", format!("{:.1} s", r.first_sync_create_secs), "—");
     row("apiserver requests during the first sync", by, "—");
-    row(
-        "idle RSS, 0 ExternalSecrets",
-        format!("{:.1} MiB", r.idle_rss_bytes as f64 / MIB),
-        "—",
-    );
+    row("idle RSS, 0 ExternalSecrets", format!("{:.1} MiB", r.idle_rss_bytes as f64 / MIB), "—");
     if let Some(s) = &r.steady {
         row(
             "steady RSS, N synced (mean)",
-            format!(
-                "{:.1} MiB (peak {:.1})",
-                s.rss_bytes as f64 / MIB,
-                s.hwm_bytes as f64 / MIB
-            ),
+            format!("{:.1} MiB (peak {:.1})", s.rss_bytes as f64 / MIB, s.hwm_bytes as f64 / MIB),
             "≤ 48 MiB",
         );
-        row(
-            "bytes per ExternalSecret",
-            format!("{:.0}", s.bytes_per_external_secret),
-            "—",
-        );
-        row(
-            &format!("idle CPU over {:.0} s", s.window_secs),
-            format!("{:.2} % of a core", s.cpu_percent),
-            "≤ 1 %",
-        );
+        row("bytes per ExternalSecret", format!("{:.0}", s.bytes_per_external_secret), "—");
+        row(&format!("idle CPU over {:.0} s", s.window_secs), format!("{:.2} % of a core", s.cpu_percent), "≤ 1 %");
     }
     if let Some(a) = &r.aws {
         row(
-            &format!(
-                "AWS first sync: {} ES over K = {} keys{}",
-                a.n,
-                a.k,
-                flags(&a.args)
-            ),
-            format!(
-                "{} BatchGetSecretValue + {} GetSecretValue",
-                a.first_sync_batch, a.first_sync_single
-            ),
+            &format!("AWS first sync: {} ES over K = {} keys{}", a.n, a.k, flags(&a.args)),
+            format!("{} BatchGetSecretValue + {} GetSecretValue", a.first_sync_batch, a.first_sync_single),
             &format!("⌈K/20⌉ = {}", a.expected_first_sync),
         );
         if a.cycle_secs > 0.0 {
             row(
                 "AWS calls over one refresh cycle",
-                format!(
-                    "{} BatchGetSecretValue + {} GetSecretValue",
-                    a.cycle_batch, a.cycle_single
-                ),
+                format!("{} BatchGetSecretValue + {} GetSecretValue", a.cycle_batch, a.cycle_single),
                 "—",
             );
         }
@@ -102,17 +48,9 @@ pub fn render(r: &Report) -> String {
         );
     }
     if let Some(s) = &r.storm {
-        let per = s
-            .calls_per_minute
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let per = s.calls_per_minute.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
         row(
-            &format!(
-                "restart under refresh ({:.0} s interval): calls per minute",
-                s.interval_secs
-            ),
+            &format!("restart under refresh ({:.0} s interval): calls per minute", s.interval_secs),
             format!("[{per}]; storm factor {:.2}", s.storm_factor),
             "storm factor ≤ 2",
         );
@@ -120,33 +58,15 @@ pub fn render(r: &Report) -> String {
     if let Some(o) = &r.new_objects {
         row(
             &format!("{} new ExternalSecrets while N refresh", o.count),
-            format!(
-                "p50 {:.2} s, p100 {:.2} s (all in {:.2} s)",
-                o.p50_secs, o.p100_secs, o.all_ready_secs
-            ),
+            format!("p50 {:.2} s, p100 {:.2} s (all in {:.2} s)", o.p50_secs, o.p100_secs, o.all_ready_secs),
             "all ≤ 10 s",
         );
     }
     if let Some(a) = &r.apiserver {
-        let by = a
-            .requests
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        row(
-            &format!(
-                "apiserver requests, one idle cycle ({:.0} s)",
-                a.interval_secs
-            ),
-            by,
-            "no Secret writes",
-        );
+        let by = a.requests.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+        row(&format!("apiserver requests, one idle cycle ({:.0} s)", a.interval_secs), by, "no Secret writes");
     }
-    let mut out = format!(
-        "N = {}, commit {}, load {:.2} → {:.2}\n\n",
-        r.n, r.commit, r.load_before, r.load_after
-    );
+    let mut out = format!("N = {}, commit {}, load {:.2} → {:.2}\n\n", r.n, r.commit, r.load_before, r.load_after);
     out.push_str("| measurement | measured | target (N = 10,000) |\n| --- | --- | --- |\n");
     for [a, b, c] in rows {
         out.push_str(&format!("| {a} | {b} | {c} |\n"));
@@ -161,13 +81,7 @@ mod tests {
 
     #[test]
     fn the_table_shows_the_ratio_to_the_floor_and_skipped_phases_leave_no_row() {
-        let r = Report {
-            n: 10,
-            floor_secs: 2.0,
-            first_sync_secs: 3.0,
-            steady: Some(Steady::default()),
-            ..Default::default()
-        };
+        let r = Report { n: 10, floor_secs: 2.0, first_sync_secs: 3.0, steady: Some(Steady::default()), ..Default::default() };
         let t = render(&r);
         assert!(t.contains("1.50 × floor"), "{t}");
         assert!(t.contains("idle CPU"));

@@ -39,21 +39,14 @@ impl Tracker {
         let api: Api<ExternalSecret> = Api::namespaced(client, namespace);
         let (s, c) = (state.clone(), changed.clone());
         let task = tokio::spawn(async move {
-            let mut events = watcher(api, watcher::Config::default())
-                .default_backoff()
-                .applied_objects()
-                .boxed();
+            let mut events = watcher(api, watcher::Config::default()).default_backoff().applied_objects().boxed();
             while let Some(event) = events.next().await {
                 let Ok(es) = event else { continue };
                 observe(&mut s.lock().expect("tracker lock"), &es);
                 c.notify_waiters();
             }
         });
-        Tracker {
-            state,
-            changed,
-            task,
-        }
+        Tracker { state, changed, task }
     }
 
     /// Wait until `done` holds for the observed objects; errors after `timeout`.
@@ -68,12 +61,7 @@ impl Tracker {
                 return Ok(());
             }
             // A periodic re-check as well: a notification between the check and the await is lost.
-            if tokio::time::timeout_at(
-                deadline.min(tokio::time::Instant::now() + Duration::from_secs(1)),
-                notified,
-            )
-            .await
-            .is_err()
+            if tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_secs(1)), notified).await.is_err()
                 && tokio::time::Instant::now() >= deadline
             {
                 let ready = self.ready_count(|_| true);
@@ -84,10 +72,7 @@ impl Tracker {
 
     pub fn ready_count(&self, filter: impl Fn(&str) -> bool) -> usize {
         let st = self.state.lock().expect("tracker lock");
-        st.objects
-            .iter()
-            .filter(|(n, s)| filter(n) && s.ready_at.is_some())
-            .count()
+        st.objects.iter().filter(|(n, s)| filter(n) && s.ready_at.is_some()).count()
     }
 
     pub fn snapshot(&self) -> HashMap<String, Seen> {
@@ -96,13 +81,7 @@ impl Tracker {
 
     /// Refreshes observed in [from, to).
     pub fn refreshes_between(&self, from: Instant, to: Instant) -> usize {
-        self.state
-            .lock()
-            .expect("tracker lock")
-            .refreshes
-            .iter()
-            .filter(|t| **t >= from && **t < to)
-            .count()
+        self.state.lock().expect("tracker lock").refreshes.iter().filter(|t| **t >= from && **t < to).count()
     }
 }
 
@@ -114,10 +93,7 @@ impl Drop for Tracker {
 
 fn observe(st: &mut State, es: &ExternalSecret) {
     let status = es.status.clone().unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready = status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True");
     let now = Instant::now();
     let seen = st.objects.entry(es.name_any()).or_default();
     if ready && seen.ready_at.is_none() {

@@ -13,11 +13,8 @@ fn sesame_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("SESAME_BIN") {
         return PathBuf::from(path);
     }
-    controller::sibling_binary("sesame").unwrap_or_else(|| {
-        panic!(
-            "no sesame binary next to this test; run `cargo build -p sesame` (or set SESAME_BIN)"
-        )
-    })
+    controller::sibling_binary("sesame")
+        .unwrap_or_else(|| panic!("no sesame binary next to this test; run `cargo build -p sesame` (or set SESAME_BIN)"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -29,30 +26,15 @@ async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_
     // ⌈K/20⌉ is exact when every object's read is pending at once; at the default concurrency
     // of 16 the reads arrive in waves and each wave costs its own batch (BENCHMARKS.md).
     opts.aws_args = sesame_bench::all_reads_concurrent(N);
-    let report = run::run(&opts)
-        .await
-        .expect("the benchmark runs to the end (every object Ready)");
+    let report = run::run(&opts).await.expect("the benchmark runs to the end (every object Ready)");
     println!("{}", table::render(&report));
 
     let restart = report.quiet_restart.expect("the restart was measured");
-    assert_eq!(
-        restart.provider_calls, 0,
-        "provider calls in the minute after a restart with nothing due"
-    );
-    assert_eq!(
-        restart.ready_seen, N,
-        "the restarted controller looked at every object and found it Ready"
-    );
+    assert_eq!(restart.provider_calls, 0, "provider calls in the minute after a restart with nothing due");
+    assert_eq!(restart.ready_seen, N, "the restarted controller looked at every object and found it Ready");
 
     let aws = report.aws.expect("the AWS first sync was measured");
     assert!(aws.all_ready);
-    assert_eq!(
-        aws.first_sync_single, 0,
-        "no single GetSecretValue on a first sync of current values"
-    );
-    assert_eq!(
-        aws.first_sync_batch,
-        K.div_ceil(20) as u64,
-        "⌈K/20⌉ BatchGetSecretValue calls for {N} objects over K = {K}"
-    );
+    assert_eq!(aws.first_sync_single, 0, "no single GetSecretValue on a first sync of current values");
+    assert_eq!(aws.first_sync_batch, K.div_ceil(20) as u64, "⌈K/20⌉ BatchGetSecretValue calls for {N} objects over K = {K}");
 }

@@ -36,10 +36,7 @@ impl Condition {
 
     /// Same condition content, ignoring the transition time.
     pub fn same_as(&self, other: &Condition) -> bool {
-        self.type_ == other.type_
-            && self.status == other.status
-            && self.reason == other.reason
-            && self.message == other.message
+        self.type_ == other.type_ && self.status == other.status && self.reason == other.reason && self.message == other.message
     }
 }
 

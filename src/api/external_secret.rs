@@ -303,12 +303,7 @@ impl ExternalSecret {
 
     /// The Secret this object writes.
     pub fn target_name(&self) -> String {
-        self.spec
-            .target
-            .name
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
+        self.spec.target.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| self.metadata.name.clone().unwrap_or_default())
     }
 
     /// The store reference with its default kind.

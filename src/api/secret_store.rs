@@ -143,9 +143,7 @@ impl AnyStore {
 
     /// Ready=True in status.
     pub fn is_ready(&self) -> bool {
-        self.status()
-            .map(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            .unwrap_or(false)
+        self.status().map(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")).unwrap_or(false)
     }
 
     pub fn annotations(&self) -> BTreeMap<String, String> {

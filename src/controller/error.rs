@@ -73,11 +73,7 @@ impl Error {
     pub fn is_permanent(&self) -> bool {
         matches!(
             self,
-            Error::InvalidSpec(_)
-                | Error::Template(_)
-                | Error::TargetConflict(_)
-                | Error::TargetImmutable
-                | Error::StoreNotAllowed { .. }
+            Error::InvalidSpec(_) | Error::Template(_) | Error::TargetConflict(_) | Error::TargetImmutable | Error::StoreNotAllowed { .. }
         )
     }
 
@@ -91,8 +87,7 @@ impl Error {
     pub fn is_auth(&self) -> bool {
         matches!(
             self,
-            Error::ProviderClient(ProviderError::Auth(_))
-                | Error::Fetch(FetchError::Provider { source: ProviderError::Auth(_), .. })
+            Error::ProviderClient(ProviderError::Auth(_)) | Error::Fetch(FetchError::Provider { source: ProviderError::Auth(_), .. })
         )
     }
 }
@@ -103,7 +98,11 @@ mod tests {
 
     #[test]
     fn a_store_that_is_not_ready_says_why() {
-        let e = Error::StoreNotReady { kind: "SecretStore", name: "s".into(), why: ": unable to validate store: invalid peer certificate: UnknownIssuer".into() };
+        let e = Error::StoreNotReady {
+            kind: "SecretStore",
+            name: "s".into(),
+            why: ": unable to validate store: invalid peer certificate: UnknownIssuer".into(),
+        };
         assert_eq!(e.condition_message(), "SecretStore s is not ready: unable to validate store: invalid peer certificate: UnknownIssuer");
         let long = Error::StoreNotReady { kind: "SecretStore", name: "s".into(), why: format!(": {}", "x".repeat(400)) };
         assert!(long.condition_message().chars().count() <= 301, "the condition message is bounded");

@@ -5,17 +5,16 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 
 use super::due::{Due, Schedule, due};
 use super::{Context, Error, store, target};
 use crate::api::{
-    Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SecretBinding,
-    set_condition,
+    Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SecretBinding, set_condition,
 };
 use crate::fetch::{Prioritized, Priority};
 use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
@@ -137,7 +136,8 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     };
     let client = ctx.clients.get(&store, Some(&namespace)).await.map_err(Error::ProviderClient)?;
     // A refresh that is merely due waits behind objects someone is waiting for.
-    let routine = when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
+    let routine =
+        when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
     let priority = if routine { Priority::Routine } else { Priority::Urgent };
     // A routine refresh of a target still as we last wrote it reads nothing from the apiserver,
     // and writes nothing when the provider's data is unchanged. Any other sync, and a retry after
@@ -150,7 +150,17 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority }).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
-        ctx.publish(&Event { type_: EventType::Normal, reason: "MissingProviderSecret".into(), note: Some(note), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
+        ctx.publish(
+            &Event {
+                type_: EventType::Normal,
+                reason: "MissingProviderSecret".into(),
+                note: Some(note),
+                action: "Sync".into(),
+                secondary: None,
+            },
+            &es.object_ref(&()),
+        )
+        .await;
     }
     let shaped = match &es.spec.target.template {
         Some(tpl) => {
@@ -176,7 +186,11 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     };
     if let Outcome::Synced { created, changed: true } = outcome {
         let (reason, note) = if created { ("Created", "secret created") } else { ("Updated", "secret updated") };
-        ctx.publish(&Event { type_: EventType::Normal, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None }, &es.object_ref(&())).await;
+        ctx.publish(
+            &Event { type_: EventType::Normal, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None },
+            &es.object_ref(&()),
+        )
+        .await;
     }
     ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
     ctx.remember_ready(es, true);
@@ -207,7 +221,8 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     let name = es.target_name();
     let Some(meta) = ctx.secrets.get(&ObjectRef::new(&name).within(&namespace)) else {
         // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
-        return Ok(policy == CreationPolicy::Merge && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
+        return Ok(policy == CreationPolicy::Merge
+            && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
     };
     let rv = meta.resource_version();
     if rv.is_some() && ctx.known_version(&namespace, &name) == rv {
@@ -236,7 +251,8 @@ async fn load_templates(ctx: &Context, es: &ExternalSecret) -> Result<LoadedTemp
             let found = api.get_opt(&sec.name).await?.ok_or_else(|| Error::TemplateSource(format!("secret {} not found", sec.name)))?;
             let mut out = std::collections::BTreeMap::new();
             for (k, v) in found.data.unwrap_or_default() {
-                let text = String::from_utf8(v.0).map_err(|_| Error::TemplateSource(format!("secret {} key {k} is not UTF-8", sec.name)))?;
+                let text =
+                    String::from_utf8(v.0).map_err(|_| Error::TemplateSource(format!("secret {} key {k} is not UTF-8", sec.name)))?;
                 out.insert(k, text);
             }
             out
@@ -248,7 +264,13 @@ async fn load_templates(ctx: &Context, es: &ExternalSecret) -> Result<LoadedTemp
     Ok(loaded)
 }
 
-async fn write_target(ctx: &Context, es: &ExternalSecret, existing: Option<Secret>, provider_empty: bool, shaped: &Shaped) -> Result<Outcome, Error> {
+async fn write_target(
+    ctx: &Context,
+    es: &ExternalSecret,
+    existing: Option<Secret>,
+    provider_empty: bool,
+    shaped: &Shaped,
+) -> Result<Outcome, Error> {
     let t = &es.spec.target;
     if t.creation_policy == CreationPolicy::None {
         return Ok(Outcome::Skipped);

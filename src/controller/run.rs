@@ -78,12 +78,12 @@ pub async fn run(
         (cluster_stores_writer.subscribe().expect(subscribe), cluster_stores_writer.subscribe().expect(subscribe));
     let store_watch = watcher(api::<SecretStore>(&client, ns), wc.clone())
         .default_backoff()
-    .modify(trim)
+        .modify(trim)
         .reflect_shared(stores_writer)
         .for_each(|_| async {});
     let cluster_store_watch = watcher(Api::<ClusterSecretStore>::all(client.clone()), wc.clone())
         .default_backoff()
-    .modify(trim)
+        .modify(trim)
         .reflect_shared(cluster_stores_writer)
         .for_each(|_| async {});
     let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone());
@@ -96,38 +96,34 @@ pub async fn run(
     let forget = memory.clone();
     let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
         .default_backoff()
-    .modify(trim)
+        .modify(trim)
         .reflect(es_writer)
-        .inspect(move |ev| {
-            match ev {
-                Ok(watcher::Event::Delete(es)) => {
-                    watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
-                    forget.forget(es);
-                }
-                Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
-                    let interval = es.periodic_interval(default_interval);
-                    watch_metrics.es_refresh_interval(&es.name_any(), &es.namespace().unwrap_or_default(), interval);
-                }
-                _ => {}
+        .inspect(move |ev| match ev {
+            Ok(watcher::Event::Delete(es)) => {
+                watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
+                forget.forget(es);
             }
+            Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
+                let interval = es.periodic_interval(default_interval);
+                watch_metrics.es_refresh_interval(&es.name_any(), &es.namespace().unwrap_or_default(), interval);
+            }
+            _ => {}
         })
         .applied_objects()
         .predicate_filter(sync_relevant, Default::default());
 
     let (secret_reader, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
-    let secret_stream = watcher(
-        api::<PartialObjectMeta<Secret>>(&client, ns),
-        watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true")),
-    )
-    .default_backoff()
-    .modify(trim)
-    .reflect(secret_writer)
-    .touched_objects();
+    let secret_stream =
+        watcher(api::<PartialObjectMeta<Secret>>(&client, ns), watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true")))
+            .default_backoff()
+            .modify(trim)
+            .reflect(secret_writer)
+            .touched_objects();
 
     let (config_map_reader, config_map_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let config_map_stream = watcher(api::<PartialObjectMeta<ConfigMap>>(&client, ns), wc.clone())
         .default_backoff()
-    .modify(trim)
+        .modify(trim)
         .reflect(config_map_writer)
         .touched_objects();
 
@@ -177,7 +173,12 @@ pub async fn run(
                 .iter()
                 .filter(|es| es.namespace() == ns)
                 .filter(|es| {
-                    es.spec.target.template.iter().flat_map(|t| &t.template_from).any(|f| f.config_map.as_ref().is_some_and(|c| c.name == name))
+                    es.spec
+                        .target
+                        .template
+                        .iter()
+                        .flat_map(|t| &t.template_from)
+                        .any(|f| f.config_map.as_ref().is_some_and(|c| c.name == name))
                 })
                 .map(|es| ObjectRef::from_obj(&**es))
                 .collect::<Vec<_>>()
@@ -215,10 +216,8 @@ pub async fn run(
         es_ctrl.await
     };
 
-    let stores_ctrl_run = store_ctrl
-        .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile_store, store_error_policy, ctx.clone())
-        .for_each(|_| async {});
+    let stores_ctrl_run =
+        store_ctrl.graceful_shutdown_on(shutdown.clone()).run(reconcile_store, store_error_policy, ctx.clone()).for_each(|_| async {});
     let cluster_stores_ctrl_run = cluster_store_ctrl
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile_cluster_store, store_error_policy, ctx.clone())

@@ -13,8 +13,8 @@ use kube::{Resource, ResourceExt};
 
 use super::{Context, Error};
 use crate::api::{
-    AnyStore, ClusterSecretStore, ClusterSecretStoreCondition, Condition, ExternalSecret, SecretStore,
-    SecretStoreStatus, StoreKind, set_condition,
+    AnyStore, ClusterSecretStore, ClusterSecretStoreCondition, Condition, ExternalSecret, SecretStore, SecretStoreStatus, StoreKind,
+    set_condition,
 };
 
 /// The store an ExternalSecret names, if this controller may use it from the ExternalSecret's
@@ -23,10 +23,7 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
     let namespace = es.namespace().unwrap_or_default();
     let (name, kind) = es.store_ref();
     let store = match kind {
-        StoreKind::SecretStore => ctx
-            .stores
-            .get(&ObjectRef::new(&name).within(&namespace))
-            .map(AnyStore::Namespaced),
+        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(AnyStore::Namespaced),
         StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
     }
     .ok_or_else(|| Error::StoreNotFound { kind: kind.as_str(), name: name.clone() })?;
@@ -34,9 +31,12 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
         return Ok(None);
     }
     if let AnyStore::Cluster(css) = &store {
-        allowed_from(ctx, &css.spec.store.conditions, &namespace)
-            .await
-            .map_err(|why| Error::StoreNotAllowed { kind: kind.as_str(), name: name.clone(), namespace: namespace.clone(), why })?;
+        allowed_from(ctx, &css.spec.store.conditions, &namespace).await.map_err(|why| Error::StoreNotAllowed {
+            kind: kind.as_str(),
+            name: name.clone(),
+            namespace: namespace.clone(),
+            why,
+        })?;
     }
     if !store.is_ready() {
         // The store's own Ready message (sanitised) says why: unreachable, TLS, credentials.

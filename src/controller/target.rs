@@ -29,15 +29,11 @@ pub fn desired_secret(es: &ExternalSecret, shaped: &Shaped) -> Secret {
     let mut labels: BTreeMap<String, String> = shaped.labels.clone().unwrap_or_else(|| es.labels().clone());
     labels.insert(MANAGED_LABEL.into(), "true".into());
     let mut annotations: BTreeMap<String, String> = shaped.annotations.clone().unwrap_or_else(|| {
-        es.annotations()
-            .into_iter()
-            .filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration")
-            .collect()
+        es.annotations().into_iter().filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration").collect()
     });
     annotations.insert(DATA_HASH_ANNOTATION.into(), data_hash(data));
-    let owner_references = (es.spec.target.creation_policy == CreationPolicy::Owner)
-        .then(|| es.controller_owner_ref(&()).map(|r| vec![r]))
-        .flatten();
+    let owner_references =
+        (es.spec.target.creation_policy == CreationPolicy::Owner).then(|| es.controller_owner_ref(&()).map(|r| vec![r])).flatten();
     Secret {
         metadata: ObjectMeta {
             name: Some(es.target_name()),
@@ -108,10 +104,7 @@ pub fn check_takeover(es: &ExternalSecret, existing: &Secret) -> Result<(), Erro
     let es_uid = es.uid();
     if let Some(owner) = existing.owner_references().iter().find(|o| o.controller == Some(true)) {
         if owner.kind == "ExternalSecret" && Some(&owner.uid) != es_uid.as_ref() {
-            return Err(Error::TargetConflict(format!(
-                "target secret {target} is owned by another ExternalSecret ({})",
-                owner.name
-            )));
+            return Err(Error::TargetConflict(format!("target secret {target} is owned by another ExternalSecret ({})", owner.name)));
         }
     }
     let managed = existing.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
@@ -158,8 +151,7 @@ pub async fn apply(api: &Api<Secret>, es: &ExternalSecret, desired: &Secret) -> 
     let applied = api.patch(&name, &PatchParams::apply(&manager).force(), &Patch::Apply(desired)).await?;
     let exclusive = matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
     let want: BTreeSet<&String> = desired.data.iter().flatten().map(|(k, _)| k).collect();
-    let foreign: Vec<String> =
-        applied.data.iter().flatten().map(|(k, _)| k).filter(|k| !want.contains(k)).cloned().collect();
+    let foreign: Vec<String> = applied.data.iter().flatten().map(|(k, _)| k).filter(|k| !want.contains(k)).cloned().collect();
     if !exclusive || foreign.is_empty() {
         return Ok(applied);
     }

@@ -135,9 +135,10 @@ async fn flush_loop(s: Arc<Shared>) {
         }
         let mut q = s.queues.lock().expect("batcher lock");
         for (i, key) in keys.iter().enumerate() {
-            let result = results.get(i).cloned().unwrap_or_else(|| {
-                Err(ProviderError::Transient(format!("provider returned no result for {}", key.key)))
-            });
+            let result = results
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| Err(ProviderError::Transient(format!("provider returned no result for {}", key.key))));
             for reply in q.in_flight.remove(key).unwrap_or_default() {
                 let _ = reply.send(result.clone());
             }
@@ -209,7 +210,8 @@ mod tests {
     #[tokio::test]
     async fn one_keys_error_reaches_only_its_readers() {
         let b = batcher(Arc::new(Echo::default()), 20, 1000);
-        let (ok, missing) = tokio::join!(b.get(RemoteKey::new("a"), Priority::Routine), b.get(RemoteKey::new("missing"), Priority::Routine));
+        let (ok, missing) =
+            tokio::join!(b.get(RemoteKey::new("a"), Priority::Routine), b.get(RemoteKey::new("missing"), Priority::Routine));
         assert_eq!(ok.unwrap().as_bytes(), b"a");
         assert!(missing.unwrap_err().is_not_found());
     }

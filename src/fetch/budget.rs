@@ -40,11 +40,7 @@ impl Budget {
     pub fn new(limits: BudgetLimits) -> Self {
         let qps = NonZeroU32::new(limits.qps.max(1)).expect("non-zero");
         let burst = NonZeroU32::new(limits.burst.max(1)).expect("non-zero");
-        Budget {
-            limiter: RateLimiter::direct(Quota::per_second(qps).allow_burst(burst)),
-            burst,
-            penalty: Mutex::new((None, 0)),
-        }
+        Budget { limiter: RateLimiter::direct(Quota::per_second(qps).allow_burst(burst)), burst, penalty: Mutex::new((None, 0)) }
     }
 
     /// Wait until `calls` remote calls may be made. Returns how long that took.

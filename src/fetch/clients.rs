@@ -9,20 +9,16 @@ use sesame_provider_core::{ProviderContext, ProviderError};
 
 use super::batcher::Batcher;
 use super::budget::{Budget, BudgetLimits};
-use crate::metrics::{Metrics, StoreCalls, StoreLabels};
 use super::credentials::{KubeCredentials, Tenancy};
 use crate::api::{AnyStore, StoreKind};
+use crate::metrics::{Metrics, StoreCalls, StoreLabels};
 
 /// The most keys one coalesced batch carries; providers split further to their API limits.
 const MAX_BATCH: usize = 100;
 
 impl StoreLabels {
     fn of(id: &StoreIdentity) -> Self {
-        StoreLabels {
-            kind: id.kind.as_str().to_string(),
-            namespace: id.namespace.clone().unwrap_or_default(),
-            store: id.name.clone(),
-        }
+        StoreLabels { kind: id.kind.as_str().to_string(), namespace: id.namespace.clone().unwrap_or_default(), store: id.name.clone() }
     }
 }
 
@@ -72,14 +68,7 @@ pub struct ClientCache {
 
 impl ClientCache {
     pub fn new(kube: kube::Client, metrics: Arc<Metrics>, window: Duration, limits: BudgetLimits) -> Self {
-        ClientCache {
-            kube,
-            metrics,
-            window,
-            limits,
-            entries: Default::default(),
-            build_locks: Default::default(),
-        }
+        ClientCache { kube, metrics, window, limits, entries: Default::default(), build_locks: Default::default() }
     }
 
     fn lookup(&self, identity: &StoreIdentity, es_namespace: Option<&str>) -> Option<Arc<StoreClient>> {
@@ -97,13 +86,7 @@ impl ClientCache {
             return Ok(c);
         }
         // One build per store at a time: a thousand first syncs must not log in a thousand times.
-        let lock = self
-            .build_locks
-            .lock()
-            .expect("build lock map")
-            .entry(identity.clone())
-            .or_default()
-            .clone();
+        let lock = self.build_locks.lock().expect("build lock map").entry(identity.clone()).or_default().clone();
         let _guard = lock.lock().await;
         if let Some(c) = self.lookup(&identity, es_namespace) {
             return Ok(c);
@@ -129,11 +112,7 @@ impl ClientCache {
         });
         let stale = {
             let mut entries = self.entries.lock().expect("client cache lock");
-            let stale: Vec<CacheKey> = entries
-                .keys()
-                .filter(|(id, _)| id.same_store(&identity) && *id != identity)
-                .cloned()
-                .collect();
+            let stale: Vec<CacheKey> = entries.keys().filter(|(id, _)| id.same_store(&identity) && *id != identity).cloned().collect();
             let stale: Vec<Arc<StoreClient>> = stale.iter().filter_map(|k| entries.remove(k)).collect();
             entries.insert((identity, scope), client.clone());
             stale

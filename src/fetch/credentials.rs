@@ -9,8 +9,7 @@ use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::api::{Api, PostParams};
 use sesame_provider_core::{
-    CaProvider, CaProviderKind, CredentialSource, ProviderError, SecretKeySelector, SecretValue,
-    ServiceAccountSelector,
+    CaProvider, CaProviderKind, CredentialSource, ProviderError, SecretKeySelector, SecretValue, ServiceAccountSelector,
 };
 
 /// Whose credentials these are.
@@ -44,17 +43,17 @@ impl KubeCredentials {
         match (&self.tenancy, requested) {
             (Tenancy::Namespaced(own), None) => Ok(own.clone()),
             (Tenancy::Namespaced(own), Some(ns)) if ns == own => Ok(own.clone()),
-            (Tenancy::Namespaced(own), Some(ns)) => Err(ProviderError::Auth(format!(
-                "a SecretStore in namespace {own} may not read {what} from namespace {ns}"
-            ))),
+            (Tenancy::Namespaced(own), Some(ns)) => {
+                Err(ProviderError::Auth(format!("a SecretStore in namespace {own} may not read {what} from namespace {ns}")))
+            }
             (Tenancy::Cluster(_), Some(ns)) => Ok(ns.to_string()),
             (Tenancy::Cluster(Some(es_ns)), None) => {
                 self.used_referent.store(true, Ordering::SeqCst);
                 Ok(es_ns.clone())
             }
-            (Tenancy::Cluster(None), None) => Err(ProviderError::Invalid(format!(
-                "{what} names no namespace: referent authentication resolves it per ExternalSecret"
-            ))),
+            (Tenancy::Cluster(None), None) => {
+                Err(ProviderError::Invalid(format!("{what} names no namespace: referent authentication resolves it per ExternalSecret")))
+            }
         }
     }
 }
@@ -69,20 +68,15 @@ fn kube_err(what: &str, e: kube::Error) -> ProviderError {
 
 #[async_trait]
 impl CredentialSource for KubeCredentials {
-    async fn secret_key(
-        &self,
-        selector: &SecretKeySelector,
-        default_key: Option<&str>,
-    ) -> Result<SecretValue, ProviderError> {
+    async fn secret_key(&self, selector: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
         let ns = self.namespace_for(selector.namespace.as_deref(), &format!("secret {}", selector.name))?;
-        let key = selector.key.as_deref().or(default_key).ok_or_else(|| {
-            ProviderError::Invalid(format!("secret ref {}/{} names no key", ns, selector.name))
-        })?;
+        let key = selector
+            .key
+            .as_deref()
+            .or(default_key)
+            .ok_or_else(|| ProviderError::Invalid(format!("secret ref {}/{} names no key", ns, selector.name)))?;
         let what = format!("secret {ns}/{}", selector.name);
-        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
-            .get(&selector.name)
-            .await
-            .map_err(|e| kube_err(&what, e))?;
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns).get(&selector.name).await.map_err(|e| kube_err(&what, e))?;
         secret
             .data
             .and_then(|mut d| d.remove(key))
@@ -100,33 +94,20 @@ impl CredentialSource for KubeCredentials {
         let what = format!("serviceaccount {ns}/{}", selector.name);
         let audiences = if selector.audiences.is_empty() { audiences.to_vec() } else { selector.audiences.clone() };
         let request = TokenRequest {
-            spec: TokenRequestSpec {
-                audiences,
-                expiration_seconds: Some(expiration_seconds.unwrap_or(600)),
-                ..Default::default()
-            },
+            spec: TokenRequestSpec { audiences, expiration_seconds: Some(expiration_seconds.unwrap_or(600)), ..Default::default() },
             ..Default::default()
         };
         let response: TokenRequest = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
             .create_subresource("token", &selector.name, &PostParams::default(), &request)
             .await
             .map_err(|e| kube_err(&what, e))?;
-        response
-            .status
-            .map(|s| s.token)
-            .ok_or_else(|| ProviderError::Auth(format!("TokenRequest for {what} returned no token")))
+        response.status.map(|s| s.token).ok_or_else(|| ProviderError::Auth(format!("TokenRequest for {what} returned no token")))
     }
 
-    async fn service_account_annotations(
-        &self,
-        selector: &ServiceAccountSelector,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn service_account_annotations(&self, selector: &ServiceAccountSelector) -> Result<BTreeMap<String, String>, ProviderError> {
         let ns = self.namespace_for(selector.namespace.as_deref(), &format!("serviceaccount {}", selector.name))?;
         let what = format!("serviceaccount {ns}/{}", selector.name);
-        let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
-            .get(&selector.name)
-            .await
-            .map_err(|e| kube_err(&what, e))?;
+        let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns).get(&selector.name).await.map_err(|e| kube_err(&what, e))?;
         Ok(sa.metadata.annotations.unwrap_or_default())
     }
 

@@ -2,15 +2,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use sesame_provider_core::{
-    FindName, FindQuery, MetadataPolicy as CoreMetadataPolicy, ProviderError, RemoteKey, SecretValue, property,
-};
+use sesame_provider_core::{FindName, FindQuery, MetadataPolicy as CoreMetadataPolicy, ProviderError, RemoteKey, SecretValue, property};
 
 use super::keys::{convert_key, decode, validate_key};
 use super::rewrite::rewrite_keys;
 use crate::api::{
-    CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec,
-    MetadataPolicy,
+    CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy,
 };
 
 /// Where remote values come from: the controller's coalescing fetch layer, or a provider
@@ -78,10 +75,7 @@ fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
 }
 
 /// One `dataFrom` entry as remote key → value, before renaming and decoding.
-async fn read_data_from(
-    df: &ExternalSecretDataFromRemoteRef,
-    source: &dyn Source,
-) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+async fn read_data_from(df: &ExternalSecretDataFromRemoteRef, source: &dyn Source) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
     if let Some(r) = &df.extract {
         let payload = source.get(remote_key(r)).await?;
         let payload = match &r.property {
@@ -134,8 +128,7 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
         };
         for (key, value) in renamed {
             validate_key(&key).map_err(|e| FetchError::Invalid(format!("{what}: {e}")))?;
-            let value = decode(value, decoding.unwrap_or_default())
-                .map_err(|e| FetchError::Invalid(format!("{what} key {key}: {e}")))?;
+            let value = decode(value, decoding.unwrap_or_default()).map_err(|e| FetchError::Invalid(format!("{what} key {key}: {e}")))?;
             out.data.insert(key, value);
         }
     }

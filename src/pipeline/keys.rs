@@ -1,6 +1,6 @@
 //! Key conversion, key validation and value decoding, as ESO does them.
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
 use crate::api::{ConversionStrategy, DecodingStrategy};
 
@@ -33,12 +33,13 @@ pub fn convert_key(key: &str, strategy: ConversionStrategy) -> String {
 pub fn decode(value: Vec<u8>, strategy: DecodingStrategy) -> Result<Vec<u8>, String> {
     match strategy {
         DecodingStrategy::None => Ok(value),
-        DecodingStrategy::Base64 => decode_with(&value, &[STANDARD, STANDARD_NO_PAD])
-            .ok_or_else(|| "value is not valid base64".to_string()),
-        DecodingStrategy::Base64Url => decode_with(&value, &[URL_SAFE, URL_SAFE_NO_PAD])
-            .ok_or_else(|| "value is not valid base64url".to_string()),
-        DecodingStrategy::Auto => Ok(decode_with(&value, &[STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD])
-            .unwrap_or(value)),
+        DecodingStrategy::Base64 => {
+            decode_with(&value, &[STANDARD, STANDARD_NO_PAD]).ok_or_else(|| "value is not valid base64".to_string())
+        }
+        DecodingStrategy::Base64Url => {
+            decode_with(&value, &[URL_SAFE, URL_SAFE_NO_PAD]).ok_or_else(|| "value is not valid base64url".to_string())
+        }
+        DecodingStrategy::Auto => Ok(decode_with(&value, &[STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]).unwrap_or(value)),
     }
 }
 

@@ -5,10 +5,7 @@ use crate::api::ExternalSecretRewrite;
 
 /// Apply the rewrites in order to every key. Two keys rewritten to the same name is an error:
 /// silently dropping one would lose data.
-pub fn rewrite_keys(
-    data: BTreeMap<String, Vec<u8>>,
-    rewrites: &[ExternalSecretRewrite],
-) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub fn rewrite_keys(data: BTreeMap<String, Vec<u8>>, rewrites: &[ExternalSecretRewrite]) -> Result<BTreeMap<String, Vec<u8>>, String> {
     enum Step<'a> {
         Regexp(regex::Regex, &'a str),
         Transform(&'a str),
@@ -55,13 +52,17 @@ mod tests {
 
     #[test]
     fn rewrites_apply_in_order_with_group_expansion() {
-        let out = rewrite_keys(keys(&["/app/db/user", "/app/db/pass"]), &[rw("^/app/", ""), rw("/", "_"), rw("^db_(.*)$", "DB_${1}")]).unwrap();
+        let out =
+            rewrite_keys(keys(&["/app/db/user", "/app/db/pass"]), &[rw("^/app/", ""), rw("/", "_"), rw("^db_(.*)$", "DB_${1}")]).unwrap();
         assert_eq!(out.keys().collect::<Vec<_>>(), ["DB_pass", "DB_user"]);
     }
 
     #[test]
     fn a_transform_renders_the_key_through_a_template() {
-        let t = ExternalSecretRewrite { regexp: None, transform: Some(crate::api::RewriteTransform { template: "{{ .value | upper }}".into() }) };
+        let t = ExternalSecretRewrite {
+            regexp: None,
+            transform: Some(crate::api::RewriteTransform { template: "{{ .value | upper }}".into() }),
+        };
         let out = rewrite_keys(keys(&["db-user"]), &[rw("-", "_"), t]).unwrap();
         assert_eq!(out.keys().collect::<Vec<_>>(), ["DB_USER"]);
     }

@@ -34,13 +34,8 @@ fn text(bytes: Vec<u8>, what: &str) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| format!("{what}: rendered value is not UTF-8"))
 }
 
-pub fn apply(
-    tpl: &ExternalSecretTemplate,
-    provider: &BTreeMap<String, Vec<u8>>,
-    loaded: &LoadedTemplates,
-) -> Result<Shaped, String> {
-    let templates_data = !tpl.data.is_empty()
-        || tpl.template_from.iter().any(|t| t.target.unwrap_or_default() == TemplateTarget::Data);
+pub fn apply(tpl: &ExternalSecretTemplate, provider: &BTreeMap<String, Vec<u8>>, loaded: &LoadedTemplates) -> Result<Shaped, String> {
+    let templates_data = !tpl.data.is_empty() || tpl.template_from.iter().any(|t| t.target.unwrap_or_default() == TemplateTarget::Data);
     let merge = tpl.merge_policy.unwrap_or_default() == TemplateMergePolicy::Merge;
     let mut data = if merge || !templates_data { provider.clone() } else { BTreeMap::new() };
     let mut labels = BTreeMap::new();
@@ -83,7 +78,8 @@ pub fn apply(
     }
     if let Some(meta) = &tpl.metadata {
         for (k, body) in &meta.labels {
-            labels.insert(k.clone(), template::render_string(body, provider).map_err(|e| err(&format!("template.metadata.labels[{k}]"), e))?);
+            labels
+                .insert(k.clone(), template::render_string(body, provider).map_err(|e| err(&format!("template.metadata.labels[{k}]"), e))?);
         }
         for (k, body) in &meta.annotations {
             annotations.insert(

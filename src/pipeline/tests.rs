@@ -22,10 +22,7 @@ impl Source for Fake {
 }
 
 fn store(entries: &[(&str, &str)]) -> Fake {
-    let data = entries
-        .iter()
-        .map(|(k, v)| FakeProviderData { key: k.to_string(), value: v.to_string(), version: None })
-        .collect();
+    let data = entries.iter().map(|(k, v)| FakeProviderData { key: k.to_string(), value: v.to_string(), version: None }).collect();
     Fake(FakeClient::new(&FakeProvider { data, validation_result: None }))
 }
 

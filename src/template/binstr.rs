@@ -82,9 +82,7 @@ pub fn raw_byte(c: char) -> Option<u8> {
 
 /// Length in bytes as Go's `len` would count it.
 pub fn byte_len(s: &str) -> usize {
-    s.chars()
-        .map(|c| if is_escape(c) { 1 } else { c.len_utf8() })
-        .sum()
+    s.chars().map(|c| if is_escape(c) { 1 } else { c.len_utf8() }).sum()
 }
 
 #[cfg(test)]

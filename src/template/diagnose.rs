@@ -57,10 +57,7 @@ pub(crate) fn check_blocks_closed(src: &str, left: &str, right: &str) -> Result<
             return Ok(()); // unclosed action: the engine reports it
         };
         at = end + right.len();
-        let word: String = trimmed
-            .chars()
-            .take_while(|c| c.is_ascii_alphabetic())
-            .collect();
+        let word: String = trimmed.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
         match word.as_str() {
             "if" | "range" | "with" | "define" | "block" => open.push((keyword(&word), start)),
             "else" if open.is_empty() => {
@@ -73,11 +70,9 @@ pub(crate) fn check_blocks_closed(src: &str, left: &str, right: &str) -> Result<
         }
     }
     match open.pop() {
-        Some((kw, start)) => Err(parse_error(
-            src,
-            start,
-            format!("unexpected EOF: {{{{{kw}}}}} opened here is never closed with {{{{end}}}}"),
-        )),
+        Some((kw, start)) => {
+            Err(parse_error(src, start, format!("unexpected EOF: {{{{{kw}}}}} opened here is never closed with {{{{end}}}}")))
+        }
         None => Ok(()),
     }
 }
@@ -163,19 +158,11 @@ fn visit_expr(expr: &Expr, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn trees(parsed: &Template) -> Vec<&ListNode> {
-    parsed
-        .templates()
-        .into_iter()
-        .filter_map(|n| parsed.lookup(n))
-        .collect()
+    parsed.templates().into_iter().filter_map(|n| parsed.lookup(n)).collect()
 }
 
 /// Rejects calls to functions that do not exist, like Go's parser.
-pub(crate) fn check_functions(
-    parsed: &Template,
-    src: &str,
-    known: &dyn Fn(&str) -> bool,
-) -> Result<(), TemplateError> {
+pub(crate) fn check_functions(parsed: &Template, src: &str, known: &dyn Fn(&str) -> bool) -> Result<(), TemplateError> {
     let mut unknown: Option<(Pos, String)> = None;
     for tree in trees(parsed) {
         visit(tree, &mut |e| {
@@ -188,21 +175,14 @@ pub(crate) fn check_functions(
         });
     }
     match unknown {
-        Some((pos, name)) => Err(parse_error(
-            src,
-            pos.offset,
-            format!("function \"{name}\" not defined"),
-        )),
+        Some((pos, name)) => Err(parse_error(src, pos.offset, format!("function \"{name}\" not defined"))),
         None => Ok(()),
     }
 }
 
 /// Position of the first identifier or field whose name the message quotes.
 fn locate(parsed: &Template, message: &str) -> Option<Pos> {
-    let words: Vec<&str> = message
-        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<&str> = message.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).filter(|w| !w.is_empty()).collect();
     let mut best: Option<Pos> = None;
     for tree in trees(parsed) {
         visit(tree, &mut |e| {
@@ -234,46 +214,21 @@ pub(crate) fn scrub(message: &str, secrets: &[String]) -> String {
 }
 
 /// Turns an engine error into a [`TemplateError`] with a position.
-pub(crate) fn map_error(
-    e: gotmpl::TemplateError,
-    src: &str,
-    parsed: Option<&Template>,
-    secrets: &[String],
-) -> TemplateError {
+pub(crate) fn map_error(e: gotmpl::TemplateError, src: &str, parsed: Option<&Template>, secrets: &[String]) -> TemplateError {
     use gotmpl::TemplateError as E;
     let (kind, message) = match e {
-        E::Parse {
-            line, col, message, ..
-        }
-        | E::Lex {
-            line, col, message, ..
-        } => {
+        E::Parse { line, col, message, .. } | E::Lex { line, col, message, .. } => {
             return TemplateError::new(ErrorKind::Parse, line, col, message);
         }
-        E::RecursionLimit => (
-            ErrorKind::Limit,
-            "template recursion is too deep".to_owned(),
-        ),
+        E::RecursionLimit => (ErrorKind::Limit, "template recursion is too deep".to_owned()),
         E::RangeIterLimit => (ErrorKind::Limit, "too many range iterations".to_owned()),
-        E::MissingKey { key } => (
-            ErrorKind::Execute,
-            format!("map has no entry for key \"{key}\""),
-        ),
-        E::UndefinedFunction(name) => (
-            ErrorKind::Execute,
-            format!("function \"{name}\" not defined"),
-        ),
-        E::UndefinedTemplate(name) => (
-            ErrorKind::Execute,
-            format!("template \"{name}\" not defined"),
-        ),
+        E::MissingKey { key } => (ErrorKind::Execute, format!("map has no entry for key \"{key}\"")),
+        E::UndefinedFunction(name) => (ErrorKind::Execute, format!("function \"{name}\" not defined")),
+        E::UndefinedTemplate(name) => (ErrorKind::Execute, format!("template \"{name}\" not defined")),
         E::Exec(m) if m == super::functions::TOO_LONG => return TemplateError::limit(m),
         other => (ErrorKind::Execute, scrub(&other.to_string(), secrets)),
     };
-    let message = message
-        .strip_prefix("execution error: ")
-        .unwrap_or(&message)
-        .to_owned();
+    let message = message.strip_prefix("execution error: ").unwrap_or(&message).to_owned();
     let pos = parsed.and_then(|p| locate(p, &message));
     let (line, col) = pos.map_or((0, 0), |p| line_col(src, p.offset));
     TemplateError::new(kind, line, col, message)

@@ -55,11 +55,7 @@ pub struct Renderer {
 
 impl Default for Renderer {
     fn default() -> Self {
-        Renderer {
-            limits: Limits::default(),
-            left: "{{".into(),
-            right: "}}".into(),
-        }
+        Renderer { limits: Limits::default(), left: "{{".into(), right: "}}".into() }
     }
 }
 
@@ -78,31 +74,14 @@ impl Renderer {
     }
 
     /// Renders `template` against `data` (ESO's `Values` scope).
-    pub fn render<V: AsRef<[u8]>>(
-        &self,
-        template: &str,
-        data: &BTreeMap<String, V>,
-    ) -> Result<Vec<u8>, TemplateError> {
+    pub fn render<V: AsRef<[u8]>>(&self, template: &str, data: &BTreeMap<String, V>) -> Result<Vec<u8>, TemplateError> {
         if template.len() > self.limits.max_template {
-            return Err(TemplateError::limit(format!(
-                "template is larger than {} bytes",
-                self.limits.max_template
-            )));
+            return Err(TemplateError::limit(format!("template is larger than {} bytes", self.limits.max_template)));
         }
-        let root: BTreeMap<Arc<str>, Value> = data
-            .iter()
-            .map(|(k, v)| {
-                (
-                    Arc::from(k.as_str()),
-                    Value::String(binstr::from_bytes(v.as_ref()).into()),
-                )
-            })
-            .collect();
+        let root: BTreeMap<Arc<str>, Value> =
+            data.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::String(binstr::from_bytes(v.as_ref()).into()))).collect();
         let root = Arc::new(root);
-        let secrets: Vec<String> = data
-            .values()
-            .map(|v| binstr::from_bytes(v.as_ref()))
-            .collect();
+        let secrets: Vec<String> = data.values().map(|v| binstr::from_bytes(v.as_ref())).collect();
         let ctx = Arc::new(Ctx {
             deadline: Instant::now() + self.limits.max_duration,
             max_value: self.limits.max_value,
@@ -120,12 +99,7 @@ impl Renderer {
         diagnose::check_functions(&parsed, template, &functions::is_known)?;
         variables::check_assignments(&parsed, template)?;
         let program = self.executable(&parsed, template, funcs)?;
-        let mut out = Bounded {
-            buf: String::new(),
-            max: self.limits.max_output,
-            ctx: &ctx,
-            hit: None,
-        };
+        let mut out = Bounded { buf: String::new(), max: self.limits.max_output, ctx: &ctx, hit: None };
         match program.execute_fmt(&mut out, &Value::Map(root)) {
             Ok(()) => Ok(binstr::to_bytes(&out.buf)),
             Err(e) => Err(match out.hit {
@@ -139,12 +113,7 @@ impl Renderer {
 impl Renderer {
     /// The executable template: the parsed trees rewritten for Go semantics
     /// (see `rewrite`), under a root that runs the user's template.
-    fn executable(
-        &self,
-        parsed: &Template,
-        src: &str,
-        funcs: gotmpl::FuncMap,
-    ) -> Result<Template, TemplateError> {
+    fn executable(&self, parsed: &Template, src: &str, funcs: gotmpl::FuncMap) -> Result<Template, TemplateError> {
         let mut root = Template::new("__sesame_root")
             .missing_key(MissingKey::Error)
             .max_range_iters(self.limits.max_range_iterations)

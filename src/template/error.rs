@@ -35,18 +35,8 @@ pub enum ErrorKind {
 }
 
 impl TemplateError {
-    pub(crate) fn new(
-        kind: ErrorKind,
-        line: usize,
-        column: usize,
-        message: impl Into<String>,
-    ) -> Self {
-        TemplateError {
-            line,
-            column,
-            kind,
-            message: message.into(),
-        }
+    pub(crate) fn new(kind: ErrorKind, line: usize, column: usize, message: impl Into<String>) -> Self {
+        TemplateError { line, column, kind, message: message.into() }
     }
 
     pub(crate) fn output(message: impl Into<String>) -> Self {

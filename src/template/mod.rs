@@ -95,19 +95,13 @@ use std::collections::BTreeMap;
 ///
 /// Values may be any byte strings (`String`, `Vec<u8>`, …); the output is the
 /// exact bytes Go would produce.
-pub fn render<V: AsRef<[u8]>>(
-    template: &str,
-    data: &BTreeMap<String, V>,
-) -> Result<Vec<u8>, TemplateError> {
+pub fn render<V: AsRef<[u8]>>(template: &str, data: &BTreeMap<String, V>) -> Result<Vec<u8>, TemplateError> {
     Renderer::default().render(template, data)
 }
 
 /// [`render`] for callers that need text (labels, annotations, rewritten keys):
 /// fails if the output is not valid UTF-8.
-pub fn render_string<V: AsRef<[u8]>>(
-    template: &str,
-    data: &BTreeMap<String, V>,
-) -> Result<String, TemplateError> {
+pub fn render_string<V: AsRef<[u8]>>(template: &str, data: &BTreeMap<String, V>) -> Result<String, TemplateError> {
     let out = render(template, data)?;
     String::from_utf8(out).map_err(|_| TemplateError::output("rendered output is not valid UTF-8"))
 }

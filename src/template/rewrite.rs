@@ -15,26 +15,11 @@ use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode, Pos};
 
 /// The rewritten tree.
 pub(crate) fn rewrite(list: &ListNode) -> ListNode {
-    let nodes = list
-        .nodes
-        .iter()
-        .flat_map(write_back)
-        .map(|n| rewrite_node(&n))
-        .collect();
-    ListNode {
-        pos: list.pos,
-        nodes,
-    }
+    let nodes = list.nodes.iter().flat_map(write_back).map(|n| rewrite_node(&n)).collect();
+    ListNode { pos: list.pos, nodes }
 }
 
-const MUTATORS: &[&str] = &[
-    "set",
-    "unset",
-    "merge",
-    "mergeOverwrite",
-    "mustMerge",
-    "mustMergeOverwrite",
-];
+const MUTATORS: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];
 
 /// Splits a dict-mutating action into an assignment back to the dict's
 /// variable and, if the action declared or assigned a variable, a copy.
@@ -62,20 +47,14 @@ fn write_back(node: &Node) -> Vec<Node> {
     let mut out = vec![Node::Action(assign)];
     if !a.pipe.decl.is_empty() {
         let mut copy = a.clone();
-        copy.pipe.commands = vec![CommandNode {
-            pos: a.pos,
-            args: vec![Expr::Variable(a.pos, target, Vec::new())],
-        }];
+        copy.pipe.commands = vec![CommandNode { pos: a.pos, args: vec![Expr::Variable(a.pos, target, Vec::new())] }];
         out.push(Node::Action(copy));
     }
     out
 }
 
 fn call(pos: Pos, name: &str) -> CommandNode {
-    CommandNode {
-        pos,
-        args: vec![Expr::Identifier(pos, name.into())],
-    }
+    CommandNode { pos, args: vec![Expr::Identifier(pos, name.into())] }
 }
 
 fn rewrite_node(node: &Node) -> Node {
@@ -98,12 +77,7 @@ fn rewrite_node(node: &Node) -> Node {
         }
         Node::Template(t) if t.pipe.is_none() => {
             let mut t2 = t.clone();
-            t2.pipe = Some(PipeNode {
-                pos: t.pos,
-                decl: Vec::new(),
-                commands: vec![call(t.pos, "__sesame_nil")],
-                is_assign: false,
-            });
+            t2.pipe = Some(PipeNode { pos: t.pos, decl: Vec::new(), commands: vec![call(t.pos, "__sesame_nil")], is_assign: false });
             Node::Template(t2)
         }
         Node::Define(d) => {

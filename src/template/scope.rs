@@ -24,17 +24,14 @@ impl Renderer {
         data: &BTreeMap<String, V>,
     ) -> Result<BTreeMap<String, Vec<u8>>, TemplateError> {
         let out = self.render(template, data)?;
-        let text = String::from_utf8(out)
-            .map_err(|_| TemplateError::output("KeysAndValues output is not valid UTF-8"))?;
+        let text = String::from_utf8(out).map_err(|_| TemplateError::output("KeysAndValues output is not valid UTF-8"))?;
         if text.trim().is_empty() {
             return Ok(BTreeMap::new());
         }
-        let parsed: serde_json::Value = serde_saphyr::from_str(&text)
-            .map_err(|_| TemplateError::output("KeysAndValues output is not a YAML map"))?;
+        let parsed: serde_json::Value =
+            serde_saphyr::from_str(&text).map_err(|_| TemplateError::output("KeysAndValues output is not a YAML map"))?;
         let serde_json::Value::Object(entries) = parsed else {
-            return Err(TemplateError::output(
-                "KeysAndValues output is not a YAML map",
-            ));
+            return Err(TemplateError::output("KeysAndValues output is not a YAML map"));
         };
         let mut result = BTreeMap::new();
         for (key, value) in entries {
@@ -42,9 +39,7 @@ impl Renderer {
                 serde_json::Value::String(s) => s.into_bytes(),
                 serde_json::Value::Null => Vec::new(),
                 _ => {
-                    return Err(TemplateError::output(format!(
-                        "KeysAndValues value of key \"{key}\" is not a string"
-                    )));
+                    return Err(TemplateError::output(format!("KeysAndValues value of key \"{key}\" is not a string")));
                 }
             };
             result.insert(key, value);
@@ -61,10 +56,7 @@ impl Renderer {
         data: &BTreeMap<String, V>,
     ) -> Result<BTreeMap<String, Vec<u8>>, TemplateError> {
         match scope {
-            TemplateScope::Values => Ok(BTreeMap::from([(
-                key.to_owned(),
-                self.render(template, data)?,
-            )])),
+            TemplateScope::Values => Ok(BTreeMap::from([(key.to_owned(), self.render(template, data)?)])),
             TemplateScope::KeysAndValues => self.render_keys_and_values(template, data),
         }
     }

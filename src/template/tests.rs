@@ -4,16 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{
-    ErrorKind, Limits, Renderer, TemplateScope, render, render_keys_and_values, render_scoped,
-    render_string,
-};
+use super::{ErrorKind, Limits, Renderer, TemplateScope, render, render_keys_and_values, render_scoped, render_string};
 
 fn data(pairs: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_vec()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect()
 }
 
 #[test]
@@ -41,21 +35,14 @@ fn binary_values_pass_through_byte_for_byte() {
 #[test]
 fn render_string_rejects_binary_output() {
     let d = data(&[("blob", &[0xff, 0xfe])]);
-    assert_eq!(
-        render_string("{{ .blob }}", &d).unwrap_err().kind,
-        ErrorKind::Output
-    );
+    assert_eq!(render_string("{{ .blob }}", &d).unwrap_err().kind, ErrorKind::Output);
 }
 
 #[test]
 fn missing_keys_are_errors_with_a_position() {
     let err = render("ok\n  {{ .nope }}", &data(&[])).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Execute);
-    assert_eq!(
-        (err.line, err.column),
-        (2, 6),
-        "1-based position of `.nope`"
-    );
+    assert_eq!((err.line, err.column), (2, 6), "1-based position of `.nope`");
     assert!(err.message.contains("nope"), "{err}");
 }
 
@@ -72,12 +59,7 @@ fn parse_errors_carry_line_and_column() {
 #[test]
 fn errors_never_contain_secret_values() {
     let d = data(&[("token", b"hunter2-super-secret")]);
-    for template in [
-        "{{ range .token }}{{ end }}",
-        "{{ .token.x }}",
-        "{{ .token | int | len }}",
-        "{{ slice .token 1 }}",
-    ] {
+    for template in ["{{ range .token }}{{ end }}", "{{ .token.x }}", "{{ .token | int | len }}", "{{ slice .token 1 }}"] {
         let err = render(template, &d).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{template}: {err}");
     }
@@ -87,58 +69,27 @@ fn errors_never_contain_secret_values() {
 fn keys_and_values_scope_renders_a_string_map() {
     let d = data(&[("a", b"1")]);
     let out = render_keys_and_values("first: {{ .a | quote }}\nsecond: two\n", &d).unwrap();
-    assert_eq!(
-        out,
-        BTreeMap::from([
-            ("first".into(), b"1".to_vec()),
-            ("second".into(), b"two".to_vec())
-        ])
-    );
+    assert_eq!(out, BTreeMap::from([("first".into(), b"1".to_vec()), ("second".into(), b"two".to_vec())]));
     let values = render_scoped(TemplateScope::Values, "k", "{{ .a }}", &d).unwrap();
     assert_eq!(values, BTreeMap::from([("k".into(), b"1".to_vec())]));
-    assert_eq!(
-        render_keys_and_values("- a\n- b", &d).unwrap_err().kind,
-        ErrorKind::Output
-    );
+    assert_eq!(render_keys_and_values("- a\n- b", &d).unwrap_err().kind, ErrorKind::Output);
 }
 
 #[test]
 fn custom_delimiters() {
     let r = Renderer::default().with_delimiters("<<", ">>");
-    assert_eq!(
-        r.render("<< .a >> {{ .a }}", &data(&[("a", b"x")]))
-            .unwrap(),
-        b"x {{ .a }}"
-    );
+    assert_eq!(r.render("<< .a >> {{ .a }}", &data(&[("a", b"x")])).unwrap(), b"x {{ .a }}");
 }
 
 #[test]
 fn limits_stop_runaway_templates() {
-    let tight = Limits {
-        max_output: 10,
-        max_range_iterations: 50,
-        ..Limits::default()
-    };
+    let tight = Limits { max_output: 10, max_range_iterations: 50, ..Limits::default() };
     let r = Renderer::default().with_limits(tight);
     let d = data(&[]);
-    assert_eq!(
-        r.render("{{ repeat 11 \"x\" }}", &d).unwrap_err().kind,
-        ErrorKind::Limit
-    );
-    assert_eq!(
-        r.render("{{ range until 100 }}{{ end }}", &d)
-            .unwrap_err()
-            .kind,
-        ErrorKind::Limit
-    );
-    let slow = Limits {
-        max_duration: Duration::ZERO,
-        ..Limits::default()
-    };
-    let err = Renderer::default()
-        .with_limits(slow)
-        .render("{{ upper \"a\" }}", &d)
-        .unwrap_err();
+    assert_eq!(r.render("{{ repeat 11 \"x\" }}", &d).unwrap_err().kind, ErrorKind::Limit);
+    assert_eq!(r.render("{{ range until 100 }}{{ end }}", &d).unwrap_err().kind, ErrorKind::Limit);
+    let slow = Limits { max_duration: Duration::ZERO, ..Limits::default() };
+    let err = Renderer::default().with_limits(slow).render("{{ upper \"a\" }}", &d).unwrap_err();
     assert!(err.message.contains("too long"), "{err}");
     let huge = "x".repeat(Limits::default().max_template + 1);
     assert_eq!(render(&huge, &d).unwrap_err().kind, ErrorKind::Limit);

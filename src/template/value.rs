@@ -55,10 +55,7 @@ pub(crate) fn kind_name(v: &Value) -> &'static str {
 pub(crate) fn arg_str(args: &[Value], i: usize) -> Result<&str, String> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s),
-        Some(v) => Err(format!(
-            "wrong type for value; expected string; got {}",
-            type_name(v)
-        )),
+        Some(v) => Err(format!("wrong type for value; expected string; got {}", type_name(v))),
         None => Err("missing argument".into()),
     }
 }
@@ -68,10 +65,7 @@ pub(crate) fn arg_int(args: &[Value], i: usize) -> Result<i64, String> {
     match args.get(i) {
         Some(Value::Int(n)) => Ok(*n),
         Some(Value::Uint(n)) => i64::try_from(*n).map_err(|_| "integer overflows int".to_string()),
-        Some(v) => Err(format!(
-            "wrong type for value; expected int; got {}",
-            type_name(v)
-        )),
+        Some(v) => Err(format!("wrong type for value; expected int; got {}", type_name(v))),
         None => Err("missing argument".into()),
     }
 }
@@ -80,10 +74,7 @@ pub(crate) fn arg_int(args: &[Value], i: usize) -> Result<i64, String> {
 pub(crate) fn arg_bool(args: &[Value], i: usize) -> Result<bool, String> {
     match args.get(i) {
         Some(Value::Bool(b)) => Ok(*b),
-        Some(v) => Err(format!(
-            "wrong type for value; expected bool; got {}",
-            type_name(v)
-        )),
+        Some(v) => Err(format!("wrong type for value; expected bool; got {}", type_name(v))),
         None => Err("missing argument".into()),
     }
 }
@@ -106,10 +97,7 @@ pub(crate) fn display(v: &Value) -> String {
             format!("[{}]", parts.join(" "))
         }
         Value::Map(m) => {
-            let parts: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{k}:{}", display(v)))
-                .collect();
+            let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k}:{}", display(v))).collect();
             format!("map[{}]", parts.join(" "))
         }
         other => other.to_string(),
@@ -124,18 +112,10 @@ pub(crate) fn go_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     let sci = format!("{f:e}"); // shortest digits, e.g. "1.234567e6"
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -228,12 +208,8 @@ fn sized(v: &Value, depth: usize) -> usize {
     }
     match v {
         Value::String(s) => s.len(),
-        Value::List(l) => l
-            .iter()
-            .fold(0usize, |acc, x| acc.saturating_add(8 + sized(x, depth + 1))),
-        Value::Map(m) => m.iter().fold(0usize, |acc, (k, x)| {
-            acc.saturating_add(8 + k.len() + sized(x, depth + 1))
-        }),
+        Value::List(l) => l.iter().fold(0usize, |acc, x| acc.saturating_add(8 + sized(x, depth + 1))),
+        Value::Map(m) => m.iter().fold(0usize, |acc, (k, x)| acc.saturating_add(8 + k.len() + sized(x, depth + 1))),
         _ => 8,
     }
 }
@@ -251,10 +227,7 @@ pub(crate) fn arg_list(args: &[Value], i: usize, func: &str) -> Result<Arc<[Valu
 pub(crate) fn arg_map(args: &[Value], i: usize) -> Result<Arc<BTreeMap<Arc<str>, Value>>, String> {
     match args.get(i) {
         Some(Value::Map(m)) => Ok(m.clone()),
-        Some(v) => Err(format!(
-            "wrong type for value; expected map[string]interface {{}}; got {}",
-            type_name(v)
-        )),
+        Some(v) => Err(format!("wrong type for value; expected map[string]interface {{}}; got {}", type_name(v))),
         None => Err("missing argument".into()),
     }
 }

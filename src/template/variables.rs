@@ -27,12 +27,7 @@ fn pipe(p: &PipeNode, scopes: &mut [Vec<String>], src: &str) -> Result<(), Templ
     for var in &p.decl {
         if p.is_assign && !declared(scopes, var) {
             let (line, col) = line_col(src, p.pos.offset);
-            return Err(TemplateError::new(
-                ErrorKind::Parse,
-                line,
-                col,
-                format!("undefined variable \"{var}\""),
-            ));
+            return Err(TemplateError::new(ErrorKind::Parse, line, col, format!("undefined variable \"{var}\"")));
         }
         if !p.is_assign
             && let Some(scope) = scopes.last_mut()

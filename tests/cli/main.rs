@@ -3,11 +3,7 @@
 use std::process::Command;
 
 fn sesame(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run sesame");
+    let out = Command::new(env!("CARGO_BIN_EXE_sesame")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("run sesame");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
@@ -15,7 +11,9 @@ fn sesame(args: &[&str]) -> (bool, String, String) {
 fn render_shows_the_quickstart_secret_with_values_redacted() {
     let (ok, out, err) = sesame(&["render", "-f", "examples/quickstart/"]);
     assert!(ok, "{err}");
-    for expected in ["name: demo-app-credentials", "db-password: \"<redacted: 28 bytes>\"", "reconcile.external-secrets.io/managed: \"true\""] {
+    for expected in
+        ["name: demo-app-credentials", "db-password: \"<redacted: 28 bytes>\"", "reconcile.external-secrets.io/managed: \"true\""]
+    {
         assert!(out.contains(expected), "missing {expected:?} in\n{out}");
     }
     assert!(!out.contains("correct-horse-battery-staple") && !out.contains("Y29ycmVjdC1ob3Jz"), "a value leaked:\n{out}");

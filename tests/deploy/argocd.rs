@@ -48,7 +48,12 @@ fn wait_for_health(ns: &str, name: &str, want: &str) -> Value {
         if argocd_health(&es).0 == want {
             return es;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "{name}: Argo CD would show {:?}, expected {want}; status {}", argocd_health(&es), es["status"]);
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{name}: Argo CD would show {:?}, expected {want}; status {}",
+            argocd_health(&es),
+            es["status"]
+        );
         std::thread::sleep(Duration::from_millis(300));
     }
 }

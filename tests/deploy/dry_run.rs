@@ -31,7 +31,15 @@ fn generated_crds_are_accepted_by_the_apiserver() {
     let crds = tools::repo().join("crds");
     let out = tools::run(
         "kubectl",
-        &["apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=sesame-deploy-test", "-f", &crds.to_string_lossy()],
+        &[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--dry-run=server",
+            "--field-manager=sesame-deploy-test",
+            "-f",
+            &crds.to_string_lossy(),
+        ],
         None,
     );
     assert!(
@@ -78,9 +86,7 @@ fn gitops_example_is_accepted_by_the_apiserver() {
     // The platform tree names fixed namespaces; give them this run's names.
     let suffix = tools::unique("g");
     let rename = |text: String| {
-        ["payments-dev", "payments-stg", "payments-prod", "sesame-system"]
-            .iter()
-            .fold(text, |t, n| t.replace(n, &format!("{n}-{suffix}")))
+        ["payments-dev", "payments-stg", "payments-prod", "sesame-system"].iter().fold(text, |t, n| t.replace(n, &format!("{n}-{suffix}")))
     };
     let platform = docs(&rename(tools::kustomize("examples/gitops/platform")));
     let (_guards, rest) = create_namespaces(platform);

@@ -24,7 +24,15 @@ fn free_port() -> u16 {
 fn clean_quickstart() {
     let _ = tools::run(
         "kubectl",
-        &["delete", "-n", "default", "--ignore-not-found", "externalsecret/demo-app", "secretstore/demo-store", "secret/demo-app-credentials"],
+        &[
+            "delete",
+            "-n",
+            "default",
+            "--ignore-not-found",
+            "externalsecret/demo-app",
+            "secretstore/demo-store",
+            "secret/demo-app-credentials",
+        ],
         None,
     );
 }

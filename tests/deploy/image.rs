@@ -112,9 +112,8 @@ fn find_process(marker: &str) -> Option<u32> {
 /// The real and effective UID:GID of a process, from /proc.
 fn ids(pid: u32) -> String {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.split_whitespace().take(2).collect::<Vec<_>>().join(","))
-    };
+    let field =
+        |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.split_whitespace().take(2).collect::<Vec<_>>().join(","));
     format!("{}:{}", field("Uid:").unwrap_or_default(), field("Gid:").unwrap_or_default())
 }
 

@@ -33,21 +33,19 @@ pub fn exported_series() -> BTreeSet<String> {
     out
 }
 
-const KEYWORDS: &[&str] = &[
-    "and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan",
-    "Inf", "NaN",
-];
+const KEYWORDS: &[&str] =
+    &["and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right", "inf", "nan", "Inf", "NaN"];
 
 /// The metric names a PromQL expression (possibly with Grafana variables) selects.
 pub fn metric_names(expr: &str) -> BTreeSet<String> {
     let mut e = expr.to_string();
     for (re, with) in [
-        (r#""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"#, "\"\""), // string literals
-        (r"\{[^}]*\}", " "),                                // label matchers
-        (r"\[[^\]]*\]", " "),                               // ranges and subqueries
+        (r#""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"#, "\"\""),                      // string literals
+        (r"\{[^}]*\}", " "),                                                     // label matchers
+        (r"\[[^\]]*\]", " "),                                                    // ranges and subqueries
         (r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " "), // label lists
-        (r"\$\{[^}]*\}|\$\w+", " "),                        // Grafana variables
-        (r"\b\d+(\.\d+)?([eE][+-]?\d+)?[a-z]*\b", " "),     // numbers and durations
+        (r"\$\{[^}]*\}|\$\w+", " "),                                             // Grafana variables
+        (r"\b\d+(\.\d+)?([eE][+-]?\d+)?[a-z]*\b", " "),                          // numbers and durations
     ] {
         e = Regex::new(re).unwrap().replace_all(&e, with).into_owned();
     }

@@ -79,7 +79,8 @@ fn apply_rbac(tree: &str, namespace: &str, suffix: &str) -> (String, ClusterObje
 }
 
 fn create_as(user: &str, namespace: &str, doc: &Value) -> Result<String, String> {
-    let out = tools::run("kubectl", &["create", "--as", user, "-n", namespace, "-f", "-"], Some(&tools::to_yaml(std::slice::from_ref(doc))));
+    let out =
+        tools::run("kubectl", &["create", "--as", user, "-n", namespace, "-f", "-"], Some(&tools::to_yaml(std::slice::from_ref(doc))));
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {

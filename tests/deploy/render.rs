@@ -59,7 +59,11 @@ fn helm_default_install_is_the_documented_one() {
     let crds: BTreeSet<&str> = find(&out, "CustomResourceDefinition").into_iter().map(name).collect();
     assert_eq!(
         crds,
-        BTreeSet::from(["externalsecrets.external-secrets.io", "secretstores.external-secrets.io", "clustersecretstores.external-secrets.io"])
+        BTreeSet::from([
+            "externalsecrets.external-secrets.io",
+            "secretstores.external-secrets.io",
+            "clustersecretstores.external-secrets.io"
+        ])
     );
     for crd in find(&out, "CustomResourceDefinition") {
         assert_eq!(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep", "CRDs survive helm uninstall");
@@ -184,7 +188,12 @@ fn gitops_overlays_change_only_store_interval_and_key_prefix() {
             expected["spec"]["secretStoreRef"]["name"] = Value::from(format!("vault-{env}"));
             expected["spec"]["refreshInterval"] = es["spec"]["refreshInterval"].clone();
             let text = serde_json::to_string(&expected).unwrap().replace("\"env/payments/", &format!("\"{env}/payments/"));
-            assert_eq!(es, &serde_json::from_str::<Value>(&text).unwrap(), "{env}: {} differs in more than store/interval/prefix", name(es));
+            assert_eq!(
+                es,
+                &serde_json::from_str::<Value>(&text).unwrap(),
+                "{env}: {} differs in more than store/interval/prefix",
+                name(es)
+            );
         }
     }
     // No secret value anywhere in the GitOps tree: no Secret objects, no inline values.

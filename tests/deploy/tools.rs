@@ -16,11 +16,8 @@ pub fn chart() -> PathBuf {
 }
 
 /// Every Kustomize tree a user may build, relative to the repository root.
-pub const KUSTOMIZE_TREES: &[&str] = &[
-    "deploy/kustomize/base",
-    "deploy/kustomize/overlays/single-namespace",
-    "deploy/kustomize/overlays/monitoring",
-];
+pub const KUSTOMIZE_TREES: &[&str] =
+    &["deploy/kustomize/base", "deploy/kustomize/overlays/single-namespace", "deploy/kustomize/overlays/monitoring"];
 
 pub const GITOPS_TREES: &[&str] = &[
     "examples/gitops/platform",

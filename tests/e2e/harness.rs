@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use sesame::api::{ExternalSecret, SecretStore};
 
@@ -60,10 +60,7 @@ impl Sesame {
 
     /// Wait until /readyz answers 200.
     pub async fn wait_ready(&self) {
-        let ok = eventually(Duration::from_secs(30), || async {
-            matches!(self.get("/readyz").await, Some((200, _)))
-        })
-        .await;
+        let ok = eventually(Duration::from_secs(30), || async { matches!(self.get("/readyz").await, Some((200, _))) }).await;
         assert!(ok, "sesame never became ready; log {}:\n{}", self.log.display(), tail(&self.logs()));
     }
 
@@ -197,9 +194,12 @@ pub async fn install_crds() {
                 .await
                 .unwrap_or_else(|e| panic!("install CRD {name}: {e}"));
             let established = eventually(Duration::from_secs(30), || async {
-                api.get(&name).await.ok().and_then(|c| c.status).and_then(|s| s.conditions).is_some_and(|cs| {
-                    cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
-                })
+                api.get(&name)
+                    .await
+                    .ok()
+                    .and_then(|c| c.status)
+                    .and_then(|s| s.conditions)
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"))
             })
             .await;
             assert!(established, "CRD {name} never became Established");
@@ -341,30 +341,24 @@ pub async fn apply(client: &Client, ns: &str, plural: &str, name: &str, body: Va
     let kind = body["kind"].as_str().unwrap().to_string();
     let gvk = kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", &kind);
     let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
-    let api: Api<kube::api::DynamicObject> = if plural == "clustersecretstores" {
-        Api::all_with(client.clone(), &ar)
-    } else {
-        Api::namespaced_with(client.clone(), ns, &ar)
-    };
+    let api: Api<kube::api::DynamicObject> =
+        if plural == "clustersecretstores" { Api::all_with(client.clone(), &ar) } else { Api::namespaced_with(client.clone(), ns, &ar) };
     api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
         .await
         .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
 }
 
 pub fn ready_condition(es: &ExternalSecret) -> Option<(String, String, String)> {
-    es.status.as_ref()?.conditions.iter().find(|c| c.type_ == "Ready").map(|c| {
-        (c.status.clone(), c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default())
-    })
+    es.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.status.clone(), c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default()))
 }
 
 pub fn text_data(secret: &Secret) -> BTreeMap<String, String> {
-    secret
-        .data
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).to_string()))
-        .collect()
+    secret.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, String::from_utf8_lossy(&v.0).to_string())).collect()
 }
 
 pub fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

@@ -17,11 +17,15 @@ async fn two_replicas_elect_one_leader_and_fail_over_within_the_lease() {
     scene.fake_store("store", &[("/a", "1"), ("/b", "2")]).await;
     let args = |_: u8| {
         vec![
-            "--namespace".to_string(), scene.ns.clone(),
-            "--controller-class".to_string(), scene.class.clone(),
+            "--namespace".to_string(),
+            scene.ns.clone(),
+            "--controller-class".to_string(),
+            scene.class.clone(),
             "--enable-leader-election".to_string(),
-            "--leader-election-namespace".to_string(), scene.ns.clone(),
-            "--leader-election-lease-duration".to_string(), "6s".to_string(),
+            "--leader-election-namespace".to_string(),
+            scene.ns.clone(),
+            "--leader-election-lease-duration".to_string(),
+            "6s".to_string(),
         ]
     };
     let start = |i: u8| {
@@ -58,11 +62,20 @@ async fn two_replicas_elect_one_leader_and_fail_over_within_the_lease() {
 #[tokio::test]
 async fn sigterm_shuts_down_cleanly_and_hands_the_lease_over_at_once() {
     let scene = Scene::new("sigterm").await;
-    let mut first = Sesame::start(&scene.ns, &[
-        "--namespace", &scene.ns, "--controller-class", &scene.class,
-        "--enable-leader-election", "--leader-election-namespace", &scene.ns,
-        "--leader-election-lease-duration", "60s",
-    ]);
+    let mut first = Sesame::start(
+        &scene.ns,
+        &[
+            "--namespace",
+            &scene.ns,
+            "--controller-class",
+            &scene.class,
+            "--enable-leader-election",
+            "--leader-election-namespace",
+            &scene.ns,
+            "--leader-election-lease-duration",
+            "60s",
+        ],
+    );
     first.wait_ready().await;
     assert!(eventually(Duration::from_secs(20), || async { first.logs().contains("caches synced") }).await);
     assert_eq!(first.terminate(), Some(0), "exit status after SIGTERM\n{}", tail(&first.logs()));
@@ -71,11 +84,20 @@ async fn sigterm_shuts_down_cleanly_and_hands_the_lease_over_at_once() {
     let holder = leases.get("sesame-leader").await.unwrap().spec.unwrap().holder_identity;
     assert!(holder.is_none(), "the lease was not released: {holder:?}");
     // A new replica leads at once instead of waiting out the 60 s lease.
-    let second = Sesame::start(&format!("{}-2", scene.ns), &[
-        "--namespace", &scene.ns, "--controller-class", &scene.class,
-        "--enable-leader-election", "--leader-election-namespace", &scene.ns,
-        "--leader-election-lease-duration", "60s",
-    ]);
+    let second = Sesame::start(
+        &format!("{}-2", scene.ns),
+        &[
+            "--namespace",
+            &scene.ns,
+            "--controller-class",
+            &scene.class,
+            "--enable-leader-election",
+            "--leader-election-namespace",
+            &scene.ns,
+            "--leader-election-lease-duration",
+            "60s",
+        ],
+    );
     assert!(eventually(Duration::from_secs(15), || async { second.logs().contains("acquired leadership") }).await);
     scene.delete_namespace().await;
 }

@@ -4,6 +4,7 @@
 mod harness;
 
 mod cloud;
+mod faults;
 mod leader;
 mod observability;
 mod policies;
@@ -12,4 +13,3 @@ mod stores;
 mod sync;
 mod templates;
 mod validation;
-mod faults;

@@ -17,7 +17,10 @@ async fn metrics_carry_esos_series_and_pass_promtool() {
         .external_secret("good", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}))
         .await;
     scene
-        .external_secret("bad", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/missing"}}]}))
+        .external_secret(
+            "bad",
+            json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/missing"}}]}),
+        )
         .await;
     scene.wait_ready(&sesame, "good", "True", "SecretSynced").await;
     scene.wait_ready(&sesame, "bad", "False", "SecretSyncedError").await;
@@ -36,18 +39,18 @@ async fn metrics_carry_esos_series_and_pass_promtool() {
         format!(r#"secretstore_status_condition{{name="store",namespace="{ns}",condition="Ready",status="True"}} 1"#),
         "externalsecret_reconcile_duration_seconds_bucket".to_string(),
     ] {
-        assert!(body.contains(&series), "missing {series} in\n{}", body.lines().filter(|l| l.contains(ns.as_str())).collect::<Vec<_>>().join("\n"));
+        assert!(
+            body.contains(&series),
+            "missing {series} in\n{}",
+            body.lines().filter(|l| l.contains(ns.as_str())).collect::<Vec<_>>().join("\n")
+        );
     }
     assert!(!body.contains(DISTINCTIVE), "a secret value reached /metrics");
 
     let file = std::env::temp_dir().join(format!("sesame-metrics-{ns}.txt"));
     std::fs::write(&file, &body).unwrap();
     let promtool = &sesame_testsupport::env().promtool;
-    let out = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::fs::File::open(&file).unwrap())
-        .output()
-        .expect("run promtool");
+    let out = Command::new(promtool).args(["check", "metrics"]).stdin(std::fs::File::open(&file).unwrap()).output().expect("run promtool");
     assert!(
         out.status.success(),
         "promtool check metrics failed:\n{}{}",
@@ -96,10 +99,16 @@ async fn no_secret_value_reaches_logs_events_or_status_even_at_debug_level() {
     // Failures that involve the value: a property of a non-JSON value, a missing property, a
     // value that is not base64.
     scene
-        .external_secret("e1", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k", "property": "x"}}]}))
+        .external_secret(
+            "e1",
+            json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k", "property": "x"}}]}),
+        )
         .await;
     scene
-        .external_secret("e2", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/json", "property": "nope"}}]}))
+        .external_secret(
+            "e2",
+            json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/json", "property": "nope"}}]}),
+        )
         .await;
     scene
         .external_secret("e3", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k", "decodingStrategy": "Base64"}}]}))

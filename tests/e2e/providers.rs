@@ -28,10 +28,7 @@ pub(crate) async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
 async fn aws_store(scene: &Scene) {
     let env = sesame_testsupport::env();
     scene
-        .plain_secret(
-            "aws-creds",
-            &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)],
-        )
+        .plain_secret("aws-creds", &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)])
         .await;
     scene
         .store(
@@ -106,7 +103,10 @@ async fn many_externalsecrets_over_few_keys_cost_one_batch_call_per_twenty_keys(
     for i in 0..40 {
         let key = &keys[i % 25];
         scene
-            .external_secret(&format!("es-{i}"), json!({"secretStoreRef": {"name": "aws"}, "data": [{"secretKey": "v", "remoteRef": {"key": key}}]}))
+            .external_secret(
+                &format!("es-{i}"),
+                json!({"secretStoreRef": {"name": "aws"}, "data": [{"secretKey": "v", "remoteRef": {"key": key}}]}),
+            )
             .await;
     }
     // A generous window: on a loaded CI machine the first reconciles of 40 objects spread out.

@@ -95,10 +95,7 @@ async fn refresh_interval_zero_syncs_once_and_force_sync_fetches_again() {
 
     let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "1"}}});
     scene.externalsecrets().patch("app", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let refetched = eventually(Duration::from_secs(20), || async {
-        store_calls(&sesame.get("/metrics").await.unwrap().1) == 2.0
-    })
-    .await;
+    let refetched = eventually(Duration::from_secs(20), || async { store_calls(&sesame.get("/metrics").await.unwrap().1) == 2.0 }).await;
     assert!(refetched, "force-sync must fetch again\n{}", tail(&sesame.logs()));
     // A changed store is a change too: its new value arrives without waiting for an interval.
     scene.fake_store("store", &[("/k", "v2")]).await;
@@ -160,7 +157,10 @@ async fn status_is_not_rewritten_when_nothing_changed() {
     scene.fake_store("store", &[("/k", "v")]).await;
     let sesame = scene.sesame();
     scene
-        .external_secret("app", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}))
+        .external_secret(
+            "app",
+            json!({"refreshInterval": "1h", "secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}),
+        )
         .await;
     scene.wait_ready(&sesame, "app", "True", "SecretSynced").await;
     wait_secret_data(&scene, &sesame, "app", &map(&[("k", "v")])).await;

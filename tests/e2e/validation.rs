@@ -30,7 +30,9 @@ async fn the_apiserver_refuses_malformed_manifests_with_a_clear_message() {
     assert!(msg.contains("refreshInterval"), "{msg}");
     let msg = refused(&scene, "b", json!({"secretStoreRef": {"name": "s"}, "target": {"creationPolicy": "Sometimes"}, "data": data})).await;
     assert!(msg.contains("creationPolicy"), "{msg}");
-    let msg = refused(&scene, "c", json!({"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "bad/key", "remoteRef": {"key": "/k"}}]})).await;
+    let msg =
+        refused(&scene, "c", json!({"secretStoreRef": {"name": "s"}, "data": [{"secretKey": "bad/key", "remoteRef": {"key": "/k"}}]}))
+            .await;
     assert!(msg.contains("secretKey"), "{msg}");
     let msg = refused(&scene, "d", json!({"secretStoreRef": {"name": "s", "kind": "Vault"}, "data": data})).await;
     assert!(msg.contains("kind"), "{msg}");
@@ -50,10 +52,22 @@ async fn specs_the_schema_cannot_judge_get_a_clear_condition_and_no_panic() {
     scene.fake_store("store", &[("/k", "v"), ("/json", r#"{"a/b": "x"}"#)]).await;
     let sesame = scene.sesame();
     let cases = [
-        ("delete-orphan", json!({"secretStoreRef": {"name": "store"}, "target": {"creationPolicy": "Orphan", "deletionPolicy": "Delete"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}), "deletionPolicy Delete requires creationPolicy Owner"),
-        ("duplicate", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}, {"secretKey": "k", "remoteRef": {"key": "/k"}}]}), "duplicate secretKey"),
+        (
+            "delete-orphan",
+            json!({"secretStoreRef": {"name": "store"}, "target": {"creationPolicy": "Orphan", "deletionPolicy": "Delete"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]}),
+            "deletionPolicy Delete requires creationPolicy Owner",
+        ),
+        (
+            "duplicate",
+            json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}, {"secretKey": "k", "remoteRef": {"key": "/k"}}]}),
+            "duplicate secretKey",
+        ),
         ("empty", json!({"secretStoreRef": {"name": "store"}}), "neither data nor dataFrom"),
-        ("not-json", json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k", "property": "x"}}]}), "not valid JSON"),
+        (
+            "not-json",
+            json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k", "property": "x"}}]}),
+            "not valid JSON",
+        ),
     ];
     for (name, spec, _) in &cases {
         scene.external_secret(name, spec.clone()).await;
@@ -77,7 +91,12 @@ async fn every_invalid_object_class_gets_a_reason_and_an_event_and_spares_the_ot
     // Distinctive values, so a leak into a condition or Event would be found.
     let big = "BIG-7c1e9-".repeat(110_000); // 1.1 MB, over the 1 MiB Secret limit
     let store = |k: &str, frozen: &str, large: &str| {
-        vec![("/k".to_string(), k.to_string()), ("/frozen".into(), frozen.into()), ("/big".into(), large.into()), ("/json".into(), r#"{"a/b": "J-4b2f"}"#.into())]
+        vec![
+            ("/k".to_string(), k.to_string()),
+            ("/frozen".into(), frozen.into()),
+            ("/big".into(), large.into()),
+            ("/json".into(), r#"{"a/b": "J-4b2f"}"#.into()),
+        ]
     };
     let set = |data: Vec<(String, String)>| {
         let scene = &scene;
@@ -88,7 +107,9 @@ async fn every_invalid_object_class_gets_a_reason_and_an_event_and_spares_the_ot
     let one = |key: &str| json!([{"secretKey": "k", "remoteRef": {"key": key}}]);
     scene.external_secret("good", json!({"secretStoreRef": {"name": "store"}, "data": one("/k")})).await;
     scene.external_secret("owner", json!({"secretStoreRef": {"name": "store"}, "target": {"name": "shared"}, "data": one("/k")})).await;
-    scene.external_secret("frozen", json!({"secretStoreRef": {"name": "store"}, "target": {"immutable": true}, "data": one("/frozen")})).await;
+    scene
+        .external_secret("frozen", json!({"secretStoreRef": {"name": "store"}, "target": {"immutable": true}, "data": one("/frozen")}))
+        .await;
     scene.external_secret("large", json!({"secretStoreRef": {"name": "store"}, "data": one("/big")})).await;
     wait_secret_data(&scene, &sesame, "shared", &map(&[("k", "K1-9d0a")])).await;
     wait_secret_data(&scene, &sesame, "frozen", &map(&[("k", "F1-3e8c")])).await;
@@ -98,13 +119,35 @@ async fn every_invalid_object_class_gets_a_reason_and_an_event_and_spares_the_ot
     let store_ref = json!({"name": "store"});
     let cases: Vec<(&str, Option<serde_json::Value>, &str, Option<(&str, &str)>)> = vec![
         ("unknown-store", Some(json!({"secretStoreRef": {"name": "nope"}, "data": one("/k")})), "SecretStore nope not found", None),
-        ("wrong-kind", Some(json!({"secretStoreRef": {"name": "store", "kind": "ClusterSecretStore"}, "data": one("/k")})), "ClusterSecretStore store not found", None),
+        (
+            "wrong-kind",
+            Some(json!({"secretStoreRef": {"name": "store", "kind": "ClusterSecretStore"}, "data": one("/k")})),
+            "ClusterSecretStore store not found",
+            None,
+        ),
         ("bad-regexp", Some(json!({"secretStoreRef": store_ref, "dataFrom": [{"find": {"name": {"regexp": "(["}}}]})), "regexp", None),
-        ("bad-template", Some(json!({"secretStoreRef": store_ref, "data": one("/k"), "target": {"template": {"data": {"out": "{{ .k "}}}})), "template", None),
+        (
+            "bad-template",
+            Some(json!({"secretStoreRef": store_ref, "data": one("/k"), "target": {"template": {"data": {"out": "{{ .k "}}}})),
+            "template",
+            None,
+        ),
         // A rewrite skips key conversion, so "a/b" stays invalid.
-        ("bad-key", Some(json!({"secretStoreRef": store_ref, "dataFrom": [{"extract": {"key": "/json"}, "rewrite": [{"regexp": {"source": "^a", "target": "x"}}]}]})), "invalid secret key \"x/b\"", None),
+        (
+            "bad-key",
+            Some(
+                json!({"secretStoreRef": store_ref, "dataFrom": [{"extract": {"key": "/json"}, "rewrite": [{"regexp": {"source": "^a", "target": "x"}}]}]}),
+            ),
+            "invalid secret key \"x/b\"",
+            None,
+        ),
         // The owner keeps writing its own newer value to the shared Secret.
-        ("intruder", Some(json!({"secretStoreRef": store_ref, "target": {"name": "shared"}, "data": one("/k")})), "owned by another ExternalSecret", Some(("shared", "K2-61f0"))),
+        (
+            "intruder",
+            Some(json!({"secretStoreRef": store_ref, "target": {"name": "shared"}, "data": one("/k")})),
+            "owned by another ExternalSecret",
+            Some(("shared", "K2-61f0")),
+        ),
         ("frozen", None, "target is immutable", Some(("frozen", "F1-3e8c"))),
         ("large", None, "over the 1048576-byte limit", Some(("large", "B1-5a7d"))),
     ];
@@ -129,7 +172,9 @@ async fn every_invalid_object_class_gets_a_reason_and_an_event_and_spares_the_ot
         texts.push(message);
         texts.extend(events_for(&scene.client, &scene.ns, name).await.into_iter().map(|e| e.2));
         match kept {
-            Some((secret, value)) => assert_eq!(scene.secret_data(secret).await, Some(map(&[("k", value)])), "{name}: Secret {secret} lost its data"),
+            Some((secret, value)) => {
+                assert_eq!(scene.secret_data(secret).await, Some(map(&[("k", value)])), "{name}: Secret {secret} lost its data")
+            }
             None => assert!(scene.secret(name).await.is_none(), "{name}: a Secret was written"),
         }
     }

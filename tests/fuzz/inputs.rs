@@ -6,23 +6,94 @@ use serde_json::Value;
 /// Every field name and enum value of the ExternalSecret and store specs: random JSON built from
 /// these reaches the deserialisers' interesting branches instead of failing at the first field.
 pub const API_WORDS: &[&str] = &[
-    "apiVersion", "external-secrets.io/v1", "kind", "ExternalSecret", "SecretStore", "ClusterSecretStore",
-    "metadata", "name", "namespace", "spec", "secretStoreRef", "refreshInterval", "1h", "0", "1h30m", "-1s",
-    "refreshPolicy", "Periodic", "OnChange", "CreatedOnce", "target", "creationPolicy", "Owner", "Orphan",
-    "Merge", "None", "deletionPolicy", "Retain", "Delete", "immutable", "data", "secretKey", "remoteRef",
-    "key", "property", "version", "metadataPolicy", "Fetch", "conversionStrategy", "Default", "Unicode",
-    "decodingStrategy", "Auto", "Base64", "Base64URL", "dataFrom", "extract", "find", "path", "regexp",
-    "tags", "rewrite", "source", "provider", "fake", "value", "controller", "conditions", "namespaces",
-    "namespaceRegexes", "namespaceSelector", "matchLabels", "retrySettings", "maxRetries", "retryInterval",
-    "validationResult", "template", "engineVersion", "v2", "templateFrom", "mergePolicy", "type", "status",
-    "aws", "vault", "gcpsm", "azurekv", "auth", "region", "server", "caBundle", "secretRef",
+    "apiVersion",
+    "external-secrets.io/v1",
+    "kind",
+    "ExternalSecret",
+    "SecretStore",
+    "ClusterSecretStore",
+    "metadata",
+    "name",
+    "namespace",
+    "spec",
+    "secretStoreRef",
+    "refreshInterval",
+    "1h",
+    "0",
+    "1h30m",
+    "-1s",
+    "refreshPolicy",
+    "Periodic",
+    "OnChange",
+    "CreatedOnce",
+    "target",
+    "creationPolicy",
+    "Owner",
+    "Orphan",
+    "Merge",
+    "None",
+    "deletionPolicy",
+    "Retain",
+    "Delete",
+    "immutable",
+    "data",
+    "secretKey",
+    "remoteRef",
+    "key",
+    "property",
+    "version",
+    "metadataPolicy",
+    "Fetch",
+    "conversionStrategy",
+    "Default",
+    "Unicode",
+    "decodingStrategy",
+    "Auto",
+    "Base64",
+    "Base64URL",
+    "dataFrom",
+    "extract",
+    "find",
+    "path",
+    "regexp",
+    "tags",
+    "rewrite",
+    "source",
+    "provider",
+    "fake",
+    "value",
+    "controller",
+    "conditions",
+    "namespaces",
+    "namespaceRegexes",
+    "namespaceSelector",
+    "matchLabels",
+    "retrySettings",
+    "maxRetries",
+    "retryInterval",
+    "validationResult",
+    "template",
+    "engineVersion",
+    "v2",
+    "templateFrom",
+    "mergePolicy",
+    "type",
+    "status",
+    "aws",
+    "vault",
+    "gcpsm",
+    "azurekv",
+    "auth",
+    "region",
+    "server",
+    "caBundle",
+    "secretRef",
 ];
 
 /// Characters parsers care about, mixed into random text.
 const SPECIAL: &[&str] = &[
-    ".", "..", "*", "?", "|", "#", "@", "\\", "!", "=", "<", ">", "%", "(", ")", "[", "]", "{", "}", ",", ":",
-    "\"", "'", "/", "-", "_", "~", " ", "\t", "\n", "\u{0}", "\u{7f}", "ü", "µ", "μ", "€", "😀", "\u{202e}",
-    "$1", "${1}", "$", "^", "+", "e", "E", "0", "9",
+    ".", "..", "*", "?", "|", "#", "@", "\\", "!", "=", "<", ">", "%", "(", ")", "[", "]", "{", "}", ",", ":", "\"", "'", "/", "-", "_",
+    "~", " ", "\t", "\n", "\u{0}", "\u{7f}", "ü", "µ", "μ", "€", "😀", "\u{202e}", "$1", "${1}", "$", "^", "+", "e", "E", "0", "9",
 ];
 
 /// Arbitrary text: mostly short, from a mix of API words, parser-special characters, ASCII and any
@@ -68,13 +139,14 @@ fn leaf() -> impl Strategy<Value = Value> {
 /// Arbitrary JSON, nested up to 5 levels, object keys drawn mostly from the API's field names.
 pub fn json() -> BoxedStrategy<Value> {
     let key = prop_oneof![4 => prop::sample::select(API_WORDS).prop_map(str::to_string), 1 => text()].boxed();
-    leaf().prop_recursive(5, 96, 8, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map(key.clone(), inner, 0..7).prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-    .boxed()
+    leaf()
+        .prop_recursive(5, 96, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..7).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+        .boxed()
 }
 
 /// An object of the given kind whose spec is arbitrary JSON.

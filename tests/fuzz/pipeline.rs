@@ -36,7 +36,7 @@ fn remote_value() -> impl Strategy<Value = String> {
         0 => format!("{MARK}-plain-{n}"),
         1 => json!({"user": format!("{MARK}u{n}"), "a.b": format!("{MARK}ab{n}"), "n": n,
                     "nested": {"x": format!("{MARK}x{n}"), "list": [format!("{MARK}l{n}"), 2]}})
-            .to_string(),
+        .to_string(),
         2 => base64::engine::general_purpose::STANDARD.encode(format!("{MARK}-b64-{n}")),
         _ => format!("{MARK} with spaces/and:symbols {n}"),
     })

@@ -33,10 +33,7 @@ fn extract_never_panics_on_any_payload_and_property() {
         let out = bounded("extract", || extract(&payload, &property, "fuzz/key"))?;
         if let Err(e) = out {
             let text = e.to_string();
-            prop_assert!(
-                matches!(e, ProviderError::NotFound(_) | ProviderError::Invalid(_)),
-                "unexpected error kind: {text}"
-            );
+            prop_assert!(matches!(e, ProviderError::NotFound(_) | ProviderError::Invalid(_)), "unexpected error kind: {text}");
         }
         Ok(())
     });

@@ -103,8 +103,8 @@ pub fn spec_json() -> impl Strategy<Value = Value> {
     let regexp = prop_oneof![3 => "[a-z/^$.*]{0,6}", 1 => inputs::text()].boxed();
     let rewrite = (regexp.clone(), prop_oneof!["[a-z_$1]{0,4}", inputs::text()])
         .prop_map(|(source, target)| serde_json::json!({"regexp": {"source": source, "target": target}}));
-    let find = (prop::option::of("/[a-c]?"), prop::option::of(regexp), prop::option::of(policy(&["Default", "Unicode"])))
-        .prop_map(|(path, name, conversion)| {
+    let find = (prop::option::of("/[a-c]?"), prop::option::of(regexp), prop::option::of(policy(&["Default", "Unicode"]))).prop_map(
+        |(path, name, conversion)| {
             let mut f = serde_json::json!({});
             if let Some(p) = path {
                 f["path"] = p.into();
@@ -116,9 +116,10 @@ pub fn spec_json() -> impl Strategy<Value = Value> {
                 f["conversionStrategy"] = c.into();
             }
             f
-        });
-    let data_from = (prop::option::of(remote_ref), prop::option::of(find), prop::collection::vec(rewrite, 0..3))
-        .prop_map(|(extract, find, rewrite)| {
+        },
+    );
+    let data_from = (prop::option::of(remote_ref), prop::option::of(find), prop::collection::vec(rewrite, 0..3)).prop_map(
+        |(extract, find, rewrite)| {
             let mut df = serde_json::json!({"rewrite": rewrite});
             if let Some(e) = extract {
                 df["extract"] = e;
@@ -127,7 +128,8 @@ pub fn spec_json() -> impl Strategy<Value = Value> {
                 df["find"] = f;
             }
             df
-        });
+        },
+    );
     (
         prop::collection::vec(data, 0..4),
         prop::collection::vec(data_from, 0..3),

@@ -18,12 +18,8 @@ fn workspace_members() -> Vec<PathBuf> {
     let list = &manifest[start..];
     let open = list.find('[').expect("members = [");
     let close = list.find(']').expect("members = [...]");
-    let members: Vec<PathBuf> = list[open + 1..close]
-        .split(',')
-        .map(|m| m.trim().trim_matches('"'))
-        .filter(|m| !m.is_empty())
-        .map(|m| root().join(m))
-        .collect();
+    let members: Vec<PathBuf> =
+        list[open + 1..close].split(',').map(|m| m.trim().trim_matches('"')).filter(|m| !m.is_empty()).map(|m| root().join(m)).collect();
     assert!(members.len() >= 2, "found too few workspace members: {members:?}");
     members
 }

@@ -25,11 +25,7 @@ pub struct Population {
 
 /// Provider calls sesame charged to this namespace's stores (every provider, fake included).
 pub fn provider_calls(metrics: &str, ns: &str) -> u64 {
-    prom::sum(
-        metrics,
-        "sesame_store_provider_calls_total",
-        &[("namespace", ns)],
-    ) as u64
+    prom::sum(metrics, "sesame_store_provider_calls_total", &[("namespace", ns)]) as u64
 }
 
 impl Population {
@@ -41,12 +37,7 @@ impl Population {
         cluster::create_namespace(&client, &ns).await?;
         let stores: Api<SecretStore> = Api::namespaced(client.clone(), &ns);
         for s in 0..n.div_ceil(cluster::KEYS_PER_FAKE_STORE) {
-            stores
-                .create(
-                    &PostParams::default(),
-                    &cluster::fake_store(&ns, &class, s, n)?,
-                )
-                .await?;
+            stores.create(&PostParams::default(), &cluster::fake_store(&ns, &class, s, n)?).await?;
         }
         let mut sesame = Sesame::start(binary, &ns, &class, &[], &[])?;
         sesame.wait_ready().await?;
@@ -56,26 +47,12 @@ impl Population {
         let api = Api::namespaced(client.clone(), &ns);
         let tracker = Tracker::start(client.clone(), &ns);
         let names = (0..n).map(|i| format!("es-{i}")).collect();
-        Ok(Population {
-            client,
-            ns,
-            class,
-            api,
-            tracker,
-            sesame,
-            names,
-            idle_rss_bytes,
-            binary: binary.to_path_buf(),
-        })
+        Ok(Population { client, ns, class, api, tracker, sesame, names, idle_rss_bytes, binary: binary.to_path_buf() })
     }
 
     /// Seconds from the first create to every object Ready (seen on the watch), and of those the
     /// seconds the creates took.
-    pub async fn first_sync(
-        &self,
-        interval: Duration,
-        concurrency: usize,
-    ) -> anyhow::Result<(f64, f64)> {
+    pub async fn first_sync(&self, interval: Duration, concurrency: usize) -> anyhow::Result<(f64, f64)> {
         let started = Instant::now();
         cluster::for_each(self.names.len(), concurrency, |i| async move {
             cluster::create_es(&self.api, &cluster::fake_external_secret(i, interval)?).await
@@ -84,26 +61,15 @@ impl Population {
         let created = started.elapsed().as_secs_f64();
         let n = self.names.len();
         self.tracker
-            .wait(
-                "first sync",
-                Duration::from_secs(600 + n as u64 / 5),
-                |objs| objs.values().filter(|s| s.ready_at.is_some()).count() >= n,
-            )
+            .wait("first sync", Duration::from_secs(600 + n as u64 / 5), |objs| objs.values().filter(|s| s.ready_at.is_some()).count() >= n)
             .await?;
-        let last = self
-            .tracker
-            .snapshot()
-            .values()
-            .filter_map(|s| s.ready_at)
-            .max()
-            .unwrap_or(started);
+        let last = self.tracker.snapshot().values().filter_map(|s| s.ready_at).max().unwrap_or(started);
         Ok((last.duration_since(started).as_secs_f64(), created))
     }
 
     /// RSS and CPU of sesame over `window` with every object synced and none due.
     pub async fn steady(&self, window: Duration) -> anyhow::Result<Steady> {
-        let (rss, hwm, cpu) =
-            procstat::observe(self.sesame.pid(), window, Duration::from_secs(5)).await?;
+        let (rss, hwm, cpu) = procstat::observe(self.sesame.pid(), window, Duration::from_secs(5)).await?;
         let per_es = (rss as f64 - self.idle_rss_bytes as f64) / self.names.len().max(1) as f64;
         Ok(Steady {
             window_secs: window.as_secs_f64(),
@@ -130,28 +96,15 @@ impl Population {
         let ready_seen = prom::count_equal(
             &metrics,
             "externalsecret_status_condition",
-            &[
-                ("namespace", &self.ns),
-                ("condition", "Ready"),
-                ("status", "True"),
-            ],
+            &[("namespace", &self.ns), ("condition", "Ready"), ("status", "True")],
             1.0,
         );
-        Ok(QuietRestart {
-            window_secs: window.as_secs_f64(),
-            provider_calls: provider_calls(&metrics, &self.ns),
-            ready_seen,
-        })
+        Ok(QuietRestart { window_secs: window.as_secs_f64(), provider_calls: provider_calls(&metrics, &self.ns), ready_seen })
     }
 
     pub async fn cleanup(self) {
         drop(self.tracker);
-        let Population {
-            client,
-            ns,
-            mut sesame,
-            ..
-        } = self;
+        let Population { client, ns, mut sesame, .. } = self;
         sesame.stop();
         cluster::delete_namespace(&client, &ns).await;
     }

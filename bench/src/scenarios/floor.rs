@@ -21,12 +21,7 @@ pub async fn run(n: usize, concurrency: usize) -> anyhow::Result<f64> {
         async move {
             let secret = cluster::floor_secret(i);
             let name = format!("s-{i}");
-            api.patch(
-                &name,
-                &PatchParams::apply(&format!("floor-{i}")).force(),
-                &Patch::Apply(&secret),
-            )
-            .await?;
+            api.patch(&name, &PatchParams::apply(&format!("floor-{i}")).force(), &Patch::Apply(&secret)).await?;
             Ok(())
         }
     })

@@ -10,27 +10,15 @@ use crate::{ApiserverCycle, NewObjects, Storm, cluster};
 
 /// Patch every object to `interval` and wait until each has synced again (a spec change is due
 /// at once). Returns when the last one did: slots converge one interval later.
-pub async fn switch_interval(
-    pop: &Population,
-    interval: Duration,
-    concurrency: usize,
-) -> anyhow::Result<Instant> {
+pub async fn switch_interval(pop: &Population, interval: Duration, concurrency: usize) -> anyhow::Result<Instant> {
     // refreshTime has one-second resolution: a re-sync within the same second would not show.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let before: HashMap<String, u32> = pop
-        .tracker
-        .snapshot()
-        .into_iter()
-        .map(|(k, s)| (k, s.refreshes))
-        .collect();
+    let before: HashMap<String, u32> = pop.tracker.snapshot().into_iter().map(|(k, s)| (k, s.refreshes)).collect();
     cluster::set_interval(&pop.api, &pop.names, interval, concurrency).await?;
     let timeout = Duration::from_secs(600 + pop.names.len() as u64 / 5);
     pop.tracker
         .wait("re-sync after the interval change", timeout, |objs| {
-            pop.names.iter().all(|n| {
-                objs.get(n)
-                    .is_some_and(|s| s.refreshes > before.get(n).copied().unwrap_or(0))
-            })
+            pop.names.iter().all(|n| objs.get(n).is_some_and(|s| s.refreshes > before.get(n).copied().unwrap_or(0)))
         })
         .await?;
     Ok(Instant::now())
@@ -38,12 +26,7 @@ pub async fn switch_interval(
 
 /// Create `count` ExternalSecrets while the population refreshes; each one's time from its
 /// create call returning to Ready on the watch.
-pub async fn new_objects(
-    pop: &Population,
-    count: usize,
-    interval: Duration,
-    concurrency: usize,
-) -> anyhow::Result<NewObjects> {
+pub async fn new_objects(pop: &Population, count: usize, interval: Duration, concurrency: usize) -> anyhow::Result<NewObjects> {
     let created: Mutex<HashMap<String, Instant>> = Mutex::default();
     let started = Instant::now();
     cluster::for_each(count, concurrency, |i| {
@@ -51,15 +34,8 @@ pub async fn new_objects(
         async move {
             let name = format!("new-{i}");
             let remote = format!("es-{}", i % pop.names.len().max(1));
-            let store = format!(
-                "fake-{}",
-                (i % pop.names.len().max(1)) / cluster::KEYS_PER_FAKE_STORE
-            );
-            cluster::create_es(
-                &pop.api,
-                &cluster::external_secret(&name, &store, &remote, interval)?,
-            )
-            .await?;
+            let store = format!("fake-{}", (i % pop.names.len().max(1)) / cluster::KEYS_PER_FAKE_STORE);
+            cluster::create_es(&pop.api, &cluster::external_secret(&name, &store, &remote, interval)?).await?;
             created.lock().expect("lock").insert(name, Instant::now());
             Ok(())
         }
@@ -67,29 +43,15 @@ pub async fn new_objects(
     .await?;
     pop.tracker
         .wait("new objects Ready", Duration::from_secs(300), |objs| {
-            (0..count).all(|i| {
-                objs.get(&format!("new-{i}"))
-                    .is_some_and(|s| s.ready_at.is_some())
-            })
+            (0..count).all(|i| objs.get(&format!("new-{i}")).is_some_and(|s| s.ready_at.is_some()))
         })
         .await?;
     let seen = pop.tracker.snapshot();
     let created = created.into_inner().expect("lock");
-    let mut latencies: Vec<f64> = created
-        .iter()
-        .filter_map(|(name, at)| {
-            seen.get(name)?
-                .ready_at
-                .map(|r| r.saturating_duration_since(*at).as_secs_f64())
-        })
-        .collect();
+    let mut latencies: Vec<f64> =
+        created.iter().filter_map(|(name, at)| seen.get(name)?.ready_at.map(|r| r.saturating_duration_since(*at).as_secs_f64())).collect();
     latencies.sort_by(f64::total_cmp);
-    let last = seen
-        .iter()
-        .filter(|(n, _)| n.starts_with("new-"))
-        .filter_map(|(_, s)| s.ready_at)
-        .max()
-        .unwrap_or(started);
+    let last = seen.iter().filter(|(n, _)| n.starts_with("new-")).filter_map(|(_, s)| s.ready_at).max().unwrap_or(started);
     Ok(NewObjects {
         count,
         p50_secs: latencies.get(latencies.len() / 2).copied().unwrap_or(0.0),
@@ -100,22 +62,13 @@ pub async fn new_objects(
 
 /// The apiserver's requests for resources sesame touches over one refresh interval in which
 /// nothing changed remotely.
-pub async fn apiserver_cycle(
-    pop: &Population,
-    interval: Duration,
-) -> anyhow::Result<(ApiserverCycle, usize)> {
+pub async fn apiserver_cycle(pop: &Population, interval: Duration) -> anyhow::Result<(ApiserverCycle, usize)> {
     let before = apiserver::requests(&pop.client).await?;
     let from = Instant::now();
     tokio::time::sleep(interval).await;
     let after = apiserver::requests(&pop.client).await?;
     let refreshed = pop.tracker.refreshes_between(from, Instant::now());
-    Ok((
-        ApiserverCycle {
-            interval_secs: interval.as_secs_f64(),
-            requests: apiserver::delta(&before, &after),
-        },
-        refreshed,
-    ))
+    Ok((ApiserverCycle { interval_secs: interval.as_secs_f64(), requests: apiserver::delta(&before, &after) }, refreshed))
 }
 
 /// Restart and count provider calls per minute over one interval; storm factor = the busiest

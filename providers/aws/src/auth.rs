@@ -14,9 +14,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_sts::types::Tag as StsTag;
-use sesame_provider_core::{
-    CredentialSource, ProviderContext, ProviderError, SecretKeySelector, ServiceAccountSelector,
-};
+use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, SecretKeySelector, ServiceAccountSelector};
 
 use crate::ClientOptions;
 use crate::config::{AwsAuthSecretRef, AwsProvider};
@@ -34,22 +32,12 @@ pub(crate) const STS: &str = "AWS/STS";
 
 /// The SDK configuration for a store: region, endpoints (explicit or from `AWS_ENDPOINT_URL*`),
 /// retries, timeouts and the credential chain.
-pub(crate) async fn sdk_config(
-    spec: &AwsProvider,
-    ctx: &ProviderContext,
-    opts: &ClientOptions,
-) -> Result<SdkConfig, ProviderError> {
+pub(crate) async fn sdk_config(spec: &AwsProvider, ctx: &ProviderContext, opts: &ClientOptions) -> Result<SdkConfig, ProviderError> {
     let base: Option<SharedCredentialsProvider> = if let Some(jwt) = &spec.auth.jwt {
         let sts = aws_sdk_sts::Client::new(&loader(spec, opts).no_credentials().load().await);
-        Some(SharedCredentialsProvider::new(
-            WebIdentity::new(ctx, &jwt.service_account_ref, sts).await?,
-        ))
+        Some(SharedCredentialsProvider::new(WebIdentity::new(ctx, &jwt.service_account_ref, sts).await?))
     } else if let Some(refs) = &spec.auth.secret_ref {
-        let keys = SecretRefCredentials {
-            source: ctx.credentials.clone(),
-            refs: refs.clone(),
-            refresh: opts.secret_ref_refresh,
-        };
+        let keys = SecretRefCredentials { source: ctx.credentials.clone(), refs: refs.clone(), refresh: opts.secret_ref_refresh };
         keys.load().await?; // fail fast: a store whose Secret is missing is not Ready
         Some(SharedCredentialsProvider::new(keys))
     } else {
@@ -60,24 +48,13 @@ pub(crate) async fn sdk_config(
         None => loader(spec, opts).load().await, // the SDK default chain
     };
     for role in spec.additional_roles.iter().filter(|r| !r.is_empty()) {
-        config = assume(
-            config,
-            ctx,
-            Role {
-                arn: role.clone(),
-                ..Role::default()
-            },
-        );
+        config = assume(config, ctx, Role { arn: role.clone(), ..Role::default() });
     }
     if let Some(role) = spec.role.as_deref().filter(|r| !r.is_empty()) {
         let role = Role {
             arn: role.to_string(),
             external_id: spec.external_id.clone().filter(|e| !e.is_empty()),
-            tags: spec
-                .session_tags
-                .iter()
-                .map(|t| (t.key.clone(), t.value.clone()))
-                .collect(),
+            tags: spec.session_tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
             transitive_tag_keys: spec.transitive_tag_keys.clone(),
         };
         config = assume(config, ctx, role);
@@ -86,9 +63,8 @@ pub(crate) async fn sdk_config(
 }
 
 fn loader(spec: &AwsProvider, opts: &ClientOptions) -> ConfigLoader {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(opts.retry_config())
-        .timeout_config(opts.timeout_config());
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).retry_config(opts.retry_config()).timeout_config(opts.timeout_config());
     if !spec.region.is_empty() {
         loader = loader.region(Region::new(spec.region.clone()));
     }
@@ -100,15 +76,8 @@ fn loader(spec: &AwsProvider, opts: &ClientOptions) -> ConfigLoader {
 
 /// `config` with its credentials replaced by `role` assumed with them.
 fn assume(config: SdkConfig, ctx: &ProviderContext, role: Role) -> SdkConfig {
-    let link = AssumeRole {
-        ctx: ctx.clone(),
-        role,
-        sts: aws_sdk_sts::Client::new(&config),
-    };
-    config
-        .into_builder()
-        .credentials_provider(SharedCredentialsProvider::new(link))
-        .build()
+    let link = AssumeRole { ctx: ctx.clone(), role, sts: aws_sdk_sts::Client::new(&config) };
+    config.into_builder().credentials_provider(SharedCredentialsProvider::new(link)).build()
 }
 
 fn credentials_error(e: ProviderError) -> CredentialsError {
@@ -130,27 +99,17 @@ impl SecretRefCredentials {
             Some(sel) => Some(read_key(&*self.source, sel, "sessionTokenSecretRef").await?),
             None => None,
         };
-        Ok(Credentials::new(
-            access_key,
-            secret_key,
-            token,
-            Some(SystemTime::now() + self.refresh),
-            "SecretRef",
-        ))
+        Ok(Credentials::new(access_key, secret_key, token, Some(SystemTime::now() + self.refresh), "SecretRef"))
     }
 }
 
-async fn read_key(
-    source: &dyn CredentialSource,
-    sel: &SecretKeySelector,
-    field: &str,
-) -> Result<String, ProviderError> {
+async fn read_key(source: &dyn CredentialSource, sel: &SecretKeySelector, field: &str) -> Result<String, ProviderError> {
     let value = source.secret_key(sel, None).await.map_err(|e| match e {
         ProviderError::Auth(m) => ProviderError::Auth(format!("could not read {field}: {m}")),
         other => other,
     })?;
-    let text = String::from_utf8(value.into_bytes())
-        .map_err(|_| ProviderError::Auth(format!("{field} (Secret {}) is not UTF-8", sel.name)))?;
+    let text =
+        String::from_utf8(value.into_bytes()).map_err(|_| ProviderError::Auth(format!("{field} (Secret {}) is not UTF-8", sel.name)))?;
     let text = text.trim();
     if text.is_empty() {
         return Err(ProviderError::Auth(format!("{field} (Secret {}) is empty", sel.name)));
@@ -160,9 +119,7 @@ async fn read_key(
 
 impl fmt::Debug for SecretRefCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SecretRefCredentials")
-            .field("refs", &self.refs)
-            .finish_non_exhaustive()
+        f.debug_struct("SecretRefCredentials").field("refs", &self.refs).finish_non_exhaustive()
     }
 }
 
@@ -185,11 +142,7 @@ struct WebIdentity {
 }
 
 impl WebIdentity {
-    async fn new(
-        ctx: &ProviderContext,
-        account: &ServiceAccountSelector,
-        sts: aws_sdk_sts::Client,
-    ) -> Result<Self, ProviderError> {
+    async fn new(ctx: &ProviderContext, account: &ServiceAccountSelector, sts: aws_sdk_sts::Client) -> Result<Self, ProviderError> {
         let annotations: BTreeMap<String, String> = ctx.credentials.service_account_annotations(account).await?;
         let role_arn = annotations.get(ROLE_ARN_ANNOTATION).filter(|r| !r.is_empty()).cloned().ok_or_else(|| {
             ProviderError::Auth(format!(
@@ -197,36 +150,14 @@ impl WebIdentity {
                 account.name
             ))
         })?;
-        let mut audiences = vec![
-            annotations
-                .get(AUDIENCE_ANNOTATION)
-                .filter(|a| !a.is_empty())
-                .cloned()
-                .unwrap_or_else(|| DEFAULT_AUDIENCE.into()),
-        ];
-        audiences.extend(
-            account
-                .audiences
-                .iter()
-                .filter(|a| !audiences.contains(a))
-                .cloned()
-                .collect::<Vec<_>>(),
-        );
-        Ok(WebIdentity {
-            ctx: ctx.clone(),
-            account: account.clone(),
-            role_arn,
-            audiences,
-            sts,
-        })
+        let mut audiences =
+            vec![annotations.get(AUDIENCE_ANNOTATION).filter(|a| !a.is_empty()).cloned().unwrap_or_else(|| DEFAULT_AUDIENCE.into())];
+        audiences.extend(account.audiences.iter().filter(|a| !audiences.contains(a)).cloned().collect::<Vec<_>>());
+        Ok(WebIdentity { ctx: ctx.clone(), account: account.clone(), role_arn, audiences, sts })
     }
 
     async fn load(&self) -> Result<Credentials, ProviderError> {
-        let token = self
-            .ctx
-            .credentials
-            .service_account_token(&self.account, &self.audiences, Some(3600))
-            .await?;
+        let token = self.ctx.credentials.service_account_token(&self.account, &self.audiences, Some(3600)).await?;
         let call = async {
             self.sts
                 .assume_role_with_web_identity()
@@ -244,10 +175,7 @@ impl WebIdentity {
 
 impl fmt::Debug for WebIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WebIdentity")
-            .field("account", &self.account)
-            .field("role_arn", &self.role_arn)
-            .finish_non_exhaustive()
+        f.debug_struct("WebIdentity").field("account", &self.account).field("role_arn", &self.role_arn).finish_non_exhaustive()
     }
 }
 
@@ -292,9 +220,7 @@ impl AssumeRole {
                 .role_session_name(SESSION_NAME)
                 .set_external_id(role.external_id.clone())
                 .set_tags((!tags.is_empty()).then_some(tags))
-                .set_transitive_tag_keys(
-                    (!role.transitive_tag_keys.is_empty()).then(|| role.transitive_tag_keys.clone()),
-                )
+                .set_transitive_tag_keys((!role.transitive_tag_keys.is_empty()).then(|| role.transitive_tag_keys.clone()))
                 .send()
                 .await
                 .map_err(|e| errors::from_sdk(e, "AssumeRole", &role.arn))
@@ -306,9 +232,7 @@ impl AssumeRole {
 
 impl fmt::Debug for AssumeRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AssumeRole")
-            .field("role", &self.role)
-            .finish_non_exhaustive()
+        f.debug_struct("AssumeRole").field("role", &self.role).finish_non_exhaustive()
     }
 }
 
@@ -328,11 +252,5 @@ fn into_credentials(
 ) -> Result<Credentials, ProviderError> {
     let c = creds.ok_or_else(|| ProviderError::Auth(format!("STS returned no credentials for {role}")))?;
     let expiry = SystemTime::try_from(c.expiration).ok();
-    Ok(Credentials::new(
-        c.access_key_id,
-        c.secret_access_key,
-        Some(c.session_token),
-        expiry,
-        provider,
-    ))
+    Ok(Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), expiry, provider))
 }

@@ -26,15 +26,13 @@ where
 {
     let plan = plan(keys, limit, batchable);
     let (by_name, by_key) = futures::join!(
-        stream::iter(plan.chunks.into_iter().map(batch))
-            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-            .collect::<Vec<Answers>>(),
+        stream::iter(plan.chunks.into_iter().map(batch)).buffer_unordered(DEFAULT_BATCH_CONCURRENCY).collect::<Vec<Answers>>(),
         stream::iter(plan.singles.into_iter().map(|key| async move {
             let value = provider.get_secret(&key).await;
             (key, value)
         }))
-            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-            .collect::<BTreeMap<_, _>>(),
+        .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
+        .collect::<BTreeMap<_, _>>(),
     );
     let by_name: Answers = by_name.into_iter().flatten().collect();
     assemble(keys, batchable, &by_name, &by_key)
@@ -64,12 +62,7 @@ pub(crate) fn plan(keys: &[RemoteKey], limit: usize, batchable: impl Fn(&RemoteK
     }
     if names.len() == 1 {
         let name = names.pop_first().expect("one name");
-        singles.insert(
-            keys.iter()
-                .find(|k| k.key == name && batchable(k))
-                .expect("the batchable key")
-                .clone(),
-        );
+        singles.insert(keys.iter().find(|k| k.key == name && batchable(k)).expect("the batchable key").clone());
     }
     let names: Vec<String> = names.into_iter().collect();
     let calls = names.len().div_ceil(limit.max(1));
@@ -79,10 +72,7 @@ pub(crate) fn plan(keys: &[RemoteKey], limit: usize, batchable: impl Fn(&RemoteK
         let size = names.len().div_ceil(calls);
         names.chunks(size).map(<[String]>::to_vec).collect()
     };
-    Plan {
-        chunks,
-        singles: singles.into_iter().collect(),
-    }
+    Plan { chunks, singles: singles.into_iter().collect() }
 }
 
 /// Answer each key, in order, from the batch results (by name) or the single results (by key).
@@ -94,15 +84,8 @@ pub(crate) fn assemble(
 ) -> Vec<Result<SecretValue, ProviderError>> {
     keys.iter()
         .map(|key| {
-            let found = by_key
-                .get(key)
-                .or_else(|| batchable(key).then(|| by_name.get(&key.key)).flatten());
-            found.cloned().unwrap_or_else(|| {
-                Err(ProviderError::Transient(format!(
-                    "{} was not answered by its batch call",
-                    key.key
-                )))
-            })
+            let found = by_key.get(key).or_else(|| batchable(key).then(|| by_name.get(&key.key)).flatten());
+            found.cloned().unwrap_or_else(|| Err(ProviderError::Transient(format!("{} was not answered by its batch call", key.key))))
         })
         .collect()
 }
@@ -123,35 +106,20 @@ mod tests {
         assert_eq!(p.chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![14, 14, 13]);
         assert!(p.singles.is_empty());
         assert_eq!(plan(&keys(20), 20, |_| true).chunks.len(), 1);
-        assert_eq!(
-            plan(&keys(21), 20, |_| true)
-                .chunks
-                .iter()
-                .map(Vec::len)
-                .collect::<Vec<_>>(),
-            vec![11, 10]
-        );
+        assert_eq!(plan(&keys(21), 20, |_| true).chunks.iter().map(Vec::len).collect::<Vec<_>>(), vec![11, 10]);
     }
 
     #[test]
     fn unbatchable_keys_and_a_lone_name_are_read_singly() {
         let versioned = RemoteKey::new("a").with_version(Some("uuid/1".into()));
-        let p = plan(
-            &[versioned.clone(), RemoteKey::new("b"), RemoteKey::new("b")],
-            20,
-            |k| k.version.is_none(),
-        );
+        let p = plan(&[versioned.clone(), RemoteKey::new("b"), RemoteKey::new("b")], 20, |k| k.version.is_none());
         assert!(p.chunks.is_empty());
         assert_eq!(p.singles, vec![versioned, RemoteKey::new("b")]);
     }
 
     #[test]
     fn every_key_is_answered_in_order() {
-        let ks = vec![
-            RemoteKey::new("a"),
-            RemoteKey::new("b").with_version(Some("2".into())),
-            RemoteKey::new("a"),
-        ];
+        let ks = vec![RemoteKey::new("a"), RemoteKey::new("b").with_version(Some("2".into())), RemoteKey::new("a")];
         let by_name = BTreeMap::from([("a".to_string(), Ok(SecretValue::from("1")))]);
         let by_key = BTreeMap::from([(ks[1].clone(), Err(ProviderError::NotFound("b".into())))]);
         let got = assemble(&ks, |k| k.version.is_none(), &by_name, &by_key);

@@ -160,30 +160,21 @@ mod tests {
         assert_eq!(sr.access_key_id.key.as_deref(), Some("access-key"));
         assert_eq!(sr.session_token.as_ref().unwrap().key.as_deref(), Some("token"));
         assert_eq!(p.auth.jwt.as_ref().unwrap().service_account_ref.name, "reader");
-        assert_eq!(
-            serde_json::to_value(&p).unwrap(),
-            yaml,
-            "round-trips with ESO's field names"
-        );
+        assert_eq!(serde_json::to_value(&p).unwrap(), yaml, "round-trips with ESO's field names");
     }
 
     #[test]
     fn a_minimal_store_needs_only_service_and_region() {
-        let p: AwsProvider =
-            serde_json::from_value(serde_json::json!({"service": "ParameterStore", "region": "us-east-1"})).unwrap();
+        let p: AwsProvider = serde_json::from_value(serde_json::json!({"service": "ParameterStore", "region": "us-east-1"})).unwrap();
         assert_eq!(p.service.provider_name(), "AWS/ParameterStore");
         assert!(p.auth.is_empty());
-        assert_eq!(
-            serde_json::to_value(&p).unwrap(),
-            serde_json::json!({"service": "ParameterStore", "region": "us-east-1"})
-        );
+        assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!({"service": "ParameterStore", "region": "us-east-1"}));
     }
 
     #[test]
     fn the_example_store_parses() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/aws/secretstore.yaml");
-        let docs: Vec<serde_json::Value> =
-            serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap();
         let store = docs.iter().find(|d| d["kind"] == "SecretStore").expect("a SecretStore");
         assert_eq!(store["apiVersion"], "external-secrets.io/v1");
         let aws: AwsProvider = serde_json::from_value(store["spec"]["provider"]["aws"].clone()).unwrap();
@@ -197,13 +188,7 @@ mod tests {
     fn the_schema_names_eso_fields_and_describes_them() {
         let schema = serde_json::to_value(schemars::schema_for!(AwsProvider)).unwrap();
         let text = schema.to_string();
-        for field in [
-            "externalID",
-            "accessKeyIDSecretRef",
-            "sessionTokenSecretRef",
-            "serviceAccountRef",
-            "transitiveTagKeys",
-        ] {
+        for field in ["externalID", "accessKeyIDSecretRef", "sessionTokenSecretRef", "serviceAccountRef", "transitiveTagKeys"] {
             assert!(text.contains(field), "schema lacks {field}");
         }
         let role = &schema["properties"]["role"]["description"];

@@ -21,51 +21,34 @@ where
         return cause.clone();
     }
     if find_cause::<CredentialsError>(&err).is_some() {
-        return ProviderError::Auth(format!(
-            "{op} {what}: could not load AWS credentials: {}",
-            DisplayErrorContext(&err)
-        ));
+        return ProviderError::Auth(format!("{op} {what}: could not load AWS credentials: {}", DisplayErrorContext(&err)));
     }
     match &err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let e = service.err();
-            from_code(
-                e.code().unwrap_or("Unknown"),
-                e.message().unwrap_or(""),
-                Some(status),
-                op,
-                what,
-            )
+            from_code(e.code().unwrap_or("Unknown"), e.message().unwrap_or(""), Some(status), op, what)
         }
         SdkError::TimeoutError(_) => ProviderError::Transient(format!("{op} {what}: timed out")),
-        SdkError::DispatchFailure(d) if d.is_user() => ProviderError::Invalid(format!(
-            "{op} {what}: request could not be sent: {}",
-            DisplayErrorContext(&err)
-        )),
-        SdkError::DispatchFailure(_) => {
-            ProviderError::Transient(format!("{op} {what}: request failed: {}", DisplayErrorContext(&err)))
+        SdkError::DispatchFailure(d) if d.is_user() => {
+            ProviderError::Invalid(format!("{op} {what}: request could not be sent: {}", DisplayErrorContext(&err)))
         }
+        SdkError::DispatchFailure(_) => ProviderError::Transient(format!("{op} {what}: request failed: {}", DisplayErrorContext(&err))),
         SdkError::ResponseError(r) => ProviderError::Transient(format!(
             "{op} {what}: unreadable response (HTTP {}): {}",
             r.raw().status().as_u16(),
             DisplayErrorContext(&err)
         )),
-        SdkError::ConstructionFailure(_) => ProviderError::Invalid(format!(
-            "{op} {what}: request could not be built: {}",
-            DisplayErrorContext(&err)
-        )),
+        SdkError::ConstructionFailure(_) => {
+            ProviderError::Invalid(format!("{op} {what}: request could not be built: {}", DisplayErrorContext(&err)))
+        }
         _ => ProviderError::Transient(format!("{op} {what}: {}", DisplayErrorContext(&err))),
     }
 }
 
 /// Map an AWS error code (also used for the per-id errors of a batch call, which have no status).
 pub(crate) fn from_code(code: &str, message: &str, status: Option<u16>, op: &str, what: &str) -> ProviderError {
-    let text = if message.is_empty() {
-        format!("{op} {what}: {code}")
-    } else {
-        format!("{op} {what}: {code}: {message}")
-    };
+    let text = if message.is_empty() { format!("{op} {what}: {code}") } else { format!("{op} {what}: {code}: {message}") };
     match code {
         "ResourceNotFoundException" | "ParameterNotFound" | "ParameterVersionNotFound" | "InvalidResourceId" => {
             ProviderError::NotFound(text)
@@ -141,11 +124,7 @@ mod tests {
         assert_eq!(k("ResourceNotFoundException", "", Some(400)), "not_found");
         assert_eq!(k("ParameterNotFound", "", Some(400)), "not_found");
         assert_eq!(
-            k(
-                "InvalidRequestException",
-                "You can't perform this operation on the secret because it was marked for deletion.",
-                Some(400)
-            ),
+            k("InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion.", Some(400)),
             "not_found"
         );
         assert_eq!(k("InvalidRequestException", "something else", Some(400)), "invalid");
@@ -161,16 +140,7 @@ mod tests {
 
     #[test]
     fn messages_name_the_operation_key_and_code() {
-        let e = from_code(
-            "AccessDeniedException",
-            "not allowed",
-            Some(400),
-            "GetSecretValue",
-            "prod/db",
-        );
-        assert_eq!(
-            e.to_string(),
-            "authentication failed: GetSecretValue prod/db: AccessDeniedException: not allowed"
-        );
+        let e = from_code("AccessDeniedException", "not allowed", Some(400), "GetSecretValue", "prod/db");
+        assert_eq!(e.to_string(), "authentication failed: GetSecretValue prod/db: AccessDeniedException: not allowed");
     }
 }

@@ -102,10 +102,7 @@ mod client {
         }
 
         pub(crate) fn timeout_config(&self) -> TimeoutConfig {
-            TimeoutConfig::builder()
-                .operation_attempt_timeout(self.attempt_timeout)
-                .operation_timeout(self.operation_timeout)
-                .build()
+            TimeoutConfig::builder().operation_attempt_timeout(self.attempt_timeout).operation_timeout(self.operation_timeout).build()
         }
     }
 
@@ -137,8 +134,7 @@ mod client {
             .as_ref()
             .filter(|n| !n.regexp.is_empty())
             .map(|n| {
-                regex::Regex::new(&n.regexp)
-                    .map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp {:?}: {e}", n.regexp)))
+                regex::Regex::new(&n.regexp).map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp {:?}: {e}", n.regexp)))
             })
             .transpose()
     }

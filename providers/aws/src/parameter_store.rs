@@ -9,8 +9,7 @@ use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    DEFAULT_BATCH_CONCURRENCY, FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider,
-    SecretValue,
+    DEFAULT_BATCH_CONCURRENCY, FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::{batch, errors};
@@ -86,9 +85,7 @@ impl ParameterStoreClient {
         };
         let out = self.ctx.timed(PROVIDER, "ListTagsForResource", call).await?;
         let tags: BTreeMap<&str, &str> = out.tag_list().iter().map(|t| (t.key(), t.value())).collect();
-        Ok(SecretValue::from(
-            serde_json::to_vec(&tags).expect("a map of strings serializes"),
-        ))
+        Ok(SecretValue::from(serde_json::to_vec(&tags).expect("a map of strings serializes")))
     }
 
     /// One GetParameters call for up to 10 key names, answered per name.
@@ -99,18 +96,9 @@ impl ParameterStoreClient {
         let names: Vec<String> = keys.iter().map(|k| format!("{}{k}", self.prefix)).collect();
         let what = format!("({} parameters)", names.len());
         let call = async {
-            match self
-                .client
-                .get_parameters()
-                .set_names(Some(names.clone()))
-                .with_decryption(true)
-                .send()
-                .await
-            {
+            match self.client.get_parameters().set_names(Some(names.clone())).with_decryption(true).send().await {
                 Ok(out) => Ok(Ok(out)),
-                Err(e) if e.code() == Some("AccessDeniedException") => {
-                    Ok(Err(errors::from_sdk(e, "GetParameters", &what)))
-                }
+                Err(e) if e.code() == Some("AccessDeniedException") => Ok(Err(errors::from_sdk(e, "GetParameters", &what))),
                 Err(e) => Err(errors::from_sdk(e, "GetParameters", &what)),
             }
         };
@@ -126,19 +114,11 @@ impl ParameterStoreClient {
         let mut answers = Answers::new();
         let mut unanswered = Vec::new();
         for (key, name) in keys.into_iter().zip(names) {
-            let param = out
-                .parameters()
-                .iter()
-                .find(|p| p.name() == Some(name.as_str()) || p.arn() == Some(name.as_str()));
+            let param = out.parameters().iter().find(|p| p.name() == Some(name.as_str()) || p.arn() == Some(name.as_str()));
             if let Some(value) = param.and_then(|p| p.value()) {
                 answers.insert(key, Ok(SecretValue::from(value)));
             } else if out.invalid_parameters().contains(&name) {
-                answers.insert(
-                    key,
-                    Err(ProviderError::NotFound(format!(
-                        "GetParameters {name}: ParameterNotFound"
-                    ))),
-                );
+                answers.insert(key, Err(ProviderError::NotFound(format!("GetParameters {name}: ParameterNotFound"))));
             } else {
                 unanswered.push(key);
             }
@@ -155,10 +135,7 @@ impl ParameterStoreClient {
                 (key, result)
             })
             .collect();
-        stream::iter(reads)
-            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-            .collect()
-            .await
+        stream::iter(reads).buffer_unordered(DEFAULT_BATCH_CONCURRENCY).collect().await
     }
 
     /// Every parameter under `prefix + path` (a `/` hierarchy, or else a name prefix), values
@@ -167,13 +144,7 @@ impl ParameterStoreClient {
         let mut found = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let req = self
-                .client
-                .get_parameters_by_path()
-                .path(root)
-                .recursive(true)
-                .with_decryption(true)
-                .set_next_token(token.take());
+            let req = self.client.get_parameters_by_path().path(root).recursive(true).with_decryption(true).set_next_token(token.take());
             let call = async {
                 match req.send().await {
                     Ok(page) => Ok(Some(page)),
@@ -225,11 +196,7 @@ impl ParameterStoreClient {
                 .set_parameter_filters((!filters.is_empty()).then(|| filters.clone()))
                 .max_results(50)
                 .set_next_token(token.take());
-            let call = async {
-                req.send()
-                    .await
-                    .map_err(|e| errors::from_sdk(e, "DescribeParameters", root))
-            };
+            let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "DescribeParameters", root)) };
             let page = self.ctx.timed(PROVIDER, "DescribeParameters", call).await?;
             names.extend(page.parameters().iter().filter_map(|p| p.name()).map(str::to_string));
             token = page.next_token().map(str::to_string);
@@ -279,18 +246,9 @@ impl SecretProvider for ParameterStoreClient {
             && query.tags.is_empty()
             && let Some(params) = self.by_path(&root).await?
         {
-            return Ok(params
-                .into_iter()
-                .filter_map(|(name, value)| Some((wanted(&name)?, SecretValue::from(value))))
-                .collect());
+            return Ok(params.into_iter().filter_map(|(name, value)| Some((wanted(&name)?, SecretValue::from(value)))).collect());
         }
-        let keys: Vec<RemoteKey> = self
-            .describe(&root, &query.tags)
-            .await?
-            .iter()
-            .filter_map(|n| wanted(n))
-            .map(RemoteKey::new)
-            .collect();
+        let keys: Vec<RemoteKey> = self.describe(&root, &query.tags).await?.iter().filter_map(|n| wanted(n)).map(RemoteKey::new).collect();
         let values = self.get_secrets(&keys).await;
         let mut found = BTreeMap::new();
         for (key, value) in keys.into_iter().zip(values) {

@@ -9,8 +9,7 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    DEFAULT_BATCH_CONCURRENCY, FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider,
-    SecretValue,
+    DEFAULT_BATCH_CONCURRENCY, FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::{batch, errors};
@@ -69,11 +68,7 @@ impl SecretsManagerClient {
                 id.clone()
             }
         };
-        let call = async {
-            req.send()
-                .await
-                .map_err(|e| errors::from_sdk(e, "GetSecretValue", &what))
-        };
+        let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "GetSecretValue", &what)) };
         let out = self.ctx.timed(PROVIDER, "GetSecretValue", call).await?;
         payload(out.secret_string(), out.secret_binary(), &what)
     }
@@ -81,28 +76,14 @@ impl SecretsManagerClient {
     /// `metadataPolicy: Fetch`: the secret's tags as a JSON object.
     async fn tags(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
         let id = self.id(&key.key);
-        let call = async {
-            self.client
-                .describe_secret()
-                .secret_id(&id)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(e, "DescribeSecret", &id))
-        };
+        let call =
+            async { self.client.describe_secret().secret_id(&id).send().await.map_err(|e| errors::from_sdk(e, "DescribeSecret", &id)) };
         let out = self.ctx.timed(PROVIDER, "DescribeSecret", call).await?;
         if out.deleted_date().is_some() {
-            return Err(ProviderError::NotFound(format!(
-                "DescribeSecret {id}: the secret is scheduled for deletion"
-            )));
+            return Err(ProviderError::NotFound(format!("DescribeSecret {id}: the secret is scheduled for deletion")));
         }
-        let tags: BTreeMap<&str, &str> = out
-            .tags()
-            .iter()
-            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-            .collect();
-        Ok(SecretValue::from(
-            serde_json::to_vec(&tags).expect("a map of strings serializes"),
-        ))
+        let tags: BTreeMap<&str, &str> = out.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))).collect();
+        Ok(SecretValue::from(serde_json::to_vec(&tags).expect("a map of strings serializes")))
     }
 
     /// One BatchGetSecretValue call for up to 20 key names, answered per name.
@@ -113,18 +94,10 @@ impl SecretsManagerClient {
         let ids: Vec<String> = names.iter().map(|n| self.id(n)).collect();
         let what = format!("({} secrets)", ids.len());
         let call = async {
-            match self
-                .client
-                .batch_get_secret_value()
-                .set_secret_id_list(Some(ids.clone()))
-                .send()
-                .await
-            {
+            match self.client.batch_get_secret_value().set_secret_id_list(Some(ids.clone())).send().await {
                 Ok(out) => Ok(Ok(out)),
                 // Refused as a whole: fall back to single reads, which may be allowed.
-                Err(e) if e.code() == Some("AccessDeniedException") => {
-                    Ok(Err(errors::from_sdk(e, "BatchGetSecretValue", &what)))
-                }
+                Err(e) if e.code() == Some("AccessDeniedException") => Ok(Err(errors::from_sdk(e, "BatchGetSecretValue", &what))),
                 Err(e) => Err(errors::from_sdk(e, "BatchGetSecretValue", &what)),
             }
         };
@@ -140,10 +113,7 @@ impl SecretsManagerClient {
         let mut answers = Answers::new();
         let mut unanswered = Vec::new();
         for (name, id) in names.into_iter().zip(ids) {
-            let entry = out
-                .secret_values()
-                .iter()
-                .find(|e| e.name() == Some(id.as_str()) || e.arn() == Some(id.as_str()));
+            let entry = out.secret_values().iter().find(|e| e.name() == Some(id.as_str()) || e.arn() == Some(id.as_str()));
             let error = out.errors().iter().find(|e| e.secret_id() == Some(id.as_str()));
             match (entry, error) {
                 (Some(entry), _) => {
@@ -151,16 +121,7 @@ impl SecretsManagerClient {
                 }
                 (None, Some(err)) => {
                     let code = err.error_code().unwrap_or("Unknown");
-                    answers.insert(
-                        name,
-                        Err(errors::from_code(
-                            code,
-                            err.message().unwrap_or(""),
-                            None,
-                            "BatchGetSecretValue",
-                            &id,
-                        )),
-                    );
+                    answers.insert(name, Err(errors::from_code(code, err.message().unwrap_or(""), None, "BatchGetSecretValue", &id)));
                 }
                 // Not recognisable in the answer (a partial ARN, say): ask for it on its own.
                 (None, None) => unanswered.push(name),
@@ -178,10 +139,7 @@ impl SecretsManagerClient {
                 (name, result)
             })
             .collect();
-        stream::iter(reads)
-            .buffer_unordered(DEFAULT_BATCH_CONCURRENCY)
-            .collect()
-            .await
+        stream::iter(reads).buffer_unordered(DEFAULT_BATCH_CONCURRENCY).collect().await
     }
 
     /// Names (without the store prefix) of the live secrets under `path` carrying every tag.
@@ -189,12 +147,7 @@ impl SecretsManagerClient {
         let name_prefix = format!("{}{}", self.prefix, query.path.as_deref().unwrap_or(""));
         let mut filters = Vec::new();
         if !name_prefix.is_empty() {
-            filters.push(
-                Filter::builder()
-                    .key(FilterNameStringType::Name)
-                    .values(&name_prefix)
-                    .build(),
-            );
+            filters.push(Filter::builder().key(FilterNameStringType::Name).values(&name_prefix).build());
         }
         for (k, v) in &query.tags {
             filters.push(Filter::builder().key(FilterNameStringType::TagKey).values(k).build());
@@ -210,25 +163,15 @@ impl SecretsManagerClient {
                 .set_filters((!filters.is_empty()).then(|| filters.clone()))
                 .max_results(100)
                 .set_next_token(token.take());
-            let call = async {
-                req.send()
-                    .await
-                    .map_err(|e| errors::from_sdk(e, "ListSecrets", &name_prefix))
-            };
+            let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "ListSecrets", &name_prefix)) };
             let page = self.ctx.timed(PROVIDER, "ListSecrets", call).await?;
             for entry in page.secret_list() {
                 let Some(name) = entry.name() else { continue };
                 // AWS's filters match loosely (prefixes of words, any tag key with any value):
                 // keep exactly what the query asks for.
-                let tags: BTreeMap<&str, &str> = entry
-                    .tags()
-                    .iter()
-                    .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-                    .collect();
-                let tagged = query
-                    .tags
-                    .iter()
-                    .all(|(k, v)| tags.get(k.as_str()) == Some(&v.as_str()));
+                let tags: BTreeMap<&str, &str> =
+                    entry.tags().iter().filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))).collect();
+                let tagged = query.tags.iter().all(|(k, v)| tags.get(k.as_str()) == Some(&v.as_str()));
                 let Some(key) = name.strip_prefix(self.prefix.as_str()) else {
                     continue;
                 };
@@ -252,9 +195,7 @@ fn payload(string: Option<&str>, binary: Option<&Blob>, what: &str) -> Result<Se
     match (string, binary) {
         (Some(s), _) => Ok(SecretValue::from(s)),
         (None, Some(b)) => Ok(SecretValue::from(b.as_ref().to_vec())),
-        (None, None) => Err(ProviderError::Invalid(format!(
-            "{what} has neither SecretString nor SecretBinary"
-        ))),
+        (None, None) => Err(ProviderError::Invalid(format!("{what} has neither SecretString nor SecretBinary"))),
     }
 }
 

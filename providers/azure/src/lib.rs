@@ -49,11 +49,7 @@ pub struct AzureKvProvider {
     pub identity_id: Option<String>,
     /// Accepted for compatibility with ESO, where it switches from the legacy go-autorest client
     /// to the current Azure SDK. Sesame always uses the current SDK, so it has no effect here.
-    #[serde(
-        default,
-        rename = "useAzureSDK",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "useAzureSDK", skip_serializing_if = "Option::is_none")]
     pub use_azure_sdk: Option<bool>,
     /// Custom endpoints for private clouds (Azure Stack Hub / Edge, sovereign deployments).
     /// Required when `environmentType` is `AzureStackCloud`.
@@ -121,11 +117,7 @@ pub struct AzureCustomCloudConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_vault_endpoint: Option<String>,
     /// The DNS suffix of Key Vault URLs in this cloud. Informational, as `keyVaultEndpoint`.
-    #[serde(
-        default,
-        rename = "keyVaultDNSSuffix",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "keyVaultDNSSuffix", skip_serializing_if = "Option::is_none")]
     pub key_vault_dns_suffix: Option<String>,
     /// The Azure Resource Manager endpoint. Not used for reading secrets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,8 +132,8 @@ pub struct AzureCustomCloudConfig {
 mod client;
 #[cfg(feature = "client")]
 pub use client::{
-    ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, ENV_EXTRA_CA_FILE,
-    ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings, PROVIDER, build, build_with,
+    ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE,
+    HttpSettings, PROVIDER, build, build_with,
 };
 
 #[cfg(test)]
@@ -157,14 +149,9 @@ mod tests {
         let mut stores = 0;
         for text in examples {
             let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(text).unwrap();
-            for doc in docs.iter().filter(|d| {
-                d["kind"]
-                    .as_str()
-                    .is_some_and(|k| k.ends_with("SecretStore"))
-            }) {
+            for doc in docs.iter().filter(|d| d["kind"].as_str().is_some_and(|k| k.ends_with("SecretStore"))) {
                 assert_eq!(doc["apiVersion"], "external-secrets.io/v1");
-                let spec: AzureKvProvider =
-                    serde_json::from_value(doc["spec"]["provider"]["azurekv"].clone()).unwrap();
+                let spec: AzureKvProvider = serde_json::from_value(doc["spec"]["provider"]["azurekv"].clone()).unwrap();
                 assert!(spec.vault_url.starts_with("https://"));
                 stores += 1;
             }
@@ -189,10 +176,7 @@ mod tests {
             "customCloudConfig",
         ] {
             let field = &properties[name];
-            let described = field
-                .get("description")
-                .and_then(|d| d.as_str())
-                .is_some_and(|d| !d.is_empty());
+            let described = field.get("description").and_then(|d| d.as_str()).is_some_and(|d| !d.is_empty());
             assert!(described, "{name} has no description: {field}");
         }
     }
@@ -211,20 +195,8 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(spec.auth_type, Some(AzureAuthType::WorkloadIdentity));
-        assert_eq!(
-            spec.environment_type,
-            Some(AzureEnvironmentType::ChinaCloud)
-        );
-        assert_eq!(
-            spec.custom_cloud_config
-                .unwrap()
-                .key_vault_dns_suffix
-                .as_deref(),
-            Some(".v")
-        );
-        assert_eq!(
-            spec.service_account_ref.unwrap().audiences,
-            vec!["x".to_string()]
-        );
+        assert_eq!(spec.environment_type, Some(AzureEnvironmentType::ChinaCloud));
+        assert_eq!(spec.custom_cloud_config.unwrap().key_vault_dns_suffix.as_deref(), Some(".v"));
+        assert_eq!(spec.service_account_ref.unwrap().audiences, vec!["x".to_string()]);
     }
 }

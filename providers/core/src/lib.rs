@@ -17,7 +17,7 @@ pub mod property;
 
 pub use calls::{CallRecorder, NoCalls, ProviderContext};
 pub use error::ProviderError;
-pub use provider::{Capabilities, DEFAULT_BATCH_CONCURRENCY, CredentialSource, SecretProvider};
+pub use provider::{Capabilities, CredentialSource, DEFAULT_BATCH_CONCURRENCY, SecretProvider};
 pub use refs::{FindName, FindQuery, MetadataPolicy, RemoteKey};
 pub use selectors::{CaProvider, CaProviderKind, SecretKeySelector, ServiceAccountSelector};
 pub use value::SecretValue;

@@ -9,9 +9,7 @@ pub fn extract(payload: &[u8], property: &str, key: &str) -> Result<SecretValue,
     let text = std::str::from_utf8(payload)
         .map_err(|_| ProviderError::Invalid(format!("secret {key} is not UTF-8 JSON, cannot select property {property}")))?;
     if !gjson::valid(text) {
-        return Err(ProviderError::Invalid(format!(
-            "secret {key} is not valid JSON, cannot select property {property}"
-        )));
+        return Err(ProviderError::Invalid(format!("secret {key} is not valid JSON, cannot select property {property}")));
     }
     if let Some(value) = literal_key(text, property) {
         return Ok(SecretValue::from(value));
@@ -25,10 +23,7 @@ pub fn extract(payload: &[u8], property: &str, key: &str) -> Result<SecretValue,
 
 /// The top-level keys of a JSON object payload, as `dataFrom.extract` returns them: strings as
 /// they are, everything else JSON-encoded.
-pub fn top_level_map(
-    payload: &[u8],
-    key: &str,
-) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
+pub fn top_level_map(payload: &[u8], key: &str) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
     let value: serde_json::Value = serde_json::from_slice(payload)
         .map_err(|_| ProviderError::Invalid(format!("secret {key} is not a JSON object, cannot extract keys")))?;
     let serde_json::Value::Object(map) = value else {
@@ -71,11 +66,7 @@ fn go_string(v: &gjson::Value) -> String {
         gjson::Kind::Number => {
             let raw = v.json();
             let digits = raw.strip_prefix('-').unwrap_or(raw);
-            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                raw.to_string()
-            } else {
-                format_float(v.f64())
-            }
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) { raw.to_string() } else { format_float(v.f64()) }
         }
         gjson::Kind::String | gjson::Kind::True | gjson::Kind::False => v.str().to_string(),
         gjson::Kind::Object | gjson::Kind::Array => v.json().to_string(),

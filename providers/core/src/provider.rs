@@ -3,10 +3,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
 
-use crate::{
-    CaProvider, FindQuery, ProviderError, RemoteKey, SecretKeySelector, SecretValue,
-    ServiceAccountSelector,
-};
+use crate::{CaProvider, FindQuery, ProviderError, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector};
 
 /// What a store can do, reported in `SecretStore.status.capabilities`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,11 +73,7 @@ pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
 #[async_trait]
 pub trait CredentialSource: Send + Sync {
     /// The value under `selector.key` (or `default_key` when the selector has none).
-    async fn secret_key(
-        &self,
-        selector: &SecretKeySelector,
-        default_key: Option<&str>,
-    ) -> Result<SecretValue, ProviderError>;
+    async fn secret_key(&self, selector: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError>;
 
     /// A token for a ServiceAccount, minted with the TokenRequest API.
     async fn service_account_token(
@@ -91,10 +84,7 @@ pub trait CredentialSource: Send + Sync {
     ) -> Result<String, ProviderError>;
 
     /// The ServiceAccount's annotations (AWS reads `eks.amazonaws.com/role-arn` from them).
-    async fn service_account_annotations(
-        &self,
-        selector: &ServiceAccountSelector,
-    ) -> Result<BTreeMap<String, String>, ProviderError>;
+    async fn service_account_annotations(&self, selector: &ServiceAccountSelector) -> Result<BTreeMap<String, String>, ProviderError>;
 
     /// A PEM bundle from a Secret or ConfigMap.
     async fn ca_bundle(&self, provider: &CaProvider) -> Result<Vec<u8>, ProviderError>;

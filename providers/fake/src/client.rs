@@ -1,9 +1,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sesame_provider_core::{
-    FindQuery, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue,
-};
+use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::FakeProvider;
 
@@ -16,11 +14,7 @@ pub struct FakeClient {
 
 impl FakeClient {
     pub fn new(spec: &FakeProvider) -> Self {
-        let entries = spec
-            .data
-            .iter()
-            .map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone()))
-            .collect();
+        let entries = spec.data.iter().map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone())).collect();
         FakeClient { entries, validation_fails: spec.validation_result == Some(2) }
     }
 }
@@ -47,10 +41,9 @@ impl SecretProvider for FakeClient {
             return Err(ProviderError::Invalid("the fake provider has no tags to find by".into()));
         }
         let matcher = match &query.name {
-            Some(name) => Some(
-                regex::Regex::new(&name.regexp)
-                    .map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?,
-            ),
+            Some(name) => {
+                Some(regex::Regex::new(&name.regexp).map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?)
+            }
             None => None,
         };
         Ok(self
@@ -117,11 +110,7 @@ mod tests {
     #[tokio::test]
     async fn find_filters_by_path_and_name() {
         let s = store();
-        let q = FindQuery {
-            path: Some("/db".into()),
-            name: Some(FindName { regexp: "pass$".into() }),
-            ..Default::default()
-        };
+        let q = FindQuery { path: Some("/db".into()), name: Some(FindName { regexp: "pass$".into() }), ..Default::default() };
         let found = s.find(&q).await.unwrap();
         assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/db/pass"]);
     }

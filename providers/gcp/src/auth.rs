@@ -15,11 +15,7 @@ pub(crate) struct StoreAuth {
     pub method: &'static str,
 }
 
-pub(crate) async fn store_auth(
-    spec: &GcpProvider,
-    ctx: &ProviderContext,
-    endpoints: &Endpoints,
-) -> Result<StoreAuth, ProviderError> {
+pub(crate) async fn store_auth(spec: &GcpProvider, ctx: &ProviderContext, endpoints: &Endpoints) -> Result<StoreAuth, ProviderError> {
     let auth = spec.auth.clone().unwrap_or_default();
     if let Some(secret_ref) = &auth.secret_ref {
         let selector = &secret_ref.secret_access_key_secret_ref;
@@ -53,10 +49,7 @@ pub(crate) async fn store_auth(
     Ok(StoreAuth { credentials: None, implied_project: None, method: "applicationDefault" })
 }
 
-fn workload_identity_config(
-    wi: &GcpWorkloadIdentity,
-    project_id: Option<&str>,
-) -> Result<WorkloadIdentityConfig, ProviderError> {
+fn workload_identity_config(wi: &GcpWorkloadIdentity, project_id: Option<&str>) -> Result<WorkloadIdentityConfig, ProviderError> {
     let required = |v: &Option<String>, field: &str| {
         v.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
             ProviderError::Invalid(format!("auth.workloadIdentity.{field} is required (Sesame does not query the GKE metadata server)"))

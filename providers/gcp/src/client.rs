@@ -7,9 +7,7 @@ use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::paginator::ItemPaginator as _;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::secret_version::State;
-use sesame_provider_core::{
-    FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
-};
+use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::auth::store_auth;
 use crate::endpoints::Endpoints;
@@ -56,9 +54,9 @@ impl GcpClient {
         let location = spec.location.clone().filter(|l| !l.is_empty());
         let credentials = match auth.credentials {
             Some(c) => c,
-            None => google_cloud_auth::credentials::Builder::default().build().map_err(|e| {
-                ProviderError::Auth(format!("no application default credentials for the GCP store: {e}"))
-            })?,
+            None => google_cloud_auth::credentials::Builder::default()
+                .build()
+                .map_err(|e| ProviderError::Auth(format!("no application default credentials for the GCP store: {e}")))?,
         };
         let mut builder = SecretManagerService::builder()
             .with_credentials(credentials)
@@ -67,10 +65,7 @@ impl GcpClient {
         if let Some(endpoint) = endpoints.secret_manager_for(location.as_deref()) {
             builder = builder.with_endpoint(endpoint);
         }
-        let sm = builder
-            .build()
-            .await
-            .map_err(|e| ProviderError::Invalid(format!("cannot build the Secret Manager client: {e}")))?;
+        let sm = builder.build().await.map_err(|e| ProviderError::Invalid(format!("cannot build the Secret Manager client: {e}")))?;
         let parent = match &location {
             Some(l) => format!("projects/{project}/locations/{l}"),
             None => format!("projects/{project}"),
@@ -110,9 +105,7 @@ impl GcpClient {
                 self.sm.access_secret_version().set_name(version_name).send().await.map_err(|e| classify(&e, version_name))
             })
             .await?;
-        let payload = resp
-            .payload
-            .ok_or_else(|| ProviderError::Invalid(format!("{version_name}: the response carries no payload")))?;
+        let payload = resp.payload.ok_or_else(|| ProviderError::Invalid(format!("{version_name}: the response carries no payload")))?;
         if let Some(expected) = payload.data_crc32c
             && i64::from(crc32c::crc32c(&payload.data)) != expected
         {
@@ -182,11 +175,7 @@ impl SecretProvider for GcpClient {
         }
         let version = key.version.as_deref().unwrap_or("latest");
         match self.access(&format!("{secret}/versions/{version}")).await {
-            Err(e)
-                if key.version.is_none()
-                    && self.policy == SecretVersionSelectionPolicy::LatestOrFetch
-                    && disabled_or_destroyed(&e) =>
-            {
+            Err(e) if key.version.is_none() && self.policy == SecretVersionSelectionPolicy::LatestOrFetch && disabled_or_destroyed(&e) => {
                 self.newest_enabled(&secret).await
             }
             other => other,

@@ -74,10 +74,7 @@ mod tests {
     fn production_hosts_by_default_and_regional_secret_manager_for_a_location() {
         let e = Endpoints::default();
         assert_eq!(e.secret_manager_for(None), None);
-        assert_eq!(
-            e.secret_manager_for(Some("europe-west1")).as_deref(),
-            Some("https://secretmanager.europe-west1.rep.googleapis.com")
-        );
+        assert_eq!(e.secret_manager_for(Some("europe-west1")).as_deref(), Some("https://secretmanager.europe-west1.rep.googleapis.com"));
         assert_eq!(e.sts_token_url(), "https://sts.googleapis.com/v1/token");
         assert_eq!(
             e.generate_access_token_url("gsa@p.iam.gserviceaccount.com"),

@@ -36,9 +36,7 @@ pub(crate) fn classify(err: &Error, what: &str) -> ProviderError {
         Some(401 | 403) => ProviderError::Auth(msg),
         Some(404) => ProviderError::NotFound(msg),
         Some(code) if code >= 500 => ProviderError::Transient(msg),
-        _ if err.is_timeout() || err.is_io() || err.is_connect() || err.is_transport() => {
-            ProviderError::Transient(msg)
-        }
+        _ if err.is_timeout() || err.is_io() || err.is_connect() || err.is_transport() => ProviderError::Transient(msg),
         _ => ProviderError::Invalid(msg),
     }
 }
@@ -46,9 +44,9 @@ pub(crate) fn classify(err: &Error, what: &str) -> ProviderError {
 /// The `google.rpc.RetryInfo` hint of a status, when the service sent one.
 fn retry_delay(status: &google_cloud_gax::error::rpc::Status) -> Option<Duration> {
     status.details.iter().find_map(|d| match d {
-        StatusDetails::RetryInfo(info) => info.retry_delay.as_ref().map(|d| {
-            Duration::new(u64::try_from(d.seconds()).unwrap_or(0), u32::try_from(d.nanos()).unwrap_or(0))
-        }),
+        StatusDetails::RetryInfo(info) => {
+            info.retry_delay.as_ref().map(|d| Duration::new(u64::try_from(d.seconds()).unwrap_or(0), u32::try_from(d.nanos()).unwrap_or(0)))
+        }
         _ => None,
     })
 }
@@ -79,9 +77,7 @@ impl RetryPolicy for ReadRetry {
         let retry = error.is_transient_and_before_rpc()
             || error.is_io()
             || error.is_timeout()
-            || error.status().is_some_and(|s| {
-                matches!(s.code, Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded)
-            })
+            || error.status().is_some_and(|s| matches!(s.code, Code::Unavailable | Code::ResourceExhausted | Code::DeadlineExceeded))
             || error.http_status_code().is_some_and(|c| c == 429 || c == 503);
         if retry { RetryResult::Continue(error) } else { RetryResult::Permanent(error) }
     }

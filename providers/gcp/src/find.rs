@@ -25,9 +25,7 @@ pub(crate) async fn find(client: &GcpClient, query: &FindQuery) -> Result<BTreeM
         return Err(ProviderError::Invalid("find needs name or tags".into()));
     }
     let matcher = match &query.name {
-        Some(n) => Some(
-            regex::Regex::new(&n.regexp).map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?,
-        ),
+        Some(n) => Some(regex::Regex::new(&n.regexp).map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?),
         None => None,
     };
     let parent = client.parent().to_string();

@@ -117,10 +117,7 @@ impl WorkloadIdentityCredentials {
             let lifetime = Duration::from_secs(sts.expires_in.unwrap_or(3600));
             return Ok((sts.access_token, lifetime.saturating_sub(started.elapsed())));
         };
-        let token = self
-            .ctx
-            .timed(PROVIDER_NAME, "GenerateAccessToken", self.impersonate(gsa, &sts.access_token))
-            .await?;
+        let token = self.ctx.timed(PROVIDER_NAME, "GenerateAccessToken", self.impersonate(gsa, &sts.access_token)).await?;
         Ok((token, IMPERSONATED_LIFETIME.saturating_sub(started.elapsed())))
     }
 
@@ -141,8 +138,7 @@ impl WorkloadIdentityCredentials {
         if status != 200 {
             return Err(http_failure("STS token exchange", status, &body));
         }
-        serde_json::from_slice(&body)
-            .map_err(|_| ProviderError::Invalid("STS token exchange: the response is not a token response".into()))
+        serde_json::from_slice(&body).map_err(|_| ProviderError::Invalid("STS token exchange: the response is not a token response".into()))
     }
 
     async fn impersonate(&self, gsa: &str, federated: &str) -> Result<String, ProviderError> {
@@ -158,8 +154,8 @@ impl WorkloadIdentityCredentials {
         if status != 200 {
             return Err(http_failure(&what, status, &body));
         }
-        let parsed: GenerateAccessTokenResponse = serde_json::from_slice(&body)
-            .map_err(|_| ProviderError::Invalid(format!("{what}: the response is not an access token")))?;
+        let parsed: GenerateAccessTokenResponse =
+            serde_json::from_slice(&body).map_err(|_| ProviderError::Invalid(format!("{what}: the response is not an access token")))?;
         Ok(parsed.access_token)
     }
 }

@@ -96,10 +96,7 @@ async fn the_services_retry_hint_reaches_the_controller() {
     store.fake.version(DB, b"v1");
     store.fake.throttle(ACCESS, 100, "7s");
     let err = store.build().await.get_secret(&RemoteKey::new("db")).await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Throttled { retry_after: Some(d), .. } if d == std::time::Duration::from_secs(7)),
-        "{err:?}"
-    );
+    assert!(matches!(err, ProviderError::Throttled { retry_after: Some(d), .. } if d == std::time::Duration::from_secs(7)), "{err:?}");
 }
 
 #[tokio::test]
@@ -150,10 +147,7 @@ async fn every_remote_call_is_recorded() {
     p.get_secret(&RemoteKey::new("db")).await.unwrap();
     p.get_secret(&RemoteKey::new("gone")).await.unwrap_err();
     let calls = store.calls.0.lock().unwrap().clone();
-    assert_eq!(
-        calls,
-        [("GCP/SecretManager", "AccessSecretVersion", true), ("GCP/SecretManager", "AccessSecretVersion", false)]
-    );
+    assert_eq!(calls, [("GCP/SecretManager", "AccessSecretVersion", true), ("GCP/SecretManager", "AccessSecretVersion", false)]);
 }
 
 #[tokio::test]

@@ -29,7 +29,8 @@ async fn get(url: &str, bearer: Option<&str>) -> (u16, Value) {
 /// An OAuth token for the reader, from the JWT-bearer grant.
 async fn oauth_token(fake: &FakeGcp, key: &fake::ServiceAccountKey, aud: &str) -> (u16, Value) {
     let now = jwt::now();
-    let claims = json!({"iss": READER, "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": aud, "iat": now, "exp": now + 3600});
+    let claims =
+        json!({"iss": READER, "scope": "https://www.googleapis.com/auth/cloud-platform", "aud": aud, "iat": now, "exp": now + 3600});
     let assertion = key.key.sign_jwt(Some("kid-1"), &claims);
     let form = [("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion.as_str())];
     let resp = reqwest::Client::new().post(format!("{}/token", fake.url)).form(&form).send().await.unwrap();

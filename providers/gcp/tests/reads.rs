@@ -111,10 +111,7 @@ async fn metadata_fetch_returns_labels_and_annotations_as_json() {
     store.fake.version(DB, b"never read");
     let key = RemoteKey::new("db").with_metadata(MetadataPolicy::Fetch);
     let meta = store.build().await.get_secret(&key).await.unwrap();
-    assert_eq!(
-        text(meta.clone()),
-        r#"{"annotations":{"owner":"alice@acme.example"},"labels":{"env":"prod","team":"payments"}}"#
-    );
+    assert_eq!(text(meta.clone()), r#"{"annotations":{"owner":"alice@acme.example"},"labels":{"env":"prod","team":"payments"}}"#);
     assert_eq!(text(property::extract(meta.as_bytes(), "labels.env", "db").unwrap()), "prod");
     assert_eq!(store.calls.names(), ["GetSecret"]);
 }
@@ -148,11 +145,7 @@ async fn find_lists_by_label_and_name_across_pages() {
     assert_eq!(found.keys().collect::<Vec<_>>(), ["api-key", "db-main", "db-old", "db-replica"]);
     assert_eq!(text(found["db-main"].clone()), "db-main");
 
-    let by_name = FindQuery {
-        path: Some("db-".into()),
-        name: Some(FindName { regexp: "(main|test)$".into() }),
-        ..Default::default()
-    };
+    let by_name = FindQuery { path: Some("db-".into()), name: Some(FindName { regexp: "(main|test)$".into() }), ..Default::default() };
     assert_eq!(p.find(&by_name).await.unwrap().keys().collect::<Vec<_>>(), ["db-main", "db-test"]);
     let list_pages = store.fake.requests().iter().filter(|r| *r == "GET /v1/projects/acme-prod/secrets").count();
     assert_eq!(list_pages, 4, "two pages of two for each find");

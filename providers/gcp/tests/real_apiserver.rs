@@ -13,8 +13,7 @@ use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::Api;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use sesame_provider_core::{
-    CaProvider, CredentialSource, ProviderContext, ProviderError, RemoteKey, SecretKeySelector, SecretValue,
-    ServiceAccountSelector,
+    CaProvider, CredentialSource, ProviderContext, ProviderError, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector,
 };
 use sesame_provider_gcp::{Endpoints, build_with_endpoints};
 

@@ -23,12 +23,7 @@ pub(crate) struct Login {
 
 impl Login {
     fn from_auth(info: AuthInfo) -> Self {
-        Login {
-            token: Token(info.client_token),
-            lease: Duration::from_secs(info.lease_duration),
-            renewable: info.renewable,
-            owned: true,
-        }
+        Login { token: Token(info.client_token), lease: Duration::from_secs(info.lease_duration), renewable: info.renewable, owned: true }
     }
 }
 
@@ -36,21 +31,11 @@ impl Login {
 #[derive(Debug, Clone)]
 pub(crate) enum Method {
     Token(SecretKeySelector),
-    AppRole {
-        mount: String,
-        role_id: RoleId,
-        secret: SecretKeySelector,
-    },
+    AppRole { mount: String, role_id: RoleId, secret: SecretKeySelector },
     Kubernetes(VaultKubernetesAuth),
     Jwt(VaultJwtAuth),
-    UserPass {
-        mount: String,
-        username: String,
-        password: SecretKeySelector,
-    },
-    Cert {
-        mount: String,
-    },
+    UserPass { mount: String, username: String, password: SecretKeySelector },
+    Cert { mount: String },
 }
 
 #[derive(Debug, Clone)]
@@ -62,9 +47,7 @@ pub(crate) enum RoleId {
 impl Method {
     pub(crate) fn from_spec(auth: Option<&VaultAuth>) -> Result<Method, ProviderError> {
         let Some(auth) = auth else {
-            return Err(ProviderError::Invalid(
-                "vault store has no auth section".into(),
-            ));
+            return Err(ProviderError::Invalid("vault store has no auth section".into()));
         };
         let mut methods: Vec<Method> = Vec::new();
         if let Some(t) = &auth.token_secret_ref {
@@ -75,21 +58,16 @@ impl Method {
                 (Some(id), _) => RoleId::Inline(id.to_string()),
                 (None, Some(r)) => RoleId::Ref(r.clone()),
                 (None, None) => {
-                    return Err(ProviderError::Invalid(
-                        "appRole needs roleId or roleRef".into(),
-                    ));
+                    return Err(ProviderError::Invalid("appRole needs roleId or roleRef".into()));
                 }
             };
-            methods.push(Method::AppRole {
-                mount: a.path.clone(),
-                role_id,
-                secret: a.secret_ref.clone(),
-            });
+            methods.push(Method::AppRole { mount: a.path.clone(), role_id, secret: a.secret_ref.clone() });
         }
         if let Some(k) = &auth.kubernetes {
             if k.service_account_ref.is_none() && k.secret_ref.is_none() {
                 return Err(ProviderError::Invalid(
-                    "kubernetes auth needs serviceAccountRef or secretRef: Sesame does not lend its own ServiceAccount token to a store".into(),
+                    "kubernetes auth needs serviceAccountRef or secretRef: Sesame does not lend its own ServiceAccount token to a store"
+                        .into(),
                 ));
             }
             methods.push(Method::Kubernetes(k.clone()));
@@ -103,20 +81,16 @@ impl Method {
             methods.push(Method::Jwt(j.clone()));
         }
         if let Some(u) = &auth.user_pass {
-            methods.push(Method::UserPass {
-                mount: u.path.clone(),
-                username: u.username.clone(),
-                password: u.secret_ref.clone(),
-            });
+            methods.push(Method::UserPass { mount: u.path.clone(), username: u.username.clone(), password: u.secret_ref.clone() });
         }
         if let Some(c) = &auth.cert {
-            methods.push(Method::Cert {
-                mount: c.path.clone(),
-            });
+            methods.push(Method::Cert { mount: c.path.clone() });
         }
         match methods.len() {
             1 => Ok(methods.remove(0)),
-            0 => Err(ProviderError::Invalid("vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, jwt, userPass, cert)".into())),
+            0 => Err(ProviderError::Invalid(
+                "vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, jwt, userPass, cert)".into(),
+            )),
             _ => Err(ProviderError::Invalid("vault auth must name exactly one method".into())),
         }
     }
@@ -126,14 +100,9 @@ impl Method {
         match self {
             Method::Token(s) => format!("token from secret {}", s.name),
             Method::AppRole { mount, .. } => format!("approle login at auth/{mount}"),
-            Method::Kubernetes(k) => format!(
-                "kubernetes login at auth/{} as role {}",
-                k.mount_path, k.role
-            ),
+            Method::Kubernetes(k) => format!("kubernetes login at auth/{} as role {}", k.mount_path, k.role),
             Method::Jwt(j) => format!("jwt login at auth/{}", j.path),
-            Method::UserPass {
-                mount, username, ..
-            } => format!("userpass login at auth/{mount} as {username}"),
+            Method::UserPass { mount, username, .. } => format!("userpass login at auth/{mount} as {username}"),
             Method::Cert { mount } => format!("cert login at auth/{mount}"),
         }
     }
@@ -143,20 +112,12 @@ impl Method {
     }
 
     /// Obtain a token. `session` carries no token and is in the auth namespace.
-    pub(crate) async fn login(
-        &self,
-        session: &VaultClient,
-        creds: &dyn CredentialSource,
-    ) -> Result<Login, ProviderError> {
+    pub(crate) async fn login(&self, session: &VaultClient, creds: &dyn CredentialSource) -> Result<Login, ProviderError> {
         let what = self.describe();
         let text = |v: sesame_provider_core::SecretValue, name: &str| {
             String::from_utf8(v.into_bytes())
                 .map(|s| s.trim().to_string())
-                .map_err(|_| {
-                    ProviderError::Invalid(format!(
-                        "{what}: the value in secret {name} is not UTF-8"
-                    ))
-                })
+                .map_err(|_| ProviderError::Invalid(format!("{what}: the value in secret {name} is not UTF-8")))
         };
         let result = match self {
             Method::Token(sel) => {
@@ -164,18 +125,9 @@ impl Method {
                 if token.is_empty() {
                     return Err(ProviderError::Auth(format!("{what}: the token is empty")));
                 }
-                return Ok(Login {
-                    token: Token(token),
-                    lease: Duration::ZERO,
-                    renewable: false,
-                    owned: false,
-                });
+                return Ok(Login { token: Token(token), lease: Duration::ZERO, renewable: false, owned: false });
             }
-            Method::AppRole {
-                mount,
-                role_id,
-                secret,
-            } => {
+            Method::AppRole { mount, role_id, secret } => {
                 let role_id = match role_id {
                     RoleId::Inline(id) => id.clone(),
                     RoleId::Ref(sel) => text(creds.secret_key(sel, None).await?, &sel.name)?,
@@ -185,49 +137,29 @@ impl Method {
             }
             Method::Kubernetes(k) => {
                 let jwt = match (&k.service_account_ref, &k.secret_ref) {
-                    (Some(sa), _) => {
-                        creds
-                            .service_account_token(sa, &sa.audiences, Some(600))
-                            .await?
-                    }
-                    (None, Some(sel)) => {
-                        text(creds.secret_key(sel, Some("token")).await?, &sel.name)?
-                    }
+                    (Some(sa), _) => creds.service_account_token(sa, &sa.audiences, Some(600)).await?,
+                    (None, Some(sel)) => text(creds.secret_key(sel, Some("token")).await?, &sel.name)?,
                     (None, None) => unreachable!("checked in from_spec"),
                 };
                 vaultrs::auth::kubernetes::login(session, &k.mount_path, &k.role, &jwt).await
             }
             Method::Jwt(j) => {
                 let jwt = jwt_token(j, creds, &text).await?;
-                let role = j
-                    .role
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(str::to_string);
+                let role = j.role.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
                 vaultrs::auth::oidc::login(session, &j.path, &jwt, role).await
             }
-            Method::UserPass {
-                mount,
-                username,
-                password,
-            } => {
-                let password =
-                    String::from_utf8(creds.secret_key(password, None).await?.into_bytes())
-                        .map_err(|_| {
-                            ProviderError::Invalid(format!("{what}: the password is not UTF-8"))
-                        })?;
+            Method::UserPass { mount, username, password } => {
+                let password = String::from_utf8(creds.secret_key(password, None).await?.into_bytes())
+                    .map_err(|_| ProviderError::Invalid(format!("{what}: the password is not UTF-8")))?;
                 vaultrs::auth::userpass::login(session, mount, username, &password).await
             }
             Method::Cert { mount } => vaultrs::auth::cert::login(session, mount, "").await,
         };
-        result
-            .map(Login::from_auth)
-            .map_err(|e| match classify(&what, &e) {
-                // A refused login is an auth problem whatever the status (Vault answers 400 for a bad secret ID).
-                ProviderError::Invalid(m) | ProviderError::NotFound(m) => ProviderError::Auth(m),
-                other => other,
-            })
+        result.map(Login::from_auth).map_err(|e| match classify(&what, &e) {
+            // A refused login is an auth problem whatever the status (Vault answers 400 for a bad secret ID).
+            ProviderError::Invalid(m) | ProviderError::NotFound(m) => ProviderError::Auth(m),
+            other => other,
+        })
     }
 }
 
@@ -239,25 +171,14 @@ async fn jwt_token(
     if let Some(sel) = &j.secret_ref {
         return text(creds.secret_key(sel, None).await?, &sel.name);
     }
-    let Some(sat) = &j.kubernetes_service_account_token else {
-        unreachable!("checked in from_spec")
-    };
-    let mut audiences = sat
-        .audiences
-        .clone()
-        .unwrap_or_else(|| vec!["vault".to_string()]);
+    let Some(sat) = &j.kubernetes_service_account_token else { unreachable!("checked in from_spec") };
+    let mut audiences = sat.audiences.clone().unwrap_or_else(|| vec!["vault".to_string()]);
     for a in &sat.service_account_ref.audiences {
         if !audiences.contains(a) {
             audiences.push(a.clone());
         }
     }
-    creds
-        .service_account_token(
-            &sat.service_account_ref,
-            &audiences,
-            Some(sat.expiration_seconds.unwrap_or(600)),
-        )
-        .await
+    creds.service_account_token(&sat.service_account_ref, &audiences, Some(sat.expiration_seconds.unwrap_or(600))).await
 }
 
 #[cfg(test)]
@@ -266,11 +187,7 @@ mod tests {
     use crate::{VaultAppRole, VaultUserPassAuth};
 
     fn sel(name: &str) -> SecretKeySelector {
-        SecretKeySelector {
-            name: name.into(),
-            key: Some("k".into()),
-            namespace: None,
-        }
+        SecretKeySelector { name: name.into(), key: Some("k".into()), namespace: None }
     }
 
     fn invalid(auth: Option<&VaultAuth>) -> String {
@@ -286,11 +203,7 @@ mod tests {
         assert!(invalid(Some(&VaultAuth::default())).contains("names no method"));
         let two = VaultAuth {
             token_secret_ref: Some(sel("t")),
-            user_pass: Some(VaultUserPassAuth {
-                path: "userpass".into(),
-                username: "u".into(),
-                secret_ref: sel("p"),
-            }),
+            user_pass: Some(VaultUserPassAuth { path: "userpass".into(), username: "u".into(), secret_ref: sel("p") }),
             ..Default::default()
         };
         assert!(invalid(Some(&two)).contains("exactly one"));
@@ -299,12 +212,7 @@ mod tests {
     #[test]
     fn approle_needs_a_role_id_inline_or_by_reference() {
         let auth = VaultAuth {
-            app_role: Some(VaultAppRole {
-                path: "approle".into(),
-                role_id: Some(String::new()),
-                role_ref: None,
-                secret_ref: sel("s"),
-            }),
+            app_role: Some(VaultAppRole { path: "approle".into(), role_id: Some(String::new()), role_ref: None, secret_ref: sel("s") }),
             ..Default::default()
         };
         assert!(invalid(Some(&auth)).contains("roleId or roleRef"));
@@ -326,12 +234,7 @@ mod tests {
 
     #[test]
     fn a_login_never_shows_its_token_in_debug_output() {
-        let login = Login {
-            token: Token("hvs.s3cr3t".into()),
-            lease: Duration::ZERO,
-            renewable: false,
-            owned: true,
-        };
+        let login = Login { token: Token("hvs.s3cr3t".into()), lease: Duration::ZERO, renewable: false, owned: true };
         assert!(!format!("{login:?}").contains("s3cr3t"));
     }
 }

@@ -5,10 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sesame_provider_core::{
-    FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider,
-    SecretValue,
-};
+use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
 use tokio::sync::Notify;
 use vaultrs::client::VaultClient;
 
@@ -21,10 +18,7 @@ use crate::{PROVIDER, VaultKvVersion, VaultProvider};
 
 /// Build the client for one store. Logs in lazily (first read or `validate`) and only once;
 /// the token is renewed in the background while the client lives.
-pub async fn build(
-    spec: &VaultProvider,
-    ctx: ProviderContext,
-) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+pub async fn build(spec: &VaultProvider, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
     Ok(VaultStoreClient::connect(spec, ctx).await?)
 }
 
@@ -49,48 +43,20 @@ impl fmt::Debug for VaultStoreClient {
 
 impl VaultStoreClient {
     /// [`build`] with the concrete type.
-    pub async fn connect(
-        spec: &VaultProvider,
-        ctx: ProviderContext,
-    ) -> Result<Arc<Self>, ProviderError> {
+    pub async fn connect(spec: &VaultProvider, ctx: ProviderContext) -> Result<Arc<Self>, ProviderError> {
         let method = Method::from_spec(spec.auth.as_ref())?;
         let transport = Arc::new(Transport::new(spec, ctx.credentials.as_ref()).await?);
         let namespace = spec.namespace.clone().filter(|n| !n.is_empty());
-        let auth_namespace = spec
-            .auth
-            .as_ref()
-            .and_then(|a| a.namespace.clone())
-            .filter(|n| !n.is_empty());
-        let tokens = Arc::new(Tokens::new(
-            transport.clone(),
-            method,
-            ctx.clone(),
-            namespace,
-            auth_namespace,
-        ));
+        let auth_namespace = spec.auth.as_ref().and_then(|a| a.namespace.clone()).filter(|n| !n.is_empty());
+        let tokens = Arc::new(Tokens::new(transport.clone(), method, ctx.clone(), namespace, auth_namespace));
         spawn_renewer(Arc::downgrade(&tokens), tokens.installed.clone());
-        let mount = spec
-            .path
-            .as_deref()
-            .map(|p| p.trim_matches('/').to_string())
-            .filter(|p| !p.is_empty());
-        Ok(Arc::new(VaultStoreClient {
-            tokens,
-            transport,
-            ctx,
-            mount,
-            version: spec.version,
-        }))
+        let mount = spec.path.as_deref().map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
+        Ok(Arc::new(VaultStoreClient { tokens, transport, ctx, mount, version: spec.version }))
     }
 
     /// Run one Vault call with the current token. When Vault refuses it and lookup-self shows the
     /// token itself is gone (expired, revoked), log in again and retry once.
-    pub(crate) async fn call<T, F, Fut>(
-        &self,
-        call: &'static str,
-        what: &str,
-        f: F,
-    ) -> Result<T, ProviderError>
+    pub(crate) async fn call<T, F, Fut>(&self, call: &'static str, what: &str, f: F) -> Result<T, ProviderError>
     where
         F: Fn(Arc<VaultClient>) -> Fut,
         Fut: Future<Output = Result<T, vaultrs::error::ClientError>>,
@@ -98,14 +64,7 @@ impl VaultStoreClient {
         let mut retried = false;
         loop {
             let current = self.tokens.current().await?;
-            let result = self
-                .ctx
-                .timed(PROVIDER, call, async {
-                    f(current.session.clone())
-                        .await
-                        .map_err(|e| classify(what, &e))
-                })
-                .await;
+            let result = self.ctx.timed(PROVIDER, call, async { f(current.session.clone()).await.map_err(|e| classify(what, &e)) }).await;
             match result {
                 Err(ProviderError::Auth(message)) if !retried => {
                     if !self.tokens.token_rejected(current.generation).await {
@@ -123,46 +82,30 @@ impl VaultStoreClient {
         let (mount, path) = (kv.mount.as_str(), kv.path.as_str());
         if key.metadata_policy == MetadataPolicy::Fetch {
             if self.version == VaultKvVersion::V1 {
-                return Err(ProviderError::Invalid(
-                    "cannot perform metadata fetch operations with kv version v1".into(),
-                ));
+                return Err(ProviderError::Invalid("cannot perform metadata fetch operations with kv version v1".into()));
             }
             let what = format!("read metadata {}", kv.metadata_path());
-            let meta = self
-                .call("ReadSecretMetadata", &what, |s| async move {
-                    vaultrs::kv2::read_metadata(&*s, mount, path).await
-                })
-                .await?;
+            let meta =
+                self.call("ReadSecretMetadata", &what, |s| async move { vaultrs::kv2::read_metadata(&*s, mount, path).await }).await?;
             return encode_metadata(&meta);
         }
         match (self.version, key.version.as_deref()) {
             (VaultKvVersion::V2, None) => {
                 let what = format!("read {}", kv.data_path(self.version));
-                let data: Value = self
-                    .call("ReadSecretData", &what, |s| async move {
-                        vaultrs::kv2::read(&*s, mount, path).await
-                    })
-                    .await?;
+                let data: Value = self.call("ReadSecretData", &what, |s| async move { vaultrs::kv2::read(&*s, mount, path).await }).await?;
                 encode_data(data, &what)
             }
             (VaultKvVersion::V2, Some(version)) => {
                 let n = parse_version(version, &key.key)?;
                 let what = format!("read {} version {n}", kv.data_path(self.version));
-                let data: Value = self
-                    .call("ReadSecretData", &what, |s| async move {
-                        vaultrs::kv2::read_version(&*s, mount, path, n).await
-                    })
-                    .await?;
+                let data: Value =
+                    self.call("ReadSecretData", &what, |s| async move { vaultrs::kv2::read_version(&*s, mount, path, n).await }).await?;
                 encode_data(data, &what)
             }
             // KV v1 has no versions; like ESO, a version is ignored there.
             (VaultKvVersion::V1, _) => {
                 let what = format!("read {}", kv.data_path(self.version));
-                let resp = self
-                    .call("ReadSecretData", &what, |s| async move {
-                        vaultrs::kv1::get_raw(&*s, mount, path).await
-                    })
-                    .await?;
+                let resp = self.call("ReadSecretData", &what, |s| async move { vaultrs::kv1::get_raw(&*s, mount, path).await }).await?;
                 encode_data(resp.data, &what)
             }
         }
@@ -177,14 +120,8 @@ impl VaultStoreClient {
             let current = self.tokens.current().await?;
             let token = crate::transport::Token(current.session.middle.token.clone());
             let namespace = current.session.middle.namespace.clone();
-            let (status, body) = self
-                .ctx
-                .timed(
-                    PROVIDER,
-                    "ReadMount",
-                    self.transport.get_json(&path, &token, namespace.as_deref()),
-                )
-                .await?;
+            let (status, body) =
+                self.ctx.timed(PROVIDER, "ReadMount", self.transport.get_json(&path, &token, namespace.as_deref())).await?;
             // A dead token (lookup-self refused too): log in again once, as for reads.
             if status == 403 && !retried && self.tokens.token_rejected(current.generation).await {
                 retried = true;
@@ -195,42 +132,29 @@ impl VaultStoreClient {
         match status {
             200 => {}
             403 => {
-                return Err(ProviderError::Auth(format!(
-                    "mount {mount}: the token may not use it (HTTP 403)"
-                )));
+                return Err(ProviderError::Auth(format!("mount {mount}: the token may not use it (HTTP 403)")));
             }
             400 | 404 => {
-                return Err(ProviderError::Invalid(format!(
-                    "mount {mount} does not exist (HTTP {status})"
-                )));
+                return Err(ProviderError::Invalid(format!("mount {mount} does not exist (HTTP {status})")));
             }
             s if s >= 500 => {
-                return Err(ProviderError::Transient(format!(
-                    "mount {mount}: Vault answered {s}"
-                )));
+                return Err(ProviderError::Transient(format!("mount {mount}: Vault answered {s}")));
             }
             s => {
-                return Err(ProviderError::Invalid(format!(
-                    "mount {mount}: Vault answered {s}"
-                )));
+                return Err(ProviderError::Invalid(format!("mount {mount}: Vault answered {s}")));
             }
         }
         let data = &body["data"];
         let kind = data["type"].as_str().unwrap_or_default();
         if kind != "kv" && kind != "generic" {
-            return Err(ProviderError::Invalid(format!(
-                "mount {mount} is a {kind:?} engine, not KV"
-            )));
+            return Err(ProviderError::Invalid(format!("mount {mount} is a {kind:?} engine, not KV")));
         }
         let mounted = match data["options"]["version"].as_str() {
             Some("2") => VaultKvVersion::V2,
             _ => VaultKvVersion::V1,
         };
         if mounted != self.version {
-            return Err(ProviderError::Invalid(format!(
-                "mount {mount} is KV {mounted:?} but the store says version {:?}",
-                self.version
-            )));
+            return Err(ProviderError::Invalid(format!("mount {mount} is KV {mounted:?} but the store says version {:?}", self.version)));
         }
         Ok(())
     }
@@ -246,10 +170,7 @@ impl SecretProvider for VaultStoreClient {
         self.read(key).await.map(SecretValue::from)
     }
 
-    async fn find(
-        &self,
-        query: &FindQuery,
-    ) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
+    async fn find(&self, query: &FindQuery) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
         crate::find::find(self, query).await
     }
 
@@ -257,12 +178,7 @@ impl SecretProvider for VaultStoreClient {
         match self.mount.clone() {
             Some(mount) => self.check_mount(&mount).await,
             // No mount to check: prove the token works.
-            None => self
-                .call("LookupSelf", "lookup token", |s| async move {
-                    vaultrs::token::lookup_self(&*s).await
-                })
-                .await
-                .map(|_| ()),
+            None => self.call("LookupSelf", "lookup token", |s| async move { vaultrs::token::lookup_self(&*s).await }).await.map(|_| ()),
         }
     }
 
@@ -282,10 +198,7 @@ fn spawn_renewer(tokens: Weak<Tokens>, installed: Arc<Notify>) {
         let mut next = Instant::now() + Duration::from_secs(60);
         loop {
             let now = Instant::now();
-            let wake = next.clamp(
-                now + Duration::from_millis(500),
-                now + Duration::from_secs(60),
-            );
+            let wake = next.clamp(now + Duration::from_millis(500), now + Duration::from_secs(60));
             tokio::select! {
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = installed.notified() => {}
@@ -293,10 +206,7 @@ fn spawn_renewer(tokens: Weak<Tokens>, installed: Arc<Notify>) {
             let Some(tokens) = tokens.upgrade() else {
                 break;
             };
-            next = tokens
-                .maintain()
-                .await
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
+            next = tokens.maintain().await.unwrap_or_else(|| Instant::now() + Duration::from_secs(60));
         }
     });
 }

@@ -6,8 +6,7 @@ use serde::{Deserialize, Serialize};
 use sesame_provider_core::{CaProvider, SecretKeySelector};
 
 pub use crate::config_auth::{
-    VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth,
-    VaultKubernetesServiceAccountTokenAuth, VaultUserPassAuth,
+    VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultUserPassAuth,
 };
 
 /// Configures a store to sync secrets from a HashiCorp Vault or OpenBao KV secrets engine.
@@ -40,11 +39,7 @@ pub struct VaultProvider {
     /// The configuration used for client side related TLS communication, when the Vault server
     /// requires mutual authentication. Only used if the Server URL is using HTTPS protocol.
     /// This is different from the "TLS certificates auth method", under `auth.cert`.
-    #[serde(
-        default,
-        rename = "tls",
-        skip_serializing_if = "VaultClientTls::is_empty"
-    )]
+    #[serde(default, rename = "tls", skip_serializing_if = "VaultClientTls::is_empty")]
     pub tls: VaultClientTls,
     /// The provider for the CA bundle to use to validate Vault server certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,10 +148,7 @@ mod tests {
             "certSecretRef",
             "keySecretRef",
         ] {
-            assert!(
-                schema.contains(&format!("\"{field}\"")),
-                "schema lacks {field}"
-            );
+            assert!(schema.contains(&format!("\"{field}\"")), "schema lacks {field}");
         }
     }
 }

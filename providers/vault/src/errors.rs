@@ -7,9 +7,7 @@ use vaultrs::error::ClientError;
 pub(crate) fn status_of(err: &ClientError) -> Option<u16> {
     match err {
         ClientError::APIError { code, .. } => Some(*code),
-        ClientError::RestClientError {
-            source: rustify::errors::ClientError::ServerResponseError { code, .. },
-        } => Some(*code),
+        ClientError::RestClientError { source: rustify::errors::ClientError::ServerResponseError { code, .. } } => Some(*code),
         _ => None,
     }
 }
@@ -19,11 +17,7 @@ fn vault_errors(err: &ClientError) -> String {
     let ClientError::APIError { errors, .. } = err else {
         return String::new();
     };
-    let joined: Vec<String> = errors
-        .iter()
-        .map(|e| e.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|e| !e.is_empty())
-        .collect();
+    let joined: Vec<String> = errors.iter().map(|e| e.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|e| !e.is_empty()).collect();
     if joined.is_empty() {
         return String::new();
     }
@@ -44,25 +38,15 @@ pub(crate) fn classify(what: &str, err: &ClientError) -> ProviderError {
     let detail = vault_errors(err);
     match status_of(err) {
         Some(404) => ProviderError::NotFound(format!("{what}: Vault answered 404{detail}")),
-        Some(403) | Some(401) => ProviderError::Auth(format!(
-            "{what}: permission denied (HTTP {}){detail}",
-            status_of(err).unwrap_or(403)
-        )),
+        Some(403) | Some(401) => ProviderError::Auth(format!("{what}: permission denied (HTTP {}){detail}", status_of(err).unwrap_or(403))),
         Some(429) => ProviderError::throttled(format!("{what}: Vault answered 429{detail}")),
-        Some(503) => ProviderError::Transient(format!(
-            "{what}: Vault is sealed or unavailable (HTTP 503){detail}"
-        )),
-        Some(code) if code >= 500 => {
-            ProviderError::Transient(format!("{what}: Vault answered {code}{detail}"))
-        }
-        Some(400) if detail.contains("sealed") => {
-            ProviderError::Transient(format!("{what}: Vault is sealed{detail}"))
-        }
+        Some(503) => ProviderError::Transient(format!("{what}: Vault is sealed or unavailable (HTTP 503){detail}")),
+        Some(code) if code >= 500 => ProviderError::Transient(format!("{what}: Vault answered {code}{detail}")),
+        Some(400) if detail.contains("sealed") => ProviderError::Transient(format!("{what}: Vault is sealed{detail}")),
         Some(code) => ProviderError::Invalid(format!("{what}: Vault answered {code}{detail}")),
         None => match err {
             ClientError::RestClientError { source } => match source {
-                rustify::errors::ClientError::RequestError { .. }
-                | rustify::errors::ClientError::ResponseError { .. } => {
+                rustify::errors::ClientError::RequestError { .. } | rustify::errors::ClientError::ResponseError { .. } => {
                     ProviderError::Transient(format!("{what}: cannot reach Vault: {}", chain(err)))
                 }
                 _ => ProviderError::Invalid(format!("{what}: {}", chain(err))),
@@ -92,35 +76,17 @@ mod tests {
     use super::*;
 
     fn api(code: u16, errors: &[&str]) -> ClientError {
-        ClientError::APIError {
-            code,
-            errors: errors.iter().map(|e| e.to_string()).collect(),
-        }
+        ClientError::APIError { code, errors: errors.iter().map(|e| e.to_string()).collect() }
     }
 
     #[test]
     fn statuses_map_to_what_the_controller_should_do() {
         assert!(classify("read x", &api(404, &[])).is_not_found());
-        assert!(matches!(
-            classify("read x", &api(403, &["permission denied"])),
-            ProviderError::Auth(_)
-        ));
-        assert!(matches!(
-            classify("read x", &api(429, &[])),
-            ProviderError::Throttled { .. }
-        ));
-        assert!(matches!(
-            classify("read x", &api(503, &["Vault is sealed"])),
-            ProviderError::Transient(_)
-        ));
-        assert!(matches!(
-            classify("read x", &api(500, &[])),
-            ProviderError::Transient(_)
-        ));
-        assert!(matches!(
-            classify("read x", &api(400, &["bad"])),
-            ProviderError::Invalid(_)
-        ));
+        assert!(matches!(classify("read x", &api(403, &["permission denied"])), ProviderError::Auth(_)));
+        assert!(matches!(classify("read x", &api(429, &[])), ProviderError::Throttled { .. }));
+        assert!(matches!(classify("read x", &api(503, &["Vault is sealed"])), ProviderError::Transient(_)));
+        assert!(matches!(classify("read x", &api(500, &[])), ProviderError::Transient(_)));
+        assert!(matches!(classify("read x", &api(400, &["bad"])), ProviderError::Invalid(_)));
     }
 
     #[tokio::test]
@@ -133,16 +99,9 @@ mod tests {
 
     #[test]
     fn messages_name_the_operation_status_and_vault_reason() {
-        let msg = classify(
-            "read secret/data/app",
-            &api(403, &["1 error occurred:\n\t* permission denied\n\n"]),
-        )
-        .to_string();
+        let msg = classify("read secret/data/app", &api(403, &["1 error occurred:\n\t* permission denied\n\n"])).to_string();
         assert!(msg.contains("read secret/data/app"), "{msg}");
         assert!(msg.contains("403"), "{msg}");
-        assert!(
-            msg.contains("1 error occurred: * permission denied"),
-            "{msg}"
-        );
+        assert!(msg.contains("1 error occurred: * permission denied"), "{msg}");
     }
 }

@@ -3,9 +3,7 @@
 //! each match. Names are relative to the mount.
 use std::collections::BTreeMap;
 
-use sesame_provider_core::{
-    FindQuery, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue,
-};
+use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::VaultKvVersion;
 use crate::client::VaultStoreClient;
@@ -13,32 +11,18 @@ use crate::client::VaultStoreClient;
 /// Upper bound on listed secrets, so a find over a huge tree fails instead of running forever.
 const MAX_LISTED: usize = 10_000;
 
-pub(crate) async fn find(
-    client: &VaultStoreClient,
-    query: &FindQuery,
-) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+pub(crate) async fn find(client: &VaultStoreClient, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
     let Some(mount) = client.mount.clone() else {
-        return Err(ProviderError::Invalid(
-            "dataFrom.find needs the store's path (the KV mount)".into(),
-        ));
+        return Err(ProviderError::Invalid("dataFrom.find needs the store's path (the KV mount)".into()));
     };
     if client.version == VaultKvVersion::V1 && !query.tags.is_empty() {
-        return Err(ProviderError::Invalid(
-            "cannot perform find by tag operations with kv version v1".into(),
-        ));
+        return Err(ProviderError::Invalid("cannot perform find by tag operations with kv version v1".into()));
     }
     let matcher = match &query.name {
-        Some(name) => Some(
-            regex::Regex::new(&name.regexp)
-                .map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?,
-        ),
+        Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?),
         None => None,
     };
-    let root = query
-        .path
-        .as_deref()
-        .map(|p| p.trim_matches('/'))
-        .filter(|p| !p.is_empty());
+    let root = query.path.as_deref().map(|p| p.trim_matches('/')).filter(|p| !p.is_empty());
     let names = list_tree(client, &mount, root).await?;
 
     let mut out = BTreeMap::new();
@@ -47,11 +31,8 @@ pub(crate) async fn find(
             continue;
         }
         if !query.tags.is_empty() {
-            let meta = client
-                .get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch))
-                .await?;
-            let meta: BTreeMap<String, String> =
-                serde_json::from_slice(meta.as_bytes()).unwrap_or_default();
+            let meta = client.get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch)).await?;
+            let meta: BTreeMap<String, String> = serde_json::from_slice(meta.as_bytes()).unwrap_or_default();
             if !query.tags.iter().all(|(k, v)| meta.get(k) == Some(v)) {
                 continue;
             }
@@ -68,11 +49,7 @@ pub(crate) async fn find(
 }
 
 /// Every secret name under `root`, depth first.
-async fn list_tree(
-    client: &VaultStoreClient,
-    mount: &str,
-    root: Option<&str>,
-) -> Result<Vec<String>, ProviderError> {
+async fn list_tree(client: &VaultStoreClient, mount: &str, root: Option<&str>) -> Result<Vec<String>, ProviderError> {
     let mut pending = vec![root.map(|r| format!("{r}/")).unwrap_or_default()];
     let mut names = Vec::new();
     while let Some(dir) = pending.pop() {
@@ -90,37 +67,22 @@ async fn list_tree(
             }
         }
         if names.len() > MAX_LISTED {
-            return Err(ProviderError::Invalid(format!(
-                "find under {mount}/{dir} lists more than {MAX_LISTED} secrets"
-            )));
+            return Err(ProviderError::Invalid(format!("find under {mount}/{dir} lists more than {MAX_LISTED} secrets")));
         }
     }
     names.sort();
     Ok(names)
 }
 
-async fn list(
-    client: &VaultStoreClient,
-    mount: &str,
-    dir: &str,
-) -> Result<Vec<String>, ProviderError> {
+async fn list(client: &VaultStoreClient, mount: &str, dir: &str) -> Result<Vec<String>, ProviderError> {
     match client.version {
         VaultKvVersion::V2 => {
             let what = format!("list {mount}/metadata/{dir}");
-            client
-                .call("List", &what, |s| async move {
-                    vaultrs::kv2::list(&*s, mount, dir).await
-                })
-                .await
+            client.call("List", &what, |s| async move { vaultrs::kv2::list(&*s, mount, dir).await }).await
         }
         VaultKvVersion::V1 => {
             let what = format!("list {mount}/{dir}");
-            client
-                .call("List", &what, |s| async move {
-                    vaultrs::kv1::list(&*s, mount, dir).await
-                })
-                .await
-                .map(|r| r.data.keys)
+            client.call("List", &what, |s| async move { vaultrs::kv1::list(&*s, mount, dir).await }).await.map(|r| r.data.keys)
         }
     }
 }

@@ -17,11 +17,7 @@ impl KvPath {
     /// Where `key` lives, as ESO's `buildPath` derives it: with a store `path` (the mount) a key
     /// may repeat the mount and, on v2, the `data/` segment; without one the key's first segment
     /// is the mount, and on v2 a key already holding `/data/` is split there.
-    pub(crate) fn resolve(
-        mount: Option<&str>,
-        version: VaultKvVersion,
-        key: &str,
-    ) -> Result<KvPath, ProviderError> {
+    pub(crate) fn resolve(mount: Option<&str>, version: VaultKvVersion, key: &str) -> Result<KvPath, ProviderError> {
         let key = key.trim_start_matches('/');
         let (mount, path) = match mount.map(|m| m.trim_matches('/')).filter(|m| !m.is_empty()) {
             Some(mount) => {
@@ -34,10 +30,7 @@ impl KvPath {
                 }
                 (mount.to_string(), rest.to_string())
             }
-            None => match key
-                .split_once("/data/")
-                .filter(|_| version == VaultKvVersion::V2)
-            {
+            None => match key.split_once("/data/").filter(|_| version == VaultKvVersion::V2) {
                 Some((mount, path)) => (mount.to_string(), path.to_string()),
                 None => {
                     let (mount, path) = key.split_once('/').unwrap_or((key, ""));
@@ -68,22 +61,18 @@ impl KvPath {
 
 /// A KV v2 version number from `remoteRef.version`.
 pub(crate) fn parse_version(version: &str, key: &str) -> Result<u64, ProviderError> {
-    version.trim().parse::<u64>().map_err(|_| {
-        ProviderError::Invalid(format!(
-            "version {version:?} of vault key {key} is not a KV v2 version number"
-        ))
-    })
+    version
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| ProviderError::Invalid(format!("version {version:?} of vault key {key} is not a KV v2 version number")))
 }
 
 /// The secret map as the controller receives it: JSON, keys sorted (as Go's encoder sorts them),
 /// non-string values kept as JSON. A `null` payload (deleted or destroyed version) is not found.
 pub(crate) fn encode_data(data: Value, what: &str) -> Result<Vec<u8>, ProviderError> {
     match data {
-        Value::Null => Err(ProviderError::NotFound(format!(
-            "{what}: the secret has no data (deleted or destroyed)"
-        ))),
-        other => serde_json::to_vec(&sorted(other))
-            .map_err(|e| ProviderError::Invalid(format!("{what}: {e}"))),
+        Value::Null => Err(ProviderError::NotFound(format!("{what}: the secret has no data (deleted or destroyed)"))),
+        other => serde_json::to_vec(&sorted(other)).map_err(|e| ProviderError::Invalid(format!("{what}: {e}"))),
     }
 }
 
@@ -102,16 +91,11 @@ fn sorted(value: Value) -> Value {
 
 /// `metadataPolicy: Fetch` on KV v2: the custom metadata plus `created_time`, `current_version`
 /// and `delete_version_after`, every value a string, as ESO returns them.
-pub(crate) fn encode_metadata(
-    meta: &vaultrs::api::kv2::responses::ReadSecretMetadataResponse,
-) -> Result<Vec<u8>, ProviderError> {
+pub(crate) fn encode_metadata(meta: &vaultrs::api::kv2::responses::ReadSecretMetadataResponse) -> Result<Vec<u8>, ProviderError> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     out.insert("created_time".into(), meta.created_time.clone());
     out.insert("current_version".into(), meta.current_version.to_string());
-    out.insert(
-        "delete_version_after".into(),
-        meta.delete_version_after.clone(),
-    );
+    out.insert("delete_version_after".into(), meta.delete_version_after.clone());
     for (k, v) in meta.custom_metadata.iter().flatten() {
         out.insert(k.clone(), v.clone());
     }
@@ -150,32 +134,20 @@ mod tests {
 
     #[test]
     fn a_key_without_a_secret_is_invalid() {
-        assert!(matches!(
-            KvPath::resolve(None, V2, "secret"),
-            Err(ProviderError::Invalid(_))
-        ));
-        assert!(matches!(
-            KvPath::resolve(Some("secret"), V2, ""),
-            Err(ProviderError::Invalid(_))
-        ));
+        assert!(matches!(KvPath::resolve(None, V2, "secret"), Err(ProviderError::Invalid(_))));
+        assert!(matches!(KvPath::resolve(Some("secret"), V2, ""), Err(ProviderError::Invalid(_))));
     }
 
     #[test]
     fn versions_are_numbers() {
         assert_eq!(parse_version("3", "k").unwrap(), 3);
-        assert!(matches!(
-            parse_version("AWSCURRENT", "k"),
-            Err(ProviderError::Invalid(_))
-        ));
+        assert!(matches!(parse_version("AWSCURRENT", "k"), Err(ProviderError::Invalid(_))));
     }
 
     #[test]
     fn data_keeps_non_strings_as_json_and_null_is_not_found() {
         let v = serde_json::json!({"b": 1, "a": {"x": true}, "s": "str"});
-        assert_eq!(
-            encode_data(v, "k").unwrap(),
-            br#"{"a":{"x":true},"b":1,"s":"str"}"#
-        );
+        assert_eq!(encode_data(v, "k").unwrap(), br#"{"a":{"x":true},"b":1,"s":"str"}"#);
         assert!(encode_data(Value::Null, "k").unwrap_err().is_not_found());
     }
 }

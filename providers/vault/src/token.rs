@@ -60,22 +60,11 @@ impl Tokens {
         namespace: Option<String>,
         auth_namespace: Option<String>,
     ) -> Self {
-        Tokens {
-            transport,
-            method,
-            ctx,
-            namespace,
-            auth_namespace,
-            state: Mutex::new((None, 0)),
-            installed: Arc::new(Notify::new()),
-        }
+        Tokens { transport, method, ctx, namespace, auth_namespace, state: Mutex::new((None, 0)), installed: Arc::new(Notify::new()) }
     }
 
     fn auth_session(&self, token: Option<&Token>) -> VaultClient {
-        self.transport.session(
-            token,
-            self.auth_namespace.as_deref().or(self.namespace.as_deref()),
-        )
+        self.transport.session(token, self.auth_namespace.as_deref().or(self.namespace.as_deref()))
     }
 
     /// The session to call with: logs in on first use and renews when due.
@@ -89,20 +78,14 @@ impl Tokens {
         if due && let Err(e) = self.refresh(&mut guard).await {
             // The refresh failed (Vault briefly unavailable, say) but the held token still works
             // for a while: keep using it and try again a little later.
-            let alive = guard
-                .0
-                .as_mut()
-                .filter(|h| h.expires_at.is_some_and(|exp| exp > now));
+            let alive = guard.0.as_mut().filter(|h| h.expires_at.is_some_and(|exp| exp > now));
             let Some(held) = alive else { return Err(e) };
             let remaining = held.expires_at.map(|exp| exp - now).unwrap_or_default();
             held.refresh_at = Some(now + (remaining / 2).min(Duration::from_secs(5)));
             tracing::warn!(provider = PROVIDER, error = %e, "token refresh failed; using the current token until it expires");
         }
         let held = guard.0.as_ref().expect("refresh leaves a token");
-        Ok(Current {
-            session: held.reads.clone(),
-            generation: held.generation,
-        })
+        Ok(Current { session: held.reads.clone(), generation: held.generation })
     }
 
     /// Renew the held token when it can be renewed, else log in again.
@@ -112,15 +95,12 @@ impl Tokens {
             let renewed = self
                 .ctx
                 .timed(PROVIDER, "RenewSelf", async {
-                    vaultrs::token::renew_self(&session, None)
-                        .await
-                        .map_err(|e| classify("renew token", &e))
+                    vaultrs::token::renew_self(&session, None).await.map_err(|e| classify("renew token", &e))
                 })
                 .await;
             if let Ok(info) = renewed {
                 let now = Instant::now();
-                let (refresh_at, expires_at) =
-                    refresh_point(now, Duration::from_secs(info.lease_duration));
+                let (refresh_at, expires_at) = refresh_point(now, Duration::from_secs(info.lease_duration));
                 // No longer extended: the token reached its max TTL; log in again next time.
                 let extended = match (h.expires_at, expires_at) {
                     (Some(old), Some(new)) => new > old + Duration::from_secs(1),
@@ -131,10 +111,7 @@ impl Tokens {
                 h.expires_at = expires_at;
                 return Ok(());
             }
-            tracing::debug!(
-                provider = PROVIDER,
-                "token renewal failed; logging in again"
-            );
+            tracing::debug!(provider = PROVIDER, "token renewal failed; logging in again");
         }
         let login = self.login().await?;
         self.install(guard, login);
@@ -145,13 +122,7 @@ impl Tokens {
         let session = self.auth_session(None);
         let creds = self.ctx.credentials.clone();
         if self.method.is_login() {
-            self.ctx
-                .timed(
-                    PROVIDER,
-                    "Login",
-                    self.method.login(&session, creds.as_ref()),
-                )
-                .await
+            self.ctx.timed(PROVIDER, "Login", self.method.login(&session, creds.as_ref())).await
         } else {
             self.method.login(&session, creds.as_ref()).await
         }
@@ -160,15 +131,8 @@ impl Tokens {
     fn install(&self, guard: &mut (Option<Held>, u64), login: Login) {
         guard.1 += 1;
         let now = Instant::now();
-        let (refresh_at, expires_at) = if login.owned {
-            refresh_point(now, login.lease)
-        } else {
-            (None, None)
-        };
-        let reads = Arc::new(
-            self.transport
-                .session(Some(&login.token), self.namespace.as_deref()),
-        );
+        let (refresh_at, expires_at) = if login.owned { refresh_point(now, login.lease) } else { (None, None) };
+        let reads = Arc::new(self.transport.session(Some(&login.token), self.namespace.as_deref()));
         guard.0 = Some(Held {
             token: login.token,
             reads,
@@ -195,11 +159,7 @@ impl Tokens {
         let session = self.auth_session(Some(&held.token));
         let lookup = self
             .ctx
-            .timed(PROVIDER, "LookupSelf", async {
-                vaultrs::token::lookup_self(&session)
-                    .await
-                    .map_err(|e| classify("lookup token", &e))
-            })
+            .timed(PROVIDER, "LookupSelf", async { vaultrs::token::lookup_self(&session).await.map_err(|e| classify("lookup token", &e)) })
             .await;
         match lookup {
             Ok(_) => false, // the token is fine: the policy forbids the call
@@ -240,11 +200,7 @@ impl Tokens {
         let session = self.auth_session(Some(&held.token));
         let result = self
             .ctx
-            .timed(PROVIDER, "RevokeSelf", async {
-                vaultrs::token::revoke_self(&session)
-                    .await
-                    .map_err(|e| classify("revoke token", &e))
-            })
+            .timed(PROVIDER, "RevokeSelf", async { vaultrs::token::revoke_self(&session).await.map_err(|e| classify("revoke token", &e)) })
             .await;
         if let Err(e) = result {
             tracing::debug!(provider = PROVIDER, error = %e, "token revocation failed");

@@ -35,29 +35,21 @@ pub(crate) struct Transport {
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transport")
-            .field("address", &self.address)
-            .finish_non_exhaustive()
+        f.debug_struct("Transport").field("address", &self.address).finish_non_exhaustive()
     }
 }
 
 impl Transport {
     /// Resolve the store's TLS material through `creds` and build the HTTP client.
-    pub(crate) async fn new(
-        spec: &VaultProvider,
-        creds: &dyn CredentialSource,
-    ) -> Result<Self, ProviderError> {
+    pub(crate) async fn new(spec: &VaultProvider, creds: &dyn CredentialSource) -> Result<Self, ProviderError> {
         let address = spec.server.trim_end_matches('/').to_string();
-        let url = reqwest::Url::parse(&address).map_err(|e| {
-            ProviderError::Invalid(format!("vault server {:?} is not a URL: {e}", spec.server))
-        })?;
+        let url = reqwest::Url::parse(&address)
+            .map_err(|e| ProviderError::Invalid(format!("vault server {:?} is not a URL: {e}", spec.server)))?;
         let https = match url.scheme() {
             "https" => true,
             "http" => false,
             other => {
-                return Err(ProviderError::Invalid(format!(
-                    "vault server scheme {other} is neither http nor https"
-                )));
+                return Err(ProviderError::Invalid(format!("vault server scheme {other} is neither http nor https")));
             }
         };
 
@@ -78,9 +70,7 @@ impl Transport {
             // reqwest#2988: a plain-http client must not try to load platform roots.
             builder = builder.tls_certs_only(Vec::new());
         }
-        let http = builder.build().map_err(|e| {
-            ProviderError::Invalid(format!("cannot build the HTTP client for {address}: {e}"))
-        })?;
+        let http = builder.build().map_err(|e| ProviderError::Invalid(format!("cannot build the HTTP client for {address}: {e}")))?;
 
         let settings = VaultClientSettingsBuilder::default()
             .address(&address)
@@ -92,11 +82,7 @@ impl Transport {
             .namespace(None)
             .build()
             .map_err(|e| ProviderError::Invalid(format!("vault client settings: {e}")))?;
-        Ok(Transport {
-            address,
-            http,
-            settings,
-        })
+        Ok(Transport { address, http, settings })
     }
 
     /// A vaultrs client sending `token` (may be empty, for logins) in `namespace`.
@@ -120,57 +106,35 @@ impl Transport {
         token: &Token,
         namespace: Option<&str>,
     ) -> Result<(u16, serde_json::Value), ProviderError> {
-        let mut req = self
-            .http
-            .get(format!("{}/v1/{path}", self.address))
-            .header("X-Vault-Token", &token.0);
+        let mut req = self.http.get(format!("{}/v1/{path}", self.address)).header("X-Vault-Token", &token.0);
         if let Some(ns) = namespace {
             req = req.header("X-Vault-Namespace", ns);
         }
         // reqwest's message hides the cause (TLS verification, refused) in its sources.
-        let resp = req.send().await.map_err(|e| {
-            ProviderError::Transient(format!("GET {path}: cannot reach Vault: {}", chain(&e)))
-        })?;
+        let resp = req.send().await.map_err(|e| ProviderError::Transient(format!("GET {path}: cannot reach Vault: {}", chain(&e))))?;
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| {
-            ProviderError::Transient(format!("GET {path}: reading the answer: {}", chain(&e)))
-        })?;
-        Ok((
-            status,
-            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-        ))
+        let body = resp.bytes().await.map_err(|e| ProviderError::Transient(format!("GET {path}: reading the answer: {}", chain(&e))))?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)))
     }
 }
 
 fn headers(spec: &VaultProvider) -> Result<HeaderMap, ProviderError> {
     let mut map = HeaderMap::new();
     for (name, value) in &spec.headers {
-        let name = HeaderName::try_from(name.as_str()).map_err(|_| {
-            ProviderError::Invalid(format!(
-                "vault header name {name:?} is not a valid HTTP header name"
-            ))
-        })?;
-        let value = HeaderValue::try_from(value.as_str()).map_err(|_| {
-            ProviderError::Invalid(format!(
-                "the value of vault header {name} is not a valid HTTP header value"
-            ))
-        })?;
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|_| ProviderError::Invalid(format!("vault header name {name:?} is not a valid HTTP header name")))?;
+        let value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| ProviderError::Invalid(format!("the value of vault header {name} is not a valid HTTP header value")))?;
         map.insert(name, value);
     }
     if spec.forward_inconsistent {
-        map.insert(
-            "X-Vault-Inconsistent",
-            HeaderValue::from_static("forward-active-node"),
-        );
+        map.insert("X-Vault-Inconsistent", HeaderValue::from_static("forward-active-node"));
     }
     Ok(map)
 }
 
 /// `caBundle` (base64 PEM) and `caProvider`, both trusted when both are given.
-async fn ca_certificates(
-    spec: &VaultProvider,
-    creds: &dyn CredentialSource,
-) -> Result<Vec<reqwest::Certificate>, ProviderError> {
+async fn ca_certificates(spec: &VaultProvider, creds: &dyn CredentialSource) -> Result<Vec<reqwest::Certificate>, ProviderError> {
     let mut pems: Vec<(&str, Vec<u8>)> = Vec::new();
     if let Some(b64) = spec.ca_bundle.as_deref().filter(|b| !b.trim().is_empty()) {
         let compact: String = b64.split_whitespace().collect();
@@ -184,13 +148,10 @@ async fn ca_certificates(
     }
     let mut out = Vec::new();
     for (what, pem) in pems {
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            ProviderError::Invalid(format!("{what} is not a PEM certificate bundle: {e}"))
-        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| ProviderError::Invalid(format!("{what} is not a PEM certificate bundle: {e}")))?;
         if certs.is_empty() {
-            return Err(ProviderError::Invalid(format!(
-                "{what} holds no PEM certificate"
-            )));
+            return Err(ProviderError::Invalid(format!("{what} holds no PEM certificate")));
         }
         out.extend(certs);
     }
@@ -199,30 +160,21 @@ async fn ca_certificates(
 
 /// The client certificate for the TLS handshake: `auth.cert` (cert login needs it on the
 /// connection) wins over `tls`, as in ESO.
-async fn client_identity(
-    spec: &VaultProvider,
-    creds: &dyn CredentialSource,
-) -> Result<Option<reqwest::Identity>, ProviderError> {
-    let (cert, key): (&SecretKeySelector, &SecretKeySelector) =
-        match (spec.auth.as_ref().and_then(|a| a.cert.as_ref()), &spec.tls) {
-            (Some(c), _) => (&c.client_cert, &c.secret_ref),
-            (None, tls) => match (&tls.cert_secret_ref, &tls.key_secret_ref) {
-                (Some(c), Some(k)) => (c, k),
-                (None, None) => return Ok(None),
-                _ => {
-                    return Err(ProviderError::Invalid(
-                        "tls needs both certSecretRef and keySecretRef".into(),
-                    ));
-                }
-            },
-        };
+async fn client_identity(spec: &VaultProvider, creds: &dyn CredentialSource) -> Result<Option<reqwest::Identity>, ProviderError> {
+    let (cert, key): (&SecretKeySelector, &SecretKeySelector) = match (spec.auth.as_ref().and_then(|a| a.cert.as_ref()), &spec.tls) {
+        (Some(c), _) => (&c.client_cert, &c.secret_ref),
+        (None, tls) => match (&tls.cert_secret_ref, &tls.key_secret_ref) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) => return Ok(None),
+            _ => {
+                return Err(ProviderError::Invalid("tls needs both certSecretRef and keySecretRef".into()));
+            }
+        },
+    };
     let mut pem = creds.secret_key(cert, Some("tls.crt")).await?.into_bytes();
     pem.push(b'\n');
     pem.extend(creds.secret_key(key, Some("tls.key")).await?.into_bytes());
     reqwest::Identity::from_pem(&pem).map(Some).map_err(|_| {
-        ProviderError::Invalid(format!(
-            "client certificate {}/key {} is not a PEM certificate and private key",
-            cert.name, key.name
-        ))
+        ProviderError::Invalid(format!("client certificate {}/key {} is not a PEM certificate and private key", cert.name, key.name))
     })
 }

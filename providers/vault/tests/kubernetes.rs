@@ -15,9 +15,7 @@ use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 use serde_json::json;
 use sesame_provider_core::{ProviderError, RemoteKey, ServiceAccountSelector};
 use sesame_provider_vault::VaultKvVersion::V2;
-use sesame_provider_vault::{
-    VaultAuth, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth,
-};
+use sesame_provider_vault::{VaultAuth, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth};
 
 /// Mints tokens with the apiserver's TokenRequest API, as the controller's CredentialSource does.
 struct KubeMinter {
@@ -27,19 +25,10 @@ struct KubeMinter {
 
 #[async_trait]
 impl TokenMinter for KubeMinter {
-    async fn mint(
-        &self,
-        sa: &ServiceAccountSelector,
-        audiences: &[String],
-        expiration: Option<i64>,
-    ) -> Result<String, ProviderError> {
+    async fn mint(&self, sa: &ServiceAccountSelector, audiences: &[String], expiration: Option<i64>) -> Result<String, ProviderError> {
         let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &self.namespace);
         let request = TokenRequest {
-            spec: TokenRequestSpec {
-                audiences: audiences.to_vec(),
-                expiration_seconds: expiration,
-                ..Default::default()
-            },
+            spec: TokenRequestSpec { audiences: audiences.to_vec(), expiration_seconds: expiration, ..Default::default() },
             ..Default::default()
         };
         let answer = api
@@ -62,31 +51,14 @@ impl Cluster {
     async fn new() -> Cluster {
         let client = sesame_testsupport::kube_client().await;
         let namespace = unique("vault");
-        let meta = |name: &str| ObjectMeta {
-            name: Some(name.to_string()),
-            ..Default::default()
-        };
+        let meta = |name: &str| ObjectMeta { name: Some(name.to_string()), ..Default::default() };
         Api::<Namespace>::all(client.clone())
-            .create(
-                &PostParams::default(),
-                &Namespace {
-                    metadata: meta(&namespace),
-                    ..Default::default()
-                },
-            )
+            .create(&PostParams::default(), &Namespace { metadata: meta(&namespace), ..Default::default() })
             .await
             .expect("create namespace on the test apiserver");
         let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), &namespace);
         for name in ["app", "reviewer"] {
-            sas.create(
-                &PostParams::default(),
-                &ServiceAccount {
-                    metadata: meta(name),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
+            sas.create(&PostParams::default(), &ServiceAccount { metadata: meta(name), ..Default::default() }).await.unwrap();
         }
         let binding = format!("{namespace}-auth-delegator");
         let crb = ClusterRoleBinding {
@@ -103,43 +75,23 @@ impl Cluster {
                 ..Default::default()
             }]),
         };
-        Api::<ClusterRoleBinding>::all(client.clone())
-            .create(&PostParams::default(), &crb)
-            .await
-            .unwrap();
-        Cluster {
-            client,
-            namespace,
-            binding,
-        }
+        Api::<ClusterRoleBinding>::all(client.clone()).create(&PostParams::default(), &crb).await.unwrap();
+        Cluster { client, namespace, binding }
     }
 
     fn minter(&self) -> Arc<dyn TokenMinter> {
-        Arc::new(KubeMinter {
-            client: self.client.clone(),
-            namespace: self.namespace.clone(),
-        })
+        Arc::new(KubeMinter { client: self.client.clone(), namespace: self.namespace.clone() })
     }
 
     async fn token(&self, sa: &str, audiences: &[&str]) -> String {
-        let sel = ServiceAccountSelector {
-            name: sa.into(),
-            ..Default::default()
-        };
+        let sel = ServiceAccountSelector { name: sa.into(), ..Default::default() };
         let audiences: Vec<String> = audiences.iter().map(|a| a.to_string()).collect();
-        self.minter()
-            .mint(&sel, &audiences, Some(3600))
-            .await
-            .unwrap()
+        self.minter().mint(&sel, &audiences, Some(3600)).await.unwrap()
     }
 
     async fn cleanup(self) {
-        let _ = Api::<ClusterRoleBinding>::all(self.client.clone())
-            .delete(&self.binding, &DeleteParams::default())
-            .await;
-        let _ = Api::<Namespace>::all(self.client.clone())
-            .delete(&self.namespace, &DeleteParams::default())
-            .await;
+        let _ = Api::<ClusterRoleBinding>::all(self.client.clone()).delete(&self.binding, &DeleteParams::default()).await;
+        let _ = Api::<Namespace>::all(self.client.clone()).delete(&self.namespace, &DeleteParams::default()).await;
     }
 }
 
@@ -147,8 +99,7 @@ impl Cluster {
 /// `app` admits ServiceAccount `app` of the cluster's namespace.
 async fn kubernetes_auth(bao: &Bao, cluster: &Cluster, policy: &str) -> String {
     let env = sesame_testsupport::env();
-    let ca =
-        std::fs::read_to_string(&env.kube_ca).expect("the apiserver CA from the test environment");
+    let ca = std::fs::read_to_string(&env.kube_ca).expect("the apiserver CA from the test environment");
     let mount = bao.auth("kubernetes").await;
     let reviewer = cluster.token("reviewer", &[]).await;
     bao.must(
@@ -186,59 +137,27 @@ async fn kubernetes_auth_with_a_token_request_token_logs_in_once() {
         VaultAuth {
             kubernetes: Some(VaultKubernetesAuth {
                 mount_path: auth.clone(),
-                service_account_ref: Some(ServiceAccountSelector {
-                    name: "app".into(),
-                    ..Default::default()
-                }),
+                service_account_ref: Some(ServiceAccountSelector { name: "app".into(), ..Default::default() }),
                 secret_ref: None,
                 role: "app".into(),
             }),
             ..Default::default()
         },
     );
-    let creds = Creds {
-        minter: Some(cluster.minter()),
-        ..Default::default()
-    };
+    let creds = Creds { minter: Some(cluster.minter()), ..Default::default() };
     let (provider, calls) = build(&spec, creds).await;
-    provider
-        .validate()
-        .await
-        .expect("kubernetes login and mount check");
+    provider.validate().await.expect("kubernetes login and mount check");
     for _ in 0..20 {
-        let got = provider
-            .get_secret(&RemoteKey::new("app"))
-            .await
-            .expect("read after kubernetes login");
+        let got = provider.get_secret(&RemoteKey::new("app")).await.expect("read after kubernetes login");
         assert_eq!(json_of(got)["v"], "from kube");
     }
     assert_eq!(calls.count("Login"), 1);
 
     // ServiceAccount `reviewer` is not bound to the role.
     let mut wrong = spec.clone();
-    wrong
-        .auth
-        .as_mut()
-        .unwrap()
-        .kubernetes
-        .as_mut()
-        .unwrap()
-        .service_account_ref
-        .as_mut()
-        .unwrap()
-        .name = "reviewer".into();
-    let (provider, _) = build(
-        &wrong,
-        Creds {
-            minter: Some(cluster.minter()),
-            ..Default::default()
-        },
-    )
-    .await;
-    assert!(matches!(
-        provider.get_secret(&RemoteKey::new("app")).await,
-        Err(ProviderError::Auth(_))
-    ));
+    wrong.auth.as_mut().unwrap().kubernetes.as_mut().unwrap().service_account_ref.as_mut().unwrap().name = "reviewer".into();
+    let (provider, _) = build(&wrong, Creds { minter: Some(cluster.minter()), ..Default::default() }).await;
+    assert!(matches!(provider.get_secret(&RemoteKey::new("app")).await, Err(ProviderError::Auth(_))));
     cluster.cleanup().await;
 }
 
@@ -257,21 +176,14 @@ async fn kubernetes_auth_with_a_token_from_a_secret_defaults_to_key_token() {
             kubernetes: Some(VaultKubernetesAuth {
                 mount_path: auth,
                 service_account_ref: None,
-                secret_ref: Some(sesame_provider_core::SecretKeySelector {
-                    name: "sa-token".into(),
-                    key: None,
-                    namespace: None,
-                }),
+                secret_ref: Some(sesame_provider_core::SecretKeySelector { name: "sa-token".into(), key: None, namespace: None }),
                 role: "app".into(),
             }),
             ..Default::default()
         },
     );
     let (provider, _) = build(&spec, Creds::with(&[("sa-token", "token", jwt.as_bytes())])).await;
-    assert_eq!(
-        json_of(provider.get_secret(&RemoteKey::new("app")).await.unwrap())["v"],
-        "from kube"
-    );
+    assert_eq!(json_of(provider.get_secret(&RemoteKey::new("app")).await.unwrap())["v"], "from kube");
     cluster.cleanup().await;
 }
 
@@ -281,8 +193,7 @@ async fn jwt_auth_with_a_service_account_token_for_audience_vault() {
     let cluster = Cluster::new().await;
     let env = sesame_testsupport::env();
     let (mount, policy) = readable(&bao).await;
-    let signing_key = std::fs::read_to_string(env.state_dir.join("pki/sa.pub"))
-        .expect("the apiserver's ServiceAccount key");
+    let signing_key = std::fs::read_to_string(env.state_dir.join("pki/sa.pub")).expect("the apiserver's ServiceAccount key");
     let auth = bao.auth("jwt").await;
     bao.must(
         "POST",
@@ -309,10 +220,7 @@ async fn jwt_auth_with_a_service_account_token_for_audience_vault() {
                 role: Some("app".into()),
                 secret_ref: None,
                 kubernetes_service_account_token: Some(VaultKubernetesServiceAccountTokenAuth {
-                    service_account_ref: ServiceAccountSelector {
-                        name: "app".into(),
-                        ..Default::default()
-                    },
+                    service_account_ref: ServiceAccountSelector { name: "app".into(), ..Default::default() },
                     audiences: None, // ESO's default: ["vault"]
                     expiration_seconds: None,
                 }),
@@ -320,19 +228,9 @@ async fn jwt_auth_with_a_service_account_token_for_audience_vault() {
             ..Default::default()
         },
     );
-    let (provider, calls) = build(
-        &spec,
-        Creds {
-            minter: Some(cluster.minter()),
-            ..Default::default()
-        },
-    )
-    .await;
+    let (provider, calls) = build(&spec, Creds { minter: Some(cluster.minter()), ..Default::default() }).await;
     for _ in 0..5 {
-        assert_eq!(
-            json_of(provider.get_secret(&RemoteKey::new("app")).await.unwrap())["v"],
-            "from kube"
-        );
+        assert_eq!(json_of(provider.get_secret(&RemoteKey::new("app")).await.unwrap())["v"], "from kube");
     }
     assert_eq!(calls.count("Login"), 1);
     cluster.cleanup().await;

@@ -7,11 +7,7 @@ use sesame_provider_core::{MetadataPolicy, ProviderError, RemoteKey, property};
 use sesame_provider_vault::VaultKvVersion::{V1, V2};
 
 /// A store reading a fresh KV v2 mount with the root token.
-async fn v2_store() -> (
-    Bao,
-    String,
-    std::sync::Arc<dyn sesame_provider_core::SecretProvider>,
-) {
+async fn v2_store() -> (Bao, String, std::sync::Arc<dyn sesame_provider_core::SecretProvider>) {
     let bao = Bao::root().await;
     let mount = bao.kv(V2).await;
     let creds = Creds::with(&[("vault-token", "token", bao.token.as_bytes())]);
@@ -22,34 +18,16 @@ async fn v2_store() -> (
 #[tokio::test]
 async fn kv2_returns_the_whole_map_as_json_with_non_strings_kept() {
     let (bao, mount, provider) = v2_store().await;
-    bao.put2(
-        &mount,
-        "app/db",
-        json!({"user": "admin", "port": 5432, "tls": {"on": true}}),
-    )
-    .await;
+    bao.put2(&mount, "app/db", json!({"user": "admin", "port": 5432, "tls": {"on": true}})).await;
 
-    let got = json_of(
-        provider
-            .get_secret(&RemoteKey::new("app/db"))
-            .await
-            .unwrap(),
-    );
-    assert_eq!(
-        got,
-        json!({"user": "admin", "port": 5432, "tls": {"on": true}})
-    );
+    let got = json_of(provider.get_secret(&RemoteKey::new("app/db")).await.unwrap());
+    assert_eq!(got, json!({"user": "admin", "port": 5432, "tls": {"on": true}}));
 }
 
 #[tokio::test]
 async fn property_takes_an_exact_key_first_then_a_gjson_path() {
     let (bao, mount, provider) = v2_store().await;
-    bao.put2(
-        &mount,
-        "cfg",
-        json!({"a.b": "literal", "a": {"b": "nested", "list": ["x", "y"]}, "n": 10}),
-    )
-    .await;
+    bao.put2(&mount, "cfg", json!({"a.b": "literal", "a": {"b": "nested", "list": ["x", "y"]}, "n": 10})).await;
 
     let payload = provider.get_secret(&RemoteKey::new("cfg")).await.unwrap();
     let prop = |p: &str| text(property::extract(payload.as_bytes(), p, "cfg").unwrap());
@@ -57,18 +35,13 @@ async fn property_takes_an_exact_key_first_then_a_gjson_path() {
     assert_eq!(prop("a.list.1"), "y");
     assert_eq!(prop("n"), "10");
     assert_eq!(prop("a"), r#"{"b":"nested","list":["x","y"]}"#);
-    assert!(
-        property::extract(payload.as_bytes(), "missing", "cfg")
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert!(property::extract(payload.as_bytes(), "missing", "cfg").unwrap_err().is_not_found());
 }
 
 #[tokio::test]
 async fn data_from_extract_sees_every_top_level_key() {
     let (bao, mount, provider) = v2_store().await;
-    bao.put2(&mount, "many", json!({"a": "1", "b": {"c": 2}}))
-        .await;
+    bao.put2(&mount, "many", json!({"a": "1", "b": {"c": 2}})).await;
 
     let payload = provider.get_secret(&RemoteKey::new("many")).await.unwrap();
     let map = property::top_level_map(payload.as_bytes(), "many").unwrap();
@@ -83,25 +56,10 @@ async fn kv2_versions_are_read_with_the_version_parameter() {
     bao.put2(&mount, "rot", json!({"v": "two"})).await;
 
     let at = |v: Option<&str>| RemoteKey::new("rot").with_version(v.map(str::to_string));
-    assert_eq!(
-        json_of(provider.get_secret(&at(None)).await.unwrap())["v"],
-        "two"
-    );
-    assert_eq!(
-        json_of(provider.get_secret(&at(Some("1"))).await.unwrap())["v"],
-        "one"
-    );
-    assert!(
-        provider
-            .get_secret(&at(Some("9")))
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
-    assert!(matches!(
-        provider.get_secret(&at(Some("latest"))).await,
-        Err(ProviderError::Invalid(_))
-    ));
+    assert_eq!(json_of(provider.get_secret(&at(None)).await.unwrap())["v"], "two");
+    assert_eq!(json_of(provider.get_secret(&at(Some("1"))).await.unwrap())["v"], "one");
+    assert!(provider.get_secret(&at(Some("9"))).await.unwrap_err().is_not_found());
+    assert!(matches!(provider.get_secret(&at(Some("latest"))).await, Err(ProviderError::Invalid(_))));
 }
 
 #[tokio::test]
@@ -109,19 +67,10 @@ async fn deleted_and_destroyed_versions_are_not_found() {
     let (bao, mount, provider) = v2_store().await;
     bao.put2(&mount, "gone", json!({"v": "1"})).await;
     bao.put2(&mount, "gone", json!({"v": "2"})).await;
-    bao.must(
-        "POST",
-        &format!("{mount}/destroy/gone"),
-        Some(json!({"versions": [1]})),
-    )
-    .await;
-    bao.must("DELETE", &format!("{mount}/data/gone"), None)
-        .await;
+    bao.must("POST", &format!("{mount}/destroy/gone"), Some(json!({"versions": [1]}))).await;
+    bao.must("DELETE", &format!("{mount}/data/gone"), None).await;
 
-    let err = provider
-        .get_secret(&RemoteKey::new("gone"))
-        .await
-        .unwrap_err();
+    let err = provider.get_secret(&RemoteKey::new("gone")).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     let v1 = RemoteKey::new("gone").with_version(Some("1".into()));
     assert!(provider.get_secret(&v1).await.unwrap_err().is_not_found());
@@ -132,17 +81,8 @@ async fn keys_that_repeat_the_mount_or_data_segment_read_the_same_secret() {
     let (bao, mount, provider) = v2_store().await;
     bao.put2(&mount, "norm/x", json!({"k": "v"})).await;
 
-    for key in [
-        "norm/x".to_string(),
-        format!("{mount}/norm/x"),
-        format!("{mount}/data/norm/x"),
-        "/norm/x".into(),
-    ] {
-        assert_eq!(
-            json_of(provider.get_secret(&RemoteKey::new(&key)).await.unwrap())["k"],
-            "v",
-            "key {key}"
-        );
+    for key in ["norm/x".to_string(), format!("{mount}/norm/x"), format!("{mount}/data/norm/x"), "/norm/x".into()] {
+        assert_eq!(json_of(provider.get_secret(&RemoteKey::new(&key)).await.unwrap())["k"], "v", "key {key}");
     }
 }
 
@@ -153,76 +93,32 @@ async fn a_store_without_path_takes_the_mount_from_the_key() {
     bao.put2(&mount, "nopath", json!({"k": "v"})).await;
     let mut spec = store(&bao, &mount, V2, token_auth());
     spec.path = None;
-    let (provider, _) = build(
-        &spec,
-        Creds::with(&[("vault-token", "token", bao.token.as_bytes())]),
-    )
-    .await;
+    let (provider, _) = build(&spec, Creds::with(&[("vault-token", "token", bao.token.as_bytes())])).await;
 
-    let got = provider
-        .get_secret(&RemoteKey::new(format!("{mount}/nopath")))
-        .await
-        .unwrap();
+    let got = provider.get_secret(&RemoteKey::new(format!("{mount}/nopath"))).await.unwrap();
     assert_eq!(json_of(got)["k"], "v");
-    provider
-        .validate()
-        .await
-        .expect("a store without path validates with lookup-self");
+    provider.validate().await.expect("a store without path validates with lookup-self");
 }
 
 #[tokio::test]
 async fn kv1_is_read_as_is() {
     let bao = Bao::root().await;
     let mount = bao.kv(V1).await;
-    bao.must(
-        "POST",
-        &format!("{mount}/legacy/app"),
-        Some(json!({"password": "p", "n": 1})),
-    )
-    .await;
-    let (provider, _) = build(
-        &store(&bao, &mount, V1, token_auth()),
-        Creds::with(&[("vault-token", "token", bao.token.as_bytes())]),
-    )
-    .await;
+    bao.must("POST", &format!("{mount}/legacy/app"), Some(json!({"password": "p", "n": 1}))).await;
+    let (provider, _) = build(&store(&bao, &mount, V1, token_auth()), Creds::with(&[("vault-token", "token", bao.token.as_bytes())])).await;
 
-    assert_eq!(
-        json_of(
-            provider
-                .get_secret(&RemoteKey::new("legacy/app"))
-                .await
-                .unwrap()
-        ),
-        json!({"password": "p", "n": 1})
-    );
-    assert!(
-        provider
-            .get_secret(&RemoteKey::new("legacy/none"))
-            .await
-            .unwrap_err()
-            .is_not_found()
-    );
+    assert_eq!(json_of(provider.get_secret(&RemoteKey::new("legacy/app")).await.unwrap()), json!({"password": "p", "n": 1}));
+    assert!(provider.get_secret(&RemoteKey::new("legacy/none")).await.unwrap_err().is_not_found());
     let meta = RemoteKey::new("legacy/app").with_metadata(MetadataPolicy::Fetch);
-    assert!(matches!(
-        provider.get_secret(&meta).await,
-        Err(ProviderError::Invalid(_))
-    ));
-    provider
-        .validate()
-        .await
-        .expect("a KV v1 store on a KV v1 mount validates");
+    assert!(matches!(provider.get_secret(&meta).await, Err(ProviderError::Invalid(_))));
+    provider.validate().await.expect("a KV v1 store on a KV v1 mount validates");
 }
 
 #[tokio::test]
 async fn metadata_fetch_returns_custom_metadata_as_a_json_object() {
     let (bao, mount, provider) = v2_store().await;
     bao.put2(&mount, "tagged", json!({"v": "x"})).await;
-    bao.must(
-        "POST",
-        &format!("{mount}/metadata/tagged"),
-        Some(json!({"custom_metadata": {"team": "core", "env": "prod"}})),
-    )
-    .await;
+    bao.must("POST", &format!("{mount}/metadata/tagged"), Some(json!({"custom_metadata": {"team": "core", "env": "prod"}}))).await;
 
     let key = RemoteKey::new("tagged").with_metadata(MetadataPolicy::Fetch);
     let meta = json_of(provider.get_secret(&key).await.unwrap());
@@ -235,15 +131,9 @@ async fn metadata_fetch_returns_custom_metadata_as_a_json_object() {
 #[tokio::test]
 async fn a_missing_secret_is_not_found_and_the_message_names_the_path() {
     let (_bao, mount, provider) = v2_store().await;
-    let err = provider
-        .get_secret(&RemoteKey::new("no/such"))
-        .await
-        .unwrap_err();
+    let err = provider.get_secret(&RemoteKey::new("no/such")).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    assert!(
-        err.to_string().contains(&format!("{mount}/data/no/such")),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&format!("{mount}/data/no/such")), "{err}");
     assert!(err.to_string().contains("404"), "{err}");
 }
 
@@ -255,37 +145,14 @@ async fn a_read_the_policy_forbids_is_an_auth_error_without_the_value() {
     bao.put2(&mount, "closed/b", json!({"v": "hunter2"})).await;
     let policy = unique("open");
     let hcl = format!("path \"{mount}/data/open/*\" {{ capabilities = [\"read\"] }}");
-    bao.must(
-        "PUT",
-        &format!("sys/policies/acl/{policy}"),
-        Some(json!({"policy": hcl})),
-    )
-    .await;
+    bao.must("PUT", &format!("sys/policies/acl/{policy}"), Some(json!({"policy": hcl}))).await;
     let token = bao.token(&[&policy], json!({})).await;
-    let (provider, calls) = build(
-        &store(&bao, &mount, V2, token_auth()),
-        Creds::with(&[("vault-token", "token", token.as_bytes())]),
-    )
-    .await;
+    let (provider, calls) = build(&store(&bao, &mount, V2, token_auth()), Creds::with(&[("vault-token", "token", token.as_bytes())])).await;
 
-    assert_eq!(
-        json_of(
-            provider
-                .get_secret(&RemoteKey::new("open/a"))
-                .await
-                .unwrap()
-        )["v"],
-        "fine"
-    );
-    let err = provider
-        .get_secret(&RemoteKey::new("closed/b"))
-        .await
-        .unwrap_err();
+    assert_eq!(json_of(provider.get_secret(&RemoteKey::new("open/a")).await.unwrap())["v"], "fine");
+    let err = provider.get_secret(&RemoteKey::new("closed/b")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Auth(_)), "{err}");
-    assert!(
-        err.to_string().contains("403") && !err.to_string().contains("hunter2"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("403") && !err.to_string().contains("hunter2"), "{err}");
     // The token itself is fine (lookup-self says so): no new login, no retry of the read.
     assert_eq!(calls.count("LookupSelf"), 1);
     assert_eq!(calls.count("ReadSecretData"), 2);
@@ -307,11 +174,7 @@ async fn validate_checks_the_mount_exists_and_has_the_store_version() {
     let (missing, _) = build(&store(&bao, &unique("nomount"), V2, token_auth()), creds()).await;
     assert!(missing.validate().await.is_err());
 
-    let (bad, _) = build(
-        &store(&bao, &v2, V2, token_auth()),
-        Creds::with(&[("vault-token", "token", b"s.not-a-token")]),
-    )
-    .await;
+    let (bad, _) = build(&store(&bao, &v2, V2, token_auth()), Creds::with(&[("vault-token", "token", b"s.not-a-token")])).await;
     assert!(matches!(bad.validate().await, Err(ProviderError::Auth(_))));
 }
 
@@ -319,35 +182,21 @@ async fn validate_checks_the_mount_exists_and_has_the_store_version() {
 async fn find_walks_the_tree_by_name_and_by_custom_metadata_tags() {
     let (bao, mount, provider) = v2_store().await;
     bao.put2(&mount, "team/db-pass", json!({"v": "1"})).await;
-    bao.put2(&mount, "team/sub/db-user", json!({"v": "2"}))
-        .await;
+    bao.put2(&mount, "team/sub/db-user", json!({"v": "2"})).await;
     bao.put2(&mount, "team/api", json!({"v": "3"})).await;
     bao.put2(&mount, "other/db-x", json!({"v": "4"})).await;
-    bao.must(
-        "POST",
-        &format!("{mount}/metadata/team/api"),
-        Some(json!({"custom_metadata": {"owner": "web"}})),
-    )
-    .await;
+    bao.must("POST", &format!("{mount}/metadata/team/api"), Some(json!({"custom_metadata": {"owner": "web"}}))).await;
 
     let by_name = sesame_provider_core::FindQuery {
         path: Some("team".into()),
-        name: Some(sesame_provider_core::FindName {
-            regexp: "db-".into(),
-        }),
+        name: Some(sesame_provider_core::FindName { regexp: "db-".into() }),
         ..Default::default()
     };
     let found = provider.find(&by_name).await.unwrap();
-    assert_eq!(
-        found.keys().collect::<Vec<_>>(),
-        vec!["team/db-pass", "team/sub/db-user"]
-    );
+    assert_eq!(found.keys().collect::<Vec<_>>(), vec!["team/db-pass", "team/sub/db-user"]);
     assert_eq!(json_of(found["team/db-pass"].clone())["v"], "1");
 
-    let by_tag = sesame_provider_core::FindQuery {
-        tags: [("owner".to_string(), "web".to_string())].into(),
-        ..Default::default()
-    };
+    let by_tag = sesame_provider_core::FindQuery { tags: [("owner".to_string(), "web".to_string())].into(), ..Default::default() };
     let found = provider.find(&by_tag).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), vec!["team/api"]);
 }

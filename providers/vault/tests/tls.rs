@@ -11,10 +11,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use common::*;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use serde_json::json;
 use sesame_provider_core::{CaProvider, CaProviderKind, ProviderError, RemoteKey};
 use sesame_provider_vault::{VaultAuth, VaultCertAuth, VaultClientTls, VaultProvider};
@@ -36,12 +33,8 @@ fn pki() -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "sesame test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    ca.distinguished_name.push(DnType::CommonName, "sesame test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
     let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
     let issuer = Issuer::new(ca, ca_key);
 
@@ -50,18 +43,11 @@ fn pki() -> Pki {
         let mut p = CertificateParams::new(names).unwrap();
         p.distinguished_name.push(DnType::CommonName, cn);
         p.extended_key_usages = vec![usage];
-        Pem {
-            cert: p.signed_by(&key, &issuer).unwrap().pem(),
-            key: key.serialize_pem(),
-        }
+        Pem { cert: p.signed_by(&key, &issuer).unwrap().pem(), key: key.serialize_pem() }
     };
     Pki {
         ca: ca_pem,
-        server: leaf(
-            vec!["127.0.0.1".into()],
-            "127.0.0.1",
-            ExtendedKeyUsagePurpose::ServerAuth,
-        ),
+        server: leaf(vec!["127.0.0.1".into()], "127.0.0.1", ExtendedKeyUsagePurpose::ServerAuth),
         client: leaf(vec![], "sesame-client", ExtendedKeyUsagePurpose::ClientAuth),
     }
 }
@@ -74,9 +60,7 @@ fn bao_binary() -> PathBuf {
     }
     let cache = std::env::var_os("SESAME_CACHE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/sesame")
-        });
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/sesame"));
     if let Ok(dirs) = std::fs::read_dir(cache.join("venv")) {
         for dir in dirs.flatten() {
             if let Ok(path) = std::fs::read_to_string(dir.path().join("bao-path")) {
@@ -84,22 +68,12 @@ fn bao_binary() -> PathBuf {
             }
         }
     }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("bao"))
-            .find(|p| p.is_file())
-    });
-    on_path.expect(
-        "no OpenBao binary: set SESAME_BAO, run `tests/env/testenv setup`, or put `bao` on PATH",
-    )
+    let on_path = std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("bao")).find(|p| p.is_file()));
+    on_path.expect("no OpenBao binary: set SESAME_BAO, run `tests/env/testenv setup`, or put `bao` on PATH")
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A private OpenBao: plain-HTTP dev listener for the test's admin calls, plus a TLS listener
@@ -135,11 +109,7 @@ async fn tls_bao() -> TlsBao {
         std::fs::write(&p, text).unwrap();
         p.display().to_string()
     };
-    let (ca, cert, key) = (
-        write("ca.pem", &pki.ca),
-        write("srv.pem", &pki.server.cert),
-        write("srv.key", &pki.server.key),
-    );
+    let (ca, cert, key) = (write("ca.pem", &pki.ca), write("srv.pem", &pki.server.cert), write("srv.key", &pki.server.key));
     let (dev_port, tls_port) = (free_port(), free_port());
     let config = format!(
         "listener \"tcp\" {{\n  address = \"127.0.0.1:{tls_port}\"\n  tls_cert_file = \"{cert}\"\n  tls_key_file = \"{key}\"\n  \
@@ -147,12 +117,7 @@ async fn tls_bao() -> TlsBao {
     );
     let config = write("listener.hcl", &config);
     let child = Command::new(bao_binary())
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            &format!("-dev-listen-address=127.0.0.1:{dev_port}"),
-        ])
+        .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address=127.0.0.1:{dev_port}")])
         .arg(format!("-config={config}"))
         .env("HOME", &dir)
         .stdout(Stdio::null())
@@ -168,22 +133,14 @@ async fn tls_bao() -> TlsBao {
     };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let up = reqwest::get(format!("{}/v1/sys/health", server.admin.addr))
-            .await
-            .is_ok_and(|r| r.status().is_success());
+        let up = reqwest::get(format!("{}/v1/sys/health", server.admin.addr)).await.is_ok_and(|r| r.status().is_success());
         if up && std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_ok() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the private OpenBao did not start within 30 s"
-        );
+        assert!(Instant::now() < deadline, "the private OpenBao did not start within 30 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    server
-        .admin
-        .put2("secret", "app", json!({"v": "over tls"}))
-        .await;
+    server.admin.put2("secret", "app", json!({"v": "over tls"})).await;
     server
 }
 
@@ -198,10 +155,7 @@ fn tls_store(server: &TlsBao) -> VaultProvider {
         path: Some("secret".into()),
         auth: Some(token_auth()),
         ca_bundle: Some(b64(&server.pki.ca)),
-        tls: VaultClientTls {
-            cert_secret_ref: Some(sel("client-tls", "tls.crt")),
-            key_secret_ref: Some(sel("client-tls", "tls.key")),
-        },
+        tls: VaultClientTls { cert_secret_ref: Some(sel("client-tls", "tls.crt")), key_secret_ref: Some(sel("client-tls", "tls.key")) },
         ..Default::default()
     }
 }
@@ -220,41 +174,24 @@ async fn mtls_with_a_trusted_ca_reads_and_verification_is_on_by_default() {
     let server = tls_bao().await;
 
     let (provider, _) = build(&tls_store(&server), tls_creds(&server)).await;
-    let got = provider
-        .get_secret(&RemoteKey::new("app"))
-        .await
-        .expect("read over mTLS");
+    let got = provider.get_secret(&RemoteKey::new("app")).await.expect("read over mTLS");
     assert_eq!(json_of(got)["v"], "over tls");
     provider.validate().await.unwrap();
 
     // caProvider instead of caBundle.
     let mut spec = tls_store(&server);
     spec.ca_bundle = None;
-    spec.ca_provider = Some(CaProvider {
-        kind: CaProviderKind::Secret,
-        name: "ca".into(),
-        key: Some("ca.crt".into()),
-        namespace: None,
-    });
+    spec.ca_provider = Some(CaProvider { kind: CaProviderKind::Secret, name: "ca".into(), key: Some("ca.crt".into()), namespace: None });
     let (provider, _) = build(&spec, tls_creds(&server)).await;
-    provider
-        .get_secret(&RemoteKey::new("app"))
-        .await
-        .expect("read trusting the caProvider CA");
+    provider.get_secret(&RemoteKey::new("app")).await.expect("read trusting the caProvider CA");
 
     // No CA: the test CA is not trusted, so the handshake fails.
     let mut spec = tls_store(&server);
     spec.ca_bundle = None;
     let (provider, _) = build(&spec, tls_creds(&server)).await;
-    let err = provider
-        .get_secret(&RemoteKey::new("app"))
-        .await
-        .unwrap_err();
+    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Transient(_)), "{err}");
-    assert!(
-        err.to_string().to_lowercase().contains("certificate"),
-        "the message says why: {err}"
-    );
+    assert!(err.to_string().to_lowercase().contains("certificate"), "the message says why: {err}");
 
     // No client certificate: the server refuses the handshake.
     let mut spec = tls_store(&server);
@@ -270,11 +207,7 @@ async fn cert_auth_logs_in_with_the_client_certificate() {
     let policy = admin.reader_policy("secret").await;
     let mount = admin.auth("cert").await;
     admin
-        .must(
-            "POST",
-            &format!("auth/{mount}/certs/sesame"),
-            Some(json!({"certificate": server.pki.ca, "token_policies": [policy]})),
-        )
+        .must("POST", &format!("auth/{mount}/certs/sesame"), Some(json!({"certificate": server.pki.ca, "token_policies": [policy]})))
         .await;
 
     let spec = VaultProvider {
@@ -291,10 +224,7 @@ async fn cert_auth_logs_in_with_the_client_certificate() {
     };
     let (provider, calls) = build(&spec, tls_creds(&server)).await;
     for _ in 0..5 {
-        let got = provider
-            .get_secret(&RemoteKey::new("app"))
-            .await
-            .expect("read after cert login");
+        let got = provider.get_secret(&RemoteKey::new("app")).await.expect("read after cert login");
         assert_eq!(json_of(got)["v"], "over tls");
     }
     provider.validate().await.unwrap();
@@ -308,26 +238,14 @@ async fn cert_auth_logs_in_with_the_client_certificate() {
 async fn a_sealed_or_unreachable_server_is_a_transient_error() {
     let server = tls_bao().await;
     let (provider, _) = build(&tls_store(&server), tls_creds(&server)).await;
-    provider
-        .get_secret(&RemoteKey::new("app"))
-        .await
-        .expect("read while unsealed");
+    provider.get_secret(&RemoteKey::new("app")).await.expect("read while unsealed");
     server.admin.must("PUT", "sys/seal", None).await;
-    let err = provider
-        .get_secret(&RemoteKey::new("app"))
-        .await
-        .unwrap_err();
+    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Transient(_)), "{err}");
     assert!(err.is_retryable());
 
-    let nobody = VaultProvider {
-        server: format!("http://127.0.0.1:{}", free_port()),
-        ..tls_store(&server)
-    };
+    let nobody = VaultProvider { server: format!("http://127.0.0.1:{}", free_port()), ..tls_store(&server) };
     let (provider, _) = build(&nobody, tls_creds(&server)).await;
-    let err = provider
-        .get_secret(&RemoteKey::new("app"))
-        .await
-        .unwrap_err();
+    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
     assert!(matches!(err, ProviderError::Transient(_)), "{err}");
 }

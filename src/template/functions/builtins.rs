@@ -46,10 +46,7 @@ fn index(ctx: &Ctx, args: &[Value]) -> FnResult {
                 None => Value::Nil,
             },
             (Value::Map(_), other) => {
-                return Err(format!(
-                    "value has type {}; should be string",
-                    type_name(other)
-                ));
+                return Err(format!("value has type {}; should be string", type_name(other)));
             }
             (Value::List(l), Value::Int(_) | Value::Uint(_)) => {
                 let i = position(idx, l.len())?;
@@ -60,10 +57,7 @@ fn index(ctx: &Ctx, args: &[Value]) -> FnResult {
                 Value::Int(i64::from(bytes[position(idx, bytes.len())?]))
             }
             (Value::List(_) | Value::String(_), other) => {
-                return Err(format!(
-                    "cannot index slice/array with type {}",
-                    type_name(other)
-                ));
+                return Err(format!("cannot index slice/array with type {}", type_name(other)));
             }
             (Value::Nil, _) => return Err("index of untyped nil".into()),
             (other, _) => return Err(format!("can't index item of type {}", type_name(other))),
@@ -119,9 +113,6 @@ fn via_engine(name: &str, args: &[Value]) -> FnResult {
         data.insert(Arc::from(key.as_str()), arg.clone());
     }
     src.push_str("}}");
-    let out = Template::new(name)
-        .parse(&src)
-        .and_then(|t| t.execute_to_string(&Value::Map(Arc::new(data))))
-        .map_err(|e| e.to_string())?;
+    let out = Template::new(name).parse(&src).and_then(|t| t.execute_to_string(&Value::Map(Arc::new(data)))).map_err(|e| e.to_string())?;
     Ok(string(out))
 }

@@ -14,36 +14,14 @@ use super::super::value::{FnResult, arg_int, arg_str, string};
 use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("sha1sum", 1, 1, |_, a| {
-        Ok(string(hex::encode(Sha1::digest(bytes(a, 0)?))))
-    });
-    r.add("sha256sum", 1, 1, |_, a| {
-        Ok(string(hex::encode(Sha256::digest(bytes(a, 0)?))))
-    });
-    r.add("sha512sum", 1, 1, |_, a| {
-        Ok(string(hex::encode(Sha512::digest(bytes(a, 0)?))))
-    });
-    r.add("adler32sum", 1, 1, |_, a| {
-        Ok(string(adler32(&bytes(a, 0)?).to_string()))
-    });
-    r.add("bcrypt", 1, 1, |_, a| {
-        Ok(string(bcrypt_hash(&bytes(a, 0)?)))
-    });
+    r.add("sha1sum", 1, 1, |_, a| Ok(string(hex::encode(Sha1::digest(bytes(a, 0)?)))));
+    r.add("sha256sum", 1, 1, |_, a| Ok(string(hex::encode(Sha256::digest(bytes(a, 0)?)))));
+    r.add("sha512sum", 1, 1, |_, a| Ok(string(hex::encode(Sha512::digest(bytes(a, 0)?)))));
+    r.add("adler32sum", 1, 1, |_, a| Ok(string(adler32(&bytes(a, 0)?).to_string())));
+    r.add("bcrypt", 1, 1, |_, a| Ok(string(bcrypt_hash(&bytes(a, 0)?))));
     r.add("htpasswd", 3, 3, htpasswd);
-    r.add("randAlphaNum", 1, 1, |c, a| {
-        random_from(
-            c,
-            a,
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-        )
-    });
-    r.add("randAlpha", 1, 1, |c, a| {
-        random_from(
-            c,
-            a,
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-        )
-    });
+    r.add("randAlphaNum", 1, 1, |c, a| random_from(c, a, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+    r.add("randAlpha", 1, 1, |c, a| random_from(c, a, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"));
     r.add("randNumeric", 1, 1, |c, a| random_from(c, a, b"0123456789"));
     r.add("randAscii", 1, 1, |c, a| {
         let printable: Vec<u8> = (32u8..127).collect();
@@ -116,9 +94,7 @@ fn count(ctx: &Ctx, a: &[Value]) -> Result<usize, String> {
 fn random_from(ctx: &Ctx, a: &[Value], alphabet: &[u8]) -> FnResult {
     let n = count(ctx, a)?;
     let mut rng = rand::rng();
-    let s: String = (0..n)
-        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
-        .collect();
+    let s: String = (0..n).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect();
     Ok(string(s))
 }
 
@@ -128,14 +104,7 @@ fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
 /// sprig's AES-256-CBC key: the password's bytes, zero-padded or cut to 32.
@@ -174,9 +143,7 @@ fn encrypt_aes(_: &Ctx, a: &[Value]) -> FnResult {
 /// `decryptAES password ciphertext`, the inverse of `encryptAES`.
 fn decrypt_aes(_: &Ctx, a: &[Value]) -> FnResult {
     let cipher = aes_key(arg_str(a, 0)?)?;
-    let data = STANDARD
-        .decode(bytes(a, 1)?)
-        .map_err(|_| "illegal base64 data".to_string())?;
+    let data = STANDARD.decode(bytes(a, 1)?).map_err(|_| "illegal base64 data".to_string())?;
     if data.len() < 16 || data.len() % 16 != 0 {
         return Err("ciphertext too short or not a multiple of the block size".into());
     }

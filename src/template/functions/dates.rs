@@ -11,24 +11,12 @@ use super::super::value::{FnResult, arg_str, string, to_i64};
 use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("now", 0, 0, |_, _| {
-        Ok(time_value(&Utc::now().fixed_offset()))
-    });
-    r.add("date", 2, 2, |_, a| {
-        Ok(string(go_format(&to_time(&a[1]), arg_str(a, 0)?)))
-    });
-    r.add("dateInZone", 3, 3, |_, a| {
-        Ok(string(go_format(&to_time(&a[1]), arg_str(a, 0)?)))
-    });
-    r.add("date_in_zone", 3, 3, |_, a| {
-        Ok(string(go_format(&to_time(&a[1]), arg_str(a, 0)?)))
-    });
-    r.add("htmlDate", 1, 1, |_, a| {
-        Ok(string(go_format(&to_time(&a[0]), "2006-01-02")))
-    });
-    r.add("htmlDateInZone", 2, 2, |_, a| {
-        Ok(string(go_format(&to_time(&a[0]), "2006-01-02")))
-    });
+    r.add("now", 0, 0, |_, _| Ok(time_value(&Utc::now().fixed_offset())));
+    r.add("date", 2, 2, |_, a| Ok(string(go_format(&to_time(&a[1]), arg_str(a, 0)?))));
+    r.add("dateInZone", 3, 3, |_, a| Ok(string(go_format(&to_time(&a[1]), arg_str(a, 0)?))));
+    r.add("date_in_zone", 3, 3, |_, a| Ok(string(go_format(&to_time(&a[1]), arg_str(a, 0)?))));
+    r.add("htmlDate", 1, 1, |_, a| Ok(string(go_format(&to_time(&a[0]), "2006-01-02"))));
+    r.add("htmlDateInZone", 2, 2, |_, a| Ok(string(go_format(&to_time(&a[0]), "2006-01-02"))));
     for name in ["dateModify", "date_modify"] {
         r.add(name, 2, 2, |_, a| {
             let t = to_time(&a[1]);
@@ -42,9 +30,7 @@ pub(super) fn register(r: &mut Registry) {
         r.add(name, 2, 2, |_, a| {
             let d = parse_duration(arg_str(a, 0)?).ok_or("time: invalid duration")?;
             let t = to_time(&a[1]);
-            Ok(time_value(
-                &t.checked_add_signed(d).ok_or("time out of range")?,
-            ))
+            Ok(time_value(&t.checked_add_signed(d).ok_or("time out of range")?))
         });
     }
     r.add("ago", 1, 1, |_, a| {
@@ -59,26 +45,16 @@ pub(super) fn register(r: &mut Registry) {
         Ok(string(go_duration(i128::from(n) * 1_000_000_000)))
     });
     r.add("durationRound", 1, 1, duration_round);
-    r.add("toDate", 2, 2, |_, a| {
-        Ok(time_value(
-            &parse_layout(arg_str(a, 0)?, arg_str(a, 1)?).unwrap_or_else(zero_time),
-        ))
-    });
+    r.add("toDate", 2, 2, |_, a| Ok(time_value(&parse_layout(arg_str(a, 0)?, arg_str(a, 1)?).unwrap_or_else(zero_time))));
     r.add("mustToDate", 2, 2, |_, a| {
-        let t = parse_layout(arg_str(a, 0)?, arg_str(a, 1)?)
-            .ok_or("parsing time: value does not match layout")?;
+        let t = parse_layout(arg_str(a, 0)?, arg_str(a, 1)?).ok_or("parsing time: value does not match layout")?;
         Ok(time_value(&t))
     });
-    r.add("unixEpoch", 1, 1, |_, a| {
-        Ok(string(to_time(&a[0]).timestamp().to_string()))
-    });
+    r.add("unixEpoch", 1, 1, |_, a| Ok(string(to_time(&a[0]).timestamp().to_string())));
 }
 
 fn zero_time() -> DateTime<FixedOffset> {
-    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0)
-        .single()
-        .unwrap_or_default()
-        .fixed_offset()
+    Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single().unwrap_or_default().fixed_offset()
 }
 
 /// A time as Go's `Time.String()` prints it.
@@ -90,11 +66,7 @@ pub(crate) fn time_value(t: &DateTime<FixedOffset>) -> Value {
 fn to_time(v: &Value) -> DateTime<FixedOffset> {
     match v {
         Value::String(s) => parse_time_string(s).unwrap_or_else(|| Utc::now().fixed_offset()),
-        Value::Int(_) | Value::Uint(_) => Utc
-            .timestamp_opt(to_i64(v), 0)
-            .single()
-            .unwrap_or_default()
-            .fixed_offset(),
+        Value::Int(_) | Value::Uint(_) => Utc.timestamp_opt(to_i64(v), 0).single().unwrap_or_default().fixed_offset(),
         _ => Utc::now().fixed_offset(),
     }
 }
@@ -169,11 +141,7 @@ fn layout_to_chrono(layout: &str) -> String {
 pub(crate) fn go_format(t: &DateTime<FixedOffset>, layout: &str) -> String {
     let utc = t.offset().local_minus_utc() == 0;
     // Go writes "Z" for a zero offset in the Z07:00 / Z0700 forms.
-    let layout = if utc {
-        layout.replace("Z07:00", "Z").replace("Z0700", "Z")
-    } else {
-        layout.to_owned()
-    };
+    let layout = if utc { layout.replace("Z07:00", "Z").replace("Z0700", "Z") } else { layout.to_owned() };
     let fmt = layout_to_chrono(&layout);
     // Go prints the zone abbreviation; for UTC that is "UTC".
     let fmt = fmt.replace("%Z", if utc { "UTC" } else { "%:z" });
@@ -193,10 +161,7 @@ fn parse_layout(layout: &str, value: &str) -> Option<DateTime<FixedOffset>> {
     if let Ok(t) = NaiveDateTime::parse_from_str(value, &fmt) {
         return Some(t.and_utc().fixed_offset());
     }
-    chrono::NaiveDate::parse_from_str(value, &fmt)
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().fixed_offset())
+    chrono::NaiveDate::parse_from_str(value, &fmt).ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc().fixed_offset())
 }
 
 /// Go's `time.ParseDuration` (units ns, us, µs, ms, s, m, h).
@@ -213,14 +178,10 @@ pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
         return None;
     }
     while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         let number: f64 = rest[..num_len].parse().ok()?;
         rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let scale = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -275,27 +236,14 @@ pub(crate) fn go_duration(nanos: i128) -> String {
 fn duration_round(_: &Ctx, a: &[Value]) -> FnResult {
     let nanos: i128 = match &a[0] {
         Value::String(s) => match parse_time_string(s) {
-            Some(t) => i128::from(
-                (Utc::now().fixed_offset() - t)
-                    .num_nanoseconds()
-                    .unwrap_or(0),
-            ),
-            None => parse_duration(s)
-                .and_then(|d| d.num_nanoseconds())
-                .map_or(0, i128::from),
+            Some(t) => i128::from((Utc::now().fixed_offset() - t).num_nanoseconds().unwrap_or(0)),
+            None => parse_duration(s).and_then(|d| d.num_nanoseconds()).map_or(0, i128::from),
         },
         other => i128::from(to_i64(other)),
     };
     let u = nanos.unsigned_abs();
     const S: u128 = 1_000_000_000;
-    let units = [
-        (365 * 24 * 3600 * S, "y"),
-        (30 * 24 * 3600 * S, "mo"),
-        (24 * 3600 * S, "d"),
-        (3600 * S, "h"),
-        (60 * S, "m"),
-        (S, "s"),
-    ];
+    let units = [(365 * 24 * 3600 * S, "y"), (30 * 24 * 3600 * S, "mo"), (24 * 3600 * S, "d"), (3600 * S, "h"), (60 * S, "m"), (S, "s")];
     for (size, name) in units {
         if u > size {
             return Ok(string(format!("{}{name}", u / size)));

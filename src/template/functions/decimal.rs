@@ -23,20 +23,13 @@ impl Decimal {
         let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
         let digits = format!("{int}{frac}");
         match digits.parse::<i128>() {
-            Ok(mantissa) if frac.len() < 30 => Decimal {
-                mantissa,
-                scale: frac.len() as u32,
-            },
-            _ => Decimal {
-                mantissa: f as i128,
-                scale: 0,
-            },
+            Ok(mantissa) if frac.len() < 30 => Decimal { mantissa, scale: frac.len() as u32 },
+            _ => Decimal { mantissa: f as i128, scale: 0 },
         }
     }
 
     fn rescale(self, scale: u32) -> Option<i128> {
-        self.mantissa
-            .checked_mul(10i128.checked_pow(scale - self.scale)?)
+        self.mantissa.checked_mul(10i128.checked_pow(scale - self.scale)?)
     }
 
     pub(super) fn apply(self, op: Op, other: &Decimal) -> Result<Decimal, String> {
@@ -44,37 +37,20 @@ impl Decimal {
         let scale = self.scale.max(other.scale);
         let out = match op {
             Op::Add | Op::Sub => {
-                let (a, b) = (
-                    self.rescale(scale).ok_or_else(overflow)?,
-                    other.rescale(scale).ok_or_else(overflow)?,
-                );
-                let m = if matches!(op, Op::Add) {
-                    a.checked_add(b)
-                } else {
-                    a.checked_sub(b)
-                };
-                Decimal {
-                    mantissa: m.ok_or_else(overflow)?,
-                    scale,
-                }
+                let (a, b) = (self.rescale(scale).ok_or_else(overflow)?, other.rescale(scale).ok_or_else(overflow)?);
+                let m = if matches!(op, Op::Add) { a.checked_add(b) } else { a.checked_sub(b) };
+                Decimal { mantissa: m.ok_or_else(overflow)?, scale }
             }
-            Op::Mul => Decimal {
-                mantissa: self
-                    .mantissa
-                    .checked_mul(other.mantissa)
-                    .ok_or_else(overflow)?,
-                scale: self.scale + other.scale,
-            },
+            Op::Mul => {
+                Decimal { mantissa: self.mantissa.checked_mul(other.mantissa).ok_or_else(overflow)?, scale: self.scale + other.scale }
+            }
             Op::Div => {
                 if other.mantissa == 0 {
                     return Err("decimal division by 0".into());
                 }
                 // self/other = (ms / mo) × 10^(so - ss); keep 16 fractional digits.
                 let shift = 16 + other.scale + 1;
-                let num = self
-                    .mantissa
-                    .checked_mul(10i128.checked_pow(shift).ok_or_else(overflow)?)
-                    .ok_or_else(overflow)?;
+                let num = self.mantissa.checked_mul(10i128.checked_pow(shift).ok_or_else(overflow)?).ok_or_else(overflow)?;
                 let q = num / other.mantissa; // scale: self.scale + 17 - other.scale… normalised below
                 let scale = self.scale + shift - other.scale;
                 Decimal { mantissa: q, scale }.round_to(16)
@@ -89,30 +65,16 @@ impl Decimal {
             return self;
         }
         let Some(div) = 10i128.checked_pow(self.scale - places) else {
-            return Decimal {
-                mantissa: 0,
-                scale: places,
-            };
+            return Decimal { mantissa: 0, scale: places };
         };
         let (q, r) = (self.mantissa / div, self.mantissa % div);
-        let q = if r.abs() * 2 >= div {
-            q + self.mantissa.signum()
-        } else {
-            q
-        };
-        Decimal {
-            mantissa: q,
-            scale: places,
-        }
+        let q = if r.abs() * 2 >= div { q + self.mantissa.signum() } else { q };
+        Decimal { mantissa: q, scale: places }
     }
 
     pub(super) fn to_f64(self) -> f64 {
         let sign = if self.mantissa < 0 { "-" } else { "" };
-        let digits = format!(
-            "{:0>width$}",
-            self.mantissa.unsigned_abs(),
-            width = self.scale as usize + 1
-        );
+        let digits = format!("{:0>width$}", self.mantissa.unsigned_abs(), width = self.scale as usize + 1);
         let (int, frac) = digits.split_at(digits.len() - self.scale as usize);
         format!("{sign}{int}.{frac}0").parse().unwrap_or(0.0)
     }

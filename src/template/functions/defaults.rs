@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use gotmpl::Value;
 
-use super::super::value::{
-    FnResult, arg_bool, arg_str, kind_name, map, string, strval, truthy, type_name,
-};
+use super::super::value::{FnResult, arg_bool, arg_str, kind_name, map, string, strval, truthy, type_name};
 use super::{ANY, Registry};
 
 pub(super) fn register(r: &mut Registry) {
@@ -18,34 +16,20 @@ pub(super) fn register(r: &mut Registry) {
         })
     });
     r.add("empty", 1, 1, |_, a| Ok(Value::Bool(!truthy(&a[0]))));
-    r.add("coalesce", 0, ANY, |_, a| {
-        Ok(a.iter().find(|v| truthy(v)).cloned().unwrap_or(Value::Nil))
-    });
+    r.add("coalesce", 0, ANY, |_, a| Ok(a.iter().find(|v| truthy(v)).cloned().unwrap_or(Value::Nil)));
     r.add("all", 0, ANY, |_, a| Ok(Value::Bool(a.iter().all(truthy))));
     r.add("any", 0, ANY, |_, a| Ok(Value::Bool(a.iter().any(truthy))));
-    r.add("ternary", 3, 3, |_, a| {
-        Ok(if arg_bool(a, 2)? {
-            a[0].clone()
-        } else {
-            a[1].clone()
-        })
-    });
+    r.add("ternary", 3, 3, |_, a| Ok(if arg_bool(a, 2)? { a[0].clone() } else { a[1].clone() }));
     r.add("fail", 1, 1, |_, a| Err(arg_str(a, 0)?.to_owned()));
     r.add("typeOf", 1, 1, |_, a| Ok(string(type_name(&a[0]))));
-    r.add("typeIs", 2, 2, |_, a| {
-        Ok(Value::Bool(arg_str(a, 0)? == type_name(&a[1])))
-    });
+    r.add("typeIs", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 0)? == type_name(&a[1]))));
     r.add("typeIsLike", 2, 2, |_, a| {
         let (want, got) = (arg_str(a, 0)?, type_name(&a[1]));
         Ok(Value::Bool(want == got || want == format!("*{got}")))
     });
     r.add("kindOf", 1, 1, |_, a| Ok(string(kind_name(&a[0]))));
-    r.add("kindIs", 2, 2, |_, a| {
-        Ok(Value::Bool(arg_str(a, 0)? == kind_name(&a[1])))
-    });
-    r.add("deepEqual", 2, 2, |_, a| {
-        Ok(Value::Bool(deep_equal(&a[0], &a[1])))
-    });
+    r.add("kindIs", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 0)? == kind_name(&a[1]))));
+    r.add("deepEqual", 2, 2, |_, a| Ok(Value::Bool(deep_equal(&a[0], &a[1]))));
     r.add("base", 1, 1, |_, a| Ok(string(base(arg_str(a, 0)?))));
     r.add("osBase", 1, 1, |_, a| Ok(string(base(arg_str(a, 0)?))));
     r.add("dir", 1, 1, |_, a| Ok(string(dir(arg_str(a, 0)?))));
@@ -54,12 +38,8 @@ pub(super) fn register(r: &mut Registry) {
     r.add("osClean", 1, 1, |_, a| Ok(string(clean(arg_str(a, 0)?))));
     r.add("ext", 1, 1, |_, a| Ok(string(ext(arg_str(a, 0)?))));
     r.add("osExt", 1, 1, |_, a| Ok(string(ext(arg_str(a, 0)?))));
-    r.add("isAbs", 1, 1, |_, a| {
-        Ok(Value::Bool(arg_str(a, 0)?.starts_with('/')))
-    });
-    r.add("osIsAbs", 1, 1, |_, a| {
-        Ok(Value::Bool(arg_str(a, 0)?.starts_with('/')))
-    });
+    r.add("isAbs", 1, 1, |_, a| Ok(Value::Bool(arg_str(a, 0)?.starts_with('/'))));
+    r.add("osIsAbs", 1, 1, |_, a| Ok(Value::Bool(arg_str(a, 0)?.starts_with('/'))));
     r.add("urlParse", 1, 1, |_, a| url_parse(arg_str(a, 0)?));
     r.add("urlJoin", 1, 1, |_, a| url_join(&a[0]));
 }
@@ -73,14 +53,8 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (Value::Uint(x), Value::Uint(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
-        (Value::List(x), Value::List(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q))
-        }
-        (Value::Map(x), Value::Map(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
-        }
+        (Value::List(x), Value::List(y)) => x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_equal(p, q)),
+        (Value::Map(x), Value::Map(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w))),
         _ => false,
     }
 }
@@ -131,8 +105,7 @@ fn dir(p: &str) -> String {
 
 fn ext(p: &str) -> String {
     let last = p.rsplit('/').next().unwrap_or(p);
-    last.rfind('.')
-        .map_or(String::new(), |i| last[i..].to_owned())
+    last.rfind('.').map_or(String::new(), |i| last[i..].to_owned())
 }
 
 /// sprig's `urlParse`: the parts of a URL as a dict.
@@ -140,22 +113,10 @@ fn url_parse(s: &str) -> FnResult {
     let (rest, fragment) = s.split_once('#').unwrap_or((s, ""));
     let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (scheme, rest) = match rest.split_once("://") {
-        Some((sc, r))
-            if !sc.is_empty()
-                && sc
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-        {
-            (sc, r)
-        }
+        Some((sc, r)) if !sc.is_empty() && sc.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => (sc, r),
         _ => ("", rest),
     };
-    let (authority, path) = if scheme.is_empty() {
-        ("", rest)
-    } else {
-        rest.find('/')
-            .map_or((rest, ""), |i| (&rest[..i], &rest[i..]))
-    };
+    let (authority, path) = if scheme.is_empty() { ("", rest) } else { rest.find('/').map_or((rest, ""), |i| (&rest[..i], &rest[i..])) };
     let (userinfo, host) = authority.rsplit_once('@').unwrap_or(("", authority));
     let hostname = if host.starts_with('[') {
         host.split(']').next().unwrap_or("").trim_start_matches('[')

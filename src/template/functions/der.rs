@@ -23,21 +23,10 @@ pub(super) fn parse(data: &[u8]) -> Result<Vec<Tlv<'_>>, String> {
             if n == 0 || n > 4 || rest.len() < 2 + n {
                 return Err(bad());
             }
-            (
-                rest[2..2 + n]
-                    .iter()
-                    .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
-                2 + n,
-            )
+            (rest[2..2 + n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), 2 + n)
         };
-        let end = header
-            .checked_add(len)
-            .filter(|e| *e <= rest.len())
-            .ok_or_else(bad)?;
-        out.push(Tlv {
-            tag,
-            content: &rest[header..end],
-        });
+        let end = header.checked_add(len).filter(|e| *e <= rest.len()).ok_or_else(bad)?;
+        out.push(Tlv { tag, content: &rest[header..end] });
         rest = &rest[end..];
     }
     Ok(out)
@@ -57,12 +46,7 @@ pub(super) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     if len < 0x80 {
         out.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .iter()
-            .copied()
-            .skip_while(|b| *b == 0)
-            .collect();
+        let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend_from_slice(&bytes);
     }
@@ -96,20 +80,14 @@ pub(super) fn bits(content: &[u8]) -> Vec<u8> {
 
 pub(super) const NULL: &[u8] = &[0x05, 0x00];
 /// OID 1.2.840.113549.1.1.1 (rsaEncryption), encoded.
-pub(super) const OID_RSA: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
+pub(super) const OID_RSA: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 /// OID 1.2.840.10045.2.1 (id-ecPublicKey), encoded.
 pub(super) const OID_EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// OID 1.3.101.112 (Ed25519), encoded.
 pub(super) const OID_ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 /// Named curves: (JWK name, encoded OID, private scalar size).
 pub(super) const CURVES: &[(&str, &[u8], usize)] = &[
-    (
-        "P-256",
-        &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07],
-        32,
-    ),
+    ("P-256", &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07], 32),
     ("P-384", &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], 48),
     ("P-521", &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23], 66),
 ];

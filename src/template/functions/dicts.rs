@@ -17,19 +17,11 @@ pub(super) fn register(r: &mut Registry) {
     r.add("dict", 0, ANY, |_, a| {
         let mut m = BTreeMap::new();
         for pair in a.chunks(2) {
-            m.insert(
-                Arc::from(strval(&pair[0])),
-                pair.get(1).cloned().unwrap_or_else(|| string("")),
-            );
+            m.insert(Arc::from(strval(&pair[0])), pair.get(1).cloned().unwrap_or_else(|| string("")));
         }
         Ok(map(m))
     });
-    r.add("get", 2, 2, |_, a| {
-        Ok(arg_map(a, 0)?
-            .get(arg_str(a, 1)?)
-            .cloned()
-            .unwrap_or_else(|| string("")))
-    });
+    r.add("get", 2, 2, |_, a| Ok(arg_map(a, 0)?.get(arg_str(a, 1)?).cloned().unwrap_or_else(|| string(""))));
     r.add("set", 3, 3, |_, a| {
         let mut m = (*arg_map(a, 0)?).clone();
         m.insert(Arc::from(arg_str(a, 1)?), a[2].clone());
@@ -40,9 +32,7 @@ pub(super) fn register(r: &mut Registry) {
         m.remove(arg_str(a, 1)?);
         Ok(map(m))
     });
-    r.add("hasKey", 2, 2, |_, a| {
-        Ok(Value::Bool(arg_map(a, 0)?.contains_key(arg_str(a, 1)?)))
-    });
+    r.add("hasKey", 2, 2, |_, a| Ok(Value::Bool(arg_map(a, 0)?.contains_key(arg_str(a, 1)?))));
     r.add("pluck", 1, ANY, |_, a| {
         let key = arg_str(a, 0)?;
         let mut out = Vec::new();
@@ -60,9 +50,7 @@ pub(super) fn register(r: &mut Registry) {
         }
         Ok(strings(out))
     });
-    r.add("values", 1, 1, |_, a| {
-        Ok(list(arg_map(a, 0)?.values().cloned().collect()))
-    });
+    r.add("values", 1, 1, |_, a| Ok(list(arg_map(a, 0)?.values().cloned().collect())));
     r.add("pick", 1, ANY, |_, a| select(a, true));
     r.add("omit", 1, ANY, |_, a| select(a, false));
     r.add("merge", 1, ANY, |c, a| merge(c, a, false));
@@ -77,11 +65,7 @@ pub(super) fn register(r: &mut Registry) {
 fn select(a: &[Value], keep: bool) -> FnResult {
     let m = arg_map(a, 0)?;
     let names: Vec<String> = a[1..].iter().map(strval).collect();
-    Ok(map(m
-        .iter()
-        .filter(|(k, _)| names.iter().any(|n| n == k.as_ref()) == keep)
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()))
+    Ok(map(m.iter().filter(|(k, _)| names.iter().any(|n| n == k.as_ref()) == keep).map(|(k, v)| (k.clone(), v.clone())).collect()))
 }
 
 /// mergo semantics: keys missing (or, with `overwrite`, present) in the
@@ -95,11 +79,7 @@ fn merge(_: &Ctx, a: &[Value], overwrite: bool) -> FnResult {
     Ok(map(dst))
 }
 
-fn merge_into(
-    dst: &mut BTreeMap<Arc<str>, Value>,
-    src: &BTreeMap<Arc<str>, Value>,
-    overwrite: bool,
-) {
+fn merge_into(dst: &mut BTreeMap<Arc<str>, Value>, src: &BTreeMap<Arc<str>, Value>, overwrite: bool) {
     for (k, v) in src {
         match (dst.get(k), v) {
             (Some(Value::Map(d)), Value::Map(s)) => {

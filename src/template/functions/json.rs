@@ -24,12 +24,7 @@ fn newline(out: &mut String, indent: Option<usize>) {
     }
 }
 
-fn write_value(
-    out: &mut String,
-    v: &Value,
-    html: bool,
-    indent: Option<usize>,
-) -> Result<(), String> {
+fn write_value(out: &mut String, v: &Value, html: bool, indent: Option<usize>) -> Result<(), String> {
     match v {
         Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -116,8 +111,8 @@ fn write_string(out: &mut String, s: &str, html: bool) {
 
 /// `json.Unmarshal` into `interface{}`: numbers become float64.
 pub(crate) fn decode(s: &str) -> Result<Value, String> {
-    let parsed: serde_json::Value = serde_json::from_str(s)
-        .map_err(|e| format!("invalid JSON at line {} column {}", e.line(), e.column()))?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(s).map_err(|e| format!("invalid JSON at line {} column {}", e.line(), e.column()))?;
     Ok(from_serde(&parsed))
 }
 
@@ -128,10 +123,7 @@ pub(crate) fn from_serde(v: &serde_json::Value) -> Value {
         serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
         serde_json::Value::String(s) => string(s.as_str()),
         serde_json::Value::Array(items) => Value::List(items.iter().map(from_serde).collect()),
-        serde_json::Value::Object(m) => map(m
-            .iter()
-            .map(|(k, v)| (Arc::from(k.as_str()), from_serde(v)))
-            .collect()),
+        serde_json::Value::Object(m) => map(m.iter().map(|(k, v)| (Arc::from(k.as_str()), from_serde(v))).collect()),
     }
 }
 

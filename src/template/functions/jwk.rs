@@ -15,18 +15,13 @@ use super::pem::{decode, encode};
 use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("jwkPublicKeyPem", 1, 1, |_, a| {
-        Ok(string(encode("PUBLIC KEY", &[], &public_der(&jwk(a)?)?)))
-    });
-    r.add("jwkPrivateKeyPem", 1, 1, |_, a| {
-        Ok(string(encode("PRIVATE KEY", &[], &private_der(&jwk(a)?)?)))
-    });
+    r.add("jwkPublicKeyPem", 1, 1, |_, a| Ok(string(encode("PUBLIC KEY", &[], &public_der(&jwk(a)?)?))));
+    r.add("jwkPrivateKeyPem", 1, 1, |_, a| Ok(string(encode("PRIVATE KEY", &[], &private_der(&jwk(a)?)?))));
     r.add("rsaDecrypt", 4, 4, rsa_decrypt);
 }
 
 fn jwk(a: &[Value]) -> Result<serde_json::Value, String> {
-    let v: serde_json::Value = serde_json::from_str(arg_str(a, 0)?)
-        .map_err(|_| "failed to parse JWK: invalid JSON".to_string())?;
+    let v: serde_json::Value = serde_json::from_str(arg_str(a, 0)?).map_err(|_| "failed to parse JWK: invalid JSON".to_string())?;
     if !v.is_object() {
         return Err("failed to parse JWK: not an object".into());
     }
@@ -35,9 +30,7 @@ fn jwk(a: &[Value]) -> Result<serde_json::Value, String> {
 
 /// A base64url member (padding optional).
 fn member(k: &serde_json::Value, name: &str) -> Result<Vec<u8>, String> {
-    let text = k[name]
-        .as_str()
-        .ok_or_else(|| format!("failed to parse JWK: missing \"{name}\""))?;
+    let text = k[name].as_str().ok_or_else(|| format!("failed to parse JWK: missing \"{name}\""))?;
     URL_SAFE_NO_PAD
         .decode(text.trim_end_matches('='))
         .or_else(|_| URL_SAFE.decode(text))
@@ -50,11 +43,7 @@ fn kty(k: &serde_json::Value) -> &str {
 
 fn curve(k: &serde_json::Value) -> Result<(&'static [u8], usize), String> {
     let crv = k["crv"].as_str().unwrap_or_default();
-    CURVES
-        .iter()
-        .find(|c| c.0 == crv)
-        .map(|c| (c.1, c.2))
-        .ok_or_else(|| format!("unsupported curve {crv}"))
+    CURVES.iter().find(|c| c.0 == crv).map(|c| (c.1, c.2)).ok_or_else(|| format!("unsupported curve {crv}"))
 }
 
 fn padded(bytes: &[u8], size: usize) -> Vec<u8> {
@@ -84,15 +73,9 @@ fn public_der(k: &serde_json::Value) -> Result<Vec<u8>, String> {
         }
         "EC" => {
             let (oid, size) = curve(k)?;
-            Ok(der::seq(&[
-                &der::seq(&[OID_EC, oid]),
-                &der::bits(&ec_point(k, size)?),
-            ]))
+            Ok(der::seq(&[&der::seq(&[OID_EC, oid]), &der::bits(&ec_point(k, size)?)]))
         }
-        "OKP" if k["crv"] == "Ed25519" => Ok(der::seq(&[
-            &der::seq(&[OID_ED25519]),
-            &der::bits(&member(k, "x")?),
-        ])),
+        "OKP" if k["crv"] == "Ed25519" => Ok(der::seq(&[&der::seq(&[OID_ED25519]), &der::bits(&member(k, "x")?)])),
         other => Err(format!("x509: unsupported public key type: {other}")),
     }
 }
@@ -117,42 +100,25 @@ fn private_der(k: &serde_json::Value) -> Result<Vec<u8>, String> {
             let (oid, size) = curve(k)?;
             let public = der::bits(&ec_point(k, size)?);
             let inner = ec_private_key(&member(k, "d")?, Some(&public), size, None);
-            Ok(der::seq(&[
-                &der::uint(&[0]),
-                &der::seq(&[OID_EC, oid]),
-                &der::octets(&inner),
-            ]))
+            Ok(der::seq(&[&der::uint(&[0]), &der::seq(&[OID_EC, oid]), &der::octets(&inner)]))
         }
-        "OKP" if k["crv"] == "Ed25519" => Ok(der::seq(&[
-            &der::uint(&[0]),
-            &der::seq(&[OID_ED25519]),
-            &der::octets(&der::octets(&member(k, "d")?)),
-        ])),
-        other => Err(format!(
-            "x509: unknown key type while marshaling PKCS#8: {other}"
-        )),
+        "OKP" if k["crv"] == "Ed25519" => {
+            Ok(der::seq(&[&der::uint(&[0]), &der::seq(&[OID_ED25519]), &der::octets(&der::octets(&member(k, "d")?))]))
+        }
+        other => Err(format!("x509: unknown key type while marshaling PKCS#8: {other}")),
     }
 }
 
 /// `rsaDecrypt scheme hash ciphertext privateKeyPem` (schemes `None` and
 /// `RSA-OAEP`; hashes `SHA1`, `SHA256`, `SHA512`, default SHA-256).
 fn rsa_decrypt(_: &Ctx, a: &[Value]) -> FnResult {
-    let (scheme, hash, input, key) = (
-        arg_str(a, 0)?,
-        arg_str(a, 1)?,
-        arg_str(a, 2)?,
-        arg_str(a, 3)?,
-    );
+    let (scheme, hash, input, key) = (arg_str(a, 0)?, arg_str(a, 1)?, arg_str(a, 2)?, arg_str(a, 3)?);
     match scheme {
         "None" => Ok(string(input)),
         "RSA-OAEP" => {
-            let block = decode(&binstr::to_bytes(key))
-                .0
-                .ok_or("failed to decode PEM block")?;
-            let pkcs8 =
-                to_pkcs8(&block.der).map_err(|e| format!("could not parse private key: {e}"))?;
-            let key = RsaPrivateKey::from_pkcs8_der(&pkcs8)
-                .map_err(|_| "could not parse RSA private key".to_string())?;
+            let block = decode(&binstr::to_bytes(key)).0.ok_or("failed to decode PEM block")?;
+            let pkcs8 = to_pkcs8(&block.der).map_err(|e| format!("could not parse private key: {e}"))?;
+            let key = RsaPrivateKey::from_pkcs8_der(&pkcs8).map_err(|_| "could not parse RSA private key".to_string())?;
             let ct = binstr::to_bytes(input);
             let out = match hash {
                 "SHA1" => key.decrypt(Oaep::<sha1::Sha1>::new(), &ct),

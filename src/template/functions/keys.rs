@@ -20,21 +20,14 @@ pub(crate) fn to_pkcs8(key: &[u8]) -> Result<Vec<u8>, String> {
         && version.tag == 0x02
         && private.tag == 0x04
     {
-        let curve = rest
-            .iter()
-            .find(|t| t.tag == 0xa0)
-            .ok_or("unable to parse private key type")?;
+        let curve = rest.iter().find(|t| t.tag == 0xa0).ok_or("unable to parse private key type")?;
         return ec_pkcs8(curve.content, key);
     }
     Err("unable to parse private key type".into())
 }
 
 fn rsa_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
-    der::seq(&[
-        &der::uint(&[0]),
-        &der::seq(&[OID_RSA, NULL]),
-        &der::octets(pkcs1),
-    ])
+    der::seq(&[&der::uint(&[0]), &der::seq(&[OID_RSA, NULL]), &der::octets(pkcs1)])
 }
 
 fn normalize_pkcs8(alg: &Tlv<'_>, private: &[u8]) -> Result<Vec<u8>, String> {
@@ -44,11 +37,7 @@ fn normalize_pkcs8(alg: &Tlv<'_>, private: &[u8]) -> Result<Vec<u8>, String> {
         return Ok(rsa_pkcs8(private));
     }
     if oid == OID_ED25519 {
-        return Ok(der::seq(&[
-            &der::uint(&[0]),
-            &der::seq(&[OID_ED25519]),
-            &der::octets(private),
-        ]));
+        return Ok(der::seq(&[&der::uint(&[0]), &der::seq(&[OID_ED25519]), &der::octets(private)]));
     }
     if oid == OID_EC {
         let curve = alg_fields.get(1).map(der::raw).ok_or("missing EC curve")?;
@@ -59,38 +48,16 @@ fn normalize_pkcs8(alg: &Tlv<'_>, private: &[u8]) -> Result<Vec<u8>, String> {
 
 /// `curve` is the encoded curve OID; `sec1` an ECPrivateKey.
 fn ec_pkcs8(curve: &[u8], sec1: &[u8]) -> Result<Vec<u8>, String> {
-    let size = CURVES
-        .iter()
-        .find(|(_, oid, _)| *oid == curve)
-        .map(|c| c.2)
-        .ok_or("unsupported elliptic curve")?;
+    let size = CURVES.iter().find(|(_, oid, _)| *oid == curve).map(|c| c.2).ok_or("unsupported elliptic curve")?;
     let fields = der::sequence(sec1)?;
-    let scalar = fields
-        .get(1)
-        .filter(|t| t.tag == 0x04)
-        .ok_or("malformed EC private key")?
-        .content;
-    let inner = ec_private_key(
-        scalar,
-        fields.iter().find(|t| t.tag == 0xa1).map(|t| t.content),
-        size,
-        None,
-    );
-    Ok(der::seq(&[
-        &der::uint(&[0]),
-        &der::seq(&[OID_EC, curve]),
-        &der::octets(&inner),
-    ]))
+    let scalar = fields.get(1).filter(|t| t.tag == 0x04).ok_or("malformed EC private key")?.content;
+    let inner = ec_private_key(scalar, fields.iter().find(|t| t.tag == 0xa1).map(|t| t.content), size, None);
+    Ok(der::seq(&[&der::uint(&[0]), &der::seq(&[OID_EC, curve]), &der::octets(&inner)]))
 }
 
 /// Go's ECPrivateKey: version 1, scalar padded to the curve size, optional
 /// curve OID, then the public key (`public` is the `[1]` content).
-pub(crate) fn ec_private_key(
-    scalar: &[u8],
-    public: Option<&[u8]>,
-    size: usize,
-    curve: Option<&[u8]>,
-) -> Vec<u8> {
+pub(crate) fn ec_private_key(scalar: &[u8], public: Option<&[u8]>, size: usize, curve: Option<&[u8]>) -> Vec<u8> {
     let trimmed: Vec<u8> = scalar.iter().copied().skip_while(|b| *b == 0).collect();
     let mut padded = vec![0u8; size.saturating_sub(trimmed.len())];
     padded.extend_from_slice(&trimmed);

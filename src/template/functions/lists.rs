@@ -25,20 +25,10 @@ pub(super) fn register(r: &mut Registry) {
         });
     }
     for name in ["first", "mustFirst"] {
-        r.add(name, 1, 1, |_, a| {
-            Ok(arg_list(a, 0, "find first")?
-                .first()
-                .cloned()
-                .unwrap_or(Value::Nil))
-        });
+        r.add(name, 1, 1, |_, a| Ok(arg_list(a, 0, "find first")?.first().cloned().unwrap_or(Value::Nil)));
     }
     for name in ["last", "mustLast"] {
-        r.add(name, 1, 1, |_, a| {
-            Ok(arg_list(a, 0, "find last")?
-                .last()
-                .cloned()
-                .unwrap_or(Value::Nil))
-        });
+        r.add(name, 1, 1, |_, a| Ok(arg_list(a, 0, "find last")?.last().cloned().unwrap_or(Value::Nil)));
     }
     for name in ["rest", "mustRest"] {
         r.add(name, 1, 1, |_, a| {
@@ -53,15 +43,7 @@ pub(super) fn register(r: &mut Registry) {
         });
     }
     for name in ["reverse", "mustReverse"] {
-        r.add(name, 1, 1, |_, a| {
-            Ok(list(
-                arg_list(a, 0, "find reverse")?
-                    .iter()
-                    .rev()
-                    .cloned()
-                    .collect(),
-            ))
-        });
+        r.add(name, 1, 1, |_, a| Ok(list(arg_list(a, 0, "find reverse")?.iter().rev().cloned().collect())));
     }
     for name in ["uniq", "mustUniq"] {
         r.add(name, 1, 1, |_, a| {
@@ -77,12 +59,7 @@ pub(super) fn register(r: &mut Registry) {
     for name in ["without", "mustWithout"] {
         r.add(name, 1, ANY, |_, a| {
             let l = arg_list(a, 0, "find without")?;
-            Ok(list(
-                l.iter()
-                    .filter(|v| !a[1..].iter().any(|o| deep_equal(o, v)))
-                    .cloned()
-                    .collect(),
-            ))
+            Ok(list(l.iter().filter(|v| !a[1..].iter().any(|o| deep_equal(o, v))).cloned().collect()))
         });
     }
     for name in ["has", "mustHas"] {
@@ -93,15 +70,7 @@ pub(super) fn register(r: &mut Registry) {
         });
     }
     for name in ["compact", "mustCompact"] {
-        r.add(name, 1, 1, |_, a| {
-            Ok(list(
-                arg_list(a, 0, "compact")?
-                    .iter()
-                    .filter(|v| truthy(v))
-                    .cloned()
-                    .collect(),
-            ))
-        });
+        r.add(name, 1, 1, |_, a| Ok(list(arg_list(a, 0, "compact")?.iter().filter(|v| truthy(v)).cloned().collect())));
     }
     for name in ["slice", "mustSlice"] {
         r.add(name, 1, ANY, slice);
@@ -123,22 +92,11 @@ pub(super) fn register(r: &mut Registry) {
                 return Err("chunk size must be positive".into());
             }
             let l = arg_list(a, 1, "chunk")?;
-            Ok(list(
-                l.chunks(size as usize).map(|c| list(c.to_vec())).collect(),
-            ))
+            Ok(list(l.chunks(size as usize).map(|c| list(c.to_vec())).collect()))
         });
     }
-    r.add("until", 1, 1, |c, a| {
-        range_list(
-            c,
-            0,
-            arg_int(a, 0)?,
-            if arg_int(a, 0)? < 0 { -1 } else { 1 },
-        )
-    });
-    r.add("untilStep", 3, 3, |c, a| {
-        range_list(c, arg_int(a, 0)?, arg_int(a, 1)?, arg_int(a, 2)?)
-    });
+    r.add("until", 1, 1, |c, a| range_list(c, 0, arg_int(a, 0)?, if arg_int(a, 0)? < 0 { -1 } else { 1 }));
+    r.add("untilStep", 3, 3, |c, a| range_list(c, arg_int(a, 0)?, arg_int(a, 1)?, arg_int(a, 2)?));
 }
 
 /// sprig's `slice list [start [end]]`.
@@ -146,10 +104,7 @@ fn slice(_: &Ctx, a: &[Value]) -> FnResult {
     let l = match &a[0] {
         Value::List(l) => l.clone(),
         other => {
-            return Err(format!(
-                "list should be type of slice or array but {}",
-                kind_name(other)
-            ));
+            return Err(format!("list should be type of slice or array but {}", kind_name(other)));
         }
     };
     if l.is_empty() {

@@ -63,9 +63,7 @@ impl Registry {
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
-    let mut r = Registry {
-        funcs: BTreeMap::new(),
-    };
+    let mut r = Registry { funcs: BTreeMap::new() };
     builtins::register(&mut r);
     strings::register(&mut r);
     regex::register(&mut r);
@@ -87,9 +85,7 @@ static REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
 });
 
 /// Builtins of Go's text/template that the engine provides unchanged.
-const ENGINE_BUILTINS: &[&str] = &[
-    "and", "or", "not", "call", "eq", "ne", "lt", "le", "gt", "ge",
-];
+const ENGINE_BUILTINS: &[&str] = &["and", "or", "not", "call", "eq", "ne", "lt", "le", "gt", "ge"];
 
 /// Whether `name` can be called from a template.
 pub(crate) fn is_known(name: &str) -> bool {
@@ -119,10 +115,7 @@ pub(crate) fn func_map(ctx: &Arc<Ctx>) -> FuncMap {
                         (a, ANY) => format!("at least {a}"),
                         (a, b) => format!("{a} to {b}"),
                     };
-                    return Err(gotmpl::TemplateError::Exec(format!(
-                        "wrong number of args for {name}: want {want} got {}",
-                        args.len()
-                    )));
+                    return Err(gotmpl::TemplateError::Exec(format!("wrong number of args for {name}: want {want} got {}", args.len())));
                 }
                 let input: usize = args.iter().map(deep_size).sum();
                 if input > ctx.max_value * 2 {
@@ -130,10 +123,7 @@ pub(crate) fn func_map(ctx: &Arc<Ctx>) -> FuncMap {
                 }
                 let out = f(&ctx, args).map_err(|m| call_error(name, &m))?;
                 if deep_size(&out) > ctx.max_value {
-                    return Err(call_error(
-                        name,
-                        "result exceeds the value size or nesting limit",
-                    ));
+                    return Err(call_error(name, "result exceeds the value size or nesting limit"));
                 }
                 Ok(out)
             }),

@@ -12,9 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 
 pub(super) fn register(r: &mut Registry) {
     r.add("filterPEM", 2, 2, filter_pem);
-    r.add("filterCertChain", 2, 2, |_, a| {
-        Ok(string(filter_cert_chain(arg_str(a, 0)?, &bytes(a, 1)?)?))
-    });
+    r.add("filterCertChain", 2, 2, |_, a| Ok(string(filter_cert_chain(arg_str(a, 0)?, &bytes(a, 1)?)?)));
     r.add("certSANs", 1, 1, cert_sans);
 }
 
@@ -35,10 +33,7 @@ fn line(data: &[u8]) -> (&[u8], &[u8]) {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &data[data.len()..]),
     };
-    let end = l
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r'))
-        .map_or(0, |i| i + 1);
+    let end = l.iter().rposition(|b| !matches!(b, b' ' | b'\t' | b'\r')).map_or(0, |i| i + 1);
     (&l[..end], rest)
 }
 
@@ -46,11 +41,7 @@ fn line(data: &[u8]) -> (&[u8], &[u8]) {
 pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
     let mut rest = data;
     loop {
-        let start = if rest.starts_with(b"-----BEGIN ") {
-            Some(11)
-        } else {
-            find(rest, b"\n-----BEGIN ").map(|i| i + 12)
-        };
+        let start = if rest.starts_with(b"-----BEGIN ") { Some(11) } else { find(rest, b"\n-----BEGIN ").map(|i| i + 12) };
         let Some(start) = start else {
             return (None, data);
         };
@@ -89,11 +80,7 @@ pub(crate) fn decode(data: &[u8]) -> (Option<Block>, &[u8]) {
         if !tail.is_empty() {
             continue;
         }
-        let b64: Vec<u8> = content
-            .iter()
-            .copied()
-            .filter(|b| !b" \t\r\n".contains(b))
-            .collect();
+        let b64: Vec<u8> = content.iter().copied().filter(|b| !b" \t\r\n".contains(b)).collect();
         match STANDARD.decode(&b64) {
             Ok(der) => return (Some(Block { kind, headers, der }), after_end),
             Err(_) => continue,
@@ -167,23 +154,16 @@ pub(crate) struct Cert {
 }
 
 pub(crate) fn parse_cert(der: &[u8]) -> Result<Cert, String> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|_| "x509: malformed certificate".to_string())?;
+    let (_, cert) = X509Certificate::from_der(der).map_err(|_| "x509: malformed certificate".to_string())?;
     let (mut aki, mut ski) = (None, None);
     for ext in cert.extensions() {
         match ext.parsed_extension() {
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                aki = a.key_identifier.as_ref().map(|k| k.0.to_vec())
-            }
+            ParsedExtension::AuthorityKeyIdentifier(a) => aki = a.key_identifier.as_ref().map(|k| k.0.to_vec()),
             ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0.to_vec()),
             _ => {}
         }
     }
-    Ok(Cert {
-        der: der.to_vec(),
-        aki,
-        ski,
-    })
+    Ok(Cert { der: der.to_vec(), aki, ski })
 }
 
 fn same(a: &Option<Vec<u8>>, b: &Option<Vec<u8>>) -> bool {
@@ -225,25 +205,13 @@ fn is_root(c: &Cert) -> bool {
 
 /// `filterCertChain leaf|intermediate|root input`.
 fn filter_cert_chain(kind: &str, input: &[u8]) -> Result<String, String> {
-    let certs = decode_all(input)
-        .iter()
-        .map(|b| parse_cert(&b.der))
-        .collect::<Result<Vec<_>, _>>()?;
+    let certs = decode_all(input).iter().map(|b| parse_cert(&b.der)).collect::<Result<Vec<_>, _>>()?;
     let ordered = order_chain(certs)?;
     let pem = |c: &Cert| encode("CERTIFICATE", &[], &c.der);
     Ok(match kind {
-        "leaf" if ordered[0].aki.is_some() && !same(&ordered[0].aki, &ordered[0].ski) => {
-            pem(&ordered[0])
-        }
-        "intermediate" => ordered
-            .iter()
-            .skip(1)
-            .take_while(|c| !is_root(c))
-            .map(pem)
-            .collect(),
-        "root" if ordered.last().is_some_and(is_root) => {
-            ordered.last().map(pem).unwrap_or_default()
-        }
+        "leaf" if ordered[0].aki.is_some() && !same(&ordered[0].aki, &ordered[0].ski) => pem(&ordered[0]),
+        "intermediate" => ordered.iter().skip(1).take_while(|c| !is_root(c)).map(pem).collect(),
+        "root" if ordered.last().is_some_and(is_root) => ordered.last().map(pem).unwrap_or_default(),
         _ => String::new(),
     })
 }
@@ -253,8 +221,7 @@ fn cert_sans(_: &Ctx, a: &[Value]) -> FnResult {
     let input = bytes(a, 0)?;
     let (block, _) = decode(trim_junk(&input));
     let block = block.ok_or("failed to decode PEM block")?;
-    let (_, cert) = X509Certificate::from_der(&block.der)
-        .map_err(|_| "failed to parse certificate".to_string())?;
+    let (_, cert) = X509Certificate::from_der(&block.der).map_err(|_| "failed to parse certificate".to_string())?;
     let (mut dns, mut ips, mut emails, mut uris) = (vec![], vec![], vec![], vec![]);
     if let Ok(Some(san)) = cert.subject_alternative_name() {
         for name in &san.value.general_names {
@@ -267,9 +234,7 @@ fn cert_sans(_: &Ctx, a: &[Value]) -> FnResult {
             }
         }
     }
-    Ok(strings(
-        dns.into_iter().chain(ips).chain(emails).chain(uris),
-    ))
+    Ok(strings(dns.into_iter().chain(ips).chain(emails).chain(uris)))
 }
 
 /// Go's `net.IP.String()`.
@@ -280,8 +245,7 @@ fn ip_string(raw: &[u8]) -> String {
             let mut b = [0u8; 16];
             b.copy_from_slice(raw);
             let v6 = std::net::Ipv6Addr::from(b);
-            v6.to_ipv4_mapped()
-                .map_or_else(|| v6.to_string(), |v4| v4.to_string())
+            v6.to_ipv4_mapped().map_or_else(|| v6.to_string(), |v4| v4.to_string())
         }
         _ => format!("?{}", hex::encode(raw)),
     }

@@ -6,9 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gotmpl::Value;
-use p12_keystore::{
-    Certificate, KeyStore, KeyStoreEntry, Pkcs12Archive, PrivateKey, PrivateKeyChain,
-};
+use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, Pkcs12Archive, PrivateKey, PrivateKeyChain};
 use sha1::{Digest, Sha1};
 
 use super::super::binstr;
@@ -19,27 +17,15 @@ use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
     r.add("pkcs12key", 1, 1, |_, a| key_pem(&bytes(a, 0)?, ""));
-    r.add("pkcs12keyPass", 2, 2, |_, a| {
-        key_pem(&bytes(a, 1)?, arg_str(a, 0)?)
-    });
+    r.add("pkcs12keyPass", 2, 2, |_, a| key_pem(&bytes(a, 1)?, arg_str(a, 0)?));
     r.add("pkcs12cert", 1, 1, |_, a| cert_pem(&bytes(a, 0)?, ""));
-    r.add("pkcs12certPass", 2, 2, |_, a| {
-        cert_pem(&bytes(a, 1)?, arg_str(a, 0)?)
-    });
+    r.add("pkcs12certPass", 2, 2, |_, a| cert_pem(&bytes(a, 1)?, arg_str(a, 0)?));
     r.add("pemToPkcs12", 2, 2, |c, a| to_pkcs12(c, a, false, ""));
-    r.add("pemToPkcs12Pass", 3, 3, |c, a| {
-        to_pkcs12(c, a, false, arg_str(a, 2)?)
-    });
+    r.add("pemToPkcs12Pass", 3, 3, |c, a| to_pkcs12(c, a, false, arg_str(a, 2)?));
     r.add("fullPemToPkcs12", 2, 2, |c, a| to_pkcs12(c, a, true, ""));
-    r.add("fullPemToPkcs12Pass", 3, 3, |c, a| {
-        to_pkcs12(c, a, true, arg_str(a, 2)?)
-    });
-    r.add("pemTruststoreToPKCS12", 1, 1, |_, a| {
-        truststore(&bytes(a, 0)?, "")
-    });
-    r.add("pemTruststoreToPKCS12Pass", 2, 2, |_, a| {
-        truststore(&bytes(a, 0)?, arg_str(a, 1)?)
-    });
+    r.add("fullPemToPkcs12Pass", 3, 3, |c, a| to_pkcs12(c, a, true, arg_str(a, 2)?));
+    r.add("pemTruststoreToPKCS12", 1, 1, |_, a| truststore(&bytes(a, 0)?, ""));
+    r.add("pemTruststoreToPKCS12Pass", 2, 2, |_, a| truststore(&bytes(a, 0)?, arg_str(a, 1)?));
 }
 
 fn bytes(a: &[Value], i: usize) -> Result<Vec<u8>, String> {
@@ -76,10 +62,7 @@ fn cert_pem(pfx: &[u8], password: &str) -> FnResult {
     let parsed: Result<Vec<_>, _> = all.iter().map(|c| parse_cert(c)).collect();
     let ordered = parsed.and_then(order_chain);
     Ok(string(match ordered {
-        Ok(chain) => chain
-            .iter()
-            .map(|c| encode("CERTIFICATE", &[], &c.der))
-            .collect(),
+        Ok(chain) => chain.iter().map(|c| encode("CERTIFICATE", &[], &c.der)).collect(),
         Err(_) => unordered,
     }))
 }
@@ -100,17 +83,11 @@ fn to_pkcs12(_: &Ctx, a: &[Value], full: bool, password: &str) -> FnResult {
             chain.push(certificate(&block.der)?);
         }
     }
-    let key_block = decode(&key_pem)
-        .0
-        .ok_or("failed to decode private key PEM")?;
-    let key = PrivateKey::from_der(&to_pkcs8(&key_block.der)?)
-        .map_err(|_| "unable to parse private key type".to_string())?;
+    let key_block = decode(&key_pem).0.ok_or("failed to decode private key PEM")?;
+    let key = PrivateKey::from_der(&to_pkcs8(&key_block.der)?).map_err(|_| "unable to parse private key type".to_string())?;
     let local_key_id = Sha1::digest(leaf.as_der()).to_vec();
     let mut store = KeyStore::new();
-    store.add_entry(
-        "1",
-        KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, chain)),
-    );
+    store.add_entry("1", KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(local_key_id, key, chain)));
     let pfx = store
         .writer(password)
         .mac_iterations(2048)
@@ -124,10 +101,7 @@ fn to_pkcs12(_: &Ctx, a: &[Value], full: bool, password: &str) -> FnResult {
 fn truststore(pem: &[u8], password: &str) -> FnResult {
     let mut store = KeyStore::new();
     for (i, block) in decode_all(pem).iter().enumerate() {
-        store.add_entry(
-            &format!("{i}"),
-            KeyStoreEntry::Certificate(certificate(&block.der)?),
-        );
+        store.add_entry(&format!("{i}"), KeyStoreEntry::Certificate(certificate(&block.der)?));
     }
     let pfx = store
         .writer(password)

@@ -8,37 +8,19 @@ use super::super::value::{FnResult, arg_int, arg_str, string, strings};
 use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("regexMatch", 2, 2, |_, a| {
-        Ok(Value::Bool(
-            compile(a)
-                .map(|re| re.is_match(arg_str(a, 1).unwrap_or("")))
-                .unwrap_or(false),
-        ))
-    });
-    r.add("mustRegexMatch", 2, 2, |_, a| {
-        Ok(Value::Bool(compile(a)?.is_match(arg_str(a, 1)?)))
-    });
+    r.add("regexMatch", 2, 2, |_, a| Ok(Value::Bool(compile(a).map(|re| re.is_match(arg_str(a, 1).unwrap_or(""))).unwrap_or(false))));
+    r.add("mustRegexMatch", 2, 2, |_, a| Ok(Value::Bool(compile(a)?.is_match(arg_str(a, 1)?))));
     r.add("regexFindAll", 3, 3, find_all);
     r.add("mustRegexFindAll", 3, 3, find_all);
-    r.add("regexFind", 2, 2, |_, a| {
-        Ok(string(
-            compile(a)?.find(arg_str(a, 1)?).map_or("", |m| m.as_str()),
-        ))
-    });
-    r.add("mustRegexFind", 2, 2, |_, a| {
-        Ok(string(
-            compile(a)?.find(arg_str(a, 1)?).map_or("", |m| m.as_str()),
-        ))
-    });
+    r.add("regexFind", 2, 2, |_, a| Ok(string(compile(a)?.find(arg_str(a, 1)?).map_or("", |m| m.as_str()))));
+    r.add("mustRegexFind", 2, 2, |_, a| Ok(string(compile(a)?.find(arg_str(a, 1)?).map_or("", |m| m.as_str()))));
     r.add("regexReplaceAll", 3, 3, replace_all);
     r.add("mustRegexReplaceAll", 3, 3, replace_all);
     r.add("regexReplaceAllLiteral", 3, 3, replace_literal);
     r.add("mustRegexReplaceAllLiteral", 3, 3, replace_literal);
     r.add("regexSplit", 3, 3, split);
     r.add("mustRegexSplit", 3, 3, split);
-    r.add("regexQuoteMeta", 1, 1, |_, a| {
-        Ok(string(quote_meta(arg_str(a, 0)?)))
-    });
+    r.add("regexQuoteMeta", 1, 1, |_, a| Ok(string(quote_meta(arg_str(a, 0)?))));
 }
 
 fn compile(a: &[Value]) -> Result<Regex, String> {
@@ -48,9 +30,7 @@ fn compile(a: &[Value]) -> Result<Regex, String> {
 fn find_all(_: &Ctx, a: &[Value]) -> FnResult {
     let (re, s, n) = (compile(a)?, arg_str(a, 1)?, arg_int(a, 2)?);
     let limit = if n < 0 { usize::MAX } else { n as usize };
-    Ok(strings(
-        re.find_iter(s).take(limit).map(|m| m.as_str().to_owned()),
-    ))
+    Ok(strings(re.find_iter(s).take(limit).map(|m| m.as_str().to_owned())))
 }
 
 fn replace_all(_: &Ctx, a: &[Value]) -> FnResult {
@@ -60,9 +40,7 @@ fn replace_all(_: &Ctx, a: &[Value]) -> FnResult {
 
 fn replace_literal(_: &Ctx, a: &[Value]) -> FnResult {
     let (re, s, repl) = (compile(a)?, arg_str(a, 1)?, arg_str(a, 2)?);
-    Ok(string(
-        re.replace_all(s, regex::NoExpand(repl)).into_owned(),
-    ))
+    Ok(string(re.replace_all(s, regex::NoExpand(repl)).into_owned()))
 }
 
 /// Go's `Regexp.Split(s, n)`.

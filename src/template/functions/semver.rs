@@ -55,39 +55,24 @@ impl Version {
             if matches!(p, "x" | "X" | "*") {
                 break;
             }
-            if p.is_empty()
-                || !p.bytes().all(|b| b.is_ascii_digit())
-                || (p.len() > 1 && p.starts_with('0'))
-            {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
                 return None;
             }
             parts[i] = p.parse().ok()?;
             given = i + 1;
         }
-        Some(Version {
-            parts,
-            given,
-            pre: pre.to_owned(),
-            meta: meta.to_owned(),
-        })
+        Some(Version { parts, given, pre: pre.to_owned(), meta: meta.to_owned() })
     }
 
     fn cmp(&self, other: &Version) -> Ordering {
-        self.parts
-            .cmp(&other.parts)
-            .then_with(|| cmp_pre(&self.pre, &other.pre))
+        self.parts.cmp(&other.parts).then_with(|| cmp_pre(&self.pre, &other.pre))
     }
 
     fn bump(&self, index: usize) -> Version {
         let mut parts = [0u64; 3];
         parts[..index].copy_from_slice(&self.parts[..index]);
         parts[index] = self.parts[index].saturating_add(1);
-        Version {
-            parts,
-            given: 3,
-            pre: String::new(),
-            meta: String::new(),
-        }
+        Version { parts, given: 3, pre: String::new(), meta: String::new() }
     }
 }
 
@@ -119,11 +104,7 @@ fn satisfies(op: &str, c: &Version, v: &Version) -> bool {
         return false;
     }
     let lower = |inclusive: bool| {
-        if inclusive {
-            v.cmp(c) != Ordering::Less
-        } else {
-            v.cmp(c) == Ordering::Greater
-        }
+        if inclusive { v.cmp(c) != Ordering::Less } else { v.cmp(c) == Ordering::Greater }
     };
     let below = |bound: &Version| v.cmp(bound) == Ordering::Less;
     match op {
@@ -138,9 +119,7 @@ fn satisfies(op: &str, c: &Version, v: &Version) -> bool {
         "<" => below(c),
         "<=" | "=<" if c.given < 3 && c.given > 0 => below(&c.bump(c.given - 1)),
         "<=" | "=<" => v.cmp(c) != Ordering::Greater,
-        "~" | "~>" => {
-            lower(true) && (c.given == 0 || below(&c.bump(if c.given == 1 { 0 } else { 1 })))
-        }
+        "~" | "~>" => lower(true) && (c.given == 0 || below(&c.bump(if c.given == 1 { 0 } else { 1 }))),
         "^" => {
             let idx = if c.parts[0] > 0 || c.given <= 1 {
                 0

@@ -12,21 +12,11 @@ use super::{ANY, Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
     r.add("hello", 0, 0, |_, _| Ok(string("Hello!")));
-    r.add("trim", 1, 1, |_, a| {
-        Ok(string(arg_str(a, 0)?.trim_matches(is_go_space)))
-    });
-    r.add("upper", 1, 1, |_, a| {
-        Ok(string(arg_str(a, 0)?.to_uppercase()))
-    });
-    r.add("lower", 1, 1, |_, a| {
-        Ok(string(arg_str(a, 0)?.to_lowercase()))
-    });
-    r.add("title", 1, 1, |_, a| {
-        Ok(string(text::title(arg_str(a, 0)?)))
-    });
-    r.add("untitle", 1, 1, |_, a| {
-        Ok(string(text::untitle(arg_str(a, 0)?)))
-    });
+    r.add("trim", 1, 1, |_, a| Ok(string(arg_str(a, 0)?.trim_matches(is_go_space))));
+    r.add("upper", 1, 1, |_, a| Ok(string(arg_str(a, 0)?.to_uppercase())));
+    r.add("lower", 1, 1, |_, a| Ok(string(arg_str(a, 0)?.to_lowercase())));
+    r.add("title", 1, 1, |_, a| Ok(string(text::title(arg_str(a, 0)?))));
+    r.add("untitle", 1, 1, |_, a| Ok(string(text::untitle(arg_str(a, 0)?))));
     r.add("substr", 3, 3, substr);
     r.add("repeat", 2, 2, repeat);
     r.add("trimall", 2, 2, trim_all);
@@ -39,108 +29,36 @@ pub(super) fn register(r: &mut Registry) {
         let (prefix, s) = (arg_str(a, 0)?, arg_str(a, 1)?);
         Ok(string(s.strip_prefix(prefix).unwrap_or(s)))
     });
-    r.add("nospace", 1, 1, |_, a| {
-        Ok(string(
-            arg_str(a, 0)?
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>(),
-        ))
-    });
-    r.add("initials", 1, 1, |_, a| {
-        Ok(string(text::initials(arg_str(a, 0)?)))
-    });
-    r.add("swapcase", 1, 1, |_, a| {
-        Ok(string(text::swapcase(arg_str(a, 0)?)))
-    });
-    r.add("snakecase", 1, 1, |_, a| {
-        Ok(string(text::snake(arg_str(a, 0)?, '_')))
-    });
-    r.add("kebabcase", 1, 1, |_, a| {
-        Ok(string(text::snake(arg_str(a, 0)?, '-')))
-    });
-    r.add("camelcase", 1, 1, |_, a| {
-        Ok(string(text::pascal(arg_str(a, 0)?)))
-    });
-    r.add("wrap", 2, 2, |_, a| {
-        Ok(string(text::wrap(
-            arg_str(a, 1)?,
-            arg_int(a, 0)?,
-            "\n",
-            false,
-        )))
-    });
-    r.add("wrapWith", 3, 3, |_, a| {
-        Ok(string(text::wrap(
-            arg_str(a, 2)?,
-            arg_int(a, 0)?,
-            arg_str(a, 1)?,
-            true,
-        )))
-    });
-    r.add("contains", 2, 2, |_, a| {
-        Ok(Value::Bool(arg_str(a, 1)?.contains(arg_str(a, 0)?)))
-    });
-    r.add("hasPrefix", 2, 2, |_, a| {
-        Ok(Value::Bool(arg_str(a, 1)?.starts_with(arg_str(a, 0)?)))
-    });
-    r.add("hasSuffix", 2, 2, |_, a| {
-        Ok(Value::Bool(arg_str(a, 1)?.ends_with(arg_str(a, 0)?)))
-    });
-    r.add("quote", 0, ANY, |_, a| {
-        Ok(string(join_non_nil(a, |s| go_quote(&s))))
-    });
-    r.add("squote", 0, ANY, |_, a| {
-        Ok(string(join_non_nil(a, |s| format!("'{s}'"))))
-    });
+    r.add("nospace", 1, 1, |_, a| Ok(string(arg_str(a, 0)?.chars().filter(|c| !c.is_whitespace()).collect::<String>())));
+    r.add("initials", 1, 1, |_, a| Ok(string(text::initials(arg_str(a, 0)?))));
+    r.add("swapcase", 1, 1, |_, a| Ok(string(text::swapcase(arg_str(a, 0)?))));
+    r.add("snakecase", 1, 1, |_, a| Ok(string(text::snake(arg_str(a, 0)?, '_'))));
+    r.add("kebabcase", 1, 1, |_, a| Ok(string(text::snake(arg_str(a, 0)?, '-'))));
+    r.add("camelcase", 1, 1, |_, a| Ok(string(text::pascal(arg_str(a, 0)?))));
+    r.add("wrap", 2, 2, |_, a| Ok(string(text::wrap(arg_str(a, 1)?, arg_int(a, 0)?, "\n", false))));
+    r.add("wrapWith", 3, 3, |_, a| Ok(string(text::wrap(arg_str(a, 2)?, arg_int(a, 0)?, arg_str(a, 1)?, true))));
+    r.add("contains", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 1)?.contains(arg_str(a, 0)?))));
+    r.add("hasPrefix", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 1)?.starts_with(arg_str(a, 0)?))));
+    r.add("hasSuffix", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 1)?.ends_with(arg_str(a, 0)?))));
+    r.add("quote", 0, ANY, |_, a| Ok(string(join_non_nil(a, |s| go_quote(&s)))));
+    r.add("squote", 0, ANY, |_, a| Ok(string(join_non_nil(a, |s| format!("'{s}'")))));
     r.add("cat", 0, ANY, |_, a| Ok(string(join_non_nil(a, |s| s))));
-    r.add("indent", 2, 2, |_, a| {
-        Ok(string(indent(arg_int(a, 0)?, arg_str(a, 1)?)))
-    });
-    r.add("nindent", 2, 2, |_, a| {
-        Ok(string(format!(
-            "\n{}",
-            indent(arg_int(a, 0)?, arg_str(a, 1)?)
-        )))
-    });
-    r.add("replace", 3, 3, |_, a| {
-        Ok(string(
-            arg_str(a, 2)?.replace(arg_str(a, 0)?, arg_str(a, 1)?),
-        ))
-    });
+    r.add("indent", 2, 2, |_, a| Ok(string(indent(arg_int(a, 0)?, arg_str(a, 1)?))));
+    r.add("nindent", 2, 2, |_, a| Ok(string(format!("\n{}", indent(arg_int(a, 0)?, arg_str(a, 1)?)))));
+    r.add("replace", 3, 3, |_, a| Ok(string(arg_str(a, 2)?.replace(arg_str(a, 0)?, arg_str(a, 1)?))));
     r.add("plural", 3, 3, |_, a| {
         let pick = if arg_int(a, 2)? == 1 { 0 } else { 1 };
         Ok(string(arg_str(a, pick)?))
     });
-    r.add("abbrev", 2, 2, |_, a| {
-        Ok(string(text::abbrev(arg_str(a, 1)?, arg_int(a, 0)?)))
-    });
-    r.add("abbrevboth", 3, 3, |_, a| {
-        Ok(string(text::abbrevboth(
-            arg_str(a, 2)?,
-            arg_int(a, 0)?,
-            arg_int(a, 1)?,
-        )))
-    });
+    r.add("abbrev", 2, 2, |_, a| Ok(string(text::abbrev(arg_str(a, 1)?, arg_int(a, 0)?))));
+    r.add("abbrevboth", 3, 3, |_, a| Ok(string(text::abbrevboth(arg_str(a, 2)?, arg_int(a, 0)?, arg_int(a, 1)?))));
     r.add("trunc", 2, 2, trunc);
     r.add("toString", 1, 1, |_, a| Ok(string(strval(&a[0]))));
-    r.add("split", 2, 2, |_, a| {
-        Ok(indexed(go_split(arg_str(a, 1)?, arg_str(a, 0)?, -1)))
-    });
-    r.add("splitList", 2, 2, |_, a| {
-        Ok(strings(go_split(arg_str(a, 1)?, arg_str(a, 0)?, -1)))
-    });
-    r.add("splitn", 3, 3, |_, a| {
-        Ok(indexed(go_split(
-            arg_str(a, 2)?,
-            arg_str(a, 0)?,
-            arg_int(a, 1)?,
-        )))
-    });
+    r.add("split", 2, 2, |_, a| Ok(indexed(go_split(arg_str(a, 1)?, arg_str(a, 0)?, -1))));
+    r.add("splitList", 2, 2, |_, a| Ok(strings(go_split(arg_str(a, 1)?, arg_str(a, 0)?, -1))));
+    r.add("splitn", 3, 3, |_, a| Ok(indexed(go_split(arg_str(a, 2)?, arg_str(a, 0)?, arg_int(a, 1)?))));
     r.add("toStrings", 1, 1, |_, a| Ok(strings(strslice(&a[0]))));
-    r.add("join", 2, 2, |_, a| {
-        Ok(string(strslice(&a[1]).join(arg_str(a, 0)?)))
-    });
+    r.add("join", 2, 2, |_, a| Ok(string(strslice(&a[1]).join(arg_str(a, 0)?))));
     r.add("sortAlpha", 1, 1, |_, a| {
         let mut items = strslice(&a[0]);
         items.sort();
@@ -154,11 +72,7 @@ fn is_go_space(c: char) -> bool {
 }
 
 fn join_non_nil(args: &[Value], f: impl Fn(String) -> String) -> String {
-    let parts: Vec<String> = args
-        .iter()
-        .filter(|v| !matches!(v, Value::Nil))
-        .map(|v| f(strval(v)))
-        .collect();
+    let parts: Vec<String> = args.iter().filter(|v| !matches!(v, Value::Nil)).map(|v| f(strval(v))).collect();
     parts.join(" ")
 }
 
@@ -179,9 +93,7 @@ pub(crate) fn go_quote(s: &str) -> String {
             c if binstr::raw_byte(c).is_some() => {
                 out.push_str(&format!("\\x{:02x}", binstr::raw_byte(c).unwrap_or(0)));
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if !go_printable(c) => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -213,11 +125,7 @@ fn go_printable(c: char) -> bool {
 }
 
 fn substr(_: &Ctx, a: &[Value]) -> FnResult {
-    let (start, end, s) = (
-        arg_int(a, 0)?,
-        arg_int(a, 1)?,
-        binstr::to_bytes(arg_str(a, 2)?),
-    );
+    let (start, end, s) = (arg_int(a, 0)?, arg_int(a, 1)?, binstr::to_bytes(arg_str(a, 2)?));
     let len = s.len() as i64;
     let (from, to) = if start < 0 {
         (0, end)
@@ -280,31 +188,19 @@ pub(crate) fn go_split(s: &str, sep: &str, n: i64) -> Vec<String> {
         }
         return chars;
     }
-    if n < 0 {
-        s.split(sep).map(String::from).collect()
-    } else {
-        s.splitn(n as usize, sep).map(String::from).collect()
-    }
+    if n < 0 { s.split(sep).map(String::from).collect() } else { s.splitn(n as usize, sep).map(String::from).collect() }
 }
 
 /// sprig's `split`: a map `_0`, `_1`, … of the parts.
 fn indexed(parts: Vec<String>) -> Value {
-    let m: BTreeMap<Arc<str>, Value> = parts
-        .into_iter()
-        .enumerate()
-        .map(|(i, p)| (Arc::from(format!("_{i}")), string(p)))
-        .collect();
+    let m: BTreeMap<Arc<str>, Value> = parts.into_iter().enumerate().map(|(i, p)| (Arc::from(format!("_{i}")), string(p))).collect();
     map(m)
 }
 
 /// sprig's `strslice`: a list's non-nil items as strings, or the value itself.
 pub(crate) fn strslice(v: &Value) -> Vec<String> {
     match v {
-        Value::List(items) => items
-            .iter()
-            .filter(|i| !matches!(i, Value::Nil))
-            .map(strval)
-            .collect(),
+        Value::List(items) => items.iter().filter(|i| !matches!(i, Value::Nil)).map(strval).collect(),
         Value::Nil => Vec::new(),
         other => vec![strval(other)],
     }

@@ -19,11 +19,7 @@ pub(super) fn title(s: &str) -> String {
     let mut prev = ' ';
     s.chars()
         .map(|c| {
-            let out = if is_separator(prev) {
-                c.to_uppercase().collect::<String>()
-            } else {
-                c.to_string()
-            };
+            let out = if is_separator(prev) { c.to_uppercase().collect::<String>() } else { c.to_string() };
             prev = c;
             out
         })
@@ -34,11 +30,7 @@ pub(super) fn untitle(s: &str) -> String {
     let mut at_start = true;
     s.chars()
         .map(|c| {
-            let out = if at_start && !c.is_whitespace() {
-                c.to_lowercase().collect()
-            } else {
-                c.to_string()
-            };
+            let out = if at_start && !c.is_whitespace() { c.to_lowercase().collect() } else { c.to_string() };
             at_start = c.is_whitespace();
             out
         })
@@ -88,10 +80,7 @@ fn words(s: &str) -> Vec<String> {
         }
         if let Some(&prev) = i.checked_sub(1).and_then(|j| chars.get(j)) {
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
-            let boundary = c.is_uppercase()
-                && (prev.is_lowercase()
-                    || prev.is_ascii_digit()
-                    || (prev.is_uppercase() && next_lower));
+            let boundary = c.is_uppercase() && (prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower));
             if boundary && !cur.is_empty() {
                 words.push(std::mem::take(&mut cur));
             }
@@ -105,11 +94,7 @@ fn words(s: &str) -> Vec<String> {
 }
 
 pub(super) fn snake(s: &str, sep: char) -> String {
-    words(s)
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect::<Vec<_>>()
-        .join(&sep.to_string())
+    words(s).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join(&sep.to_string())
 }
 
 pub(super) fn pascal(s: &str) -> String {
@@ -117,9 +102,7 @@ pub(super) fn pascal(s: &str) -> String {
         .filter(|w| !w.is_empty())
         .map(|w| {
             let mut cs = w.chars();
-            cs.next()
-                .map(|f| f.to_uppercase().chain(cs).collect::<String>())
-                .unwrap_or_default()
+            cs.next().map(|f| f.to_uppercase().chain(cs).collect::<String>()).unwrap_or_default()
         })
         .collect()
 }
@@ -130,11 +113,7 @@ pub(super) fn wrap(s: &str, width: i64, newline: &str, long_words: bool) -> Stri
     if b.is_empty() {
         return String::new();
     }
-    let nl = if newline.is_empty() {
-        b"\n".to_vec()
-    } else {
-        binstr::to_bytes(newline)
-    };
+    let nl = if newline.is_empty() { b"\n".to_vec() } else { binstr::to_bytes(newline) };
     let w = width.max(1) as usize;
     let (len, mut off, mut out) = (b.len(), 0usize, Vec::new());
     while len - off > w {

@@ -13,9 +13,7 @@ use super::json;
 use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
-    r.add("toYaml", 1, 1, |_, a| {
-        Ok(string(to_yaml(&a[0]).unwrap_or_default()))
-    });
+    r.add("toYaml", 1, 1, |_, a| Ok(string(to_yaml(&a[0]).unwrap_or_default())));
     r.add("fromYaml", 1, 1, from_yaml);
 }
 
@@ -36,9 +34,7 @@ fn from_yaml(_: &Ctx, a: &[Value]) -> FnResult {
                  into Go value of type map[string]interface {{}}"
             )))
         }
-        Err(_) => Ok(json::error_map(
-            "error converting YAML to JSON: invalid YAML",
-        )),
+        Err(_) => Ok(json::error_map("error converting YAML to JSON: invalid YAML")),
     }
 }
 
@@ -138,11 +134,7 @@ fn key_order(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            };
+            return if bl { Ordering::Less } else { Ordering::Greater };
         }
         let num = |r: &[char]| -> (u128, usize) {
             let digits: String = r[i..].iter().take_while(|c| c.is_ascii_digit()).collect();
@@ -162,20 +154,18 @@ fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 /// Plain scalars go-yaml v2 reads as numbers, sexagesimals or timestamps.
-static NUMBER_OR_TIME: std::sync::LazyLock<Result<regex::Regex, regex::Error>> =
-    std::sync::LazyLock::new(|| {
-        regex::Regex::new(
-            r"^([-+]?(0|[1-9][0-9_]*)|[-+]?0[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0b[01_]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?)$",
-        )
-    });
+static NUMBER_OR_TIME: std::sync::LazyLock<Result<regex::Regex, regex::Error>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^([-+]?(0|[1-9][0-9_]*)|[-+]?0[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0b[01_]+|[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?)$",
+    )
+});
 
 /// Whether go-yaml would read the plain scalar as something else than a string.
 fn resolves_to_non_string(s: &str) -> bool {
     const SPECIAL: &[&str] = &[
-        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-        "true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF",
-        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-        ".NaN", ".NAN", "<<",
+        "", "~", "null", "Null", "NULL", "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf",
+        "-.INF", ".nan", ".NaN", ".NAN", "<<",
     ];
     if SPECIAL.contains(&s) {
         return true;
@@ -188,11 +178,8 @@ fn quote(s: &str, indent: usize) -> String {
     if resolves_to_non_string(s) {
         return double_quoted(s);
     }
-    let special = s.chars().any(|c| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || c == '\u{FEFF}'
-            || super::super::binstr::raw_byte(c).is_some()
-    });
+    let special =
+        s.chars().any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{FEFF}' || super::super::binstr::raw_byte(c).is_some());
     if s.contains('\n') {
         // go-yaml forbids block scalars with a space before a line break
         // or a trailing space; tabs are fine there.
@@ -222,8 +209,7 @@ fn plain_allowed(s: &str) -> bool {
     for (i, &c) in chars.iter().enumerate() {
         let blocked = if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => true,
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => true,
                 '?' | ':' | '-' => ws(1),
                 _ => false,
             }
@@ -252,9 +238,7 @@ fn double_quoted(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\0' => out.push_str("\\0"),
             c if super::super::binstr::raw_byte(c).is_some() => out.push('\u{FFFD}'),
-            c if c.is_control() || c == '\u{FEFF}' => {
-                out.push_str(&format!("\\x{:02X}", c as u32 & 0xFF))
-            }
+            c if c.is_control() || c == '\u{FEFF}' => out.push_str(&format!("\\x{:02X}", c as u32 & 0xFF)),
             c => out.push(c),
         }
     }
@@ -271,11 +255,7 @@ fn literal(s: &str, indent: usize) -> String {
     } else {
         ""
     };
-    let hint = if s.starts_with(' ') || s.starts_with('\n') {
-        "2"
-    } else {
-        ""
-    };
+    let hint = if s.starts_with(' ') || s.starts_with('\n') { "2" } else { "" };
     let pad = " ".repeat(indent.max(2));
     let mut out = format!("|{hint}{chomp}");
     let body = s.strip_suffix('\n').unwrap_or(s);

@@ -113,9 +113,7 @@ async fn gcp_workload_identity_exchanges_a_real_apiserver_token_at_sts_and_imper
     scene.store("gcp", json!({"gcpsm": {"projectID": PROJECT, "auth": {"workloadIdentity": wi}}})).await;
     let sesame = scene.sesame_with(&[], &borrowed(&gcp_env(&fake)));
 
-    scene
-        .external_secret("db", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [password_of_db()]}))
-        .await;
+    scene.external_secret("db", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [password_of_db()]})).await;
     wait_secret_data(&scene, &sesame, "db", &map(&[("password", "gcp-pw-1")])).await;
     assert!(fake.count("POST /v1/token") >= 1, "the KSA token went through STS: {:?}", fake.requests());
     assert!(fake.count(":generateAccessToken") >= 1, "the GSA was impersonated: {:?}", fake.requests());
@@ -129,9 +127,7 @@ async fn gcp_a_deleted_remote_secret_is_reported_and_the_synced_secret_is_kept()
     let fake = fake_gcp().await;
     key_store(&scene, &fake).await;
     let sesame = scene.sesame_with(&[], &borrowed(&gcp_env(&fake)));
-    scene
-        .external_secret("db", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [password_of_db()]}))
-        .await;
+    scene.external_secret("db", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [password_of_db()]})).await;
     let synced = map(&[("password", "gcp-pw-1")]);
     wait_secret_data(&scene, &sesame, "db", &synced).await;
 

@@ -106,7 +106,11 @@ async fn apiserver_restart_and_410_gone_lose_nothing_and_cause_no_provider_storm
         bad.len()
     );
     assert!(bad.is_empty(), "Secrets lost, emptied or flapping:\n{}", bad.join("\n"));
-    assert!(after_restart - baseline <= 2.0 * one_sync, "the restart cost {} provider calls; one full sync is {one_sync}", after_restart - baseline);
+    assert!(
+        after_restart - baseline <= 2.0 * one_sync,
+        "the restart cost {} provider calls; one full sync is {one_sync}",
+        after_restart - baseline
+    );
     assert!(relisted && gone_after_compaction > 0, "sesame's watchers never met a 410 Gone after the compaction\n{}", sesame.describe());
     assert_eq!(after_gone, after_restart, "the relist after 410 Gone caused provider calls (a resync storm)");
     assert!(converged - after_gone <= 2.0 * one_sync, "the store change cost {} provider calls", converged - after_gone);

@@ -24,10 +24,7 @@ fn args(scene: &Scene) -> Vec<String> {
 }
 
 async fn ready(r: &Replica) -> bool {
-    eventually(Duration::from_secs(30), || async {
-        matches!(http_get(&format!("{}/readyz", r.metrics_url)).await, Some((200, _)))
-    })
-    .await
+    eventually(Duration::from_secs(30), || async { matches!(http_get(&format!("{}/readyz", r.metrics_url)).await, Some((200, _))) }).await
 }
 
 fn leading(r: &Replica) -> bool {
@@ -39,8 +36,10 @@ async fn leader_killed_mid_store_change_hands_over_within_the_lease_without_flap
     let scene = Scene::new("flt-leader").await;
     store(&scene, &remote("l", N, KEYS, 1)).await;
     let monitor = Monitor::start(&scene).await;
-    let mut replicas =
-        vec![Replica::start(&format!("{}-a", scene.ns), &kubeconfig(), &args(&scene)), Replica::start(&format!("{}-b", scene.ns), &kubeconfig(), &args(&scene))];
+    let mut replicas = vec![
+        Replica::start(&format!("{}-a", scene.ns), &kubeconfig(), &args(&scene)),
+        Replica::start(&format!("{}-b", scene.ns), &kubeconfig(), &args(&scene)),
+    ];
     for r in &replicas {
         assert!(ready(r).await, "replica never ready\n{}", r.describe());
     }

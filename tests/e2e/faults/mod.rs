@@ -80,10 +80,7 @@ impl Replica {
     pub async fn provider_calls(&self) -> f64 {
         let Some((200, body)) = http_get(&format!("{}/metrics", self.metrics_url)).await else { return 0.0 };
         let sum = |prefix: &str| -> f64 {
-            body.lines()
-                .filter(|l| l.starts_with(prefix))
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum()
+            body.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
         };
         sum("externalsecret_provider_api_calls_count{").max(sum("sesame_store_provider_calls_total{"))
     }
@@ -127,9 +124,7 @@ pub async fn many(scene: &Scene, prefix: &str, n: usize, keys: usize, creation: 
 
 /// Remote data for [`many`]: value `v{version}-{prefix}{i}-k{j}` for every key.
 pub fn remote(prefix: &str, n: usize, keys: usize, version: u32) -> Vec<(String, String)> {
-    (0..n)
-        .flat_map(|i| (0..keys).map(move |j| (format!("/{prefix}{i}/k{j}"), format!("v{version}-{prefix}{i}-k{j}"))))
-        .collect()
+    (0..n).flat_map(|i| (0..keys).map(move |j| (format!("/{prefix}{i}/k{j}"), format!("v{version}-{prefix}{i}-k{j}")))).collect()
 }
 
 /// The Secret data [`many`] produces for object `i` at `version`.

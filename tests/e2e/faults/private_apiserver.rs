@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::Client;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::{eventually, tail};
@@ -137,7 +137,8 @@ impl PrivateCluster {
     pub async fn start_apiserver(&mut self) {
         assert!(self.apiserver.is_none(), "the private apiserver is already running");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("apiserver.log")).unwrap();
-        let child = Command::new(&self.exe).args(&self.args).stdout(Stdio::null()).stderr(log).spawn().expect("start a private kube-apiserver");
+        let child =
+            Command::new(&self.exe).args(&self.args).stdout(Stdio::null()).stderr(log).spawn().expect("start a private kube-apiserver");
         self.apiserver = Some(child);
         self.starts += 1;
         let client = self.client().await;

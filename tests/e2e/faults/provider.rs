@@ -29,7 +29,9 @@ async fn provider_outage_keeps_last_good_data_reports_it_and_backs_off() {
         let name = format!("{}/s{i}", scene.ns);
         sm.create_secret().name(&name).secret_string(want(&scene, i, 1)["v"].clone()).send().await.unwrap();
     }
-    scene.plain_secret("aws-creds", &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)]).await;
+    scene
+        .plain_secret("aws-creds", &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)])
+        .await;
     let auth = json!({"secretRef": {
         "accessKeyIDSecretRef": {"name": "aws-creds", "key": "id"},
         "secretAccessKeySecretRef": {"name": "aws-creds", "key": "secret"},

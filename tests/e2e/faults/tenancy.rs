@@ -57,7 +57,8 @@ async fn an_attacker_in_another_namespace_gets_nothing_and_takes_over_nothing() 
     let monitor = Monitor::start(&attacker).await;
     let sesame = Replica::start(&attacker.ns, &kubeconfig(), &scene_args(&attacker));
     attacker.external_secret("owner-es", es("own", "SecretStore", "/x", "shared")).await;
-    let owned = eventually(Duration::from_secs(60), || async { attacker.secret_data("shared").await == Some(map(&[("loot", "attacker-value")])) });
+    let owned =
+        eventually(Duration::from_secs(60), || async { attacker.secret_data("shared").await == Some(map(&[("loot", "attacker-value")])) });
     assert!(owned.await, "owner-es never synced\n{}", sesame.describe());
 
     attacker.external_secret("steal-store", es("store", "SecretStore", "/db", "loot-1")).await;

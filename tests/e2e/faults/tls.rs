@@ -42,7 +42,11 @@ impl TlsBao {
             .expect("start a private OpenBao");
         let bao = TlsBao { child, exe, dir, addr: format!("https://127.0.0.1:{port}"), token };
         let up = eventually(Duration::from_secs(60), || async { bao.cli(&["status"]).is_ok() }).await;
-        assert!(up, "the private TLS OpenBao did not come up:\n{}", tail(&std::fs::read_to_string(bao.dir.join("bao.log")).unwrap_or_default()));
+        assert!(
+            up,
+            "the private TLS OpenBao did not come up:\n{}",
+            tail(&std::fs::read_to_string(bao.dir.join("bao.log")).unwrap_or_default())
+        );
         // Dev mode normally mounts KV v2 at secret/; make sure (an "already in use" error is fine).
         let _ = bao.cli(&["secrets", "enable", "-path=secret", "-version=2", "kv"]);
         bao
@@ -93,10 +97,13 @@ async fn provider_tls_is_verified_by_default_and_only_the_store_ca_is_trusted() 
     let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
     scene.plain_secret("token", &[("token", &bao.token)]).await;
     scene.plain_secret("ca", &[("ca.crt", &bao.ca_pem())]).await;
-    scene.plain_secret("aws-creds", &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)]).await;
+    scene
+        .plain_secret("aws-creds", &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)])
+        .await;
     let other_ca = std::fs::read_to_string(&sesame_testsupport::env().kube_ca).expect("the apiserver CA");
     let vault = |extra: serde_json::Value| {
-        let mut v = json!({"server": bao.addr, "path": "secret", "version": "v2", "auth": {"tokenSecretRef": {"name": "token", "key": "token"}}});
+        let mut v =
+            json!({"server": bao.addr, "path": "secret", "version": "v2", "auth": {"tokenSecretRef": {"name": "token", "key": "token"}}});
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         json!({"vault": v})
     };
@@ -125,7 +132,12 @@ async fn provider_tls_is_verified_by_default_and_only_the_store_ca_is_trusted() 
     for store in ["no-ca", "wrong-ca", "aws"] {
         let found = eventually(Duration::from_secs(60), || async { failure(&scene, store).await.is_some_and(|m| says_tls(&m)) }).await;
         let message = failure(&scene, store).await;
-        assert!(found, "{store}: want Ready=False with a TLS error, got {message:?} / {:?}\n{}", ready_condition(&scene.es(store).await), tail(&sesame.logs()));
+        assert!(
+            found,
+            "{store}: want Ready=False with a TLS error, got {message:?} / {:?}\n{}",
+            ready_condition(&scene.es(store).await),
+            tail(&sesame.logs())
+        );
         assert!(scene.secret(store).await.is_none(), "{store}: a Secret was written over an unverified connection");
         println!("faults tls: {store}: {}", message.clone().unwrap_or_default());
         texts.push(message.unwrap_or_default());

@@ -41,18 +41,25 @@ async fn openbao_outage_keeps_last_good_data_backs_off_and_reuses_the_token() {
     // A userpass login of this test's own (mount and policy named after the namespace).
     let mount = format!("up-{}", scene.ns);
     vaultrs::sys::auth::enable(&bao, &mount, "userpass", None).await.expect("enable userpass");
-    let policy = format!("path \"secret/data/{0}/*\" {{ capabilities = [\"read\"] }}\npath \"secret/metadata/{0}/*\" {{ capabilities = [\"read\", \"list\"] }}", scene.ns);
+    let policy = format!(
+        "path \"secret/data/{0}/*\" {{ capabilities = [\"read\"] }}\npath \"secret/metadata/{0}/*\" {{ capabilities = [\"read\", \"list\"] }}",
+        scene.ns
+    );
     vaultrs::sys::policy::set(&bao, &scene.ns, &policy).await.expect("write the policy");
     let password = format!("pw-{}", scene.ns);
     let mut opts = vaultrs::api::auth::userpass::requests::CreateUserRequest::builder();
-    vaultrs::auth::userpass::user::set(&bao, &mount, "sesame", &password, Some(opts.token_policies(vec![scene.ns.clone()]))).await.expect("create the user");
+    vaultrs::auth::userpass::user::set(&bao, &mount, "sesame", &password, Some(opts.token_policies(vec![scene.ns.clone()])))
+        .await
+        .expect("create the user");
     for i in 0..N {
         put(&bao, &scene, i, 1).await;
     }
     let proxy = Proxy::start(bao_addr()).await;
     scene.plain_secret("bao-login", &[("password", &password)]).await;
     let auth = json!({"userPass": {"path": mount, "username": "sesame", "secretRef": {"name": "bao-login", "key": "password"}}});
-    scene.store("store", json!({"vault": {"server": format!("http://{}", proxy.addr), "path": "secret", "version": "v2", "auth": auth}})).await;
+    scene
+        .store("store", json!({"vault": {"server": format!("http://{}", proxy.addr), "path": "secret", "version": "v2", "auth": auth}}))
+        .await;
     let monitor = Monitor::start(&scene).await;
     let sesame = scene.sesame_with(&["--max-backoff", "8s"], &[]);
     for i in 0..N {

@@ -52,8 +52,7 @@ pub fn env() -> &'static TestEnv {
                 path.display()
             )
         });
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not a valid test environment file: {e}", path.display()))
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a valid test environment file: {e}", path.display()))
     })
 }
 
@@ -61,9 +60,7 @@ fn env_file() -> PathBuf {
     if let Some(p) = std::env::var_os("SESAME_TESTENV") {
         return PathBuf::from(p);
     }
-    let state = std::env::var_os("SESAME_TESTENV_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".testenv"));
+    let state = std::env::var_os("SESAME_TESTENV_STATE").map(PathBuf::from).unwrap_or_else(|| workspace_root().join(".testenv"));
     state.join("env.json")
 }
 
@@ -77,9 +74,7 @@ pub async fn kube_client() -> kube::Client {
     let env = env();
     let kubeconfig = kube::config::Kubeconfig::read_from(&env.kubeconfig)
         .unwrap_or_else(|e| panic!("cannot read kubeconfig {}: {e}", env.kubeconfig.display()));
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("kubeconfig is usable");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("kubeconfig is usable");
     kube::Client::try_from(config).expect("kube client")
 }
 
@@ -89,10 +84,8 @@ pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() % 1_000_000_000_000)
-        .unwrap_or_default();
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() % 1_000_000_000_000).unwrap_or_default();
     let mut name = format!("{prefix}-{}-{n}-{nanos:x}", std::process::id()).to_ascii_lowercase();
     name.truncate(63);
     name.trim_end_matches('-').to_string()

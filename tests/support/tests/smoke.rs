@@ -70,9 +70,7 @@ async fn secret_watch_sees_the_secret() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         secrets.create(&PostParams::default(), &secret).await.expect("create Secret")
     };
-    let watch = async {
-        tokio::time::timeout(WAIT, stream.try_next()).await.expect("watch event in time").expect("watch")
-    };
+    let watch = async { tokio::time::timeout(WAIT, stream.try_next()).await.expect("watch event in time").expect("watch") };
     let (created, seen) = tokio::join!(create, watch);
     let seen = seen.expect("stream ended");
     assert_eq!(seen.metadata.name.as_deref(), Some(name.as_str()));
@@ -151,10 +149,8 @@ async fn namespace_deletion_completes() {
 async fn openbao_kv2_write_and_read() {
     use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
     let env = env();
-    let client = VaultClient::new(
-        VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap(),
-    )
-    .unwrap();
+    let client =
+        VaultClient::new(VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap()).unwrap();
     let path = unique_name("smoke/secret");
     let data = BTreeMap::from([("user".to_string(), "admin".to_string()), ("pass".to_string(), "s3cr3t".to_string())]);
     vaultrs::kv2::set(&client, "secret", &path, &data).await.expect("kv2 write");
@@ -221,12 +217,7 @@ fn promtool_checks_metrics() {
         .spawn()
         .expect("run promtool");
     use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"# HELP smoke_total A smoke counter.\n# TYPE smoke_total counter\nsmoke_total 1\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"# HELP smoke_total A smoke counter.\n# TYPE smoke_total counter\nsmoke_total 1\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "promtool: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }
@@ -278,11 +269,7 @@ async fn service_account_token_logs_in_to_openbao() {
             &sa_name,
             &PostParams::default(),
             &TokenRequest {
-                spec: TokenRequestSpec {
-                    audiences: vec![env.kube_sa_issuer.clone()],
-                    expiration_seconds: Some(600),
-                    ..Default::default()
-                },
+                spec: TokenRequestSpec { audiences: vec![env.kube_sa_issuer.clone()], expiration_seconds: Some(600), ..Default::default() },
                 ..Default::default()
             },
         )
@@ -296,10 +283,7 @@ async fn service_account_token_logs_in_to_openbao() {
     let review = reviews
         .create(
             &PostParams::default(),
-            &TokenReview {
-                spec: TokenReviewSpec { token: Some(token.clone()), ..Default::default() },
-                ..Default::default()
-            },
+            &TokenReview { spec: TokenReviewSpec { token: Some(token.clone()), ..Default::default() }, ..Default::default() },
         )
         .await
         .expect("TokenReview")
@@ -308,10 +292,8 @@ async fn service_account_token_logs_in_to_openbao() {
     assert_eq!(review.authenticated, Some(true), "{review:?}");
     assert_eq!(review.user.and_then(|u| u.username), Some(format!("system:serviceaccount:default:{sa_name}")));
 
-    let bao = VaultClient::new(
-        VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap(),
-    )
-    .unwrap();
+    let bao =
+        VaultClient::new(VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap()).unwrap();
     let mount = unique_name("k8s");
     vaultrs::sys::auth::enable(&bao, &mount, "kubernetes", None).await.expect("enable kubernetes auth");
     let ca = std::fs::read_to_string(&env.kube_ca).expect("read kube CA");

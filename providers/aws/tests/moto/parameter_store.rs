@@ -6,16 +6,7 @@ use sesame_provider_core::{FindName, FindQuery, MetadataPolicy, RemoteKey};
 use crate::support::*;
 
 async fn put(name: &str, value: &str, kind: ParameterType) {
-    ssm_admin()
-        .await
-        .put_parameter()
-        .name(name)
-        .value(value)
-        .r#type(kind)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("put parameter");
+    ssm_admin().await.put_parameter().name(name).value(value).r#type(kind).overwrite(true).send().await.expect("put parameter");
 }
 
 #[tokio::test]
@@ -25,24 +16,8 @@ async fn reads_string_and_decrypted_secure_string_parameters() {
     put(&format!("{stem}/secure"), "s3cr3t", ParameterType::SecureString).await;
     let (client, calls) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
 
-    assert_eq!(
-        text(
-            client
-                .get_secret(&RemoteKey::new(format!("{stem}/plain")))
-                .await
-                .unwrap()
-        ),
-        "hello"
-    );
-    assert_eq!(
-        text(
-            client
-                .get_secret(&RemoteKey::new(format!("{stem}/secure")))
-                .await
-                .unwrap()
-        ),
-        "s3cr3t"
-    );
+    assert_eq!(text(client.get_secret(&RemoteKey::new(format!("{stem}/plain"))).await.unwrap()), "hello");
+    assert_eq!(text(client.get_secret(&RemoteKey::new(format!("{stem}/secure"))).await.unwrap()), "s3cr3t");
     assert_eq!(calls.all(), vec![("AWS/ParameterStore", "GetParameter", "ok"); 2]);
 }
 
@@ -53,10 +28,7 @@ async fn a_version_reads_name_colon_version() {
     put(&name, "two", ParameterType::String).await;
     let (client, _) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
     let read = |v: Option<&str>| {
-        let (client, key) = (
-            client.clone(),
-            RemoteKey::new(&name).with_version(v.map(str::to_string)),
-        );
+        let (client, key) = (client.clone(), RemoteKey::new(&name).with_version(v.map(str::to_string)));
         async move { client.get_secret(&key).await.map(text) }
     };
 
@@ -84,10 +56,7 @@ async fn metadata_policy_fetch_returns_the_tags_as_a_json_object() {
         .unwrap();
     let (client, calls) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
 
-    let tags = client
-        .get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch))
-        .await
-        .unwrap();
+    let tags = client.get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch)).await.unwrap();
     assert_eq!(text(tags), r#"{"env":"prod","team":"payments"}"#);
     assert_eq!(calls.count("ListTagsForResource"), 1);
 }
@@ -99,22 +68,14 @@ async fn a_missing_parameter_is_not_found_naming_it() {
 
     let err = client.get_secret(&RemoteKey::new(&name)).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    assert!(
-        err.to_string().contains(&name) && err.to_string().contains("ParameterNotFound"),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&name) && err.to_string().contains("ParameterNotFound"), "{err}");
 }
 
 #[tokio::test]
 async fn get_secrets_reads_ten_names_per_get_parameters_call_and_answers_each_on_its_own() {
     let stem = unique("/param-batch");
     for i in 0..24 {
-        put(
-            &format!("{stem}/p{i:02}"),
-            &format!("value-{i}"),
-            ParameterType::SecureString,
-        )
-        .await;
+        put(&format!("{stem}/p{i:02}"), &format!("value-{i}"), ParameterType::SecureString).await;
     }
     let (client, calls) = build(&store(ParameterStore), TestCredentials::keys(), at(&moto())).await;
     let mut keys: Vec<RemoteKey> = (0..25).map(|i| RemoteKey::new(format!("{stem}/p{i:02}"))).collect(); // p24 is missing
@@ -137,12 +98,7 @@ async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
     let stem = unique("/param-find");
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build().unwrap();
     let admin = ssm_admin().await;
-    for (name, team) in [
-        ("app/db-user", "a"),
-        ("app/db-pass", "a"),
-        ("app/api-token", "b"),
-        ("other/db-user", "a"),
-    ] {
+    for (name, team) in [("app/db-user", "a"), ("app/db-pass", "a"), ("app/api-token", "b"), ("other/db-user", "a")] {
         admin
             .put_parameter()
             .name(format!("{stem}/{name}"))
@@ -157,25 +113,15 @@ async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
     spec.prefix = Some(stem.clone());
     let (client, calls) = build(&spec, TestCredentials::keys(), at(&moto())).await;
 
-    let by_path = FindQuery {
-        path: Some("/app".into()),
-        name: Some(FindName { regexp: "db-".into() }),
-        ..Default::default()
-    };
+    let by_path = FindQuery { path: Some("/app".into()), name: Some(FindName { regexp: "db-".into() }), ..Default::default() };
     let found = client.find(&by_path).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/app/db-pass", "/app/db-user"]);
     assert_eq!(text(found["/app/db-pass"].clone()), "v-app/db-pass");
     assert_eq!(calls.count("GetParametersByPath"), 1);
 
-    let by_tag = FindQuery {
-        tags: [("team".to_string(), "a".to_string())].into(),
-        ..Default::default()
-    };
+    let by_tag = FindQuery { tags: [("team".to_string(), "a".to_string())].into(), ..Default::default() };
     let found = client.find(&by_tag).await.unwrap();
-    assert_eq!(
-        found.keys().collect::<Vec<_>>(),
-        vec!["/app/db-pass", "/app/db-user", "/other/db-user"]
-    );
+    assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/app/db-pass", "/app/db-user", "/other/db-user"]);
     assert_eq!(text(found["/other/db-user"].clone()), "v-other/db-user");
     assert_eq!(calls.count("GetParameter"), 0, "found values are read in batches");
 }

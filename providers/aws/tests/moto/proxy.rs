@@ -57,10 +57,7 @@ impl Proxy {
     pub async fn start(upstream: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the test proxy");
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(State {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            ..Default::default()
-        });
+        let state = Arc::new(State { upstream: upstream.trim_end_matches('/').to_string(), ..Default::default() });
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let shared = state.clone();
         tokio::spawn(async move {
@@ -71,9 +68,7 @@ impl Proxy {
                 let (state, client) = (shared.clone(), client.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req| handle(state.clone(), client.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                 });
             }
         });
@@ -102,31 +97,15 @@ impl Proxy {
 
 type Upstream = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-async fn handle(
-    state: Arc<State>,
-    client: Upstream,
-    req: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(state: Arc<State>, client: Upstream, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let target = parts
-        .headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
     let json = target.is_some();
-    let request = if json {
-        String::from_utf8_lossy(&body).into_owned()
-    } else {
-        form_decode(&body)
-    };
+    let request = if json { String::from_utf8_lossy(&body).into_owned() } else { form_decode(&body) };
     let op = match &target {
         Some(t) => t.rsplit('.').next().unwrap_or_default().to_string(),
-        None => request
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("Action="))
-            .unwrap_or("?")
-            .to_string(),
+        None => request.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or("?").to_string(),
     };
     let access_key = parts
         .headers
@@ -150,11 +129,7 @@ async fn handle(
     let (status, headers, response) = match fault {
         Some(f) => fault_response(&f, json),
         None => {
-            let uri = format!(
-                "{}{}",
-                state.upstream,
-                parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-            );
+            let uri = format!("{}{}", state.upstream, parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
             let mut forward = Request::builder().method(parts.method.clone()).uri(uri);
             for (name, value) in &parts.headers {
                 forward = forward.header(name, value);
@@ -210,9 +185,7 @@ fn form_decode(body: &[u8]) -> String {
         match body[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < body.len() => {
-                let hex = std::str::from_utf8(&body[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&body[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);

@@ -7,14 +7,7 @@ use sesame_provider_core::{FindName, FindQuery, MetadataPolicy, RemoteKey, prope
 use crate::support::*;
 
 async fn create(name: &str, value: &str) -> String {
-    let out = sm_admin()
-        .await
-        .create_secret()
-        .name(name)
-        .secret_string(value)
-        .send()
-        .await
-        .expect("create secret");
+    let out = sm_admin().await.create_secret().name(name).secret_string(value).send().await.expect("create secret");
     out.version_id().unwrap().to_string()
 }
 
@@ -26,10 +19,7 @@ async fn reads_a_string_secret_whole_and_leaves_property_to_the_caller() {
 
     let whole = client.get_secret(&RemoteKey::new(&name)).await.unwrap();
     assert_eq!(text(whole.clone()), r#"{"user":"admin","db":{"port":5432}}"#);
-    assert_eq!(
-        text(property::extract(whole.as_bytes(), "db.port", &name).unwrap()),
-        "5432"
-    );
+    assert_eq!(text(property::extract(whole.as_bytes(), "db.port", &name).unwrap()), "5432");
     assert_eq!(calls.all(), vec![("AWS/SecretsManager", "GetSecretValue", "ok")]);
 }
 
@@ -37,43 +27,18 @@ async fn reads_a_string_secret_whole_and_leaves_property_to_the_caller() {
 async fn returns_a_binary_secret_raw() {
     let name = unique("sm-bin");
     let bytes = vec![0u8, 159, 146, 150, 255, 10];
-    sm_admin()
-        .await
-        .create_secret()
-        .name(&name)
-        .secret_binary(Blob::new(bytes.clone()))
-        .send()
-        .await
-        .unwrap();
+    sm_admin().await.create_secret().name(&name).secret_binary(Blob::new(bytes.clone())).send().await.unwrap();
     let (client, _) = build(&store(SecretsManager), TestCredentials::keys(), at(&moto())).await;
 
-    assert_eq!(
-        client.get_secret(&RemoteKey::new(&name)).await.unwrap().into_bytes(),
-        bytes
-    );
+    assert_eq!(client.get_secret(&RemoteKey::new(&name)).await.unwrap().into_bytes(), bytes);
 }
 
 #[tokio::test]
 async fn reads_the_current_stage_by_default_and_other_versions_by_stage_or_uuid() {
     let name = unique("sm-versions");
     let first = create(&name, "v1").await;
-    sm_admin()
-        .await
-        .put_secret_value()
-        .secret_id(&name)
-        .secret_string("v2")
-        .send()
-        .await
-        .unwrap();
-    sm_admin()
-        .await
-        .put_secret_value()
-        .secret_id(&name)
-        .secret_string("v3-staged")
-        .version_stages("STAGING")
-        .send()
-        .await
-        .unwrap();
+    sm_admin().await.put_secret_value().secret_id(&name).secret_string("v2").send().await.unwrap();
+    sm_admin().await.put_secret_value().secret_id(&name).secret_string("v3-staged").version_stages("STAGING").send().await.unwrap();
     let (client, _) = build(&store(SecretsManager), TestCredentials::keys(), at(&moto())).await;
     let read = |version: Option<&str>| {
         let key = RemoteKey::new(&name).with_version(version.map(str::to_string));
@@ -86,9 +51,7 @@ async fn reads_the_current_stage_by_default_and_other_versions_by_stage_or_uuid(
     assert_eq!(read(Some("AWSPREVIOUS")).await.unwrap(), "v1");
     assert_eq!(read(Some("STAGING")).await.unwrap(), "v3-staged");
     assert_eq!(read(Some(&format!("uuid/{first}"))).await.unwrap(), "v1");
-    let missing = read(Some("uuid/00000000-0000-0000-0000-00000000dead"))
-        .await
-        .unwrap_err();
+    let missing = read(Some("uuid/00000000-0000-0000-0000-00000000dead")).await.unwrap_err();
     assert!(missing.is_not_found(), "{missing}");
 }
 
@@ -108,10 +71,7 @@ async fn metadata_policy_fetch_returns_the_tags_as_a_json_object() {
         .unwrap();
     let (client, calls) = build(&store(SecretsManager), TestCredentials::keys(), at(&moto())).await;
 
-    let tags = client
-        .get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch))
-        .await
-        .unwrap();
+    let tags = client.get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch)).await.unwrap();
     assert_eq!(text(tags), r#"{"env":"prod","team":"payments"}"#);
     assert_eq!(calls.count("DescribeSecret"), 1);
 }
@@ -123,14 +83,8 @@ async fn a_missing_secret_is_not_found_naming_the_key() {
 
     let err = client.get_secret(&RemoteKey::new(&name)).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
-    assert!(
-        err.to_string().contains(&name) && err.to_string().contains("ResourceNotFoundException"),
-        "{err}"
-    );
-    let meta = client
-        .get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch))
-        .await
-        .unwrap_err();
+    assert!(err.to_string().contains(&name) && err.to_string().contains("ResourceNotFoundException"), "{err}");
+    let meta = client.get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch)).await.unwrap_err();
     assert!(meta.is_not_found(), "{meta}");
 }
 
@@ -138,22 +92,13 @@ async fn a_missing_secret_is_not_found_naming_the_key() {
 async fn a_secret_scheduled_for_deletion_is_not_found() {
     let name = unique("sm-deleted");
     create(&name, "going away").await;
-    sm_admin()
-        .await
-        .delete_secret()
-        .secret_id(&name)
-        .recovery_window_in_days(7)
-        .send()
-        .await
-        .unwrap();
+    sm_admin().await.delete_secret().secret_id(&name).recovery_window_in_days(7).send().await.unwrap();
     let (client, _) = build(&store(SecretsManager), TestCredentials::keys(), at(&moto())).await;
 
     let err = client.get_secret(&RemoteKey::new(&name)).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert!(!err.to_string().contains("going away"));
-    let batch = client
-        .get_secrets(&[RemoteKey::new(&name), RemoteKey::new(unique("sm-other"))])
-        .await;
+    let batch = client.get_secrets(&[RemoteKey::new(&name), RemoteKey::new(unique("sm-other"))]).await;
     assert!(batch[0].as_ref().unwrap_err().is_not_found(), "{:?}", batch[0]);
 }
 
@@ -165,13 +110,8 @@ async fn the_store_prefix_is_prepended_to_every_key() {
     spec.prefix = Some(format!("{stem}/"));
     let (client, _) = build(&spec, TestCredentials::keys(), at(&moto())).await;
 
-    assert_eq!(
-        text(client.get_secret(&RemoteKey::new("db")).await.unwrap()),
-        "prefixed"
-    );
-    let both = client
-        .get_secrets(&[RemoteKey::new("db"), RemoteKey::new("nope")])
-        .await;
+    assert_eq!(text(client.get_secret(&RemoteKey::new("db")).await.unwrap()), "prefixed");
+    let both = client.get_secrets(&[RemoteKey::new("db"), RemoteKey::new("nope")]).await;
     assert_eq!(text(both[0].clone().unwrap()), "prefixed");
     assert!(both[1].as_ref().unwrap_err().is_not_found());
 }
@@ -183,14 +123,7 @@ async fn get_secrets_batches_current_values_and_answers_each_key_on_its_own() {
     let b = format!("{stem}-b");
     let first_b = create(&b, "b1").await;
     create(&a, "a1").await;
-    sm_admin()
-        .await
-        .put_secret_value()
-        .secret_id(&b)
-        .secret_string("b2")
-        .send()
-        .await
-        .unwrap();
+    sm_admin().await.put_secret_value().secret_id(&b).secret_string("b2").send().await.unwrap();
     let missing = format!("{stem}-missing");
     let (client, calls) = build(&store(SecretsManager), TestCredentials::keys(), at(&moto())).await;
 
@@ -208,10 +141,7 @@ async fn get_secrets_batches_current_values_and_answers_each_key_on_its_own() {
     assert_eq!(text(got[3].clone().unwrap()), "b1");
     assert_eq!(text(got[4].clone().unwrap()), "a1");
     // Three distinct current values in one batch; the version on its own.
-    assert_eq!(
-        (calls.count("BatchGetSecretValue"), calls.count("GetSecretValue")),
-        (1, 1)
-    );
+    assert_eq!((calls.count("BatchGetSecretValue"), calls.count("GetSecretValue")), (1, 1));
 }
 
 #[tokio::test]
@@ -219,12 +149,7 @@ async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
     let stem = unique("sm-find");
     let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
     let admin = sm_admin().await;
-    for (name, team) in [
-        ("app/db-user", "a"),
-        ("app/db-pass", "a"),
-        ("app/api-token", "b"),
-        ("other/db-user", "a"),
-    ] {
+    for (name, team) in [("app/db-user", "a"), ("app/db-pass", "a"), ("app/api-token", "b"), ("other/db-user", "a")] {
         admin
             .create_secret()
             .name(format!("{stem}/{name}"))
@@ -238,15 +163,9 @@ async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
     spec.prefix = Some(format!("{stem}/"));
     let (client, calls) = build(&spec, TestCredentials::keys(), at(&moto())).await;
 
-    let by_path = FindQuery {
-        path: Some("app/".into()),
-        ..Default::default()
-    };
+    let by_path = FindQuery { path: Some("app/".into()), ..Default::default() };
     let found = client.find(&by_path).await.unwrap();
-    assert_eq!(
-        found.keys().collect::<Vec<_>>(),
-        vec!["app/api-token", "app/db-pass", "app/db-user"]
-    );
+    assert_eq!(found.keys().collect::<Vec<_>>(), vec!["app/api-token", "app/db-pass", "app/db-user"]);
     assert_eq!(text(found["app/db-pass"].clone()), "v-app/db-pass");
 
     let by_name_and_tag = FindQuery {
@@ -255,9 +174,6 @@ async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
         ..Default::default()
     };
     let found = client.find(&by_name_and_tag).await.unwrap();
-    assert_eq!(
-        found.keys().collect::<Vec<_>>(),
-        vec!["app/db-pass", "app/db-user", "other/db-user"]
-    );
+    assert_eq!(found.keys().collect::<Vec<_>>(), vec!["app/db-pass", "app/db-user", "other/db-user"]);
     assert_eq!(calls.count("GetSecretValue"), 0, "found values are read in batches");
 }

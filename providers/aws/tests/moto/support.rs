@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use sesame_provider_aws::{AwsAuth, AwsAuthSecretRef, AwsProvider, AwsServiceType, ClientOptions};
 use sesame_provider_core::{
-    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector, SecretProvider,
-    SecretValue, ServiceAccountSelector,
+    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector, SecretProvider, SecretValue,
+    ServiceAccountSelector,
 };
 
 pub use crate::proxy::{Fault, Proxy};
@@ -29,11 +29,7 @@ pub fn region() -> String {
 pub fn unique(stem: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    format!(
-        "{stem}-{:x}-{}",
-        nanos % 0xffff_ffff_ffff,
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("{stem}-{:x}-{}", nanos % 0xffff_ffff_ffff, N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The access key the test stores authenticate with (moto accepts any).
@@ -45,13 +41,7 @@ pub async fn admin_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(region()))
         .endpoint_url(moto())
-        .credentials_provider(aws_credential_types::Credentials::new(
-            "AKIAADMIN",
-            "admin",
-            None,
-            None,
-            "test",
-        ))
+        .credentials_provider(aws_credential_types::Credentials::new("AKIAADMIN", "admin", None, None, "test"))
         .load()
         .await
 }
@@ -66,11 +56,7 @@ pub async fn ssm_admin() -> aws_sdk_ssm::Client {
 
 /// A store authenticating with static keys from the Secret `aws-creds` (keys `id`, `secret`).
 pub fn store(service: AwsServiceType) -> AwsProvider {
-    let sel = |key: &str| SecretKeySelector {
-        name: "aws-creds".into(),
-        key: Some(key.into()),
-        namespace: None,
-    };
+    let sel = |key: &str| SecretKeySelector { name: "aws-creds".into(), key: Some(key.into()), namespace: None };
     AwsProvider {
         service,
         region: region(),
@@ -81,11 +67,7 @@ pub fn store(service: AwsServiceType) -> AwsProvider {
         transitive_tag_keys: vec![],
         prefix: None,
         auth: AwsAuth {
-            secret_ref: Some(AwsAuthSecretRef {
-                access_key_id: sel("id"),
-                secret_access_key: sel("secret"),
-                session_token: None,
-            }),
+            secret_ref: Some(AwsAuthSecretRef { access_key_id: sel("id"), secret_access_key: sel("secret"), session_token: None }),
             jwt: None,
         },
         secrets_manager: None,
@@ -94,26 +76,14 @@ pub fn store(service: AwsServiceType) -> AwsProvider {
 
 /// Options pointing every AWS service at `url` (moto, or a proxy in front of it).
 pub fn at(url: &str) -> ClientOptions {
-    ClientOptions {
-        endpoint_url: Some(url.to_string()),
-        ..ClientOptions::default()
-    }
+    ClientOptions { endpoint_url: Some(url.to_string()), ..ClientOptions::default() }
 }
 
 /// Build a store's client the way the controller does, with test credentials.
-pub async fn build(
-    spec: &AwsProvider,
-    creds: TestCredentials,
-    options: ClientOptions,
-) -> (Arc<dyn SecretProvider>, Arc<Calls>) {
+pub async fn build(spec: &AwsProvider, creds: TestCredentials, options: ClientOptions) -> (Arc<dyn SecretProvider>, Arc<Calls>) {
     let calls = Arc::new(Calls::default());
-    let ctx = ProviderContext {
-        credentials: Arc::new(creds),
-        calls: calls.clone(),
-    };
-    let client = sesame_provider_aws::build_with(spec, ctx, options)
-        .await
-        .expect("the store client builds");
+    let ctx = ProviderContext { credentials: Arc::new(creds), calls: calls.clone() };
+    let client = sesame_provider_aws::build_with(spec, ctx, options).await.expect("the store client builds");
     (client, calls)
 }
 
@@ -139,10 +109,7 @@ impl Calls {
 
 impl CallRecorder for Calls {
     fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, _: Duration) {
-        self.0
-            .lock()
-            .unwrap()
-            .push((provider, call, outcome.map_or_else(|e| e.kind(), |_| "ok")));
+        self.0.lock().unwrap().push((provider, call, outcome.map_or_else(|e| e.kind(), |_| "ok")));
     }
 }
 
@@ -161,24 +128,16 @@ pub struct TestCredentials {
 impl TestCredentials {
     /// Holds the Secret `aws-creds` with the test access keys.
     pub fn keys() -> Self {
-        TestCredentials::default()
-            .with_secret("aws-creds", "id", ACCESS_KEY)
-            .with_secret("aws-creds", "secret", SECRET_KEY)
+        TestCredentials::default().with_secret("aws-creds", "id", ACCESS_KEY).with_secret("aws-creds", "secret", SECRET_KEY)
     }
 
     pub fn with_secret(self, name: &str, key: &str, value: &str) -> Self {
-        self.secrets
-            .lock()
-            .unwrap()
-            .insert((name.into(), key.into()), value.into());
+        self.secrets.lock().unwrap().insert((name.into(), key.into()), value.into());
         self
     }
 
     pub fn with_annotations(mut self, account: &str, annotations: &[(&str, &str)]) -> Self {
-        let map = annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map = annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         self.annotations.insert(account.into(), map);
         self
     }
@@ -186,11 +145,7 @@ impl TestCredentials {
 
 #[async_trait]
 impl CredentialSource for TestCredentials {
-    async fn secret_key(
-        &self,
-        sel: &SecretKeySelector,
-        default_key: Option<&str>,
-    ) -> Result<SecretValue, ProviderError> {
+    async fn secret_key(&self, sel: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
         let key = sel.key.as_deref().or(default_key).unwrap_or_default();
         let secrets = self.secrets.lock().unwrap();
         secrets
@@ -213,11 +168,7 @@ impl CredentialSource for TestCredentials {
         use k8s_openapi::api::core::v1::ServiceAccount;
         let api: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), namespace);
         let request = TokenRequest {
-            spec: TokenRequestSpec {
-                audiences: audiences.to_vec(),
-                expiration_seconds,
-                ..Default::default()
-            },
+            spec: TokenRequestSpec { audiences: audiences.to_vec(), expiration_seconds, ..Default::default() },
             ..Default::default()
         };
         let minted = api
@@ -227,23 +178,14 @@ impl CredentialSource for TestCredentials {
         Ok(minted.status.expect("a minted token").token)
     }
 
-    async fn service_account_annotations(
-        &self,
-        sel: &ServiceAccountSelector,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn service_account_annotations(&self, sel: &ServiceAccountSelector) -> Result<BTreeMap<String, String>, ProviderError> {
         if let Some((client, namespace)) = &self.kube {
             use k8s_openapi::api::core::v1::ServiceAccount;
             let api: kube::Api<ServiceAccount> = kube::Api::namespaced(client.clone(), namespace);
-            let sa = api
-                .get(&sel.name)
-                .await
-                .map_err(|e| ProviderError::Auth(format!("ServiceAccount {}: {e}", sel.name)))?;
+            let sa = api.get(&sel.name).await.map_err(|e| ProviderError::Auth(format!("ServiceAccount {}: {e}", sel.name)))?;
             return Ok(sa.metadata.annotations.unwrap_or_default());
         }
-        self.annotations
-            .get(&sel.name)
-            .cloned()
-            .ok_or_else(|| ProviderError::Auth(format!("ServiceAccount {} does not exist", sel.name)))
+        self.annotations.get(&sel.name).cloned().ok_or_else(|| ProviderError::Auth(format!("ServiceAccount {} does not exist", sel.name)))
     }
 
     async fn ca_bundle(&self, _: &CaProvider) -> Result<Vec<u8>, ProviderError> {

@@ -10,14 +10,11 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientMethodOptions, ClientOptions};
 use azure_identity::{
-    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions,
-    ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
-    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
+    ClientAssertion, ClientAssertionCredential, ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
     WorkloadIdentityCredentialOptions,
 };
-use sesame_provider_core::{
-    CredentialSource, ProviderContext, ProviderError, ServiceAccountSelector,
-};
+use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, ServiceAccountSelector};
 
 use super::certificate::CertificateAssertion;
 use crate::{AzureAuthType, AzureEnvironmentType, AzureKvProvider};
@@ -42,14 +39,10 @@ pub(crate) fn cloud(spec: &AzureKvProvider) -> Result<CloudConfiguration, Provid
     if let Some(custom) = &spec.custom_cloud_config {
         let host = custom.active_directory_endpoint.trim();
         if host.is_empty() {
-            return Err(ProviderError::Invalid(
-                "customCloudConfig.activeDirectoryEndpoint is required".into(),
-            ));
+            return Err(ProviderError::Invalid("customCloudConfig.activeDirectoryEndpoint is required".into()));
         }
         if !host.starts_with("https://") {
-            return Err(ProviderError::Invalid(format!(
-                "customCloudConfig.activeDirectoryEndpoint {host} must use https"
-            )));
+            return Err(ProviderError::Invalid(format!("customCloudConfig.activeDirectoryEndpoint {host} must use https")));
         }
         let mut config = CustomConfiguration::default();
         config.authority_host = host.to_string();
@@ -60,9 +53,7 @@ pub(crate) fn cloud(spec: &AzureKvProvider) -> Result<CloudConfiguration, Provid
         AzureEnvironmentType::USGovernmentCloud => CloudConfiguration::AzureGovernment,
         AzureEnvironmentType::ChinaCloud => CloudConfiguration::AzureChina,
         AzureEnvironmentType::AzureStackCloud | AzureEnvironmentType::GermanCloud => {
-            return Err(ProviderError::Invalid(
-                "environmentType AzureStackCloud requires customCloudConfig".into(),
-            ));
+            return Err(ProviderError::Invalid("environmentType AzureStackCloud requires customCloudConfig".into()));
         }
     })
 }
@@ -74,63 +65,42 @@ pub(crate) async fn credential(
     ctx: &ProviderContext,
     client_options: ClientOptions,
 ) -> Result<Arc<dyn TokenCredential>, ProviderError> {
-    let invalid =
-        |e: azure_core::Error| ProviderError::Invalid(format!("cannot create the credential: {e}"));
+    let invalid = |e: azure_core::Error| ProviderError::Invalid(format!("cannot create the credential: {e}"));
     match spec.auth_type.unwrap_or_default() {
         AzureAuthType::ServicePrincipal => {
-            let (tenant, client_id, material) =
-                service_principal(spec, ctx.credentials.as_ref()).await?;
+            let (tenant, client_id, material) = service_principal(spec, ctx.credentials.as_ref()).await?;
             match material {
                 ClientCredential::Secret(secret) => {
                     let options = ClientSecretCredentialOptions { client_options };
-                    let cred = ClientSecretCredential::new(
-                        &tenant,
-                        client_id,
-                        Secret::new(secret),
-                        Some(options),
-                    )
-                    .map_err(invalid)?;
+                    let cred = ClientSecretCredential::new(&tenant, client_id, Secret::new(secret), Some(options)).map_err(invalid)?;
                     Ok(cred)
                 }
                 ClientCredential::Certificate(pem) => {
                     let cloud = client_options.cloud.clone().unwrap_or_default();
-                    let assertion =
-                        CertificateAssertion::new(&pem, &tenant, client_id.clone(), &cloud)?;
+                    let assertion = CertificateAssertion::new(&pem, &tenant, client_id.clone(), &cloud)?;
                     let options = ClientAssertionCredentialOptions { client_options };
-                    let cred =
-                        ClientAssertionCredential::new(tenant, client_id, assertion, Some(options))
-                            .map_err(invalid)?;
+                    let cred = ClientAssertionCredential::new(tenant, client_id, assertion, Some(options)).map_err(invalid)?;
                     Ok(cred)
                 }
             }
         }
         AzureAuthType::ManagedIdentity => {
-            let user_assigned_id =
-                spec.identity_id
-                    .as_ref()
-                    .filter(|id| !id.is_empty())
-                    .map(|id| {
-                        if id.starts_with("/subscriptions/") {
-                            UserAssignedId::ResourceId(id.clone())
-                        } else {
-                            UserAssignedId::ClientId(id.clone())
-                        }
-                    });
-            let options = ManagedIdentityCredentialOptions {
-                user_assigned_id,
-                client_options,
-            };
+            let user_assigned_id = spec.identity_id.as_ref().filter(|id| !id.is_empty()).map(|id| {
+                if id.starts_with("/subscriptions/") {
+                    UserAssignedId::ResourceId(id.clone())
+                } else {
+                    UserAssignedId::ClientId(id.clone())
+                }
+            });
+            let options = ManagedIdentityCredentialOptions { user_assigned_id, client_options };
             Ok(ManagedIdentityCredential::new(Some(options)).map_err(invalid)?)
         }
         AzureAuthType::WorkloadIdentity => {
             let credential_options = ClientAssertionCredentialOptions { client_options };
             let Some(sa) = &spec.service_account_ref else {
                 // The controller's own federated token, injected by the workload identity webhook.
-                let options = WorkloadIdentityCredentialOptions {
-                    credential_options,
-                    tenant_id: spec.tenant_id.clone(),
-                    ..Default::default()
-                };
+                let options =
+                    WorkloadIdentityCredentialOptions { credential_options, tenant_id: spec.tenant_id.clone(), ..Default::default() };
                 return Ok(WorkloadIdentityCredential::new(Some(options)).map_err(|e| {
                     ProviderError::Invalid(format!(
                         "WorkloadIdentity without serviceAccountRef needs AZURE_CLIENT_ID, AZURE_TENANT_ID \
@@ -139,24 +109,11 @@ pub(crate) async fn credential(
                 })?);
             };
             let (tenant, client_id) = federated_ids(spec, sa, ctx.credentials.as_ref()).await?;
-            let audience = spec
-                .custom_cloud_config
-                .as_ref()
-                .and_then(|c| c.audience.clone());
+            let audience = spec.custom_cloud_config.as_ref().and_then(|c| c.audience.clone());
             let mut audiences = vec![audience.unwrap_or_else(|| DEFAULT_AUDIENCE.to_string())];
             audiences.extend(sa.audiences.iter().cloned());
-            let assertion = ServiceAccountAssertion {
-                credentials: ctx.credentials.clone(),
-                sa: sa.clone(),
-                audiences,
-            };
-            let cred = ClientAssertionCredential::new(
-                tenant,
-                client_id,
-                assertion,
-                Some(credential_options),
-            )
-            .map_err(invalid)?;
+            let assertion = ServiceAccountAssertion { credentials: ctx.credentials.clone(), sa: sa.clone(), audiences };
+            let cred = ClientAssertionCredential::new(tenant, client_id, assertion, Some(credential_options)).map_err(invalid)?;
             Ok(cred)
         }
     }
@@ -174,38 +131,23 @@ async fn service_principal(
     credentials: &dyn CredentialSource,
 ) -> Result<(String, String, ClientCredential), ProviderError> {
     let tenant = spec.tenant_id.clone().filter(|t| !t.is_empty());
-    let tenant =
-        tenant.ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
-    let auth = spec
-        .auth_secret_ref
-        .as_ref()
-        .ok_or_else(|| ProviderError::Invalid("missing authSecretRef in store config".into()))?;
-    let client_id = auth.client_id.as_ref().ok_or_else(|| {
-        ProviderError::Invalid("missing authSecretRef.clientId in store config".into())
-    })?;
+    let tenant = tenant.ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
+    let auth = spec.auth_secret_ref.as_ref().ok_or_else(|| ProviderError::Invalid("missing authSecretRef in store config".into()))?;
+    let client_id =
+        auth.client_id.as_ref().ok_or_else(|| ProviderError::Invalid("missing authSecretRef.clientId in store config".into()))?;
     let material = match (&auth.client_secret, &auth.client_certificate) {
         (Some(_), Some(_)) => {
-            return Err(ProviderError::Invalid(
-                "both clientSecret and clientCertificate set in authSecretRef".into(),
-            ));
+            return Err(ProviderError::Invalid("both clientSecret and clientCertificate set in authSecretRef".into()));
         }
-        (Some(secret), None) => ClientCredential::Secret(text(
-            credentials.secret_key(secret, None).await?,
-            "authSecretRef.clientSecret",
-        )?),
-        (None, Some(cert)) => {
-            ClientCredential::Certificate(credentials.secret_key(cert, None).await?.into_bytes())
-        }
+        (Some(secret), None) => ClientCredential::Secret(text(credentials.secret_key(secret, None).await?, "authSecretRef.clientSecret")?),
+        (None, Some(cert)) => ClientCredential::Certificate(credentials.secret_key(cert, None).await?.into_bytes()),
         (None, None) => {
             return Err(ProviderError::Invalid(
                 "missing authSecretRef.clientSecret or authSecretRef.clientCertificate in store config".into(),
             ));
         }
     };
-    let client_id = text(
-        credentials.secret_key(client_id, None).await?,
-        "authSecretRef.clientId",
-    )?;
+    let client_id = text(credentials.secret_key(client_id, None).await?, "authSecretRef.clientId")?;
     Ok((tenant, client_id, material))
 }
 
@@ -220,26 +162,15 @@ async fn federated_ids(
     let mut client_id = None;
     let mut tenant = None;
     if let Some(auth) = &spec.auth_secret_ref {
-        let id = auth.client_id.as_ref().ok_or_else(|| {
-            ProviderError::Invalid("authSecretRef is set but has no clientId".into())
-        })?;
-        client_id = Some(text(
-            credentials.secret_key(id, None).await?,
-            "authSecretRef.clientId",
-        )?);
+        let id = auth.client_id.as_ref().ok_or_else(|| ProviderError::Invalid("authSecretRef is set but has no clientId".into()))?;
+        client_id = Some(text(credentials.secret_key(id, None).await?, "authSecretRef.clientId")?);
         if let Some(t) = &auth.tenant_id {
-            tenant = Some(text(
-                credentials.secret_key(t, None).await?,
-                "authSecretRef.tenantId",
-            )?);
+            tenant = Some(text(credentials.secret_key(t, None).await?, "authSecretRef.tenantId")?);
         }
     }
     if let Some(id) = annotations.get(ANNOTATION_CLIENT_ID) {
         if client_id.is_some() {
-            return Err(ProviderError::Invalid(
-                "multiple clientID found: check authSecretRef and the ServiceAccount annotation"
-                    .into(),
-            ));
+            return Err(ProviderError::Invalid("multiple clientID found: check authSecretRef and the ServiceAccount annotation".into()));
         }
         client_id = Some(id.clone());
     }
@@ -260,18 +191,13 @@ async fn federated_ids(
         tenant = Some(t.clone());
     }
     let tenant = tenant
-        .or_else(|| {
-            std::env::var("AZURE_TENANT_ID")
-                .ok()
-                .filter(|t| !t.is_empty())
-        })
+        .or_else(|| std::env::var("AZURE_TENANT_ID").ok().filter(|t| !t.is_empty()))
         .ok_or_else(|| ProviderError::Invalid("missing tenantId in store config".into()))?;
     Ok((tenant, client_id))
 }
 
 fn text(value: sesame_provider_core::SecretValue, what: &str) -> Result<String, ProviderError> {
-    String::from_utf8(value.into_bytes())
-        .map_err(|_| ProviderError::Invalid(format!("{what} is not UTF-8")))
+    String::from_utf8(value.into_bytes()).map_err(|_| ProviderError::Invalid(format!("{what} is not UTF-8")))
 }
 
 /// Supplies a fresh ServiceAccount token (TokenRequest) whenever the credential needs a new
@@ -284,26 +210,15 @@ struct ServiceAccountAssertion {
 
 impl std::fmt::Debug for ServiceAccountAssertion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccountAssertion")
-            .field("serviceAccount", &self.sa.name)
-            .finish_non_exhaustive()
+        f.debug_struct("ServiceAccountAssertion").field("serviceAccount", &self.sa.name).finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 impl ClientAssertion for ServiceAccountAssertion {
     async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        self.credentials
-            .service_account_token(&self.sa, &self.audiences, None)
-            .await
-            .map_err(|e| {
-                azure_core::Error::with_message(
-                    ErrorKind::Credential,
-                    format!(
-                        "cannot get a token for ServiceAccount {}: {e}",
-                        self.sa.name
-                    ),
-                )
-            })
+        self.credentials.service_account_token(&self.sa, &self.audiences, None).await.map_err(|e| {
+            azure_core::Error::with_message(ErrorKind::Credential, format!("cannot get a token for ServiceAccount {}: {e}", self.sa.name))
+        })
     }
 }

@@ -39,38 +39,23 @@ impl std::fmt::Debug for CertificateAssertion {
 impl CertificateAssertion {
     /// `pem` holds the certificate and its private key (PKCS#8 `PRIVATE KEY` or PKCS#1
     /// `RSA PRIVATE KEY`), as ESO reads `clientCertificate`.
-    pub(crate) fn new(
-        pem: &[u8],
-        tenant: &str,
-        client_id: String,
-        cloud: &CloudConfiguration,
-    ) -> Result<Self, ProviderError> {
-        let invalid =
-            |what: &str| ProviderError::Invalid(format!("authSecretRef.clientCertificate: {what}"));
+    pub(crate) fn new(pem: &[u8], tenant: &str, client_id: String, cloud: &CloudConfiguration) -> Result<Self, ProviderError> {
+        let invalid = |what: &str| ProviderError::Invalid(format!("authSecretRef.clientCertificate: {what}"));
         let cert = CertificateDer::pem_slice_iter(pem)
             .next()
             .and_then(Result::ok)
             .ok_or_else(|| invalid("no PEM CERTIFICATE found (PKCS#12 is not supported)"))?;
-        let key = match PrivateKeyDer::from_pem_slice(pem)
-            .map_err(|_| invalid("no PEM private key found"))?
-        {
+        let key = match PrivateKeyDer::from_pem_slice(pem).map_err(|_| invalid("no PEM private key found"))? {
             PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
             PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
             _ => {
-                return Err(invalid(
-                    "the private key must be RSA (Entra ID certificate credentials are RSA)",
-                ));
+                return Err(invalid("the private key must be RSA (Entra ID certificate credentials are RSA)"));
             }
         }
         .map_err(|e| invalid(&format!("unusable RSA private key: {e}")))?;
         let thumbprint = URL_SAFE_NO_PAD.encode(digest(&SHA1_FOR_LEGACY_USE_ONLY, cert.as_ref()));
         let audience = token_endpoint(cloud, tenant)?;
-        Ok(CertificateAssertion {
-            client_id,
-            audience,
-            thumbprint,
-            key,
-        })
+        Ok(CertificateAssertion { client_id, audience, thumbprint, key })
     }
 
     fn sign(&self) -> Result<String, String> {
@@ -87,19 +72,10 @@ impl CertificateAssertion {
             "iat": now,
             "exp": now + ASSERTION_LIFETIME,
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let mut signature = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
+            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut signature)
             .map_err(|_| "signing the client assertion failed".to_string())?;
         Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
@@ -108,9 +84,7 @@ impl CertificateAssertion {
 #[async_trait]
 impl azure_identity::ClientAssertion for CertificateAssertion {
     async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        self.sign().map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e)
-        })
+        self.sign().map_err(|e| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e))
     }
 }
 

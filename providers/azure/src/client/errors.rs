@@ -29,39 +29,18 @@ struct ErrorDetail {
 /// `what` names the object (`secret db-password`, `key signing`), `op` the REST operation.
 pub(crate) fn map_error(op: &str, what: &str, err: azure_core::Error) -> ProviderError {
     match err.kind() {
-        ErrorKind::HttpResponse {
-            status,
-            error_code,
-            raw_response,
-        } => {
-            let body: ErrorBody = raw_response
-                .as_ref()
-                .and_then(|r| serde_json::from_slice(r.body()).ok())
-                .unwrap_or_default();
+        ErrorKind::HttpResponse { status, error_code, raw_response } => {
+            let body: ErrorBody = raw_response.as_ref().and_then(|r| serde_json::from_slice(r.body()).ok()).unwrap_or_default();
             let inner = body.error.innererror.as_ref().and_then(|i| i.code.clone());
-            let code = inner
-                .clone()
-                .or_else(|| error_code.clone())
-                .unwrap_or_else(|| status.to_string());
+            let code = inner.clone().or_else(|| error_code.clone()).unwrap_or_else(|| status.to_string());
             let message = short(body.error.message.as_deref().unwrap_or(""));
             let detail = format!("{op} {what}: HTTP {} {code}: {message}", u16::from(*status));
             let retry_after = raw_response.as_ref().and_then(|r| retry_after(r.headers()));
-            from_status(
-                *status,
-                inner.as_deref(),
-                &message,
-                what,
-                detail,
-                retry_after,
-            )
+            from_status(*status, inner.as_deref(), &message, what, detail, retry_after)
         }
         ErrorKind::Credential => ProviderError::Auth(format!("{op} {what}: {}", chain(&err))),
-        ErrorKind::Connection | ErrorKind::Io => {
-            ProviderError::Transient(format!("{op} {what}: {}", chain(&err)))
-        }
-        ErrorKind::DataConversion => {
-            ProviderError::Transient(format!("{op} {what}: unexpected response: {}", chain(&err)))
-        }
+        ErrorKind::Connection | ErrorKind::Io => ProviderError::Transient(format!("{op} {what}: {}", chain(&err))),
+        ErrorKind::DataConversion => ProviderError::Transient(format!("{op} {what}: unexpected response: {}", chain(&err))),
         _ => ProviderError::Transient(format!("{op} {what}: {}", chain(&err))),
     }
 }
@@ -77,14 +56,9 @@ fn from_status(
     let code = u16::from(status);
     match code {
         404 => ProviderError::NotFound(detail),
-        403 if is_disabled(inner, message) => {
-            ProviderError::Invalid(format!("{what} is disabled in the vault ({detail})"))
-        }
+        403 if is_disabled(inner, message) => ProviderError::Invalid(format!("{what} is disabled in the vault ({detail})")),
         401 | 403 => ProviderError::Auth(detail),
-        429 => ProviderError::Throttled {
-            message: detail,
-            retry_after,
-        },
+        429 => ProviderError::Throttled { message: detail, retry_after },
         408 | 500..=599 => ProviderError::Transient(detail),
         _ => ProviderError::Invalid(detail),
     }
@@ -137,23 +111,9 @@ mod tests {
     #[test]
     fn forbidden_is_auth_but_a_disabled_secret_is_said_plainly() {
         let status = StatusCode::Forbidden;
-        let err = from_status(
-            status,
-            None,
-            "no get permission",
-            "secret a",
-            "d".into(),
-            None,
-        );
+        let err = from_status(status, None, "no get permission", "secret a", "d".into(), None);
         assert!(matches!(err, ProviderError::Auth(_)));
-        let err = from_status(
-            status,
-            Some("SecretDisabled"),
-            "",
-            "secret a",
-            "d".into(),
-            None,
-        );
+        let err = from_status(status, Some("SecretDisabled"), "", "secret a", "d".into(), None);
         assert!(matches!(err, ProviderError::Invalid(m) if m.starts_with("secret a is disabled")));
     }
 

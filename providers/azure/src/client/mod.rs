@@ -17,10 +17,7 @@ use azure_core::time::Duration;
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
-use sesame_provider_core::{
-    FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider,
-    SecretValue,
-};
+use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
 pub use transport::{ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings};
@@ -33,10 +30,7 @@ use objects::Kind;
 pub const PROVIDER: &str = "Azure/KeyVault";
 
 /// Build the client for a store, with the production network settings.
-pub async fn build(
-    spec: &AzureKvProvider,
-    ctx: ProviderContext,
-) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+pub async fn build(spec: &AzureKvProvider, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
     build_with(spec, ctx, &HttpSettings::default()).await
 }
 
@@ -59,16 +53,10 @@ pub struct AzureKvClient {
 }
 
 impl AzureKvClient {
-    pub async fn new(
-        spec: &AzureKvProvider,
-        ctx: ProviderContext,
-        http: &HttpSettings,
-    ) -> Result<Self, ProviderError> {
+    pub async fn new(spec: &AzureKvProvider, ctx: ProviderContext, http: &HttpSettings) -> Result<Self, ProviderError> {
         let vault = spec.vault_url.trim();
         if !vault.starts_with("https://") {
-            return Err(ProviderError::Invalid(format!(
-                "vaultUrl {vault:?} must be an https URL: Key Vault only accepts tokens over TLS"
-            )));
+            return Err(ProviderError::Invalid(format!("vaultUrl {vault:?} must be an https URL: Key Vault only accepts tokens over TLS")));
         }
         let options = ClientOptions {
             transport: Some(http.transport()?),
@@ -86,46 +74,23 @@ impl AzureKvClient {
         let credential = auth::credential(spec, &ctx, options.clone()).await?;
         // The controller owns retries of vault calls: it requeues with backoff, honouring
         // Retry-After, instead of the SDK sleeping inside a reconcile.
-        let client_options = ClientOptions {
-            retry: RetryOptions::none(),
-            ..options
-        };
-        let invalid = |e: azure_core::Error| {
-            ProviderError::Invalid(format!("invalid vaultUrl {vault:?}: {e}"))
-        };
+        let client_options = ClientOptions { retry: RetryOptions::none(), ..options };
+        let invalid = |e: azure_core::Error| ProviderError::Invalid(format!("invalid vaultUrl {vault:?}: {e}"));
         let secrets = SecretClient::new(
             vault,
             credential.clone(),
-            Some(SecretClientOptions {
-                client_options: client_options.clone(),
-                ..Default::default()
-            }),
+            Some(SecretClientOptions { client_options: client_options.clone(), ..Default::default() }),
         )
         .map_err(invalid)?;
         let keys = KeyClient::new(
             vault,
             credential.clone(),
-            Some(KeyClientOptions {
-                client_options: client_options.clone(),
-                ..Default::default()
-            }),
+            Some(KeyClientOptions { client_options: client_options.clone(), ..Default::default() }),
         )
         .map_err(invalid)?;
-        let certs = CertificateClient::new(
-            vault,
-            credential,
-            Some(CertificateClientOptions {
-                client_options,
-                ..Default::default()
-            }),
-        )
-        .map_err(invalid)?;
-        Ok(AzureKvClient {
-            secrets,
-            keys,
-            certs,
-            ctx,
-        })
+        let certs = CertificateClient::new(vault, credential, Some(CertificateClientOptions { client_options, ..Default::default() }))
+            .map_err(invalid)?;
+        Ok(AzureKvClient { secrets, keys, certs, ctx })
     }
 }
 
@@ -150,10 +115,7 @@ impl SecretProvider for AzureKvClient {
         }
     }
 
-    async fn find(
-        &self,
-        query: &FindQuery,
-    ) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         find::find(self, query).await
     }
 
@@ -167,14 +129,7 @@ impl SecretProvider for AzureKvClient {
             .timed(PROVIDER, "GetSecret", async {
                 match self.secrets.get_secret(PROBE, None).await {
                     Ok(_) => Ok(()),
-                    Err(e)
-                        if matches!(
-                            e.http_status(),
-                            Some(StatusCode::NotFound | StatusCode::Forbidden)
-                        ) =>
-                    {
-                        Ok(())
-                    }
+                    Err(e) if matches!(e.http_status(), Some(StatusCode::NotFound | StatusCode::Forbidden)) => Ok(()),
                     Err(e) => Err(map_error("GetSecret", &format!("secret {PROBE}"), e)),
                 }
             })

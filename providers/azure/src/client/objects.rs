@@ -53,29 +53,20 @@ pub(crate) fn parse(key: &str) -> Result<(Kind, &str), ProviderError> {
 /// Key Vault object names are 1–127 characters of `0-9a-zA-Z-`. Checked here so a name can never
 /// change the request path.
 pub(crate) fn check_name(name: &str) -> Result<(), ProviderError> {
-    let ok = !name.is_empty()
-        && name.len() <= 127
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let ok = !name.is_empty() && name.len() <= 127 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     if ok {
         Ok(())
     } else {
-        Err(ProviderError::Invalid(format!(
-            "{name:?} is not a valid Key Vault object name (1-127 characters of 0-9, a-z, A-Z and -)"
-        )))
+        Err(ProviderError::Invalid(format!("{name:?} is not a valid Key Vault object name (1-127 characters of 0-9, a-z, A-Z and -)")))
     }
 }
 
 /// Versions are 32 hex characters in Azure; anything alphanumeric is passed on.
 pub(crate) fn check_version(version: &str) -> Result<(), ProviderError> {
-    if !version.is_empty()
-        && version.len() <= 64
-        && version.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if !version.is_empty() && version.len() <= 64 && version.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(())
     } else {
-        Err(ProviderError::Invalid(format!(
-            "{version:?} is not a valid Key Vault object version"
-        )))
+        Err(ProviderError::Invalid(format!("{version:?} is not a valid Key Vault object version")))
     }
 }
 
@@ -93,9 +84,7 @@ pub(crate) struct Times {
 /// `attribute.created`, `attribute.updated` and `attribute.notBefore` (RFC 3339, UTC), one JSON
 /// object, as ESO's default client returns them.
 pub(crate) fn metadata_json(tags: Option<&HashMap<String, String>>, times: &Times) -> Vec<u8> {
-    let mut out: BTreeMap<String, String> = tags
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let mut out: BTreeMap<String, String> = tags.map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default();
     let mut set = |name: &str, at: Option<OffsetDateTime>| {
         if let Some(at) = at {
             let utc = OffsetDateTime::from_unix_timestamp(at.unix_timestamp()).unwrap_or(at);
@@ -116,10 +105,7 @@ pub(crate) fn metadata_json(tags: Option<&HashMap<String, String>>, times: &Time
 pub(crate) fn check_usable(kind: Kind, name: &str, times: &Times) -> Result<(), ProviderError> {
     if times.enabled == Some(false) {
         if kind == Kind::Secret {
-            return Err(ProviderError::Invalid(format!(
-                "{} {name} is disabled in the vault",
-                kind.noun()
-            )));
+            return Err(ProviderError::Invalid(format!("{} {name} is disabled in the vault", kind.noun())));
         }
         tracing::warn!(object = %name, kind = kind.noun(), "reading a disabled Key Vault object");
     }
@@ -148,15 +134,7 @@ mod tests {
 
     #[test]
     fn names_that_could_bend_the_request_path_are_refused() {
-        for bad in [
-            "",
-            "a b",
-            "..",
-            "a?b",
-            "a%2Fb",
-            "secret/",
-            "x".repeat(128).as_str(),
-        ] {
+        for bad in ["", "a b", "..", "a?b", "a%2Fb", "secret/", "x".repeat(128).as_str()] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         assert!(check_version("0123abcd").is_ok());
@@ -166,14 +144,8 @@ mod tests {
     #[test]
     fn metadata_is_tags_and_dates_in_one_sorted_object() {
         let tags = HashMap::from([("team".to_string(), "pay".to_string())]);
-        let times = Times {
-            expires: OffsetDateTime::from_unix_timestamp(1_700_000_000).ok(),
-            ..Default::default()
-        };
+        let times = Times { expires: OffsetDateTime::from_unix_timestamp(1_700_000_000).ok(), ..Default::default() };
         let json = String::from_utf8(metadata_json(Some(&tags), &times)).unwrap();
-        assert_eq!(
-            json,
-            r#"{"attribute.expires":"2023-11-14T22:13:20Z","team":"pay"}"#
-        );
+        assert_eq!(json, r#"{"attribute.expires":"2023-11-14T22:13:20Z","team":"pay"}"#);
     }
 }

@@ -12,13 +12,7 @@ macro_rules! times_of {
     ($attributes:expr) => {
         $attributes
             .as_ref()
-            .map(|a| Times {
-                enabled: a.enabled,
-                expires: a.expires,
-                not_before: a.not_before,
-                created: a.created,
-                updated: a.updated,
-            })
+            .map(|a| Times { enabled: a.enabled, expires: a.expires, not_before: a.not_before, created: a.created, updated: a.updated })
             .unwrap_or_default()
     };
 }
@@ -37,27 +31,14 @@ fn usable_or_metadata(
 }
 
 impl AzureKvClient {
-    pub(super) async fn read_secret(
-        &self,
-        name: &str,
-        version: Option<String>,
-        fetch: bool,
-    ) -> Result<SecretValue, ProviderError> {
+    pub(super) async fn read_secret(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
         let what = format!("secret {name}");
         let secret = self
             .ctx
             .timed(PROVIDER, "GetSecret", async {
-                let options = SecretClientGetSecretOptions {
-                    secret_version: version,
-                    ..Default::default()
-                };
-                let rsp = self
-                    .secrets
-                    .get_secret(name, Some(options))
-                    .await
-                    .map_err(|e| map_error("GetSecret", &what, e))?;
-                rsp.into_model()
-                    .map_err(|e| map_error("GetSecret", &what, e))
+                let options = SecretClientGetSecretOptions { secret_version: version, ..Default::default() };
+                let rsp = self.secrets.get_secret(name, Some(options)).await.map_err(|e| map_error("GetSecret", &what, e))?;
+                rsp.into_model().map_err(|e| map_error("GetSecret", &what, e))
             })
             .await?;
         let times = times_of!(secret.attributes);
@@ -67,25 +48,13 @@ impl AzureKvClient {
         Ok(SecretValue::from(secret.value.unwrap_or_default()))
     }
 
-    pub(super) async fn read_key(
-        &self,
-        name: &str,
-        version: Option<String>,
-        fetch: bool,
-    ) -> Result<SecretValue, ProviderError> {
+    pub(super) async fn read_key(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
         let what = format!("key {name}");
         let key = self
             .ctx
             .timed(PROVIDER, "GetKey", async {
-                let options = KeyClientGetKeyOptions {
-                    key_version: version,
-                    ..Default::default()
-                };
-                let rsp = self
-                    .keys
-                    .get_key(name, Some(options))
-                    .await
-                    .map_err(|e| map_error("GetKey", &what, e))?;
+                let options = KeyClientGetKeyOptions { key_version: version, ..Default::default() };
+                let rsp = self.keys.get_key(name, Some(options)).await.map_err(|e| map_error("GetKey", &what, e))?;
                 rsp.into_model().map_err(|e| map_error("GetKey", &what, e))
             })
             .await?;
@@ -93,44 +62,26 @@ impl AzureKvClient {
         if let Some(metadata) = usable_or_metadata(Kind::Key, name, &times, key.tags.as_ref(), fetch)? {
             return Ok(metadata);
         }
-        let jwk = key
-            .key
-            .ok_or_else(|| ProviderError::Invalid(format!("key {name} has no key material")))?;
-        let json = serde_json::to_vec(&jwk)
-            .map_err(|e| ProviderError::Invalid(format!("key {name}: {e}")))?;
+        let jwk = key.key.ok_or_else(|| ProviderError::Invalid(format!("key {name} has no key material")))?;
+        let json = serde_json::to_vec(&jwk).map_err(|e| ProviderError::Invalid(format!("key {name}: {e}")))?;
         Ok(SecretValue::from(json))
     }
 
-    pub(super) async fn read_cert(
-        &self,
-        name: &str,
-        version: Option<String>,
-        fetch: bool,
-    ) -> Result<SecretValue, ProviderError> {
+    pub(super) async fn read_cert(&self, name: &str, version: Option<String>, fetch: bool) -> Result<SecretValue, ProviderError> {
         let what = format!("certificate {name}");
         let cert = self
             .ctx
             .timed(PROVIDER, "GetCertificate", async {
-                let options = CertificateClientGetCertificateOptions {
-                    certificate_version: version,
-                    ..Default::default()
-                };
-                let rsp = self
-                    .certs
-                    .get_certificate(name, Some(options))
-                    .await
-                    .map_err(|e| map_error("GetCertificate", &what, e))?;
-                rsp.into_model()
-                    .map_err(|e| map_error("GetCertificate", &what, e))
+                let options = CertificateClientGetCertificateOptions { certificate_version: version, ..Default::default() };
+                let rsp = self.certs.get_certificate(name, Some(options)).await.map_err(|e| map_error("GetCertificate", &what, e))?;
+                rsp.into_model().map_err(|e| map_error("GetCertificate", &what, e))
             })
             .await?;
         let times = times_of!(cert.attributes);
         if let Some(metadata) = usable_or_metadata(Kind::Cert, name, &times, cert.tags.as_ref(), fetch)? {
             return Ok(metadata);
         }
-        let der = cert.cer.ok_or_else(|| {
-            ProviderError::Invalid(format!("certificate {name} has no content (cer)"))
-        })?;
+        let der = cert.cer.ok_or_else(|| ProviderError::Invalid(format!("certificate {name} has no content (cer)")))?;
         Ok(SecretValue::from(der))
     }
 }

@@ -50,8 +50,8 @@ impl HttpSettings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut settings = HttpSettings::default();
         if let Some(path) = var(ENV_EXTRA_CA_FILE) {
-            settings.extra_root_certificates_pem = std::fs::read(&path)
-                .map_err(|e| ProviderError::Invalid(format!("{ENV_EXTRA_CA_FILE}={path}: {e}")))?;
+            settings.extra_root_certificates_pem =
+                std::fs::read(&path).map_err(|e| ProviderError::Invalid(format!("{ENV_EXTRA_CA_FILE}={path}: {e}")))?;
         }
         if let Some(pairs) = var(ENV_RESOLVE) {
             settings.resolve = parse_resolve(&pairs)?;
@@ -69,23 +69,17 @@ impl HttpSettings {
             .redirect(reqwest::redirect::Policy::none());
         if !self.extra_root_certificates_pem.is_empty() {
             let certs = reqwest::Certificate::from_pem_bundle(&self.extra_root_certificates_pem)
-                .map_err(|e| {
-                    ProviderError::Invalid(format!("extra CA certificates are not valid PEM: {e}"))
-                })?;
+                .map_err(|e| ProviderError::Invalid(format!("extra CA certificates are not valid PEM: {e}")))?;
             builder = builder.tls_certs_merge(certs);
         }
         for (host, addr) in &self.resolve {
             builder = builder.resolve(host, *addr);
         }
         if let Some(proxy) = &self.plain_http_proxy {
-            let proxy = reqwest::Proxy::http(proxy).map_err(|e| {
-                ProviderError::Invalid(format!("invalid plain-http proxy URL: {e}"))
-            })?;
+            let proxy = reqwest::Proxy::http(proxy).map_err(|e| ProviderError::Invalid(format!("invalid plain-http proxy URL: {e}")))?;
             builder = builder.proxy(proxy);
         }
-        let client = builder
-            .build()
-            .map_err(|e| ProviderError::Invalid(format!("cannot build the HTTPS client: {e}")))?;
+        let client = builder.build().map_err(|e| ProviderError::Invalid(format!("cannot build the HTTPS client: {e}")))?;
         Ok(Transport::new(Arc::new(client)))
     }
 }
@@ -98,9 +92,10 @@ fn parse_resolve(pairs: &str) -> Result<Vec<(String, SocketAddr)>, ProviderError
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (host, addr) = pair.split_once('=').unwrap_or((pair, ""));
-            let addr = addr.trim().parse::<SocketAddr>().map_err(|_| {
-                ProviderError::Invalid(format!("{ENV_RESOLVE}: {pair:?} is not host=ip:port"))
-            })?;
+            let addr = addr
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|_| ProviderError::Invalid(format!("{ENV_RESOLVE}: {pair:?} is not host=ip:port")))?;
             Ok((host.trim().to_ascii_lowercase(), addr))
         })
         .collect()
@@ -112,19 +107,9 @@ mod tests {
 
     #[test]
     fn resolve_pairs_read_as_host_and_socket_address() {
-        let pinned =
-            parse_resolve("v.vault.azure.net=127.0.0.1:8443, Login.Example=[::1]:9443").unwrap();
-        assert_eq!(
-            pinned[0],
-            (
-                "v.vault.azure.net".to_string(),
-                "127.0.0.1:8443".parse().unwrap()
-            )
-        );
-        assert_eq!(
-            pinned[1],
-            ("login.example".to_string(), "[::1]:9443".parse().unwrap())
-        );
+        let pinned = parse_resolve("v.vault.azure.net=127.0.0.1:8443, Login.Example=[::1]:9443").unwrap();
+        assert_eq!(pinned[0], ("v.vault.azure.net".to_string(), "127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(pinned[1], ("login.example".to_string(), "[::1]:9443".parse().unwrap()));
         assert!(parse_resolve("no-address").is_err());
     }
 }

@@ -15,18 +15,14 @@ const SKEW: i64 = 300;
 pub fn handle(shared: &Shared, req: &Req) -> Resp {
     let fault = {
         let mut state = shared.state.lock().unwrap();
-        let at = state
-            .faults
-            .iter()
-            .position(|f| req.path.starts_with(&f.path_prefix));
+        let at = state.faults.iter().position(|f| req.path.starts_with(&f.path_prefix));
         at.and_then(|i| state.faults.remove(i))
     };
     if let Some(fault) = fault {
         let body = json!({"error": fault.code, "error_description": "Injected failure.", "error_codes": []});
         let mut resp = json(fault.status, body);
         if let Some(after) = fault.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", after.parse().unwrap());
+            resp.headers_mut().insert("retry-after", after.parse().unwrap());
         }
         return resp;
     }
@@ -52,84 +48,46 @@ type Failure = (u16, &'static str, u32, String);
 fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
     let segments: Vec<&str> = req.path.trim_matches('/').split('/').collect();
     let [tenant, "oauth2", "v2.0", "token"] = segments.as_slice() else {
-        return Err((
-            404,
-            "invalid_request",
-            90002,
-            format!("no such endpoint {}", req.path),
-        ));
+        return Err((404, "invalid_request", 90002, format!("no such endpoint {}", req.path)));
     };
     if req.method != hyper::Method::POST {
-        return Err((
-            400,
-            "invalid_request",
-            900561,
-            "The endpoint only accepts POST requests.".into(),
-        ));
+        return Err((400, "invalid_request", 900561, "The endpoint only accepts POST requests.".into()));
     }
     let form_type = req.header("content-type").unwrap_or_default();
     if !form_type.starts_with("application/x-www-form-urlencoded") {
-        return Err((
-            400,
-            "invalid_request",
-            900144,
-            "The request body must be form-urlencoded.".into(),
-        ));
+        return Err((400, "invalid_request", 900144, "The request body must be form-urlencoded.".into()));
     }
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body)
-        .into_owned()
-        .collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&req.body).into_owned().collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let missing = |name: &str| -> Failure {
-        (
-            400,
-            "invalid_request",
-            900144,
-            format!("The request body must contain the following parameter: '{name}'."),
-        )
+        (400, "invalid_request", 900144, format!("The request body must contain the following parameter: '{name}'."))
     };
     let state = shared.state.lock().unwrap();
     if !state.apps.iter().any(|a| a.tenant == *tenant) {
-        return Err((
-            400,
-            "invalid_request",
-            90002,
-            format!("Tenant '{tenant}' not found."),
-        ));
+        return Err((400, "invalid_request", 90002, format!("Tenant '{tenant}' not found.")));
     }
     match field("grant_type") {
         Some("client_credentials") => {}
         Some(other) => {
-            return Err((
-                400,
-                "unsupported_grant_type",
-                70003,
-                format!("The grant type {other} is not supported."),
-            ));
+            return Err((400, "unsupported_grant_type", 70003, format!("The grant type {other} is not supported.")));
         }
         None => return Err(missing("grant_type")),
     }
     let client_id = field("client_id").ok_or_else(|| missing("client_id"))?;
     let app = state.apps.iter().find(|a| a.tenant == *tenant && a.client_id == client_id).cloned().ok_or_else(|| {
-        (400, "unauthorized_client", 700016, format!(
-            "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
-        ))
+        (
+            400,
+            "unauthorized_client",
+            700016,
+            format!("Application with identifier '{client_id}' was not found in the directory '{tenant}'."),
+        )
     })?;
     let scope = field("scope").ok_or_else(|| missing("scope"))?;
     let resource = scope.strip_suffix("/.default").ok_or_else(|| {
         (400, "invalid_scope", 1002012, format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."))
     })?;
     if resource != VAULT_RESOURCE {
-        return Err((
-            400,
-            "invalid_scope",
-            500011,
-            format!("The resource principal named {resource} was not found in the tenant."),
-        ));
+        return Err((400, "invalid_scope", 500011, format!("The resource principal named {resource} was not found in the tenant.")));
     }
     match (field("client_secret"), field("client_assertion")) {
         (Some(secret), None) => {
@@ -139,16 +97,15 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
         }
         (None, Some(assertion)) => {
             if field("client_assertion_type") != Some(ASSERTION_TYPE) {
-                return Err((400, "invalid_request", 900144, "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.".into()));
-            }
-            let claims = jwt::claims(assertion).ok_or_else(|| {
-                (
+                return Err((
                     400,
                     "invalid_request",
-                    50027,
-                    "JWT token is invalid or malformed.".to_string(),
-                )
-            })?;
+                    900144,
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.".into(),
+                ));
+            }
+            let claims =
+                jwt::claims(assertion).ok_or_else(|| (400, "invalid_request", 50027, "JWT token is invalid or malformed.".to_string()))?;
             if claims["iss"] == client_id && claims["sub"] == client_id {
                 let endpoint = format!("https://{}/{tenant}/oauth2/v2.0/token", req.host);
                 check_certificate_assertion(&app, assertion, &claims, &endpoint)?;
@@ -157,15 +114,15 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
             }
         }
         (Some(_), Some(_)) => {
-            return Err((
-                400,
-                "invalid_request",
-                90014,
-                "Only one of client_secret and client_assertion may be sent.".into(),
-            ));
+            return Err((400, "invalid_request", 90014, "Only one of client_secret and client_assertion may be sent.".into()));
         }
         (None, None) => {
-            return Err((401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into()));
+            return Err((
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.".into(),
+            ));
         }
     }
     drop(state);
@@ -173,14 +130,7 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
 }
 
 fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result<(), Failure> {
-    let claims = jwt::claims(assertion).ok_or_else(|| {
-        (
-            400,
-            "invalid_request",
-            50027,
-            "JWT token is invalid or malformed.".into(),
-        )
-    })?;
+    let claims = jwt::claims(assertion).ok_or_else(|| (400, "invalid_request", 50027, "JWT token is invalid or malformed.".into()))?;
     let issuer = claims["iss"].as_str().unwrap_or_default();
     let subject = claims["sub"].as_str().unwrap_or_default();
     let audiences: Vec<&str> = match &claims["aud"] {
@@ -188,19 +138,13 @@ fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result
         serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
         _ => vec![],
     };
-    let by_issuer: Vec<_> = app
-        .federated
-        .iter()
-        .filter(|f| f.issuer == issuer)
-        .collect();
+    let by_issuer: Vec<_> = app.federated.iter().filter(|f| f.issuer == issuer).collect();
     if by_issuer.is_empty() {
         return Err((
             400,
             "invalid_client",
             700211,
-            format!(
-                "No matching federated identity record found for presented assertion issuer '{issuer}'."
-            ),
+            format!("No matching federated identity record found for presented assertion issuer '{issuer}'."),
         ));
     }
     let Some(record) = by_issuer.iter().find(|f| f.subject == subject) else {
@@ -208,9 +152,7 @@ fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result
             400,
             "invalid_client",
             700213,
-            format!(
-                "No matching federated identity record found for presented assertion subject '{subject}'."
-            ),
+            format!("No matching federated identity record found for presented assertion subject '{subject}'."),
         ));
     };
     if !audiences.contains(&record.audience.as_str()) {
@@ -218,39 +160,23 @@ fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result
             400,
             "invalid_client",
             700212,
-            format!(
-                "No matching federated identity record found for presented assertion audience '{}'.",
-                audiences.join(",")
-            ),
+            format!("No matching federated identity record found for presented assertion audience '{}'.", audiences.join(",")),
         ));
     }
-    let key = shared
-        .jwks
-        .lock()
-        .unwrap()
-        .get(issuer)
-        .cloned()
-        .unwrap_or_default();
+    let key = shared.jwks.lock().unwrap().get(issuer).cloned().unwrap_or_default();
     if !jwt::verify_signature(assertion, &key) {
         return Err((
             401,
             "invalid_client",
             5002738,
-            format!(
-                "Invalid JWT token. The token signature could not be verified with the keys of issuer '{issuer}'."
-            ),
+            format!("Invalid JWT token. The token signature could not be verified with the keys of issuer '{issuer}'."),
         ));
     }
     let now = now();
     let exp = claims["exp"].as_i64().unwrap_or(0);
     let nbf = claims["nbf"].as_i64().unwrap_or(0);
     if exp + SKEW < now || nbf - SKEW > now {
-        return Err((
-            400,
-            "invalid_client",
-            700024,
-            "Client assertion is not within its valid time range.".into(),
-        ));
+        return Err((400, "invalid_client", 700024, "Client assertion is not within its valid time range.".into()));
     }
     Ok(())
 }
@@ -258,14 +184,14 @@ fn check_assertion(shared: &Shared, app: &super::App, assertion: &str) -> Result
 /// A service principal's certificate credential (RFC 7523): signed with the registered
 /// certificate's key, named by its `x5t` thumbprint, issued by and about the client itself, for
 /// this token endpoint, within its validity window, with a `jti`.
-fn check_certificate_assertion(
-    app: &super::App,
-    assertion: &str,
-    claims: &serde_json::Value,
-    endpoint: &str,
-) -> Result<(), Failure> {
+fn check_certificate_assertion(app: &super::App, assertion: &str, claims: &serde_json::Value, endpoint: &str) -> Result<(), Failure> {
     let Some((thumbprint, public_key)) = &app.certificate else {
-        return Err((401, "invalid_client", 700027, "The certificate used to sign the client assertion is not registered on the application.".into()));
+        return Err((
+            401,
+            "invalid_client",
+            700027,
+            "The certificate used to sign the client assertion is not registered on the application.".into(),
+        ));
     };
     let header = jwt::header(assertion).unwrap_or_default();
     if header["x5t"].as_str() != Some(thumbprint.as_str()) {
@@ -280,41 +206,18 @@ fn check_certificate_assertion(
         ));
     }
     if !jwt::verify_signature(assertion, public_key) {
-        return Err((
-            401,
-            "invalid_client",
-            700027,
-            "Client assertion contains an invalid signature.".into(),
-        ));
+        return Err((401, "invalid_client", 700027, "Client assertion contains an invalid signature.".into()));
     }
     if claims["aud"].as_str() != Some(endpoint) {
-        return Err((
-            400,
-            "invalid_client",
-            700212,
-            format!("The audience of the client assertion must be {endpoint}."),
-        ));
+        return Err((400, "invalid_client", 700212, format!("The audience of the client assertion must be {endpoint}.")));
     }
     if claims["jti"].as_str().is_none_or(str::is_empty) {
-        return Err((
-            400,
-            "invalid_client",
-            50027,
-            "The client assertion has no jti.".into(),
-        ));
+        return Err((400, "invalid_client", 50027, "The client assertion has no jti.".into()));
     }
     let now = now();
-    let (exp, nbf) = (
-        claims["exp"].as_i64().unwrap_or(0),
-        claims["nbf"].as_i64().unwrap_or(0),
-    );
+    let (exp, nbf) = (claims["exp"].as_i64().unwrap_or(0), claims["nbf"].as_i64().unwrap_or(0));
     if exp + SKEW < now || nbf - SKEW > now {
-        return Err((
-            400,
-            "invalid_client",
-            700024,
-            "Client assertion is not within its valid time range.".into(),
-        ));
+        return Err((400, "invalid_client", 700024, "Client assertion is not within its valid time range.".into()));
     }
     Ok(())
 }
@@ -323,16 +226,9 @@ fn issue(shared: &Shared, principal: &str, resource: &str) -> Resp {
     let token = random_token();
     let mut state = shared.state.lock().unwrap();
     let lifetime = state.token_lifetime;
-    let issued = Issued {
-        principal: principal.into(),
-        audience: resource.into(),
-        expires: now() + lifetime,
-    };
+    let issued = Issued { principal: principal.into(), audience: resource.into(), expires: now() + lifetime };
     state.tokens.insert(token.clone(), issued);
-    json(
-        200,
-        json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}),
-    )
+    json(200, json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}))
 }
 
 pub fn random_token() -> String {

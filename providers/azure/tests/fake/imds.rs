@@ -12,33 +12,16 @@ pub const IMDS_HOST: &str = "169.254.169.254";
 pub fn handle(shared: &Shared, req: &Req) -> Resp {
     let target = req.target_authority.as_deref().unwrap_or(&req.host);
     if target != IMDS_HOST && target != format!("{IMDS_HOST}:80") {
-        return json(
-            502,
-            json!({"error": "bad_gateway", "error_description": format!("this proxy only reaches {IMDS_HOST}")}),
-        );
+        return json(502, json!({"error": "bad_gateway", "error_description": format!("this proxy only reaches {IMDS_HOST}")}));
     }
-    let bad = |description: &str| {
-        json(
-            400,
-            json!({"error": "invalid_request", "error_description": description}),
-        )
-    };
+    let bad = |description: &str| json(400, json!({"error": "invalid_request", "error_description": description}));
     if req.path != "/metadata/identity/oauth2/token" {
-        return json(
-            404,
-            json!({"error": "not_found", "error_description": "no such IMDS endpoint"}),
-        );
+        return json(404, json!({"error": "not_found", "error_description": "no such IMDS endpoint"}));
     }
     if req.method != hyper::Method::GET {
-        return json(
-            405,
-            json!({"error": "method_not_allowed", "error_description": "only GET is allowed"}),
-        );
+        return json(405, json!({"error": "method_not_allowed", "error_description": "only GET is allowed"}));
     }
-    if !req
-        .header("metadata")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    {
+    if !req.header("metadata").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return bad("Required metadata header not specified");
     }
     if req.headers.contains_key("x-forwarded-for") {
@@ -56,22 +39,14 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
             json!({"error": "invalid_resource", "error_description": format!("AADSTS500011: The resource principal named {resource} was not found in the tenant.")}),
         );
     }
-    let selector = req
-        .query("client_id")
-        .or(req.query("object_id"))
-        .or(req.query("msi_res_id"))
-        .unwrap_or("system");
+    let selector = req.query("client_id").or(req.query("object_id")).or(req.query("msi_res_id")).unwrap_or("system");
     let mut state = shared.state.lock().unwrap();
     if !state.managed_identities.contains(selector) {
         return bad("Identity not found");
     }
     let token = entra::random_token();
     let expires = now() + 86399;
-    let issued = Issued {
-        principal: format!("mi:{selector}"),
-        audience: VAULT_RESOURCE.into(),
-        expires,
-    };
+    let issued = Issued { principal: format!("mi:{selector}"), audience: VAULT_RESOURCE.into(), expires };
     state.tokens.insert(token.clone(), issued);
     json(
         200,

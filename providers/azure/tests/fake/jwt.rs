@@ -2,9 +2,7 @@
 //! applies to a federated client assertion.
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
-};
+use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -17,10 +15,7 @@ pub struct Issuer {
 
 impl Issuer {
     pub fn new(url: &str) -> Issuer {
-        Issuer {
-            url: url.into(),
-            key: RsaKeyPair::generate(KeySize::Rsa2048).unwrap(),
-        }
+        Issuer { url: url.into(), key: RsaKeyPair::generate(KeySize::Rsa2048).unwrap() }
     }
 
     /// The public key, as the issuer's JWKS would publish it (here: PKCS#1 DER).
@@ -30,31 +25,14 @@ impl Issuer {
 
     pub fn sign(&self, claims: &Value) -> String {
         let header = json!({"alg": "RS256", "kid": "sesame-test", "typ": "JWT"});
-        let input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
         let mut sig = vec![0; self.key.public_modulus_len()];
-        self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                input.as_bytes(),
-                &mut sig,
-            )
-            .unwrap();
+        self.key.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig).unwrap();
         format!("{input}.{}", b64(&sig))
     }
 
     /// A projected ServiceAccount token, shaped as the apiserver's TokenRequest returns it.
-    pub fn service_account_token(
-        &self,
-        namespace: &str,
-        name: &str,
-        audiences: &[String],
-        lifetime: i64,
-    ) -> String {
+    pub fn service_account_token(&self, namespace: &str, name: &str, audiences: &[String], lifetime: i64) -> String {
         let now = super::now();
         self.sign(&json!({
             "aud": audiences,
@@ -91,11 +69,7 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     if len < 0x80 {
         out.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
+        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }
@@ -128,15 +102,10 @@ pub fn verify_signature(token: &str, public_key_der: &[u8]) -> bool {
     let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
         return false;
     };
-    let header: Option<Value> = input
-        .split('.')
-        .next()
-        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-        .and_then(|h| serde_json::from_slice(&h).ok());
+    let header: Option<Value> =
+        input.split('.').next().and_then(|h| URL_SAFE_NO_PAD.decode(h).ok()).and_then(|h| serde_json::from_slice(&h).ok());
     if header.as_ref().and_then(|h| h["alg"].as_str()) != Some("RS256") {
         return false;
     }
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key_der)
-        .verify(input.as_bytes(), &sig)
-        .is_ok()
+    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key_der).verify(input.as_bytes(), &sig).is_ok()
 }

@@ -149,31 +149,19 @@ impl Fake {
         let shared = Arc::new(Inner {
             vault_host: VAULT_HOST.into(),
             login_hosts: vec![LOGIN_HOST.into(), CUSTOM_LOGIN_HOST.into()],
-            state: Mutex::new(State {
-                page_size: 25,
-                token_lifetime: 3599,
-                ..Default::default()
-            }),
+            state: Mutex::new(State { page_size: 25, token_lifetime: 3599, ..Default::default() }),
             jwks: Mutex::new(HashMap::new()),
         });
         let addr = server::serve_https(shared.clone(), pki.server_config).await;
         let imds_addr = server::serve_http(shared.clone()).await;
-        Fake {
-            shared,
-            addr,
-            imds_addr,
-            ca_pem: pki.ca_pem,
-        }
+        Fake { shared, addr, imds_addr, ca_pem: pki.ca_pem }
     }
 
     /// What the provider needs to reach this fake: its CA and its host names pinned to it.
     pub fn http_settings(&self) -> HttpSettings {
         HttpSettings {
             extra_root_certificates_pem: self.ca_pem.clone().into_bytes(),
-            resolve: [VAULT_HOST, LOGIN_HOST, CUSTOM_LOGIN_HOST]
-                .iter()
-                .map(|h| (h.to_string(), self.addr))
-                .collect(),
+            resolve: [VAULT_HOST, LOGIN_HOST, CUSTOM_LOGIN_HOST].iter().map(|h| (h.to_string(), self.addr)).collect(),
             plain_http_proxy: Some(format!("http://{}", self.imds_addr)),
             request_timeout: None,
         }
@@ -190,14 +178,7 @@ impl Fake {
 
     /// Add a new current version of a secret; returns its version id.
     pub fn put_secret(&self, name: &str, value: &str) -> String {
-        self.put_secret_with(
-            name,
-            Object {
-                value: value.into(),
-                enabled: true,
-                ..Default::default()
-            },
-        )
+        self.put_secret_with(name, Object { value: value.into(), enabled: true, ..Default::default() })
     }
 
     pub fn put_secret_with(&self, name: &str, mut object: Object) -> String {
@@ -212,17 +193,8 @@ impl Fake {
     pub fn put_key(&self, name: &str, jwk: serde_json::Value, tags: &[(&str, &str)]) -> String {
         let mut state = self.state();
         let version = Self::next_version(&mut state);
-        let tags = tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let object = Object {
-            version: version.clone(),
-            enabled: true,
-            key: Some(jwk),
-            tags,
-            ..Default::default()
-        };
+        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let object = Object { version: version.clone(), enabled: true, key: Some(jwk), tags, ..Default::default() };
         state.keys.entry(name.into()).or_default().push(object);
         version
     }
@@ -232,105 +204,41 @@ impl Fake {
         let mut state = self.state();
         let version = Self::next_version(&mut state);
         let value = base64::engine::general_purpose::STANDARD.encode(der);
-        let tags = tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let object = Object {
-            version: version.clone(),
-            enabled: true,
-            value,
-            tags,
-            ..Default::default()
-        };
+        let tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let object = Object { version: version.clone(), enabled: true, value, tags, ..Default::default() };
         state.certs.entry(name.into()).or_default().push(object);
         version
     }
 
     /// Register a service principal with a client secret.
     pub fn add_app(&self, tenant: &str, client_id: &str, secret: &str) {
-        let app = App {
-            tenant: tenant.into(),
-            client_id: client_id.into(),
-            secret: Some(secret.into()),
-            ..Default::default()
-        };
+        let app = App { tenant: tenant.into(), client_id: client_id.into(), secret: Some(secret.into()), ..Default::default() };
         self.state().apps.push(app);
     }
 
     /// Register an application trusting tokens of `issuer` for `subject` (workload identity).
-    pub fn add_federated_app(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        issuer: &jwt::Issuer,
-        subject: &str,
-    ) {
-        self.federate(
-            tenant,
-            client_id,
-            &issuer.url,
-            issuer.public_key_der(),
-            subject,
-        );
+    pub fn add_federated_app(&self, tenant: &str, client_id: &str, issuer: &jwt::Issuer, subject: &str) {
+        self.federate(tenant, client_id, &issuer.url, issuer.public_key_der(), subject);
     }
 
     /// The same for an issuer known by its JWKS document (`{"keys":[…]}`, one RSA key): how a
     /// real kube-apiserver's `/openid/v1/jwks` stands in for an AKS cluster's OIDC issuer.
-    pub fn add_federated_app_with_jwks(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        issuer_url: &str,
-        jwks: &serde_json::Value,
-        subject: &str,
-    ) {
-        let key = jwks["keys"]
-            .as_array()
-            .and_then(|keys| keys.iter().find_map(jwt::rsa_public_key_der))
-            .expect("the JWKS holds an RSA key");
+    pub fn add_federated_app_with_jwks(&self, tenant: &str, client_id: &str, issuer_url: &str, jwks: &serde_json::Value, subject: &str) {
+        let key =
+            jwks["keys"].as_array().and_then(|keys| keys.iter().find_map(jwt::rsa_public_key_der)).expect("the JWKS holds an RSA key");
         self.federate(tenant, client_id, issuer_url, key, subject);
     }
 
-    fn federate(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        issuer_url: &str,
-        key: Vec<u8>,
-        subject: &str,
-    ) {
-        let federated = Federated {
-            issuer: issuer_url.into(),
-            subject: subject.into(),
-            audience: "api://AzureADTokenExchange".into(),
-        };
-        let app = App {
-            tenant: tenant.into(),
-            client_id: client_id.into(),
-            federated: vec![federated],
-            ..Default::default()
-        };
+    fn federate(&self, tenant: &str, client_id: &str, issuer_url: &str, key: Vec<u8>, subject: &str) {
+        let federated = Federated { issuer: issuer_url.into(), subject: subject.into(), audience: "api://AzureADTokenExchange".into() };
+        let app = App { tenant: tenant.into(), client_id: client_id.into(), federated: vec![federated], ..Default::default() };
         self.state().apps.push(app);
-        self.shared
-            .jwks
-            .lock()
-            .unwrap()
-            .insert(issuer_url.into(), key);
+        self.shared.jwks.lock().unwrap().insert(issuer_url.into(), key);
     }
 
     /// Register a service principal with a certificate credential (its DER and RSA public key).
-    pub fn add_certificate_app(
-        &self,
-        tenant: &str,
-        client_id: &str,
-        cert_der: &[u8],
-        public_key_pkcs1: Vec<u8>,
-    ) {
-        let thumbprint = jwt::b64(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der)
-                .as_ref(),
-        );
+    pub fn add_certificate_app(&self, tenant: &str, client_id: &str, cert_der: &[u8], public_key_pkcs1: Vec<u8>) {
+        let thumbprint = jwt::b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert_der).as_ref());
         let app = App {
             tenant: tenant.into(),
             client_id: client_id.into(),
@@ -346,19 +254,12 @@ impl Fake {
 
     /// The vault answers the next matching request with this status and Key Vault error body.
     pub fn fail_next(&self, path_prefix: &str, status: u16, code: &str, retry_after: Option<&str>) {
-        let fault = Fault {
-            path_prefix: path_prefix.into(),
-            status,
-            code: code.into(),
-            retry_after: retry_after.map(Into::into),
-        };
+        let fault = Fault { path_prefix: path_prefix.into(), status, code: code.into(), retry_after: retry_after.map(Into::into) };
         self.state().faults.push_back(fault);
     }
 
     pub fn deny(&self, principal: &str, object: &str) {
-        self.state()
-            .denied
-            .insert((principal.into(), object.into()));
+        self.state().denied.insert((principal.into(), object.into()));
     }
 
     pub fn requests(&self) -> Vec<Logged> {
@@ -373,8 +274,5 @@ impl Fake {
 
 /// Seconds since the epoch.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }

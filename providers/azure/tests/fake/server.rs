@@ -11,9 +11,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -35,10 +33,7 @@ pub struct Req {
 
 impl Req {
     pub fn query(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -56,20 +51,15 @@ pub struct Pki {
 
 pub fn pki(names: &[&str]) -> Pki {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.distinguished_name
-        .push(DnType::CommonName, "Sesame test CA");
+    ca.distinguished_name.push(DnType::CommonName, "Sesame test CA");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
-    let mut leaf =
-        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let mut leaf = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     leaf.distinguished_name.push(DnType::CommonName, names[0]);
     let leaf_key = KeyPair::generate().unwrap();
     let leaf = leaf.signed_by(&leaf_key, &ca).unwrap();
-    let chain = vec![
-        CertificateDer::from(leaf.der().to_vec()),
-        CertificateDer::from(ca.der().to_vec()),
-    ];
+    let chain = vec![CertificateDer::from(leaf.der().to_vec()), CertificateDer::from(ca.der().to_vec())];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let mut config = ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
         .with_safe_default_protocol_versions()
@@ -78,10 +68,7 @@ pub fn pki(names: &[&str]) -> Pki {
         .with_single_cert(chain, key)
         .unwrap();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Pki {
-        ca_pem: ca.pem(),
-        server_config: Arc::new(config),
-    }
+    Pki { ca_pem: ca.pem(), server_config: Arc::new(config) }
 }
 
 /// Serve HTTPS on a loopback port until the test's runtime ends.
@@ -101,9 +88,7 @@ pub async fn serve_https(shared: Shared, config: Arc<ServerConfig>) -> SocketAdd
                     return;
                 };
                 let service = service_fn(move |req| dispatch(shared.clone(), req, false));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(tls), service)
-                    .await;
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
             });
         }
     });
@@ -122,9 +107,7 @@ pub async fn serve_http(shared: Shared) -> SocketAddr {
             let shared = shared.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| dispatch(shared.clone(), req, true));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), service)
-                    .await;
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
             });
         }
     });
@@ -133,11 +116,7 @@ pub async fn serve_http(shared: Shared) -> SocketAddr {
 
 async fn dispatch(shared: Shared, req: Request<Incoming>, plain: bool) -> Result<Resp, Infallible> {
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let host = parts
         .headers
         .get(hyper::header::HOST)
@@ -166,10 +145,7 @@ async fn dispatch(shared: Shared, req: Request<Incoming>, plain: bool) -> Result
     } else if shared.login_hosts.contains(&req.host) {
         entra::handle(&shared, &req)
     } else {
-        json(
-            421,
-            serde_json::json!({"error": {"code": "MisdirectedRequest", "message": "unknown host"}}),
-        )
+        json(421, serde_json::json!({"error": {"code": "MisdirectedRequest", "message": "unknown host"}}))
     };
     shared.log(&req, resp.status().as_u16());
     Ok(resp)

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sesame_provider_core::{
-    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector,
-    SecretValue, ServiceAccountSelector,
+    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector, SecretValue, ServiceAccountSelector,
 };
 
 use super::jwt::Issuer;
@@ -28,33 +27,17 @@ pub struct Kube {
 
 impl Kube {
     pub fn new() -> Arc<Kube> {
-        Arc::new(Kube {
-            issuer: Some(Issuer::new(CLUSTER_ISSUER)),
-            ..Default::default()
-        })
+        Arc::new(Kube { issuer: Some(Issuer::new(CLUSTER_ISSUER)), ..Default::default() })
     }
 
     pub fn with_secret(self: &Arc<Self>, name: &str, key: &str, value: &str) -> Arc<Self> {
-        self.secrets
-            .lock()
-            .unwrap()
-            .insert((name.into(), key.into()), value.into());
+        self.secrets.lock().unwrap().insert((name.into(), key.into()), value.into());
         self.clone()
     }
 
-    pub fn with_service_account(
-        self: &Arc<Self>,
-        name: &str,
-        annotations: &[(&str, &str)],
-    ) -> Arc<Self> {
-        let annotations = annotations
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.service_accounts
-            .lock()
-            .unwrap()
-            .insert(name.into(), annotations);
+    pub fn with_service_account(self: &Arc<Self>, name: &str, annotations: &[(&str, &str)]) -> Arc<Self> {
+        let annotations = annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.service_accounts.lock().unwrap().insert(name.into(), annotations);
         self.clone()
     }
 
@@ -65,23 +48,14 @@ impl Kube {
 
 #[async_trait]
 impl CredentialSource for Kube {
-    async fn secret_key(
-        &self,
-        selector: &SecretKeySelector,
-        default_key: Option<&str>,
-    ) -> Result<SecretValue, ProviderError> {
+    async fn secret_key(&self, selector: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
         let key = selector.key.as_deref().or(default_key).unwrap_or_default();
         self.secrets
             .lock()
             .unwrap()
             .get(&(selector.name.clone(), key.to_string()))
             .map(|v| SecretValue::from(v.as_str()))
-            .ok_or_else(|| {
-                ProviderError::Auth(format!(
-                    "Secret {NAMESPACE}/{} has no key {key}",
-                    selector.name
-                ))
-            })
+            .ok_or_else(|| ProviderError::Auth(format!("Secret {NAMESPACE}/{} has no key {key}", selector.name)))
     }
 
     async fn service_account_token(
@@ -90,38 +64,20 @@ impl CredentialSource for Kube {
         audiences: &[String],
         _expiration_seconds: Option<i64>,
     ) -> Result<String, ProviderError> {
-        if !self
-            .service_accounts
-            .lock()
-            .unwrap()
-            .contains_key(&selector.name)
-        {
-            return Err(ProviderError::Auth(format!(
-                "ServiceAccount {NAMESPACE}/{} not found",
-                selector.name
-            )));
+        if !self.service_accounts.lock().unwrap().contains_key(&selector.name) {
+            return Err(ProviderError::Auth(format!("ServiceAccount {NAMESPACE}/{} not found", selector.name)));
         }
         self.minted.lock().unwrap().push(audiences.to_vec());
-        Ok(self
-            .issuer()
-            .service_account_token(NAMESPACE, &selector.name, audiences, 3600))
+        Ok(self.issuer().service_account_token(NAMESPACE, &selector.name, audiences, 3600))
     }
 
-    async fn service_account_annotations(
-        &self,
-        selector: &ServiceAccountSelector,
-    ) -> Result<BTreeMap<String, String>, ProviderError> {
+    async fn service_account_annotations(&self, selector: &ServiceAccountSelector) -> Result<BTreeMap<String, String>, ProviderError> {
         self.service_accounts
             .lock()
             .unwrap()
             .get(&selector.name)
             .cloned()
-            .ok_or_else(|| {
-                ProviderError::Auth(format!(
-                    "ServiceAccount {NAMESPACE}/{} not found",
-                    selector.name
-                ))
-            })
+            .ok_or_else(|| ProviderError::Auth(format!("ServiceAccount {NAMESPACE}/{} not found", selector.name)))
     }
 
     async fn ca_bundle(&self, _: &CaProvider) -> Result<Vec<u8>, ProviderError> {
@@ -134,44 +90,23 @@ impl CredentialSource for Kube {
 pub struct Calls(pub Mutex<Vec<(String, String, bool)>>);
 
 impl CallRecorder for Calls {
-    fn record(
-        &self,
-        provider: &'static str,
-        call: &'static str,
-        outcome: Result<(), &ProviderError>,
-        _: Duration,
-    ) {
-        self.0
-            .lock()
-            .unwrap()
-            .push((provider.into(), call.into(), outcome.is_ok()));
+    fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, _: Duration) {
+        self.0.lock().unwrap().push((provider.into(), call.into(), outcome.is_ok()));
     }
 }
 
 impl Calls {
     pub fn names(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, c, _)| c.clone())
-            .collect()
+        self.0.lock().unwrap().iter().map(|(_, c, _)| c.clone()).collect()
     }
 }
 
 pub fn context(kube: &Arc<Kube>, calls: &Arc<Calls>) -> ProviderContext {
-    ProviderContext {
-        credentials: kube.clone(),
-        calls: calls.clone(),
-    }
+    ProviderContext { credentials: kube.clone(), calls: calls.clone() }
 }
 
 pub fn selector(name: &str, key: &str) -> SecretKeySelector {
-    SecretKeySelector {
-        name: name.into(),
-        key: Some(key.into()),
-        namespace: None,
-    }
+    SecretKeySelector { name: name.into(), key: Some(key.into()), namespace: None }
 }
 
 pub const CLIENT_ID: &str = "5a3e2c4d-1111-4b6c-9f2e-0c1d2e3f4a5b";
@@ -191,22 +126,13 @@ pub fn service_principal_spec() -> sesame_provider_azure::AzureKvProvider {
 }
 
 /// A fake with a service principal allowed to read, and a client for it.
-pub async fn service_principal_store() -> (
-    super::Fake,
-    Arc<dyn sesame_provider_core::SecretProvider>,
-    Arc<Calls>,
-) {
+pub async fn service_principal_store() -> (super::Fake, Arc<dyn sesame_provider_core::SecretProvider>, Arc<Calls>) {
     let fake = super::Fake::start().await;
     fake.add_app(super::TENANT, CLIENT_ID, CLIENT_SECRET);
-    let kube = Kube::new()
-        .with_secret("azure-sp", "client-id", CLIENT_ID)
-        .with_secret("azure-sp", "client-secret", CLIENT_SECRET);
+    let kube = Kube::new().with_secret("azure-sp", "client-id", CLIENT_ID).with_secret("azure-sp", "client-secret", CLIENT_SECRET);
     let calls = Arc::new(Calls::default());
     let spec = service_principal_spec();
-    let client =
-        sesame_provider_azure::build_with(&spec, context(&kube, &calls), &fake.http_settings())
-            .await
-            .unwrap();
+    let client = sesame_provider_azure::build_with(&spec, context(&kube, &calls), &fake.http_settings()).await.unwrap();
     (fake, client, calls)
 }
 

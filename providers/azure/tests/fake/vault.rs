@@ -12,20 +12,10 @@ const API_VERSIONS: &[&str] = &["7.4", "7.5", "7.6", "2025-07-01"];
 pub fn handle(shared: &Shared, req: &Req) -> Resp {
     match req.query("api-version") {
         None => {
-            return error(
-                400,
-                "BadParameter",
-                "The 'api-version' query parameter is missing.",
-                None,
-            );
+            return error(400, "BadParameter", "The 'api-version' query parameter is missing.", None);
         }
         Some(v) if !API_VERSIONS.contains(&v) => {
-            return error(
-                400,
-                "BadParameter",
-                &format!("The specified version ({v}) is not recognized."),
-                None,
-            );
+            return error(400, "BadParameter", &format!("The specified version ({v}) is not recognized."), None);
         }
         Some(_) => {}
     }
@@ -34,26 +24,16 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
         Err(resp) => return resp,
     };
     let mut state = shared.state.lock().unwrap();
-    if let Some(i) = state
-        .faults
-        .iter()
-        .position(|f| req.path.starts_with(&f.path_prefix))
-    {
+    if let Some(i) = state.faults.iter().position(|f| req.path.starts_with(&f.path_prefix)) {
         let fault = state.faults.remove(i).unwrap();
         let mut resp = error(fault.status, &fault.code, "Injected failure.", None);
         if let Some(after) = fault.retry_after {
-            resp.headers_mut()
-                .insert("retry-after", after.parse().unwrap());
+            resp.headers_mut().insert("retry-after", after.parse().unwrap());
         }
         return resp;
     }
     if req.method != hyper::Method::GET {
-        return error(
-            405,
-            "MethodNotAllowed",
-            "The fake vault only serves reads.",
-            None,
-        );
+        return error(405, "MethodNotAllowed", "The fake vault only serves reads.", None);
     }
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let (collection, rest) = segments.split_first().unwrap();
@@ -62,12 +42,7 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
         "keys" => ("keys", "key"),
         "certificates" => ("certificates", "certificate"),
         _ => {
-            return error(
-                404,
-                "NotFound",
-                "The requested resource does not exist.",
-                None,
-            );
+            return error(404, "NotFound", "The requested resource does not exist.", None);
         }
     };
     let rest: Vec<&str> = rest.iter().copied().filter(|s| !s.is_empty()).collect();
@@ -78,17 +53,9 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
         [name] | [name, _] => {
             let version = rest.get(1).copied();
             if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || name.len() > 127 {
-                return error(
-                    400,
-                    "BadParameter",
-                    &format!("The request URI contains an invalid name: {name}"),
-                    None,
-                );
+                return error(400, "BadParameter", &format!("The request URI contains an invalid name: {name}"), None);
             }
-            if state
-                .denied
-                .contains(&(principal.clone(), name.to_string()))
-            {
+            if state.denied.contains(&(principal.clone(), name.to_string())) {
                 let message = format!(
                     "The user, group or application '{principal}' does not have {kind} get permission on key vault 'sesame-test;location=westeurope'."
                 );
@@ -96,12 +63,7 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
             }
             get(&mut state, &host, kind, noun, name, version)
         }
-        _ => error(
-            404,
-            "NotFound",
-            "The requested resource does not exist.",
-            None,
-        ),
+        _ => error(404, "NotFound", "The requested resource does not exist.", None),
     }
 }
 
@@ -111,24 +73,15 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
 fn authenticate(shared: &Shared, req: &Req) -> Result<String, Resp> {
     let challenge = |code: &str, message: &str| {
         let mut resp = error(401, "Unauthorized", &format!("{code}: {message}"), None);
-        let value = format!(
-            "Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"{VAULT_RESOURCE}\""
-        );
-        resp.headers_mut()
-            .insert("www-authenticate", value.parse().unwrap());
+        let value = format!("Bearer authorization=\"https://login.microsoftonline.com/{TENANT}\", resource=\"{VAULT_RESOURCE}\"");
+        resp.headers_mut().insert("www-authenticate", value.parse().unwrap());
         resp
     };
     let Some(auth) = req.header("authorization") else {
-        return Err(challenge(
-            "AKV10000",
-            "Request is missing a Bearer or PoP token.",
-        ));
+        return Err(challenge("AKV10000", "Request is missing a Bearer or PoP token."));
     };
     let Some(token) = auth.strip_prefix("Bearer ") else {
-        return Err(challenge(
-            "AKV10001",
-            "Authorization header is not a Bearer token.",
-        ));
+        return Err(challenge("AKV10001", "Authorization header is not a Bearer token."));
     };
     let state = shared.state.lock().unwrap();
     let Some(issued) = state.tokens.get(token) else {
@@ -143,14 +96,7 @@ fn authenticate(shared: &Shared, req: &Req) -> Result<String, Resp> {
     Ok(issued.principal.clone())
 }
 
-fn get(
-    state: &mut State,
-    host: &str,
-    kind: &str,
-    noun: &str,
-    name: &str,
-    version: Option<&str>,
-) -> Resp {
+fn get(state: &mut State, host: &str, kind: &str, noun: &str, name: &str, version: Option<&str>) -> Resp {
     let objects = match kind {
         "secrets" => &state.secrets,
         "keys" => &state.keys,
@@ -172,12 +118,7 @@ fn get(
     match kind {
         "secrets" => {
             if !object.enabled {
-                return error(
-                    403,
-                    "Forbidden",
-                    "Operation get is not allowed on a disabled secret.",
-                    Some("SecretDisabled"),
-                );
+                return error(403, "Forbidden", "Operation get is not allowed on a disabled secret.", Some("SecretDisabled"));
             }
             body.insert("value".into(), json!(object.value));
             body.insert("id".into(), json!(id));
@@ -189,14 +130,8 @@ fn get(
         }
         _ => {
             body.insert("id".into(), json!(id));
-            body.insert(
-                "kid".into(),
-                json!(format!("https://{host}/keys/{name}/{}", object.version)),
-            );
-            body.insert(
-                "sid".into(),
-                json!(format!("https://{host}/secrets/{name}/{}", object.version)),
-            );
+            body.insert("kid".into(), json!(format!("https://{host}/keys/{name}/{}", object.version)));
+            body.insert("sid".into(), json!(format!("https://{host}/secrets/{name}/{}", object.version)));
             body.insert("cer".into(), json!(object.value));
         }
     }
@@ -208,31 +143,14 @@ fn get(
 /// (at most 25), and an absolute `nextLink` carrying a `$skiptoken` while more remain.
 fn list(state: &State, req: &Req, host: &str, kind: &str, name: Option<&str>) -> Resp {
     if kind != "secrets" {
-        return error(
-            405,
-            "MethodNotAllowed",
-            "The fake vault lists secrets only.",
-            None,
-        );
+        return error(405, "MethodNotAllowed", "The fake vault lists secrets only.", None);
     }
     let items: Vec<(String, &Object)> = match name {
-        None => state
-            .secrets
-            .iter()
-            .filter_map(|(n, v)| v.last().map(|o| (format!("https://{host}/secrets/{n}"), o)))
-            .collect(),
+        None => state.secrets.iter().filter_map(|(n, v)| v.last().map(|o| (format!("https://{host}/secrets/{n}"), o))).collect(),
         Some(n) => match state.secrets.get(n) {
-            Some(versions) => versions
-                .iter()
-                .map(|o| (format!("https://{host}/secrets/{n}/{}", o.version), o))
-                .collect(),
+            Some(versions) => versions.iter().map(|o| (format!("https://{host}/secrets/{n}/{}", o.version), o)).collect(),
             None => {
-                return error(
-                    404,
-                    "SecretNotFound",
-                    &format!("A secret with (name/id) {n} was not found in this key vault."),
-                    None,
-                );
+                return error(404, "SecretNotFound", &format!("A secret with (name/id) {n} was not found in this key vault."), None);
             }
         },
     };
@@ -240,12 +158,7 @@ fn list(state: &State, req: &Req, host: &str, kind: &str, name: Option<&str>) ->
         None => state.page_size,
         Some(Ok(n)) if (1..=25).contains(&n) => n,
         Some(_) => {
-            return error(
-                400,
-                "BadParameter",
-                "maxresults must be between 1 and 25.",
-                None,
-            );
+            return error(400, "BadParameter", "maxresults must be between 1 and 25.", None);
         }
     };
     let start = match req.query("$skiptoken") {
@@ -281,14 +194,8 @@ fn list(state: &State, req: &Req, host: &str, kind: &str, name: Option<&str>) ->
 }
 
 fn skiptoken_offset(token: &str) -> Option<usize> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .ok()?;
-    String::from_utf8(raw)
-        .ok()?
-        .strip_prefix("offset:")?
-        .parse()
-        .ok()
+    let raw = base64::engine::general_purpose::STANDARD.decode(token).ok()?;
+    String::from_utf8(raw).ok()?.strip_prefix("offset:")?.parse().ok()
 }
 
 fn common_fields(body: &mut Map<String, Value>, object: &Object) {
@@ -324,7 +231,5 @@ pub fn error(status: u16, code: &str, message: &str, inner: Option<&str>) -> Res
 
 fn capitalized(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
 }

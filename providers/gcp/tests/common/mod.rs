@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::json;
 use sesame_provider_core::{
-    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector, SecretProvider,
-    SecretValue, ServiceAccountSelector,
+    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector, SecretProvider, SecretValue,
+    ServiceAccountSelector,
 };
 use sesame_provider_gcp::{Endpoints, GcpAuth, GcpProvider, GcpSecretRef, GcpWorkloadIdentity, SecretVersionSelectionPolicy};
 

@@ -40,18 +40,21 @@ async fn handle(AxState(app): AxState<App>, method: Method, uri: Uri, headers: H
         let message = format!("injected {} for {path}", f.status);
         return match f.retry_delay {
             None => error(f.http, f.status, message),
-            Some(delay) => wire::error_with_details(f.http, f.status, message, json!([{
-                "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay,
-            }])),
+            Some(delay) => wire::error_with_details(
+                f.http,
+                f.status,
+                message,
+                json!([{
+                    "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay,
+                }]),
+            ),
         };
     }
     match (&method, path.as_str()) {
         (&Method::POST, "/v1/token") => tokens::sts(&mut s, &body),
         (&Method::POST, "/token") => tokens::oauth(&mut s, &app.url, &body),
         (&Method::GET, p) if p.starts_with("/computeMetadata/v1/") => tokens::metadata(&mut s, p, &headers),
-        (&Method::POST, p) if p.starts_with("/v1/projects/-/serviceAccounts/") => {
-            tokens::generate_access_token(&mut s, p, &headers, &body)
-        }
+        (&Method::POST, p) if p.starts_with("/v1/projects/-/serviceAccounts/") => tokens::generate_access_token(&mut s, p, &headers, &body),
         (&Method::GET, p) if p.starts_with("/v1/projects/") => secret_manager(&mut s, &p[4..], &query, &headers),
         _ => error(404, "NOT_FOUND", format!("the fake has no route for {method} {path}")),
     }
@@ -148,11 +151,9 @@ fn secret_manager(s: &mut State, path: &str, query: &BTreeMap<String, String>, h
                         "dataCrc32c": (crc32c::crc32c(&version.data) ^ u32::from(s.corrupt_checksums)).to_string(),
                     },
                 })),
-                state => error(
-                    400,
-                    "FAILED_PRECONDITION",
-                    format!("Secret Version [{shown}/versions/{n}] is in {} state.", state_name(state)),
-                ),
+                state => {
+                    error(400, "FAILED_PRECONDITION", format!("Secret Version [{shown}/versions/{n}] is in {} state.", state_name(state)))
+                }
             }
         }
     }
@@ -190,7 +191,11 @@ fn secret_json(name: &str, secret: &Secret) -> Value {
 
 fn version_json(name: &str, v: &Version, enum_int: bool) -> Value {
     let state = if enum_int {
-        json!(match v.state { VersionState::Enabled => 1, VersionState::Disabled => 2, VersionState::Destroyed => 3 })
+        json!(match v.state {
+            VersionState::Enabled => 1,
+            VersionState::Disabled => 2,
+            VersionState::Destroyed => 3,
+        })
     } else {
         json!(state_name(v.state))
     };

@@ -37,15 +37,9 @@ impl RsaKey {
         if let Some(kid) = kid {
             header["kid"] = json!(kid);
         }
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
         let mut sig = vec![0u8; self.pair.public_modulus_len()];
-        self.pair
-            .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig)
-            .expect("RS256 signing");
+        self.pair.sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), input.as_bytes(), &mut sig).expect("RS256 signing");
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 }

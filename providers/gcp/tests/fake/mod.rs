@@ -10,9 +10,9 @@
 #![allow(dead_code)]
 
 mod api;
-mod wire;
 pub mod jwt;
 mod tokens;
+mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -153,10 +153,7 @@ impl FakeGcp {
         let mut s = self.lock();
         let created = s.tick();
         let owned = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        s.secrets.insert(
-            name.into(),
-            Secret { labels: owned(labels), annotations: owned(annotations), created, versions: Vec::new() },
-        );
+        s.secrets.insert(name.into(), Secret { labels: owned(labels), annotations: owned(annotations), created, versions: Vec::new() });
     }
 
     /// Add a version; returns its number.
@@ -237,7 +234,8 @@ impl FakeGcp {
     /// Answer the next `times` matching requests with 429 RESOURCE_EXHAUSTED carrying a
     /// `google.rpc.RetryInfo` of `delay` (e.g. `"7s"`).
     pub fn throttle(&self, path_part: &str, times: u32, delay: &'static str) {
-        let fault = Fault { path_part: path_part.into(), http: 429, status: "RESOURCE_EXHAUSTED", remaining: times, retry_delay: Some(delay) };
+        let fault =
+            Fault { path_part: path_part.into(), http: 429, status: "RESOURCE_EXHAUSTED", remaining: times, retry_delay: Some(delay) };
         self.lock().faults.push(fault);
     }
 

@@ -5,9 +5,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{State, Verifier};
 use super::jwt::{Jwt, now};
 use super::wire::{error, form, ok, rfc3339};
+use super::{State, Verifier};
 
 const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 const SECRET_MANAGER_AUDIENCE: &str = "https://secretmanager.googleapis.com/";
@@ -29,17 +29,17 @@ fn unauthenticated(message: &str) -> Response {
 /// service-account self-signed JWT (what the SDK sends for a key file: no token endpoint call).
 #[allow(clippy::result_large_err)] // the error is the response itself
 pub fn principal(s: &State, headers: &HeaderMap) -> Result<String, Response> {
-    let Some(token) = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
+    let Some(token) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
         return Err(unauthenticated(
             "Request is missing required authentication credential. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
         ));
     };
     if let Some((principal, expires)) = s.tokens.get(token) {
-        return if *expires > now() { Ok(principal.clone()) } else { Err(unauthenticated("Request had invalid authentication credentials: the access token expired.")) };
+        return if *expires > now() {
+            Ok(principal.clone())
+        } else {
+            Err(unauthenticated("Request had invalid authentication credentials: the access token expired."))
+        };
     }
     match self_signed(s, token) {
         Some(email) => Ok(format!("serviceAccount:{email}")),
@@ -96,7 +96,9 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
     if jwt.claims["iss"] != cluster.token_issuer.as_str() || !jwt.audiences().iter().any(|a| a == pool) || !jwt.is_current() {
         return oauth_error(400, "invalid_grant", "The subject token has the wrong issuer or audience, or has expired.");
     }
-    let Some((ns, name)) = jwt.claims["sub"].as_str().and_then(|s| s.strip_prefix("system:serviceaccount:")).and_then(|s| s.split_once(':')) else {
+    let Some((ns, name)) =
+        jwt.claims["sub"].as_str().and_then(|s| s.strip_prefix("system:serviceaccount:")).and_then(|s| s.split_once(':'))
+    else {
         return oauth_error(400, "invalid_grant", "The subject token does not name a Kubernetes ServiceAccount.");
     };
     let principal = format!("serviceAccount:{pool}[{ns}/{name}]");
@@ -129,7 +131,9 @@ pub fn generate_access_token(s: &mut State, path: &str, headers: &HeaderMap, bod
         return error(
             403,
             "PERMISSION_DENIED",
-            format!("Permission 'iam.serviceAccounts.getAccessToken' denied on resource 'projects/-/serviceAccounts/{email}' (or it may not exist)."),
+            format!(
+                "Permission 'iam.serviceAccounts.getAccessToken' denied on resource 'projects/-/serviceAccounts/{email}' (or it may not exist)."
+            ),
         );
     }
     let token = s.issue_token(&format!("serviceAccount:{email}"), lifetime);

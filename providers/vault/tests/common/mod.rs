@@ -10,23 +10,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use sesame_provider_core::{
-    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector,
-    SecretProvider, SecretValue, ServiceAccountSelector,
+    CaProvider, CallRecorder, CredentialSource, ProviderContext, ProviderError, SecretKeySelector, SecretProvider, SecretValue,
+    ServiceAccountSelector,
 };
 use sesame_provider_vault::{VaultAuth, VaultKvVersion, VaultProvider};
 
 /// A name no other test (or earlier run against the same server) uses.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{prefix}-{}-{}-{nanos}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}-{}-{}-{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The OpenBao server, driven as an administrator.
@@ -43,11 +36,7 @@ impl Bao {
         let env = sesame_testsupport::env();
         let bao = Bao::at(&env.vault_addr, &env.vault_token, None);
         let (status, _) = bao.call("GET", "sys/health", None).await;
-        assert_eq!(
-            status, 200,
-            "OpenBao at {} is not healthy (sys/health answered {status})",
-            env.vault_addr
-        );
+        assert_eq!(status, 200, "OpenBao at {} is not healthy (sys/health answered {status})", env.vault_addr);
         bao
     }
 
@@ -58,40 +47,24 @@ impl Bao {
         } else {
             b = b.tls_certs_only(Vec::new());
         }
-        Bao {
-            addr: addr.trim_end_matches('/').to_string(),
-            token: token.to_string(),
-            http: b.build().unwrap(),
-        }
+        Bao { addr: addr.trim_end_matches('/').to_string(), token: token.to_string(), http: b.build().unwrap() }
     }
 
     /// The same server with another token.
     pub fn with_token(&self, token: &str) -> Bao {
-        Bao {
-            token: token.to_string(),
-            ..self.clone()
-        }
+        Bao { token: token.to_string(), ..self.clone() }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}/v1/{path}", self.addr);
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), url)
-            .header("X-Vault-Token", &self.token);
+        let mut req = self.http.request(method.parse().unwrap(), url).header("X-Vault-Token", &self.token);
         if let Some(body) = body {
             req = req.body(serde_json::to_vec(&body).unwrap());
         }
-        let resp = req
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("OpenBao at {} is unreachable: {e}", self.addr));
+        let resp = req.send().await.unwrap_or_else(|e| panic!("OpenBao at {} is unreachable: {e}", self.addr));
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
     }
 
     /// A call that must succeed. A KV v2 mount answers 400 "Upgrading from non-versioned to
@@ -107,49 +80,27 @@ impl Bao {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         };
-        assert!(
-            (200..300).contains(&status),
-            "{method} {path} answered {status}: {answer}"
-        );
+        assert!((200..300).contains(&status), "{method} {path} answered {status}: {answer}");
         answer
     }
 
     /// Mount a fresh KV engine of `version`; returns its path.
     pub async fn kv(&self, version: VaultKvVersion) -> String {
         let mount = unique("kv");
-        let v = if version == VaultKvVersion::V2 {
-            "2"
-        } else {
-            "1"
-        };
-        self.must(
-            "POST",
-            &format!("sys/mounts/{mount}"),
-            Some(json!({"type": "kv", "options": {"version": v}})),
-        )
-        .await;
+        let v = if version == VaultKvVersion::V2 { "2" } else { "1" };
+        self.must("POST", &format!("sys/mounts/{mount}"), Some(json!({"type": "kv", "options": {"version": v}}))).await;
         mount
     }
 
     /// Write a KV v2 secret (a new version).
     pub async fn put2(&self, mount: &str, path: &str, data: Value) {
-        self.must(
-            "POST",
-            &format!("{mount}/data/{path}"),
-            Some(json!({ "data": data })),
-        )
-        .await;
+        self.must("POST", &format!("{mount}/data/{path}"), Some(json!({ "data": data }))).await;
     }
 
     /// Enable an auth method of `kind` at a fresh path; returns the path.
     pub async fn auth(&self, kind: &str) -> String {
         let path = unique(kind);
-        self.must(
-            "POST",
-            &format!("sys/auth/{path}"),
-            Some(json!({ "type": kind })),
-        )
-        .await;
+        self.must("POST", &format!("sys/auth/{path}"), Some(json!({ "type": kind }))).await;
         path
     }
 
@@ -157,32 +108,21 @@ impl Bao {
     pub async fn reader_policy(&self, mount: &str) -> String {
         let name = unique("read");
         let hcl = format!("path \"{mount}/*\" {{ capabilities = [\"read\", \"list\"] }}");
-        self.must(
-            "PUT",
-            &format!("sys/policies/acl/{name}"),
-            Some(json!({ "policy": hcl })),
-        )
-        .await;
+        self.must("PUT", &format!("sys/policies/acl/{name}"), Some(json!({ "policy": hcl }))).await;
         name
     }
 
     /// A token with `policies`, created by root.
     pub async fn token(&self, policies: &[&str], extra: Value) -> String {
         let mut body = json!({ "policies": policies, "no_default_policy": false });
-        body.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().cloned().unwrap_or_default());
+        body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
         let answer = self.must("POST", "auth/token/create", Some(body)).await;
         answer["auth"]["client_token"].as_str().unwrap().to_string()
     }
 
     /// Whether `token` is still valid.
     pub async fn token_alive(&self, token: &str) -> bool {
-        self.with_token(token)
-            .call("GET", "auth/token/lookup-self", None)
-            .await
-            .0
-            == 200
+        self.with_token(token).call("GET", "auth/token/lookup-self", None).await.0 == 200
     }
 }
 
@@ -192,31 +132,15 @@ pub struct Calls(Mutex<Vec<(&'static str, bool)>>);
 
 impl Calls {
     pub fn count(&self, call: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(c, _)| *c == call)
-            .count()
+        self.0.lock().unwrap().iter().filter(|(c, _)| *c == call).count()
     }
     pub fn failed(&self, call: &str) -> usize {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(c, ok)| *c == call && !ok)
-            .count()
+        self.0.lock().unwrap().iter().filter(|(c, ok)| *c == call && !ok).count()
     }
 }
 
 impl CallRecorder for Calls {
-    fn record(
-        &self,
-        provider: &'static str,
-        call: &'static str,
-        outcome: Result<(), &ProviderError>,
-        _: Duration,
-    ) {
+    fn record(&self, provider: &'static str, call: &'static str, outcome: Result<(), &ProviderError>, _: Duration) {
         assert_eq!(provider, "HashiCorp/Vault");
         self.0.lock().unwrap().push((call, outcome.is_ok()));
     }
@@ -232,12 +156,7 @@ pub struct Creds {
 
 #[async_trait]
 pub trait TokenMinter: Send + Sync {
-    async fn mint(
-        &self,
-        sa: &ServiceAccountSelector,
-        audiences: &[String],
-        expiration: Option<i64>,
-    ) -> Result<String, ProviderError>;
+    async fn mint(&self, sa: &ServiceAccountSelector, audiences: &[String], expiration: Option<i64>) -> Result<String, ProviderError>;
 }
 
 impl Creds {
@@ -249,20 +168,13 @@ impl Creds {
         c
     }
     pub fn set(&self, name: &str, key: &str, value: &[u8]) {
-        self.secrets
-            .lock()
-            .unwrap()
-            .insert((name.to_string(), key.to_string()), value.to_vec());
+        self.secrets.lock().unwrap().insert((name.to_string(), key.to_string()), value.to_vec());
     }
 }
 
 #[async_trait]
 impl CredentialSource for Creds {
-    async fn secret_key(
-        &self,
-        sel: &SecretKeySelector,
-        default_key: Option<&str>,
-    ) -> Result<SecretValue, ProviderError> {
+    async fn secret_key(&self, sel: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
         let key = sel.key.as_deref().or(default_key).unwrap_or_default();
         self.secrets
             .lock()
@@ -289,56 +201,31 @@ impl CredentialSource for Creds {
         Ok(Default::default())
     }
     async fn ca_bundle(&self, ca: &CaProvider) -> Result<Vec<u8>, ProviderError> {
-        self.secret_key(
-            &SecretKeySelector {
-                name: ca.name.clone(),
-                key: ca.key.clone(),
-                namespace: None,
-            },
-            None,
-        )
-        .await
-        .map(|v| v.into_bytes())
+        self.secret_key(&SecretKeySelector { name: ca.name.clone(), key: ca.key.clone(), namespace: None }, None)
+            .await
+            .map(|v| v.into_bytes())
     }
 }
 
 pub fn sel(name: &str, key: &str) -> SecretKeySelector {
-    SecretKeySelector {
-        name: name.into(),
-        key: Some(key.into()),
-        namespace: None,
-    }
+    SecretKeySelector { name: name.into(), key: Some(key.into()), namespace: None }
 }
 
 /// A store spec for `bao`'s server reading `mount`.
 pub fn store(bao: &Bao, mount: &str, version: VaultKvVersion, auth: VaultAuth) -> VaultProvider {
-    VaultProvider {
-        server: bao.addr.clone(),
-        path: Some(mount.to_string()),
-        version,
-        auth: Some(auth),
-        ..Default::default()
-    }
+    VaultProvider { server: bao.addr.clone(), path: Some(mount.to_string()), version, auth: Some(auth), ..Default::default() }
 }
 
 /// Token auth from a Secret named `vault-token`.
 pub fn token_auth() -> VaultAuth {
-    VaultAuth {
-        token_secret_ref: Some(sel("vault-token", "token")),
-        ..Default::default()
-    }
+    VaultAuth { token_secret_ref: Some(sel("vault-token", "token")), ..Default::default() }
 }
 
 /// Build the provider with `creds`, counting its calls.
 pub async fn build(spec: &VaultProvider, creds: Creds) -> (Arc<dyn SecretProvider>, Arc<Calls>) {
     let calls = Arc::new(Calls::default());
-    let ctx = ProviderContext {
-        credentials: Arc::new(creds),
-        calls: calls.clone(),
-    };
-    let provider = sesame_provider_vault::build(spec, ctx)
-        .await
-        .expect("the store builds");
+    let ctx = ProviderContext { credentials: Arc::new(creds), calls: calls.clone() };
+    let provider = sesame_provider_vault::build(spec, ctx).await.expect("the store builds");
     (provider, calls)
 }
 
@@ -352,30 +239,14 @@ pub fn json_of(v: SecretValue) -> Value {
 
 /// An AppRole login at a fresh mount whose tokens carry `policies`; `role` adds role settings
 /// (e.g. `token_ttl`). Returns (mount, role_id, secret_id).
-pub async fn approle(
-    bao: &Bao,
-    policies: &[&str],
-    role: serde_json::Value,
-) -> (String, String, String) {
+pub async fn approle(bao: &Bao, policies: &[&str], role: serde_json::Value) -> (String, String, String) {
     let mount = bao.auth("approle").await;
     let mut body = json!({ "token_policies": policies });
-    body.as_object_mut()
-        .unwrap()
-        .extend(role.as_object().cloned().unwrap_or_default());
-    bao.must("POST", &format!("auth/{mount}/role/app"), Some(body))
-        .await;
-    let role_id = bao
-        .must("GET", &format!("auth/{mount}/role/app/role-id"), None)
-        .await["data"]["role_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let secret_id = bao
-        .must("POST", &format!("auth/{mount}/role/app/secret-id"), None)
-        .await["data"]["secret_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    body.as_object_mut().unwrap().extend(role.as_object().cloned().unwrap_or_default());
+    bao.must("POST", &format!("auth/{mount}/role/app"), Some(body)).await;
+    let role_id = bao.must("GET", &format!("auth/{mount}/role/app/role-id"), None).await["data"]["role_id"].as_str().unwrap().to_string();
+    let secret_id =
+        bao.must("POST", &format!("auth/{mount}/role/app/secret-id"), None).await["data"]["secret_id"].as_str().unwrap().to_string();
     (mount, role_id, secret_id)
 }
 
@@ -394,18 +265,9 @@ pub fn approle_auth(mount: &str, role_id: &str) -> VaultAuth {
 
 /// How many tokens issued by auth mount `mount` are still alive (their leases).
 pub async fn live_logins(bao: &Bao, mount: &str) -> usize {
-    let (status, answer) = bao
-        .call(
-            "LIST",
-            &format!("sys/leases/lookup/auth/{mount}/login/"),
-            None,
-        )
-        .await;
+    let (status, answer) = bao.call("LIST", &format!("sys/leases/lookup/auth/{mount}/login/"), None).await;
     match status {
-        200 => answer["data"]["keys"]
-            .as_array()
-            .map(|k| k.len())
-            .unwrap_or(0),
+        200 => answer["data"]["keys"].as_array().map(|k| k.len()).unwrap_or(0),
         404 => 0,
         other => panic!("listing leases of auth/{mount} answered {other}: {answer}"),
     }
