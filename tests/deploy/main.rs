@@ -10,6 +10,7 @@
 //!
 //! Run only these: `tests/env/testenv up && cargo test --test deploy`.
 mod argocd;
+mod as_shipped;
 mod cluster;
 mod dry_run;
 mod getting_started;

@@ -41,6 +41,15 @@ fn can_i(user: &str, verb: &str, resource: &str, scope: Scope, subresource: Opti
     }
 }
 
+/// Really reads the Namespace object as `user`. A Namespace is cluster-scoped, but a request for
+/// the Namespace object itself is authorized in that namespace, so a RoleBinding there grants it.
+fn can_i_get_namespace(user: &str, namespace: &str) -> bool {
+    let out = tools::run("kubectl", &["get", "namespace", namespace, "--as", user, "-o", "name"], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() || stderr.contains("forbidden"), "kubectl get namespace {namespace} --as {user}: {stderr}");
+    out.status.success()
+}
+
 fn expect(user: &str, allowed: bool, verb: &str, resource: &str, scope: Scope, subresource: Option<&str>) {
     let where_ = match scope {
         Scope::Ns(ns) => format!("in {ns}"),
@@ -181,15 +190,26 @@ fn controller_service_account_can_do_its_job_and_no_more() {
         expect(&sa, true, verb, CSS, Scope::Cluster, None);
     }
     expect(&sa, true, "patch", CSS, Scope::Cluster, Some("status"));
-    for verb in ["get", "list", "watch", "create", "update", "patch", "delete"] {
+    for verb in ["get", "list", "watch", "create", "patch", "delete"] {
         expect(&sa, true, verb, "secrets", app, None);
     }
+    // Server-side apply only: no update of Secrets or of any status.
+    expect(&sa, false, "update", "secrets", app, None);
+    for r in [ES, SS] {
+        expect(&sa, false, "update", r, all, Some("status"));
+    }
+    expect(&sa, false, "update", CSS, Scope::Cluster, Some("status"));
     expect(&sa, true, "create", "events.events.k8s.io", app, None);
     expect(&sa, true, "create", "events", app, None);
     expect(&sa, true, "get", "serviceaccounts", app, None);
     expect(&sa, true, "create", "serviceaccounts", app, Some("token"));
     expect(&sa, true, "get", "namespaces", Scope::Cluster, None);
-    expect(&sa, true, "get", "configmaps", app, None);
+    expect(&sa, false, "list", "namespaces", Scope::Cluster, None);
+    expect(&sa, false, "watch", "namespaces", Scope::Cluster, None);
+    // Template ConfigMaps are watched (metadata) so a change re-renders at once.
+    for verb in ["get", "list", "watch"] {
+        expect(&sa, true, verb, "configmaps", all, None);
+    }
     expect(&sa, true, "create", "leases.coordination.k8s.io", own, None);
     expect(&sa, true, "update", "leases.coordination.k8s.io/sesame-leader", own, None);
 
@@ -199,7 +219,6 @@ fn controller_service_account_can_do_its_job_and_no_more() {
         expect(&sa, false, verb, SS, app, None);
         expect(&sa, false, verb, CSS, Scope::Cluster, None);
     }
-    expect(&sa, false, "list", "configmaps", app, None);
     expect(&sa, false, "update", "configmaps", app, None);
     expect(&sa, false, "create", "serviceaccounts", app, None);
     expect(&sa, false, "get", "pods", app, None);
@@ -222,8 +241,11 @@ fn single_namespace_controller_cannot_read_secrets_elsewhere() {
     let suffix = tools::unique("s");
     let (sa, _cluster) = apply_rbac("deploy/kustomize/overlays/single-namespace", &watched.0, &suffix);
     let own = Scope::Ns(&watched.0);
-    for verb in ["get", "list", "watch", "create", "update", "patch", "delete"] {
+    for verb in ["get", "list", "watch", "create", "patch", "delete"] {
         expect(&sa, true, verb, "secrets", own, None);
+    }
+    for verb in ["get", "list", "watch"] {
+        expect(&sa, true, verb, "configmaps", own, None);
     }
     for verb in ["get", "list", "watch"] {
         expect(&sa, true, verb, ES, own, None);
@@ -232,9 +254,11 @@ fn single_namespace_controller_cannot_read_secrets_elsewhere() {
     expect(&sa, true, "patch", ES, own, Some("status"));
     expect(&sa, true, "create", "serviceaccounts", own, Some("token"));
     expect(&sa, true, "create", "leases.coordination.k8s.io", own, None);
-    expect(&sa, true, "get", "namespaces", Scope::Cluster, None);
+    // Its own Namespace object only (a ClusterSecretStore's conditions), through the RoleBinding.
+    assert!(can_i_get_namespace(&sa, &watched.0), "{sa} cannot get its own Namespace {}", watched.0);
 
     for ns in [other.0.as_str(), "kube-system", "default"] {
+        assert!(!can_i_get_namespace(&sa, ns), "{sa} may get the Namespace {ns}");
         let elsewhere = Scope::Ns(ns);
         expect(&sa, false, "get", "secrets", elsewhere, None);
         expect(&sa, false, "list", "secrets", elsewhere, None);
