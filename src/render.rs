@@ -153,6 +153,7 @@ pub async fn render(m: &Manifests, reveal: bool) -> (String, Vec<String>) {
 }
 
 async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &HashMap<(String, String), Secret>) -> anyhow::Result<Secret> {
+    pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(anyhow::Error::msg)?;
     let (name, kind) = es.store_ref();
     let (spec, store_namespace) = match kind {
         StoreKind::SecretStore => m

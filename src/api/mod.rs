@@ -16,5 +16,11 @@ pub use template::*;
 pub const MANAGED_LABEL: &str = "reconcile.external-secrets.io/managed";
 /// Annotation holding the hash of the managed Secret's data, to detect edits.
 pub const DATA_HASH_ANNOTATION: &str = "reconcile.external-secrets.io/data-hash";
+/// Label ESO and Sesame put on the Secrets an Owner ExternalSecret creates: the hash of
+/// `<namespace>/<name>` of the ExternalSecret, to find its old Secret after a target rename.
+pub const CREATED_BY_LABEL: &str = "reconcile.external-secrets.io/created-by";
+/// Sesame's own annotation on a target Secret: a hash of the store generation and template
+/// ConfigMap versions it was last written from (a change of either is a reason to sync).
+pub const SOURCES_ANNOTATION: &str = "sesame.external-secrets.io/sources";
 /// Any new value forces an immediate sync.
 pub const FORCE_SYNC_ANNOTATION: &str = "external-secrets.io/force-sync";

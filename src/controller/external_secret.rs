@@ -4,17 +4,19 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
+use sha2::Digest;
 
 use super::due::{Due, Schedule, due};
-use super::{Context, Error, store, target};
+use super::{Context, Error, Synced, store, target};
 use crate::api::{
-    Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SecretBinding, set_condition,
+    CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SOURCES_ANNOTATION,
+    SecretBinding, set_condition,
 };
 use crate::fetch::{Prioritized, Priority};
 use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
@@ -75,40 +77,57 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     }
 }
 
-/// The current `syncedResourceVersion` value of the object. Besides ESO's generation and
-/// metadata hash it covers the store's identity and generation, so a changed store (new
-/// credentials, new fake data) is a reason to sync, and an unchanged one after a restart is not.
+/// The current `syncedResourceVersion` of the object, in ESO's format (generation and the hash
+/// of every label and annotation), so a status ESO wrote reads as up to date and the other way
+/// round. Recorded by the watch from the untrimmed object.
 fn current_version(ctx: &Context, es: &ExternalSecret) -> String {
-    let mut annotations = es.annotations();
-    annotations.insert("sesame.external-secrets.io/store".into(), store::fingerprint(ctx, es));
-    // A changed template ConfigMap is a reason to render again.
+    ctx.memory.eso_version(es).unwrap_or_else(|| synced_resource_version(es.meta().generation, es.labels(), &es.annotations()))
+}
+
+/// What else a sync reads besides the ExternalSecret: the store's identity and generation and the
+/// template ConfigMaps' versions, as a short hash. A change since the last sync is a reason to
+/// sync (new credentials, new fake data, a new template). It is kept beside ESO's formats, not in
+/// them: in this process's memory and in an annotation of the target Secret, so it survives a
+/// restart; a Secret ESO wrote has none, which counts as unchanged.
+fn current_sources(ctx: &Context, es: &ExternalSecret) -> String {
+    let mut sources = store::fingerprint(ctx, es);
     let namespace = es.namespace().unwrap_or_default();
-    for (i, from) in es.spec.target.template.iter().flat_map(|t| &t.template_from).enumerate() {
+    for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
         if let Some(cm) = &from.config_map {
             let rv = ctx.config_maps.get(&ObjectRef::new(&cm.name).within(&namespace)).and_then(|m| m.resource_version());
-            annotations.insert(format!("sesame.external-secrets.io/template-{i}"), rv.unwrap_or_default());
+            sources.push_str(&format!(" cm/{}={}", cm.name, rv.unwrap_or_default()));
         }
     }
-    synced_resource_version(es.meta().generation, es.labels(), &annotations)
+    hex::encode(&sha2::Sha256::digest(sources.as_bytes())[..8])
+}
+
+/// The sources the target Secret was last written from, if Sesame wrote it.
+fn target_sources(ctx: &Context, es: &ExternalSecret) -> Option<String> {
+    let namespace = es.namespace().unwrap_or_default();
+    let meta = ctx.secrets.get(&ObjectRef::new(&es.target_name()).within(&namespace))?;
+    meta.annotations().get(SOURCES_ANNOTATION).cloned()
 }
 
 async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let now = Utc::now();
     let namespace = es.namespace().unwrap_or_default();
     pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
+    pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(Error::InvalidSpec)?;
     let interval = match &es.spec.refresh_interval {
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshInterval: {e}")))?,
         None => ctx.config.default_refresh_interval,
     };
     let mut status = es.status.clone().unwrap_or_default();
     // Our own last status write may not have reached the cache yet: what we wrote wins.
-    if let Some((at, synced)) = ctx.last_sync(es) {
-        if status.refresh_time.as_deref().is_none_or(|t| t < at.as_str()) {
-            status.refresh_time = Some(at);
-            status.synced_resource_version = Some(synced);
-        }
+    let remembered = ctx.last_sync(es);
+    if let Some(last) = &remembered
+        && status.refresh_time.as_deref().is_none_or(|t| t < last.at.as_str())
+    {
+        status.refresh_time = Some(last.at.clone());
+        status.synced_resource_version = Some(last.version.clone());
     }
     let version = current_version(ctx, es);
+    let sources = current_sources(ctx, es);
     let identity = format!("{namespace}/{}/{}", es.name_any(), es.uid().unwrap_or_default());
     let schedule = Schedule {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
@@ -118,7 +137,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         current_version: &version,
         identity: &identity,
     };
-    let when = due(&schedule, now);
+    // OnChange and CreatedOnce objects follow only their own changes (ESO compares exactly that).
+    let last_sources = remembered.as_ref().map(|last| last.sources.clone()).or_else(|| target_sources(ctx, es));
+    let sources_changed = schedule.policy == RefreshPolicy::Periodic && last_sources.is_some_and(|last| last != sources);
+    let when = if sources_changed { Due::Now } else { due(&schedule, now) };
     let next = |when: Due| match when {
         Due::At(at) => Action::requeue((at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1))),
         _ if schedule.policy == RefreshPolicy::Periodic && !interval.is_zero() => Action::requeue(interval),
@@ -131,6 +153,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         return Ok(next(when));
     }
 
+    if store::first_verdict_pending(ctx, es) {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let Some(store) = store::resolve(ctx, es).await? else {
         return Ok(Action::await_change());
     };
@@ -144,7 +169,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // a failure, reads the target before asking the provider: while the apiserver is unreachable
     // it fails there, so retries cost no provider call (no storm when it comes back).
     let creates = es.spec.target.creation_policy != CreationPolicy::None;
-    let quiet = (creates && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
+    // A Merge target's hash covers other writers' keys too: it is always read.
+    let exclusive = matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
+    let quiet = (exclusive && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
     let read_target = || async { Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await };
     let existing = if creates && quiet.is_none() { read_target().await? } else { None };
     let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority }).await?;
@@ -174,8 +201,8 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&meta.metadata, &target::desired_secret(es, &shaped)));
     let outcome = match (unchanged, quiet.is_some()) {
         (true, _) => Outcome::Synced { created: false, changed: false },
-        (false, true) => write_target(ctx, es, read_target().await?, fetched.data.is_empty(), &shaped).await?,
-        (false, false) => write_target(ctx, es, existing, fetched.data.is_empty(), &shaped).await?,
+        (false, true) => write_target(ctx, es, read_target().await?, fetched.data.is_empty(), &shaped, routine, &sources).await?,
+        (false, false) => write_target(ctx, es, existing, fetched.data.is_empty(), &shaped, routine, &sources).await?,
     };
 
     let condition = match &outcome {
@@ -194,8 +221,11 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     }
     ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
     ctx.remember_ready(es, true);
-    write_status(ctx, es, condition, Some((now, version.clone()))).await;
-    ctx.remember_sync(es, now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), version.clone());
+    // ESO binds the target only when it created or updated it.
+    let bound = matches!(outcome, Outcome::Synced { .. });
+    write_status(ctx, es, condition, Some((now, version.clone(), bound))).await;
+    let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    ctx.remember_sync(es, Synced { at, version: version.clone(), sources });
     let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };
     Ok(next(due(&after, Utc::now())))
 }
@@ -230,7 +260,7 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(secret) = api.get_opt(&name).await? else { return Ok(false) };
-    let intact = target::is_intact(&secret, &target::field_manager(&es.name_any()), policy);
+    let intact = target::is_intact(&secret);
     if intact {
         ctx.remember_version(&namespace, &name, secret.resource_version());
     }
@@ -270,6 +300,8 @@ async fn write_target(
     existing: Option<Secret>,
     provider_empty: bool,
     shaped: &Shaped,
+    routine: bool,
+    sources: &str,
 ) -> Result<Outcome, Error> {
     let t = &es.spec.target;
     if t.creation_policy == CreationPolicy::None {
@@ -295,11 +327,23 @@ async fn write_target(
     if t.creation_policy == CreationPolicy::Merge && existing.is_none() {
         return Ok(Outcome::Missing);
     }
-    let desired = target::desired_secret(es, shaped);
+    if t.creation_policy == CreationPolicy::Owner {
+        delete_renamed_targets(ctx, es).await?;
+    }
+    let mut desired = target::desired_secret(es, shaped);
+    desired.metadata.annotations.get_or_insert_default().insert(SOURCES_ANNOTATION.into(), sources.to_string());
     if let Some(existing) = &existing {
         target::check_takeover(es, existing)?;
         if target::violates_immutability(existing, &desired) {
             return Err(Error::TargetImmutable);
+        }
+        if t.creation_policy == CreationPolicy::Merge {
+            target::hash_merged(&mut desired, existing, &target::field_manager(&es.name_any()));
+        }
+        // A routine refresh of a target that already holds all of it writes nothing.
+        if routine && target::already_applied(existing, &desired, t.creation_policy, &target::field_manager(&es.name_any())) {
+            ctx.remember_version(&namespace, &name, existing.resource_version());
+            return Ok(Outcome::Synced { created: false, changed: false });
         }
     }
     target::check_size(existing.as_ref(), &desired, t.creation_policy)?;
@@ -310,15 +354,47 @@ async fn write_target(
     Ok(Outcome::Synced { created: existing.is_none(), changed })
 }
 
+/// ESO's cleanup after a target rename: Secrets this Owner ExternalSecret created under another
+/// name (found by the created-by label in the managed-Secret cache) are deleted.
+async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -> Result<(), Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let owner = pipeline::created_by(&namespace, &es.name_any());
+    let target = es.target_name();
+    let renamed: Vec<_> = ctx
+        .secrets
+        .state()
+        .into_iter()
+        .filter(|s| s.namespace().as_deref() == Some(&namespace) && s.name_any() != target)
+        .filter(|s| s.labels().get(CREATED_BY_LABEL) == Some(&owner))
+        .collect();
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    for old in renamed {
+        // Only the object we saw: a Secret re-created under that name since is not ours to delete.
+        let params = DeleteParams { preconditions: Some(Preconditions { uid: old.uid(), resource_version: None }), ..Default::default() };
+        match api.delete(&old.name_any(), &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => continue,
+            Err(e) => return Err(e.into()),
+        }
+        ctx.forget_version(&namespace, &old.name_any());
+        let note = Some("secret deleted because it was orphaned".to_string());
+        let event = Event { type_: EventType::Normal, reason: "Deleted".into(), note, action: "Sync".into(), secondary: None };
+        ctx.publish(&event, &es.object_ref(&())).await;
+    }
+    Ok(())
+}
+
 /// Write the status if it changed: the Ready condition and, after a sync, the refresh bookkeeping.
-async fn write_status(ctx: &Context, es: &ExternalSecret, condition: Condition, synced: Option<(DateTime<Utc>, String)>) {
+async fn write_status(ctx: &Context, es: &ExternalSecret, condition: Condition, synced: Option<(DateTime<Utc>, String, bool)>) {
     let old = es.status.clone().unwrap_or_default();
     let mut status: ExternalSecretStatus = old.clone();
     set_condition(&mut status.conditions, condition, &super::now_rfc3339());
-    if let Some((at, version)) = synced {
+    if let Some((at, version, bound)) = synced {
         status.refresh_time = Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         status.synced_resource_version = Some(version);
-        status.binding = Some(SecretBinding { name: es.target_name() });
+        if bound {
+            status.binding = Some(SecretBinding { name: es.target_name() });
+        }
     }
     let unchanged = old.refresh_time == status.refresh_time
         && old.synced_resource_version == status.synced_resource_version

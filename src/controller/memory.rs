@@ -11,15 +11,27 @@ use crate::api::ExternalSecret;
 
 type Key = ObjectRef<ExternalSecret>;
 
+/// What one successful sync used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Synced {
+    pub at: String,
+    pub version: String,
+    pub sources: String,
+}
+
 #[derive(Default)]
 pub struct Memory {
     /// Consecutive failures, for backoff.
     failures: Mutex<HashMap<Key, u32>>,
     /// The resourceVersion of each target Secret `(namespace, name)` as last written or verified.
     verified: Mutex<HashMap<(String, String), String>>,
-    /// `(refreshTime, syncedResourceVersion)` of the last successful sync by this process, for
-    /// the moment before its status write reaches the cache.
-    synced: Mutex<HashMap<Key, (String, String)>>,
+    /// The last successful sync by this process: `refreshTime` and `syncedResourceVersion` for
+    /// the moment before its status write reaches the cache, and the fingerprint of what else it
+    /// read (store generation, template ConfigMaps), whose change is a reason to sync again.
+    synced: Mutex<HashMap<Key, Synced>>,
+    /// ESO's `syncedResourceVersion` of each ExternalSecret at a resourceVersion, computed from the
+    /// whole object before the cache trims annotations (ESO hashes kubectl's last-applied copy).
+    eso_versions: Mutex<HashMap<Key, (String, String)>>,
     /// The Ready status this process last wrote.
     ready: Mutex<HashMap<Key, bool>>,
 }
@@ -54,12 +66,26 @@ impl Memory {
         };
     }
 
-    pub fn last_sync(&self, es: &ExternalSecret) -> Option<(String, String)> {
+    pub fn last_sync(&self, es: &ExternalSecret) -> Option<Synced> {
         self.synced.lock().expect("synced lock").get(&ObjectRef::from_obj(es)).cloned()
     }
 
-    pub fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
-        self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), (at, version));
+    pub fn remember_sync(&self, es: &ExternalSecret, synced: Synced) {
+        self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), synced);
+    }
+
+    /// Records ESO's resource version of the object as the watch delivered it (before trimming).
+    pub fn remember_eso_version(&self, es: &ExternalSecret) {
+        let version = crate::pipeline::synced_resource_version(es.metadata.generation, es.labels(), &es.annotations());
+        let rv = es.resource_version().unwrap_or_default();
+        self.eso_versions.lock().expect("eso_versions lock").insert(ObjectRef::from_obj(es), (rv, version));
+    }
+
+    /// ESO's resource version of `es` as recorded for its resourceVersion, if it was.
+    pub fn eso_version(&self, es: &ExternalSecret) -> Option<String> {
+        let rv = es.resource_version()?;
+        let map = self.eso_versions.lock().expect("eso_versions lock");
+        map.get(&ObjectRef::from_obj(es)).filter(|(at, _)| *at == rv).map(|(_, v)| v.clone())
     }
 
     pub fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
@@ -76,6 +102,7 @@ impl Memory {
         self.failures.lock().expect("failures lock").remove(&key);
         self.synced.lock().expect("synced lock").remove(&key);
         self.ready.lock().expect("ready lock").remove(&key);
+        self.eso_versions.lock().expect("eso_versions lock").remove(&key);
         self.remember_version(&es.namespace().unwrap_or_default(), &es.target_name(), None);
     }
 
@@ -84,7 +111,8 @@ impl Memory {
         let failures = self.failures.lock().expect("failures lock").len();
         let synced = self.synced.lock().expect("synced lock").len();
         let ready = self.ready.lock().expect("ready lock").len();
-        failures.max(synced).max(ready).max(self.verified.lock().expect("verified lock").len())
+        let eso = self.eso_versions.lock().expect("eso_versions lock").len();
+        failures.max(synced).max(ready).max(eso).max(self.verified.lock().expect("verified lock").len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -112,7 +140,8 @@ mod tests {
         for e in [&gone, &kept] {
             memory.failed(e);
             memory.remember_ready(e, true);
-            memory.remember_sync(e, "2026-11-26T00:00:00Z".into(), "1".into());
+            memory.remember_sync(e, Synced { at: "2026-11-26T00:00:00Z".into(), version: "1".into(), sources: "s".into() });
+            memory.remember_eso_version(e);
             memory.remember_version("team-a", &e.target_name(), Some("42".into()));
         }
         memory.forget(&gone);

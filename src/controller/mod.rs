@@ -9,7 +9,7 @@ mod target;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
 pub use error::Error;
-pub use memory::Memory;
+pub use memory::{Memory, Synced};
 pub use run::run;
 pub use target::{desired_secret, field_manager};
 
@@ -83,12 +83,12 @@ impl Context {
         self.memory.remember_version(namespace, name, None);
     }
 
-    fn last_sync(&self, es: &ExternalSecret) -> Option<(String, String)> {
+    fn last_sync(&self, es: &ExternalSecret) -> Option<Synced> {
         self.memory.last_sync(es)
     }
 
-    fn remember_sync(&self, es: &ExternalSecret, at: String, version: String) {
-        self.memory.remember_sync(es, at, version)
+    fn remember_sync(&self, es: &ExternalSecret, synced: Synced) {
+        self.memory.remember_sync(es, synced)
     }
 
     fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {

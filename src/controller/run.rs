@@ -94,9 +94,14 @@ pub async fn run(
     let default_interval = opts.config.default_refresh_interval;
     let memory = Arc::new(super::Memory::default());
     let forget = memory.clone();
+    let versions = memory.clone();
     let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
         .default_backoff()
-        .modify(trim)
+        .modify(move |es| {
+            // ESO's resource version hashes every annotation: take it before trimming.
+            versions.remember_eso_version(es);
+            trim(es);
+        })
         .reflect(es_writer)
         .inspect(move |ev| match ev {
             Ok(watcher::Event::Delete(es)) => {
@@ -123,7 +128,13 @@ pub async fn run(
     let (config_map_reader, config_map_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
     let config_map_stream = watcher(api::<PartialObjectMeta<ConfigMap>>(&client, ns), wc.clone())
         .default_backoff()
-        .modify(trim)
+        // Only a template ConfigMap's resourceVersion is read: keep the cache to names and versions.
+        .modify(|cm| {
+            trim(cm);
+            cm.metadata.labels = None;
+            cm.metadata.annotations = None;
+            cm.metadata.owner_references = None;
+        })
         .reflect(config_map_writer)
         .touched_objects();
 

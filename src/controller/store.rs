@@ -184,3 +184,28 @@ pub async fn reconcile_cluster_store(store: Arc<ClusterSecretStore>, ctx: Arc<Co
 pub fn store_error_policy<K>(_: Arc<K>, _: &Error, _: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(10))
 }
+
+/// How long ExternalSecrets wait quietly for a store that has no verdict yet (just created, or
+/// not yet validated since this process started) before they report it as not ready.
+const FIRST_VERDICT_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether the store an ExternalSecret names exists but was never validated, and is young enough
+/// (or this process is) that its first verdict is on its way: the ExternalSecret waits without a
+/// condition change or an Event instead of flashing "store is not ready" (Argo CD: Degraded).
+pub fn first_verdict_pending(ctx: &Context, es: &ExternalSecret) -> bool {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let started = *STARTED.get_or_init(std::time::Instant::now);
+    let namespace = es.namespace().unwrap_or_default();
+    let (name, kind) = es.store_ref();
+    let store = match kind {
+        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(AnyStore::Namespaced),
+        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
+    };
+    let Some(store) = store else { return false };
+    if store.status().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready")) {
+        return false;
+    }
+    let created = store.meta().creation_timestamp.as_ref().map(|t| t.0.as_second());
+    let young = created.is_some_and(|t| chrono::Utc::now().timestamp() - t < FIRST_VERDICT_WAIT.as_secs() as i64);
+    young || started.elapsed() < FIRST_VERDICT_WAIT
+}

@@ -9,8 +9,8 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::Error;
-use crate::api::{CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL};
-use crate::pipeline::{Shaped, data_hash};
+use crate::api::{CREATED_BY_LABEL, CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL};
+use crate::pipeline::{Shaped, created_by, data_hash};
 
 /// The server-side apply field manager of one ExternalSecret.
 pub fn field_manager(es_name: &str) -> String {
@@ -28,12 +28,15 @@ pub fn desired_secret(es: &ExternalSecret, shaped: &Shaped) -> Secret {
     let data = &shaped.data;
     let mut labels: BTreeMap<String, String> = shaped.labels.clone().unwrap_or_else(|| es.labels().clone());
     labels.insert(MANAGED_LABEL.into(), "true".into());
+    let owner = es.spec.target.creation_policy == CreationPolicy::Owner;
+    if owner {
+        labels.insert(CREATED_BY_LABEL.into(), created_by(&es.namespace().unwrap_or_default(), &es.name_any()));
+    }
     let mut annotations: BTreeMap<String, String> = shaped.annotations.clone().unwrap_or_else(|| {
         es.annotations().into_iter().filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration").collect()
     });
     annotations.insert(DATA_HASH_ANNOTATION.into(), data_hash(data));
-    let owner_references =
-        (es.spec.target.creation_policy == CreationPolicy::Owner).then(|| es.controller_owner_ref(&()).map(|r| vec![r])).flatten();
+    let owner_references = owner.then(|| es.controller_owner_ref(&()).map(|r| vec![r])).flatten();
     Secret {
         metadata: ObjectMeta {
             name: Some(es.target_name()),
@@ -65,18 +68,27 @@ pub fn owned_data_keys(secret: &Secret, manager: &str) -> BTreeSet<String> {
     keys
 }
 
-/// The data hash of the Secret as it is now: all of its keys for a target this ExternalSecret
-/// owns alone (Owner, Orphan), only the keys it wrote for a Merge target.
-pub fn current_hash(secret: &Secret, manager: &str, policy: CreationPolicy) -> String {
-    let owned = (policy == CreationPolicy::Merge).then(|| owned_data_keys(secret, manager));
-    let data: BTreeMap<String, Vec<u8>> = secret
+/// The data hash of the Secret as it is now: ESO's hash of all of its data, whoever wrote it.
+pub fn current_hash(secret: &Secret) -> String {
+    let data: BTreeMap<String, Vec<u8>> = secret.data.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect();
+    data_hash(&data)
+}
+
+/// For a target that keeps other writers' keys: set the data-hash annotation of `desired` to the
+/// hash of the data the Secret will hold after the apply (its other keys, minus the keys this
+/// manager wrote before and no longer writes, plus ours), as ESO hashes the whole Secret.
+pub fn hash_merged(desired: &mut Secret, existing: &Secret, manager: &str) {
+    let ours = owned_data_keys(existing, manager);
+    let want = desired.data.clone().unwrap_or_default();
+    let mut after: BTreeMap<String, Vec<u8>> = existing
         .data
         .iter()
         .flatten()
-        .filter(|(k, _)| owned.as_ref().is_none_or(|o| o.contains(*k)))
+        .filter(|(k, _)| !ours.contains(*k) || want.contains_key(*k))
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
-    data_hash(&data)
+    after.extend(want.into_iter().map(|(k, v)| (k, v.0)));
+    desired.metadata.annotations.get_or_insert_default().insert(DATA_HASH_ANNOTATION.into(), data_hash(&after));
 }
 
 /// Whether applying `desired` would change nothing in a Secret whose metadata shows our last
@@ -91,11 +103,27 @@ pub fn metadata_matches(meta: &ObjectMeta, desired: &Secret) -> bool {
         && owners.into_iter().all(|r| meta.owner_references.iter().flatten().any(|o| o.uid == r.uid))
 }
 
-/// Whether the Secret still holds exactly what this ExternalSecret last wrote.
-pub fn is_intact(secret: &Secret, manager: &str, policy: CreationPolicy) -> bool {
+/// Whether `existing` already holds everything applying `desired` would write: the data (exactly
+/// for a target this ExternalSecret owns alone; its own keys, and none it dropped, for a target
+/// shared with other writers), type, labels, annotations and owner.
+pub fn already_applied(existing: &Secret, desired: &Secret, policy: CreationPolicy, manager: &str) -> bool {
+    let have = existing.data.clone().unwrap_or_default();
+    let want = desired.data.clone().unwrap_or_default();
+    let data = match policy {
+        CreationPolicy::Owner | CreationPolicy::Orphan => have == want,
+        _ => want.iter().all(|(k, v)| have.get(k) == Some(v)) && owned_data_keys(existing, manager).iter().all(|k| want.contains_key(k)),
+    };
+    data && desired.type_.as_ref().is_none_or(|t| existing.type_.as_ref() == Some(t))
+        && desired.immutable.is_none_or(|i| existing.immutable == Some(i))
+        && metadata_matches(&existing.metadata, desired)
+}
+
+/// Whether the Secret still holds what was last written to it, by ESO's rule: the managed label
+/// and a data-hash annotation that matches its data.
+pub fn is_intact(secret: &Secret) -> bool {
     let labelled = secret.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
     let recorded = secret.annotations().get(DATA_HASH_ANNOTATION);
-    labelled && recorded.is_some_and(|h| *h == current_hash(secret, manager, policy))
+    labelled && recorded.is_some_and(|h| *h == current_hash(secret))
 }
 
 /// Refuse to write over a Secret this ExternalSecret may not take.

@@ -4,11 +4,13 @@
 mod fetch;
 mod hash;
 pub mod keys;
+mod privileged;
 mod rewrite;
 mod templating;
 #[cfg(test)]
 mod tests;
 
 pub use fetch::{FetchError, Fetched, Source, fetch, validate_spec};
-pub use hash::{data_hash, metadata_hash, synced_resource_version};
+pub use hash::{created_by, data_hash, metadata_hash, synced_resource_version};
+pub use privileged::refuse_privileged_template;
 pub use templating::{LoadedTemplates, Shaped, apply as apply_template};

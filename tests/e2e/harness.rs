@@ -30,7 +30,6 @@ impl Sesame {
 
     /// Start the controller with extra flags and environment variables.
     pub fn start_with_env(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Sesame {
-        let env = sesame_testsupport::env();
         let port = free_port();
         let dir = std::env::temp_dir().join("sesame-e2e");
         std::fs::create_dir_all(&dir).unwrap();
@@ -40,7 +39,8 @@ impl Sesame {
             .arg("run")
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
             .args(args)
-            .env("KUBECONFIG", &env.kubeconfig)
+            // The shipped controller RBAC, not cluster-admin (see identity.rs).
+            .env("KUBECONFIG", crate::identity::controller_kubeconfig())
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -187,6 +187,7 @@ pub async fn install_crds() {
     DONE.get_or_init(|| async {
         use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
         let client = sesame_testsupport::kube_client().await;
+        crate::identity::set_up(&client).await;
         let api: Api<CustomResourceDefinition> = Api::all(client);
         for (_, crd) in sesame::crdgen::all() {
             let name = crd.metadata.name.clone().unwrap();

@@ -1,11 +1,15 @@
 //! End-to-end tests: the real `sesame` binary against the real kube-apiserver started by
 //! `tests/env/testenv`. Each test owns its namespace(s) and a controller class, and runs its own
-//! sesame process, so tests run in parallel without touching each other's objects.
+//! sesame process, so tests run in parallel without touching each other's objects. Every
+//! controller runs under the ClusterRole that deploy/ ships, with a ServiceAccount token from a
+//! real TokenRequest, never as cluster-admin (identity.rs says what else it is granted, and why).
 mod harness;
+mod identity;
 
 mod cloud;
 mod faults;
 mod leader;
+mod migration;
 mod observability;
 mod policies;
 mod providers;

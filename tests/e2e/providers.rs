@@ -25,7 +25,7 @@ pub(crate) async fn secrets_manager() -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::from_conf(conf)
 }
 
-async fn aws_store(scene: &Scene) {
+pub(crate) async fn aws_store(scene: &Scene) {
     let env = sesame_testsupport::env();
     scene
         .plain_secret("aws-creds", &[("id", sesame_testsupport::AWS_ACCESS_KEY_ID), ("secret", sesame_testsupport::AWS_SECRET_ACCESS_KEY)])
@@ -50,7 +50,7 @@ fn aws_env() -> Vec<(&'static str, String)> {
 }
 
 /// Start sesame for the scene with the AWS SDK pointed at moto.
-fn aws_sesame(scene: &Scene, args: &[&str]) -> Sesame {
+pub(crate) fn aws_sesame(scene: &Scene, args: &[&str]) -> Sesame {
     let vars = aws_env();
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     scene.sesame_with(args, &vars)
