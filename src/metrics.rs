@@ -68,6 +68,8 @@ pub struct Metrics {
     provider_latency: Family<LatencyLabels, Histogram>,
     store_condition: Family<ConditionLabels, Gauge>,
     cluster_store_condition: Family<ConditionLabels, Gauge>,
+    ces_condition: Family<ConditionLabels, Gauge>,
+    ces_reconcile_ns: Family<ObjectLabels, FloatGauge>,
     store_calls: Family<StoreLabels, Counter>,
     store_throttles: Family<StoreLabels, Counter>,
     store_queue_wait: Family<StoreLabels, Histogram>,
@@ -94,6 +96,8 @@ impl Default for Metrics {
             provider_latency: Family::new_with_constructor(latency_histogram),
             store_condition: Family::default(),
             cluster_store_condition: Family::default(),
+            ces_condition: Family::default(),
+            ces_reconcile_ns: Family::default(),
             store_calls: Family::default(),
             store_throttles: Family::default(),
             store_queue_wait: Family::new_with_constructor(latency_histogram),
@@ -102,6 +106,16 @@ impl Default for Metrics {
         };
         registry.register("externalsecret_sync_calls", "Total number of ExternalSecret reconciles", m.sync_calls.clone());
         registry.register("externalsecret_sync_calls_error", "Total number of failed ExternalSecret syncs", m.sync_errors.clone());
+        registry.register(
+            "clusterexternalsecret_status_condition",
+            "The status condition of a ClusterExternalSecret",
+            m.ces_condition.clone(),
+        );
+        registry.register(
+            "clusterexternalsecret_reconcile_duration",
+            "Duration of the last reconcile of a ClusterExternalSecret, in nanoseconds (as ESO)",
+            m.ces_reconcile_ns.clone(),
+        );
         registry.register("externalsecret_status_condition", "The status condition of an ExternalSecret", m.es_condition.clone());
         registry.register(
             "externalsecret_reconcile_duration",
@@ -207,6 +221,17 @@ impl Metrics {
     pub fn store_status(&self, cluster: bool, name: &str, namespace: &str, ready: bool) {
         let family = if cluster { &self.cluster_store_condition } else { &self.store_condition };
         set_condition(family, name, namespace, ready);
+    }
+
+    /// A ClusterExternalSecret's Ready condition and how long its last reconcile took.
+    pub fn ces_reconciled(&self, name: &str, ready: bool, took: std::time::Duration) {
+        set_condition(&self.ces_condition, name, "", ready);
+        self.ces_reconcile_ns.get_or_create(&labels(name, "")).set(took.as_nanos() as f64);
+    }
+
+    pub fn ces_deleted(&self, name: &str) {
+        remove_condition(&self.ces_condition, name, "");
+        self.ces_reconcile_ns.remove(&labels(name, ""));
     }
 
     pub fn store_deleted(&self, cluster: bool, name: &str, namespace: &str) {

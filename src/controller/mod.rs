@@ -1,4 +1,5 @@
 //! The controllers: ExternalSecret (sync) and SecretStore / ClusterSecretStore (validation).
+mod cluster_external_secret;
 mod due;
 mod error;
 mod external_secret;

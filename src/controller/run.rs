@@ -255,7 +255,13 @@ pub async fn run(
             _ = shutdown.clone() => {}
         }
     };
-    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, readiness, shutdown_watches);
+    // ClusterExternalSecrets write ExternalSecrets into many namespaces: cluster-wide installs only.
+    let ces_ctrl = async {
+        if opts.namespace.is_none() {
+            super::cluster_external_secret::run(client.clone(), metrics.clone(), opts.concurrency, shutdown.clone()).await;
+        }
+    };
+    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, readiness, shutdown_watches);
     ctx.clients.close().await;
 }
 

@@ -12,6 +12,7 @@ use crate::tools::{self, docs, kind, name};
 const ES: &str = "externalsecrets.external-secrets.io";
 const SS: &str = "secretstores.external-secrets.io";
 const CSS: &str = "clustersecretstores.external-secrets.io";
+const CES: &str = "clusterexternalsecrets.external-secrets.io";
 
 /// Where a question is asked.
 #[derive(Clone, Copy)]
@@ -134,6 +135,7 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
     expect(&dev, false, "create", SS, Scope::Ns(&dev_ns.0), None);
     expect(&dev, false, "update", SS, Scope::Ns(&dev_ns.0), None);
     expect(&dev, false, "create", CSS, Scope::Cluster, None);
+    expect(&dev, false, "create", CES, Scope::Cluster, None);
     expect(&dev, false, "create", ES, Scope::Ns(&ctrl.0), None);
 
     // Really, as the developer.
@@ -203,9 +205,13 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     expect(&sa, true, "create", "events", app, None);
     expect(&sa, true, "get", "serviceaccounts", app, None);
     expect(&sa, true, "create", "serviceaccounts", app, Some("token"));
-    expect(&sa, true, "get", "namespaces", Scope::Cluster, None);
-    expect(&sa, false, "list", "namespaces", Scope::Cluster, None);
-    expect(&sa, false, "watch", "namespaces", Scope::Cluster, None);
+    // Namespaces: a ClusterSecretStore's conditions and ClusterExternalSecret selectors.
+    for verb in ["get", "list", "watch"] {
+        expect(&sa, true, verb, "namespaces", Scope::Cluster, None);
+        expect(&sa, true, verb, CES, Scope::Cluster, None);
+    }
+    expect(&sa, true, "patch", CES, Scope::Cluster, Some("status"));
+    expect(&sa, false, "update", "namespaces", Scope::Cluster, None);
     // Template ConfigMaps are watched (metadata) so a change re-renders at once.
     for verb in ["get", "list", "watch"] {
         expect(&sa, true, verb, "configmaps", all, None);
@@ -213,9 +219,14 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     expect(&sa, true, "create", "leases.coordination.k8s.io", own, None);
     expect(&sa, true, "update", "leases.coordination.k8s.io/sesame-leader", own, None);
 
+    // The ExternalSecrets of ClusterExternalSecrets, by server-side apply.
+    for verb in ["create", "patch", "delete"] {
+        expect(&sa, true, verb, ES, app, None);
+    }
     // What it has no business doing.
+    expect(&sa, false, "update", ES, app, None);
     for verb in ["create", "update", "patch", "delete"] {
-        expect(&sa, false, verb, ES, app, None);
+        expect(&sa, false, verb, CES, Scope::Cluster, None);
         expect(&sa, false, verb, SS, app, None);
         expect(&sa, false, verb, CSS, Scope::Cluster, None);
     }

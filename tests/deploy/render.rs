@@ -60,6 +60,7 @@ fn helm_default_install_is_the_documented_one() {
     assert_eq!(
         crds,
         BTreeSet::from([
+            "clusterexternalsecrets.external-secrets.io",
             "externalsecrets.external-secrets.io",
             "secretstores.external-secrets.io",
             "clustersecretstores.external-secrets.io"

@@ -343,7 +343,7 @@ pub async fn apply(client: &Client, ns: &str, plural: &str, name: &str, body: Va
     let gvk = kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", &kind);
     let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, plural);
     let api: Api<kube::api::DynamicObject> =
-        if plural == "clustersecretstores" { Api::all_with(client.clone(), &ar) } else { Api::namespaced_with(client.clone(), ns, &ar) };
+        if plural.starts_with("cluster") { Api::all_with(client.clone(), &ar) } else { Api::namespaced_with(client.clone(), ns, &ar) };
     api.patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&body))
         .await
         .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));

@@ -7,6 +7,7 @@ mod harness;
 mod identity;
 
 mod cloud;
+mod cluster_external_secret;
 mod faults;
 mod leader;
 mod migration;
