@@ -218,6 +218,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
             &es.object_ref(&()),
         )
         .await;
+        // Consumers of a changed Secret restart (beyond ESO); a new Secret has no running consumer.
+        if !created {
+            super::rollout::restart_consumers(ctx, es).await;
+        }
     }
     ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
     ctx.remember_ready(es, true);

@@ -4,6 +4,7 @@ mod due;
 mod error;
 mod external_secret;
 mod memory;
+mod rollout;
 pub mod run;
 mod store;
 mod target;
@@ -11,6 +12,7 @@ mod target;
 pub use due::{Due, Schedule, backoff, due, next_slot};
 pub use error::Error;
 pub use memory::{Memory, Synced};
+pub use rollout::ROLLOUT_RESTART_ANNOTATION;
 pub use run::run;
 pub use target::{desired_secret, field_manager};
 

@@ -3,6 +3,9 @@
 //! needs and the file lacks fails these tests), with a token from a real TokenRequest. Not
 //! cluster-admin: what passes here passes under the shipped RBAC.
 //!
+//! The chart's `rolloutRestart` switch is on: the ClusterRole of
+//! `deploy/kustomize/components/rollout-restart` is bound too (read from its file as well).
+//!
 //! One test-only addition: Leases in any namespace, because the leader-election tests elect in
 //! their own namespaces (the shipped Role grants Leases in the install namespace only; the
 //! as-shipped tests in tests/deploy run that Role as it is). The fault tests run private
@@ -48,15 +51,21 @@ pub async fn set_up(client: &kube::Client) {
     let docs: Vec<Value> = serde_saphyr::from_multiple(&shipped).expect("rbac-controller.yaml is YAML");
     let mut role = docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("the shipped ClusterRole");
     role["metadata"] = json!({"name": ROLE});
+    let component =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/kustomize/components/rollout-restart/rbac.yaml")).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&component).expect("rollout-restart/rbac.yaml is YAML");
+    let mut restarts = docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("the rollout-restart ClusterRole");
+    restarts["metadata"] = json!({"name": format!("{ROLE}-rollout-restart")});
     apply(client, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})).await;
     apply(client, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": NAMESPACE}})).await;
     apply(client, &role).await;
+    apply(client, &restarts).await;
     let leases = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": format!("{ROLE}-leases")},
         "rules": [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]}],
     });
     apply(client, &leases).await;
-    for role in [ROLE.to_string(), format!("{ROLE}-leases")] {
+    for role in [ROLE.to_string(), format!("{ROLE}-leases"), format!("{ROLE}-rollout-restart")] {
         apply(
             client,
             &json!({

@@ -14,6 +14,7 @@ mod migration;
 mod observability;
 mod policies;
 mod providers;
+mod rollout;
 mod stores;
 mod sync;
 mod templates;
