@@ -358,33 +358,31 @@ async fn write_target(
     Ok(Outcome::Synced { created: existing.is_none(), changed })
 }
 
-/// ESO's cleanup after a target rename: Secrets this Owner ExternalSecret created under another
-/// name (found by the created-by label in the managed-Secret cache) are deleted.
+/// ESO's cleanup after a target rename: the Secret this Owner ExternalSecret created under its
+/// previous name (the one `status.binding` still names, if the managed-Secret cache shows it with
+/// this ExternalSecret's created-by label) is deleted. A lookup by name, not a scan of every
+/// Secret per sync as ESO's label list does, so it stays O(1) at any scale.
 async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -> Result<(), Error> {
     let namespace = es.namespace().unwrap_or_default();
-    let owner = pipeline::created_by(&namespace, &es.name_any());
-    let target = es.target_name();
-    let renamed: Vec<_> = ctx
-        .secrets
-        .state()
-        .into_iter()
-        .filter(|s| s.namespace().as_deref() == Some(&namespace) && s.name_any() != target)
-        .filter(|s| s.labels().get(CREATED_BY_LABEL) == Some(&owner))
-        .collect();
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    for old in renamed {
-        // Only the object we saw: a Secret re-created under that name since is not ours to delete.
-        let params = DeleteParams { preconditions: Some(Preconditions { uid: old.uid(), resource_version: None }), ..Default::default() };
-        match api.delete(&old.name_any(), &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => continue,
-            Err(e) => return Err(e.into()),
-        }
-        ctx.forget_version(&namespace, &old.name_any());
-        let note = Some("secret deleted because it was orphaned".to_string());
-        let event = Event { type_: EventType::Normal, reason: "Deleted".into(), note, action: "Sync".into(), secondary: None };
-        ctx.publish(&event, &es.object_ref(&())).await;
+    let Some(previous) = es.status.as_ref().and_then(|s| s.binding.as_ref()).map(|b| b.name.clone()) else { return Ok(()) };
+    if previous.is_empty() || previous == es.target_name() {
+        return Ok(());
     }
+    let Some(old) = ctx.secrets.get(&ObjectRef::new(&previous).within(&namespace)) else { return Ok(()) };
+    if old.labels().get(CREATED_BY_LABEL) != Some(&pipeline::created_by(&namespace, &es.name_any())) {
+        return Ok(());
+    }
+    // Only the object we saw: a Secret re-created under that name since is not ours to delete.
+    let params = DeleteParams { preconditions: Some(Preconditions { uid: old.uid(), resource_version: None }), ..Default::default() };
+    match Api::<Secret>::namespaced(ctx.client.clone(), &namespace).delete(&previous, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    ctx.forget_version(&namespace, &previous);
+    let note = Some("secret deleted because it was orphaned".to_string());
+    let event = Event { type_: EventType::Normal, reason: "Deleted".into(), note, action: "Sync".into(), secondary: None };
+    ctx.publish(&event, &es.object_ref(&())).await;
     Ok(())
 }
 
