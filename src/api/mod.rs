@@ -4,6 +4,7 @@ mod cluster_external_secret;
 mod common;
 mod external_secret;
 mod provider;
+mod push_secret;
 mod secret_store;
 mod template;
 
@@ -11,6 +12,7 @@ pub use cluster_external_secret::*;
 pub use common::*;
 pub use external_secret::*;
 pub use provider::*;
+pub use push_secret::*;
 pub use secret_store::*;
 pub use template::*;
 

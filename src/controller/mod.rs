@@ -4,6 +4,7 @@ mod due;
 mod error;
 mod external_secret;
 mod memory;
+mod push_secret;
 mod rollout;
 pub mod run;
 mod store;

@@ -261,7 +261,8 @@ pub async fn run(
             super::cluster_external_secret::run(client.clone(), metrics.clone(), opts.concurrency, shutdown.clone()).await;
         }
     };
-    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, readiness, shutdown_watches);
+    let push_ctrl = super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, shutdown.clone());
+    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, push_ctrl, readiness, shutdown_watches);
     ctx.clients.close().await;
 }
 

@@ -63,7 +63,7 @@ pub fn fingerprint(ctx: &Context, es: &ExternalSecret) -> String {
 
 /// ClusterSecretStore `conditions`: no entries allow every namespace; otherwise the namespace
 /// must match one entry (by name, regular expression or label selector).
-async fn allowed_from(ctx: &Context, conditions: &[ClusterSecretStoreCondition], namespace: &str) -> Result<(), String> {
+pub(super) async fn allowed_from(ctx: &Context, conditions: &[ClusterSecretStoreCondition], namespace: &str) -> Result<(), String> {
     if conditions.is_empty() {
         return Ok(());
     }

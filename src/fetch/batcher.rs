@@ -69,6 +69,23 @@ impl Batcher {
         &self.0.provider
     }
 
+    /// One provider call outside the read path (PushSecret writes, deletes, existence checks),
+    /// charged to the same budget as reads and feeding the same throttling backoff.
+    pub async fn call<T, F, Fut>(&self, call: F) -> Result<T, ProviderError>
+    where
+        F: FnOnce(Arc<dyn SecretProvider>) -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let s = &self.0;
+        s.budget.acquire(1).await;
+        let result = call(s.provider.clone()).await;
+        match &result {
+            Err(ProviderError::Throttled { retry_after, .. }) => s.budget.throttled(*retry_after),
+            _ => s.budget.succeeded(),
+        }
+        result
+    }
+
     /// Read one key, sharing the remote call with every concurrent reader of the same key.
     pub async fn get(&self, key: RemoteKey, priority: Priority) -> Result<SecretValue, ProviderError> {
         let (tx, rx) = oneshot::channel();

@@ -13,6 +13,7 @@ const ES: &str = "externalsecrets.external-secrets.io";
 const SS: &str = "secretstores.external-secrets.io";
 const CSS: &str = "clustersecretstores.external-secrets.io";
 const CES: &str = "clusterexternalsecrets.external-secrets.io";
+const PS: &str = "pushsecrets.external-secrets.io";
 
 /// Where a question is asked.
 #[derive(Clone, Copy)]
@@ -131,6 +132,7 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
     }
     for verb in ["get", "list", "watch", "update", "patch", "delete"] {
         expect(&dev, true, verb, ES, Scope::Ns(&dev_ns.0), None);
+        expect(&dev, true, verb, PS, Scope::Ns(&dev_ns.0), None);
     }
     expect(&dev, false, "create", SS, Scope::Ns(&dev_ns.0), None);
     expect(&dev, false, "update", SS, Scope::Ns(&dev_ns.0), None);
@@ -211,6 +213,12 @@ fn controller_service_account_can_do_its_job_and_no_more() {
         expect(&sa, true, verb, CES, Scope::Cluster, None);
     }
     expect(&sa, true, "patch", CES, Scope::Cluster, Some("status"));
+    // PushSecrets: read, finalizer (patch), status.
+    for verb in ["get", "list", "watch", "patch"] {
+        expect(&sa, true, verb, PS, all, None);
+    }
+    expect(&sa, true, "patch", PS, all, Some("status"));
+    expect(&sa, false, "create", PS, app, None);
     expect(&sa, false, "update", "namespaces", Scope::Cluster, None);
     // Template ConfigMaps are watched (metadata) so a change re-renders at once.
     for verb in ["get", "list", "watch"] {

@@ -61,6 +61,7 @@ fn helm_default_install_is_the_documented_one() {
         crds,
         BTreeSet::from([
             "clusterexternalsecrets.external-secrets.io",
+            "pushsecrets.external-secrets.io",
             "externalsecrets.external-secrets.io",
             "secretstores.external-secrets.io",
             "clustersecretstores.external-secrets.io"

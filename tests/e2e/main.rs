@@ -14,6 +14,7 @@ mod migration;
 mod observability;
 mod policies;
 mod providers;
+mod push_secret;
 mod refresh_policy;
 mod rollout;
 mod stores;

@@ -18,6 +18,6 @@ pub mod property;
 pub use calls::{CallRecorder, NoCalls, ProviderContext};
 pub use error::ProviderError;
 pub use provider::{Capabilities, CredentialSource, DEFAULT_BATCH_CONCURRENCY, SecretProvider};
-pub use refs::{FindName, FindQuery, MetadataPolicy, RemoteKey};
+pub use refs::{FindName, FindQuery, MetadataPolicy, PushRef, RemoteKey};
 pub use selectors::{CaProvider, CaProviderKind, SecretKeySelector, ServiceAccountSelector};
 pub use value::SecretValue;

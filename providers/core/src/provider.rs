@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
 
-use crate::{CaProvider, FindQuery, ProviderError, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector};
+use crate::{CaProvider, FindQuery, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector};
 
 /// What a store can do, reported in `SecretStore.status.capabilities`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +55,29 @@ pub trait SecretProvider: Send + Sync {
     /// A cheap call proving the credentials and configuration work; sets the store's Ready.
     async fn validate(&self) -> Result<(), ProviderError>;
 
+    /// `ReadWrite` for providers that implement the three PushSecret calls below.
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadOnly
+    }
+
+    /// PushSecret: write `value` to `remote`; with a property, merge it into the remote secret's
+    /// JSON object. A remote secret Sesame does not manage is refused (as ESO's providers do).
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        let _ = (remote, value);
+        Err(ProviderError::Invalid(format!("{} cannot push secrets (the store is ReadOnly)", self.name())))
+    }
+
+    /// PushSecret `deletionPolicy: Delete`: remove what was pushed (only the property, when one
+    /// was named and others remain). A remote secret that is already gone is not an error.
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        let _ = remote;
+        Err(ProviderError::Invalid(format!("{} cannot delete secrets (the store is ReadOnly)", self.name())))
+    }
+
+    /// PushSecret `updatePolicy: IfNotExists`: whether the remote secret (or property) exists.
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        let _ = remote;
+        Err(ProviderError::Invalid(format!("{} cannot push secrets (the store is ReadOnly)", self.name())))
     }
 
     /// Release what the client holds (e.g. revoke a Vault token). Called when the store changes

@@ -52,3 +52,18 @@ pub struct FindQuery {
 pub struct FindName {
     pub regexp: String,
 }
+
+/// Where PushSecret writes one value: a remote secret, optionally one property (JSON key) of it,
+/// with provider-specific options (`data[].metadata`, as ESO's providers read them).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PushRef {
+    pub key: String,
+    pub property: Option<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl PushRef {
+    pub fn new(key: impl Into<String>, property: Option<String>) -> Self {
+        PushRef { key: key.into(), property: property.filter(|p| !p.is_empty()), metadata: None }
+    }
+}

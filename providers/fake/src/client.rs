@@ -1,21 +1,40 @@
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
-use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{Capabilities, FindQuery, MetadataPolicy, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue};
 
 use crate::FakeProvider;
 
-/// Serves a fake store's data. Keyed by (key, version) exactly as ESO's fake provider.
-#[derive(Debug, Clone)]
+/// Serves a fake store's data. Keyed by (key, version) exactly as ESO's fake provider. Pushed
+/// values live in memory beside the spec's data, for as long as the client (one store
+/// generation), and are read back before it; the spec's own entries are not Sesame's to change.
+#[derive(Debug)]
 pub struct FakeClient {
     entries: BTreeMap<(String, String), String>,
+    pushed: Mutex<BTreeMap<String, Vec<u8>>>,
     validation_fails: bool,
 }
 
 impl FakeClient {
     pub fn new(spec: &FakeProvider) -> Self {
         let entries = spec.data.iter().map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone())).collect();
-        FakeClient { entries, validation_fails: spec.validation_result == Some(2) }
+        FakeClient { entries, pushed: Mutex::default(), validation_fails: spec.validation_result == Some(2) }
+    }
+
+    fn pushed(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
+        self.pushed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The JSON object a property push merges into (an empty one for a new secret).
+fn object(current: Option<&Vec<u8>>, key: &str) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
+    match current {
+        None => Ok(Default::default()),
+        Some(bytes) => match serde_json::from_slice(bytes) {
+            Ok(serde_json::Value::Object(map)) => Ok(map),
+            _ => Err(ProviderError::Invalid(format!("secret {key} is not a JSON object: a property cannot be pushed into it"))),
+        },
     }
 }
 
@@ -30,6 +49,11 @@ impl SecretProvider for FakeClient {
             return Err(ProviderError::Invalid("the fake provider has no metadata".into()));
         }
         let version = key.version.clone().unwrap_or_default();
+        if version.is_empty()
+            && let Some(value) = self.pushed().get(&key.key)
+        {
+            return Ok(SecretValue::new(value.clone()));
+        }
         self.entries
             .get(&(key.key.clone(), version))
             .map(|v| SecretValue::from(v.as_str()))
@@ -54,6 +78,57 @@ impl SecretProvider for FakeClient {
             .filter(|((key, _), _)| matcher.as_ref().is_none_or(|m| m.is_match(key)))
             .map(|((key, _), value)| (key.clone(), SecretValue::from(value.as_str())))
             .collect())
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        if self.entries.keys().any(|(k, _)| *k == remote.key) {
+            return Err(ProviderError::Invalid(format!("secret {} is the store's own data, not managed by Sesame", remote.key)));
+        }
+        let mut pushed = self.pushed();
+        let new = match &remote.property {
+            None => value.to_vec(),
+            Some(property) => {
+                let mut map = object(pushed.get(&remote.key), &remote.key)?;
+                let text = String::from_utf8(value.to_vec())
+                    .map_err(|_| ProviderError::Invalid(format!("property {property} of {}: not UTF-8", remote.key)))?;
+                map.insert(property.clone(), serde_json::Value::String(text));
+                serde_json::to_vec(&map).map_err(|e| ProviderError::Invalid(e.to_string()))?
+            }
+        };
+        pushed.insert(remote.key.clone(), new);
+        Ok(())
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        let mut pushed = self.pushed();
+        let Some(property) = &remote.property else {
+            pushed.remove(&remote.key);
+            return Ok(());
+        };
+        let Ok(mut map) = object(pushed.get(&remote.key), &remote.key) else { return Ok(()) };
+        map.remove(property);
+        if map.is_empty() {
+            pushed.remove(&remote.key);
+        } else {
+            pushed.insert(remote.key.clone(), serde_json::to_vec(&map).map_err(|e| ProviderError::Invalid(e.to_string()))?);
+        }
+        Ok(())
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        if self.entries.keys().any(|(k, _)| *k == remote.key) {
+            return Ok(true);
+        }
+        let pushed = self.pushed();
+        Ok(match (&remote.property, pushed.get(&remote.key)) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(p), Some(bytes)) => object(Some(bytes), &remote.key).is_ok_and(|m| m.contains_key(p)),
+        })
     }
 
     async fn validate(&self) -> Result<(), ProviderError> {
@@ -113,6 +188,28 @@ mod tests {
         let q = FindQuery { path: Some("/db".into()), name: Some(FindName { regexp: "pass$".into() }), ..Default::default() };
         let found = s.find(&q).await.unwrap();
         assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/db/pass"]);
+    }
+
+    #[tokio::test]
+    async fn pushed_values_are_read_back_merged_by_property_and_deleted_exactly() {
+        let s = store();
+        s.push_secret(&PushRef::new("/pushed/db", Some("user".into())), b"app").await.unwrap();
+        s.push_secret(&PushRef::new("/pushed/db", Some("password".into())), b"pw").await.unwrap();
+        assert_eq!(text(s.get_secret(&RemoteKey::new("/pushed/db")).await.unwrap()), r#"{"password":"pw","user":"app"}"#);
+        assert!(s.secret_exists(&PushRef::new("/pushed/db", Some("user".into()))).await.unwrap());
+        s.delete_secret(&PushRef::new("/pushed/db", Some("user".into()))).await.unwrap();
+        assert_eq!(text(s.get_secret(&RemoteKey::new("/pushed/db")).await.unwrap()), r#"{"password":"pw"}"#);
+        s.delete_secret(&PushRef::new("/pushed/db", Some("password".into()))).await.unwrap();
+        assert!(s.get_secret(&RemoteKey::new("/pushed/db")).await.unwrap_err().is_not_found());
+        assert!(!s.secret_exists(&PushRef::new("/pushed/db", None)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_stores_own_data_is_never_overwritten() {
+        let s = store();
+        let err = s.push_secret(&PushRef::new("/db/pass", None), b"x").await.unwrap_err();
+        assert!(err.to_string().contains("not managed"), "{err}");
+        assert_eq!(text(s.get_secret(&RemoteKey::new("/db/pass")).await.unwrap()), "p1");
     }
 
     #[tokio::test]

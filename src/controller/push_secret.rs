@@ -1,0 +1,361 @@
+//! PushSecret: write the keys of a Secret of the PushSecret's namespace to stores that can write,
+//! through the same client cache and budgets as reads. What was written is recorded in
+//! `status.syncedPushSecrets`; with `deletionPolicy: Delete` exactly that is deleted when an entry
+//! or the PushSecret goes away (a finalizer holds the PushSecret until then). A failure never
+//! deletes anything.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::{Selector, SelectorExt};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Resource, ResourceExt};
+use sesame_provider_core::{Capabilities, PushRef};
+
+use super::{Context, Error, store};
+use crate::api::{
+    AnyStore, Condition, PushSecret, PushSecretConversionStrategy, PushSecretData, PushSecretDeletionPolicy, PushSecretStoreRef,
+    PushSecretUpdatePolicy, set_condition,
+};
+use crate::fetch::StoreClient;
+
+/// ESO's finalizer on PushSecrets whose deletionPolicy is Delete.
+pub const FINALIZER: &str = "pushsecret.externalsecrets.io/finalizer";
+
+type Synced = BTreeMap<String, BTreeMap<String, PushSecretData>>;
+
+/// The status key of one entry: the remote key, and the property when one is named.
+fn entry_key(data: &PushSecretData) -> String {
+    let r = &data.r#match.remote_ref;
+    match r.property.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => format!("{}/{p}", r.remote_key),
+        None => r.remote_key.clone(),
+    }
+}
+
+fn push_ref(data: &PushSecretData) -> PushRef {
+    let r = &data.r#match.remote_ref;
+    PushRef { metadata: data.metadata.clone(), ..PushRef::new(&r.remote_key, r.property.clone()) }
+}
+
+/// The stores a PushSecret names, with their status keys (`<Kind>/<name>`), or why one cannot be used.
+async fn stores(ctx: &Context, ps: &PushSecret) -> Result<Vec<(String, AnyStore)>, String> {
+    let namespace = ps.namespace().unwrap_or_default();
+    let mut out = Vec::new();
+    for r in &ps.spec.secret_store_refs {
+        let cluster = r.kind.as_deref() == Some("ClusterSecretStore");
+        let found: Vec<AnyStore> = match (&r.name, &r.label_selector) {
+            (Some(name), _) if cluster => ctx.cluster_stores.get(&ObjectRef::new(name)).map(AnyStore::Cluster).into_iter().collect(),
+            (Some(name), _) => ctx.stores.get(&ObjectRef::new(name).within(&namespace)).map(AnyStore::Namespaced).into_iter().collect(),
+            (None, Some(selector)) => {
+                let selector = Selector::try_from(selector.clone()).map_err(|e| format!("invalid secretStoreRefs labelSelector: {e}"))?;
+                if cluster {
+                    ctx.cluster_stores.state().into_iter().filter(|s| selector.matches(s.labels())).map(AnyStore::Cluster).collect()
+                } else {
+                    let mine = ctx.stores.state().into_iter().filter(|s| s.namespace().as_deref() == Some(&namespace));
+                    mine.filter(|s| selector.matches(s.labels())).map(AnyStore::Namespaced).collect()
+                }
+            }
+            (None, None) => return Err("a secretStoreRefs entry names neither a store nor a labelSelector".into()),
+        };
+        if found.is_empty() {
+            return Err(format!("{} {} not found", kind_of(r), r.name.as_deref().unwrap_or("(by label)")));
+        }
+        for store in found {
+            if !ctx.config.handles_class(store.spec().controller.as_deref()) {
+                continue;
+            }
+            if let AnyStore::Cluster(css) = &store {
+                store::allowed_from(ctx, &css.spec.store.conditions, &namespace)
+                    .await
+                    .map_err(|why| format!("ClusterSecretStore {} may not be used from namespace {namespace}: {why}", css.name_any()))?;
+            }
+            if !store.is_ready() {
+                return Err(format!("{} {} is not ready", store.kind().as_str(), store.meta().name.as_deref().unwrap_or_default()));
+            }
+            out.push((format!("{}/{}", store.kind().as_str(), store.meta().name.clone().unwrap_or_default()), store));
+        }
+    }
+    Ok(out)
+}
+
+fn kind_of(r: &PushSecretStoreRef) -> &str {
+    r.kind.as_deref().unwrap_or("SecretStore")
+}
+
+/// The source data: the Secret's keys, shaped by the template when there is one.
+async fn source(ctx: &Context, ps: &PushSecret) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let selector = &ps.spec.selector;
+    if selector.generator_ref.is_some() {
+        return Err("selector.generatorRef is not supported yet".into());
+    }
+    let Some(name): Option<String> = selector.secret.as_ref().and_then(|s| s.name.clone()) else {
+        return Err("selector.secret.name is required (a label selector is not supported yet)".into());
+    };
+    let namespace = ps.namespace().unwrap_or_default();
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+        .get_opt(&name)
+        .await
+        .map_err(|e| format!("reading source secret {name}: {e}"))?
+        .ok_or_else(|| format!("source secret {name} not found"))?;
+    let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    match &ps.spec.template {
+        None => Ok(data),
+        Some(t) if !t.template_from.is_empty() => Err("template.templateFrom is not supported in PushSecret yet".into()),
+        Some(t) => crate::pipeline::apply_template(t, &data, &Default::default())
+            .map(|shaped| shaped.data)
+            .map_err(|_| "the template could not be rendered".to_string()),
+    }
+}
+
+/// The bytes one entry pushes: one key, or the whole Secret as a JSON object of strings.
+fn value_of(data: &PushSecretData, source: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
+    if data.conversion_strategy == PushSecretConversionStrategy::ReverseUnicode {
+        return Err("conversionStrategy ReverseUnicode is not supported yet".into());
+    }
+    match data.r#match.secret_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key) => source.get(key).cloned().ok_or_else(|| format!("source secret has no key {key}")),
+        None => {
+            let map: BTreeMap<&String, String> = source.iter().map(|(k, v)| (k, String::from_utf8_lossy(v).into_owned())).collect();
+            serde_json::to_vec(&map).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Pushes every entry to every store; returns what is now pushed (what was already recorded and
+/// is still wanted is kept even when a later call fails), or the first error.
+async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced) -> (Synced, Result<(), String>) {
+    let namespace = ps.namespace().unwrap_or_default();
+    let mut synced = Synced::new();
+    let targets = match stores(ctx, ps).await {
+        Ok(t) => t,
+        Err(e) => return (old.clone(), Err(e)),
+    };
+    if !ps.spec.data_to.is_empty() {
+        return (old.clone(), Err("dataTo is not supported yet".into()));
+    }
+    let data = match source(ctx, ps).await {
+        Ok(d) => d,
+        Err(e) => return (old.clone(), Err(e)),
+    };
+    for (key, store) in targets {
+        let client: Arc<StoreClient> = match ctx.clients.get(&store, Some(&namespace)).await {
+            Ok(c) => c,
+            Err(e) => return (old.clone(), Err(format!("{key}: {e}"))),
+        };
+        if client.batcher.provider().capabilities() != Capabilities::ReadWrite {
+            return (old.clone(), Err(format!("{key} is ReadOnly: its provider cannot push")));
+        }
+        let recorded = old.get(&key).cloned().unwrap_or_default();
+        let entries = synced.entry(key.clone()).or_default();
+        for entry in &ps.spec.data {
+            let value = match value_of(entry, &data) {
+                Ok(v) => v,
+                Err(e) => return (merge(synced, old), Err(e)),
+            };
+            let remote = push_ref(entry);
+            if ps.spec.update_policy == PushSecretUpdatePolicy::IfNotExists && !recorded.contains_key(&entry_key(entry)) {
+                match client.batcher.call(|p| async move { p.secret_exists(&remote).await }).await {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => return (merge(synced, old), Err(format!("{key}: {e}"))),
+                }
+            }
+            let remote = push_ref(entry);
+            if let Err(e) = client.batcher.call(|p| async move { p.push_secret(&remote, &value).await }).await {
+                return (merge(synced, old), Err(format!("{key}: pushing {}: {e}", entry_key(entry))));
+            }
+            entries.insert(entry_key(entry), entry.clone());
+        }
+    }
+    (synced, Ok(()))
+}
+
+/// After a failure: what was pushed now, plus what had been recorded before (still ours).
+fn merge(mut now: Synced, old: &Synced) -> Synced {
+    for (store, entries) in old {
+        let e = now.entry(store.clone()).or_default();
+        for (k, v) in entries {
+            e.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    now
+}
+
+/// Deletes recorded entries that are no longer pushed (deletionPolicy Delete), keeping in the
+/// returned map whatever could not be deleted.
+async fn delete_dropped(ctx: &Context, ps: &PushSecret, old: &Synced, now: &Synced) -> Result<Synced, String> {
+    let namespace = ps.namespace().unwrap_or_default();
+    let mut kept = now.clone();
+    for (store_key, entries) in old {
+        let dropped: Vec<&PushSecretData> =
+            entries.iter().filter(|(k, _)| now.get(store_key).is_none_or(|n| !n.contains_key(*k))).map(|(_, v)| v).collect();
+        if dropped.is_empty() {
+            continue;
+        }
+        let Some(store) = store_by_key(ctx, store_key, &namespace) else {
+            return Err(format!("{store_key} no longer exists: what was pushed to it cannot be deleted"));
+        };
+        let client = ctx.clients.get(&store, Some(&namespace)).await.map_err(|e| format!("{store_key}: {e}"))?;
+        for entry in dropped {
+            let remote = push_ref(entry);
+            if let Err(e) = client.batcher.call(|p| async move { p.delete_secret(&remote).await }).await {
+                kept.entry(store_key.clone()).or_default().insert(entry_key(entry), entry.clone());
+                return Err(format!("{store_key}: deleting {}: {e}", entry_key(entry)));
+            }
+        }
+    }
+    Ok(kept)
+}
+
+fn store_by_key(ctx: &Context, key: &str, namespace: &str) -> Option<AnyStore> {
+    match key.split_once('/')? {
+        ("ClusterSecretStore", name) => ctx.cluster_stores.get(&ObjectRef::new(name)).map(AnyStore::Cluster),
+        (_, name) => ctx.stores.get(&ObjectRef::new(name).within(namespace)).map(AnyStore::Namespaced),
+    }
+}
+
+async fn patch_finalizers(ctx: &Context, ps: &PushSecret, finalizers: Vec<String>) -> Result<(), Error> {
+    let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default());
+    let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": ps.resource_version()}});
+    api.patch(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    Ok(())
+}
+
+pub async fn reconcile(ps: Arc<PushSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    // Store decisions read the store caches: never decide on a cache still listing.
+    if !ctx.caches_ready.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(Action::requeue(Duration::from_millis(500)));
+    }
+    let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER);
+    let old = ps.status.clone().unwrap_or_default();
+    if ps.meta().deletion_timestamp.is_some() {
+        if has_finalizer {
+            // Everything recorded goes; the finalizer stays until it has.
+            delete_dropped(&ctx, &ps, &old.synced_push_secrets, &Synced::new()).await.map_err(Error::InvalidSpec)?;
+            patch_finalizers(&ctx, &ps, ps.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect()).await?;
+        }
+        return Ok(Action::await_change());
+    }
+    let delete_policy = ps.spec.deletion_policy == PushSecretDeletionPolicy::Delete;
+    if delete_policy != has_finalizer {
+        let mut finalizers: Vec<String> = ps.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+        if delete_policy {
+            finalizers.push(FINALIZER.into());
+        }
+        patch_finalizers(&ctx, &ps, finalizers).await?;
+        return Ok(Action::await_change());
+    }
+    let (mut synced, pushed) = push_all(&ctx, &ps, &old.synced_push_secrets).await;
+    let mut result = pushed;
+    if result.is_ok() && delete_policy {
+        match delete_dropped(&ctx, &ps, &old.synced_push_secrets, &synced).await {
+            Ok(kept) => synced = kept,
+            Err(e) => result = Err(e),
+        }
+    }
+    let mut status = old.clone();
+    status.synced_push_secrets = synced;
+    let now = super::now_rfc3339();
+    let condition = match &result {
+        Ok(()) => {
+            status.refresh_time = Some(now.clone());
+            status.synced_resource_version =
+                Some(crate::pipeline::synced_resource_version(ps.meta().generation, ps.labels(), ps.annotations()));
+            Condition::ready(true, "Synced", "PushSecret synced successfully")
+        }
+        Err(e) => Condition::ready(false, "Errored", e.clone()),
+    };
+    set_condition(&mut status.conditions, condition, &now);
+    if let Err(e) = &result {
+        let event =
+            Event { type_: EventType::Warning, reason: "Errored".into(), note: Some(e.clone()), action: "Push".into(), secondary: None };
+        ctx.publish(&event, &ps.object_ref(&())).await;
+    }
+    if status != old {
+        let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default());
+        let patch = serde_json::json!({"status": {
+            "refreshTime": status.refresh_time, "syncedResourceVersion": status.synced_resource_version,
+            "syncedPushSecrets": synced_patch(&old.synced_push_secrets, &status.synced_push_secrets),
+            "conditions": status.conditions,
+        }});
+        api.patch_status(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    let interval = ps.spec.refresh_interval.as_ref().and_then(|d| d.parse().ok()).unwrap_or(Duration::from_secs(3600));
+    Ok(match result {
+        Ok(()) if interval.is_zero() => Action::await_change(),
+        Ok(()) => Action::requeue(interval),
+        Err(_) => Action::requeue(Duration::from_secs(15)),
+    })
+}
+
+/// A merge patch from `old` to `new`: entries that are gone are set to null (a merge patch
+/// leaves out what it omits).
+fn synced_patch(old: &Synced, new: &Synced) -> serde_json::Value {
+    let mut patch = serde_json::to_value(new).unwrap_or_default();
+    let map = patch.as_object_mut().expect("a map serialises as an object");
+    for (store, entries) in old {
+        match map.get_mut(store).and_then(|v| v.as_object_mut()) {
+            None => {
+                map.insert(store.clone(), serde_json::Value::Null);
+            }
+            Some(now) => {
+                for key in entries.keys().filter(|k| !new[store].contains_key(*k)) {
+                    now.insert(key.clone(), serde_json::Value::Null);
+                }
+            }
+        }
+    }
+    patch
+}
+
+pub fn error_policy(_ps: Arc<PushSecret>, _error: &Error, _ctx: Arc<Context>) -> Action {
+    Action::requeue(Duration::from_secs(10))
+}
+
+/// The PushSecret controller until `shutdown`: PushSecrets, and their source Secrets (a metadata
+/// watch kept by no cache: a change of a source Secret is pushed at once).
+pub async fn run(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    concurrency: u16,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    use futures::StreamExt;
+    use kube::core::PartialObjectMeta;
+    use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
+
+    let client = ctx.client.clone();
+    let (api, secrets): (Api<PushSecret>, Api<PartialObjectMeta<Secret>>) = match &namespace {
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
+    };
+    let wc = watcher::Config::default();
+    let (reader, writer) = reflector::store::<PushSecret>();
+    let stream = watcher(api, wc.clone()).default_backoff().modify(|ps| ps.managed_fields_mut().clear()).reflect(writer).applied_objects();
+    let sources = watcher(secrets, wc).default_backoff().touched_objects();
+    let by_source = reader.clone();
+    Controller::for_stream(stream, reader)
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .watches_stream(sources, move |secret: PartialObjectMeta<Secret>| {
+            let (ns, name) = (secret.namespace(), secret.name_any());
+            by_source
+                .state()
+                .iter()
+                .filter(|ps| ps.namespace() == ns && ps.spec.selector.secret.as_ref().and_then(|s| s.name.as_ref()) == Some(&name))
+                .map(|ps| ObjectRef::from_obj(&**ps))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "pushsecret reconcile");
+            }
+        })
+        .await;
+}
