@@ -39,12 +39,13 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
         })?;
     }
     if !store.is_ready() {
-        // The store's own Ready message (sanitised) says why: unreachable, TLS, credentials.
-        let why = store
-            .status()
-            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.message.clone()))
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
+        // The store's own Ready message (sanitised) says why: unreachable, TLS, credentials; or
+        // its current generation has no verdict yet.
+        let why = match store.status().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")) {
+            Some(c) if c.status == "True" => format!(": generation {} is not validated yet", store.meta().generation.unwrap_or(0)),
+            Some(c) => c.message.clone().map(|m| format!(": {m}")).unwrap_or_default(),
+            None => String::new(),
+        };
         return Err(Error::StoreNotReady { kind: kind.as_str(), name, why });
     }
     Ok(Some(store))
@@ -95,11 +96,7 @@ async fn allowed_from(ctx: &Context, conditions: &[ClusterSecretStoreCondition],
     Err("denied by spec.conditions".into())
 }
 
-/// Marker in the error a ClusterSecretStore with referent authentication gives when validated
-/// without an ExternalSecret namespace.
-const REFERENT: &str = "referent authentication";
-
-/// Validate a store and record the result in its Ready condition.
+/// Validate a store and record the result, for its current generation, in its status.
 async fn validate(ctx: &Context, store: AnyStore) -> Action {
     if !ctx.config.handles_class(store.spec().controller.as_deref()) {
         return Action::await_change();
@@ -111,17 +108,7 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
         .and_then(|i| i.parse().ok())
         .filter(|d| !d.is_zero())
         .unwrap_or(ctx.config.store_requeue_interval);
-    let (condition, capabilities) = match ctx.clients.get(&store, None).await {
-        Ok(client) => match client.batcher.provider().validate().await {
-            Ok(()) => (Condition::ready(true, "Valid", "store validated"), Some(client.batcher.provider().capabilities().as_str())),
-            Err(e) => (Condition::ready(false, "ValidationFailed", format!("unable to validate store: {e}")), None),
-        },
-        Err(e) if e.to_string().contains(REFERENT) => (
-            Condition::ready(true, "Valid", "store uses referent authentication: credentials are checked per ExternalSecret"),
-            Some("ReadOnly"),
-        ),
-        Err(e) => (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None),
-    };
+    let (condition, capabilities) = verdict(ctx, &store).await;
     let ready = condition.status == "True";
     let meta = store.meta();
     let name = meta.name.clone().unwrap_or_default();
@@ -132,7 +119,8 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
     let before = status.clone();
     set_condition(&mut status.conditions, condition.clone(), &super::now_rfc3339());
     status.capabilities = capabilities.map(str::to_string).or(before.capabilities.clone());
-    if !conditions_equal(&before, &status) {
+    status.observed_generation = meta.generation;
+    if !statuses_equal(&before, &status) {
         let (reference, result) = match &store {
             AnyStore::Namespaced(s) => {
                 let api = Api::<SecretStore>::namespaced(ctx.client.clone(), &namespace);
@@ -147,16 +135,57 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
             tracing::warn!(store = %name, namespace = %namespace, error = %e, "could not write store status");
             return Action::requeue(Duration::from_secs(5));
         }
-        let event = Event {
-            type_: if ready { EventType::Normal } else { EventType::Warning },
-            reason: condition.reason.clone().unwrap_or_default(),
-            note: condition.message.clone(),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        ctx.publish(&event, &reference).await;
+        if !conditions_equal(&before, &status) {
+            let warning = !ready || condition.reason.as_deref() == Some(VALIDATION_UNKNOWN);
+            let event = Event {
+                type_: if warning { EventType::Warning } else { EventType::Normal },
+                reason: condition.reason.clone().unwrap_or_default(),
+                note: condition.message.clone(),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            ctx.publish(&event, &reference).await;
+        }
     }
     Action::requeue(interval)
+}
+
+/// ESO's reason for a store whose validity cannot be decided without an ExternalSecret.
+const VALIDATION_UNKNOWN: &str = "ValidationUnknown";
+
+/// The Ready condition of a store (ESO's reasons) and its capabilities. A ClusterSecretStore
+/// with referent authentication is not built here: its credentials exist only in the
+/// namespaces of the ExternalSecrets that use it, so it is Ready with `ValidationUnknown`.
+async fn verdict(ctx: &Context, store: &AnyStore) -> (Condition, Option<&'static str>) {
+    if let Err(e) = ctx.clients.admit(store) {
+        return (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None);
+    }
+    let referent = crate::fetch::referent_refs(store);
+    if !referent.is_empty() {
+        let message = format!(
+            "could not determine validation status: {} name no namespace, so each ExternalSecret's namespace supplies them \
+             (referent authentication) and its syncs check them",
+            referent.join(", ")
+        );
+        return (Condition::ready(true, VALIDATION_UNKNOWN, message), Some("ReadOnly"));
+    }
+    let client = match ctx.clients.get(store, None).await {
+        Ok(client) => client,
+        Err(e) => return (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None),
+    };
+    let provider = client.batcher.provider();
+    if let Some(why) = provider.undecidable_validation() {
+        let message = format!("could not determine validation status: {why}");
+        return (Condition::ready(true, VALIDATION_UNKNOWN, message), Some(provider.capabilities().as_str()));
+    }
+    match provider.validate().await {
+        Ok(()) => (Condition::ready(true, "Valid", "store validated"), Some(provider.capabilities().as_str())),
+        Err(e) => (Condition::ready(false, "InvalidProviderConfig", format!("unable to validate store: {e}")), None),
+    }
+}
+
+fn statuses_equal(a: &SecretStoreStatus, b: &SecretStoreStatus) -> bool {
+    a.observed_generation == b.observed_generation && conditions_equal(a, b)
 }
 
 fn conditions_equal(a: &SecretStoreStatus, b: &SecretStoreStatus) -> bool {

@@ -10,12 +10,13 @@ use crate::FakeProvider;
 pub struct FakeClient {
     entries: BTreeMap<(String, String), String>,
     validation_fails: bool,
+    validation_unknown: bool,
 }
 
 impl FakeClient {
     pub fn new(spec: &FakeProvider) -> Self {
         let entries = spec.data.iter().map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone())).collect();
-        FakeClient { entries, validation_fails: spec.validation_result == Some(2) }
+        FakeClient { entries, validation_fails: spec.validation_result == Some(2), validation_unknown: spec.validation_result == Some(1) }
     }
 }
 
@@ -61,6 +62,10 @@ impl SecretProvider for FakeClient {
             return Err(ProviderError::Invalid("the store's validationResult is Error".into()));
         }
         Ok(())
+    }
+
+    fn undecidable_validation(&self) -> Option<String> {
+        self.validation_unknown.then(|| "the store's validationResult is Unknown".to_string())
     }
 }
 
