@@ -231,10 +231,31 @@ pub fn first_verdict_pending(ctx: &Context, es: &ExternalSecret) -> bool {
         StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
     };
     let Some(store) = store else { return false };
-    if store.status().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready")) {
+    let verdict = store.status().filter(|s| s.conditions.iter().any(|c| c.type_ == "Ready"));
+    if let Some(observed) = verdict.and_then(|s| s.observed_generation).filter(|g| Some(*g) != store.meta().generation) {
+        // An edited store: its new generation's verdict is on its way (every change is validated at once).
+        return stale_since(&store, observed).elapsed() < FIRST_VERDICT_WAIT;
+    }
+    if verdict.is_some() {
         return false;
     }
     let created = store.meta().creation_timestamp.as_ref().map(|t| t.0.as_second());
     let young = created.is_some_and(|t| chrono::Utc::now().timestamp() - t < FIRST_VERDICT_WAIT.as_secs() as i64);
     young || started.elapsed() < FIRST_VERDICT_WAIT
+}
+
+/// When this process first saw `store`'s current generation with a verdict of generation `observed`.
+fn stale_since(store: &AnyStore, observed: i64) -> std::time::Instant {
+    static SEEN: std::sync::Mutex<Vec<(String, std::time::Instant)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{}/{}/{observed}", store.meta().uid.as_deref().unwrap_or_default(), store.meta().generation.unwrap_or(0));
+    let mut seen = SEEN.lock().expect("stale store memory");
+    seen.retain(|(_, at)| at.elapsed() < 10 * FIRST_VERDICT_WAIT);
+    match seen.iter().find(|(k, _)| *k == key) {
+        Some((_, at)) => *at,
+        None => {
+            let now = std::time::Instant::now();
+            seen.push((key, now));
+            now
+        }
+    }
 }
