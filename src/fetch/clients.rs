@@ -207,3 +207,47 @@ async fn close_all(clients: Vec<Arc<StoreClient>>) {
         c.batcher.provider().close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{ClusterSecretStore, SecretStore};
+
+    fn stores(provider: serde_json::Value) -> (AnyStore, AnyStore) {
+        let spec = serde_json::json!({"provider": provider});
+        let ss: SecretStore = serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore", "metadata": {"name": "s", "namespace": "team-a"}, "spec": spec}))
+        .unwrap();
+        let css: ClusterSecretStore = serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": "s"}, "spec": spec}))
+        .unwrap();
+        (AnyStore::Namespaced(Arc::new(ss)), AnyStore::Cluster(Arc::new(css)))
+    }
+
+    #[test]
+    fn only_a_cluster_store_with_refs_lacking_a_namespace_is_referent() {
+        let vault = |auth: serde_json::Value| serde_json::json!({"vault": {"server": "http://vault:8200", "auth": auth}});
+        let (ss, css) = stores(vault(serde_json::json!({"tokenSecretRef": {"name": "t", "key": "token"}})));
+        assert!(referent_refs(&ss).is_empty(), "a SecretStore's refs are its own namespace's");
+        assert_eq!(referent_refs(&css), vec!["auth.tokenSecretRef"]);
+        let (_, pinned) = stores(vault(serde_json::json!({"tokenSecretRef": {"name": "t", "key": "token", "namespace": "ops"}})));
+        assert!(referent_refs(&pinned).is_empty());
+    }
+
+    #[test]
+    fn the_controllers_identity_is_refused_to_secretstores_only_and_only_while_the_flag_says_so() {
+        let (ss, css) = stores(serde_json::json!({"aws": {"service": "SecretsManager", "region": "eu-west-1"}}));
+        assert!(matches!(admit(&ss, true), Err(ProviderError::Invalid(m)) if m.contains("may not authenticate as the controller")));
+        admit(&ss, false).unwrap();
+        admit(&css, true).unwrap();
+    }
+
+    #[test]
+    fn a_hostile_url_field_is_refused_before_anything_is_built() {
+        let (ss, css) =
+            stores(serde_json::json!({"vault": {"server": "https://vault@evil.example", "auth": {"tokenSecretRef": {"name": "t"}}}}));
+        for store in [&ss, &css] {
+            assert!(matches!(admit(store, false), Err(ProviderError::Invalid(m)) if m.contains("server")));
+        }
+    }
+}

@@ -132,3 +132,37 @@ impl CredentialSource for KubeCredentials {
         bytes.ok_or_else(|| ProviderError::Invalid(format!("{what} is missing")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn credentials(tenancy: Tenancy) -> KubeCredentials {
+        // Never connects: only the namespace rules are exercised.
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        KubeCredentials::new(client, tenancy)
+    }
+
+    #[tokio::test]
+    async fn a_shared_cluster_client_refuses_referent_refs() {
+        let shared = credentials(Tenancy::Cluster).await;
+        assert!(matches!(shared.namespace_for(None, "secret t"), Err(ProviderError::Invalid(m)) if m.contains("names no namespace")));
+        assert!(shared.namespace_for(Some(""), "secret t").is_err(), "an empty namespace names none");
+        assert_eq!(shared.namespace_for(Some("ops"), "secret t").unwrap(), "ops");
+    }
+
+    #[tokio::test]
+    async fn a_namespace_scoped_cluster_client_resolves_referent_refs_in_its_namespace_only() {
+        let scoped = credentials(Tenancy::ClusterReferent("team-a".into())).await;
+        assert_eq!(scoped.namespace_for(None, "secret t").unwrap(), "team-a");
+        assert_eq!(scoped.namespace_for(Some("ops"), "secret t").unwrap(), "ops", "a ref that names its namespace keeps it");
+    }
+
+    #[tokio::test]
+    async fn a_secretstore_reads_its_own_namespace_only() {
+        let own = credentials(Tenancy::Namespaced("team-a".into())).await;
+        assert_eq!(own.namespace_for(None, "secret t").unwrap(), "team-a");
+        assert_eq!(own.namespace_for(Some("team-a"), "secret t").unwrap(), "team-a");
+        assert!(matches!(own.namespace_for(Some("team-b"), "secret t"), Err(ProviderError::Auth(_))));
+    }
+}
