@@ -104,4 +104,10 @@ pub struct RunArgs {
     /// Provider reads arriving within this window share one (batched) call.
     #[arg(long, env = "SESAME_COALESCE_WINDOW", default_value = "10ms")]
     pub coalesce_window: String,
+    /// Refuse SecretStores (namespaced, written by application teams) that would authenticate
+    /// as the controller itself: AWS default credential chain, GCP application default
+    /// credentials, Azure managed identity or the controller's own workload identity. A
+    /// ClusterSecretStore may still use them.
+    #[arg(long, env = "SESAME_REFUSE_SECRETSTORE_CONTROLLER_IDENTITY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub refuse_secretstore_controller_identity: bool,
 }

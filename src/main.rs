@@ -125,6 +125,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         coalesce_window,
         budget: sesame::fetch::BudgetLimits { qps: args.store_qps, burst: args.store_burst },
         instance,
+        refuse_secretstore_controller_identity: args.refuse_secretstore_controller_identity,
     };
     let mut controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {
         let _ = stop_rx.await;

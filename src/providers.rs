@@ -31,6 +31,43 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
     }
 }
 
+/// The credential refs of a store that name no namespace. In a ClusterSecretStore they are
+/// resolved in each ExternalSecret's namespace (referent authentication), so its clients are
+/// per namespace. Decided from the spec alone, before anything is built.
+pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
+    let spec = &store.provider;
+    match spec {
+        ProviderSpec { aws: Some(aws), .. } => aws.referent_refs(),
+        ProviderSpec { vault: Some(vault), .. } => vault.referent_refs(),
+        ProviderSpec { gcpsm: Some(gcp), .. } => gcp.referent_refs(),
+        ProviderSpec { azurekv: Some(azure), .. } => azure.referent_refs(),
+        _ => Vec::new(),
+    }
+}
+
+/// The store fields that reach a URL, checked without building anything.
+pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
+    let spec = &store.provider;
+    match spec {
+        ProviderSpec { aws: Some(aws), .. } => aws.check_urls(),
+        ProviderSpec { vault: Some(vault), .. } => vault.check_urls(),
+        ProviderSpec { gcpsm: Some(gcp), .. } => gcp.check_urls(),
+        ProviderSpec { azurekv: Some(azure), .. } => azure.check_urls(),
+        _ => Ok(()),
+    }
+}
+
+/// How the store authenticates as the controller itself (its cloud identity), if it does.
+pub fn controller_identity(store: &SecretStoreSpec) -> Option<&'static str> {
+    let spec = &store.provider;
+    match spec {
+        ProviderSpec { aws: Some(aws), .. } => aws.controller_identity(),
+        ProviderSpec { gcpsm: Some(gcp), .. } => gcp.controller_identity(),
+        ProviderSpec { azurekv: Some(azure), .. } => azure.controller_identity(),
+        _ => None,
+    }
+}
+
 /// The store's `retrySettings` (ESO applies them to the AWS SDK's retryer; so does Sesame).
 /// Other providers keep their own retry policy: the fetch layer's backoff covers them.
 #[cfg(any(feature = "aws", test))]

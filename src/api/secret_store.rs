@@ -20,7 +20,7 @@ use super::{Condition, IntOrDuration, ProviderSpec};
     category = "external-secrets",
     status = "SecretStoreStatus",
     derive = "PartialEq",
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Capabilities","type":"string","jsonPath":".status.capabilities"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#
@@ -55,7 +55,7 @@ pub struct SecretStoreSpec {
     category = "external-secrets",
     status = "SecretStoreStatus",
     derive = "PartialEq",
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    printcolumn = r#"{"name":"AGE","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Capabilities","type":"string","jsonPath":".status.capabilities"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#
@@ -103,6 +103,10 @@ pub struct SecretStoreStatus {
     /// `ReadOnly`, `WriteOnly` or `ReadWrite`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<String>,
+    /// The `metadata.generation` the conditions describe. A Ready condition of an older
+    /// generation does not make the store usable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 /// Either kind of store, as the controller uses them.
@@ -141,9 +145,13 @@ impl AnyStore {
         }
     }
 
-    /// Ready=True in status.
+    /// Ready=True in status, for the current generation. A status without `observedGeneration`
+    /// (as ESO writes it) is taken as current.
     pub fn is_ready(&self) -> bool {
-        self.status().map(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")).unwrap_or(false)
+        self.status().is_some_and(|s| {
+            let current = s.observed_generation.is_none_or(|g| Some(g) == self.meta().generation);
+            current && s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+        })
     }
 
     pub fn annotations(&self) -> BTreeMap<String, String> {

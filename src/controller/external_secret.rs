@@ -68,9 +68,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             )
             .await;
             if e.is_auth() {
+                // Only the client this namespace used: with referent authentication, other
+                // namespaces' clients hold other credentials and are not at fault.
                 let (store_name, kind) = es.store_ref();
                 let ns = matches!(kind, crate::api::StoreKind::SecretStore).then_some(namespace.as_str());
-                ctx.clients.evict(kind, ns, &store_name).await;
+                ctx.clients.evict_used_by(kind, ns, &store_name, &namespace).await;
             }
             Err(e)
         }

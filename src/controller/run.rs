@@ -33,6 +33,8 @@ pub struct RunOptions {
     /// Default per-store provider call budget.
     pub budget: BudgetLimits,
     pub instance: String,
+    /// Refuse SecretStores that authenticate as the controller itself.
+    pub refuse_secretstore_controller_identity: bool,
 }
 
 fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
@@ -142,7 +144,8 @@ pub async fn run(
         client: client.clone(),
         config: opts.config.clone(),
         metrics: metrics.clone(),
-        clients: ClientCache::new(client.clone(), metrics.clone(), opts.coalesce_window, opts.budget),
+        clients: ClientCache::new(client.clone(), metrics.clone(), opts.coalesce_window, opts.budget)
+            .refusing_controller_identity(opts.refuse_secretstore_controller_identity),
         recorder: Recorder::new(client.clone(), Reporter { controller: "sesame".into(), instance: Some(opts.instance.clone()) }),
         stores: stores.clone(),
         cluster_stores: cluster_stores.clone(),

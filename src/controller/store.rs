@@ -39,12 +39,13 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
         })?;
     }
     if !store.is_ready() {
-        // The store's own Ready message (sanitised) says why: unreachable, TLS, credentials.
-        let why = store
-            .status()
-            .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.message.clone()))
-            .map(|m| format!(": {m}"))
-            .unwrap_or_default();
+        // The store's own Ready message (sanitised) says why: unreachable, TLS, credentials; or
+        // its current generation has no verdict yet.
+        let why = match store.status().and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready")) {
+            Some(c) if c.status == "True" => format!(": generation {} is not validated yet", store.meta().generation.unwrap_or(0)),
+            Some(c) => c.message.clone().map(|m| format!(": {m}")).unwrap_or_default(),
+            None => String::new(),
+        };
         return Err(Error::StoreNotReady { kind: kind.as_str(), name, why });
     }
     Ok(Some(store))
@@ -95,11 +96,7 @@ pub(super) async fn allowed_from(ctx: &Context, conditions: &[ClusterSecretStore
     Err("denied by spec.conditions".into())
 }
 
-/// Marker in the error a ClusterSecretStore with referent authentication gives when validated
-/// without an ExternalSecret namespace.
-const REFERENT: &str = "referent authentication";
-
-/// Validate a store and record the result in its Ready condition.
+/// Validate a store and record the result, for its current generation, in its status.
 async fn validate(ctx: &Context, store: AnyStore) -> Action {
     if !ctx.config.handles_class(store.spec().controller.as_deref()) {
         return Action::await_change();
@@ -111,17 +108,7 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
         .and_then(|i| i.parse().ok())
         .filter(|d| !d.is_zero())
         .unwrap_or(ctx.config.store_requeue_interval);
-    let (condition, capabilities) = match ctx.clients.get(&store, None).await {
-        Ok(client) => match client.batcher.provider().validate().await {
-            Ok(()) => (Condition::ready(true, "Valid", "store validated"), Some(client.batcher.provider().capabilities().as_str())),
-            Err(e) => (Condition::ready(false, "ValidationFailed", format!("unable to validate store: {e}")), None),
-        },
-        Err(e) if e.to_string().contains(REFERENT) => (
-            Condition::ready(true, "Valid", "store uses referent authentication: credentials are checked per ExternalSecret"),
-            Some("ReadOnly"),
-        ),
-        Err(e) => (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None),
-    };
+    let (condition, capabilities) = verdict(ctx, &store).await;
     let ready = condition.status == "True";
     let meta = store.meta();
     let name = meta.name.clone().unwrap_or_default();
@@ -132,7 +119,8 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
     let before = status.clone();
     set_condition(&mut status.conditions, condition.clone(), &super::now_rfc3339());
     status.capabilities = capabilities.map(str::to_string).or(before.capabilities.clone());
-    if !conditions_equal(&before, &status) {
+    status.observed_generation = meta.generation;
+    if !statuses_equal(&before, &status) {
         let (reference, result) = match &store {
             AnyStore::Namespaced(s) => {
                 let api = Api::<SecretStore>::namespaced(ctx.client.clone(), &namespace);
@@ -147,16 +135,57 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
             tracing::warn!(store = %name, namespace = %namespace, error = %e, "could not write store status");
             return Action::requeue(Duration::from_secs(5));
         }
-        let event = Event {
-            type_: if ready { EventType::Normal } else { EventType::Warning },
-            reason: condition.reason.clone().unwrap_or_default(),
-            note: condition.message.clone(),
-            action: "Validate".into(),
-            secondary: None,
-        };
-        ctx.publish(&event, &reference).await;
+        if !conditions_equal(&before, &status) {
+            let warning = !ready || condition.reason.as_deref() == Some(VALIDATION_UNKNOWN);
+            let event = Event {
+                type_: if warning { EventType::Warning } else { EventType::Normal },
+                reason: condition.reason.clone().unwrap_or_default(),
+                note: condition.message.clone(),
+                action: "Validate".into(),
+                secondary: None,
+            };
+            ctx.publish(&event, &reference).await;
+        }
     }
     Action::requeue(interval)
+}
+
+/// ESO's reason for a store whose validity cannot be decided without an ExternalSecret.
+const VALIDATION_UNKNOWN: &str = "ValidationUnknown";
+
+/// The Ready condition of a store (ESO's reasons) and its capabilities. A ClusterSecretStore
+/// with referent authentication is not built here: its credentials exist only in the
+/// namespaces of the ExternalSecrets that use it, so it is Ready with `ValidationUnknown`.
+async fn verdict(ctx: &Context, store: &AnyStore) -> (Condition, Option<&'static str>) {
+    if let Err(e) = ctx.clients.admit(store) {
+        return (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None);
+    }
+    let referent = crate::fetch::referent_refs(store);
+    if !referent.is_empty() {
+        let message = format!(
+            "could not determine validation status: {} name no namespace, so each ExternalSecret's namespace supplies them \
+             (referent authentication) and its syncs check them",
+            referent.join(", ")
+        );
+        return (Condition::ready(true, VALIDATION_UNKNOWN, message), Some("ReadOnly"));
+    }
+    let client = match ctx.clients.get(store, None).await {
+        Ok(client) => client,
+        Err(e) => return (Condition::ready(false, "InvalidProviderConfig", format!("unable to create client: {e}")), None),
+    };
+    let provider = client.batcher.provider();
+    if let Some(why) = provider.undecidable_validation() {
+        let message = format!("could not determine validation status: {why}");
+        return (Condition::ready(true, VALIDATION_UNKNOWN, message), Some(provider.capabilities().as_str()));
+    }
+    match provider.validate().await {
+        Ok(()) => (Condition::ready(true, "Valid", "store validated"), Some(provider.capabilities().as_str())),
+        Err(e) => (Condition::ready(false, "InvalidProviderConfig", format!("unable to validate store: {e}")), None),
+    }
+}
+
+fn statuses_equal(a: &SecretStoreStatus, b: &SecretStoreStatus) -> bool {
+    a.observed_generation == b.observed_generation && conditions_equal(a, b)
 }
 
 fn conditions_equal(a: &SecretStoreStatus, b: &SecretStoreStatus) -> bool {
@@ -202,10 +231,31 @@ pub fn first_verdict_pending(ctx: &Context, es: &ExternalSecret) -> bool {
         StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
     };
     let Some(store) = store else { return false };
-    if store.status().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready")) {
+    let verdict = store.status().filter(|s| s.conditions.iter().any(|c| c.type_ == "Ready"));
+    if let Some(observed) = verdict.and_then(|s| s.observed_generation).filter(|g| Some(*g) != store.meta().generation) {
+        // An edited store: its new generation's verdict is on its way (every change is validated at once).
+        return stale_since(&store, observed).elapsed() < FIRST_VERDICT_WAIT;
+    }
+    if verdict.is_some() {
         return false;
     }
     let created = store.meta().creation_timestamp.as_ref().map(|t| t.0.as_second());
     let young = created.is_some_and(|t| chrono::Utc::now().timestamp() - t < FIRST_VERDICT_WAIT.as_secs() as i64);
     young || started.elapsed() < FIRST_VERDICT_WAIT
+}
+
+/// When this process first saw `store`'s current generation with a verdict of generation `observed`.
+fn stale_since(store: &AnyStore, observed: i64) -> std::time::Instant {
+    static SEEN: std::sync::Mutex<Vec<(String, std::time::Instant)>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{}/{}/{observed}", store.meta().uid.as_deref().unwrap_or_default(), store.meta().generation.unwrap_or(0));
+    let mut seen = SEEN.lock().expect("stale store memory");
+    seen.retain(|(_, at)| at.elapsed() < 10 * FIRST_VERDICT_WAIT);
+    match seen.iter().find(|(k, _)| *k == key) {
+        Some((_, at)) => *at,
+        None => {
+            let now = std::time::Instant::now();
+            seen.push((key, now));
+            now
+        }
+    }
 }

@@ -2,7 +2,6 @@
 //! a SecretStore reads only its own namespace; a ClusterSecretStore reads the namespace a ref
 //! names, or the ExternalSecret's namespace when the ref names none (referent authentication).
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -17,43 +16,37 @@ use sesame_provider_core::{
 pub enum Tenancy {
     /// A SecretStore in this namespace.
     Namespaced(String),
-    /// A ClusterSecretStore, used from this ExternalSecret namespace (None: store validation).
-    Cluster(Option<String>),
+    /// A ClusterSecretStore client shared by every namespace: each ref must name its namespace.
+    Cluster,
+    /// A ClusterSecretStore client built for the ExternalSecrets of this one namespace: refs
+    /// that name no namespace are read there (referent authentication).
+    ClusterReferent(String),
 }
 
 pub struct KubeCredentials {
     client: kube::Client,
     tenancy: Tenancy,
-    /// Set when a ref was resolved into the ExternalSecret's namespace, i.e. the built client
-    /// holds that namespace's credentials and may serve no other namespace.
-    used_referent: AtomicBool,
 }
 
 impl KubeCredentials {
     pub fn new(client: kube::Client, tenancy: Tenancy) -> Self {
-        KubeCredentials { client, tenancy, used_referent: AtomicBool::new(false) }
-    }
-
-    pub fn used_referent_namespace(&self) -> bool {
-        self.used_referent.load(Ordering::SeqCst)
+        KubeCredentials { client, tenancy }
     }
 
     /// The namespace a ref may read, or why it may not.
     fn namespace_for(&self, requested: Option<&str>, what: &str) -> Result<String, ProviderError> {
-        match (&self.tenancy, requested) {
+        match (&self.tenancy, requested.filter(|ns| !ns.is_empty())) {
             (Tenancy::Namespaced(own), None) => Ok(own.clone()),
             (Tenancy::Namespaced(own), Some(ns)) if ns == own => Ok(own.clone()),
             (Tenancy::Namespaced(own), Some(ns)) => {
                 Err(ProviderError::Auth(format!("a SecretStore in namespace {own} may not read {what} from namespace {ns}")))
             }
-            (Tenancy::Cluster(_), Some(ns)) => Ok(ns.to_string()),
-            (Tenancy::Cluster(Some(es_ns)), None) => {
-                self.used_referent.store(true, Ordering::SeqCst);
-                Ok(es_ns.clone())
-            }
-            (Tenancy::Cluster(None), None) => {
-                Err(ProviderError::Invalid(format!("{what} names no namespace: referent authentication resolves it per ExternalSecret")))
-            }
+            (Tenancy::Cluster | Tenancy::ClusterReferent(_), Some(ns)) => Ok(ns.to_string()),
+            (Tenancy::ClusterReferent(es_ns), None) => Ok(es_ns.clone()),
+            // A shared client must never hold one namespace's credentials.
+            (Tenancy::Cluster, None) => Err(ProviderError::Invalid(format!(
+                "{what} names no namespace: referent authentication is resolved per ExternalSecret namespace, never for a shared client"
+            ))),
         }
     }
 }
@@ -92,9 +85,14 @@ impl CredentialSource for KubeCredentials {
     ) -> Result<String, ProviderError> {
         let ns = self.namespace_for(selector.namespace.as_deref(), &format!("serviceaccount {}", selector.name))?;
         let what = format!("serviceaccount {ns}/{}", selector.name);
-        let audiences = if selector.audiences.is_empty() { audiences.to_vec() } else { selector.audiences.clone() };
+        // The provider's list already holds its default audience with `selector.audiences`
+        // appended (ESO's rule); replacing it would drop the audience the provider checks.
         let request = TokenRequest {
-            spec: TokenRequestSpec { audiences, expiration_seconds: Some(expiration_seconds.unwrap_or(600)), ..Default::default() },
+            spec: TokenRequestSpec {
+                audiences: audiences.to_vec(),
+                expiration_seconds: Some(expiration_seconds.unwrap_or(600)),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let response: TokenRequest = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
@@ -132,5 +130,39 @@ impl CredentialSource for KubeCredentials {
                 .map(String::into_bytes),
         };
         bytes.ok_or_else(|| ProviderError::Invalid(format!("{what} is missing")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn credentials(tenancy: Tenancy) -> KubeCredentials {
+        // Never connects: only the namespace rules are exercised.
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        KubeCredentials::new(client, tenancy)
+    }
+
+    #[tokio::test]
+    async fn a_shared_cluster_client_refuses_referent_refs() {
+        let shared = credentials(Tenancy::Cluster).await;
+        assert!(matches!(shared.namespace_for(None, "secret t"), Err(ProviderError::Invalid(m)) if m.contains("names no namespace")));
+        assert!(shared.namespace_for(Some(""), "secret t").is_err(), "an empty namespace names none");
+        assert_eq!(shared.namespace_for(Some("ops"), "secret t").unwrap(), "ops");
+    }
+
+    #[tokio::test]
+    async fn a_namespace_scoped_cluster_client_resolves_referent_refs_in_its_namespace_only() {
+        let scoped = credentials(Tenancy::ClusterReferent("team-a".into())).await;
+        assert_eq!(scoped.namespace_for(None, "secret t").unwrap(), "team-a");
+        assert_eq!(scoped.namespace_for(Some("ops"), "secret t").unwrap(), "ops", "a ref that names its namespace keeps it");
+    }
+
+    #[tokio::test]
+    async fn a_secretstore_reads_its_own_namespace_only() {
+        let own = credentials(Tenancy::Namespaced("team-a".into())).await;
+        assert_eq!(own.namespace_for(None, "secret t").unwrap(), "team-a");
+        assert_eq!(own.namespace_for(Some("team-a"), "secret t").unwrap(), "team-a");
+        assert!(matches!(own.namespace_for(Some("team-b"), "secret t"), Err(ProviderError::Auth(_))));
     }
 }

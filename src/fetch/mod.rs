@@ -7,7 +7,7 @@ mod credentials;
 
 pub use batcher::{Batcher, Priority};
 pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};
-pub use clients::{ClientCache, StoreClient, StoreIdentity};
+pub use clients::{ClientCache, StoreClient, StoreIdentity, admit, referent_refs};
 pub use credentials::{KubeCredentials, Tenancy};
 
 use std::collections::BTreeMap;

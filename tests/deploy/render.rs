@@ -17,6 +17,7 @@ concurrency: 4
 defaultRefreshInterval: 30m
 storeRequeueInterval: 1m
 maxBackoff: 2m
+refuseSecretStoreControllerIdentity: false
 log: {level: "sesame=debug,kube=info", format: text}
 extraArgs: ["--coalesce-window=20ms"]
 extraEnv: [{name: HTTPS_PROXY, value: "http://proxy.example.com:3128"}]
@@ -108,6 +109,7 @@ fn helm_custom_values_reach_the_manifests() {
         "--metrics-addr=0.0.0.0:9090",
         "--coalesce-window=20ms",
         "--default-refresh-interval=30m",
+        "--refuse-secretstore-controller-identity=false",
     ] {
         assert!(args.contains(&a.to_string()), "missing {a} in {args:?}");
     }

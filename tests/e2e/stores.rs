@@ -47,10 +47,12 @@ async fn a_store_that_fails_validation_is_not_ready_and_its_secrets_are_untouche
     apply(&scene.client, &scene.ns, "secretstores", "store", broken).await;
     let ok = eventually(Duration::from_secs(20), || async {
         let store = scene.stores().get("store").await.unwrap();
-        store.status.is_some_and(|s| s.conditions.iter().any(|c| c.status == "False" && c.reason.as_deref() == Some("ValidationFailed")))
+        store
+            .status
+            .is_some_and(|s| s.conditions.iter().any(|c| c.status == "False" && c.reason.as_deref() == Some("InvalidProviderConfig")))
     })
     .await;
-    assert!(ok, "the store never reported ValidationFailed\n{}", tail(&sesame.logs()));
+    assert!(ok, "the store never reported InvalidProviderConfig (ESO's reason)\n{}", tail(&sesame.logs()));
     // The next fetch (forced here) meets the store that is not Ready.
     let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "1"}}});
     scene.externalsecrets().patch("es", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();

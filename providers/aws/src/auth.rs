@@ -150,9 +150,7 @@ impl WebIdentity {
                 account.name
             ))
         })?;
-        let mut audiences =
-            vec![annotations.get(AUDIENCE_ANNOTATION).filter(|a| !a.is_empty()).cloned().unwrap_or_else(|| DEFAULT_AUDIENCE.into())];
-        audiences.extend(account.audiences.iter().filter(|a| !audiences.contains(a)).cloned().collect::<Vec<_>>());
+        let audiences = token_audiences(&annotations, account);
         Ok(WebIdentity { ctx: ctx.clone(), account: account.clone(), role_arn, audiences, sts })
     }
 
@@ -171,6 +169,20 @@ impl WebIdentity {
         let out = self.ctx.timed(STS, "AssumeRoleWithWebIdentity", call).await?;
         into_credentials(out.credentials, "WebIdentity", &self.role_arn)
     }
+}
+
+/// The audiences of the web-identity token, as ESO: the ServiceAccount's
+/// `eks.amazonaws.com/audience` annotation (default `sts.amazonaws.com`), then
+/// `serviceAccountRef.audiences` appended.
+pub(crate) fn token_audiences(annotations: &BTreeMap<String, String>, account: &ServiceAccountSelector) -> Vec<String> {
+    let mut audiences =
+        vec![annotations.get(AUDIENCE_ANNOTATION).filter(|a| !a.is_empty()).cloned().unwrap_or_else(|| DEFAULT_AUDIENCE.into())];
+    for a in &account.audiences {
+        if !audiences.contains(a) {
+            audiences.push(a.clone());
+        }
+    }
+    audiences
 }
 
 impl fmt::Debug for WebIdentity {
@@ -253,4 +265,19 @@ fn into_credentials(
     let c = creds.ok_or_else(|| ProviderError::Auth(format!("STS returned no credentials for {role}")))?;
     let expiry = SystemTime::try_from(c.expiration).ok();
     Ok(Credentials::new(c.access_key_id, c.secret_access_key, Some(c.session_token), expiry, provider))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_account_audiences_are_appended_to_the_sts_audience() {
+        let account = ServiceAccountSelector { name: "reader".into(), namespace: None, audiences: vec!["extra".into()] };
+        assert_eq!(token_audiences(&BTreeMap::new(), &account), vec![DEFAULT_AUDIENCE.to_string(), "extra".into()]);
+        let annotated: BTreeMap<String, String> = [(AUDIENCE_ANNOTATION.to_string(), "custom".to_string())].into();
+        assert_eq!(token_audiences(&annotated, &account), vec!["custom".to_string(), "extra".into()]);
+        let plain = ServiceAccountSelector { name: "reader".into(), ..Default::default() };
+        assert_eq!(token_audiences(&BTreeMap::new(), &plain), vec![DEFAULT_AUDIENCE.to_string()]);
+    }
 }

@@ -1,7 +1,7 @@
 //! `spec.provider.aws`: the store configuration, field for field as ESO's `AWSProvider`.
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sesame_provider_core::{SecretKeySelector, ServiceAccountSelector};
+use sesame_provider_core::{ProviderError, SecretKeySelector, ServiceAccountSelector, checks, ns_ref, referent_fields};
 
 /// Configures a store to read from AWS Secrets Manager or AWS Systems Manager Parameter Store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -9,7 +9,9 @@ use sesame_provider_core::{SecretKeySelector, ServiceAccountSelector};
 pub struct AwsProvider {
     /// The AWS service to read from: `SecretsManager` or `ParameterStore`.
     pub service: AwsServiceType,
-    /// The AWS region of the service, e.g. `eu-west-1`.
+    /// The AWS region of the service, e.g. `eu-west-1`. It becomes part of the endpoint's host
+    /// name, so it must be one lowercase DNS label.
+    #[schemars(regex(pattern = r"^[a-z0-9-]*$"))]
     pub region: String,
     /// An IAM role ARN to assume (sts:AssumeRole) with the credentials from `auth` (after
     /// `additionalRoles`). `externalID`, `sessionTags` and `transitiveTagKeys` apply to this role.
@@ -40,6 +42,33 @@ pub struct AwsProvider {
     /// AWS stores are read-only: accepted for compatibility, not used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_manager: Option<SecretsManagerOptions>,
+}
+
+impl AwsProvider {
+    /// The credential refs that name no namespace (resolved per ExternalSecret namespace in a
+    /// ClusterSecretStore).
+    pub fn referent_refs(&self) -> Vec<&'static str> {
+        let keys = self.auth.secret_ref.as_ref();
+        referent_fields(&[
+            ("auth.secretRef.accessKeyIDSecretRef", ns_ref(keys.map(|k| &k.access_key_id))),
+            ("auth.secretRef.secretAccessKeySecretRef", ns_ref(keys.map(|k| &k.secret_access_key))),
+            ("auth.secretRef.sessionTokenSecretRef", ns_ref(keys.and_then(|k| k.session_token.as_ref()))),
+            ("auth.jwt.serviceAccountRef", ns_ref(self.auth.jwt.as_ref().map(|j| &j.service_account_ref))),
+        ])
+    }
+
+    /// The fields that reach a URL: the region is part of every endpoint's host name.
+    pub fn check_urls(&self) -> Result<(), ProviderError> {
+        match self.region.as_str() {
+            "" => Ok(()),
+            region => checks::host_label("region", region),
+        }
+    }
+
+    /// How the store authenticates as the controller itself, if it does.
+    pub fn controller_identity(&self) -> Option<&'static str> {
+        self.auth.is_empty().then_some("the controller's AWS credentials (SDK default chain: no auth.secretRef or auth.jwt)")
+    }
 }
 
 /// Which AWS service a store reads.
@@ -161,6 +190,28 @@ mod tests {
         assert_eq!(sr.session_token.as_ref().unwrap().key.as_deref(), Some("token"));
         assert_eq!(p.auth.jwt.as_ref().unwrap().service_account_ref.name, "reader");
         assert_eq!(serde_json::to_value(&p).unwrap(), yaml, "round-trips with ESO's field names");
+    }
+
+    #[test]
+    fn a_hostile_region_is_refused_before_any_endpoint_is_built() {
+        let p: AwsProvider = serde_json::from_value(serde_json::json!({"service": "SecretsManager", "region": "evil.example/x#"})).unwrap();
+        assert!(matches!(p.check_urls(), Err(ProviderError::Invalid(m)) if m.contains("region")));
+        let p: AwsProvider = serde_json::from_value(serde_json::json!({"service": "SecretsManager", "region": "eu-west-1"})).unwrap();
+        p.check_urls().unwrap();
+    }
+
+    #[test]
+    fn refs_without_a_namespace_are_referent_and_no_auth_is_the_controllers_identity() {
+        let p: AwsProvider = serde_json::from_value(serde_json::json!({"service": "SecretsManager", "region": "eu-west-1",
+            "auth": {"secretRef": {
+                "accessKeyIDSecretRef": {"name": "a", "key": "id", "namespace": "ops"},
+                "secretAccessKeySecretRef": {"name": "a", "key": "secret"}}}}))
+        .unwrap();
+        assert_eq!(p.referent_refs(), vec!["auth.secretRef.secretAccessKeySecretRef"]);
+        assert_eq!(p.controller_identity(), None);
+        let bare: AwsProvider = serde_json::from_value(serde_json::json!({"service": "SecretsManager", "region": "eu-west-1"})).unwrap();
+        assert!(bare.referent_refs().is_empty());
+        assert!(bare.controller_identity().is_some());
     }
 
     #[test]

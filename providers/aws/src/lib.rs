@@ -119,6 +119,7 @@ mod client {
         ctx: ProviderContext,
         options: ClientOptions,
     ) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+        spec.check_urls()?;
         let config = crate::auth::sdk_config(spec, &ctx, &options).await?;
         let prefix = spec.prefix.clone().unwrap_or_default();
         Ok(match spec.service {

@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sesame_provider_core::{SecretKeySelector, ServiceAccountSelector};
+use sesame_provider_core::{ProviderError, SecretKeySelector, ServiceAccountSelector, checks, ns_ref, referent_fields};
 
 /// Configures a store to sync secrets from Azure Key Vault.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -55,6 +55,45 @@ pub struct AzureKvProvider {
     /// Required when `environmentType` is `AzureStackCloud`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_cloud_config: Option<AzureCustomCloudConfig>,
+}
+
+impl AzureKvProvider {
+    /// The credential refs that name no namespace (resolved per ExternalSecret namespace in a
+    /// ClusterSecretStore).
+    pub fn referent_refs(&self) -> Vec<&'static str> {
+        let auth = self.auth_secret_ref.as_ref();
+        referent_fields(&[
+            ("authSecretRef.clientId", ns_ref(auth.and_then(|a| a.client_id.as_ref()))),
+            ("authSecretRef.tenantId", ns_ref(auth.and_then(|a| a.tenant_id.as_ref()))),
+            ("authSecretRef.clientSecret", ns_ref(auth.and_then(|a| a.client_secret.as_ref()))),
+            ("authSecretRef.clientCertificate", ns_ref(auth.and_then(|a| a.client_certificate.as_ref()))),
+            ("serviceAccountRef", ns_ref(self.service_account_ref.as_ref())),
+        ])
+    }
+
+    /// The fields that reach a URL: the vault (which receives the access token) and the Entra ID
+    /// authority (which receives the client secret or assertion).
+    pub fn check_urls(&self) -> Result<(), ProviderError> {
+        checks::base_url("vaultUrl", self.vault_url.trim(), &["https"])?;
+        if let Some(custom) = &self.custom_cloud_config {
+            let host = custom.active_directory_endpoint.trim();
+            if !host.is_empty() {
+                checks::base_url("customCloudConfig.activeDirectoryEndpoint", host, &["https"])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// How the store authenticates as the controller itself, if it does.
+    pub fn controller_identity(&self) -> Option<&'static str> {
+        match self.auth_type.unwrap_or_default() {
+            AzureAuthType::ManagedIdentity => Some("the managed identity of the controller's pod or node (authType ManagedIdentity)"),
+            AzureAuthType::WorkloadIdentity if self.service_account_ref.is_none() => {
+                Some("the controller's own workload identity (authType WorkloadIdentity without serviceAccountRef)")
+            }
+            _ => None,
+        }
+    }
 }
 
 /// How a store authenticates to Azure Key Vault.
@@ -179,6 +218,39 @@ mod tests {
             let described = field.get("description").and_then(|d| d.as_str()).is_some_and(|d| !d.is_empty());
             assert!(described, "{name} has no description: {field}");
         }
+    }
+
+    #[test]
+    fn hostile_vault_and_authority_urls_are_refused() {
+        let spec = |vault: &str| AzureKvProvider { vault_url: vault.into(), ..Default::default() };
+        spec("https://my-vault.vault.azure.net/").check_urls().unwrap();
+        for bad in
+            ["https://evil.example#.vault.azure.net", "https://x@evil.example", "http://v.vault.azure.net", "https://evil.example/x?y"]
+        {
+            assert!(matches!(spec(bad).check_urls(), Err(ProviderError::Invalid(m)) if m.contains("vaultUrl")), "{bad}");
+        }
+        let custom = AzureKvProvider {
+            custom_cloud_config: Some(AzureCustomCloudConfig {
+                active_directory_endpoint: "https://evil.example/x#".into(),
+                ..Default::default()
+            }),
+            ..spec("https://v.vault.azure.net")
+        };
+        assert!(matches!(custom.check_urls(), Err(ProviderError::Invalid(m)) if m.contains("activeDirectoryEndpoint")));
+    }
+
+    #[test]
+    fn managed_and_own_workload_identity_are_the_controllers_identity() {
+        let spec = |auth: AzureAuthType, sa: bool| AzureKvProvider {
+            auth_type: Some(auth),
+            service_account_ref: sa.then(|| ServiceAccountSelector { name: "sa".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        assert!(spec(AzureAuthType::ManagedIdentity, false).controller_identity().is_some());
+        assert!(spec(AzureAuthType::WorkloadIdentity, false).controller_identity().is_some());
+        assert!(spec(AzureAuthType::WorkloadIdentity, true).controller_identity().is_none());
+        assert!(spec(AzureAuthType::ServicePrincipal, false).controller_identity().is_none());
+        assert_eq!(spec(AzureAuthType::WorkloadIdentity, true).referent_refs(), vec!["serviceAccountRef"]);
     }
 
     #[test]

@@ -13,11 +13,12 @@ mod refs;
 mod selectors;
 mod value;
 
+pub mod checks;
 pub mod property;
 
 pub use calls::{CallRecorder, NoCalls, ProviderContext};
 pub use error::ProviderError;
 pub use provider::{Capabilities, CredentialSource, DEFAULT_BATCH_CONCURRENCY, SecretProvider};
 pub use refs::{FindName, FindQuery, MetadataPolicy, PushRef, RemoteKey};
-pub use selectors::{CaProvider, CaProviderKind, SecretKeySelector, ServiceAccountSelector};
+pub use selectors::{CaProvider, CaProviderKind, NamespacedRef, SecretKeySelector, ServiceAccountSelector, ns_ref, referent_fields};
 pub use value::SecretValue;

@@ -55,6 +55,12 @@ pub trait SecretProvider: Send + Sync {
     /// A cheap call proving the credentials and configuration work; sets the store's Ready.
     async fn validate(&self) -> Result<(), ProviderError>;
 
+    /// Why this store's validity cannot be decided, when it cannot: the store is then Ready with
+    /// ESO's reason `ValidationUnknown` instead of `Valid`, whatever `validate` says.
+    fn undecidable_validation(&self) -> Option<String> {
+        None
+    }
+
     /// `ReadWrite` for providers that implement the three PushSecret calls below.
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadOnly
@@ -96,7 +102,8 @@ pub trait CredentialSource: Send + Sync {
     /// The value under `selector.key` (or `default_key` when the selector has none).
     async fn secret_key(&self, selector: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError>;
 
-    /// A token for a ServiceAccount, minted with the TokenRequest API.
+    /// A token for a ServiceAccount, minted with the TokenRequest API for exactly `audiences`: the
+    /// provider's default audience with `selector.audiences` appended.
     async fn service_account_token(
         &self,
         selector: &ServiceAccountSelector,

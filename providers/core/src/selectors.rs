@@ -28,7 +28,9 @@ pub struct ServiceAccountSelector {
     /// Namespace of the ServiceAccount. Only a ClusterSecretStore may set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// Audiences of the requested token. Defaults to the provider's audience.
+    /// Extra audiences of the requested token, appended to the provider's own (AWS
+    /// `sts.amazonaws.com`, GCP `<project>.svc.id.goog`, Azure `api://AzureADTokenExchange`, Vault
+    /// JWT `vault`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub audiences: Vec<String>,
 }
@@ -54,4 +56,43 @@ pub struct CaProvider {
 pub enum CaProviderKind {
     Secret,
     ConfigMap,
+}
+
+/// A ref that names no namespace: in a ClusterSecretStore it is resolved in the namespace of
+/// each ExternalSecret that uses the store (referent authentication).
+pub trait NamespacedRef {
+    /// The namespace the ref names, if any (an empty string names none).
+    fn namespace(&self) -> Option<&str>;
+
+    fn is_referent(&self) -> bool {
+        self.namespace().is_none_or(str::is_empty)
+    }
+}
+
+impl NamespacedRef for SecretKeySelector {
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+impl NamespacedRef for ServiceAccountSelector {
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+impl NamespacedRef for CaProvider {
+    fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+}
+
+/// The fields of `refs` (field path, ref) that are referent.
+pub fn referent_fields(refs: &[(&'static str, Option<&dyn NamespacedRef>)]) -> Vec<&'static str> {
+    refs.iter().filter(|(_, r)| r.is_some_and(|r| r.is_referent())).map(|(field, _)| *field).collect()
+}
+
+/// `r` as a [`NamespacedRef`] entry of [`referent_fields`].
+pub fn ns_ref<T: NamespacedRef>(r: Option<&T>) -> Option<&dyn NamespacedRef> {
+    r.map(|r| r as &dyn NamespacedRef)
 }

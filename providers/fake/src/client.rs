@@ -14,12 +14,18 @@ pub struct FakeClient {
     entries: BTreeMap<(String, String), String>,
     pushed: Mutex<BTreeMap<String, Vec<u8>>>,
     validation_fails: bool,
+    validation_unknown: bool,
 }
 
 impl FakeClient {
     pub fn new(spec: &FakeProvider) -> Self {
         let entries = spec.data.iter().map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone())).collect();
-        FakeClient { entries, pushed: Mutex::default(), validation_fails: spec.validation_result == Some(2) }
+        FakeClient {
+            entries,
+            pushed: Mutex::default(),
+            validation_fails: spec.validation_result == Some(2),
+            validation_unknown: spec.validation_result == Some(1),
+        }
     }
 
     fn pushed(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
@@ -136,6 +142,10 @@ impl SecretProvider for FakeClient {
             return Err(ProviderError::Invalid("the store's validationResult is Error".into()));
         }
         Ok(())
+    }
+
+    fn undecidable_validation(&self) -> Option<String> {
+        self.validation_unknown.then(|| "the store's validationResult is Unknown".to_string())
     }
 }
 

@@ -12,7 +12,7 @@ pub struct FakeProvider {
     #[serde(default)]
     pub data: Vec<FakeProviderData>,
     /// The store validation outcome to report, as ESO's fake provider: 0 Ready (default),
-    /// 1 Unknown (treated as Ready), 2 Error.
+    /// 1 Unknown (Ready with reason `ValidationUnknown`), 2 Error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_result: Option<i32>,
 }

@@ -44,6 +44,7 @@ pub struct GcpClient {
 
 impl GcpClient {
     pub async fn new(spec: &GcpProvider, ctx: ProviderContext, endpoints: Endpoints) -> Result<Self, ProviderError> {
+        spec.check_urls()?;
         let auth = store_auth(spec, &ctx, &endpoints).await?;
         let project = spec
             .project_id

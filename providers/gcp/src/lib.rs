@@ -10,7 +10,7 @@
 #![forbid(unsafe_code)]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sesame_provider_core::{SecretKeySelector, ServiceAccountSelector};
+use sesame_provider_core::{ProviderError, SecretKeySelector, ServiceAccountSelector, checks, ns_ref, referent_fields};
 
 /// Configures a store to read from Google Cloud Secret Manager.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -26,14 +26,61 @@ pub struct GcpProvider {
     pub project_id: Option<String>,
     /// The location of regional secrets (e.g. `europe-west1`). When set, the regional endpoint
     /// `secretmanager.{location}.rep.googleapis.com` and `projects/*/locations/*/secrets/*` names
-    /// are used; when empty, global secrets.
+    /// are used; when empty, global secrets. It becomes part of a host name, so it must be one
+    /// lowercase DNS label.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9-]+$"))]
     pub location: Option<String>,
     /// What to do when the `latest` version of a secret is disabled or destroyed and the
     /// ExternalSecret names no version: `LatestOrFail` (default) fails, `LatestOrFetch` reads the
     /// newest enabled version instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_version_selection_policy: Option<SecretVersionSelectionPolicy>,
+}
+
+impl GcpProvider {
+    /// The credential refs that name no namespace (resolved per ExternalSecret namespace in a
+    /// ClusterSecretStore).
+    pub fn referent_refs(&self) -> Vec<&'static str> {
+        let Some(auth) = &self.auth else { return Vec::new() };
+        let wif = auth.workload_identity_federation.as_ref();
+        let cred_config = wif.and_then(|w| w.cred_config.as_ref()).filter(|c| c.namespace.as_deref().is_none_or(str::is_empty));
+        let aws_keys = wif.and_then(|w| w.aws_security_credentials.as_ref()).map(|a| &a.aws_credentials_secret_ref);
+        let mut refs = referent_fields(&[
+            ("auth.secretRef.secretAccessKeySecretRef", ns_ref(auth.secret_ref.as_ref().map(|s| &s.secret_access_key_secret_ref))),
+            ("auth.workloadIdentity.serviceAccountRef", ns_ref(auth.workload_identity.as_ref().map(|w| &w.service_account_ref))),
+            ("auth.workloadIdentityFederation.serviceAccountRef", ns_ref(wif.and_then(|w| w.service_account_ref.as_ref()))),
+        ]);
+        if cred_config.is_some() {
+            refs.push("auth.workloadIdentityFederation.credConfig");
+        }
+        if aws_keys.is_some_and(|k| k.namespace.as_deref().is_none_or(str::is_empty)) {
+            refs.push("auth.workloadIdentityFederation.awsSecurityCredentials.awsCredentialsSecretRef");
+        }
+        refs
+    }
+
+    /// The fields that reach a URL: `location` is part of the regional endpoint's host name and
+    /// `projectID` of every request path.
+    pub fn check_urls(&self) -> Result<(), ProviderError> {
+        if let Some(location) = self.location.as_deref().filter(|l| !l.is_empty()) {
+            checks::host_label("location", location)?;
+        }
+        if let Some(project) = self.project_id.as_deref().filter(|p| !p.is_empty()) {
+            // Project IDs are lowercase labels; legacy domain-scoped ones read `example.com:name`.
+            if !project.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'.' | b':')) {
+                return Err(ProviderError::Invalid(format!("projectID {project:?} must hold only a-z, 0-9, '-', '.' and ':'")));
+            }
+        }
+        Ok(())
+    }
+
+    /// How the store authenticates as the controller itself, if it does.
+    pub fn controller_identity(&self) -> Option<&'static str> {
+        let auth = self.auth.clone().unwrap_or_default();
+        let own = auth.secret_ref.is_none() && auth.workload_identity.is_none() && auth.workload_identity_federation.is_none();
+        own.then_some("the controller's application default credentials (no auth.secretRef or auth.workloadIdentity)")
+    }
 }
 
 /// `secretVersionSelectionPolicy`.
@@ -195,6 +242,32 @@ mod tests {
         let auth = spec.auth.unwrap();
         assert_eq!(auth.secret_ref.unwrap().secret_access_key_secret_ref.key.as_deref(), Some("sa.json"));
         assert_eq!(auth.workload_identity.unwrap().cluster_project_id.as_deref(), Some("cp"));
+    }
+
+    #[test]
+    fn a_hostile_location_never_becomes_a_host_name() {
+        let spec = GcpProvider { location: Some("evil.example/x#".into()), project_id: Some("p".into()), ..Default::default() };
+        assert!(matches!(spec.check_urls(), Err(ProviderError::Invalid(m)) if m.contains("location")));
+        let spec = GcpProvider { project_id: Some("p/../../x?".into()), ..Default::default() };
+        assert!(spec.check_urls().is_err());
+        GcpProvider { location: Some("europe-west1".into()), project_id: Some("example.com:p-1".into()), ..Default::default() }
+            .check_urls()
+            .unwrap();
+        let schema = serde_json::to_value(schemars::schema_for!(GcpProvider)).unwrap();
+        assert_eq!(schema["properties"]["location"]["pattern"], "^[a-z0-9-]+$", "the CRD refuses it too");
+    }
+
+    #[test]
+    fn workload_identity_without_a_namespace_is_referent_and_no_auth_is_the_controllers_identity() {
+        let spec: GcpProvider = serde_json::from_value(serde_json::json!({
+            "projectID": "p", "auth": {"workloadIdentity": {"serviceAccountRef": {"name": "ksa"}}}
+        }))
+        .unwrap();
+        assert_eq!(spec.referent_refs(), vec!["auth.workloadIdentity.serviceAccountRef"]);
+        assert_eq!(spec.controller_identity(), None);
+        let adc = GcpProvider { project_id: Some("p".into()), ..Default::default() };
+        assert!(adc.referent_refs().is_empty());
+        assert!(adc.controller_identity().is_some());
     }
 
     #[test]

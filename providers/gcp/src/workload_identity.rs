@@ -103,8 +103,7 @@ impl WorkloadIdentityCredentials {
 
     async fn mint(&self) -> Result<(String, Duration), ProviderError> {
         let sa = &self.config.service_account;
-        let mut audiences = vec![self.config.pool.clone()];
-        audiences.extend(sa.audiences.iter().cloned());
+        let audiences = token_audiences(&self.config.pool, sa);
         let ksa_token = self
             .ctx
             .timed(PROVIDER_NAME, "GenerateSAToken", self.ctx.credentials.service_account_token(sa, &audiences, Some(KSA_TOKEN_SECONDS)))
@@ -179,6 +178,14 @@ impl CredentialsProvider for WorkloadIdentityCredentials {
     }
 }
 
+/// The audiences of the Kubernetes token, as ESO: the workload identity pool
+/// (`{project}.svc.id.goog`), then `serviceAccountRef.audiences` appended.
+pub(crate) fn token_audiences(pool: &str, sa: &ServiceAccountSelector) -> Vec<String> {
+    let mut audiences = vec![pool.to_string()];
+    audiences.extend(sa.audiences.iter().filter(|a| a.as_str() != pool).cloned());
+    audiences
+}
+
 fn transport(what: &str, e: reqwest::Error) -> ProviderError {
     ProviderError::Transient(format!("{what}: {}", e.without_url()))
 }
@@ -205,5 +212,18 @@ fn http_failure(what: &str, status: u16, body: &[u8]) -> ProviderError {
         404 => ProviderError::Auth(msg),
         s if s >= 500 => ProviderError::Transient(msg),
         _ => ProviderError::Invalid(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_account_audiences_are_appended_to_the_pool() {
+        let sa = ServiceAccountSelector { name: "ksa".into(), namespace: None, audiences: vec!["extra".into()] };
+        assert_eq!(token_audiences("p.svc.id.goog", &sa), vec!["p.svc.id.goog".to_string(), "extra".into()]);
+        let plain = ServiceAccountSelector { name: "ksa".into(), ..Default::default() };
+        assert_eq!(token_audiences("p.svc.id.goog", &plain), vec!["p.svc.id.goog".to_string()]);
     }
 }

@@ -44,6 +44,7 @@ impl fmt::Debug for VaultStoreClient {
 impl VaultStoreClient {
     /// [`build`] with the concrete type.
     pub async fn connect(spec: &VaultProvider, ctx: ProviderContext) -> Result<Arc<Self>, ProviderError> {
+        spec.check_urls()?;
         let method = Method::from_spec(spec.auth.as_ref())?;
         let transport = Arc::new(Transport::new(spec, ctx.credentials.as_ref()).await?);
         let namespace = spec.namespace.clone().filter(|n| !n.is_empty());

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sesame_provider_core::{CaProvider, SecretKeySelector};
+use sesame_provider_core::{CaProvider, ProviderError, SecretKeySelector, checks, ns_ref, referent_fields};
 
 pub use crate::config_auth::{
     VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultUserPassAuth,
@@ -56,6 +56,53 @@ pub struct VaultProvider {
     /// Headers to be added in Vault request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+}
+
+impl VaultProvider {
+    /// The credential, CA and client-certificate refs that name no namespace (resolved per
+    /// ExternalSecret namespace in a ClusterSecretStore). Every method's refs count, used or not.
+    pub fn referent_refs(&self) -> Vec<&'static str> {
+        let auth = self.auth.clone().unwrap_or_default();
+        let sat = auth.jwt.as_ref().and_then(|j| j.kubernetes_service_account_token.as_ref());
+        referent_fields(&[
+            ("auth.tokenSecretRef", ns_ref(auth.token_secret_ref.as_ref())),
+            ("auth.appRole.roleRef", ns_ref(auth.app_role.as_ref().and_then(|a| a.role_ref.as_ref()))),
+            ("auth.appRole.secretRef", ns_ref(auth.app_role.as_ref().map(|a| &a.secret_ref))),
+            ("auth.kubernetes.serviceAccountRef", ns_ref(auth.kubernetes.as_ref().and_then(|k| k.service_account_ref.as_ref()))),
+            ("auth.kubernetes.secretRef", ns_ref(auth.kubernetes.as_ref().and_then(|k| k.secret_ref.as_ref()))),
+            ("auth.jwt.secretRef", ns_ref(auth.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()))),
+            ("auth.jwt.kubernetesServiceAccountToken.serviceAccountRef", ns_ref(sat.map(|t| &t.service_account_ref))),
+            ("auth.userPass.secretRef", ns_ref(auth.user_pass.as_ref().map(|u| &u.secret_ref))),
+            ("auth.cert.clientCert", ns_ref(auth.cert.as_ref().map(|c| &c.client_cert))),
+            ("auth.cert.secretRef", ns_ref(auth.cert.as_ref().map(|c| &c.secret_ref))),
+            ("tls.certSecretRef", ns_ref(self.tls.cert_secret_ref.as_ref())),
+            ("tls.keySecretRef", ns_ref(self.tls.key_secret_ref.as_ref())),
+            ("caProvider", ns_ref(self.ca_provider.as_ref())),
+        ])
+    }
+
+    /// The fields that reach a URL: the server (which receives every token and credential), the
+    /// KV mount and each auth method's mount.
+    pub fn check_urls(&self) -> Result<(), ProviderError> {
+        checks::base_url("server", self.server.trim_end_matches('/'), &["http", "https"])?;
+        if let Some(path) = self.path.as_deref().filter(|p| !p.trim_matches('/').is_empty()) {
+            checks::path_segments("path", path)?;
+        }
+        let Some(auth) = &self.auth else { return Ok(()) };
+        let mounts = [
+            ("auth.appRole.path", auth.app_role.as_ref().map(|a| &a.path)),
+            ("auth.kubernetes.mountPath", auth.kubernetes.as_ref().map(|k| &k.mount_path)),
+            ("auth.jwt.path", auth.jwt.as_ref().map(|j| &j.path)),
+            ("auth.userPass.path", auth.user_pass.as_ref().map(|u| &u.path)),
+            ("auth.cert.path", auth.cert.as_ref().map(|c| &c.path)),
+        ];
+        for (field, mount) in mounts {
+            if let Some(mount) = mount {
+                checks::path_segments(field, mount)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The Vault KV secret engine version.
@@ -126,6 +173,40 @@ mod tests {
         assert_eq!(auth.jwt.unwrap().path, "jwt");
         assert_eq!(auth.user_pass.unwrap().path, "userpass");
         assert_eq!(auth.cert.unwrap().path, "cert");
+    }
+
+    #[test]
+    fn hostile_servers_and_mounts_are_refused() {
+        let spec = |server: &str, path: &str| VaultProvider { server: server.into(), path: Some(path.into()), ..Default::default() };
+        spec("http://127.0.0.1:8200", "secret").check_urls().unwrap();
+        spec("https://vault.example.com:8200/", "team/kv").check_urls().unwrap();
+        assert!(
+            matches!(spec("https://vault@evil.example", "secret").check_urls(), Err(ProviderError::Invalid(m)) if m.contains("server"))
+        );
+        assert!(matches!(spec("https://evil.example#x", "secret").check_urls(), Err(ProviderError::Invalid(m)) if m.contains("server")));
+        assert!(matches!(spec("https://vault", "../../sys").check_urls(), Err(ProviderError::Invalid(m)) if m.contains("path")));
+        let mut login = spec("https://vault", "secret");
+        login.auth = Some(
+            serde_json::from_value(serde_json::json!({"userPass": {"path": "x?y#", "username": "u", "secretRef": {"name": "p"}}})).unwrap(),
+        );
+        assert!(matches!(login.check_urls(), Err(ProviderError::Invalid(m)) if m.contains("auth.userPass.path")));
+    }
+
+    #[test]
+    fn refs_without_a_namespace_are_referent() {
+        let spec: VaultProvider = serde_json::from_value(serde_json::json!({
+            "server": "http://vault:8200",
+            "caProvider": {"type": "Secret", "name": "ca", "namespace": "ops"},
+            "auth": {"kubernetes": {"role": "r", "serviceAccountRef": {"name": "sa"}}}
+        }))
+        .unwrap();
+        assert_eq!(spec.referent_refs(), vec!["auth.kubernetes.serviceAccountRef"]);
+        let pinned: VaultProvider = serde_json::from_value(serde_json::json!({
+            "server": "http://vault:8200",
+            "auth": {"tokenSecretRef": {"name": "t", "key": "token", "namespace": "ops"}}
+        }))
+        .unwrap();
+        assert!(pinned.referent_refs().is_empty());
     }
 
     #[test]

@@ -102,7 +102,8 @@ async fn azure_workload_identity_presents_a_real_apiserver_token_as_client_asser
     fake.add_federated_app_with_jwks(TENANT, WI_CLIENT_ID, issuer, &apiserver_jwks(&scene).await, &subject);
     let store = json!({"azurekv": {
         "authType": "WorkloadIdentity", "vaultUrl": VAULT_URL, "tenantId": TENANT,
-        "serviceAccountRef": {"name": "sesame-wi"},
+        // An extra audience is appended to api://AzureADTokenExchange (Entra ID refuses a token without it).
+        "serviceAccountRef": {"name": "sesame-wi", "audiences": ["sesame-extra"]},
     }});
     scene.store("azure", store).await;
     let sesame = scene.sesame_with(&[], &borrowed(&azure_env(&scene, &fake)));

@@ -107,7 +107,8 @@ async fn gcp_workload_identity_exchanges_a_real_apiserver_token_at_sts_and_imper
     fake.allow_impersonation(GSA, &format!("serviceAccount:acme-clusters.svc.id.goog[{}/eso-ksa]", scene.ns));
     fake.grant(PROJECT, &format!("serviceAccount:{GSA}"));
     let wi = json!({
-        "serviceAccountRef": {"name": "eso-ksa"},
+        // An extra audience is appended to the pool's (Google STS refuses a token without it).
+        "serviceAccountRef": {"name": "eso-ksa", "audiences": ["sesame-extra"]},
         "clusterLocation": "europe-west1", "clusterName": "prod-1", "clusterProjectID": "acme-clusters",
     });
     scene.store("gcp", json!({"gcpsm": {"projectID": PROJECT, "auth": {"workloadIdentity": wi}}})).await;

@@ -110,13 +110,24 @@ pub(crate) async fn credential(
             };
             let (tenant, client_id) = federated_ids(spec, sa, ctx.credentials.as_ref()).await?;
             let audience = spec.custom_cloud_config.as_ref().and_then(|c| c.audience.clone());
-            let mut audiences = vec![audience.unwrap_or_else(|| DEFAULT_AUDIENCE.to_string())];
-            audiences.extend(sa.audiences.iter().cloned());
+            let audiences = token_audiences(audience, sa);
             let assertion = ServiceAccountAssertion { credentials: ctx.credentials.clone(), sa: sa.clone(), audiences };
             let cred = ClientAssertionCredential::new(tenant, client_id, assertion, Some(credential_options)).map_err(invalid)?;
             Ok(cred)
         }
     }
+}
+
+/// The audiences of the ServiceAccount token, as ESO: `customCloudConfig.audience` (default
+/// `api://AzureADTokenExchange`), then `serviceAccountRef.audiences` appended.
+pub(crate) fn token_audiences(audience: Option<String>, sa: &ServiceAccountSelector) -> Vec<String> {
+    let mut audiences = vec![audience.filter(|a| !a.is_empty()).unwrap_or_else(|| DEFAULT_AUDIENCE.to_string())];
+    for a in &sa.audiences {
+        if !audiences.contains(a) {
+            audiences.push(a.clone());
+        }
+    }
+    audiences
 }
 
 /// How a service principal proves itself.
@@ -220,5 +231,17 @@ impl ClientAssertion for ServiceAccountAssertion {
         self.credentials.service_account_token(&self.sa, &self.audiences, None).await.map_err(|e| {
             azure_core::Error::with_message(ErrorKind::Credential, format!("cannot get a token for ServiceAccount {}: {e}", self.sa.name))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_account_audiences_are_appended_to_the_token_exchange_audience() {
+        let sa = ServiceAccountSelector { name: "sa".into(), namespace: None, audiences: vec!["extra".into()] };
+        assert_eq!(token_audiences(None, &sa), vec![DEFAULT_AUDIENCE.to_string(), "extra".into()]);
+        assert_eq!(token_audiences(Some("custom".into()), &sa), vec!["custom".to_string(), "extra".into()]);
     }
 }

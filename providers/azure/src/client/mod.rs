@@ -58,6 +58,7 @@ impl AzureKvClient {
         if !vault.starts_with("https://") {
             return Err(ProviderError::Invalid(format!("vaultUrl {vault:?} must be an https URL: Key Vault only accepts tokens over TLS")));
         }
+        spec.check_urls()?;
         let options = ClientOptions {
             transport: Some(http.transport()?),
             cloud: Some(Arc::new(auth::cloud(spec)?)),
