@@ -57,6 +57,9 @@ async fn provider_outage_keeps_last_good_data_reports_it_and_backs_off() {
     // 32 s of outage in four flavours; the remote values change meanwhile (behind the proxy).
     let before = proxy.connections();
     let started = Instant::now();
+    // The outage starts before the values change: a refresh between the two would rightly sync v2.
+    proxy.set(Mode::Status(503));
+    proxy.reset_all();
     for i in 0..N {
         sm.put_secret_value().secret_id(format!("{}/s{i}", scene.ns)).secret_string(want(&scene, i, 2)["v"].clone()).send().await.unwrap();
     }

@@ -74,12 +74,15 @@ async fn openbao_outage_keeps_last_good_data_backs_off_and_reuses_the_token() {
     assert!(wait_all(&scene, "b", N, 1, 1, Duration::from_secs(60)).await, "first sync never completed\n{}", tail(&sesame.logs()));
     let logins_before = calls(&sesame, "Login").await;
 
-    // 28 s of outage in four flavours; the remote values change meanwhile (behind the proxy).
+    // 28 s of outage in four flavours; the remote values change meanwhile (behind the proxy). The
+    // outage starts before they change: a refresh between the two would rightly sync v2.
+    let before = proxy.connections();
+    let started = Instant::now();
+    proxy.set(Mode::Status(503));
+    proxy.reset_all();
     for i in 0..N {
         put(&bao, &scene, i, 2).await;
     }
-    let before = proxy.connections();
-    let started = Instant::now();
     let mut went_false = false;
     for (mode, secs) in [(Mode::Status(503), 7), (Mode::Reset, 7), (Mode::Drop, 7), (Mode::Blackhole, 7)] {
         proxy.set(mode);
