@@ -26,6 +26,9 @@ use crate::fetch::StoreClient;
 /// ESO's finalizer on PushSecrets whose deletionPolicy is Delete.
 pub const FINALIZER: &str = "pushsecret.externalsecrets.io/finalizer";
 
+/// A store has no verdict yet: not an error to report, a reason to look again shortly.
+const FIRST_VERDICT_PENDING: &str = "a store's first validation is pending";
+
 type Synced = BTreeMap<String, BTreeMap<String, PushSecretData>>;
 
 /// The status key of one entry: the remote key, and the property when one is named.
@@ -73,6 +76,11 @@ async fn stores(ctx: &Context, ps: &PushSecret) -> Result<Vec<(String, AnyStore)
                 store::allowed_from(ctx, &css.spec.store.conditions, &namespace)
                     .await
                     .map_err(|why| format!("ClusterSecretStore {} may not be used from namespace {namespace}: {why}", css.name_any()))?;
+            }
+            let young = store.meta().creation_timestamp.as_ref().is_some_and(|t| chrono::Utc::now().timestamp() - t.0.as_second() < 30);
+            if young && !store.status().is_some_and(|st| st.conditions.iter().any(|c| c.type_ == "Ready")) {
+                // Never validated yet (created together with this PushSecret): wait quietly, briefly.
+                return Err(FIRST_VERDICT_PENDING.into());
             }
             if !store.is_ready() {
                 return Err(format!("{} {} is not ready", store.kind().as_str(), store.meta().name.as_deref().unwrap_or_default()));
@@ -251,6 +259,9 @@ pub async fn reconcile(ps: Arc<PushSecret>, ctx: Arc<Context>) -> Result<Action,
         return Ok(Action::await_change());
     }
     let (mut synced, pushed) = push_all(&ctx, &ps, &old.synced_push_secrets).await;
+    if matches!(&pushed, Err(e) if e == FIRST_VERDICT_PENDING) {
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let mut result = pushed;
     if result.is_ok() && delete_policy {
         match delete_dropped(&ctx, &ps, &old.synced_push_secrets, &synced).await {

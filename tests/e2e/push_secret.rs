@@ -1,8 +1,8 @@
 //! PushSecret on the real apiserver with the fake provider (which keeps pushed values beside its
 //! own data): push → an ExternalSecret reads it back → a change of the source Secret is pushed at
 //! once → a dropped entry and finally the PushSecret itself delete exactly what was pushed. The
-//! store's own data is never overwritten, and a ReadOnly store (Vault, which cannot push yet) is
-//! refused with a clear reason.
+//! store's own data is never overwritten, and a ReadOnly store (AWS, which cannot push yet) is
+//! refused with a clear reason. Then the same on OpenBao's KV v2, read back with OpenBao's own API.
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -54,7 +54,7 @@ async fn a_push_secret_round_trips_follows_its_source_and_deletes_exactly_what_i
     let scene = Scene::new("push").await;
     scene.fake_store("store", &[("/theirs", "not ours")]).await;
     scene.plain_secret("source", &[("user", "app"), ("password", "pw-1")]).await;
-    let sesame = scene.sesame();
+    let sesame = crate::providers::aws_sesame(&scene, &[]);
     let store = json!({"name": "store", "kind": "SecretStore"});
     let entries = [("password", "/pushed/db", "password"), ("user", "/pushed/db", "user")];
     apply_push(&scene, push_secret(&scene, "push", store.clone(), &entries)).await;
@@ -119,13 +119,9 @@ async fn a_push_secret_round_trips_follows_its_source_and_deletes_exactly_what_i
         .await;
     wait_secret_data(&scene, &sesame, "theirs", &map(&[("v", "not ours")])).await;
 
-    // A store whose provider cannot write.
-    let env = sesame_testsupport::env();
-    scene.plain_secret("bao-token", &[("token", &env.vault_token)]).await;
-    let vault = json!({"vault": {"server": env.vault_addr, "path": "secret", "version": "v2",
-                                 "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}}}});
-    scene.store("bao", vault).await;
-    apply_push(&scene, push_secret(&scene, "readonly", json!({"name": "bao"}), &[("password", "x", "")])).await;
+    // A store whose provider cannot write (AWS: no push yet), Ready on moto.
+    crate::providers::aws_store(&scene).await;
+    apply_push(&scene, push_secret(&scene, "readonly", json!({"name": "aws"}), &[("password", "x", "")])).await;
     let refused = ready(&scene, &sesame, "readonly", "False").await;
     let message = refused.status.unwrap().conditions[0].message.clone().unwrap_or_default();
     assert!(message.contains("ReadOnly"), "{message}");
@@ -146,5 +142,60 @@ async fn a_push_secret_round_trips_follows_its_source_and_deletes_exactly_what_i
     );
     assert_eq!(scene.secret_data("password").await, Some(map(&[("v", "pw-2")])), "a failed read keeps the Secret");
     assert!(!sesame.logs().contains("pw-2"), "a value reached the log");
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn a_push_secret_writes_openbao_kv_v2_with_esos_ownership_rules() {
+    use crate::tenancy::{bao, bao_must};
+    let scene = Scene::new("push-bao").await;
+    let env = sesame_testsupport::env();
+    scene.plain_secret("bao-token", &[("token", &env.vault_token)]).await;
+    let vault = json!({"vault": {"server": env.vault_addr, "path": "secret", "version": "v2",
+                                 "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}}}});
+    scene.store("bao", vault).await;
+    // Someone's own secret, without ESO's managed-by metadata.
+    let theirs = format!("{}/theirs", scene.ns);
+    bao_must("POST", &format!("secret/data/{theirs}"), Some(json!({"data": {"k": "not ours"}}))).await;
+    scene.plain_secret("source", &[("user", "app"), ("password", "pw-1")]).await;
+    let sesame = scene.sesame();
+    let pushed = format!("{}/db", scene.ns);
+    let store = json!({"name": "bao"});
+    let entries = [("password", pushed.as_str(), "password"), ("user", pushed.as_str(), "user")];
+    apply_push(&scene, push_secret(&scene, "push", store.clone(), &entries)).await;
+    ready(&scene, &sesame, "push", "True").await;
+    let data = bao_must("GET", &format!("secret/data/{pushed}"), None).await;
+    assert_eq!(data["data"]["data"], json!({"password": "pw-1", "user": "app"}));
+    let meta = bao_must("GET", &format!("secret/metadata/{pushed}"), None).await;
+    assert_eq!(meta["data"]["custom_metadata"]["managed-by"], "external-secrets", "{meta}");
+
+    // The source changes: pushed at once.
+    let rotated = json!({"stringData": {"password": "pw-2"}});
+    scene.secrets().patch("source", &PatchParams::default(), &Patch::Merge(&rotated)).await.unwrap();
+    let followed = eventually(Duration::from_secs(30), || async {
+        bao_must("GET", &format!("secret/data/{pushed}"), None).await["data"]["data"]["password"] == "pw-2"
+    })
+    .await;
+    assert!(followed, "the rotated source never reached OpenBao\n{}", tail(&sesame.logs()));
+
+    // A secret without managed-by is not overwritten.
+    apply_push(&scene, push_secret(&scene, "hostile", store.clone(), &[("password", theirs.as_str(), "k")])).await;
+    let refused = ready(&scene, &sesame, "hostile", "False").await;
+    let message = refused.status.unwrap().conditions[0].message.clone().unwrap_or_default();
+    assert!(message.contains("not managed"), "{message}");
+    assert_eq!(bao_must("GET", &format!("secret/data/{theirs}"), None).await["data"]["data"], json!({"k": "not ours"}));
+
+    // Deleting the PushSecret deletes the secret it wrote, and nothing else.
+    let api: Api<PushSecret> = Api::namespaced(scene.client.clone(), &scene.ns);
+    api.delete("hostile", &Default::default()).await.unwrap();
+    api.delete("push", &Default::default()).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(30), || async { api.get_opt("push").await.unwrap().is_none() }).await,
+        "the finalizer never let go"
+    );
+    assert_eq!(bao("GET", &format!("secret/metadata/{pushed}"), None).await.0, 404, "the pushed secret is still there");
+    assert!(eventually(Duration::from_secs(30), || async { api.get_opt("hostile").await.unwrap().is_none() }).await);
+    assert_eq!(bao_must("GET", &format!("secret/data/{theirs}"), None).await["data"]["data"], json!({"k": "not ours"}));
+    assert!(!sesame.logs().contains("pw-2") && !sesame.logs().contains(&env.vault_token), "a value reached the log");
     scene.delete_namespace().await;
 }

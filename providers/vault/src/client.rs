@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{
+    Capabilities, FindQuery, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+};
 use tokio::sync::Notify;
 use vaultrs::client::VaultClient;
 
@@ -181,6 +183,25 @@ impl SecretProvider for VaultStoreClient {
             // No mount to check: prove the token works.
             None => self.call("LookupSelf", "lookup token", |s| async move { vaultrs::token::lookup_self(&*s).await }).await.map(|_| ()),
         }
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        match self.version {
+            VaultKvVersion::V2 => Capabilities::ReadWrite,
+            VaultKvVersion::V1 => Capabilities::ReadOnly,
+        }
+    }
+
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        crate::push::push(self, remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        crate::push::delete(self, remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        crate::push::exists(self, remote).await
     }
 
     async fn close(&self) {

@@ -42,6 +42,8 @@ mod find;
 #[cfg(feature = "client")]
 mod kv;
 #[cfg(feature = "client")]
+mod push;
+#[cfg(feature = "client")]
 mod token;
 #[cfg(feature = "client")]
 mod transport;
