@@ -25,6 +25,7 @@ pub struct Manifests {
     pub cluster_stores: Vec<ClusterSecretStore>,
     pub secrets: Vec<Secret>,
     pub config_maps: Vec<ConfigMap>,
+    pub push_secrets: Vec<crate::api::PushSecret>,
 }
 
 /// Read YAML files (a file, or every .yaml/.yml file in a directory, sorted).
@@ -68,6 +69,7 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
         "ClusterSecretStore" => out.cluster_stores.push(serde_json::from_value(with_ns).map_err(err)?),
         "Secret" => out.secrets.push(serde_json::from_value(with_ns).map_err(err)?),
         "ConfigMap" => out.config_maps.push(serde_json::from_value(with_ns).map_err(err)?),
+        "PushSecret" => out.push_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
         _ => {}
     }
     Ok(())
@@ -149,7 +151,47 @@ pub async fn render(m: &Manifests, reveal: bool) -> (String, Vec<String>) {
             Err(e) => errors.push(format!("ExternalSecret {ns}/{}: {e}", es.name_any())),
         }
     }
+    for ps in &m.push_secrets {
+        let ns = ps.namespace().unwrap_or_default();
+        match plan_push(m, ps, &ns, reveal) {
+            Ok(plan) => docs.push(serde_saphyr::to_string(&plan).expect("YAML serialises")),
+            Err(e) => errors.push(format!("PushSecret {ns}/{}: {e}", ps.name_any())),
+        }
+    }
     (docs.join("---\n"), errors)
+}
+
+/// What a PushSecret would write (nothing is written): each store and remote key with the value
+/// redacted unless `reveal`.
+fn plan_push(m: &Manifests, ps: &crate::api::PushSecret, ns: &str, reveal: bool) -> anyhow::Result<serde_json::Value> {
+    let name =
+        ps.spec.selector.secret.as_ref().and_then(|s| s.name.clone()).ok_or_else(|| anyhow::anyhow!("selector.secret.name is required"))?;
+    let source = m
+        .secrets
+        .iter()
+        .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(ns))
+        .ok_or_else(|| anyhow::anyhow!("secret {name} is not in the input files"))?;
+    let mut data: BTreeMap<String, Vec<u8>> =
+        source.string_data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+    data.extend(source.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)));
+    if let Some(t) = &ps.spec.template {
+        data = pipeline::apply_template(t, &data, &Default::default()).map_err(|e| anyhow::anyhow!("could not render template: {e}"))?.data;
+    }
+    let mut writes = Vec::new();
+    for store in &ps.spec.secret_store_refs {
+        let store = format!("{}/{}", store.kind.as_deref().unwrap_or("SecretStore"), store.name.as_deref().unwrap_or("(by label)"));
+        for entry in &ps.spec.data {
+            let key = entry.r#match.secret_key.as_deref().filter(|k| !k.is_empty());
+            let value = match key {
+                Some(k) => data.get(k).cloned().ok_or_else(|| anyhow::anyhow!("secret {name} has no key {k}"))?,
+                None => serde_json::to_vec(&data.iter().map(|(k, v)| (k, String::from_utf8_lossy(v))).collect::<BTreeMap<_, _>>())?,
+            };
+            let shown = if reveal { String::from_utf8_lossy(&value).into_owned() } else { format!("<redacted: {} bytes>", value.len()) };
+            let remote = &entry.r#match.remote_ref;
+            writes.push(serde_json::json!({"store": store, "remoteKey": remote.remote_key, "property": remote.property, "value": shown}));
+        }
+    }
+    Ok(serde_json::json!({"pushSecret": format!("{ns}/{}", ps.name_any()), "wouldWrite": writes}))
 }
 
 async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &HashMap<(String, String), Secret>) -> anyhow::Result<Secret> {

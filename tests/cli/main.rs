@@ -57,3 +57,33 @@ fn the_committed_crds_match_the_api_types() {
     let (ok, _, err) = sesame(&["crds", "--check"]);
     assert!(ok, "{err}");
 }
+
+#[test]
+fn render_shows_what_a_push_secret_would_write_without_writing() {
+    let dir = std::env::temp_dir().join(format!("sesame-cli-push-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifests = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: src, namespace: team}
+stringData: {password: hunter2-pushed}
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: PushSecret
+metadata: {name: push, namespace: team}
+spec:
+  secretStoreRefs: [{name: vault}]
+  selector: {secret: {name: src}}
+  data:
+    - match: {secretKey: password, remoteRef: {remoteKey: team/db, property: password}}
+"#;
+    std::fs::write(dir.join("push.yaml"), manifests).unwrap();
+    let (ok, out, err) = sesame(&["render", "-f", dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for expected in ["pushSecret: team/push", "remoteKey: team/db", "store: SecretStore/vault", "<redacted: 14 bytes>"] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("hunter2-pushed"), "a value leaked:\n{out}");
+    let (ok, out, _) = sesame(&["render", "-f", dir.to_str().unwrap(), "--reveal"]);
+    assert!(ok && out.contains("value: hunter2-pushed"), "{out}");
+}
