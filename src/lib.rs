@@ -13,4 +13,4 @@ pub mod metrics;
 pub mod pipeline;
 pub mod providers;
 pub mod render;
-pub mod template;
+

@@ -65,12 +65,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 })
                 .collect();
             if keys_and_values {
-                for (k, v) in sesame::template::render_keys_and_values(&body, &data)? {
+                for (k, v) in sesame_template::render_keys_and_values(&body, &data)? {
                     println!("{k}: {}", String::from_utf8_lossy(&v));
                 }
             } else {
                 use std::io::Write;
-                std::io::stdout().write_all(&sesame::template::render(&body, &data)?)?;
+                std::io::stdout().write_all(&sesame_template::render(&body, &data)?)?;
             }
             Ok(())
         }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::{ExternalSecretTemplate, TemplateMergePolicy, TemplateScope, TemplateTarget};
-use crate::template::{self, TemplateScope as Scope};
+use sesame_template::{self as template, TemplateScope as Scope};
 
 /// What the Secret gets: data always; labels, annotations and type only from a template.
 #[derive(Debug, Clone, Default, PartialEq)]

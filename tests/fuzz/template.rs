@@ -1,4 +1,4 @@
-//! The template engine (`sesame::template::render`): templates come from ExternalSecrets and
+//! The template engine (`sesame_template::render`): templates come from ExternalSecrets and
 //! ConfigMaps, data from providers. No panic, bounded by the engine's own limits (time, output),
 //! and no secret value in an error message.
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use proptest::prelude::*;
-use sesame::template::{Limits, render};
+use sesame_template::{Limits, render};
 
 use crate::{fuzz, inputs};
 
