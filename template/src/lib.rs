@@ -7,9 +7,11 @@
 //! PKCS#12 / PEM / JWK / RSA helpers and `toYaml` / `fromYaml`).
 //!
 //! Templates are sandboxed: no function touches files, the environment or the
-//! network; output, value sizes, range iterations, recursion and wall time are
-//! bounded ([`Limits`]); a bad template yields a [`TemplateError`] with a
-//! line/column and a description that never contains secret values.
+//! network; output, value sizes, the memory functions may allocate, executed
+//! steps, range iterations, recursion and wall time are bounded, and a render
+//! can be cancelled ([`Limits`]); a bad template yields a [`TemplateError`]
+//! with a line/column and a description that never contains secret values
+//! (except the template's own `fail` text, see [`TemplateError::value_free`]).
 //!
 //! Secret values are bytes. They are carried through the engine losslessly
 //! (see [`binstr`]), so a binary PKCS#12 archive can be piped to `pkcs12cert`
@@ -58,6 +60,7 @@ mod engine;
 mod error;
 pub(crate) mod functions;
 mod rewrite;
+mod sandbox;
 mod scope;
 mod value;
 mod variables;
