@@ -113,7 +113,17 @@ impl Budget {
     }
 
     fn spent<T>(&mut self, what: &str, out: Result<T, TemplateError>, size: impl Fn(&T) -> usize) -> Result<T, TemplateFailure> {
-        let out = out.map_err(|e| TemplateFailure::render(what, &e))?;
+        let out = out.map_err(|mut e| {
+            // Cut short by what the object's earlier templates used: say so.
+            let left = self.limits.max_total_output.saturating_sub(self.used);
+            if e.kind == ErrorKind::Limit && e.message.ends_with("(output limit)") && left < self.limits.engine.max_output {
+                e.message = format!(
+                    "the templates of this ExternalSecret render more than {} bytes together (output limit)",
+                    self.limits.max_total_output
+                );
+            }
+            TemplateFailure::render(what, &e)
+        })?;
         self.used = self.used.saturating_add(size(&out));
         Ok(out)
     }
@@ -220,4 +230,50 @@ pub fn apply(
 pub fn transform_key(template_body: &str, key: &str) -> Result<String, String> {
     let data: BTreeMap<String, String> = [("value".to_string(), key.to_string())].into();
     template::render_string(template_body, &data).map_err(|e| format!("rewrite transform: {}", e.value_free()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(json: serde_json::Value) -> ExternalSecretTemplate {
+        serde_json::from_value(json).expect("a template spec")
+    }
+
+    fn data() -> BTreeMap<String, Vec<u8>> {
+        [("password".to_string(), b"LEAK pw/5e1d!".to_vec())].into()
+    }
+
+    fn failure(json: serde_json::Value) -> TemplateFailure {
+        apply(&template(json), &data(), &Vec::new(), &RenderLimits::default(), None).expect_err("fails")
+    }
+
+    #[test]
+    fn the_templates_of_one_object_share_one_output_budget() {
+        let label = r#"{{ repeat 1000000 "l" }}"#;
+        let f = failure(serde_json::json!({"metadata": {"labels": {"a": label, "b": label, "c": label}}}));
+        assert!(f.summary.contains("render more than 2097152 bytes together (output limit)"), "{}", f.summary);
+        assert!(f.summary.starts_with("template.metadata.labels[c]"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_cancelled_render_says_so() {
+        let cancel = Arc::new(AtomicBool::new(true));
+        let tpl = template(serde_json::json!({"data": {"out": "{{ .password }}"}}));
+        let f = apply(&tpl, &data(), &Vec::new(), &RenderLimits::default(), Some(cancel)).expect_err("cancelled");
+        assert!(f.cancelled(), "{}", f.summary);
+    }
+
+    #[test]
+    fn failures_carry_no_text_the_template_derived_from_a_value() {
+        let f = failure(serde_json::json!({"data": {"out": "{{ fail (b64enc .password) }}"}}));
+        assert_eq!(f.summary, "template.data[out]: template execution error at 1:4");
+        assert!(!f.detail.contains("TEVBSy"), "{}", f.detail);
+        assert!(f.full.contains("TEVBSy"), "the author still sees it at the command line: {}", f.full);
+        let f = failure(serde_json::json!({"templateFrom": [{"literal": "{{ .password | quote }}: x"}]}));
+        assert!(!f.detail.contains("LEAK") && f.detail.contains("a rendered secret key is invalid"), "{}", f.detail);
+        // A key the spec names is quoted: it is no secret.
+        let f = failure(serde_json::json!({"data": {"bad key": "x"}}));
+        assert!(f.detail.contains("invalid secret key \"bad key\""), "{}", f.detail);
+    }
 }
