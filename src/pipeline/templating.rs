@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use sesame_template::{self as template, ErrorKind, Limits, Renderer, TemplateError, TemplateScope as Scope};
+use sesame_template::{ErrorKind, Limits, Renderer, TemplateError, TemplateScope as Scope};
 
 use crate::api::{ExternalSecretTemplate, TemplateMergePolicy, TemplateScope, TemplateTarget};
 
@@ -226,10 +226,22 @@ pub fn apply(
     Ok(Shaped { data, labels: Some(labels), annotations: Some(annotations), type_: tpl.type_.clone() })
 }
 
-/// `rewrite[].transform`: render the template with `.value` set to the key.
+/// `rewrite[].transform`: render the template with `.value` set to the key. It runs once per
+/// remote key on the async path, so its budget is a key's, not a Secret's.
 pub fn transform_key(template_body: &str, key: &str) -> Result<String, String> {
     let data: BTreeMap<String, String> = [("value".to_string(), key.to_string())].into();
-    template::render_string(template_body, &data).map_err(|e| format!("rewrite transform: {}", e.value_free()))
+    let limits = Limits {
+        max_output: 4096,
+        max_value: 64 * 1024,
+        max_memory: 1024 * 1024,
+        max_steps: 10_000,
+        max_range_iterations: 1_000,
+        max_duration: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let out = Renderer::default().with_limits(limits).render(template_body, &data);
+    let out = out.map_err(|e| format!("rewrite transform: {}", e.value_free()))?;
+    String::from_utf8(out).map_err(|_| "rewrite transform: rendered key is not UTF-8".to_string())
 }
 
 #[cfg(test)]
@@ -254,6 +266,14 @@ mod tests {
         let f = failure(serde_json::json!({"metadata": {"labels": {"a": label, "b": label, "c": label}}}));
         assert!(f.summary.contains("render more than 2097152 bytes together (output limit)"), "{}", f.summary);
         assert!(f.summary.starts_with("template.metadata.labels[c]"), "{}", f.summary);
+    }
+
+    #[test]
+    fn a_key_transform_has_a_keys_budget() {
+        let bomb = format!("{}{{{{ .value }}}}", "{{ range until 1000 }}{{ range until 1000 }}{{ end }}{{ end }}");
+        let e = transform_key(&bomb, "k").expect_err("over the budget");
+        assert!(e.contains("limit exceeded"), "{e}");
+        assert_eq!(transform_key("{{ .value | upper }}", "db-user").as_deref(), Ok("DB-USER"));
     }
 
     #[test]
