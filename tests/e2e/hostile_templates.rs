@@ -102,9 +102,10 @@ async fn template_bombs_fail_on_their_limits_and_other_namespaces_keep_syncing()
     for (name, _, _, limits) in bombs() {
         let failed = eventually(Duration::from_secs(60), || async {
             ready_condition(&attacker.es(name).await).is_some_and(|(s, _, m)| s == "False" && limits.iter().any(|l| m.contains(l)))
-        });
+        })
+        .await;
         let got = ready_condition(&attacker.es(name).await);
-        assert!(failed.await, "{name}: want Ready=False naming one of {limits:?}, got {got:?}\n{}", tail(&sesame.logs()));
+        assert!(failed, "{name}: want Ready=False naming one of {limits:?}, got {got:?}\n{}", tail(&sesame.logs()));
         assert!(attacker.secret(name).await.is_none(), "{name}: a Secret was written");
     }
 
