@@ -12,7 +12,7 @@ use super::Error;
 use crate::api::{ExternalSecret, ExternalSecretTemplate};
 use crate::cli::TemplateFlags;
 use crate::duration::parse_go_duration;
-use crate::pipeline::{self, LoadedTemplates, RenderLimits, Shaped};
+use crate::pipeline::{self, LoadedTemplates, RenderLimits, Shaped, TemplateFailure};
 
 /// How the controller renders templates (from the command line).
 #[derive(Debug, Clone)]
@@ -43,7 +43,8 @@ impl RenderConfig {
     }
 }
 
-type Key = (String, String);
+/// Kind, namespace and name of the object whose templates render.
+pub type Key = (&'static str, String, String);
 
 /// The render slots and the cancel flag of each render under way.
 pub struct Renders {
@@ -53,7 +54,7 @@ pub struct Renders {
 }
 
 fn key(es: &ExternalSecret) -> Key {
-    (es.namespace().unwrap_or_default(), es.name_any())
+    ("ExternalSecret", es.namespace().unwrap_or_default(), es.name_any())
 }
 
 /// Forgets a render's cancel flag when it ends, however it ends.
@@ -92,17 +93,29 @@ impl Renders {
         data: &BTreeMap<String, Vec<u8>>,
         loaded: &LoadedTemplates,
     ) -> Result<Shaped, Error> {
+        self.render_as(key(es), tpl, data, loaded).await.map_err(Error::Template)
+    }
+
+    /// [`Renders::render`] for any object's template (a PushSecret's).
+    pub async fn render_as(
+        &self,
+        key: Key,
+        tpl: &ExternalSecretTemplate,
+        data: &BTreeMap<String, Vec<u8>>,
+        loaded: &LoadedTemplates,
+    ) -> Result<Shaped, TemplateFailure> {
         let flag = Arc::new(AtomicBool::new(false));
-        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(key(es), flag.clone());
-        let _in_flight = InFlight { renders: self, key: key(es), flag: flag.clone() };
-        let _slot = self.slots.acquire().await.map_err(|_| Error::InvalidSpec("the controller is shutting down".into()))?;
-        let (namespace, name) = key(es);
-        tracing::debug!(externalsecret = %name, namespace = %namespace, "rendering templates");
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), flag.clone());
+        let _in_flight = InFlight { renders: self, key: key.clone(), flag: flag.clone() };
+        // The semaphore is never closed.
+        let _slot = self.slots.acquire().await.ok();
+        let (kind, namespace, name) = key;
+        tracing::debug!(kind, name = %name, namespace = %namespace, "rendering templates");
         // Rendering is CPU work (bcrypt, RSA): keep it off the async workers' hot path.
         let shaped = tokio::task::block_in_place(|| pipeline::apply_template(tpl, data, loaded, &self.limits, Some(flag)));
         if shaped.as_ref().is_err_and(|e| e.cancelled()) {
-            tracing::info!(externalsecret = %name, namespace = %namespace, "render abandoned: the ExternalSecret was deleted");
+            tracing::info!(kind, name = %name, namespace = %namespace, "render abandoned: the object was deleted");
         }
-        shaped.map_err(Error::Template)
+        shaped
     }
 }
