@@ -110,4 +110,32 @@ pub struct RunArgs {
     /// ClusterSecretStore may still use them.
     #[arg(long, env = "SESAME_REFUSE_SECRETSTORE_CONTROLLER_IDENTITY", default_value_t = true, action = clap::ArgAction::Set)]
     pub refuse_secretstore_controller_identity: bool,
+    #[command(flatten)]
+    pub templates: TemplateFlags,
+}
+
+/// The flags that bound template rendering: templates come from tenants, and these keep one
+/// tenant's template from exhausting the controller's memory or CPU (docs/operations.md,
+/// "Multi-tenancy and limits").
+#[derive(Debug, Clone, clap::Args)]
+pub struct TemplateFlags {
+    /// Bytes the templates of one ExternalSecret may render in total (data, labels and annotations).
+    #[arg(long, env = "SESAME_TEMPLATE_MAX_OUTPUT", default_value_t = 2 * 1024 * 1024)]
+    pub template_max_output: usize,
+    /// Time the templates of one ExternalSecret may take in total.
+    #[arg(long, env = "SESAME_TEMPLATE_TIMEOUT", default_value = "10s")]
+    pub template_timeout: String,
+    /// Executed template nodes and function calls per template.
+    #[arg(long, env = "SESAME_TEMPLATE_MAX_STEPS", default_value_t = 1_000_000)]
+    pub template_max_steps: u64,
+    /// Bytes of values the functions of one template may build (what its variables can hold).
+    #[arg(long, env = "SESAME_TEMPLATE_MAX_MEMORY", default_value_t = 32 * 1024 * 1024)]
+    pub template_max_memory: usize,
+    /// Largest value one template function may take or produce, in bytes.
+    #[arg(long, env = "SESAME_TEMPLATE_MAX_VALUE", default_value_t = 1024 * 1024)]
+    pub template_max_value: usize,
+    /// ExternalSecrets rendering templates at the same time (each may use up to
+    /// --template-max-memory, plus its output).
+    #[arg(long, env = "SESAME_MAX_CONCURRENT_RENDERS", default_value_t = 2)]
+    pub max_concurrent_renders: usize,
 }

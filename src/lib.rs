@@ -13,4 +13,3 @@ pub mod metrics;
 pub mod pipeline;
 pub mod providers;
 pub mod render;
-pub mod template;

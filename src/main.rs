@@ -65,12 +65,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 })
                 .collect();
             if keys_and_values {
-                for (k, v) in sesame::template::render_keys_and_values(&body, &data)? {
+                for (k, v) in sesame_template::render_keys_and_values(&body, &data)? {
                     println!("{k}: {}", String::from_utf8_lossy(&v));
                 }
             } else {
                 use std::io::Write;
-                std::io::stdout().write_all(&sesame::template::render(&body, &data)?)?;
+                std::io::stdout().write_all(&sesame_template::render(&body, &data)?)?;
             }
             Ok(())
         }
@@ -88,6 +88,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         default_refresh_interval: duration("default-refresh-interval", &args.default_refresh_interval)?,
         store_requeue_interval: duration("store-requeue-interval", &args.store_requeue_interval)?,
         max_backoff: duration("max-backoff", &args.max_backoff)?,
+        templates: controller::RenderConfig::from_flags(&args.templates)?,
     };
     let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
     let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;

@@ -212,7 +212,9 @@ async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &Hash
     let shaped = match &es.spec.target.template {
         Some(tpl) => {
             let loaded = load_templates(m, es, ns)?;
-            pipeline::apply_template(tpl, &fetched.data, &loaded).map_err(|e| anyhow::anyhow!("could not render template: {e}"))?
+            // The author's own files: the full message, `fail` text included.
+            pipeline::apply_template(tpl, &fetched.data, &loaded, &pipeline::RenderLimits::default(), None)
+                .map_err(|e| anyhow::anyhow!("could not render template: {}", e.full))?
         }
         None => pipeline::Shaped::plain(fetched.data),
     };

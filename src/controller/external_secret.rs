@@ -194,8 +194,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let shaped = match &es.spec.target.template {
         Some(tpl) => {
             let loaded = load_templates(ctx, es).await?;
-            // Rendering is CPU work (bcrypt, RSA): keep it off the async workers' hot path.
-            tokio::task::block_in_place(|| pipeline::apply_template(tpl, &fetched.data, &loaded)).map_err(Error::Template)?
+            ctx.renders.render(es, tpl, &fetched.data, &loaded).await?
         }
         None => Shaped::plain(fetched.data.clone()),
     };

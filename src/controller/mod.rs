@@ -5,6 +5,7 @@ mod error;
 mod external_secret;
 mod memory;
 mod push_secret;
+mod rendering;
 mod rollout;
 pub mod run;
 mod store;
@@ -13,6 +14,7 @@ mod target;
 pub use due::{Due, Schedule, backoff, due, next_slot};
 pub use error::Error;
 pub use memory::{Memory, Synced};
+pub use rendering::{RenderConfig, Renders};
 pub use rollout::ROLLOUT_RESTART_ANNOTATION;
 pub use run::run;
 pub use target::{desired_secret, field_manager};
@@ -37,6 +39,8 @@ pub struct Config {
     pub default_refresh_interval: Duration,
     pub store_requeue_interval: Duration,
     pub max_backoff: Duration,
+    /// Template limits and how many renders run at once.
+    pub templates: RenderConfig,
 }
 
 impl Config {
@@ -66,6 +70,8 @@ pub struct Context {
     pub caches_ready: std::sync::atomic::AtomicBool,
     /// Per-ExternalSecret facts between reconciles; shared with the watch that forgets deleted ones.
     pub memory: Arc<Memory>,
+    /// Render slots and the cancel flags of renders under way; deletes cancel them.
+    pub renders: Arc<Renders>,
 }
 
 impl Context {

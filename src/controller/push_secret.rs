@@ -114,9 +114,12 @@ async fn source(ctx: &Context, ps: &PushSecret) -> Result<BTreeMap<String, Vec<u
     match &ps.spec.template {
         None => Ok(data),
         Some(t) if !t.template_from.is_empty() => Err("template.templateFrom is not supported in PushSecret yet".into()),
-        Some(t) => crate::pipeline::apply_template(t, &data, &Default::default())
+        Some(t) => ctx
+            .renders
+            .render_as(("PushSecret", namespace, ps.name_any()), t, &data, &Vec::new())
+            .await
             .map(|shaped| shaped.data)
-            .map_err(|_| "the template could not be rendered".to_string()),
+            .map_err(|e| format!("the template could not be rendered: {}", e.summary)),
     }
 }
 

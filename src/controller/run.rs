@@ -97,6 +97,8 @@ pub async fn run(
     let memory = Arc::new(super::Memory::default());
     let forget = memory.clone();
     let versions = memory.clone();
+    let renders = Arc::new(super::Renders::new(&opts.config.templates));
+    let abandon = renders.clone();
     let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
         .default_backoff()
         .modify(move |es| {
@@ -109,6 +111,7 @@ pub async fn run(
             Ok(watcher::Event::Delete(es)) => {
                 watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
                 forget.forget(es);
+                abandon.cancel(es);
             }
             Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
                 let interval = es.periodic_interval(default_interval);
@@ -153,6 +156,7 @@ pub async fn run(
         config_maps: config_map_reader.clone(),
         caches_ready: Default::default(),
         memory,
+        renders,
     });
 
     let by_template = es_reader.clone();

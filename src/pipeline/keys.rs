@@ -15,6 +15,12 @@ pub fn validate_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A [`validate_key`] message without the key, for keys that are not the spec's own (rendered
+/// by a template, or named by the provider): those may carry values.
+pub fn unquoted(message: &str, key: &str) -> String {
+    message.replace(&format!("invalid secret key {key:?}"), "a rendered secret key is invalid")
+}
+
 /// Rewrite characters a Secret key may not hold: `Default` turns each into `_`, `Unicode` into
 /// `_UXXXX_` (the code point in upper-case hex, at least four digits).
 pub fn convert_key(key: &str, strategy: ConversionStrategy) -> String {

@@ -18,6 +18,7 @@ defaultRefreshInterval: 30m
 storeRequeueInterval: 1m
 maxBackoff: 2m
 refuseSecretStoreControllerIdentity: false
+templates: {maxOutput: 1048576, timeout: 5s, maxSteps: 500000, maxMemory: 16777216, maxValue: 524288, maxConcurrentRenders: 1}
 log: {level: "sesame=debug,kube=info", format: text}
 extraArgs: ["--coalesce-window=20ms"]
 extraEnv: [{name: HTTPS_PROXY, value: "http://proxy.example.com:3128"}]
@@ -110,6 +111,12 @@ fn helm_custom_values_reach_the_manifests() {
         "--coalesce-window=20ms",
         "--default-refresh-interval=30m",
         "--refuse-secretstore-controller-identity=false",
+        "--template-max-output=1048576",
+        "--template-timeout=5s",
+        "--template-max-steps=500000",
+        "--template-max-memory=16777216",
+        "--template-max-value=524288",
+        "--max-concurrent-renders=1",
     ] {
         assert!(args.contains(&a.to_string()), "missing {a} in {args:?}");
     }

@@ -9,6 +9,7 @@ mod identity;
 mod cloud;
 mod cluster_external_secret;
 mod faults;
+mod hostile_templates;
 mod leader;
 mod migration;
 mod observability;

@@ -1,4 +1,4 @@
-//! The template engine (`sesame::template::render`): templates come from ExternalSecrets and
+//! The template engine (`sesame_template::render`): templates come from ExternalSecrets and
 //! ConfigMaps, data from providers. No panic, bounded by the engine's own limits (time, output),
 //! and no secret value in an error message.
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use proptest::prelude::*;
-use sesame::template::{Limits, render};
+use sesame_template::{ErrorKind, Limits, Renderer, render};
 
 use crate::{fuzz, inputs};
 
@@ -126,7 +126,47 @@ const PIECES: &[&str] = &[
     "pluck",
     "cat",
     "trim",
+    // Pieces of the template bombs (see BOMBS).
+    "replace \"\"",
+    "repeat 1000000",
+    "repeat 2000000 \"x\"",
+    "indent 10000",
+    "wrapWith 1",
+    "wrap 1",
+    "regexReplaceAll \"\"",
+    "regexReplaceAll \"(.*)\"",
+    "join",
+    "splitList \"\"",
+    "printf \"%[1]s%[1]s%[1]s%[1]s\"",
+    "uniq",
+    "template \"t\" . }}{{ template \"t\" .",
 ];
+
+/// Templates that asked the engine for gigabytes or 2^40 steps before it computed sizes first
+/// and counted steps: each must fail with a limit error, alone and inside random surroundings.
+pub const BOMBS: &[&str] = &[
+    r#"{{ replace "" (repeat 2000000 "y") (repeat 2000000 "x") }}"#,
+    r#"{{ replace "" (repeat 1000 "y") (repeat 1000000 "x") }}"#,
+    r#"{{ indent 10000 (repeat 500000 "\n") }}"#,
+    r#"{{ nindent 10000 (repeat 500000 "\n") }}"#,
+    r#"{{ wrapWith 1 (repeat 100000 "z") (repeat 500000 "x") }}"#,
+    r#"{{ regexReplaceAll "" (repeat 500000 "x") (repeat 1000 "y") }}"#,
+    r#"{{ regexReplaceAll "(.*)" (repeat 500000 "x") (repeat 100 "$1") }}"#,
+    r#"{{ join (repeat 100000 "s") (until 30000) }}"#,
+    r#"{{ splitList "" (repeat 1000000 "x") }}"#,
+    r#"{{ printf "%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s%[1]s" (repeat 100000 "x") }}"#,
+    r#"{{ $a := repeat 1000000 "x" }}{{ $b := repeat 1000000 "x" }}{{ $c := repeat 1000000 "x" }}{{ $d := repeat 1000000 "x" }}{{ $e := repeat 1000000 "x" }}{{ $f := repeat 1000000 "x" }}{{ $g := repeat 1000000 "x" }}{{ $h := repeat 1000000 "x" }}{{ $i := repeat 1000000 "x" }}{{ $j := repeat 1000000 "x" }}{{ $k := repeat 1000000 "x" }}{{ $l := repeat 1000000 "x" }}{{ $m := repeat 1000000 "x" }}{{ $n := repeat 1000000 "x" }}{{ $o := repeat 1000000 "x" }}{{ $p := repeat 1000000 "x" }}{{ $q := repeat 1000000 "x" }}{{ $r := repeat 1000000 "x" }}{{ $s := repeat 1000000 "x" }}{{ $t := repeat 1000000 "x" }}{{ $u := repeat 1000000 "x" }}{{ $v := repeat 1000000 "x" }}{{ $w := repeat 1000000 "x" }}{{ $x := repeat 1000000 "x" }}{{ $y := repeat 1000000 "x" }}{{ $z := repeat 1000000 "x" }}{{ $aa := repeat 1000000 "x" }}{{ $ab := repeat 1000000 "x" }}{{ $ac := repeat 1000000 "x" }}{{ $ad := repeat 1000000 "x" }}{{ $ae := repeat 1000000 "x" }}{{ $af := repeat 1000000 "x" }}{{ $ag := repeat 1000000 "x" }}{{ $ah := repeat 1000000 "x" }}"#,
+];
+
+/// `t0` calls `t1` twice, … down to `t{depth}`.
+fn nested_calls(depth: usize) -> String {
+    let mut t = String::new();
+    for i in 0..depth {
+        t.push_str(&format!("{{{{define \"t{i}\"}}}}{{{{template \"t{}\" .}}}}{{{{template \"t{}\" .}}}}{{{{end}}}}", i + 1, i + 1));
+    }
+    t.push_str(&format!("{{{{define \"t{depth}\"}}}}{{{{end}}}}{{{{template \"t0\" .}}}}"));
+    t
+}
 
 fn template() -> impl Strategy<Value = String> {
     let piece = prop_oneof![
@@ -178,6 +218,27 @@ fn well_formed_actions_on_values_never_panic() {
         // A render may use its whole 5 s budget; `bounded` allows 2 s, so only fail on a panic.
         if let Ok(Err(e)) = out {
             prop_assert!(!e.to_string().contains(MARK), "a secret value leaked into a template error: {e}");
+        }
+        Ok(())
+    });
+}
+
+#[test]
+fn bombs_fail_on_a_limit_alone_and_in_random_surroundings() {
+    // A smaller step budget than the default, so that a debug build reaches it before its time limit.
+    let renderer = Renderer::default().with_limits(Limits { max_steps: 100_000, ..Limits::default() });
+    let data = data();
+    let bombs: Vec<String> = BOMBS.iter().map(|b| b.to_string()).chain([nested_calls(40)]).collect();
+    for b in &bombs {
+        let e = renderer.render(b, &data).expect_err(b);
+        assert_eq!(e.kind, ErrorKind::Limit, "{b:.80}: {e}");
+    }
+    let around = (prop::sample::select(bombs), template(), template());
+    fuzz("template bombs in random surroundings", 60, around, |(bomb, before, after)| {
+        let t = format!("{before}{bomb}{after}");
+        match renderer.render(&t, &data) {
+            Ok(out) => prop_assert!(out.len() <= Limits::default().max_output),
+            Err(e) => prop_assert!(!e.to_string().contains(MARK), "a secret value leaked into a template error: {e}"),
         }
         Ok(())
     });

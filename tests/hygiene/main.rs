@@ -85,7 +85,7 @@ fn no_source_file_uses_unsafe() {
         }
     }
     let mut files = Vec::new();
-    for top in ["src", "providers", "tests"] {
+    for top in ["src", "template", "providers", "tests"] {
         walk(&root().join(top), &mut files);
     }
     let pattern = regex::Regex::new(r"\bunsafe\s*(\{|fn\b|impl\b|trait\b|extern\b)").expect("regex");

@@ -17,8 +17,14 @@ pub struct TemplateError {
     pub column: usize,
     /// Parse or execution error, or a limit that was hit.
     pub kind: ErrorKind,
-    /// What went wrong, without secret values.
+    /// What went wrong. Built from the template source, key and function
+    /// names and fixed texts, with data values scrubbed; but see
+    /// `template_text`.
     pub message: String,
+    /// The message ends in the template's own text (`fail`),
+    /// which may carry values derived from the data (`fail (b64enc .pw)`):
+    /// show it to the template's author, not in logs or object status.
+    pub template_text: bool,
 }
 
 /// The phase or limit an error comes from.
@@ -36,7 +42,7 @@ pub enum ErrorKind {
 
 impl TemplateError {
     pub(crate) fn new(kind: ErrorKind, line: usize, column: usize, message: impl Into<String>) -> Self {
-        TemplateError { line, column, kind, message: message.into() }
+        TemplateError { line, column, kind, message: message.into(), template_text: false }
     }
 
     pub(crate) fn output(message: impl Into<String>) -> Self {
@@ -45,6 +51,28 @@ impl TemplateError {
 
     pub(crate) fn limit(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Limit, 0, 0, message)
+    }
+}
+
+impl TemplateError {
+    /// The error without any text the template produced: the same as its
+    /// `Display` unless the message is the template's own (`fail`), which is
+    /// replaced by a fixed text. Safe for logs, events and status.
+    pub fn value_free(&self) -> String {
+        if !self.template_text {
+            return self.to_string();
+        }
+        let hidden = TemplateError { message: "the template called fail (its text is not shown)".into(), ..self.clone() };
+        hidden.to_string()
+    }
+
+    /// A one-line summary without the message: phase, position, and for a
+    /// limit the limit's message (fixed texts only).
+    pub fn summary(&self) -> String {
+        match self.kind {
+            ErrorKind::Limit => self.to_string(),
+            _ => TemplateError { message: String::new(), ..self.clone() }.to_string().trim_end_matches(": ").to_string(),
+        }
     }
 }
 

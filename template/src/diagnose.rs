@@ -225,7 +225,6 @@ pub(crate) fn map_error(e: gotmpl::TemplateError, src: &str, parsed: Option<&Tem
         E::MissingKey { key } => (ErrorKind::Execute, format!("map has no entry for key \"{key}\"")),
         E::UndefinedFunction(name) => (ErrorKind::Execute, format!("function \"{name}\" not defined")),
         E::UndefinedTemplate(name) => (ErrorKind::Execute, format!("template \"{name}\" not defined")),
-        E::Exec(m) if m == super::functions::TOO_LONG => return TemplateError::limit(m),
         other => (ErrorKind::Execute, scrub(&other.to_string(), secrets)),
     };
     let message = message.strip_prefix("execution error: ").unwrap_or(&message).to_owned();

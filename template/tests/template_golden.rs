@@ -1,4 +1,4 @@
-//! Golden corpus for ESO-compatible templates (`sesame::template`).
+//! Golden corpus for ESO-compatible templates (`sesame_template`).
 //!
 //! Every file in `tests/templates/*.json` is a list of cases:
 //!
@@ -29,7 +29,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-use sesame::template::{ErrorKind, Limits, Renderer, TemplateError};
+use sesame_template::{ErrorKind, Limits, Renderer, TemplateError};
 
 fn corpus() -> Vec<(String, Value)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/templates");

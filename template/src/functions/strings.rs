@@ -6,7 +6,7 @@ use std::sync::Arc;
 use gotmpl::Value;
 
 use super::super::binstr;
-use super::super::value::{FnResult, arg_int, arg_str, map, string, strings, strval};
+use super::super::value::{FnResult, ITEM, arg_int, arg_str, map, string, strings, strval};
 use super::text;
 use super::{ANY, Ctx, Registry};
 
@@ -35,17 +35,17 @@ pub(super) fn register(r: &mut Registry) {
     r.add("snakecase", 1, 1, |_, a| Ok(string(text::snake(arg_str(a, 0)?, '_'))));
     r.add("kebabcase", 1, 1, |_, a| Ok(string(text::snake(arg_str(a, 0)?, '-'))));
     r.add("camelcase", 1, 1, |_, a| Ok(string(text::pascal(arg_str(a, 0)?))));
-    r.add("wrap", 2, 2, |_, a| Ok(string(text::wrap(arg_str(a, 1)?, arg_int(a, 0)?, "\n", false))));
-    r.add("wrapWith", 3, 3, |_, a| Ok(string(text::wrap(arg_str(a, 2)?, arg_int(a, 0)?, arg_str(a, 1)?, true))));
+    r.add("wrap", 2, 2, |c, a| Ok(string(text::wrap(c, arg_str(a, 1)?, arg_int(a, 0)?, "\n", false)?)));
+    r.add("wrapWith", 3, 3, |c, a| Ok(string(text::wrap(c, arg_str(a, 2)?, arg_int(a, 0)?, arg_str(a, 1)?, true)?)));
     r.add("contains", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 1)?.contains(arg_str(a, 0)?))));
     r.add("hasPrefix", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 1)?.starts_with(arg_str(a, 0)?))));
     r.add("hasSuffix", 2, 2, |_, a| Ok(Value::Bool(arg_str(a, 1)?.ends_with(arg_str(a, 0)?))));
     r.add("quote", 0, ANY, |_, a| Ok(string(join_non_nil(a, |s| go_quote(&s)))));
     r.add("squote", 0, ANY, |_, a| Ok(string(join_non_nil(a, |s| format!("'{s}'")))));
     r.add("cat", 0, ANY, |_, a| Ok(string(join_non_nil(a, |s| s))));
-    r.add("indent", 2, 2, |_, a| Ok(string(indent(arg_int(a, 0)?, arg_str(a, 1)?))));
-    r.add("nindent", 2, 2, |_, a| Ok(string(format!("\n{}", indent(arg_int(a, 0)?, arg_str(a, 1)?)))));
-    r.add("replace", 3, 3, |_, a| Ok(string(arg_str(a, 2)?.replace(arg_str(a, 0)?, arg_str(a, 1)?))));
+    r.add("indent", 2, 2, |c, a| Ok(string(indent(c, arg_int(a, 0)?, arg_str(a, 1)?)?)));
+    r.add("nindent", 2, 2, |c, a| Ok(string(format!("\n{}", indent(c, arg_int(a, 0)?, arg_str(a, 1)?)?))));
+    r.add("replace", 3, 3, replace);
     r.add("plural", 3, 3, |_, a| {
         let pick = if arg_int(a, 2)? == 1 { 0 } else { 1 };
         Ok(string(arg_str(a, pick)?))
@@ -54,11 +54,11 @@ pub(super) fn register(r: &mut Registry) {
     r.add("abbrevboth", 3, 3, |_, a| Ok(string(text::abbrevboth(arg_str(a, 2)?, arg_int(a, 0)?, arg_int(a, 1)?))));
     r.add("trunc", 2, 2, trunc);
     r.add("toString", 1, 1, |_, a| Ok(string(strval(&a[0]))));
-    r.add("split", 2, 2, |_, a| Ok(indexed(go_split(arg_str(a, 1)?, arg_str(a, 0)?, -1))));
-    r.add("splitList", 2, 2, |_, a| Ok(strings(go_split(arg_str(a, 1)?, arg_str(a, 0)?, -1))));
-    r.add("splitn", 3, 3, |_, a| Ok(indexed(go_split(arg_str(a, 2)?, arg_str(a, 0)?, arg_int(a, 1)?))));
+    r.add("split", 2, 2, |c, a| Ok(indexed(split_checked(c, arg_str(a, 1)?, arg_str(a, 0)?, -1)?)));
+    r.add("splitList", 2, 2, |c, a| Ok(strings(split_checked(c, arg_str(a, 1)?, arg_str(a, 0)?, -1)?)));
+    r.add("splitn", 3, 3, |c, a| Ok(indexed(split_checked(c, arg_str(a, 2)?, arg_str(a, 0)?, arg_int(a, 1)?)?)));
     r.add("toStrings", 1, 1, |_, a| Ok(strings(strslice(&a[0]))));
-    r.add("join", 2, 2, |_, a| Ok(string(strslice(&a[1]).join(arg_str(a, 0)?))));
+    r.add("join", 2, 2, join);
     r.add("sortAlpha", 1, 1, |_, a| {
         let mut items = strslice(&a[0]);
         items.sort();
@@ -145,9 +145,7 @@ fn repeat(ctx: &Ctx, a: &[Value]) -> FnResult {
     if count < 0 {
         return Err("strings: negative Repeat count".into());
     }
-    if (count as u128) * (s.len() as u128) > ctx.max_value as u128 {
-        return Err("result exceeds the value size limit".into());
-    }
+    ctx.ensure((count as u128) * (s.len() as u128))?;
     Ok(string(s.repeat(count as usize)))
 }
 
@@ -156,9 +154,35 @@ fn trim_all(_: &Ctx, a: &[Value]) -> FnResult {
     Ok(string(s.trim_matches(|c| cutset.contains(c))))
 }
 
-fn indent(n: i64, s: &str) -> String {
-    let pad = " ".repeat(n.clamp(0, 10_000) as usize);
-    format!("{pad}{}", s.replace('\n', &format!("\n{pad}")))
+/// `replace OLD NEW S`; an empty OLD matches before every character and at the end, as in Go.
+fn replace(ctx: &Ctx, a: &[Value]) -> FnResult {
+    let (old, new, s) = (arg_str(a, 0)?, arg_str(a, 1)?, arg_str(a, 2)?);
+    let matches = if old.is_empty() { s.chars().count() + 1 } else { s.matches(old).count() };
+    ctx.ensure(s.len() as u128 + matches as u128 * new.len() as u128)?;
+    Ok(string(s.replace(old, new)))
+}
+
+fn indent(ctx: &Ctx, n: i64, s: &str) -> Result<String, String> {
+    let width = n.clamp(0, 10_000) as usize;
+    let lines = s.matches('\n').count() + 1;
+    ctx.ensure(s.len() as u128 + 1 + lines as u128 * width as u128)?;
+    let pad = " ".repeat(width);
+    Ok(format!("{pad}{}", s.replace('\n', &format!("\n{pad}"))))
+}
+
+fn join(ctx: &Ctx, a: &[Value]) -> FnResult {
+    let (sep, items) = (arg_str(a, 0)?, strslice(&a[1]));
+    let text: u128 = items.iter().map(|i| i.len() as u128).sum();
+    ctx.ensure(text + items.len().saturating_sub(1) as u128 * sep.len() as u128)?;
+    Ok(string(items.join(sep)))
+}
+
+/// [`go_split`] after checking the size of the list it makes.
+fn split_checked(ctx: &Ctx, s: &str, sep: &str, n: i64) -> Result<Vec<String>, String> {
+    let parts = if sep.is_empty() { s.chars().count() } else { s.matches(sep).count() + 1 };
+    let parts = if n > 0 { parts.min(n as usize) } else { parts };
+    ctx.ensure(s.len() as u128 + parts as u128 * (ITEM as u128 + 8))?;
+    Ok(go_split(s, sep, n))
 }
 
 fn trunc(_: &Ctx, a: &[Value]) -> FnResult {

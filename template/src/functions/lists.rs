@@ -3,7 +3,7 @@
 
 use gotmpl::Value;
 
-use super::super::value::{FnResult, arg_int, arg_list, kind_name, list, to_i64, truthy};
+use super::super::value::{FnResult, ITEM, arg_int, arg_list, kind_name, list, to_i64, truthy};
 use super::defaults::deep_equal;
 use super::{ANY, Ctx, Registry};
 
@@ -46,9 +46,13 @@ pub(super) fn register(r: &mut Registry) {
         r.add(name, 1, 1, |_, a| Ok(list(arg_list(a, 0, "find reverse")?.iter().rev().cloned().collect())));
     }
     for name in ["uniq", "mustUniq"] {
-        r.add(name, 1, 1, |_, a| {
+        r.add(name, 1, 1, |c, a| {
             let mut out: Vec<Value> = Vec::new();
-            for v in arg_list(a, 0, "find uniq")?.iter() {
+            for (i, v) in arg_list(a, 0, "find uniq")?.iter().enumerate() {
+                // Quadratic: the time budget and the cancel flag are checked as it runs.
+                if i % 256 == 0 {
+                    c.check_time()?;
+                }
                 if !out.iter().any(|o| deep_equal(o, v)) {
                     out.push(v.clone());
                 }
@@ -124,9 +128,7 @@ pub(super) fn range_list(ctx: &Ctx, start: i64, stop: i64, step: i64) -> FnResul
         return Ok(list(Vec::new()));
     }
     let count = (i128::from(stop) - i128::from(start)).abs() / i128::from(step).abs() + 1;
-    if count * 16 > ctx.max_value as i128 {
-        return Err("result exceeds the value size limit".into());
-    }
+    ctx.ensure(count as u128 * ITEM as u128)?;
     let mut out = Vec::new();
     let mut i = start;
     while (step > 0 && i < stop) || (step < 0 && i > stop) {

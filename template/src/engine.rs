@@ -8,28 +8,46 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gotmpl::parse::Parser;
 use gotmpl::{MissingKey, Template, Value};
 
 use super::error::TemplateError;
-use super::functions::{self, Ctx};
+use super::functions;
+use super::sandbox::Ctx;
 use super::{binstr, diagnose, rewrite, variables};
 
-/// Sandbox bounds for one render.
+/// Sandbox bounds for one render: the public configuration of the engine.
+///
+/// Every limit fails the render with a [`Limit`](super::ErrorKind::Limit)
+/// error whose message names it; none lets a template allocate first and
+/// check afterwards (functions that grow their input compute the result's
+/// size before building it).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest accepted template source, in bytes.
     pub max_template: usize,
     /// Largest rendered output, in bytes.
     pub max_output: usize,
-    /// Largest value a function may produce (deep size, in bytes).
+    /// Largest value a function may take or produce (deep size, in bytes).
     pub max_value: usize,
+    /// Total bytes of values the functions may build in one render (what
+    /// variables can hold at once is bounded by it).
+    pub max_memory: usize,
+    /// Executed nodes (text, actions, control structures, template calls)
+    /// and function calls in one render.
+    pub max_steps: u64,
     /// Total `range` iterations across one execution.
     pub max_range_iterations: u64,
     /// Wall-clock budget for one render.
     pub max_duration: Duration,
+    /// A deadline shared by several renders (all the templates of one
+    /// object); the earlier of it and `max_duration` applies.
+    pub deadline: Option<Instant>,
+    /// Set to abandon the render: it stops at its next step.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Limits {
@@ -37,10 +55,21 @@ impl Default for Limits {
         Limits {
             max_template: 256 * 1024,
             max_output: 1024 * 1024,
-            max_value: 4 * 1024 * 1024,
+            max_value: 1024 * 1024,
+            max_memory: 32 * 1024 * 1024,
+            max_steps: 1_000_000,
             max_range_iterations: 100_000,
             max_duration: Duration::from_secs(5),
+            deadline: None,
+            cancel: None,
         }
+    }
+}
+
+impl Limits {
+    /// Whether the render was cancelled through [`Limits::cancel`].
+    pub fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
     }
 }
 
@@ -82,11 +111,8 @@ impl Renderer {
             data.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::String(binstr::from_bytes(v.as_ref()).into()))).collect();
         let root = Arc::new(root);
         let secrets: Vec<String> = data.values().map(|v| binstr::from_bytes(v.as_ref())).collect();
-        let ctx = Arc::new(Ctx {
-            deadline: Instant::now() + self.limits.max_duration,
-            max_value: self.limits.max_value,
-            root: Arc::clone(&root),
-        });
+        let ctx = Arc::new(Ctx::new(&self.limits, Arc::clone(&root)));
+        ctx.check_time().map_err(TemplateError::limit)?;
         diagnose::check_blocks_closed(template, &self.left, &self.right)?;
         let funcs = functions::func_map(&ctx);
         let parsed = Template::new("template")
@@ -99,13 +125,18 @@ impl Renderer {
         diagnose::check_functions(&parsed, template, &functions::is_known)?;
         variables::check_assignments(&parsed, template)?;
         let program = self.executable(&parsed, template, funcs)?;
-        let mut out = Bounded { buf: String::new(), max: self.limits.max_output, ctx: &ctx, hit: None };
-        match program.execute_fmt(&mut out, &Value::Map(root)) {
+        let mut out = Bounded { buf: String::new(), max: self.limits.max_output, ctx: &ctx };
+        let result = program.execute_fmt(&mut out, &Value::Map(root));
+        if let Some(limit) = ctx.hit() {
+            return Err(TemplateError::limit(limit));
+        }
+        match result {
             Ok(()) => Ok(binstr::to_bytes(&out.buf)),
-            Err(e) => Err(match out.hit {
-                Some(limit) => TemplateError::limit(limit),
-                None => diagnose::map_error(e, template, Some(&parsed), &secrets),
-            }),
+            Err(e) => {
+                let mut err = diagnose::map_error(e, template, Some(&parsed), &secrets);
+                err.template_text = ctx.template_text.load(Ordering::Relaxed);
+                Err(err)
+            }
         }
     }
 }
@@ -137,24 +168,21 @@ impl Renderer {
     }
 }
 
-/// Output sink that stops the execution at the output or time limit.
+/// Output sink that stops the execution at the output limit, when time is up or when the
+/// render is cancelled.
 struct Bounded<'a> {
     buf: String,
     max: usize,
     ctx: &'a Ctx,
-    hit: Option<String>,
 }
 
 impl fmt::Write for Bounded<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if self.buf.len() + s.len() > self.max {
-            self.hit = Some(format!("output is larger than {} bytes", self.max));
+            self.ctx.trip(format!("output is larger than {} bytes (output limit)", self.max));
             return Err(fmt::Error);
         }
-        if Instant::now() > self.ctx.deadline {
-            self.hit = Some(functions::TOO_LONG.into());
-            return Err(fmt::Error);
-        }
+        self.ctx.check_time().map_err(|_| fmt::Error)?;
         self.buf.push_str(s);
         Ok(())
     }

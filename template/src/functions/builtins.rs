@@ -10,7 +10,7 @@ use std::sync::Arc;
 use gotmpl::{Template, Value};
 
 use super::super::binstr;
-use super::super::value::{FnResult, display, string, type_name};
+use super::super::value::{FnResult, arg_int, deep_size, display, string, type_name};
 use super::{ANY, Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
@@ -22,6 +22,11 @@ pub(super) fn register(r: &mut Registry) {
     r.add("html", 0, ANY, |_, a| via_engine("html", a));
     r.add("js", 0, ANY, |_, a| via_engine("js", a));
     r.add("urlquery", 0, ANY, |_, a| via_engine("urlquery", a));
+    // Charges a list of nodes to the step budget (see `rewrite`); the wrapper already counted one.
+    r.add("__sesame_step", 1, 1, |c, a| {
+        c.step(u64::try_from(arg_int(a, 0)?).unwrap_or(0).saturating_sub(1))?;
+        Ok(string(""))
+    });
     // Stands in for the missing data argument of `{{template "name"}}`.
     r.add("__sesame_nil", 0, 0, |_, _| Ok(Value::Nil));
     // Formats an action's value as Go's `fmt.Fprint` does.
@@ -89,15 +94,30 @@ fn len(_: &Ctx, args: &[Value]) -> FnResult {
     Ok(Value::Int(n as i64))
 }
 
-fn printf(_: &Ctx, args: &[Value]) -> FnResult {
+/// Go's `printf`. Widths and precisions pad: their sum, plus the format and its verbs, bounds
+/// the result's size, which is checked before formatting.
+fn printf(ctx: &Ctx, args: &[Value]) -> FnResult {
     if let Value::String(format) = &args[0] {
-        let mut run = 0;
-        for c in format.chars() {
-            run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        let (mut run, mut digits, mut padding) = (0, 0u128, 0u128);
+        for c in format.chars().chain([' ']) {
+            match c.to_digit(10) {
+                Some(d) => {
+                    run += 1;
+                    digits = digits * 10 + u128::from(d);
+                }
+                None => {
+                    padding += digits;
+                    (run, digits) = (0, 0);
+                }
+            }
             if run > 6 {
                 return Err("format width or precision too large".into());
             }
         }
+        // A verb may name any argument (`%[1]s`), so each may print the largest one.
+        let verbs = format.matches('%').count().max(args.len()) as u128;
+        let largest = args[1..].iter().map(deep_size).max().unwrap_or(0) as u128;
+        ctx.ensure(format.len() as u128 + padding + verbs * largest)?;
     }
     via_engine("printf", args)
 }

@@ -84,9 +84,7 @@ fn count(ctx: &Ctx, a: &[Value]) -> Result<usize, String> {
     if n < 0 {
         return Err("count must be non-negative".into());
     }
-    if n as u64 > ctx.max_value as u64 {
-        return Err("result exceeds the value size limit".into());
-    }
+    ctx.ensure(n as u128)?;
     Ok(n as usize)
 }
 

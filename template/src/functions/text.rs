@@ -3,6 +3,7 @@
 //! `abbrev`/`abbrevboth` (Go `strings.Title`, goutils and xstrings rules).
 
 use super::super::binstr;
+use super::Ctx;
 
 /// Go's `strings.Title` separator rule.
 fn is_separator(c: char) -> bool {
@@ -107,15 +108,32 @@ pub(super) fn pascal(s: &str) -> String {
         .collect()
 }
 
-/// goutils `WrapCustom` (byte offsets, spaces as break points).
-pub(super) fn wrap(s: &str, width: i64, newline: &str, long_words: bool) -> String {
+/// goutils `WrapCustom` (byte offsets, spaces as break points). The size of
+/// the result is counted before it is built (`wrapWith 1 (repeat …)` would
+/// otherwise multiply its input).
+pub(super) fn wrap(ctx: &Ctx, s: &str, width: i64, newline: &str, long_words: bool) -> Result<String, String> {
     let b = binstr::to_bytes(s);
     if b.is_empty() {
-        return String::new();
+        return Ok(String::new());
     }
     let nl = if newline.is_empty() { b"\n".to_vec() } else { binstr::to_bytes(newline) };
     let w = width.max(1) as usize;
-    let (len, mut off, mut out) = (b.len(), 0usize, Vec::new());
+    let mut size = 0u128;
+    wrap_pieces(&b, w, long_words, |piece, brk| size += piece.len() as u128 + if brk { nl.len() as u128 } else { 0 });
+    ctx.ensure(size)?;
+    let mut out = Vec::with_capacity(size as usize);
+    wrap_pieces(&b, w, long_words, |piece, brk| {
+        out.extend_from_slice(piece);
+        if brk {
+            out.extend_from_slice(&nl);
+        }
+    });
+    Ok(binstr::from_bytes(&out))
+}
+
+/// Walks the wrapped text: each piece of `b` in order, and whether a line break follows it.
+fn wrap_pieces<'b>(b: &'b [u8], w: usize, long_words: bool, mut emit: impl FnMut(&'b [u8], bool)) {
+    let (len, mut off) = (b.len(), 0usize);
     while len - off > w {
         if b[off] == b' ' {
             off += 1;
@@ -124,30 +142,26 @@ pub(super) fn wrap(s: &str, width: i64, newline: &str, long_words: bool) -> Stri
         let end = (w + off + 1).min(len);
         match b[off..end].iter().rposition(|&c| c == b' ') {
             Some(p) => {
-                out.extend_from_slice(&b[off..off + p]);
-                out.extend_from_slice(&nl);
+                emit(&b[off..off + p], true);
                 off += p + 1;
             }
             None if long_words => {
-                out.extend_from_slice(&b[off..off + w]);
-                out.extend_from_slice(&nl);
+                emit(&b[off..off + w], true);
                 off += w;
             }
             None => match b[off + w..].iter().position(|&c| c == b' ') {
                 None => {
-                    out.extend_from_slice(&b[off..]);
+                    emit(&b[off..], false);
                     off = len;
                 }
                 Some(p) => {
-                    out.extend_from_slice(&b[off..off + w + p]);
-                    out.extend_from_slice(&nl);
+                    emit(&b[off..off + w + p], true);
                     off += w + p + 1;
                 }
             },
         }
     }
-    out.extend_from_slice(&b[off..]);
-    binstr::from_bytes(&out)
+    emit(&b[off..], false);
 }
 
 /// sprig `abbrev`: `s` cut to `width` bytes ending in "...".

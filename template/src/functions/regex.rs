@@ -4,7 +4,7 @@
 use gotmpl::Value;
 use regex::Regex;
 
-use super::super::value::{FnResult, arg_int, arg_str, string, strings};
+use super::super::value::{FnResult, ITEM, arg_int, arg_str, string, strings};
 use super::{Ctx, Registry};
 
 pub(super) fn register(r: &mut Registry) {
@@ -27,25 +27,51 @@ fn compile(a: &[Value]) -> Result<Regex, String> {
     Regex::new(arg_str(a, 0)?).map_err(|_| "error parsing regexp".to_string())
 }
 
-fn find_all(_: &Ctx, a: &[Value]) -> FnResult {
+fn find_all(ctx: &Ctx, a: &[Value]) -> FnResult {
     let (re, s, n) = (compile(a)?, arg_str(a, 1)?, arg_int(a, 2)?);
     let limit = if n < 0 { usize::MAX } else { n as usize };
+    let (mut count, mut bytes) = (0u128, 0u128);
+    for m in re.find_iter(s).take(limit) {
+        count += 1;
+        bytes += m.len() as u128;
+        ctx.ensure(bytes + count * ITEM as u128)?;
+    }
     Ok(strings(re.find_iter(s).take(limit).map(|m| m.as_str().to_owned())))
 }
 
-fn replace_all(_: &Ctx, a: &[Value]) -> FnResult {
+/// `regexReplaceAll`: `$1`-style references expand. Built piece by piece, checking the size as
+/// it grows (an empty match inserts the replacement at every position); one expansion is at most
+/// the replacement plus, per reference in it, the whole match.
+fn replace_all(ctx: &Ctx, a: &[Value]) -> FnResult {
     let (re, s, repl) = (compile(a)?, arg_str(a, 1)?, arg_str(a, 2)?);
-    Ok(string(re.replace_all(s, repl).into_owned()))
+    let references = repl.matches('$').count() as u128;
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(s) {
+        let m = caps.get(0).expect("group 0 is the match");
+        ctx.ensure(out.len() as u128 + (m.start() - last) as u128 + repl.len() as u128 + references * m.len() as u128)?;
+        out.push_str(&s[last..m.start()]);
+        caps.expand(repl, &mut out);
+        last = m.end();
+    }
+    ctx.ensure(out.len() as u128 + (s.len() - last) as u128)?;
+    out.push_str(&s[last..]);
+    Ok(string(out))
 }
 
-fn replace_literal(_: &Ctx, a: &[Value]) -> FnResult {
+/// `regexReplaceAllLiteral`: the replacement is inserted as it is.
+fn replace_literal(ctx: &Ctx, a: &[Value]) -> FnResult {
     let (re, s, repl) = (compile(a)?, arg_str(a, 1)?, arg_str(a, 2)?);
+    let matched: u128 = re.find_iter(s).map(|m| m.len() as u128).sum();
+    let count = re.find_iter(s).count() as u128;
+    ctx.ensure(s.len() as u128 - matched + count * repl.len() as u128)?;
     Ok(string(re.replace_all(s, regex::NoExpand(repl)).into_owned()))
 }
 
 /// Go's `Regexp.Split(s, n)`.
-fn split(_: &Ctx, a: &[Value]) -> FnResult {
+fn split(ctx: &Ctx, a: &[Value]) -> FnResult {
     let (re, s, n) = (compile(a)?, arg_str(a, 1)?, arg_int(a, 2)?);
+    ctx.ensure(s.len() as u128 + (re.find_iter(s).count() as u128 + 1) * ITEM as u128)?;
     if n == 0 {
         return Ok(strings(Vec::new()));
     }

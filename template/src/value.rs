@@ -202,14 +202,17 @@ pub(crate) fn deep_size(v: &Value) -> usize {
 /// Deepest nesting of lists and maps a function may produce.
 pub(crate) const MAX_DEPTH: usize = 200;
 
+/// What one list item or map entry costs besides its contents (the engine's value cell).
+pub(crate) const ITEM: usize = 24;
+
 fn sized(v: &Value, depth: usize) -> usize {
     if depth > MAX_DEPTH {
         return usize::MAX / 4;
     }
     match v {
         Value::String(s) => s.len(),
-        Value::List(l) => l.iter().fold(0usize, |acc, x| acc.saturating_add(8 + sized(x, depth + 1))),
-        Value::Map(m) => m.iter().fold(0usize, |acc, (k, x)| acc.saturating_add(8 + k.len() + sized(x, depth + 1))),
+        Value::List(l) => l.iter().fold(0usize, |acc, x| acc.saturating_add(ITEM + sized(x, depth + 1))),
+        Value::Map(m) => m.iter().fold(0usize, |acc, (k, x)| acc.saturating_add(ITEM + k.len() + sized(x, depth + 1))),
         _ => 8,
     }
 }

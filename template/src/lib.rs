@@ -7,9 +7,11 @@
 //! PKCS#12 / PEM / JWK / RSA helpers and `toYaml` / `fromYaml`).
 //!
 //! Templates are sandboxed: no function touches files, the environment or the
-//! network; output, value sizes, range iterations, recursion and wall time are
-//! bounded ([`Limits`]); a bad template yields a [`TemplateError`] with a
-//! line/column and a description that never contains secret values.
+//! network; output, value sizes, the memory functions may allocate, executed
+//! steps, range iterations, recursion and wall time are bounded, and a render
+//! can be cancelled ([`Limits`]); a bad template yields a [`TemplateError`]
+//! with a line/column and a description that never contains secret values
+//! (except the template's own `fail` text, see [`TemplateError::value_free`]).
 //!
 //! Secret values are bytes. They are carried through the engine losslessly
 //! (see [`binstr`]), so a binary PKCS#12 archive can be piped to `pkcs12cert`
@@ -45,31 +47,12 @@
 //!   are Sesame's own; runtime error positions point at the first use of the
 //!   failing function or field.
 //!
-//! Dependencies (add to the main crate's Cargo.toml; the main crate already
-//! has base64, serde_json, serde-saphyr, sha2 0.10, hex, regex and chrono):
-//! ```toml
-//! gotmpl = { version = "0.6.1", default-features = false, features = ["std"] }
-//! sha1 = "0.11"
-//! rand = "0.10"
-//! bcrypt = "0.19"
-//! rsa = { version = "0.10", features = ["pkcs1v15"] }
-//! p12-keystore = "0.4"
-//! x509-parser = "0.18"
-//! aes = "0.9"
-//! scrypt = { version = "0.12", default-features = false }
-//! hmac = "0.13"
-//! p256 = { version = "0.14", default-features = false, features = ["arithmetic", "alloc", "pkcs8", "getrandom"] }
-//! # already present: base64 0.22, serde_json 1, serde-saphyr 2.2, sha2 0.10, hex 0.4,
-//! # regex 1, chrono 0.4 (std, clock)
-//! ```
-//! Debug builds should optimise the crypto crates: unoptimised, one
-//! `derivePassword` (scrypt) takes ~20 s, beyond the default 5 s budget
-//! (the golden test uses a 120 s budget, so it passes either way, slowly):
-//! ```toml
-//! [profile.dev.package.scrypt]
-//! opt-level = 3
-//! # likewise: salsa20, pbkdf2, sha2, crypto-bigint, crypto-primes, rsa
-//! ```
+//! Debug builds should optimise the crypto crates (`scrypt`, `salsa20`,
+//! `pbkdf2`, `sha2`, `crypto-bigint`, `crypto-primes`, `rsa`; see the
+//! workspace Cargo.toml): unoptimised, one `derivePassword` (scrypt) takes
+//! ~20 s, beyond the default time budget.
+
+#![forbid(unsafe_code)]
 
 pub mod binstr;
 mod diagnose;
@@ -77,6 +60,7 @@ mod engine;
 mod error;
 pub(crate) mod functions;
 mod rewrite;
+mod sandbox;
 mod scope;
 mod value;
 mod variables;

@@ -10,13 +10,29 @@
 //!   engine values are immutable. When the dict is a plain variable, the
 //!   action becomes `{{ $d = set $d "k" "v" }}{{ $_ := $d }}` (likewise for
 //!   `unset`, `merge`, `mergeOverwrite` and their `must` forms).
+//!
+//! And for the sandbox: every list of nodes (a template's body, a branch, a
+//! loop body) starts with `{{__sesame_step N}}`, which charges its N nodes
+//! (at least one, so an empty template call counts too) to the step budget
+//! and checks the time budget and the cancel flag; so does a loop's every
+//! iteration and every nested `{{template}}` call.
 
-use gotmpl::parse::{CommandNode, Expr, ListNode, Node, PipeNode, Pos};
+use gotmpl::parse::{ActionNode, CommandNode, Expr, ListNode, Node, Number, PipeNode, Pos};
 
 /// The rewritten tree.
 pub(crate) fn rewrite(list: &ListNode) -> ListNode {
-    let nodes = list.nodes.iter().flat_map(write_back).map(|n| rewrite_node(&n)).collect();
+    let body: Vec<Node> = list.nodes.iter().flat_map(write_back).map(|n| rewrite_node(&n)).collect();
+    let mut nodes = Vec::with_capacity(body.len() + 1);
+    nodes.push(step(list.pos, body.len().max(1)));
+    nodes.extend(body);
     ListNode { pos: list.pos, nodes }
+}
+
+/// `{{__sesame_step n}}`: prints nothing.
+fn step(pos: Pos, n: usize) -> Node {
+    let mut cmd = call(pos, "__sesame_step");
+    cmd.args.push(Expr::Number(pos, Number::Int(i64::try_from(n).unwrap_or(i64::MAX))));
+    Node::Action(ActionNode { pos, pipe: PipeNode { pos, decl: Vec::new(), commands: vec![cmd], is_assign: false } })
 }
 
 const MUTATORS: &[&str] = &["set", "unset", "merge", "mergeOverwrite", "mustMerge", "mustMergeOverwrite"];

@@ -27,26 +27,19 @@ mod yaml;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
-use std::time::Instant;
 
 use gotmpl::{FuncMap, Value};
 
 use super::engine::call_error;
+pub(crate) use super::sandbox::Ctx;
+use super::sandbox::{VALUE_LIMIT, passed_through};
 use super::value::{FnResult, deep_size};
-
-/// Per-render state the functions can see.
-pub(crate) struct Ctx {
-    pub(crate) deadline: Instant,
-    pub(crate) max_value: usize,
-    /// The data map, to tell ESO's `map[string]string` from other maps.
-    pub(crate) root: Arc<BTreeMap<Arc<str>, Value>>,
-}
 
 /// A template function.
 pub(crate) type Func = fn(&Ctx, &[Value]) -> FnResult;
 
-/// The message of the wall-clock limit.
-pub(crate) const TOO_LONG: &str = "evaluation took too long";
+/// Functions whose error text is the template's own (and may hold values derived from secrets).
+const TEMPLATE_TEXT: &[&str] = &["fail"];
 
 /// Accepts any number of arguments.
 pub(crate) const ANY: usize = usize::MAX;
@@ -98,7 +91,9 @@ pub(crate) fn names() -> Vec<&'static str> {
     REGISTRY.funcs.keys().copied().collect()
 }
 
-/// The function map for one render, bound to its context.
+/// The function map for one render, bound to its context. Every call counts as a step and
+/// checks the time budget and the cancel flag first; arguments and results are held to the value
+/// size limit, and newly built results are charged to the memory budget.
 pub(crate) fn func_map(ctx: &Arc<Ctx>) -> FuncMap {
     let mut fm = FuncMap::new();
     for (&name, &(min, max, f)) in &REGISTRY.funcs {
@@ -106,24 +101,37 @@ pub(crate) fn func_map(ctx: &Arc<Ctx>) -> FuncMap {
         fm.insert(
             name.to_string(),
             Arc::new(move |args: &[Value]| {
-                if Instant::now() > ctx.deadline {
-                    return Err(gotmpl::TemplateError::Exec(TOO_LONG.into()));
-                }
+                let exec = gotmpl::TemplateError::Exec;
+                ctx.step(1).map_err(exec)?;
                 if args.len() < min || args.len() > max {
                     let want = match (min, max) {
                         (a, b) if a == b => format!("{a}"),
                         (a, ANY) => format!("at least {a}"),
                         (a, b) => format!("{a} to {b}"),
                     };
-                    return Err(gotmpl::TemplateError::Exec(format!("wrong number of args for {name}: want {want} got {}", args.len())));
+                    return Err(exec(format!("wrong number of args for {name}: want {want} got {}", args.len())));
                 }
-                let input: usize = args.iter().map(deep_size).sum();
-                if input > ctx.max_value * 2 {
-                    return Err(call_error(name, "arguments exceed the value size limit"));
+                let input: usize = args.iter().map(deep_size).fold(0, usize::saturating_add);
+                if input > ctx.max_value.saturating_mul(2) {
+                    let limit = ctx.trip(format!("{name}: arguments exceed twice the value size limit of {} bytes", ctx.max_value));
+                    return Err(exec(limit));
                 }
-                let out = f(&ctx, args).map_err(|m| call_error(name, &m))?;
-                if deep_size(&out) > ctx.max_value {
-                    return Err(call_error(name, "result exceeds the value size or nesting limit"));
+                let out = match f(&ctx, args) {
+                    Ok(out) => out,
+                    Err(m) if m == VALUE_LIMIT => return Err(exec(ctx.value_limit(name))),
+                    Err(m) => {
+                        if TEMPLATE_TEXT.contains(&name) {
+                            ctx.template_text.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        return Err(call_error(name, &m));
+                    }
+                };
+                let size = deep_size(&out);
+                if size > ctx.max_value {
+                    return Err(exec(ctx.value_limit(name)));
+                }
+                if !passed_through(&out, args) {
+                    ctx.charge(size).map_err(exec)?;
                 }
                 Ok(out)
             }),
