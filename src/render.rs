@@ -175,7 +175,9 @@ fn plan_push(m: &Manifests, ps: &crate::api::PushSecret, ns: &str, reveal: bool)
         source.string_data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
     data.extend(source.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)));
     if let Some(t) = &ps.spec.template {
-        data = pipeline::apply_template(t, &data, &Default::default()).map_err(|e| anyhow::anyhow!("could not render template: {e}"))?.data;
+        data = pipeline::apply_template(t, &data, &Default::default(), &pipeline::RenderLimits::default(), None)
+            .map_err(|e| anyhow::anyhow!("could not render template: {e}"))?
+            .data;
     }
     let mut writes = Vec::new();
     for store in &ps.spec.secret_store_refs {
