@@ -12,6 +12,7 @@ mod faults;
 mod leader;
 mod migration;
 mod observability;
+mod ownership;
 mod policies;
 mod providers;
 mod push_secret;
