@@ -122,6 +122,8 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
     typo["refreshPolicy"] = ES_LEAK.into();
     apply(&client, ns, "externalsecrets", "typo", es("typo", typo)).await;
 
+    // Admin on the private apiserver: the shipped RBAC is not installed there (the shared one's
+    // tests run under it).
     let vars = [("KUBECONFIG", cluster.kubeconfig.to_str().unwrap())];
     let mut sesame = Sesame::start_with_env("flt-decode", &["--namespace", ns, "--controller-class", class], &vars);
     sesame.wait_ready().await;
