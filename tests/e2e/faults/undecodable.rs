@@ -100,7 +100,9 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
 
     // ESO 2.9 values.
     scene.fake_store("good", &[("/a", GOOD)]).await;
-    apply(&client, ns, "secretstores", "acm", store("acm", json!({"aws": {"service": "CertificateManager", "region": "us-east-1"}}))).await;
+    let keys = json!({"accessKeyIDSecretRef": {"name": "aws", "key": "id"}, "secretAccessKeySecretRef": {"name": "aws", "key": "secret"}});
+    let acm = json!({"aws": {"service": "CertificateManager", "region": "us-east-1", "auth": {"secretRef": keys}}});
+    apply(&client, ns, "secretstores", "acm", store("acm", acm)).await;
     let nameless = json!({"accessKeyIDSecretRef": {"key": "id"}, "secretAccessKeySecretRef": {"key": "secret"}});
     let nameless = json!({"aws": {"service": "SecretsManager", "region": "us-east-1", "auth": {"secretRef": nameless}}});
     apply(&client, ns, "secretstores", "nameless", store("nameless", nameless)).await;
@@ -123,7 +125,8 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
     apply(&client, ns, "externalsecrets", "typo", es("typo", typo)).await;
 
     // Admin on the private apiserver: the shipped RBAC is not installed there (the shared one's
-    // tests run under it).
+    // tests run under it; the harness wants that identity set up even when it is not used).
+    crate::harness::install_crds().await;
     let vars = [("KUBECONFIG", cluster.kubeconfig.to_str().unwrap())];
     let mut sesame = Sesame::start_with_env("flt-decode", &["--namespace", ns, "--controller-class", class], &vars);
     sesame.wait_ready().await;
