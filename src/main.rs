@@ -9,8 +9,14 @@ use sesame::controller::{self, Config};
 use sesame::duration::parse_go_duration;
 use sesame::{crdgen, http, leader, metrics, render};
 
+/// kube_client logs a whole response body at WARN when it cannot decode it, and a body can hold
+/// secret values (a fake store's data, a Secret). Its other WARN lines are watch timeouts, which
+/// the watchers retry anyway; its errors still reach our own logs, without the body.
+const NEVER_LOG_BODIES: &str = "kube_client::client=error";
+
 fn init_logging(cli: &Cli) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log_level).unwrap_or_else(|_| "info".into());
+    let level = if tracing_subscriber::EnvFilter::try_new(&cli.log_level).is_ok() { cli.log_level.as_str() } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::new(format!("{level},{NEVER_LOG_BODIES}"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Json => builder.json().init(),
@@ -148,7 +154,11 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let _ = stop_tx.send(());
-    let _ = controllers.await;
+    // Running reconciles finish first; a controller that cannot stop must not hold the pod past
+    // its grace period.
+    if tokio::time::timeout(SHUTDOWN_GRACE, controllers).await.is_err() {
+        tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; exiting anyway");
+    }
     if let Some(l) = &lease {
         if !lost_leadership {
             l.release().await;
@@ -160,6 +170,9 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     tracing::info!("shut down cleanly");
     Ok(())
 }
+
+/// How long a shutdown waits for the controllers (Kubernetes' default grace period is 30 s).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");

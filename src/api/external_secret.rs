@@ -99,8 +99,9 @@ pub struct ExternalSecretTarget {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `Owner` (default: create and own it; it is garbage-collected with the ExternalSecret),
-    /// `Orphan` (create and update, no owner), `Merge` (only merge into an existing Secret) or
-    /// `None` (write nothing).
+    /// `Orphan` (create and update, no owner), `Merge` (only merge into an existing Secret),
+    /// `CreateOrMerge` (create it when missing, else merge into it, keeping other keys; no owner,
+    /// kept when the ExternalSecret is deleted) or `None` (write nothing).
     #[serde(default)]
     pub creation_policy: CreationPolicy,
     /// What happens when the provider has nothing left: `Retain` (default: keep the Secret,
@@ -123,7 +124,26 @@ pub enum CreationPolicy {
     Orphan,
     Merge,
     None,
+    CreateOrMerge,
 }
+
+impl CreationPolicy {
+    /// Writes only its own keys and keeps the keys other writers put in the Secret.
+    pub fn merges(self) -> bool {
+        matches!(self, CreationPolicy::Merge | CreationPolicy::CreateOrMerge)
+    }
+
+    /// Writes a Secret without an ownerReference: who owns it is recorded in
+    /// [`OWNER_ANNOTATION`] instead, so no other ExternalSecret can take it over.
+    pub fn records_owner(self) -> bool {
+        matches!(self, CreationPolicy::Orphan | CreationPolicy::Merge | CreationPolicy::CreateOrMerge)
+    }
+}
+
+/// The ExternalSecret that writes a Secret without an ownerReference (Orphan, Merge,
+/// CreateOrMerge), as `<name>/<uid>`. Another ExternalSecret may not write that Secret while
+/// this one exists.
+pub const OWNER_ANNOTATION: &str = "sesame.external-secrets.io/owner";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub enum DeletionPolicy {
@@ -341,5 +361,21 @@ mod tests {
         assert_eq!(es(serde_json::json!({"refreshInterval": "0"})).periodic_interval(hour), None);
         assert_eq!(es(serde_json::json!({"refreshPolicy": "OnChange"})).periodic_interval(hour), None);
         assert_eq!(es(serde_json::json!({"refreshPolicy": "CreatedOnce"})).periodic_interval(hour), None);
+    }
+
+    #[test]
+    fn eso_2_9_values_decode_create_or_merge_and_a_template_target_in_any_case() {
+        let es = es(serde_json::json!({"target": {
+            "creationPolicy": "CreateOrMerge",
+            "template": {"templateFrom": [{"literal": "a: b", "target": "labels"}, {"literal": "c: d", "target": ""}, {"literal": "e: f", "target": "ANNOTATIONS"}]},
+        }}));
+        assert_eq!(es.spec.target.creation_policy, CreationPolicy::CreateOrMerge);
+        assert!(es.spec.target.creation_policy.merges() && es.spec.target.creation_policy.records_owner());
+        let targets: Vec<_> = es.spec.target.template.unwrap().template_from.iter().map(|f| f.target).collect();
+        use crate::api::TemplateTarget::*;
+        assert_eq!(targets, [Some(Labels), Some(Data), Some(Annotations)]);
+        assert_eq!(serde_json::to_value(Labels).unwrap(), "Labels", "written in the canonical case");
+        let bad: Result<crate::api::TemplateFrom, _> = serde_json::from_value(serde_json::json!({"target": "spec.type"}));
+        assert!(bad.unwrap_err().to_string().contains("expected one of `Data`, `Annotations`, `Labels`"));
     }
 }

@@ -70,17 +70,45 @@ pub struct TemplateFrom {
     /// An inline template that renders a YAML map of keys to values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub literal: Option<String>,
-    /// Where the rendered output goes: `Data` (default), `Annotations` or `Labels`.
+    /// Where the rendered output goes: `Data` (default, also when empty), `Annotations` or
+    /// `Labels`, in any case (`data` is `Data`), as ESO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TemplateTarget>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+/// Written in its canonical case; read in any case, and empty as `Data` (ESO compares
+/// case-insensitively and its CRD allows any string).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub enum TemplateTarget {
     #[default]
     Data,
     Annotations,
     Labels,
+}
+
+impl<'de> Deserialize<'de> for TemplateTarget {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const VARIANTS: &[&str] = &["Data", "Annotations", "Labels"];
+        let text = String::deserialize(deserializer)?;
+        match text.to_ascii_lowercase().as_str() {
+            "" | "data" => Ok(TemplateTarget::Data),
+            "annotations" => Ok(TemplateTarget::Annotations),
+            "labels" => Ok(TemplateTarget::Labels),
+            _ => Err(serde::de::Error::unknown_variant(&text, VARIANTS)),
+        }
+    }
+}
+
+impl JsonSchema for TemplateTarget {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TemplateTarget".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
 }
 
 /// A ConfigMap or Secret holding templates.

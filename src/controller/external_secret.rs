@@ -320,7 +320,7 @@ async fn write_target(
             DeletionPolicy::Retain => return Ok(Outcome::Retained),
             DeletionPolicy::Delete => {
                 if let Some(existing) = &existing {
-                    target::check_takeover(es, existing)?;
+                    target::check_takeover(&ctx.client, es, existing).await?;
                     api.delete(&name, &DeleteParams::default()).await?;
                     ctx.forget_version(&namespace, &name);
                 }
@@ -338,11 +338,11 @@ async fn write_target(
     let mut desired = target::desired_secret(es, shaped);
     desired.metadata.annotations.get_or_insert_default().insert(SOURCES_ANNOTATION.into(), sources.to_string());
     if let Some(existing) = &existing {
-        target::check_takeover(es, existing)?;
+        target::check_takeover(&ctx.client, es, existing).await?;
         if target::violates_immutability(existing, &desired) {
             return Err(Error::TargetImmutable);
         }
-        if t.creation_policy == CreationPolicy::Merge {
+        if t.creation_policy.merges() {
             target::hash_merged(&mut desired, existing, &target::field_manager(&es.name_any()));
         }
         // A routine refresh of a target that already holds all of it writes nothing.

@@ -1,8 +1,10 @@
 //! The controllers: ExternalSecret (sync) and SecretStore / ClusterSecretStore (validation).
 mod cluster_external_secret;
+mod decode;
 mod due;
 mod error;
 mod external_secret;
+mod invalid;
 mod memory;
 mod push_secret;
 mod rendering;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -14,7 +14,9 @@ use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
+use super::decode::{Decoded, split};
 use super::external_secret::{error_policy, reconcile};
+use super::invalid::{Reporting, report};
 use super::store::{reconcile_cluster_store, reconcile_store, store_error_policy};
 use super::{Config, Context};
 use crate::api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
@@ -78,16 +80,21 @@ pub async fn run(
     let (stores_for_ctrl, stores_for_es) = (stores_writer.subscribe().expect(subscribe), stores_writer.subscribe().expect(subscribe));
     let (cluster_for_ctrl, cluster_for_es) =
         (cluster_stores_writer.subscribe().expect(subscribe), cluster_stores_writer.subscribe().expect(subscribe));
-    let store_watch = watcher(api::<SecretStore>(&client, ns), wc.clone())
-        .default_backoff()
+    // Each object decodes on its own (see `decode`): the undecodable ones go to a reporter.
+    let (bad_stores, bad_stores_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (bad_cluster_stores, bad_cluster_stores_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (bad_external_secrets, bad_external_secrets_rx) = tokio::sync::mpsc::unbounded_channel();
+    let store_watch = split(watcher(api::<Decoded<SecretStore>>(&client, ns), wc.clone()).default_backoff(), bad_stores)
         .modify(trim)
         .reflect_shared(stores_writer)
-        .for_each(|_| async {});
-    let cluster_store_watch = watcher(Api::<ClusterSecretStore>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .modify(trim)
-        .reflect_shared(cluster_stores_writer)
-        .for_each(|_| async {});
+        .for_each(|_| async {})
+        .boxed();
+    let cluster_store_watch =
+        split(watcher(Api::<Decoded<ClusterSecretStore>>::all(client.clone()), wc.clone()).default_backoff(), bad_cluster_stores)
+            .modify(trim)
+            .reflect_shared(cluster_stores_writer)
+            .for_each(|_| async {})
+            .boxed();
     let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone());
     let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone());
 
@@ -99,8 +106,7 @@ pub async fn run(
     let versions = memory.clone();
     let renders = Arc::new(super::Renders::new(&opts.config.templates));
     let abandon = renders.clone();
-    let es_stream = watcher(api::<ExternalSecret>(&client, ns), wc.clone())
-        .default_backoff()
+    let es_stream = split(watcher(api::<Decoded<ExternalSecret>>(&client, ns), wc.clone()).default_backoff(), bad_external_secrets)
         .modify(move |es| {
             // ESO's resource version hashes every annotation: take it before trimming.
             versions.remember_eso_version(es);
@@ -226,27 +232,64 @@ pub async fn run(
             if let Err(e) = r {
                 tracing::debug!(error = %e, "externalsecret reconcile");
             }
-        });
+        })
+        .boxed();
     // ExternalSecrets are judged against their stores: start once the store caches are listed.
+    // A store list that never completes must not keep a shutdown waiting here.
     let (stores_listed, mut stores_listed_rx) = tokio::sync::watch::channel(false);
-    let es_ctrl = async move {
-        let _ = stores_listed_rx.wait_for(|listed| *listed).await;
-        es_ctrl.await
+    let reporters = {
+        let listed = stores_listed_rx.clone();
+        let (es, ss, css) = (
+            Reporting::of::<ExternalSecret>("SecretSyncedError", "UpdateFailed"),
+            Reporting::of::<SecretStore>("InvalidProviderConfig", "InvalidProviderConfig"),
+            Reporting::of::<ClusterSecretStore>("InvalidProviderConfig", "InvalidProviderConfig"),
+        );
+        let all = futures::future::join3(
+            report(ctx.clone(), es, bad_external_secrets_rx, listed.clone()),
+            report(ctx.clone(), ss, bad_stores_rx, listed.clone()),
+            report(ctx.clone(), css, bad_cluster_stores_rx, listed),
+        );
+        let shutdown = shutdown.clone();
+        async move {
+            tokio::select! {
+                _ = all => {}
+                _ = shutdown => {}
+            }
+        }
+        .boxed()
+    };
+    let es_ctrl = {
+        let shutdown = shutdown.clone();
+        async move {
+            let listed = async { stores_listed_rx.wait_for(|listed| *listed).await.is_ok() };
+            let start = tokio::select! {
+                listed = listed => listed,
+                _ = shutdown => false,
+            };
+            if start {
+                es_ctrl.await
+            }
+        }
     };
 
-    let stores_ctrl_run =
-        store_ctrl.graceful_shutdown_on(shutdown.clone()).run(reconcile_store, store_error_policy, ctx.clone()).for_each(|_| async {});
+    let stores_ctrl_run = store_ctrl
+        .graceful_shutdown_on(shutdown.clone())
+        .run(reconcile_store, store_error_policy, ctx.clone())
+        .for_each(|_| async {})
+        .boxed();
     let cluster_stores_ctrl_run = cluster_store_ctrl
         .graceful_shutdown_on(shutdown.clone())
         .run(reconcile_cluster_store, store_error_policy, ctx.clone())
-        .for_each(|_| async {});
+        .for_each(|_| async {})
+        .boxed();
 
     let readiness = {
         let (a, b, c) = (es_reader.clone(), secret_reader.clone(), ctx.stores.clone());
         let e = config_map_reader.clone();
         let d = ctx.cluster_stores.clone();
         let ctx = ctx.clone();
-        async move {
+        let shutdown = shutdown.clone();
+        let wait = async move {
             // One waiter per cache: kube's readiness signal is not reliable for several.
             let _ = tokio::join!(c.wait_until_ready(), d.wait_until_ready());
             let _ = stores_listed.send(true);
@@ -254,6 +297,12 @@ pub async fn run(
             ctx.caches_ready.store(true, Ordering::SeqCst);
             ready.store(true, Ordering::SeqCst);
             tracing::info!("caches synced; controllers running");
+        };
+        async move {
+            tokio::select! {
+                _ = wait => {}
+                _ = shutdown => {}
+            }
         }
     };
     let shutdown_watches = async {
@@ -267,9 +316,10 @@ pub async fn run(
         if opts.namespace.is_none() {
             super::cluster_external_secret::run(client.clone(), metrics.clone(), opts.concurrency, shutdown.clone()).await;
         }
-    };
-    let push_ctrl = super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, shutdown.clone());
-    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, push_ctrl, readiness, shutdown_watches);
+    }
+    .boxed();
+    let push_ctrl = super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, shutdown.clone()).boxed();
+    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, push_ctrl, readiness, shutdown_watches, reporters);
     ctx.clients.close().await;
 }
 

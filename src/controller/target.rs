@@ -9,7 +9,7 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::Error;
-use crate::api::{CREATED_BY_LABEL, CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL};
+use crate::api::{CREATED_BY_LABEL, CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL, OWNER_ANNOTATION};
 use crate::pipeline::{Shaped, created_by, data_hash};
 
 /// The server-side apply field manager of one ExternalSecret.
@@ -36,6 +36,9 @@ pub fn desired_secret(es: &ExternalSecret, shaped: &Shaped) -> Secret {
         es.annotations().into_iter().filter(|(k, _)| k.as_str() != "kubectl.kubernetes.io/last-applied-configuration").collect()
     });
     annotations.insert(DATA_HASH_ANNOTATION.into(), data_hash(data));
+    if es.spec.target.creation_policy.records_owner() {
+        annotations.insert(OWNER_ANNOTATION.into(), owner_value(es));
+    }
     let owner_references = owner.then(|| es.controller_owner_ref(&()).map(|r| vec![r])).flatten();
     Secret {
         metadata: ObjectMeta {
@@ -126,19 +129,43 @@ pub fn is_intact(secret: &Secret) -> bool {
     labelled && recorded.is_some_and(|h| *h == current_hash(secret))
 }
 
-/// Refuse to write over a Secret this ExternalSecret may not take.
-pub fn check_takeover(es: &ExternalSecret, existing: &Secret) -> Result<(), Error> {
+/// The [`OWNER_ANNOTATION`] value naming this ExternalSecret.
+fn owner_value(es: &ExternalSecret) -> String {
+    format!("{}/{}", es.name_any(), es.uid().unwrap_or_default())
+}
+
+/// The ExternalSecret a Secret belongs to, as (name, uid): its controller ownerReference
+/// (Owner), else the owner annotation (Orphan, Merge, CreateOrMerge). The bool says whether it
+/// came from the annotation.
+fn recorded_owner(secret: &Secret) -> Option<(String, String, bool)> {
+    if let Some(o) = secret.owner_references().iter().find(|o| o.controller == Some(true) && o.kind == "ExternalSecret") {
+        return Some((o.name.clone(), o.uid.clone(), false));
+    }
+    let (name, uid) = secret.annotations().get(OWNER_ANNOTATION)?.split_once('/')?;
+    Some((name.to_string(), uid.to_string(), true))
+}
+
+/// Refuse to write over a Secret this ExternalSecret may not take: one another ExternalSecret
+/// owns (by ownerReference, or by the owner annotation while that ExternalSecret still exists),
+/// or one no ExternalSecret manages unless the policy merges into existing Secrets.
+pub async fn check_takeover(client: &kube::Client, es: &ExternalSecret, existing: &Secret) -> Result<(), Error> {
     let target = es.target_name();
-    let es_uid = es.uid();
-    if let Some(owner) = existing.owner_references().iter().find(|o| o.controller == Some(true)) {
-        if owner.kind == "ExternalSecret" && Some(&owner.uid) != es_uid.as_ref() {
-            return Err(Error::TargetConflict(format!("target secret {target} is owned by another ExternalSecret ({})", owner.name)));
+    let es_uid = es.uid().unwrap_or_default();
+    if let Some((owner, uid, by_annotation)) = recorded_owner(existing) {
+        // A Secret an Orphan ExternalSecret left behind is free again once that one is gone
+        // (deleted, or recreated under the same name: a new uid).
+        let alive = || async {
+            let api: Api<ExternalSecret> = Api::namespaced(client.clone(), &es.namespace().unwrap_or_default());
+            Ok::<_, Error>(api.get_metadata_opt(&owner).await?.is_some_and(|m| m.metadata.uid.as_deref() == Some(uid.as_str())))
+        };
+        if uid != es_uid && (!by_annotation || alive().await?) {
+            return Err(Error::TargetConflict(format!("target secret {target} is owned by another ExternalSecret ({owner})")));
         }
     }
     let managed = existing.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
-    if !managed && es.spec.target.creation_policy != CreationPolicy::Merge {
+    if !managed && !es.spec.target.creation_policy.merges() {
         return Err(Error::TargetConflict(format!(
-            "target secret {target} exists and is not managed by an ExternalSecret; use creationPolicy Merge to write into it"
+            "target secret {target} exists and is not managed by an ExternalSecret; use creationPolicy Merge or CreateOrMerge to write into it"
         )));
     }
     Ok(())
@@ -156,12 +183,12 @@ pub fn violates_immutability(existing: &Secret, desired: &Secret) -> bool {
 /// The apiserver's limit on a Secret's data (the sum of its values).
 pub const MAX_SECRET_BYTES: usize = 1 << 20;
 
-/// Refuse data the apiserver would reject as too long, before sending it. A Merge target keeps
+/// Refuse data the apiserver would reject as too long, before sending it. A merging target keeps
 /// the other writers' keys, so they count too.
 pub fn check_size(existing: Option<&Secret>, desired: &Secret, policy: CreationPolicy) -> Result<(), Error> {
     let want = desired.data.clone().unwrap_or_default();
     let foreign: usize = match (existing, policy) {
-        (Some(s), CreationPolicy::Merge) => s.data.iter().flatten().filter(|(k, _)| !want.contains_key(*k)).map(|(_, v)| v.0.len()).sum(),
+        (Some(s), p) if p.merges() => s.data.iter().flatten().filter(|(k, _)| !want.contains_key(*k)).map(|(_, v)| v.0.len()).sum(),
         _ => 0,
     };
     let bytes = foreign + want.values().map(|v| v.0.len()).sum::<usize>();
@@ -239,5 +266,27 @@ mod tests {
         assert!(!metadata_matches(&seen, &desired_secret(&relabelled, &shaped("one"))));
         seen.owner_references = None;
         assert!(!metadata_matches(&seen, &desired_secret(&es, &shaped("one"))), "a lost owner reference is restored");
+    }
+
+    #[test]
+    fn secrets_without_an_owner_reference_record_their_external_secret() {
+        let es = |policy: &str| -> ExternalSecret {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                "metadata": {"name": "app", "namespace": "ns", "uid": "u-1"},
+                "spec": {"secretStoreRef": {"name": "store"}, "target": {"creationPolicy": policy}},
+            }))
+            .unwrap()
+        };
+        let shaped = Shaped::plain(BTreeMap::from([("k".to_string(), b"v".to_vec())]));
+        for policy in ["Orphan", "Merge", "CreateOrMerge"] {
+            let desired = desired_secret(&es(policy), &shaped);
+            assert_eq!(desired.annotations().get(OWNER_ANNOTATION).map(String::as_str), Some("app/u-1"), "{policy}");
+            assert!(desired.owner_references().is_empty(), "{policy}");
+            assert_eq!(recorded_owner(&desired), Some(("app".into(), "u-1".into(), true)), "{policy}");
+        }
+        let owned = desired_secret(&es("Owner"), &shaped);
+        assert!(!owned.annotations().contains_key(OWNER_ANNOTATION), "an ownerReference says it already");
+        assert_eq!(recorded_owner(&owned), Some(("app".into(), "u-1".into(), false)));
     }
 }

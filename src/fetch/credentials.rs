@@ -62,6 +62,12 @@ fn kube_err(what: &str, e: kube::Error) -> ProviderError {
 #[async_trait]
 impl CredentialSource for KubeCredentials {
     async fn secret_key(&self, selector: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
+        if selector.name.is_empty() {
+            return Err(ProviderError::Invalid(format!(
+                "a secret ref (key {}) names no secret",
+                selector.key.as_deref().unwrap_or("unset")
+            )));
+        }
         let ns = self.namespace_for(selector.namespace.as_deref(), &format!("secret {}", selector.name))?;
         let key = selector
             .key

@@ -13,6 +13,7 @@ mod hostile_templates;
 mod leader;
 mod migration;
 mod observability;
+mod ownership;
 mod policies;
 mod providers;
 mod push_secret;

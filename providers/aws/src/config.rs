@@ -7,7 +7,9 @@ use sesame_provider_core::{ProviderError, SecretKeySelector, ServiceAccountSelec
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AwsProvider {
-    /// The AWS service to read from: `SecretsManager` or `ParameterStore`.
+    /// The AWS service to read from: `SecretsManager` or `ParameterStore`. `CertificateManager`
+    /// (an ESO value) is accepted, but Sesame cannot read from it: the store reports so in its
+    /// Ready condition.
     pub service: AwsServiceType,
     /// The AWS region of the service, e.g. `eu-west-1`. It becomes part of the endpoint's host
     /// name, so it must be one lowercase DNS label.
@@ -78,6 +80,9 @@ pub enum AwsServiceType {
     SecretsManager,
     /// AWS Systems Manager Parameter Store.
     ParameterStore,
+    /// AWS Certificate Manager: accepted for ESO manifests, not supported (ESO uses it mainly to
+    /// push certificates, which Sesame does not do).
+    CertificateManager,
 }
 
 impl AwsServiceType {
@@ -86,6 +91,17 @@ impl AwsServiceType {
         match self {
             AwsServiceType::SecretsManager => "AWS/SecretsManager",
             AwsServiceType::ParameterStore => "AWS/ParameterStore",
+            AwsServiceType::CertificateManager => "AWS/CertificateManager",
+        }
+    }
+
+    /// Why Sesame cannot read from this service, for the store's Ready condition.
+    pub fn unsupported(self) -> Option<String> {
+        match self {
+            AwsServiceType::SecretsManager | AwsServiceType::ParameterStore => None,
+            AwsServiceType::CertificateManager => {
+                Some("aws service CertificateManager is not supported by Sesame; use SecretsManager or ParameterStore".to_string())
+            }
         }
     }
 }
@@ -220,6 +236,13 @@ mod tests {
         assert_eq!(p.service.provider_name(), "AWS/ParameterStore");
         assert!(p.auth.is_empty());
         assert_eq!(serde_json::to_value(&p).unwrap(), serde_json::json!({"service": "ParameterStore", "region": "us-east-1"}));
+    }
+
+    #[test]
+    fn an_eso_service_sesame_cannot_read_decodes_and_says_so() {
+        let p: AwsProvider = serde_json::from_value(serde_json::json!({"service": "CertificateManager", "region": "us-east-1"})).unwrap();
+        assert!(p.service.unsupported().unwrap().contains("CertificateManager is not supported"));
+        assert_eq!(AwsServiceType::SecretsManager.unsupported(), None);
     }
 
     #[test]

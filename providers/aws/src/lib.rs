@@ -119,12 +119,17 @@ mod client {
         ctx: ProviderContext,
         options: ClientOptions,
     ) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+        // Before any credential is read: the service is the first thing wrong.
+        if let Some(why) = spec.service.unsupported() {
+            return Err(ProviderError::Invalid(why));
+        }
         spec.check_urls()?;
         let config = crate::auth::sdk_config(spec, &ctx, &options).await?;
         let prefix = spec.prefix.clone().unwrap_or_default();
         Ok(match spec.service {
             AwsServiceType::SecretsManager => Arc::new(SecretsManagerClient::new(&config, ctx, prefix)),
             AwsServiceType::ParameterStore => Arc::new(ParameterStoreClient::new(&config, ctx, prefix)),
+            AwsServiceType::CertificateManager => return Err(ProviderError::Invalid(spec.service.unsupported().unwrap_or_default())),
         })
     }
 

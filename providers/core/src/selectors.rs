@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeySelector {
-    /// The name of the Secret resource being referred to.
+    /// The name of the Secret resource being referred to. Optional in ESO's schema, so a
+    /// selector without it is read, and refused when used.
+    #[serde(default)]
     pub name: String,
     /// The key of the entry in the Secret's `data` field. Some providers have a default.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,7 @@ mod provider;
 mod proxy_selftest;
 mod tenancy;
 mod tls;
+mod undecodable;
 mod vault;
 
 use std::collections::BTreeMap;
