@@ -26,7 +26,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller (kubeconfig from KUBECONFIG or ~/.kube/config, else in-cluster).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Write the CRDs generated from the API types.
     Crds {
         /// Directory to write into.

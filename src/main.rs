@@ -74,7 +74,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
     }
 }
 
@@ -148,10 +148,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let _ = stop_tx.send(());
     let _ = controllers.await;
-    if let Some(l) = &lease {
-        if !lost_leadership {
-            l.release().await;
-        }
+    if let Some(l) = &lease
+        && !lost_leadership
+    {
+        l.release().await;
     }
     if lost_leadership {
         anyhow::bail!("lost leadership; exiting so a fresh process can stand by");

@@ -130,10 +130,11 @@ pub fn is_intact(secret: &Secret) -> bool {
 pub fn check_takeover(es: &ExternalSecret, existing: &Secret) -> Result<(), Error> {
     let target = es.target_name();
     let es_uid = es.uid();
-    if let Some(owner) = existing.owner_references().iter().find(|o| o.controller == Some(true)) {
-        if owner.kind == "ExternalSecret" && Some(&owner.uid) != es_uid.as_ref() {
-            return Err(Error::TargetConflict(format!("target secret {target} is owned by another ExternalSecret ({})", owner.name)));
-        }
+    if let Some(owner) = existing.owner_references().iter().find(|o| o.controller == Some(true))
+        && owner.kind == "ExternalSecret"
+        && Some(&owner.uid) != es_uid.as_ref()
+    {
+        return Err(Error::TargetConflict(format!("target secret {target} is owned by another ExternalSecret ({})", owner.name)));
     }
     let managed = existing.labels().get(MANAGED_LABEL).map(String::as_str) == Some("true");
     if !managed && es.spec.target.creation_policy != CreationPolicy::Merge {

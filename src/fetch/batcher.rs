@@ -127,7 +127,7 @@ async fn flush_loop(s: Arc<Shared>) {
                 return;
             }
             let mut keys: Vec<(Priority, RemoteKey)> = q.pending.iter().map(|(k, (p, _))| (*p, k.clone())).collect();
-            keys.sort_by(|a, b| b.0.cmp(&a.0));
+            keys.sort_by_key(|k| std::cmp::Reverse(k.0));
             keys.truncate(s.max_batch);
             let keys: Vec<RemoteKey> = keys.into_iter().map(|(_, k)| k).collect();
             for k in &keys {

@@ -138,11 +138,13 @@ pub async fn store(scene: &Scene, data: &[(String, String)]) {
     scene.fake_store("store", &pairs).await;
 }
 
+/// name → the successive data of that Secret (`None`: deleted).
+type Histories = BTreeMap<String, Vec<Option<BTreeMap<String, String>>>>;
+
 /// Every version of every Secret in a namespace, as a watch delivers them (every write).
 #[derive(Clone, Default)]
 pub struct Monitor {
-    /// name → the successive data of that Secret (`None`: deleted).
-    history: Arc<Mutex<BTreeMap<String, Vec<Option<BTreeMap<String, String>>>>>>,
+    history: Arc<Mutex<Histories>>,
     task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
