@@ -132,7 +132,8 @@ impl Source for Direct {
         self.0.get_secret(&key).await
     }
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        self.0.find(query).await
+        // The controller's default limits, with no budget: render reads once, offline of any cluster.
+        self.0.find(query, &sesame_provider_core::FindScope::unmetered()).await
     }
 }
 
