@@ -88,6 +88,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         default_refresh_interval: duration("default-refresh-interval", &args.default_refresh_interval)?,
         store_requeue_interval: duration("store-requeue-interval", &args.store_requeue_interval)?,
         max_backoff: duration("max-backoff", &args.max_backoff)?,
+        min_refresh_interval: duration("min-refresh-interval", &args.min_refresh_interval)?,
+        find_limits: sesame_provider_core::FindLimits { max_matches: args.find_max_matches, max_bytes: args.find_max_bytes },
     };
     let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
     let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;
@@ -126,6 +128,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         budget: sesame::fetch::BudgetLimits { qps: args.store_qps, burst: args.store_burst },
         instance,
         refuse_secretstore_controller_identity: args.refuse_secretstore_controller_identity,
+        namespace_share: args.namespace_concurrency,
     };
     let mut controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {
         let _ = stop_rx.await;

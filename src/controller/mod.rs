@@ -3,6 +3,7 @@ mod cluster_external_secret;
 mod due;
 mod error;
 mod external_secret;
+mod fairness;
 mod memory;
 mod push_secret;
 mod rollout;
@@ -37,6 +38,10 @@ pub struct Config {
     pub default_refresh_interval: Duration,
     pub store_requeue_interval: Duration,
     pub max_backoff: Duration,
+    /// Shorter refreshIntervals run at this one (0 still means "once").
+    pub min_refresh_interval: Duration,
+    /// What one `dataFrom.find` may return.
+    pub find_limits: sesame_provider_core::FindLimits,
 }
 
 impl Config {
@@ -66,6 +71,8 @@ pub struct Context {
     pub caches_ready: std::sync::atomic::AtomicBool,
     /// Per-ExternalSecret facts between reconciles; shared with the watch that forgets deleted ones.
     pub memory: Arc<Memory>,
+    /// Each namespace's share of the reconcile workers.
+    pub namespace_share: fairness::NamespaceShare,
 }
 
 impl Context {
