@@ -36,7 +36,7 @@ pub(crate) async fn find(
     let mut ids = Vec::new();
     let mut token = String::new();
     loop {
-        let request = client.sm().list_secrets().set_parent(&parent).set_filter(&filter).set_page_size(100).set_page_token(&token);
+        let request = client.sm().list_secrets().set_parent(&parent).set_filter(&filter).set_page_token(&token);
         scope.charge(1).await;
         let page =
             client.ctx().timed(PROVIDER_NAME, "ListSecrets", async { request.send().await.map_err(|e| classify(&e, &parent)) }).await?;
