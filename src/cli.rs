@@ -26,7 +26,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the controller (kubeconfig from KUBECONFIG or ~/.kube/config, else in-cluster).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Write the CRDs generated from the API types.
     Crds {
         /// Directory to write into.
@@ -101,6 +101,21 @@ pub struct RunArgs {
     /// Default burst of provider calls per store (annotation `sesame.external-secrets.io/rate-limit-burst`).
     #[arg(long, env = "SESAME_STORE_BURST", default_value_t = 100)]
     pub store_burst: u32,
+    /// The shortest refreshInterval honoured: shorter ones run at this one, with a Warning Event
+    /// (RefreshIntervalRaised). refreshInterval 0 still means "sync once".
+    #[arg(long, env = "SESAME_MIN_REFRESH_INTERVAL", default_value = "10s")]
+    pub min_refresh_interval: String,
+    /// The most remote secrets one dataFrom.find may match; over it the ExternalSecret is Ready=False.
+    #[arg(long, env = "SESAME_FIND_MAX_MATCHES", default_value_t = 500)]
+    pub find_max_matches: usize,
+    /// The most bytes (names and values) one dataFrom.find may read; over it the ExternalSecret is
+    /// Ready=False. The default is the 1 MiB a Kubernetes Secret holds.
+    #[arg(long, env = "SESAME_FIND_MAX_BYTES", default_value_t = 1024 * 1024)]
+    pub find_max_bytes: usize,
+    /// Reconcile workers one namespace may hold while other namespaces need them (0: no bound;
+    /// ignored with --namespace). A reconcile over its namespace's share retries in under a second.
+    #[arg(long, env = "SESAME_NAMESPACE_CONCURRENCY", default_value_t = 16)]
+    pub namespace_concurrency: usize,
     /// Provider reads arriving within this window share one (batched) call.
     #[arg(long, env = "SESAME_COALESCE_WINDOW", default_value = "10ms")]
     pub coalesce_window: String,

@@ -80,7 +80,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Run(args) => run(args).await,
+        Command::Run(args) => run(*args).await,
     }
 }
 
@@ -95,6 +95,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         store_requeue_interval: duration("store-requeue-interval", &args.store_requeue_interval)?,
         max_backoff: duration("max-backoff", &args.max_backoff)?,
         templates: controller::RenderConfig::from_flags(&args.templates)?,
+        min_refresh_interval: duration("min-refresh-interval", &args.min_refresh_interval)?,
+        find_limits: sesame_provider_core::FindLimits { max_matches: args.find_max_matches, max_bytes: args.find_max_bytes },
     };
     let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
     let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;
@@ -133,6 +135,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         budget: sesame::fetch::BudgetLimits { qps: args.store_qps, burst: args.store_burst },
         instance,
         refuse_secretstore_controller_identity: args.refuse_secretstore_controller_identity,
+        namespace_share: args.namespace_concurrency,
     };
     let mut controllers = tokio::spawn(controller::run(client.clone(), opts, metrics, ready, async move {
         let _ = stop_rx.await;
@@ -159,10 +162,10 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     if tokio::time::timeout(SHUTDOWN_GRACE, controllers).await.is_err() {
         tracing::warn!(grace = ?SHUTDOWN_GRACE, "controllers did not stop in time; exiting anyway");
     }
-    if let Some(l) = &lease {
-        if !lost_leadership {
-            l.release().await;
-        }
+    if let Some(l) = &lease
+        && !lost_leadership
+    {
+        l.release().await;
     }
     if lost_leadership {
         anyhow::bail!("lost leadership; exiting so a fresh process can stand by");

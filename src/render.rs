@@ -58,10 +58,11 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
     let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
     let err = |e: serde_json::Error| anyhow::anyhow!("{}: invalid {kind}: {e}", file.display());
     let mut with_ns = doc;
-    if with_ns.pointer("/metadata/namespace").is_none() && kind != "ClusterSecretStore" {
-        if let Some(m) = with_ns.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            m.insert("namespace".into(), "default".into());
-        }
+    if with_ns.pointer("/metadata/namespace").is_none()
+        && kind != "ClusterSecretStore"
+        && let Some(m) = with_ns.get_mut("metadata").and_then(|m| m.as_object_mut())
+    {
+        m.insert("namespace".into(), "default".into());
     }
     match kind.as_str() {
         "ExternalSecret" => out.external_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
@@ -133,7 +134,8 @@ impl Source for Direct {
         self.0.get_secret(&key).await
     }
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        self.0.find(query).await
+        // The controller's default limits, with no budget: render reads once, offline of any cluster.
+        self.0.find(query, &sesame_provider_core::FindScope::unmetered()).await
     }
 }
 
@@ -263,7 +265,7 @@ fn to_yaml(secret: &Secret, reveal: bool) -> String {
             let len = secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.len()).unwrap_or(0);
             *v = if reveal {
                 base64::engine::general_purpose::STANDARD
-                    .encode(&secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.clone()).unwrap_or_default())
+                    .encode(secret.data.as_ref().and_then(|d| d.get(k)).map(|b| b.0.clone()).unwrap_or_default())
                     .into()
             } else {
                 format!("<redacted: {len} bytes>").into()

@@ -34,7 +34,7 @@ async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_
     assert_eq!(restart.ready_seen, N, "the restarted controller looked at every object and found it Ready");
 
     let aws = report.aws.expect("the AWS first sync was measured");
-    assert!(aws.all_ready);
+    assert!(aws.all_ready, "every one of the {N} AWS objects Ready: {aws:?}");
     assert_eq!(aws.first_sync_single, 0, "no single GetSecretValue on a first sync of current values");
     assert_eq!(aws.first_sync_batch, K.div_ceil(20) as u64, "⌈K/20⌉ BatchGetSecretValue calls for {N} objects over K = {K}");
 }

@@ -78,6 +78,12 @@ pub fn next_slot(last: DateTime<Utc>, interval: Duration, identity: &str) -> Dat
     DateTime::from_timestamp_millis(at).unwrap_or(last)
 }
 
+/// The interval an object runs at: its own, raised to the controller's minimum. Zero stays zero
+/// ("sync once"): it costs nothing to honour.
+pub fn effective_interval(requested: Duration, minimum: Duration) -> Duration {
+    if requested.is_zero() { requested } else { requested.max(minimum) }
+}
+
 /// Exponential backoff after consecutive failures: 1 s doubling, capped.
 pub fn backoff(failures: u32, cap: Duration) -> Duration {
     let exp = failures.saturating_sub(1).min(30);
@@ -206,6 +212,15 @@ mod tests {
                 last = DateTime::from_timestamp(start.timestamp(), 0).unwrap();
             }
         }
+    }
+
+    #[test]
+    fn intervals_below_the_minimum_run_at_the_minimum_and_zero_still_means_once() {
+        let min = Duration::from_secs(10);
+        assert_eq!(effective_interval(Duration::from_millis(1), min), min);
+        assert_eq!(effective_interval(Duration::from_secs(30), min), Duration::from_secs(30));
+        assert_eq!(effective_interval(Duration::ZERO, min), Duration::ZERO);
+        assert_eq!(effective_interval(Duration::from_millis(1), Duration::ZERO), Duration::from_millis(1), "no minimum");
     }
 
     #[test]

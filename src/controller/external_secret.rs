@@ -42,6 +42,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     if !ctx.caches_ready.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
+    // Over its namespace's share of the workers: no work now, back in a moment (fairness.rs).
+    let Some(_turn) = ctx.namespace_share.try_enter(&namespace) else {
+        return Ok(Action::requeue(super::fairness::NamespaceShare::retry_after(&name)));
+    };
     let result = sync(&es, &ctx).await;
     ctx.metrics.reconciled(&name, &namespace, started.elapsed());
     match result {
@@ -115,10 +119,24 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let namespace = es.namespace().unwrap_or_default();
     pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
     pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(Error::InvalidSpec)?;
-    let interval = match &es.spec.refresh_interval {
+    let requested = match &es.spec.refresh_interval {
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshInterval: {e}")))?,
         None => ctx.config.default_refresh_interval,
     };
+    let interval = super::due::effective_interval(requested, ctx.config.min_refresh_interval);
+    if interval != requested && ctx.memory.first_raised_interval(es) {
+        let note = format!(
+            "refreshInterval {requested:?} is below the controller's minimum (--min-refresh-interval): refreshing every {interval:?}"
+        );
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "RefreshIntervalRaised".into(),
+            note: Some(note),
+            action: "Sync".into(),
+            secondary: None,
+        };
+        ctx.publish(&event, &es.object_ref(&())).await;
+    }
     let mut status = es.status.clone().unwrap_or_default();
     // Our own last status write may not have reached the cache yet: what we wrote wins.
     let remembered = ctx.last_sync(es);
@@ -176,7 +194,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let quiet = (exclusive && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
     let read_target = || async { Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await };
     let existing = if creates && quiet.is_none() { read_target().await? } else { None };
-    let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority }).await?;
+    let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority, find_limits: ctx.config.find_limits }).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
         ctx.publish(
@@ -422,7 +440,7 @@ pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -
         let interval = es.spec.refresh_interval.as_ref().and_then(|d| d.parse().ok());
         return match interval.unwrap_or(ctx.config.default_refresh_interval) {
             i if i.is_zero() || es.spec.refresh_policy.is_some_and(|p| p != RefreshPolicy::Periodic) => Action::await_change(),
-            i => Action::requeue(i),
+            i => Action::requeue(i.max(ctx.config.min_refresh_interval)),
         };
     }
     Action::requeue(super::due::backoff(ctx.memory.failed(&es), ctx.config.max_backoff))

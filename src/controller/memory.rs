@@ -34,6 +34,8 @@ pub struct Memory {
     eso_versions: Mutex<HashMap<Key, (String, String)>>,
     /// The Ready status this process last wrote.
     ready: Mutex<HashMap<Key, bool>>,
+    /// The generation whose too-short refreshInterval was last reported in an Event.
+    raised_interval: Mutex<HashMap<Key, Option<i64>>>,
 }
 
 impl Memory {
@@ -96,6 +98,13 @@ impl Memory {
         self.ready.lock().expect("ready lock").insert(ObjectRef::from_obj(es), ready);
     }
 
+    /// True the first time per generation that this object's refreshInterval was raised to the
+    /// minimum: the Event says so once per spec change, not once per refresh.
+    pub fn first_raised_interval(&self, es: &ExternalSecret) -> bool {
+        let generation = es.metadata.generation;
+        self.raised_interval.lock().expect("raised interval lock").insert(ObjectRef::from_obj(es), generation) != Some(generation)
+    }
+
     /// Drops everything about a deleted ExternalSecret, including its target's version.
     pub fn forget(&self, es: &ExternalSecret) {
         let key = ObjectRef::from_obj(es);
@@ -103,6 +112,7 @@ impl Memory {
         self.synced.lock().expect("synced lock").remove(&key);
         self.ready.lock().expect("ready lock").remove(&key);
         self.eso_versions.lock().expect("eso_versions lock").remove(&key);
+        self.raised_interval.lock().expect("raised interval lock").remove(&key);
         self.remember_version(&es.namespace().unwrap_or_default(), &es.target_name(), None);
     }
 

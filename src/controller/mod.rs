@@ -5,6 +5,7 @@ mod due;
 mod error;
 mod external_secret;
 mod invalid;
+mod fairness;
 mod memory;
 mod push_secret;
 mod rendering;
@@ -43,6 +44,10 @@ pub struct Config {
     pub max_backoff: Duration,
     /// Template limits and how many renders run at once.
     pub templates: RenderConfig,
+    /// Shorter refreshIntervals run at this one (0 still means "once").
+    pub min_refresh_interval: Duration,
+    /// What one `dataFrom.find` may return.
+    pub find_limits: sesame_provider_core::FindLimits,
 }
 
 impl Config {
@@ -74,6 +79,8 @@ pub struct Context {
     pub memory: Arc<Memory>,
     /// Render slots and the cancel flags of renders under way; deletes cancel them.
     pub renders: Arc<Renders>,
+    /// Each namespace's share of the reconcile workers.
+    pub namespace_share: fairness::NamespaceShare,
 }
 
 impl Context {

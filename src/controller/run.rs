@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub instance: String,
     /// Refuse SecretStores that authenticate as the controller itself.
     pub refuse_secretstore_controller_identity: bool,
+    /// Workers one namespace may hold while the pool is busy (0: no bound).
+    pub namespace_share: usize,
 }
 
 fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
@@ -163,6 +165,8 @@ pub async fn run(
         caches_ready: Default::default(),
         memory,
         renders,
+        // With one namespace watched there is nobody to share with.
+        namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
     });
 
     let by_template = es_reader.clone();

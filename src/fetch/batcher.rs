@@ -4,19 +4,37 @@
 //! provider with a batch API answers it with one remote call per `keys_per_call` keys); a request
 //! for a key already pending or in flight waits for that call instead of making its own. Keys of
 //! never-synced or changed ExternalSecrets (`Priority::Urgent`) go out before routine refreshes.
-//! Each batch is charged to the store's budget first. Results are never kept after the call
-//! returns, so every refresh reads fresh values.
-use std::collections::HashMap;
+//! Each batch is charged to the store's budget first, and so is every list page and read of a
+//! `dataFrom.find`. Results are never kept after the call returns, so every refresh reads fresh
+//! values.
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sesame_provider_core::{ProviderError, RemoteKey, SecretProvider, SecretValue};
+use async_trait::async_trait;
+use sesame_provider_core::{CallBudget, FindLimits, FindQuery, FindScope, ProviderError, RemoteKey, SecretProvider, SecretValue};
 use tokio::sync::{Notify, oneshot};
 
 use super::budget::Budget;
 use crate::metrics::{Metrics, StoreLabels};
 
 type Reply = oneshot::Sender<Result<SecretValue, ProviderError>>;
+
+/// The largest value one read may return: what a Kubernetes Secret holds. The provider SDKs have
+/// no body-size option, so this is checked on what they read, before the value goes any further
+/// (templates, decoding, the Secret).
+pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
+
+fn within_limit(key: &RemoteKey, result: Result<SecretValue, ProviderError>) -> Result<SecretValue, ProviderError> {
+    match result {
+        Ok(v) if v.len() > MAX_VALUE_BYTES => Err(ProviderError::Invalid(format!(
+            "remote secret {} is {} bytes, over the {MAX_VALUE_BYTES} bytes a Secret can hold",
+            key.key,
+            v.len()
+        ))),
+        other => other,
+    }
+}
 
 /// Which reads go first when a store's budget is the bottleneck.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -113,6 +131,34 @@ impl Batcher {
     }
 }
 
+impl Batcher {
+    /// `dataFrom.find`: not coalesced (its answer depends on the whole account), but each of its
+    /// remote calls waits for the store's budget like a batch, and it stops at `limits`.
+    pub async fn find(&self, query: &FindQuery, limits: FindLimits) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let budget = StoreBudget(&self.0);
+        let result = self.0.provider.find(query, &FindScope::new(&budget, limits)).await;
+        match &result {
+            Err(ProviderError::Throttled { retry_after, .. }) => self.0.budget.throttled(*retry_after),
+            Ok(_) => self.0.budget.succeeded(),
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+/// The store's budget as a find is charged to it, counted in the store's call metrics.
+struct StoreBudget<'a>(&'a Shared);
+
+#[async_trait]
+impl CallBudget for StoreBudget<'_> {
+    async fn charge(&self, calls: usize) {
+        let waited = self.0.budget.acquire(calls).await;
+        if let Some((m, labels)) = &self.0.metrics {
+            m.store_batch(labels, calls as u64, false, waited);
+        }
+    }
+}
+
 /// The one task per store that sends batches while there is anything pending.
 async fn flush_loop(s: Arc<Shared>) {
     tokio::select! {
@@ -127,7 +173,7 @@ async fn flush_loop(s: Arc<Shared>) {
                 return;
             }
             let mut keys: Vec<(Priority, RemoteKey)> = q.pending.iter().map(|(k, (p, _))| (*p, k.clone())).collect();
-            keys.sort_by(|a, b| b.0.cmp(&a.0));
+            keys.sort_by_key(|k| std::cmp::Reverse(k.0));
             keys.truncate(s.max_batch);
             let keys: Vec<RemoteKey> = keys.into_iter().map(|(_, k)| k).collect();
             for k in &keys {
@@ -156,6 +202,7 @@ async fn flush_loop(s: Arc<Shared>) {
                 .get(i)
                 .cloned()
                 .unwrap_or_else(|| Err(ProviderError::Transient(format!("provider returned no result for {}", key.key))));
+            let result = within_limit(key, result);
             for reply in q.in_flight.remove(key).unwrap_or_default() {
                 let _ = reply.send(result.clone());
             }
@@ -167,7 +214,6 @@ async fn flush_loop(s: Arc<Shared>) {
 mod tests {
     use super::*;
     use crate::fetch::budget::BudgetLimits;
-    use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts batches, remembers their order, and echoes the key as the value.
@@ -199,6 +245,23 @@ mod tests {
                 out.push(self.get_secret(k).await);
             }
             out
+        }
+        /// Three list pages of 4 names, then one read per name.
+        async fn find(&self, _: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+            let mut names = Vec::new();
+            for page in 0..3 {
+                scope.charge(1).await;
+                names.extend((0..4).map(|i| format!("s{page}{i}")));
+                scope.check_matches(names.len())?;
+            }
+            scope.charge(names.len()).await;
+            let mut found = BTreeMap::new();
+            for n in names {
+                let v = SecretValue::from(n.as_str());
+                scope.check_value(&n, &v)?;
+                found.insert(n, v);
+            }
+            Ok(found)
         }
         async fn validate(&self) -> Result<(), ProviderError> {
             Ok(())
@@ -234,12 +297,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_value_larger_than_a_secret_can_hold_is_refused() {
+        let b = batcher(Arc::new(Echo::default()), 20, 1000);
+        let huge = "h".repeat(MAX_VALUE_BYTES + 1);
+        let err = b.get(RemoteKey::new(huge), Priority::Routine).await.unwrap_err();
+        assert!(err.to_string().contains("over the 1048576 bytes"), "{}", &err.to_string()[..80]);
+    }
+
+    #[tokio::test]
     async fn reads_after_a_call_returns_go_to_the_provider_again() {
         let echo = Arc::new(Echo::default());
         let b = batcher(echo.clone(), 20, 1000);
         b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap();
         b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap();
         assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "no value is cached after its call");
+    }
+
+    #[tokio::test]
+    async fn a_find_charges_each_list_page_and_read_to_the_store_budget() {
+        let metrics = Arc::new(Metrics::default());
+        let labels = StoreLabels { kind: "SecretStore".into(), namespace: "team-a".into(), store: "s".into() };
+        let b = Batcher::new(
+            Arc::new(Echo::default()),
+            Duration::from_millis(10),
+            20,
+            Budget::new(BudgetLimits { qps: 1000, burst: 1000 }),
+            Some((metrics.clone(), labels)),
+        );
+        let found = b.find(&FindQuery::default(), FindLimits::default()).await.unwrap();
+        assert_eq!(found.len(), 12);
+        let text = metrics.encode();
+        let line =
+            text.lines().find(|l| l.starts_with("sesame_store_provider_calls") && l.contains("team-a")).expect("a store call sample");
+        assert!(line.ends_with(" 15"), "3 list pages + 12 reads charged: {line}");
+    }
+
+    #[tokio::test]
+    async fn a_find_over_its_limits_fails_naming_the_limit() {
+        let b = batcher(Arc::new(Echo::default()), 20, 1000);
+        let err = b.find(&FindQuery::default(), FindLimits { max_matches: 5, max_bytes: 1 << 20 }).await.unwrap_err();
+        assert!(err.to_string().contains("more than 5 secrets"), "{err}");
+        let err = b.find(&FindQuery::default(), FindLimits { max_matches: 100, max_bytes: 20 }).await.unwrap_err();
+        assert!(err.to_string().contains("more than 20 bytes"), "{err}");
     }
 
     #[tokio::test]

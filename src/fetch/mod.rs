@@ -1,5 +1,5 @@
 //! The single place every provider read goes through: client reuse, coalescing, batching (and
-//! later per-store budgets).
+//! per-store budgets, which `dataFrom.find` is charged to as well).
 mod batcher;
 mod budget;
 mod clients;
@@ -13,14 +13,16 @@ pub use credentials::{KubeCredentials, Tenancy};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sesame_provider_core::{FindQuery, ProviderError, RemoteKey, SecretValue};
+use sesame_provider_core::{FindLimits, FindQuery, ProviderError, RemoteKey, SecretValue};
 
 use crate::pipeline::Source;
 
-/// A store client as one reconcile uses it: its reads carry that reconcile's priority.
+/// A store client as one reconcile uses it: its reads carry that reconcile's priority, its finds
+/// the controller's find limits.
 pub struct Prioritized<'a> {
     pub client: &'a StoreClient,
     pub priority: Priority,
+    pub find_limits: FindLimits,
 }
 
 #[async_trait]
@@ -30,6 +32,6 @@ impl Source for Prioritized<'_> {
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        self.client.batcher.provider().find(query).await
+        self.client.batcher.find(query, self.find_limits).await
     }
 }

@@ -118,6 +118,9 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
                 out.missing.push(what);
                 continue;
             }
+            // A find over its limits (or one the provider cannot run) fails the same way at the
+            // next attempt: report it as invalid data, retried at the refresh interval.
+            Err(ProviderError::Invalid(m)) if df.find.is_some() => return Err(FetchError::Invalid(format!("{what}: {m}"))),
             Err(source) => return Err(FetchError::Provider { what, source }),
         };
         let raw: BTreeMap<String, Vec<u8>> = map.into_iter().map(|(k, v)| (k, v.into_bytes())).collect();

@@ -17,7 +17,7 @@ impl Source for Fake {
         self.0.get_secret(&key).await
     }
     async fn find(&self, q: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        self.0.find(q).await
+        self.0.find(q, &sesame_provider_core::FindScope::unmetered()).await
     }
 }
 

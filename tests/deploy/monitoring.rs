@@ -96,9 +96,10 @@ fn dashboard_reads_only_exported_series() {
     assert!(queries.len() >= 15, "only {} queries found", queries.len());
     let exported = exported_series();
     let mut used = BTreeSet::new();
+    // label_values(metric, label) is Grafana's, not PromQL: its first argument is a series.
+    let label_values = regex::Regex::new(r"label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,[^)]*\)").unwrap();
     for q in &queries {
-        // label_values(metric, label) is Grafana's, not PromQL: its first argument is a series.
-        let promql = regex::Regex::new(r"label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,[^)]*\)").unwrap().replace_all(q, "$1");
+        let promql = label_values.replace_all(q, "$1");
         let names = metric_names(&promql);
         assert!(!names.is_empty(), "no metric in dashboard query {q}");
         for n in names {

@@ -19,6 +19,7 @@ storeRequeueInterval: 1m
 maxBackoff: 2m
 refuseSecretStoreControllerIdentity: false
 templates: {maxOutput: 1048576, timeout: 5s, maxSteps: 500000, maxMemory: 16777216, maxValue: 524288, maxConcurrentRenders: 1}
+limits: {minRefreshInterval: 30s, findMaxMatches: 50, findMaxBytes: 2097152, namespaceConcurrency: 2}
 log: {level: "sesame=debug,kube=info", format: text}
 extraArgs: ["--coalesce-window=20ms"]
 extraEnv: [{name: HTTPS_PROXY, value: "http://proxy.example.com:3128"}]
@@ -73,6 +74,10 @@ fn helm_default_install_is_the_documented_one() {
         assert_eq!(crd["metadata"]["annotations"]["helm.sh/resource-policy"], "keep", "CRDs survive helm uninstall");
     }
     check_deployment(one(&out, "Deployment"), 2);
+    let args = strings(&one(&out, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]);
+    for limit in ["--min-refresh-interval=10s", "--find-max-matches=500", "--find-max-bytes=1048576", "--namespace-concurrency=4"] {
+        assert!(args.contains(&limit.to_string()), "the default limits are passed as integers: {limit} not in {args:?}");
+    }
     assert_eq!(one(&out, "PodDisruptionBudget")["apiVersion"], "policy/v1", "policy/v1 from Kubernetes 1.21");
     assert_eq!(one(&out, "PodDisruptionBudget")["spec"]["maxUnavailable"], 1);
     assert!(find(&out, "ServiceMonitor").is_empty() && find(&out, "PrometheusRule").is_empty());
@@ -117,6 +122,10 @@ fn helm_custom_values_reach_the_manifests() {
         "--template-max-memory=16777216",
         "--template-max-value=524288",
         "--max-concurrent-renders=1",
+        "--min-refresh-interval=30s",
+        "--find-max-matches=50",
+        "--find-max-bytes=2097152",
+        "--namespace-concurrency=2",
     ] {
         assert!(args.contains(&a.to_string()), "missing {a} in {args:?}");
     }

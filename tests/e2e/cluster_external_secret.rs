@@ -115,7 +115,7 @@ async fn a_cluster_external_secret_follows_its_namespaces_and_never_takes_a_fore
     );
 
     let (_, metrics) = sesame.get("/metrics").await.expect("/metrics");
-    assert!(metrics.contains(&format!("clusterexternalsecret_status_condition{{")), "{metrics}");
+    assert!(metrics.contains("clusterexternalsecret_status_condition{"), "{metrics}");
 
     // Deleting the ClusterExternalSecret: the garbage collector removes what it owned, not the rest.
     cess.delete(&ces_name, &Default::default()).await.unwrap();

@@ -41,6 +41,9 @@ impl Sesame {
             .args(args)
             // The shipped controller RBAC, not cluster-admin (see identity.rs).
             .env("KUBECONFIG", crate::identity::controller_kubeconfig())
+            // Tests refresh every few seconds to watch refreshes happen; the minimum interval has
+            // its own test (attacker_limits.rs passes the flag, which wins over the variable).
+            .env("SESAME_MIN_REFRESH_INTERVAL", "0s")
             .envs(vars.iter().copied())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -6,6 +6,7 @@
 mod harness;
 mod identity;
 
+mod attacker_limits;
 mod cloud;
 mod cluster_external_secret;
 mod faults;

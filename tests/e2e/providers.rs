@@ -128,6 +128,31 @@ async fn openbao() -> VaultClient {
     VaultClient::new(VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap()).unwrap()
 }
 
+/// Tokens OpenBao holds that were issued by a login on `mount`, counted by OpenBao itself (its
+/// token accessors), not by what Sesame reports.
+async fn logins_on(bao: &VaultClient, mount: &str) -> usize {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = sesame_testsupport::env();
+    let host = env.vault_addr.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect to OpenBao");
+    // HTTP/1.0: the answer is never chunked, the body runs to the end of the connection.
+    let request = format!("GET /v1/auth/token/accessors?list=true HTTP/1.0\r\nHost: {host}\r\nX-Vault-Token: {}\r\n\r\n", env.vault_token);
+    stream.write_all(request.as_bytes()).await.expect("send the accessor listing");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read the accessor listing");
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+    let listing: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("accessor listing is not JSON ({e}): {answer}"));
+    let accessors = listing["data"]["keys"].as_array().cloned().unwrap_or_default();
+    let mut count = 0;
+    for accessor in accessors.iter().filter_map(|a| a.as_str()) {
+        // A token revoked between the listing and the lookup is no login of ours.
+        if let Ok(token) = vaultrs::token::lookup_accessor(bao, accessor).await {
+            count += usize::from(token.path.starts_with(&format!("auth/{mount}/login/")));
+        }
+    }
+    count
+}
+
 #[tokio::test]
 async fn syncs_from_openbao_kv_v2_and_logs_in_once_for_many_externalsecrets() {
     let scene = Scene::new("e2e-vault").await;
@@ -136,16 +161,19 @@ async fn syncs_from_openbao_kv_v2_and_logs_in_once_for_many_externalsecrets() {
     let path = format!("{}/app", scene.ns);
     let data: std::collections::BTreeMap<&str, &str> = [("user", "app"), ("password", "v1")].into();
     vaultrs::kv2::set(&bao, "secret", &path, &data).await.unwrap();
-    scene.plain_secret("bao-token", &[("token", &env.vault_token)]).await;
-    scene
-        .store(
-            "bao",
-            json!({"vault": {
-                "server": env.vault_addr, "path": "secret", "version": "v2",
-                "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}},
-            }}),
-        )
-        .await;
+    // A userpass login of this test's own: every login is a token OpenBao can count.
+    let mount = format!("up-{}", scene.ns);
+    vaultrs::sys::auth::enable(&bao, &mount, "userpass", None).await.expect("enable userpass");
+    let policy = format!("path \"secret/data/{}/*\" {{ capabilities = [\"read\"] }}", scene.ns);
+    vaultrs::sys::policy::set(&bao, &scene.ns, &policy).await.expect("write the policy");
+    let password = format!("pw-{}", scene.ns);
+    let mut opts = vaultrs::api::auth::userpass::requests::CreateUserRequest::builder();
+    vaultrs::auth::userpass::user::set(&bao, &mount, "sesame", &password, Some(opts.token_policies(vec![scene.ns.clone()])))
+        .await
+        .expect("create the user");
+    scene.plain_secret("bao-login", &[("password", &password)]).await;
+    let auth = json!({"userPass": {"path": mount, "username": "sesame", "secretRef": {"name": "bao-login", "key": "password"}}});
+    scene.store("bao", json!({"vault": {"server": env.vault_addr, "path": "secret", "version": "v2", "auth": auth}})).await;
     let sesame = scene.sesame();
     for i in 0..10 {
         scene
@@ -160,8 +188,11 @@ async fn syncs_from_openbao_kv_v2_and_logs_in_once_for_many_externalsecrets() {
     let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "2"}}});
     scene.externalsecrets().patch("es-0", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
     wait_secret_data(&scene, &sesame, "es-0", &map(&[("password", "v2")])).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    assert_eq!(logins_on(&bao, &mount).await, 1, "OpenBao issued one login token for 11 syncs of 10 ExternalSecrets");
     let (_, metrics) = sesame.get("/metrics").await.unwrap();
+    let logins = sample(&metrics, "externalsecret_provider_api_calls_count{", &["HashiCorp/Vault", "call=\"Login\""]);
+    assert_eq!(logins, 1.0, "Sesame counts the same single login\n{metrics}");
     let reads = sample(&metrics, "externalsecret_provider_api_calls_count{", &["HashiCorp/Vault", "ReadSecretData"]);
     assert!(reads >= 1.0, "Vault reads are counted\n{metrics}");
     scene.delete_namespace().await;

@@ -116,8 +116,9 @@ async fn every_invalid_object_class_gets_a_reason_and_an_event_and_spares_the_ot
     wait_secret_data(&scene, &sesame, "large", &map(&[("k", "B1-5a7d")])).await;
 
     // (name, spec or None for a remote change, what the condition must say, the Secret it must keep)
+    type Case<'a> = (&'a str, Option<serde_json::Value>, &'a str, Option<(&'a str, &'a str)>);
     let store_ref = json!({"name": "store"});
-    let cases: Vec<(&str, Option<serde_json::Value>, &str, Option<(&str, &str)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("unknown-store", Some(json!({"secretStoreRef": {"name": "nope"}, "data": one("/k")})), "SecretStore nope not found", None),
         (
             "wrong-kind",

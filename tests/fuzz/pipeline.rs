@@ -26,7 +26,7 @@ impl Source for Fake {
         self.0.get_secret(&key).await
     }
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        self.0.find(query).await
+        self.0.find(query, &sesame_provider_core::FindScope::unmetered()).await
     }
 }
 

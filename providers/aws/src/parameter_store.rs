@@ -9,7 +9,7 @@ use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    DEFAULT_BATCH_CONCURRENCY, FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::{batch, errors};
@@ -140,8 +140,13 @@ impl ParameterStoreClient {
 
     /// Every parameter under `prefix + path` (a `/` hierarchy, or else a name prefix), values
     /// included, by name without the store prefix.
-    async fn by_path(&self, root: &str) -> Result<Option<Vec<(String, String)>>, ProviderError> {
-        let mut found = Vec::new();
+    async fn by_path(
+        &self,
+        root: &str,
+        scope: &FindScope<'_>,
+        wanted: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<BTreeMap<String, SecretValue>>, ProviderError> {
+        let mut found = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
             let req = self.client.get_parameters_by_path().path(root).recursive(true).with_decryption(true).set_next_token(token.take());
@@ -153,12 +158,16 @@ impl ParameterStoreClient {
                     Err(e) => Err(errors::from_sdk(e, "GetParametersByPath", root)),
                 }
             };
+            scope.charge(1).await;
             let Some(page) = self.ctx.timed(PROVIDER, "GetParametersByPath", call).await? else {
                 return Ok(None);
             };
             for p in page.parameters() {
-                if let (Some(name), Some(value)) = (p.name(), p.value()) {
-                    found.push((name.to_string(), value.to_string()));
+                if let (Some(key), Some(value)) = (p.name().and_then(&wanted), p.value()) {
+                    let value = SecretValue::from(value);
+                    scope.check_value(&key, &value)?;
+                    found.insert(key, value);
+                    scope.check_matches(found.len())?;
                 }
             }
             token = page.next_token().map(str::to_string);
@@ -169,7 +178,7 @@ impl ParameterStoreClient {
     }
 
     /// Names of the parameters under `root` carrying every tag of the query (DescribeParameters).
-    async fn describe(&self, root: &str, tags: &BTreeMap<String, String>) -> Result<Vec<String>, ProviderError> {
+    async fn describe(&self, root: &str, tags: &BTreeMap<String, String>, scope: &FindScope<'_>) -> Result<Vec<String>, ProviderError> {
         let mut filters = Vec::new();
         let filter = |key: String, option: &str, value: &str| {
             ParameterStringFilter::builder()
@@ -197,6 +206,7 @@ impl ParameterStoreClient {
                 .max_results(50)
                 .set_next_token(token.take());
             let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "DescribeParameters", root)) };
+            scope.charge(1).await;
             let page = self.ctx.timed(PROVIDER, "DescribeParameters", call).await?;
             names.extend(page.parameters().iter().filter_map(|p| p.name()).map(str::to_string));
             token = page.next_token().map(str::to_string);
@@ -235,7 +245,7 @@ impl SecretProvider for ParameterStoreClient {
     /// the store prefix) matches `name.regexp`. A `/` path without tags is one
     /// GetParametersByPath walk (values included); otherwise DescribeParameters selects the names
     /// and GetParameters reads them ten at a time.
-    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+    async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         let matcher = crate::find_matcher(query)?;
         let root = format!("{}{}", self.prefix, query.path.as_deref().unwrap_or(""));
         let wanted = |name: &str| -> Option<String> {
@@ -244,16 +254,24 @@ impl SecretProvider for ParameterStoreClient {
         };
         if root.starts_with('/')
             && query.tags.is_empty()
-            && let Some(params) = self.by_path(&root).await?
+            && let Some(found) = self.by_path(&root, scope, wanted).await?
         {
-            return Ok(params.into_iter().filter_map(|(name, value)| Some((wanted(&name)?, SecretValue::from(value)))).collect());
+            return Ok(found);
         }
-        let keys: Vec<RemoteKey> = self.describe(&root, &query.tags).await?.iter().filter_map(|n| wanted(n)).map(RemoteKey::new).collect();
+        let mut keys = Vec::new();
+        for name in self.describe(&root, &query.tags, scope).await? {
+            if let Some(key) = wanted(&name) {
+                keys.push(RemoteKey::new(key));
+                scope.check_matches(keys.len())?;
+            }
+        }
+        scope.charge(keys.len().div_ceil(BATCH_LIMIT)).await;
         let values = self.get_secrets(&keys).await;
         let mut found = BTreeMap::new();
         for (key, value) in keys.into_iter().zip(values) {
             match value {
                 Ok(v) => {
+                    scope.check_value(&key.key, &v)?;
                     found.insert(key.key, v);
                 }
                 Err(e) if e.is_not_found() => {}

@@ -9,7 +9,7 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    DEFAULT_BATCH_CONCURRENCY, FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::{batch, errors};
@@ -143,7 +143,7 @@ impl SecretsManagerClient {
     }
 
     /// Names (without the store prefix) of the live secrets under `path` carrying every tag.
-    async fn list(&self, query: &FindQuery) -> Result<Vec<String>, ProviderError> {
+    async fn list(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<Vec<String>, ProviderError> {
         let name_prefix = format!("{}{}", self.prefix, query.path.as_deref().unwrap_or(""));
         let mut filters = Vec::new();
         if !name_prefix.is_empty() {
@@ -164,6 +164,7 @@ impl SecretsManagerClient {
                 .max_results(100)
                 .set_next_token(token.take());
             let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "ListSecrets", &name_prefix)) };
+            scope.charge(1).await;
             let page = self.ctx.timed(PROVIDER, "ListSecrets", call).await?;
             for entry in page.secret_list() {
                 let Some(name) = entry.name() else { continue };
@@ -183,6 +184,7 @@ impl SecretsManagerClient {
                     names.push(key.to_string());
                 }
             }
+            scope.check_matches(names.len())?;
             token = page.next_token().map(str::to_string);
             if token.is_none() {
                 return Ok(names);
@@ -230,14 +232,16 @@ impl SecretProvider for SecretsManagerClient {
     /// Every live secret under `path` (after the store prefix) with all `tags` whose name
     /// (without the store prefix) matches `name.regexp`: ListSecrets pages, then the values in
     /// BatchGetSecretValue calls of 20.
-    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        let names = self.list(query).await?;
+    async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let names = self.list(query, scope).await?;
         let keys: Vec<RemoteKey> = names.into_iter().map(RemoteKey::new).collect();
+        scope.charge(keys.len().div_ceil(BATCH_LIMIT)).await;
         let values = self.get_secrets(&keys).await;
         let mut found = BTreeMap::new();
         for (key, value) in keys.into_iter().zip(values) {
             match value {
                 Ok(v) => {
+                    scope.check_value(&key.key, &v)?;
                     found.insert(key.key, v);
                 }
                 Err(e) if e.is_not_found() => {} // deleted between the listing and the read

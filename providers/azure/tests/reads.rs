@@ -171,7 +171,7 @@ async fn find_pages_through_next_link_and_keeps_enabled_secrets_matching_name_an
         tags: [("team".to_string(), "pay".to_string())].into_iter().collect(),
         ..Default::default()
     };
-    let found = client.find(&query).await.unwrap();
+    let found = client.find(&query, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
 
     let found: Vec<(String, String)> = found.into_iter().map(|(k, v)| (k, text(v))).collect();
     assert_eq!(

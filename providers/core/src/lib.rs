@@ -8,6 +8,7 @@
 
 mod calls;
 mod error;
+mod find;
 mod provider;
 mod refs;
 mod selectors;
@@ -18,6 +19,7 @@ pub mod property;
 
 pub use calls::{CallRecorder, NoCalls, ProviderContext};
 pub use error::ProviderError;
+pub use find::{CallBudget, FindLimits, FindScope, Unmetered};
 pub use provider::{Capabilities, CredentialSource, DEFAULT_BATCH_CONCURRENCY, SecretProvider};
 pub use refs::{FindName, FindQuery, MetadataPolicy, PushRef, RemoteKey};
 pub use selectors::{CaProvider, CaProviderKind, NamespacedRef, SecretKeySelector, ServiceAccountSelector, ns_ref, referent_fields};

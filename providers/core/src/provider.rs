@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
 
-use crate::{CaProvider, FindQuery, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector};
+use crate::{CaProvider, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector};
 
 /// What a store can do, reported in `SecretStore.status.capabilities`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,9 +46,11 @@ pub trait SecretProvider: Send + Sync {
         1
     }
 
-    /// `dataFrom.find`: every remote secret matching the query, by remote name.
-    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        let _ = query;
+    /// `dataFrom.find`: every remote secret matching the query, by remote name. Every remote
+    /// call is charged to `scope` before it is made, and the search fails at its limits
+    /// (`check_matches` while listing, `check_value` per value read).
+    async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let _ = (query, scope);
         Err(ProviderError::Invalid(format!("{} does not support dataFrom.find", self.name())))
     }
 

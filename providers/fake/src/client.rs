@@ -2,7 +2,9 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use sesame_provider_core::{Capabilities, FindQuery, MetadataPolicy, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{
+    Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+};
 
 use crate::FakeProvider;
 
@@ -66,7 +68,7 @@ impl SecretProvider for FakeClient {
             .ok_or_else(|| ProviderError::NotFound(format!("secret {} does not exist", key.key)))
     }
 
-    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+    async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         if !query.tags.is_empty() {
             return Err(ProviderError::Invalid("the fake provider has no tags to find by".into()));
         }
@@ -76,14 +78,22 @@ impl SecretProvider for FakeClient {
             }
             None => None,
         };
-        Ok(self
+        // The whole store is one "call": charged like a remote listing, so the limits act the same.
+        scope.charge(1).await;
+        let mut found = BTreeMap::new();
+        let matches = self
             .entries
             .iter()
             .filter(|((_, version), _)| version.is_empty())
             .filter(|((key, _), _)| query.path.as_deref().is_none_or(|p| key.starts_with(p)))
-            .filter(|((key, _), _)| matcher.as_ref().is_none_or(|m| m.is_match(key)))
-            .map(|((key, _), value)| (key.clone(), SecretValue::from(value.as_str())))
-            .collect())
+            .filter(|((key, _), _)| matcher.as_ref().is_none_or(|m| m.is_match(key)));
+        for ((key, _), value) in matches {
+            let value = SecretValue::from(value.as_str());
+            scope.check_matches(found.len() + 1)?;
+            scope.check_value(key, &value)?;
+            found.insert(key.clone(), value);
+        }
+        Ok(found)
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -153,7 +163,7 @@ impl SecretProvider for FakeClient {
 mod tests {
     use super::*;
     use crate::FakeProviderData;
-    use sesame_provider_core::FindName;
+    use sesame_provider_core::{FindLimits, FindName};
 
     fn store() -> FakeClient {
         let d = |key: &str, value: &str, version: Option<&str>| FakeProviderData {
@@ -196,7 +206,7 @@ mod tests {
     async fn find_filters_by_path_and_name() {
         let s = store();
         let q = FindQuery { path: Some("/db".into()), name: Some(FindName { regexp: "pass$".into() }), ..Default::default() };
-        let found = s.find(&q).await.unwrap();
+        let found = s.find(&q, &FindScope::unmetered()).await.unwrap();
         assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/db/pass"]);
     }
 
@@ -220,6 +230,16 @@ mod tests {
         let err = s.push_secret(&PushRef::new("/db/pass", None), b"x").await.unwrap_err();
         assert!(err.to_string().contains("not managed"), "{err}");
         assert_eq!(text(s.get_secret(&RemoteKey::new("/db/pass")).await.unwrap()), "p1");
+    }
+
+    #[tokio::test]
+    async fn find_stops_at_the_match_and_size_limits() {
+        let s = store();
+        let everything = FindQuery::default();
+        let few = FindScope::new(&sesame_provider_core::Unmetered, FindLimits { max_matches: 1, max_bytes: 1 << 20 });
+        assert!(s.find(&everything, &few).await.unwrap_err().to_string().contains("--find-max-matches"));
+        let small = FindScope::new(&sesame_provider_core::Unmetered, FindLimits { max_matches: 100, max_bytes: 12 });
+        assert!(s.find(&everything, &small).await.unwrap_err().to_string().contains("--find-max-bytes"));
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::paginator::ItemPaginator as _;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::secret_version::State;
-use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::auth::store_auth;
 use crate::endpoints::Endpoints;
@@ -183,8 +183,8 @@ impl SecretProvider for GcpClient {
         }
     }
 
-    async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        crate::find::find(self, query).await
+    async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        crate::find::find(self, query, scope).await
     }
 
     /// Lists one secret: proves the endpoint answers and accepts our token. PERMISSION_DENIED

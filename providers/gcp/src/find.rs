@@ -5,8 +5,7 @@
 //! `name.regexp` is matched client-side against the secret id.
 use std::collections::BTreeMap;
 
-use google_cloud_gax::paginator::ItemPaginator as _;
-use sesame_provider_core::{FindQuery, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{FindQuery, FindScope, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::client::{GcpClient, PROVIDER_NAME};
 use crate::errors::classify;
@@ -20,7 +19,11 @@ pub(crate) fn filter(query: &FindQuery) -> String {
     terms.join(" ")
 }
 
-pub(crate) async fn find(client: &GcpClient, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+pub(crate) async fn find(
+    client: &GcpClient,
+    query: &FindQuery,
+    scope: &FindScope<'_>,
+) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
     if query.name.is_none() && query.tags.is_empty() {
         return Err(ProviderError::Invalid("find needs name or tags".into()));
     }
@@ -30,27 +33,31 @@ pub(crate) async fn find(client: &GcpClient, query: &FindQuery) -> Result<BTreeM
     };
     let parent = client.parent().to_string();
     let filter = filter(query);
-    let ids = client
-        .ctx()
-        .timed(PROVIDER_NAME, "ListSecrets", async {
-            let mut items = client.sm().list_secrets().set_parent(&parent).set_filter(&filter).by_item();
-            let mut ids = Vec::new();
-            while let Some(s) = items.next().await {
-                let s = s.map_err(|e| classify(&e, &parent))?;
-                ids.push(GcpClient::secret_id(&s.name).to_string());
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    loop {
+        let request = client.sm().list_secrets().set_parent(&parent).set_filter(&filter).set_page_token(&token);
+        scope.charge(1).await;
+        let page =
+            client.ctx().timed(PROVIDER_NAME, "ListSecrets", async { request.send().await.map_err(|e| classify(&e, &parent)) }).await?;
+        for s in page.secrets {
+            let id = GcpClient::secret_id(&s.name).to_string();
+            if query.path.as_deref().is_some_and(|p| !id.starts_with(p)) || matcher.as_ref().is_some_and(|m| !m.is_match(&id)) {
+                continue;
             }
-            Ok(ids)
-        })
-        .await?;
+            ids.push(id);
+            scope.check_matches(ids.len())?;
+        }
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    scope.charge(ids.len()).await;
     let mut out = BTreeMap::new();
     for id in ids {
-        if query.path.as_deref().is_some_and(|p| !id.starts_with(p)) {
-            continue;
-        }
-        if matcher.as_ref().is_some_and(|m| !m.is_match(&id)) {
-            continue;
-        }
         let value = client.get_secret(&RemoteKey::new(id.clone())).await?;
+        scope.check_value(&id, &value)?;
         out.insert(id, value);
     }
     Ok(out)

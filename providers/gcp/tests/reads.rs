@@ -141,12 +141,15 @@ async fn find_lists_by_label_and_name_across_pages() {
     }
     let p = store.build().await;
     let by_label = FindQuery { tags: [("env".to_string(), "prod".to_string())].into(), ..Default::default() };
-    let found = p.find(&by_label).await.unwrap();
+    let found = p.find(&by_label, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), ["api-key", "db-main", "db-old", "db-replica"]);
     assert_eq!(text(found["db-main"].clone()), "db-main");
 
     let by_name = FindQuery { path: Some("db-".into()), name: Some(FindName { regexp: "(main|test)$".into() }), ..Default::default() };
-    assert_eq!(p.find(&by_name).await.unwrap().keys().collect::<Vec<_>>(), ["db-main", "db-test"]);
+    assert_eq!(
+        p.find(&by_name, &sesame_provider_core::FindScope::unmetered()).await.unwrap().keys().collect::<Vec<_>>(),
+        ["db-main", "db-test"]
+    );
     let list_pages = store.fake.requests().iter().filter(|r| *r == "GET /v1/projects/acme-prod/secrets").count();
     assert_eq!(list_pages, 4, "two pages of two for each find");
 }

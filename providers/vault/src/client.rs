@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 use sesame_provider_core::{
-    Capabilities, FindQuery, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
 };
 use tokio::sync::Notify;
 use vaultrs::client::VaultClient;
@@ -173,8 +173,12 @@ impl SecretProvider for VaultStoreClient {
         self.read(key).await.map(SecretValue::from)
     }
 
-    async fn find(&self, query: &FindQuery) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
-        crate::find::find(self, query).await
+    async fn find(
+        &self,
+        query: &FindQuery,
+        scope: &FindScope<'_>,
+    ) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
+        crate::find::find(self, query, scope).await
     }
 
     async fn validate(&self) -> Result<(), ProviderError> {

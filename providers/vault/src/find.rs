@@ -3,7 +3,7 @@
 //! each match. Names are relative to the mount.
 use std::collections::BTreeMap;
 
-use sesame_provider_core::{FindQuery, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{FindQuery, FindScope, MetadataPolicy, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::VaultKvVersion;
 use crate::client::VaultStoreClient;
@@ -11,7 +11,11 @@ use crate::client::VaultStoreClient;
 /// Upper bound on listed secrets, so a find over a huge tree fails instead of running forever.
 const MAX_LISTED: usize = 10_000;
 
-pub(crate) async fn find(client: &VaultStoreClient, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+pub(crate) async fn find(
+    client: &VaultStoreClient,
+    query: &FindQuery,
+    scope: &FindScope<'_>,
+) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
     let Some(mount) = client.mount.clone() else {
         return Err(ProviderError::Invalid("dataFrom.find needs the store's path (the KV mount)".into()));
     };
@@ -23,22 +27,28 @@ pub(crate) async fn find(client: &VaultStoreClient, query: &FindQuery) -> Result
         None => None,
     };
     let root = query.path.as_deref().map(|p| p.trim_matches('/')).filter(|p| !p.is_empty());
-    let names = list_tree(client, &mount, root).await?;
+    let names = list_tree(client, &mount, root, scope).await?;
 
+    let names: Vec<String> = names.into_iter().filter(|n| matcher.as_ref().is_none_or(|m| m.is_match(n))).collect();
+    // Without tags every name matches: fail before reading any. With tags the metadata reads decide.
+    if query.tags.is_empty() {
+        scope.check_matches(names.len())?;
+    }
     let mut out = BTreeMap::new();
     for name in names {
-        if matcher.as_ref().is_some_and(|m| !m.is_match(&name)) {
-            continue;
-        }
         if !query.tags.is_empty() {
+            scope.charge(1).await;
             let meta = client.get_secret(&RemoteKey::new(&name).with_metadata(MetadataPolicy::Fetch)).await?;
             let meta: BTreeMap<String, String> = serde_json::from_slice(meta.as_bytes()).unwrap_or_default();
             if !query.tags.iter().all(|(k, v)| meta.get(k) == Some(v)) {
                 continue;
             }
         }
+        scope.check_matches(out.len() + 1)?;
+        scope.charge(1).await;
         match client.get_secret(&RemoteKey::new(&name)).await {
             Ok(value) => {
+                scope.check_value(&name, &value)?;
                 out.insert(name, value);
             }
             Err(e) if e.is_not_found() => continue, // deleted latest version
@@ -49,10 +59,16 @@ pub(crate) async fn find(client: &VaultStoreClient, query: &FindQuery) -> Result
 }
 
 /// Every secret name under `root`, depth first.
-async fn list_tree(client: &VaultStoreClient, mount: &str, root: Option<&str>) -> Result<Vec<String>, ProviderError> {
+async fn list_tree(
+    client: &VaultStoreClient,
+    mount: &str,
+    root: Option<&str>,
+    scope: &FindScope<'_>,
+) -> Result<Vec<String>, ProviderError> {
     let mut pending = vec![root.map(|r| format!("{r}/")).unwrap_or_default()];
     let mut names = Vec::new();
     while let Some(dir) = pending.pop() {
+        scope.charge(1).await;
         let keys = match list(client, mount, &dir).await {
             Ok(keys) => keys,
             Err(e) if e.is_not_found() => continue,

@@ -192,11 +192,11 @@ async fn find_walks_the_tree_by_name_and_by_custom_metadata_tags() {
         name: Some(sesame_provider_core::FindName { regexp: "db-".into() }),
         ..Default::default()
     };
-    let found = provider.find(&by_name).await.unwrap();
+    let found = provider.find(&by_name, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), vec!["team/db-pass", "team/sub/db-user"]);
     assert_eq!(json_of(found["team/db-pass"].clone())["v"], "1");
 
     let by_tag = sesame_provider_core::FindQuery { tags: [("owner".to_string(), "web".to_string())].into(), ..Default::default() };
-    let found = provider.find(&by_tag).await.unwrap();
+    let found = provider.find(&by_tag, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), vec!["team/api"]);
 }

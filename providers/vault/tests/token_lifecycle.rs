@@ -44,10 +44,10 @@ async fn a_short_lived_token_is_renewed_instead_of_logging_in_again() {
 async fn an_idle_client_keeps_its_token_alive_in_the_background() {
     let (_bao, _auth, provider, calls) = setup(json!({"token_ttl": "3s", "token_max_ttl": "60s"})).await;
     read(provider.as_ref()).await;
-    tokio::time::sleep(Duration::from_secs(7)).await; // no reads: past two full TTLs
+    // No reads while the background renewer renews the token twice (past two full 3 s TTLs).
+    wait_for("two background renewals", || calls.count("RenewSelf") >= 2).await;
     read(provider.as_ref()).await;
     assert_eq!(calls.count("Login"), 1);
-    assert!(calls.count("RenewSelf") >= 2, "the background renewer ran");
 }
 
 #[tokio::test]
@@ -150,10 +150,27 @@ async fn a_failed_refresh_keeps_using_the_live_token_until_it_expires() {
     // past that) still serves reads until it expires; then reads fail as auth errors.
     let (_bao, _auth, provider, calls) = setup(json!({"token_ttl": "6s", "token_max_ttl": "6s", "secret_id_num_uses": 1})).await;
     read(provider.as_ref()).await;
-    tokio::time::sleep(Duration::from_millis(5600)).await; // past the last refresh point, before expiry
+    // At two thirds of the TTL the renewer tries a fresh login, which is refused ...
+    wait_for("a refused fresh login", || calls.failed("Login") >= 1).await;
+    // ... and the live token (a third of its TTL left) still serves reads.
     read(provider.as_ref()).await;
-    assert!(calls.failed("Login") >= 1, "a fresh login was tried and refused");
-    tokio::time::sleep(Duration::from_millis(1400)).await; // the token has expired
-    let err = provider.get_secret(&RemoteKey::new("app")).await.unwrap_err();
+    // Once it expires, reads fail as auth errors, never as anything else.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let err = loop {
+        match provider.get_secret(&RemoteKey::new("app")).await {
+            Ok(_) => assert!(std::time::Instant::now() < deadline, "the 6 s token still works after 30 s"),
+            Err(e) => break e,
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert!(matches!(err, sesame_provider_core::ProviderError::Auth(_)), "{err}");
+}
+
+/// Poll `done` until it holds; fail after 30 s.
+async fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -55,6 +55,8 @@ impl Replica {
             .arg(format!("--metrics-addr=127.0.0.1:{port}"))
             .args(args)
             .env("KUBECONFIG", kubeconfig)
+            // The fault tests refresh every few seconds to watch recovery (see harness.rs).
+            .env("SESAME_MIN_REFRESH_INTERVAL", "0s")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -79,7 +81,9 @@ impl Replica {
     /// summed over every label set, or, where a provider does not report it (the fake provider
     /// does not), the calls the fetch layer charged to store budgets.
     pub async fn provider_calls(&self) -> f64 {
-        let Some((200, body)) = http_get(&format!("{}/metrics", self.metrics_url)).await else { return 0.0 };
+        // An unreachable /metrics is a failure, not "0 calls": a count of 0 would pass every bound.
+        let url = format!("{}/metrics", self.metrics_url);
+        let Some((200, body)) = http_get(&url).await else { panic!("{url} is unreachable\n{}", self.describe()) };
         let sum = |prefix: &str| -> f64 {
             body.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
         };
@@ -139,11 +143,13 @@ pub async fn store(scene: &Scene, data: &[(String, String)]) {
     scene.fake_store("store", &pairs).await;
 }
 
+/// name → the successive data of that Secret (`None`: deleted).
+type Histories = BTreeMap<String, Vec<Option<BTreeMap<String, String>>>>;
+
 /// Every version of every Secret in a namespace, as a watch delivers them (every write).
 #[derive(Clone, Default)]
 pub struct Monitor {
-    /// name → the successive data of that Secret (`None`: deleted).
-    history: Arc<Mutex<BTreeMap<String, Vec<Option<BTreeMap<String, String>>>>>>,
+    history: Arc<Mutex<Histories>>,
     task: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
@@ -179,7 +185,11 @@ impl Monitor {
                 }
             }
         });
-        let _ = tokio::time::timeout(Duration::from_secs(30), ready_rx).await;
+        // A monitor that never listed would see no history and pass "0 lost" vacuously.
+        tokio::time::timeout(Duration::from_secs(30), ready_rx)
+            .await
+            .expect("the Secret watch of the monitor did not list within 30 s")
+            .expect("the monitor's watch task ended before listing");
         *monitor.task.lock().unwrap() = Some(task);
         monitor
     }
@@ -195,8 +205,13 @@ impl Monitor {
     }
 
     /// Check every observed version of Secret `name` with `ok`; returns the violations.
+    /// A Secret never observed is a violation too: nothing checked is not "nothing lost".
     pub fn violations(&self, name: &str, ok: impl Fn(&Option<BTreeMap<String, String>>) -> bool) -> Vec<String> {
-        self.history(name).iter().filter(|v| !ok(v)).map(|v| format!("{name}: {v:?}")).collect()
+        let history = self.history(name);
+        if history.is_empty() {
+            return vec![format!("{name}: no version observed")];
+        }
+        history.iter().filter(|v| !ok(v)).map(|v| format!("{name}: {v:?}")).collect()
     }
 
     pub fn stop(&self) {

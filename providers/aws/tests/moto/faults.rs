@@ -183,7 +183,7 @@ async fn find_by_path_falls_back_to_describe_parameters_when_the_path_read_is_re
     let (client, _) = build(&store(ParameterStore), TestCredentials::keys(), at(&proxy.url)).await;
 
     let query = sesame_provider_core::FindQuery { path: Some(stem.clone()), ..Default::default() };
-    let found = client.find(&query).await.unwrap();
+    let found = client.find(&query, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
     assert_eq!(found.keys().cloned().collect::<Vec<_>>(), vec![format!("{stem}/a"), format!("{stem}/b")]);
     assert_eq!(text(found[&format!("{stem}/b")].clone()), "b");
     assert!(proxy.count("DescribeParameters") >= 1 && proxy.count("GetParameters") == 1);

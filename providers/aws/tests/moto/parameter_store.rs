@@ -114,13 +114,13 @@ async fn find_selects_by_path_tags_and_name_and_strips_the_store_prefix() {
     let (client, calls) = build(&spec, TestCredentials::keys(), at(&moto())).await;
 
     let by_path = FindQuery { path: Some("/app".into()), name: Some(FindName { regexp: "db-".into() }), ..Default::default() };
-    let found = client.find(&by_path).await.unwrap();
+    let found = client.find(&by_path, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/app/db-pass", "/app/db-user"]);
     assert_eq!(text(found["/app/db-pass"].clone()), "v-app/db-pass");
     assert_eq!(calls.count("GetParametersByPath"), 1);
 
     let by_tag = FindQuery { tags: [("team".to_string(), "a".to_string())].into(), ..Default::default() };
-    let found = client.find(&by_tag).await.unwrap();
+    let found = client.find(&by_tag, &sesame_provider_core::FindScope::unmetered()).await.unwrap();
     assert_eq!(found.keys().collect::<Vec<_>>(), vec!["/app/db-pass", "/app/db-user", "/other/db-user"]);
     assert_eq!(text(found["/other/db-user"].clone()), "v-other/db-user");
     assert_eq!(calls.count("GetParameter"), 0, "found values are read in batches");

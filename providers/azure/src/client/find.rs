@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use futures::{StreamExt, stream};
-use sesame_provider_core::{DEFAULT_BATCH_CONCURRENCY, FindQuery, ProviderError, SecretValue};
+use sesame_provider_core::{DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, ProviderError, SecretValue};
 
 use super::{AzureKvClient, PROVIDER, map_error};
 
-pub(crate) async fn find(client: &AzureKvClient, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+pub(crate) async fn find(
+    client: &AzureKvClient,
+    query: &FindQuery,
+    scope: &FindScope<'_>,
+) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
     let matcher = match query.name.as_ref().filter(|n| !n.regexp.is_empty()) {
         Some(name) => Some(regex::Regex::new(&name.regexp).map_err(|e| ProviderError::Invalid(format!("invalid find.name.regexp: {e}")))?),
         None => None,
@@ -19,6 +23,7 @@ pub(crate) async fn find(client: &AzureKvClient, query: &FindQuery) -> Result<BT
     let mut names = Vec::new();
     loop {
         // One page is one call; the end of the stream makes none, so it is not recorded.
+        scope.charge(1).await;
         let start = Instant::now();
         let Some(page) = pages.next().await else {
             break;
@@ -35,15 +40,18 @@ pub(crate) async fn find(client: &AzureKvClient, query: &FindQuery) -> Result<BT
             let path_matches = query.path.as_deref().is_none_or(|p| name.starts_with(p));
             if enabled && tags_match && name_matches && path_matches {
                 names.push(name.to_string());
+                scope.check_matches(names.len())?;
             }
         }
     }
+    scope.charge(names.len()).await;
     let reads: Vec<_> = names.iter().map(|n| client.read_secret(n, None, false)).collect();
     let values: Vec<_> = stream::iter(reads).buffered(DEFAULT_BATCH_CONCURRENCY).collect().await;
     let mut found = BTreeMap::new();
     for (name, value) in names.into_iter().zip(values) {
         match value {
             Ok(v) => {
+                scope.check_value(&name, &v)?;
                 found.insert(name, v);
             }
             // Deleted or disabled between the listing and the read.
