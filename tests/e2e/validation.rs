@@ -150,7 +150,7 @@ async fn every_invalid_object_class_gets_a_reason_and_an_event_and_spares_the_ot
             Some(("shared", "K2-61f0")),
         ),
         ("frozen", None, "target is immutable", Some(("frozen", "F1-3e8c"))),
-        ("large", None, "over the 1048576-byte limit", Some(("large", "B1-5a7d"))),
+        ("large", None, "over the 1048576", Some(("large", "B1-5a7d"))),
     ];
     for (name, spec, _, _) in &cases {
         if let Some(spec) = spec {
