@@ -87,7 +87,13 @@ impl Error {
     /// Errors in the remote data (undecodable, an invalid key, too large for a Secret): a quick
     /// retry cannot fix them, but a fix at the provider can, so retry at the refresh interval.
     pub fn waits_for_refresh(&self) -> bool {
-        matches!(self, Error::Fetch(FetchError::Invalid(_)) | Error::TargetTooLarge { .. })
+        // A provider's "invalid request" (a remote value over the Secret limit, a malformed
+        // payload) will not change by retrying either.
+        matches!(
+            self,
+            Error::Fetch(FetchError::Invalid(_) | FetchError::Provider { source: ProviderError::Invalid(_), .. })
+                | Error::TargetTooLarge { .. }
+        )
     }
 
     /// Provider refused our credentials: the cached client must be rebuilt.
