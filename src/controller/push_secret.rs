@@ -77,9 +77,8 @@ async fn stores(ctx: &Context, ps: &PushSecret) -> Result<Vec<(String, AnyStore)
                     .await
                     .map_err(|why| format!("ClusterSecretStore {} may not be used from namespace {namespace}: {why}", css.name_any()))?;
             }
-            let young = store.meta().creation_timestamp.as_ref().is_some_and(|t| chrono::Utc::now().timestamp() - t.0.as_second() < 30);
-            if young && !store.status().is_some_and(|st| st.conditions.iter().any(|c| c.type_ == "Ready")) {
-                // Never validated yet (created together with this PushSecret): wait quietly, briefly.
+            if store::verdict_pending(&store) {
+                // Not validated yet (created or edited together with this PushSecret): wait quietly, briefly.
                 return Err(FIRST_VERDICT_PENDING.into());
             }
             if !store.is_ready() {

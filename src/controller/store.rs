@@ -222,19 +222,24 @@ const FIRST_VERDICT_WAIT: std::time::Duration = std::time::Duration::from_secs(3
 /// (or this process is) that its first verdict is on its way: the ExternalSecret waits without a
 /// condition change or an Event instead of flashing "store is not ready" (Argo CD: Degraded).
 pub fn first_verdict_pending(ctx: &Context, es: &ExternalSecret) -> bool {
-    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let started = *STARTED.get_or_init(std::time::Instant::now);
     let namespace = es.namespace().unwrap_or_default();
     let (name, kind) = es.store_ref();
     let store = match kind {
         StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(AnyStore::Namespaced),
         StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
     };
-    let Some(store) = store else { return false };
+    store.is_some_and(|store| verdict_pending(&store))
+}
+
+/// Whether `store`'s verdict for its current generation is on its way (bounded): the users of
+/// the store (ExternalSecrets, PushSecrets) wait quietly instead of reporting it not ready.
+pub fn verdict_pending(store: &AnyStore) -> bool {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let started = *STARTED.get_or_init(std::time::Instant::now);
     let verdict = store.status().filter(|s| s.conditions.iter().any(|c| c.type_ == "Ready"));
     if let Some(observed) = verdict.and_then(|s| s.observed_generation).filter(|g| Some(*g) != store.meta().generation) {
         // An edited store: its new generation's verdict is on its way (every change is validated at once).
-        return stale_since(&store, observed).elapsed() < FIRST_VERDICT_WAIT;
+        return stale_since(store, observed).elapsed() < FIRST_VERDICT_WAIT;
     }
     if verdict.is_some() {
         return false;
