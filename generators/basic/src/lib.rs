@@ -6,11 +6,17 @@
 #![forbid(unsafe_code)]
 
 mod fake;
+mod mfa;
 mod password;
+mod sshkey;
+mod totp;
 mod uuid;
 
 pub use fake::{Fake, FakeSpec};
+pub use mfa::{Mfa, MfaSpec};
 pub use password::{Password, PasswordEncoding, PasswordSpec};
+pub use sshkey::{SshKey, SshKeySpec, SshKeyType};
+pub use totp::{TotpAlgorithm, totp};
 pub use uuid::{Uuid, UuidSpec};
 
 #[cfg(test)]
