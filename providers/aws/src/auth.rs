@@ -31,8 +31,9 @@ pub const SESSION_NAME: &str = "sesame-provider-aws";
 pub(crate) const STS: &str = "AWS/STS";
 
 /// The SDK configuration for a store: region, endpoints (explicit or from `AWS_ENDPOINT_URL*`),
-/// retries, timeouts and the credential chain.
-pub(crate) async fn sdk_config(spec: &AwsProvider, ctx: &ProviderContext, opts: &ClientOptions) -> Result<SdkConfig, ProviderError> {
+/// retries, timeouts and the credential chain. Public so that the AWS generators (ECR, STS)
+/// authenticate exactly as a store does.
+pub async fn sdk_config(spec: &AwsProvider, ctx: &ProviderContext, opts: &ClientOptions) -> Result<SdkConfig, ProviderError> {
     let base: Option<SharedCredentialsProvider> = if let Some(jwt) = &spec.auth.jwt {
         let sts = aws_sdk_sts::Client::new(&loader(spec, opts).no_credentials().load().await);
         Some(SharedCredentialsProvider::new(WebIdentity::new(ctx, &jwt.service_account_ref, sts).await?))

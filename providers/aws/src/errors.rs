@@ -9,9 +9,9 @@ use aws_sdk_secretsmanager::config::http::HttpResponse;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use sesame_provider_core::ProviderError;
 
-/// Map a failed SDK call. `op` is the operation (`GetSecretValue`), `what` the key or role it was
-/// about.
-pub(crate) fn from_sdk<E>(err: SdkError<E, HttpResponse>, op: &str, what: &str) -> ProviderError
+/// Map a failed SDK call (of any AWS SDK client: they share the error types). `op` is the
+/// operation (`GetSecretValue`), `what` the key or role it was about.
+pub fn from_sdk<E>(err: SdkError<E, HttpResponse>, op: &str, what: &str) -> ProviderError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {

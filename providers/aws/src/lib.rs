@@ -42,8 +42,9 @@ mod client {
     use aws_config::timeout::TimeoutConfig;
     use sesame_provider_core::{FindQuery, ProviderContext, ProviderError, SecretProvider};
 
-    pub use crate::auth::{AUDIENCE_ANNOTATION, DEFAULT_AUDIENCE, ROLE_ARN_ANNOTATION, SESSION_NAME};
+    pub use crate::auth::{AUDIENCE_ANNOTATION, DEFAULT_AUDIENCE, ROLE_ARN_ANNOTATION, SESSION_NAME, sdk_config};
     use crate::config::{AwsProvider, AwsServiceType};
+    pub use crate::errors::from_sdk as sdk_error;
     pub use crate::parameter_store::ParameterStoreClient;
     pub use crate::secrets_manager::SecretsManagerClient;
 

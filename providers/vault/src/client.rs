@@ -15,7 +15,7 @@ use crate::auth::Method;
 use crate::errors::classify;
 use crate::kv::{KvPath, encode_data, encode_metadata, parse_version};
 use crate::token::Tokens;
-use crate::transport::Transport;
+use crate::transport::{RawRequest, Transport};
 use crate::{PROVIDER, VaultKvVersion, VaultProvider};
 
 /// Build the client for one store. Logs in lazily (first read or `validate`) and only once;
@@ -111,6 +111,25 @@ impl VaultStoreClient {
                 let resp = self.call("ReadSecretData", &what, |s| async move { vaultrs::kv1::get_raw(&*s, mount, path).await }).await?;
                 encode_data(resp.data, &what)
             }
+        }
+    }
+
+    /// One call to any Vault API path with the store's token, recorded as `call`: the status and
+    /// JSON body, whatever the status (the caller decides what it means). A token Vault refuses
+    /// (403, confirmed dead by lookup-self) is replaced by a new login and the call sent once more,
+    /// as for reads. For the VaultDynamicSecret generator.
+    pub async fn raw(&self, call: &'static str, request: &RawRequest<'_>) -> Result<(u16, Value), ProviderError> {
+        let mut retried = false;
+        loop {
+            let current = self.tokens.current().await?;
+            let token = crate::transport::Token(current.session.middle.token.clone());
+            let namespace = current.session.middle.namespace.clone();
+            let (status, body) = self.ctx.timed(PROVIDER, call, self.transport.send_json(request, &token, namespace.as_deref())).await?;
+            if status == 403 && !retried && self.tokens.token_rejected(current.generation).await {
+                retried = true;
+                continue;
+            }
+            return Ok((status, body));
         }
     }
 

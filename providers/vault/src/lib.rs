@@ -50,3 +50,7 @@ mod transport;
 
 #[cfg(feature = "client")]
 pub use client::{VaultStoreClient, build};
+#[cfg(feature = "client")]
+pub use reqwest::Method;
+#[cfg(feature = "client")]
+pub use transport::RawRequest;

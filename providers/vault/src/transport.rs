@@ -116,6 +116,46 @@ impl Transport {
         let body = resp.bytes().await.map_err(|e| ProviderError::Transient(format!("GET {path}: reading the answer: {}", chain(&e))))?;
         Ok((status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)))
     }
+    /// Any request with an optional JSON body and query (the VaultDynamicSecret generator's
+    /// arbitrary paths and methods); the status and the body as JSON (`Null` when empty).
+    pub(crate) async fn send_json(
+        &self,
+        request: &RawRequest<'_>,
+        token: &Token,
+        namespace: Option<&str>,
+    ) -> Result<(u16, serde_json::Value), ProviderError> {
+        let (method, path) = (request.method.clone(), request.path);
+        let mut url = reqwest::Url::parse(&format!("{}/v1/{path}", self.address))
+            .map_err(|e| ProviderError::Invalid(format!("{method} {path}: not a valid URL: {e}")))?;
+        if !request.query.is_empty() {
+            url.query_pairs_mut().extend_pairs(request.query);
+        }
+        let mut req = self.http.request(method.clone(), url).header("X-Vault-Token", &token.0);
+        if let Some(ns) = namespace {
+            req = req.header("X-Vault-Namespace", ns);
+        }
+        if let Some(body) = request.body {
+            req = req.header("Content-Type", "application/json").body(serde_json::to_vec(body).unwrap_or_default());
+        }
+        let resp = req.send().await.map_err(|e| ProviderError::Transient(format!("{method} {path}: cannot reach Vault: {}", chain(&e))))?;
+        let status = resp.status().as_u16();
+        let body =
+            resp.bytes().await.map_err(|e| ProviderError::Transient(format!("{method} {path}: reading the answer: {}", chain(&e))))?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)))
+    }
+}
+
+/// One request to an arbitrary Vault API path.
+#[derive(Debug, Clone)]
+pub struct RawRequest<'a> {
+    /// `GET`, `LIST` (sent as Vault's `LIST` verb), `PUT`, `POST`, `DELETE` …
+    pub method: reqwest::Method,
+    /// The path after `/v1/`, e.g. `pki/issue/web`.
+    pub path: &'a str,
+    /// Query-string pairs.
+    pub query: &'a [(String, String)],
+    /// A JSON body.
+    pub body: Option<&'a serde_json::Value>,
 }
 
 fn headers(spec: &VaultProvider) -> Result<HeaderMap, ProviderError> {
