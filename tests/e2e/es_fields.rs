@@ -96,7 +96,7 @@ async fn rewrite_merge_extracts_fields_or_writes_one_json_key() {
     let es = json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "two", "namespace": scene.ns},
         "spec": {"secretStoreRef": {"name": "store"}, "dataFrom": [{"find": find, "rewrite": [{"regexp": {"source": "a", "target": "b"}, "merge": {}}]}]}});
     let refused = scene.externalsecrets().create(&Default::default(), &serde_json::from_value(es).unwrap()).await.unwrap_err();
-    assert!(refused.to_string().contains("must have at most 1 properties") || refused.to_string().contains("maxProperties"), "{refused}");
+    assert!(refused.to_string().contains("at most 1 properties"), "{refused}");
     scene.delete_namespace().await;
 }
 
@@ -220,8 +220,15 @@ async fn the_schema_refuses_what_eso_s_schema_refuses() {
         let scene = &scene;
         async move {
             let es = json!({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "x", "namespace": scene.ns}, "spec": spec});
-            let es: sesame::api::ExternalSecret = serde_json::from_value(es).unwrap();
-            scene.externalsecrets().create(&Default::default(), &es).await.expect_err("the apiserver must refuse it").to_string()
+            // Sent as raw JSON: Sesame's own types would refuse some of these before the apiserver.
+            let gvk = kube::api::GroupVersionKind::gvk("external-secrets.io", "v1", "ExternalSecret");
+            let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+                scene.client.clone(),
+                &scene.ns,
+                &kube::api::ApiResource::from_gvk_with_plural(&gvk, "externalsecrets"),
+            );
+            let es: kube::api::DynamicObject = serde_json::from_value(es).unwrap();
+            api.create(&Default::default(), &es).await.expect_err("the apiserver must refuse it").to_string()
         }
     };
     let msg = refused(json!({"secretStoreRef": {"name": "Not_A_Name"}, "data": data})).await;
