@@ -31,6 +31,13 @@ fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
 pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
     let label = |crd: CustomResourceDefinition| {
         let mut crd = tidy(crd);
+        crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
+        // ESO's `selectableFields` (ExternalSecret) stay out of the written CRDs: an apiserver
+        // older than 1.30 refuses the field under server-side apply ("field not declared in
+        // schema"), and Sesame's CRDs must apply on 1.20. `with_selectable_fields` keeps them.
+        for version in &mut crd.spec.versions {
+            version.selectable_fields = None;
+        }
         crd.metadata.labels.get_or_insert_with(Default::default).insert("external-secrets.io/component".into(), "controller".into());
         crd
     };
@@ -41,6 +48,11 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("external-secrets.io_clusterexternalsecrets.yaml", label(ClusterExternalSecret::crd())),
         ("external-secrets.io_pushsecrets.yaml", label(PushSecret::crd())),
     ]
+}
+
+/// The ExternalSecret CRD with ESO's `selectableFields`, for apiservers from 1.30 on.
+pub fn external_secret_with_selectable_fields() -> CustomResourceDefinition {
+    tidy(ExternalSecret::crd())
 }
 
 pub fn render(crd: &CustomResourceDefinition) -> anyhow::Result<String> {
@@ -66,4 +78,20 @@ pub fn write_or_check(dir: &Path, check: bool) -> anyhow::Result<()> {
         anyhow::bail!("CRDs are stale, run `sesame crds`: {}", stale.join(", "));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eso_s_selectable_fields_are_generated_but_not_written_for_old_apiservers() {
+        let crd = external_secret_with_selectable_fields();
+        let paths: Vec<String> = crd.spec.versions[0].selectable_fields.iter().flatten().map(|f| f.json_path.clone()).collect();
+        assert_eq!(paths, [".spec.secretStoreRef.name", ".spec.secretStoreRef.kind", ".spec.target.name", ".spec.refreshInterval"]);
+        for (file, crd) in all() {
+            assert!(crd.spec.versions.iter().all(|v| v.selectable_fields.is_none()), "{file}");
+            assert_eq!(crd.spec.names.list_kind, Some(format!("{}List", crd.spec.names.kind)), "{file}");
+        }
+    }
 }

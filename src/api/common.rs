@@ -20,6 +20,7 @@ pub struct Condition {
     pub message: Option<String>,
     /// When the status last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub last_transition_time: Option<String>,
 }
 

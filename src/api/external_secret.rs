@@ -22,7 +22,11 @@ use super::{Condition, GoDuration};
     printcolumn = r#"{"name":"Refresh Interval","type":"string","jsonPath":".spec.refreshInterval"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
-    printcolumn = r#"{"name":"Last Sync","type":"date","jsonPath":".status.refreshTime"}"#
+    printcolumn = r#"{"name":"Last Sync","type":"date","jsonPath":".status.refreshTime"}"#,
+    selectable = ".spec.secretStoreRef.name",
+    selectable = ".spec.secretStoreRef.kind",
+    selectable = ".spec.target.name",
+    selectable = ".spec.refreshInterval"
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalSecretSpec {
@@ -36,6 +40,9 @@ pub struct ExternalSecretSpec {
     /// ExternalSecret's spec, labels or annotations change) or `CreatedOnce` (once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_policy: Option<RefreshPolicy>,
+    /// When periodic refreshes may run, by cron windows in UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_windows: Option<super::SyncWindows>,
     /// The Kubernetes Secret to write.
     #[serde(default)]
     pub target: ExternalSecretTarget,
@@ -58,6 +65,7 @@ fn default_refresh_interval() -> Option<GoDuration> {
 pub struct SecretStoreRef {
     /// Name of the store.
     #[serde(default)]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), extend("default" = null))]
     pub name: String,
     /// `SecretStore` (default, same namespace) or `ClusterSecretStore`.
     #[serde(default = "default_store_kind", skip_serializing_if = "Option::is_none")]
@@ -97,6 +105,7 @@ pub enum RefreshPolicy {
 pub struct ExternalSecretTarget {
     /// Name of the Secret. Defaults to the ExternalSecret's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub name: Option<String>,
     /// `Owner` (default: create and own it; it is garbage-collected with the ExternalSecret),
     /// `Orphan` (create and update, no owner), `Merge` (only merge into an existing Secret),
@@ -115,6 +124,23 @@ pub struct ExternalSecretTarget {
     /// Shape the Secret (type, labels, annotations, data) with Go templates over the fetched data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<super::ExternalSecretTemplate>,
+    /// Write another kind of object (a ConfigMap, a custom resource) instead of a Secret. ESO
+    /// needs `--unsafe-allow-generic-targets` for it; this Sesame does not write generic targets
+    /// yet and reports Ready=False.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestReference>,
+}
+
+/// The kind of object a generic target is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ManifestReference {
+    /// e.g. `v1` for a ConfigMap.
+    #[schemars(length(min = 1))]
+    pub api_version: String,
+    /// e.g. `ConfigMap`.
+    #[schemars(length(min = 1))]
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -187,6 +213,10 @@ pub struct ExternalSecretDataRemoteRef {
     /// How values are decoded: `None` (default), `Base64`, `Base64URL` or `Auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoding_strategy: Option<DecodingStrategy>,
+    /// `Ignore` (default) keeps values containing NUL bytes; `Fail` refuses them (checked after
+    /// decoding), for sources that must be text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -201,6 +231,13 @@ pub enum ConversionStrategy {
     #[default]
     Default,
     Unicode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+pub enum NullBytePolicy {
+    #[default]
+    Ignore,
+    Fail,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -224,9 +261,9 @@ pub struct ExternalSecretDataFromRemoteRef {
     /// Copy every remote secret whose name, path and tags match; the remote name is the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub find: Option<ExternalSecretFind>,
-    /// Rename the keys, in order. When present, the automatic key conversion is skipped.
+    /// Rename or merge the keys, in order. When present, the automatic key conversion is skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rewrite: Vec<ExternalSecretRewrite>,
+    pub rewrite: Vec<super::ExternalSecretRewrite>,
 }
 
 /// Select remote secrets by path, name and tags.
@@ -248,39 +285,18 @@ pub struct ExternalSecretFind {
     /// How values are decoded: `None` (default), `Base64`, `Base64URL` or `Auto`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoding_strategy: Option<DecodingStrategy>,
+    /// `Ignore` (default) keeps values containing NUL bytes; `Fail` refuses them (checked after
+    /// decoding), for sources that must be text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_byte_policy: Option<NullBytePolicy>,
 }
 
 /// A regular expression over remote secret names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct FindName {
     /// The regular expression (RE2 syntax, as Go).
+    #[serde(default)]
     pub regexp: String,
-}
-
-/// One key rename. Exactly one of `regexp` and `transform`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct ExternalSecretRewrite {
-    /// Replace every match of `source` in the key with `target` (`$1`, `${name}` expand groups).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub regexp: Option<RewriteRegexp>,
-    /// Replace the key with a Go template's output; `.value` is the key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transform: Option<RewriteTransform>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-pub struct RewriteTransform {
-    /// The template, e.g. `{{ .value | upper }}`.
-    pub template: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-pub struct RewriteRegexp {
-    /// The regular expression to match.
-    pub source: String,
-    /// The replacement.
-    pub target: String,
 }
 
 /// What Sesame last did with this ExternalSecret.
@@ -289,15 +305,27 @@ pub struct RewriteRegexp {
 pub struct ExternalSecretStatus {
     /// When the remote values were last fetched successfully.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
     pub refresh_time: Option<String>,
     /// `<generation>-<hash of labels and annotations>` at the last successful sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synced_resource_version: Option<String>,
     /// The Secret this ExternalSecret writes (servicebinding.io provisioned service).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-map-type" = "atomic"))]
     pub binding: Option<SecretBinding>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "ready_or_deleted_conditions")]
     pub conditions: Vec<Condition>,
+}
+
+/// ESO's ExternalSecret conditions: `Ready` and `Deleted` only.
+fn ready_or_deleted_conditions(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = generator.subschema_for::<Vec<Condition>>();
+    if let Some(type_) = schema.pointer_mut("/items/properties/type").and_then(|t| t.as_object_mut()) {
+        type_.insert("enum".into(), serde_json::json!(["Ready", "Deleted"]));
+    }
+    schema
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]

@@ -5,7 +5,9 @@ mod common;
 mod external_secret;
 mod provider;
 mod push_secret;
+mod rewrite;
 mod secret_store;
+mod sync_window;
 mod template;
 
 pub use cluster_external_secret::*;
@@ -13,7 +15,9 @@ pub use common::*;
 pub use external_secret::*;
 pub use provider::*;
 pub use push_secret::*;
+pub use rewrite::*;
 pub use secret_store::*;
+pub use sync_window::*;
 pub use template::*;
 
 /// Label ESO and Sesame put on every Secret they manage.

@@ -49,6 +49,9 @@ pub enum TemplateMergePolicy {
 /// Template metadata of the target Secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct ExternalSecretTemplateMetadata {
+    /// Finalizers added to the Secret (not templates). Never added to a Secret being deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finalizers: Vec<String>,
     /// Labels; values are templates.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -74,6 +77,10 @@ pub struct TemplateFrom {
     /// `Labels`, in any case (`data` is `Data`), as ESO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TemplateTarget>,
+    /// How the rendered values of this entry are decoded before they are written: `None`
+    /// (default), `Base64`, `Base64URL` or `Auto`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_decoding_strategy: Option<super::DecodingStrategy>,
 }
 
 /// Written in its canonical case; read in any case, and empty as `Data` (ESO compares
@@ -115,6 +122,7 @@ impl JsonSchema for TemplateTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct TemplateRef {
     /// Name of the object.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"))]
     pub name: String,
     /// The keys of the object that are templates.
     #[serde(default)]
@@ -125,6 +133,7 @@ pub struct TemplateRef {
 #[serde(rename_all = "camelCase")]
 pub struct TemplateRefItem {
     /// The key holding a template.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
     pub key: String,
     /// `Values` (default): the output is the value of the Secret key of the same name.
     /// `KeysAndValues`: the output is a YAML map of keys to values.

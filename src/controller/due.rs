@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::sync_window::Windows;
 use crate::api::RefreshPolicy;
 
 /// The largest share of the interval a refresh may be pulled earlier to reach its slot.
@@ -39,6 +40,8 @@ pub struct Schedule<'a> {
     pub current_version: &'a str,
     /// Identity used for the slot (namespace/name/uid).
     pub identity: &'a str,
+    /// `spec.syncWindows`: when periodic refreshes may run.
+    pub windows: Option<&'a Windows>,
 }
 
 pub fn due(s: &Schedule<'_>, now: DateTime<Utc>) -> Due {
@@ -54,9 +57,29 @@ pub fn due(s: &Schedule<'_>, now: DateTime<Utc>) -> Due {
         RefreshPolicy::Periodic if last > now => Due::Now,
         RefreshPolicy::Periodic => {
             let at = next_slot(last, s.interval, s.identity);
-            if at <= now { Due::Now } else { Due::At(at) }
+            match s.windows {
+                Some(w) => in_window(w, at.max(now), s.interval, s.identity, now),
+                None if at <= now => Due::Now,
+                None => Due::At(at),
+            }
         }
     }
+}
+
+/// A periodic refresh due at `at` under sync windows: then if allowed, else at the object's own
+/// place in the next allowed stretch (its phase over the first interval of it, at most), so
+/// objects blocked together do not all refresh when a window opens.
+fn in_window(w: &Windows, at: DateTime<Utc>, interval: Duration, identity: &str, now: DateTime<Utc>) -> Due {
+    if w.allowed(at) {
+        return if at <= now { Due::Now } else { Due::At(at) };
+    }
+    let Some((start, end)) = w.next_allowed(at) else {
+        // No allowed time within the horizon: ask again an interval later.
+        return Due::At(at + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::hours(1)));
+    };
+    let span_ms = (end - start).num_milliseconds().min(interval.as_millis() as i64).max(1);
+    let offset = (stable_hash(identity) % span_ms as u64) as i64;
+    Due::At(start + chrono::Duration::milliseconds(offset))
 }
 
 /// The refresh time after `last`: `last + interval`, pulled earlier onto the object's slot when
@@ -115,6 +138,7 @@ mod tests {
             synced_version: synced,
             current_version: current,
             identity: "ns/name/uid",
+            windows: None,
         }
     }
 
@@ -231,5 +255,35 @@ mod tests {
         assert_eq!(backoff(5, cap), Duration::from_secs(16));
         assert_eq!(backoff(20, cap), cap);
         assert_eq!(backoff(u32::MAX, cap), cap);
+    }
+
+    #[test]
+    fn a_refresh_blocked_by_a_window_waits_for_it_and_objects_spread_inside_it() {
+        let spec = serde_json::json!({"kind": "allow", "windows": [{"schedule": "0 22 * * *", "duration": "2h"}]});
+        let w = Windows::parse(&serde_json::from_value(spec).unwrap()).unwrap();
+        let day = |h: u32, m: u32| chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap().and_hms_opt(h, m, 0).unwrap().and_utc();
+        let (open, close) = (day(22, 0), day(22, 0) + chrono::Duration::hours(2));
+        let mut per_minute = vec![0u32; 120];
+        for i in 0..12_000 {
+            let id = format!("ns/es-{i}/uid");
+            // Synced at noon: due within the hour, while the window is shut.
+            let s = Schedule { identity: &id, windows: Some(&w), ..sched(RefreshPolicy::Periodic, None, Some("1-a"), "1-a") };
+            let s = Schedule { last_refresh: Some(day(12, 0)), ..s };
+            let Due::At(at) = due(&s, day(13, 0)) else { panic!("{id}: expected a time") };
+            assert!(at >= open && at < close, "{id}: {at} is outside the window");
+            per_minute[((at - open).num_minutes()) as usize] += 1;
+            assert_eq!(due(&s, at), Due::Now, "{id}: due when its time inside the window comes");
+        }
+        // A 1h interval spreads them over the window's first hour, evenly.
+        assert!(per_minute[60..].iter().all(|n| *n == 0), "placed within one interval of the opening");
+        let (max, mean) = (*per_minute[..60].iter().max().unwrap() as f64, 12_000.0 / 60.0);
+        assert!(max / mean < 1.3, "storm factor {}: {per_minute:?}", max / mean);
+        // Inside the window an object refreshes on its slot as usual, and a change is never held back.
+        let inside =
+            Schedule { last_refresh: Some(day(22, 0)), windows: Some(&w), ..sched(RefreshPolicy::Periodic, None, Some("1-a"), "1-a") };
+        let Due::At(at) = due(&inside, day(22, 1)) else { panic!("expected a time") };
+        assert!(at <= day(23, 0));
+        let changed = Schedule { windows: Some(&w), ..sched(RefreshPolicy::Periodic, Some(0), Some("1-a"), "2-a") };
+        assert_eq!(due(&changed, day(13, 0)), Due::Now);
     }
 }

@@ -148,6 +148,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     }
     let version = current_version(ctx, es);
     let sources = current_sources(ctx, es);
+    let windows = es.spec.sync_windows.as_ref().map(super::sync_window::Windows::parse).transpose().map_err(Error::InvalidSpec)?;
     let identity = format!("{namespace}/{}/{}", es.name_any(), es.uid().unwrap_or_default());
     let schedule = Schedule {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
@@ -156,6 +157,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         synced_version: status.synced_resource_version.as_deref(),
         current_version: &version,
         identity: &identity,
+        windows: windows.as_ref(),
     };
     // OnChange and CreatedOnce objects follow only their own changes (ESO compares exactly that).
     let last_sources = remembered.as_ref().map(|last| last.sources.clone()).or_else(|| target_sources(ctx, es));
@@ -357,6 +359,7 @@ async fn write_target(
     desired.metadata.annotations.get_or_insert_default().insert(SOURCES_ANNOTATION.into(), sources.to_string());
     if let Some(existing) = &existing {
         target::check_takeover(&ctx.client, es, existing).await?;
+        target::keep_finalizers_while_deleting(&mut desired, existing);
         if target::violates_immutability(existing, &desired) {
             return Err(Error::TargetImmutable);
         }

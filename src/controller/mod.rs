@@ -12,6 +12,7 @@ mod rendering;
 mod rollout;
 pub mod run;
 mod store;
+mod sync_window;
 mod target;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};

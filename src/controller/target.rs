@@ -40,6 +40,7 @@ pub fn desired_secret(es: &ExternalSecret, shaped: &Shaped) -> Secret {
         annotations.insert(OWNER_ANNOTATION.into(), owner_value(es));
     }
     let owner_references = owner.then(|| es.controller_owner_ref(&()).map(|r| vec![r])).flatten();
+    let finalizers = es.spec.target.template.as_ref().and_then(|t| t.metadata.as_ref()).map(|m| m.finalizers.clone());
     Secret {
         metadata: ObjectMeta {
             name: Some(es.target_name()),
@@ -47,12 +48,25 @@ pub fn desired_secret(es: &ExternalSecret, shaped: &Shaped) -> Secret {
             labels: Some(labels),
             annotations: Some(annotations),
             owner_references,
+            finalizers: finalizers.filter(|f| !f.is_empty()),
             ..Default::default()
         },
         data: Some(data.iter().map(|(k, v)| (k.clone(), ByteString(v.clone()))).collect()),
         immutable: es.spec.target.immutable.then_some(true),
         type_: shaped.type_.clone(),
         ..Default::default()
+    }
+}
+
+/// A Secret being deleted may not gain finalizers (the apiserver refuses them, and ESO adds
+/// none then): keep only those it still has, so the apply neither adds nor releases one.
+pub fn keep_finalizers_while_deleting(desired: &mut Secret, existing: &Secret) {
+    if existing.metadata.deletion_timestamp.is_none() {
+        return;
+    }
+    let have = existing.metadata.finalizers.clone().unwrap_or_default();
+    if let Some(want) = desired.metadata.finalizers.as_mut() {
+        want.retain(|f| have.contains(f));
     }
 }
 
@@ -101,7 +115,9 @@ pub fn metadata_matches(meta: &ObjectMeta, desired: &Secret) -> bool {
         want.iter().flatten().all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
     }
     let owners = desired.metadata.owner_references.iter().flatten();
-    subset(&desired.metadata.labels, &meta.labels)
+    let finalizers = desired.metadata.finalizers.iter().flatten();
+    finalizers.into_iter().all(|f| meta.finalizers.iter().flatten().any(|h| h == f))
+        && subset(&desired.metadata.labels, &meta.labels)
         && subset(&desired.metadata.annotations, &meta.annotations)
         && owners.into_iter().all(|r| meta.owner_references.iter().flatten().any(|o| o.uid == r.uid))
 }

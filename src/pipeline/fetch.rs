@@ -8,6 +8,7 @@ use super::keys::{convert_key, decode, validate_key};
 use super::rewrite::rewrite_keys;
 use crate::api::{
     CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy,
+    NullBytePolicy,
 };
 
 /// Where remote values come from: the controller's coalescing fetch layer, or a provider
@@ -57,11 +58,31 @@ pub fn validate_spec(spec: &ExternalSecretSpec) -> Result<(), String> {
         }
     }
     let target = &spec.target;
+    if let Some(m) = &target.manifest {
+        // ESO writes these only with --unsafe-allow-generic-targets (off by default); Sesame
+        // has no such writer yet, and writing a Secret instead would be silently wrong.
+        return Err(format!(
+            "target.manifest ({:.100} {:.100}): generic targets are not supported by this Sesame; only Secrets are written",
+            m.api_version, m.kind
+        ));
+    }
     if target.deletion_policy == DeletionPolicy::Delete && target.creation_policy != CreationPolicy::Owner {
         return Err("deletionPolicy Delete requires creationPolicy Owner".into());
     }
     if target.deletion_policy == DeletionPolicy::Merge && target.creation_policy == CreationPolicy::None {
         return Err("deletionPolicy Merge cannot be used with creationPolicy None".into());
+    }
+    Ok(())
+}
+
+/// `nullBytePolicy: Fail`: a decoded value holding a NUL byte is refused (ESO checks after
+/// decoding). The message never shows the value.
+fn refuse_nul(value: &[u8], policy: Option<NullBytePolicy>) -> Result<(), String> {
+    if policy == Some(NullBytePolicy::Fail) && value.contains(&0) {
+        return Err(
+            "the value contains NUL bytes and nullBytePolicy is Fail (store binary data as base64 or PEM, or leave nullBytePolicy unset)"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -107,9 +128,11 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
 
     let mut out = Fetched::default();
     for (i, (df, result)) in spec.data_from.iter().zip(from_results).enumerate() {
-        let (what, conversion, decoding) = match (&df.extract, &df.find) {
-            (Some(r), _) => (format!("dataFrom[{i}].extract key {}", r.key), r.conversion_strategy, r.decoding_strategy),
-            (_, Some(f)) => (format!("dataFrom[{i}].find"), f.conversion_strategy, f.decoding_strategy),
+        let (what, conversion, decoding, nul) = match (&df.extract, &df.find) {
+            (Some(r), _) => {
+                (format!("dataFrom[{i}].extract key {}", r.key), r.conversion_strategy, r.decoding_strategy, r.null_byte_policy)
+            }
+            (_, Some(f)) => (format!("dataFrom[{i}].find"), f.conversion_strategy, f.decoding_strategy, f.null_byte_policy),
             _ => unreachable!("validated: exactly one of extract and find"),
         };
         let map = match result {
@@ -132,6 +155,7 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
         for (key, value) in renamed {
             validate_key(&key).map_err(|e| FetchError::Invalid(format!("{what}: {e}")))?;
             let value = decode(value, decoding.unwrap_or_default()).map_err(|e| FetchError::Invalid(format!("{what} key {key}: {e}")))?;
+            refuse_nul(&value, nul).map_err(|e| FetchError::Invalid(format!("{what} key {key}: {e}")))?;
             out.data.insert(key, value);
         }
     }
@@ -160,6 +184,7 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
         };
         let value = decode(value.into_bytes(), r.decoding_strategy.unwrap_or_default())
             .map_err(|e| FetchError::Invalid(format!("{}: {e}", what())))?;
+        refuse_nul(&value, r.null_byte_policy).map_err(|e| FetchError::Invalid(format!("{}: {e}", what())))?;
         out.data.insert(d.secret_key.clone(), value);
     }
     Ok(out)

@@ -4,6 +4,7 @@
 mod fetch;
 mod hash;
 pub mod keys;
+mod merge;
 mod privileged;
 mod rewrite;
 mod templating;

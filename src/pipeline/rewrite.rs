@@ -3,33 +3,28 @@ use std::collections::BTreeMap;
 
 use crate::api::ExternalSecretRewrite;
 
-/// Apply the rewrites in order to every key. Two keys rewritten to the same name is an error:
+/// Apply the rewrites in order to the whole map. Two keys renamed to the same name is an error:
 /// silently dropping one would lose data.
 pub fn rewrite_keys(data: BTreeMap<String, Vec<u8>>, rewrites: &[ExternalSecretRewrite]) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    enum Step<'a> {
-        Regexp(regex::Regex, &'a str),
-        Transform(&'a str),
-    }
-    let mut steps = Vec::new();
+    let mut data = data;
     for (i, r) in rewrites.iter().enumerate() {
-        match (&r.regexp, &r.transform) {
-            (Some(re), None) => {
+        data = match (&r.merge, &r.regexp, &r.transform) {
+            (Some(m), None, None) => super::merge::merge(m, data).map_err(|e| format!("rewrite[{i}].merge: {e}"))?,
+            (None, Some(re), None) => {
                 let source = regex::Regex::new(&re.source).map_err(|e| format!("rewrite[{i}].regexp.source: {e}"))?;
-                steps.push(Step::Regexp(source, re.target.as_str()));
+                rename(data, |k| Ok(source.replace_all(k, re.target.as_str()).into_owned()))?
             }
-            (None, Some(t)) => steps.push(Step::Transform(t.template.as_str())),
-            _ => return Err(format!("rewrite[{i}] must set exactly one of regexp and transform")),
-        }
+            (None, None, Some(t)) => rename(data, |k| super::templating::transform_key(&t.template, k))?,
+            _ => return Err(format!("rewrite[{i}] must set exactly one of merge, regexp and transform")),
+        };
     }
+    Ok(data)
+}
+
+fn rename(data: BTreeMap<String, Vec<u8>>, new_name: impl Fn(&str) -> Result<String, String>) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut out = BTreeMap::new();
     for (key, value) in data {
-        let mut new_key = key.clone();
-        for step in &steps {
-            new_key = match step {
-                Step::Regexp(source, target) => source.replace_all(&new_key, *target).into_owned(),
-                Step::Transform(template) => super::templating::transform_key(template, &new_key)?,
-            };
-        }
+        let new_key = new_name(&key)?;
         if out.insert(new_key.clone(), value).is_some() {
             return Err(format!("rewrite maps two keys to {new_key:?}"));
         }
@@ -43,7 +38,7 @@ mod tests {
     use crate::api::RewriteRegexp;
 
     fn rw(source: &str, target: &str) -> ExternalSecretRewrite {
-        ExternalSecretRewrite { regexp: Some(RewriteRegexp { source: source.into(), target: target.into() }), transform: None }
+        ExternalSecretRewrite { regexp: Some(RewriteRegexp { source: source.into(), target: target.into() }), ..Default::default() }
     }
 
     fn keys(pairs: &[&str]) -> BTreeMap<String, Vec<u8>> {
@@ -60,8 +55,8 @@ mod tests {
     #[test]
     fn a_transform_renders_the_key_through_a_template() {
         let t = ExternalSecretRewrite {
-            regexp: None,
             transform: Some(crate::api::RewriteTransform { template: "{{ .value | upper }}".into() }),
+            ..Default::default()
         };
         let out = rewrite_keys(keys(&["db-user"]), &[rw("-", "_"), t]).unwrap();
         assert_eq!(out.keys().collect::<Vec<_>>(), ["DB_USER"]);

@@ -191,6 +191,12 @@ pub fn apply(
             };
             rendered.extend(budget.scoped(&format!("{what} key {}", item.key), scope, &item.key, body, provider)?);
         }
+        let decoding = from.values_decoding_strategy.unwrap_or_default();
+        for value in rendered.values_mut() {
+            // The rendered key may come from a value: name the entry only.
+            *value = super::keys::decode(std::mem::take(value), decoding)
+                .map_err(|e| TemplateFailure::plain(format!("{what}: a rendered {e} (valuesDecodingStrategy)")))?;
+        }
         match from.target.unwrap_or_default() {
             TemplateTarget::Data => data.extend(rendered),
             TemplateTarget::Labels => {
@@ -295,5 +301,20 @@ mod tests {
         // A key the spec names is quoted: it is no secret.
         let f = failure(serde_json::json!({"data": {"bad key": "x"}}));
         assert!(f.detail.contains("invalid secret key \"bad key\""), "{}", f.detail);
+    }
+
+    #[test]
+    fn values_decoding_strategy_decodes_each_rendered_value_of_its_entry() {
+        let tpl = template(serde_json::json!({"templateFrom": [
+            {"literal": "raw: {{ .password | b64enc }}", "valuesDecodingStrategy": "Base64"},
+            {"literal": "kept: {{ .password | b64enc }}"},
+            {"literal": "who: {{ \"team-a\" | b64enc }}", "target": "Labels", "valuesDecodingStrategy": "Auto"},
+        ]}));
+        let shaped = apply(&tpl, &data(), &Vec::new(), &RenderLimits::default(), None).unwrap();
+        assert_eq!(shaped.data["raw"], b"LEAK pw/5e1d!");
+        assert_eq!(shaped.data["kept"], b"TEVBSyBwdy81ZTFkIQ==", "None is the default");
+        assert_eq!(shaped.labels.unwrap()["who"], "team-a");
+        let f = failure(serde_json::json!({"templateFrom": [{"literal": "x: {{ .password }}", "valuesDecodingStrategy": "Base64"}]}));
+        assert_eq!(f.summary, "templateFrom[0]: a rendered value is not valid base64 (valuesDecodingStrategy)");
     }
 }

@@ -110,3 +110,36 @@ async fn invalid_keys_from_extract_are_refused_with_the_key_named() {
     .unwrap_err();
     assert!(err.to_string().contains("not ok"), "{err}");
 }
+
+#[tokio::test]
+async fn null_byte_policy_fail_refuses_a_nul_after_decoding_and_names_only_the_key() {
+    let entries = [("/raw", "a\0LEAK"), ("/b64", "AExFQUs="), ("/map", r#"{"x":"AExFQUs=","y":"eQ=="}"#)];
+    let one = |remote: serde_json::Value| json!({"data": [{"secretKey": "k", "remoteRef": remote}]});
+    let err = run(&entries, one(json!({"key": "/raw", "nullBytePolicy": "Fail"}))).await.unwrap_err().to_string();
+    assert!(err.starts_with("data[k] key /raw: the value contains NUL bytes"), "{err}");
+    assert!(!err.contains("LEAK"), "{err}");
+    assert_eq!(run(&entries, one(json!({"key": "/raw"}))).await.unwrap(), map(&[("k", "a\0LEAK")]), "Ignore is the default");
+    assert!(run(&entries, one(json!({"key": "/b64", "nullBytePolicy": "Fail"}))).await.is_ok(), "before decoding there is no NUL");
+    let err = run(&entries, one(json!({"key": "/b64", "decodingStrategy": "Base64", "nullBytePolicy": "Fail"}))).await.unwrap_err();
+    assert!(err.to_string().contains("NUL bytes"), "{err}");
+    let extract = json!({"dataFrom": [{"extract": {"key": "/map", "decodingStrategy": "Base64", "nullBytePolicy": "Fail"}}]});
+    let err = run(&entries, extract).await.unwrap_err().to_string();
+    assert!(err.starts_with("dataFrom[0].extract key /map key x: the value contains NUL bytes"), "{err}");
+    let find = json!({"dataFrom": [{"find": {"name": {"regexp": "^/raw$"}, "nullBytePolicy": "Fail"}}]});
+    assert!(run(&entries, find).await.unwrap_err().to_string().contains("NUL bytes"));
+}
+
+#[tokio::test]
+async fn a_merge_step_runs_between_renames_over_the_whole_map() {
+    let entries = [("/cfg/a", r#"{"user":"u","n":1.50}"#), ("/cfg/b", r#"{"host":"h"}"#)];
+    let rewrite = json!([{"regexp": {"source": "^/cfg/", "target": ""}}, {"merge": {}}, {"regexp": {"source": "^", "target": "DB_"}}]);
+    let got = run(&entries, json!({"dataFrom": [{"find": {"path": "/cfg"}, "rewrite": rewrite}]})).await.unwrap();
+    assert_eq!(got, map(&[("DB_host", "h"), ("DB_n", "1.5"), ("DB_user", "u")]));
+}
+
+#[tokio::test]
+async fn a_generic_target_is_refused_not_written_as_a_secret() {
+    let spec = json!({"target": {"manifest": {"apiVersion": "v1", "kind": "ConfigMap"}}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]});
+    let err = run(&[("/k", "v")], spec).await.unwrap_err().to_string();
+    assert!(err.contains("generic targets are not supported"), "{err}");
+}

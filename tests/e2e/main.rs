@@ -9,6 +9,7 @@ mod identity;
 mod attacker_limits;
 mod cloud;
 mod cluster_external_secret;
+mod es_fields;
 mod faults;
 mod hostile_templates;
 mod leader;
