@@ -5,6 +5,7 @@ mod fetch;
 mod hash;
 pub mod keys;
 mod privileged;
+pub mod push;
 mod rewrite;
 mod templating;
 #[cfg(test)]
