@@ -4,7 +4,7 @@ use std::path::Path;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-use crate::api::{ClusterExternalSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore};
+use crate::api::{ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, PushSecret, SecretStore};
 
 /// schemars renders an optional enum as `enum: [..., null]` with `nullable: true`; the
 /// apiserver's validation refuses a `null` enum member, and `nullable` already allows it.
@@ -47,6 +47,7 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         ("external-secrets.io_clustersecretstores.yaml", label(ClusterSecretStore::crd())),
         ("external-secrets.io_clusterexternalsecrets.yaml", label(ClusterExternalSecret::crd())),
         ("external-secrets.io_pushsecrets.yaml", label(PushSecret::crd())),
+        ("external-secrets.io_clusterpushsecrets.yaml", label(ClusterPushSecret::crd())),
     ]
 }
 

@@ -52,6 +52,18 @@ pub struct StoreLabels {
     pub store: String,
 }
 
+/// One write call through a store, for the per-store write counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WriteLabels {
+    pub kind: String,
+    pub namespace: String,
+    pub store: String,
+    /// `push`, `delete` or `exists`.
+    pub call: String,
+    /// `success` or `error`.
+    pub status: String,
+}
+
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
@@ -70,6 +82,11 @@ pub struct Metrics {
     cluster_store_condition: Family<ConditionLabels, Gauge>,
     ces_condition: Family<ConditionLabels, Gauge>,
     ces_reconcile_ns: Family<ObjectLabels, FloatGauge>,
+    ps_condition: Family<ConditionLabels, Gauge>,
+    ps_reconcile_ns: Family<ObjectLabels, FloatGauge>,
+    cps_condition: Family<ConditionLabels, Gauge>,
+    cps_reconcile_ns: Family<ObjectLabels, FloatGauge>,
+    store_writes: Family<WriteLabels, Counter>,
     store_calls: Family<StoreLabels, Counter>,
     store_throttles: Family<StoreLabels, Counter>,
     store_queue_wait: Family<StoreLabels, Histogram>,
@@ -98,6 +115,11 @@ impl Default for Metrics {
             cluster_store_condition: Family::default(),
             ces_condition: Family::default(),
             ces_reconcile_ns: Family::default(),
+            ps_condition: Family::default(),
+            ps_reconcile_ns: Family::default(),
+            cps_condition: Family::default(),
+            cps_reconcile_ns: Family::default(),
+            store_writes: Family::default(),
             store_calls: Family::default(),
             store_throttles: Family::default(),
             store_queue_wait: Family::new_with_constructor(latency_histogram),
@@ -115,6 +137,23 @@ impl Default for Metrics {
             "clusterexternalsecret_reconcile_duration",
             "Duration of the last reconcile of a ClusterExternalSecret, in nanoseconds (as ESO)",
             m.ces_reconcile_ns.clone(),
+        );
+        registry.register("pushsecret_status_condition", "The status condition of a PushSecret", m.ps_condition.clone());
+        registry.register(
+            "pushsecret_reconcile_duration",
+            "Duration of the last reconcile of a PushSecret, in nanoseconds (as ESO)",
+            m.ps_reconcile_ns.clone(),
+        );
+        registry.register("clusterpushsecret_status_condition", "The status condition of a ClusterPushSecret", m.cps_condition.clone());
+        registry.register(
+            "clusterpushsecret_reconcile_duration",
+            "Duration of the last reconcile of a ClusterPushSecret, in nanoseconds (as ESO)",
+            m.cps_reconcile_ns.clone(),
+        );
+        registry.register(
+            "sesame_store_push_calls",
+            "Writes (push, delete, exists) a PushSecret made through a store, by outcome",
+            m.store_writes.clone(),
         );
         registry.register("externalsecret_status_condition", "The status condition of an ExternalSecret", m.es_condition.clone());
         registry.register(
@@ -232,6 +271,43 @@ impl Metrics {
     pub fn ces_deleted(&self, name: &str) {
         remove_condition(&self.ces_condition, name, "");
         self.ces_reconcile_ns.remove(&labels(name, ""));
+    }
+
+    /// A PushSecret's Ready condition (None: not decided, e.g. waiting for a store) and how long
+    /// its last reconcile took.
+    pub fn ps_reconciled(&self, name: &str, namespace: &str, ready: Option<bool>, took: Duration) {
+        if let Some(ready) = ready {
+            set_condition(&self.ps_condition, name, namespace, ready);
+        }
+        self.ps_reconcile_ns.get_or_create(&labels(name, namespace)).set(took.as_nanos() as f64);
+    }
+
+    pub fn ps_deleted(&self, name: &str, namespace: &str) {
+        remove_condition(&self.ps_condition, name, namespace);
+        self.ps_reconcile_ns.remove(&labels(name, namespace));
+    }
+
+    /// A ClusterPushSecret's Ready condition and how long its last reconcile took.
+    pub fn cps_reconciled(&self, name: &str, ready: bool, took: Duration) {
+        set_condition(&self.cps_condition, name, "", ready);
+        self.cps_reconcile_ns.get_or_create(&labels(name, "")).set(took.as_nanos() as f64);
+    }
+
+    pub fn cps_deleted(&self, name: &str) {
+        remove_condition(&self.cps_condition, name, "");
+        self.cps_reconcile_ns.remove(&labels(name, ""));
+    }
+
+    /// One write call a PushSecret made through a store.
+    pub fn store_write(&self, store: &StoreLabels, call: &str, ok: bool) {
+        let l = WriteLabels {
+            kind: store.kind.clone(),
+            namespace: store.namespace.clone(),
+            store: store.store.clone(),
+            call: call.into(),
+            status: if ok { "success" } else { "error" }.into(),
+        };
+        self.store_writes.get_or_create(&l).inc();
     }
 
     pub fn store_deleted(&self, cluster: bool, name: &str, namespace: &str) {

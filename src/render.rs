@@ -164,35 +164,69 @@ pub async fn render(m: &Manifests, reveal: bool) -> (String, Vec<String>) {
 }
 
 /// What a PushSecret would write (nothing is written): each store and remote key with the value
-/// redacted unless `reveal`.
+/// redacted unless `reveal`. Source Secrets, template sources and label-selected stores come from
+/// the input files.
 fn plan_push(m: &Manifests, ps: &crate::api::PushSecret, ns: &str, reveal: bool) -> anyhow::Result<serde_json::Value> {
-    let name =
-        ps.spec.selector.secret.as_ref().and_then(|s| s.name.clone()).ok_or_else(|| anyhow::anyhow!("selector.secret.name is required"))?;
-    let source = m
-        .secrets
-        .iter()
-        .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(ns))
-        .ok_or_else(|| anyhow::anyhow!("secret {name} is not in the input files"))?;
-    let mut data: BTreeMap<String, Vec<u8>> =
-        source.string_data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
-    data.extend(source.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)));
-    if let Some(t) = &ps.spec.template {
-        data = pipeline::apply_template(t, &data, &Default::default(), &pipeline::RenderLimits::default(), None)
-            .map_err(|e| anyhow::anyhow!("could not render template: {e}"))?
-            .data;
+    use kube::core::{Selector, SelectorExt};
+    let selector = ps.spec.selector.secret.clone().unwrap_or_default();
+    let in_ns = |s: &&Secret| s.namespace().as_deref() == Some(ns);
+    let sources: Vec<&Secret> = match (selector.name.filter(|n| !n.is_empty()), selector.selector) {
+        (Some(name), _) => vec![
+            m.secrets
+                .iter()
+                .filter(in_ns)
+                .find(|s| s.name_any() == name)
+                .ok_or_else(|| anyhow::anyhow!("secret {name} is not in the input files"))?,
+        ],
+        (None, Some(labels)) => {
+            let labels = Selector::try_from(labels)?;
+            m.secrets.iter().filter(in_ns).filter(|s| labels.matches(s.labels())).collect()
+        }
+        (None, None) => anyhow::bail!("selector.secret needs a name or a selector"),
+    };
+    crate::pipeline::push::validate_data_to(&ps.spec).map_err(anyhow::Error::msg)?;
+    let no_labels = BTreeMap::new();
+    let mut stores: Vec<(String, String, BTreeMap<String, String>)> = Vec::new();
+    for r in &ps.spec.secret_store_refs {
+        let kind = r.kind.clone().unwrap_or_else(|| "SecretStore".into());
+        let listed: Vec<(String, BTreeMap<String, String>)> = if kind == "ClusterSecretStore" {
+            m.cluster_stores.iter().map(|s| (s.name_any(), s.labels().clone())).collect()
+        } else {
+            m.stores.iter().filter(|s| s.namespace().as_deref() == Some(ns)).map(|s| (s.name_any(), s.labels().clone())).collect()
+        };
+        match (&r.name, &r.label_selector) {
+            (Some(name), _) => {
+                let labels = listed.iter().find(|(n, _)| n == name).map(|(_, l)| l.clone()).unwrap_or_else(|| no_labels.clone());
+                stores.push((kind, name.clone(), labels));
+            }
+            (None, Some(selector)) => {
+                let selector = Selector::try_from(selector.clone())?;
+                stores.extend(listed.into_iter().filter(|(_, l)| selector.matches(l)).map(|(n, l)| (kind.clone(), n, l)));
+            }
+            (None, None) => anyhow::bail!("a secretStoreRefs entry names neither a store nor a labelSelector"),
+        }
     }
     let mut writes = Vec::new();
-    for store in &ps.spec.secret_store_refs {
-        let store = format!("{}/{}", store.kind.as_deref().unwrap_or("SecretStore"), store.name.as_deref().unwrap_or("(by label)"));
-        for entry in &ps.spec.data {
-            let key = entry.r#match.secret_key.as_deref().filter(|k| !k.is_empty());
-            let value = match key {
-                Some(k) => data.get(k).cloned().ok_or_else(|| anyhow::anyhow!("secret {name} has no key {k}"))?,
-                None => serde_json::to_vec(&data.iter().map(|(k, v)| (k, String::from_utf8_lossy(v))).collect::<BTreeMap<_, _>>())?,
-            };
-            let shown = if reveal { String::from_utf8_lossy(&value).into_owned() } else { format!("<redacted: {} bytes>", value.len()) };
-            let remote = &entry.r#match.remote_ref;
-            writes.push(serde_json::json!({"store": store, "remoteKey": remote.remote_key, "property": remote.property, "value": shown}));
+    for source in sources {
+        let mut data: BTreeMap<String, Vec<u8>> =
+            source.string_data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
+        data.extend(source.data.clone().unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)));
+        if let Some(t) = &ps.spec.template {
+            // As ESO: the template writes over the Secret's own keys, which stay.
+            let merged = crate::api::ExternalSecretTemplate { merge_policy: Some(crate::api::TemplateMergePolicy::Merge), ..t.clone() };
+            let loaded = load_templates(m, &t.template_from, ns)?;
+            data = pipeline::apply_template(&merged, &data, &loaded, &pipeline::RenderLimits::default(), None)
+                .map_err(|e| anyhow::anyhow!("could not render template: {}", e.full))?
+                .data;
+        }
+        for (kind, name, labels) in &stores {
+            let info = crate::pipeline::push::StoreInfo { kind, name, labels };
+            for w in crate::pipeline::push::plan(&ps.spec, &info, &data).map_err(anyhow::Error::msg)? {
+                let shown =
+                    if reveal { String::from_utf8_lossy(&w.value).into_owned() } else { format!("<redacted: {} bytes>", w.value.len()) };
+                let remote = &w.entry.r#match.remote_ref;
+                writes.push(serde_json::json!({"store": format!("{kind}/{name}"), "remoteKey": remote.remote_key, "property": remote.property, "value": shown}));
+            }
         }
     }
     Ok(serde_json::json!({"pushSecret": format!("{ns}/{}", ps.name_any()), "wouldWrite": writes}))
@@ -215,7 +249,7 @@ async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &Hash
     let fetched = pipeline::fetch(&es.spec, &Direct(provider)).await?;
     let shaped = match &es.spec.target.template {
         Some(tpl) => {
-            let loaded = load_templates(m, es, ns)?;
+            let loaded = load_templates(m, &tpl.template_from, ns)?;
             // The author's own files: the full message, `fail` text included.
             pipeline::apply_template(tpl, &fetched.data, &loaded, &pipeline::RenderLimits::default(), None)
                 .map_err(|e| anyhow::anyhow!("could not render template: {}", e.full))?
@@ -225,10 +259,10 @@ async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &Hash
     Ok(crate::controller::desired_secret(es, &shaped))
 }
 
-/// `templateFrom` sources from the input files, in the ExternalSecret's namespace.
-fn load_templates(m: &Manifests, es: &ExternalSecret, ns: &str) -> anyhow::Result<pipeline::LoadedTemplates> {
+/// `templateFrom` sources from the input files, in the object's namespace.
+fn load_templates(m: &Manifests, template_from: &[crate::api::TemplateFrom], ns: &str) -> anyhow::Result<pipeline::LoadedTemplates> {
     let mut loaded = Vec::new();
-    for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
+    for from in template_from {
         let contents: BTreeMap<String, String> = if let Some(cm) = &from.config_map {
             m.config_maps
                 .iter()

@@ -1,6 +1,7 @@
 //! The External Secrets API, group `external-secrets.io`, version `v1`: the same field names,
 //! defaults and status shapes as External Secrets Operator, so existing manifests apply unchanged.
 mod cluster_external_secret;
+mod cluster_push_secret;
 mod common;
 mod external_secret;
 mod provider;
@@ -11,6 +12,7 @@ mod sync_window;
 mod template;
 
 pub use cluster_external_secret::*;
+pub use cluster_push_secret::*;
 pub use common::*;
 pub use external_secret::*;
 pub use provider::*;

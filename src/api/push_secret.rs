@@ -42,7 +42,7 @@ pub struct PushSecretSpec {
     /// Which keys go where.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data: Vec<PushSecretData>,
-    /// Many keys at once, matched by a regular expression (not supported yet: reported).
+    /// Many keys at once: matched by a regular expression, renamed, or bundled into one remote secret.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_to: Vec<PushSecretDataTo>,
     /// Shapes the data before it is pushed, as an ExternalSecret's target template.
@@ -108,7 +108,7 @@ pub struct PushSecretSecret {
     /// The Secret's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Secrets by label (not supported yet: reported).
+    /// Secrets of the PushSecret's namespace by label; each is pushed in turn (name order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
 }
@@ -123,7 +123,8 @@ pub struct PushSecretData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
     pub metadata: Option<serde_json::Value>,
-    /// `None` (default) or `ReverseUnicode` (not supported yet: reported).
+    /// `None` (default) or `ReverseUnicode` (`_U0040_` in a key is read as `@`, undoing an
+    /// ExternalSecret's `Unicode` conversion).
     #[serde(default)]
     pub conversion_strategy: PushSecretConversionStrategy,
 }
@@ -148,27 +149,35 @@ pub struct PushSecretRemoteRef {
     pub property: Option<String>,
 }
 
-/// Many keys to push, matched by a regular expression (not supported yet: reported).
+/// Many keys to push: each matched key to a remote secret of its own (renamed by `rewrite`), or
+/// all of them as one JSON object to `remoteKey`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PushSecretDataTo {
+    /// The store this entry writes to (required): a name listed in `secretStoreRefs`, or labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_ref: Option<PushSecretStoreRef>,
+    /// Bundle every matched key into this one remote secret as a JSON object (no `rewrite` then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_key: Option<String>,
+    /// Which keys; all when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#match: Option<PushSecretDataToMatch>,
+    /// Renames of the matched keys, applied in order (per-key mode only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrite: Vec<ExternalSecretRewrite>,
+    /// Provider-specific options, as in `data[].metadata`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
     pub metadata: Option<serde_json::Value>,
+    /// `None` (default) or `ReverseUnicode`, applied to the keys before matching.
     #[serde(default)]
     pub conversion_strategy: PushSecretConversionStrategy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct PushSecretDataToMatch {
+    /// A regular expression the source keys must match; all keys when empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regexp: Option<String>,
 }

@@ -1,19 +1,20 @@
-//! ClusterExternalSecret: one ExternalSecret per selected namespace, each with a controller
-//! ownerReference to the ClusterExternalSecret (so the garbage collector removes them with it).
-//! An ExternalSecret it does not own is never overwritten; namespaces that stop matching lose
-//! theirs. Namespaces are watched (metadata), so a relabelled namespace is handled at once.
-use std::collections::{BTreeMap, BTreeSet};
+//! ClusterExternalSecret: one ExternalSecret per selected namespace (see [`super::fan_out`] for
+//! ownership, removal and renames). Namespaces are watched (metadata), so a relabelled namespace
+//! is handled at once.
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::core::{PartialObjectMeta, Selector, SelectorExt};
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::Store;
 use kube::{Resource, ResourceExt};
 
 use super::Error;
+use super::decode::{Decoded, Undecodable, split};
+use super::fan_out::{self, Fleet, NAMESPACES_FAILED, Outcome};
 use crate::api::{
     ClusterExternalSecret, ClusterExternalSecretNamespaceFailure, ClusterExternalSecretStatus, ClusterExternalSecretStatusCondition,
     ExternalSecret, FORCE_SYNC_ANNOTATION,
@@ -22,8 +23,6 @@ use crate::metrics::Metrics;
 
 /// The field manager of the ExternalSecrets a ClusterExternalSecret writes.
 const FIELD_MANAGER: &str = "sesame.external-secrets.io/clusterexternalsecret";
-/// ESO's condition message when any namespace failed.
-const NAMESPACES_FAILED: &str = "one or more namespaces failed";
 /// How often namespaces are listed again when `refreshTime` is not set (ESO's default).
 const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
 
@@ -34,28 +33,11 @@ pub struct CesContext {
     pub namespaces: Store<PartialObjectMeta<Namespace>>,
 }
 
-/// Whether `es` is the ExternalSecret this ClusterExternalSecret created (ESO checks the owner's
-/// kind and name).
-fn owned_by(es: &ExternalSecret, ces: &ClusterExternalSecret) -> bool {
-    es.owner_references().iter().any(|o| o.kind == "ClusterExternalSecret" && o.name == ces.name_any())
-}
-
-/// The namespaces `ces` selects now: by name or by any label selector, never a terminating one.
+/// The namespaces `ces` selects now.
 fn selected(ces: &ClusterExternalSecret, namespaces: &Store<PartialObjectMeta<Namespace>>) -> Result<BTreeSet<String>, String> {
     let spec = &ces.spec;
-    let selectors = spec
-        .namespace_selector
-        .iter()
-        .chain(&spec.namespace_selectors)
-        .map(|s| Selector::try_from(s.clone()).map_err(|e| format!("invalid namespace selector: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(namespaces
-        .state()
-        .iter()
-        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
-        .filter(|ns| spec.namespaces.contains(&ns.name_any()) || selectors.iter().any(|s| s.matches(ns.labels())))
-        .map(|ns| ns.name_any())
-        .collect())
+    let selectors: Vec<_> = spec.namespace_selector.iter().chain(&spec.namespace_selectors).collect();
+    fan_out::selected(&spec.namespaces, &selectors, namespaces)
 }
 
 /// The ExternalSecret to write into `namespace`.
@@ -77,35 +59,6 @@ fn child(ces: &ClusterExternalSecret, name: &str, namespace: &str) -> serde_json
     })
 }
 
-/// Deletes the ExternalSecret `name` in `namespace` if this ClusterExternalSecret owns it.
-async fn delete_owned(client: &kube::Client, ces: &ClusterExternalSecret, name: &str, namespace: &str) -> Result<(), String> {
-    let api: Api<ExternalSecret> = Api::namespaced(client.clone(), namespace);
-    match api.get_opt(name).await {
-        Ok(Some(es)) if owned_by(&es, ces) => match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
-            Err(e) => Err(format!("could not delete ExternalSecret {name}: {e}")),
-        },
-        Ok(_) => Ok(()),
-        Err(e) => Err(format!("could not read ExternalSecret {name}: {e}")),
-    }
-}
-
-/// Creates or updates the ExternalSecret in `namespace`, unless someone else's is there.
-async fn provision(client: &kube::Client, ces: &ClusterExternalSecret, name: &str, namespace: &str) -> Result<(), String> {
-    let api: Api<ExternalSecret> = Api::namespaced(client.clone(), namespace);
-    match api.get_opt(name).await {
-        Ok(Some(existing)) if !owned_by(&existing, ces) => return Err("external secret already exists in namespace".into()),
-        Ok(_) => {}
-        Err(e) => return Err(format!("could not get existing ExternalSecret: {e}")),
-    }
-    let body = child(ces, name, namespace);
-    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body))
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("could not create or update ExternalSecret: {e}"))
-}
-
 pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<CesContext>) -> Result<Action, Error> {
     let started = Instant::now();
     if ces.meta().deletion_timestamp.is_some() {
@@ -118,36 +71,16 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<CesContext>) ->
     };
     let old = ces.status.clone().unwrap_or_default();
     let name = ces.spec.external_secret_name.clone().unwrap_or_else(|| ces.name_any());
-    let mut failed: BTreeMap<String, String> = BTreeMap::new();
-    // A renamed ExternalSecret: the old ones go.
-    if let Some(previous) = old.external_secret_name.as_ref().filter(|p| **p != name) {
-        for ns in &old.provisioned_namespaces {
-            if let Err(e) = delete_owned(&ctx.client, &ces, previous, ns).await {
-                failed.insert(ns.clone(), e);
-            }
-        }
-    }
-    let mut provisioned = Vec::new();
-    match selected(&ces, &ctx.namespaces) {
-        Err(e) => {
-            failed.insert("unknown".into(), e);
-        }
-        Ok(targets) => {
-            for ns in old.provisioned_namespaces.iter().filter(|ns| !targets.contains(*ns)) {
-                if let Err(e) = delete_owned(&ctx.client, &ces, &name, ns).await {
-                    failed.insert(ns.clone(), e);
-                }
-            }
-            for ns in &targets {
-                match provision(&ctx.client, &ces, &name, ns).await {
-                    Ok(()) => provisioned.push(ns.clone()),
-                    Err(e) => {
-                        failed.insert(ns.clone(), e);
-                    }
-                }
-            }
-        }
-    }
+    let fleet = Fleet {
+        client: &ctx.client,
+        owner_kind: "ClusterExternalSecret",
+        owner_name: ces.name_any(),
+        noun: "external secret",
+        field_manager: FIELD_MANAGER,
+    };
+    let previous = old.external_secret_name.as_deref().map(|p| (p, old.provisioned_namespaces.as_slice()));
+    let Outcome { provisioned, failed } =
+        fleet.sync::<ExternalSecret>(&name, previous, selected(&ces, &ctx.namespaces), |ns| child(&ces, &name, ns)).await;
     let ready = failed.is_empty();
     let condition = ClusterExternalSecretStatusCondition {
         type_: "Ready".into(),
@@ -184,13 +117,15 @@ pub fn error_policy(_ces: Arc<ClusterExternalSecret>, _error: &Error, _ctx: Arc<
     Action::requeue(Duration::from_secs(10))
 }
 
-/// The ClusterExternalSecret controller, until `shutdown`: ClusterExternalSecrets, Namespaces
+/// The ClusterExternalSecret controller, until `shutdown`: ClusterExternalSecrets (each decoded on
+/// its own; an undecodable one goes to `undecodable`), Namespaces
 /// (metadata; any change re-evaluates every ClusterExternalSecret, there are few) and the
 /// ExternalSecrets they own (metadata; an edited or deleted one is restored at once).
 pub async fn run(
     client: kube::Client,
     metrics: Arc<Metrics>,
     concurrency: u16,
+    undecodable: tokio::sync::mpsc::UnboundedSender<Undecodable>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     use futures::StreamExt;
@@ -206,8 +141,7 @@ pub async fn run(
         .touched_objects();
     let (ces_reader, ces_writer) = reflector::store::<ClusterExternalSecret>();
     let forget = metrics.clone();
-    let ces_stream = watcher(Api::<ClusterExternalSecret>::all(client.clone()), wc.clone())
-        .default_backoff()
+    let ces_stream = split(watcher(Api::<Decoded<ClusterExternalSecret>>::all(client.clone()), wc.clone()).default_backoff(), undecodable)
         .modify(|ces| ces.managed_fields_mut().clear())
         .reflect(ces_writer)
         .inspect(move |ev| {

@@ -11,7 +11,7 @@ use kube::runtime::watcher;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{ClusterSecretStore, Condition, ExternalSecret, SecretStore};
+use crate::api::{ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, Condition, ExternalSecret, PushSecret, SecretStore};
 
 /// An object of kind `K` as the apiserver sent it: decoded, or why not.
 #[derive(Debug, Clone)]
@@ -145,6 +145,28 @@ impl Watched for ClusterSecretStore {
     fn locate(raw: &serde_json::Value) -> Option<(String, String)> {
         let err = serde_path_to_error::deserialize::<_, crate::api::SecretStoreSpec>(raw.get("spec")?).err()?;
         Some((format!("spec.{}", err.path()), err.inner().to_string()))
+    }
+}
+
+impl Watched for ClusterExternalSecret {
+    fn stand_in(metadata: ObjectMeta) -> Self {
+        let spec = serde_json::from_value(serde_json::json!({"externalSecretSpec": {}})).expect("an empty ExternalSecret spec decodes");
+        ClusterExternalSecret { metadata, spec, status: None }
+    }
+}
+
+impl Watched for PushSecret {
+    fn stand_in(metadata: ObjectMeta) -> Self {
+        let spec = serde_json::from_value(serde_json::json!({"secretStoreRefs": [], "selector": {}})).expect("a minimal PushSecret spec");
+        PushSecret { metadata, spec, status: None }
+    }
+}
+
+impl Watched for ClusterPushSecret {
+    fn stand_in(metadata: ObjectMeta) -> Self {
+        let spec = serde_json::from_value(serde_json::json!({"pushSecretSpec": {"secretStoreRefs": [], "selector": {}}}))
+            .expect("a minimal ClusterPushSecret spec");
+        ClusterPushSecret { metadata, spec, status: None }
     }
 }
 

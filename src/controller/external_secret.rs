@@ -15,8 +15,8 @@ use sha2::Digest;
 use super::due::{Due, Schedule, due};
 use super::{Context, Error, Synced, store, target};
 use crate::api::{
-    CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, RefreshPolicy, SOURCES_ANNOTATION,
-    SecretBinding, set_condition,
+    CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
+    RefreshPolicy, SOURCES_ANNOTATION, SecretBinding, set_condition,
 };
 use crate::fetch::{Prioritized, Priority};
 use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
@@ -213,7 +213,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     }
     let shaped = match &es.spec.target.template {
         Some(tpl) => {
-            let loaded = load_templates(ctx, es).await?;
+            let loaded = load_templates(ctx, &es.namespace().unwrap_or_default(), tpl).await?;
             ctx.renders.render(es, tpl, &fetched.data, &loaded).await?
         }
         None => Shaped::plain(fetched.data.clone()),
@@ -292,17 +292,17 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     Ok(intact)
 }
 
-/// The templates `templateFrom` names, read from the ExternalSecret's namespace only.
-async fn load_templates(ctx: &Context, es: &ExternalSecret) -> Result<LoadedTemplates, Error> {
-    let namespace = es.namespace().unwrap_or_default();
+/// The templates `templateFrom` names, read from the object's own namespace only (an
+/// ExternalSecret's target template, a PushSecret's template).
+pub(super) async fn load_templates(ctx: &Context, namespace: &str, template: &ExternalSecretTemplate) -> Result<LoadedTemplates, Error> {
     let mut loaded = Vec::new();
-    for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
+    for from in &template.template_from {
         let contents = if let Some(cm) = &from.config_map {
-            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+            let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
             let found = api.get_opt(&cm.name).await?.ok_or_else(|| Error::TemplateSource(format!("configmap {} not found", cm.name)))?;
             found.data.unwrap_or_default()
         } else if let Some(sec) = &from.secret {
-            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
             let found = api.get_opt(&sec.name).await?.ok_or_else(|| Error::TemplateSource(format!("secret {} not found", sec.name)))?;
             let mut out = std::collections::BTreeMap::new();
             for (k, v) in found.data.unwrap_or_default() {

@@ -1,10 +1,12 @@
 //! The controllers: ExternalSecret (sync) and SecretStore / ClusterSecretStore (validation).
 mod cluster_external_secret;
+mod cluster_push_secret;
 mod decode;
 mod due;
 mod error;
 mod external_secret;
 mod fairness;
+mod fan_out;
 mod invalid;
 mod memory;
 mod push_secret;

@@ -1,14 +1,15 @@
-//! PushSecret: write the keys of a Secret of the PushSecret's namespace to stores that can write,
-//! through the same client cache and budgets as reads. What was written is recorded in
+//! PushSecret: write the keys of Secrets of the PushSecret's namespace (by name or by labels) to
+//! stores that can write, through the same client cache and budgets as reads. What goes where is
+//! planned by [`crate::pipeline::push`] (data, dataTo, conversion). What was written is recorded in
 //! `status.syncedPushSecrets`; with `deletionPolicy: Delete` exactly that is deleted when an entry
 //! or the PushSecret goes away (a finalizer holds the PushSecret until then). A failure never
 //! deletes anything.
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
@@ -16,12 +17,15 @@ use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use sesame_provider_core::{Capabilities, PushRef};
 
+use super::decode::{Decoded, Undecodable, split};
 use super::{Context, Error, store};
 use crate::api::{
-    AnyStore, Condition, PushSecret, PushSecretConversionStrategy, PushSecretData, PushSecretDeletionPolicy, PushSecretStoreRef,
-    PushSecretUpdatePolicy, set_condition,
+    AnyStore, Condition, ExternalSecretTemplate, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretStoreRef,
+    PushSecretUpdatePolicy, TemplateMergePolicy, set_condition,
 };
 use crate::fetch::StoreClient;
+use crate::metrics::StoreLabels;
+use crate::pipeline::push::{self, PlannedWrite, StoreInfo, status_key};
 
 /// ESO's finalizer on PushSecrets whose deletionPolicy is Delete.
 pub const FINALIZER: &str = "pushsecret.externalsecrets.io/finalizer";
@@ -30,15 +34,6 @@ pub const FINALIZER: &str = "pushsecret.externalsecrets.io/finalizer";
 const FIRST_VERDICT_PENDING: &str = "a store's first validation is pending";
 
 type Synced = BTreeMap<String, BTreeMap<String, PushSecretData>>;
-
-/// The status key of one entry: the remote key, and the property when one is named.
-fn entry_key(data: &PushSecretData) -> String {
-    let r = &data.r#match.remote_ref;
-    match r.property.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => format!("{}/{p}", r.remote_key),
-        None => r.remote_key.clone(),
-    }
-}
 
 fn push_ref(data: &PushSecretData) -> PushRef {
     let r = &data.r#match.remote_ref;
@@ -94,61 +89,74 @@ fn kind_of(r: &PushSecretStoreRef) -> &str {
     r.kind.as_deref().unwrap_or("SecretStore")
 }
 
-/// The source data: the Secret's keys, shaped by the template when there is one.
-async fn source(ctx: &Context, ps: &PushSecret) -> Result<BTreeMap<String, Vec<u8>>, String> {
+/// The source Secrets, by name or by label selector (in name order), each shaped by the template
+/// when there is one.
+async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<BTreeMap<String, Vec<u8>>>, String> {
     let selector = &ps.spec.selector;
     if selector.generator_ref.is_some() {
         return Err("selector.generatorRef is not supported yet".into());
     }
-    let Some(name): Option<String> = selector.secret.as_ref().and_then(|s| s.name.clone()) else {
-        return Err("selector.secret.name is required (a label selector is not supported yet)".into());
-    };
     let namespace = ps.namespace().unwrap_or_default();
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
-        .get_opt(&name)
-        .await
-        .map_err(|e| format!("reading source secret {name}: {e}"))?
-        .ok_or_else(|| format!("source secret {name} not found"))?;
-    let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-    match &ps.spec.template {
-        None => Ok(data),
-        Some(t) if !t.template_from.is_empty() => Err("template.templateFrom is not supported in PushSecret yet".into()),
-        Some(t) => ctx
-            .renders
-            .render_as(("PushSecret", namespace, ps.name_any()), t, &data, &Vec::new())
-            .await
-            .map(|shaped| shaped.data)
-            .map_err(|e| format!("the template could not be rendered: {}", e.summary)),
-    }
-}
-
-/// The bytes one entry pushes: one key, or the whole Secret as a JSON object of strings.
-fn value_of(data: &PushSecretData, source: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, String> {
-    if data.conversion_strategy == PushSecretConversionStrategy::ReverseUnicode {
-        return Err("conversionStrategy ReverseUnicode is not supported yet".into());
-    }
-    match data.r#match.secret_key.as_deref().filter(|k| !k.is_empty()) {
-        Some(key) => source.get(key).cloned().ok_or_else(|| format!("source secret has no key {key}")),
-        None => {
-            let map: BTreeMap<&String, String> = source.iter().map(|(k, v)| (k, String::from_utf8_lossy(v).into_owned())).collect();
-            serde_json::to_vec(&map).map_err(|e| e.to_string())
+    let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
+    let secret = selector.secret.as_ref();
+    let found: Vec<Secret> = match (secret.and_then(|s| s.name.clone()).filter(|n| !n.is_empty()), secret.and_then(|s| s.selector.as_ref()))
+    {
+        (Some(name), _) => vec![
+            api.get_opt(&name)
+                .await
+                .map_err(|e| format!("reading source secret {name}: {e}"))?
+                .ok_or_else(|| format!("source secret {name} not found"))?,
+        ],
+        (None, Some(labels)) => {
+            let labels = Selector::try_from(labels.clone()).map_err(|e| format!("invalid selector.secret.selector: {e}"))?;
+            let mut list =
+                api.list(&ListParams::default().labels_from(&labels)).await.map_err(|e| format!("listing source secrets: {e}"))?.items;
+            if list.is_empty() {
+                // Not "nothing to push": that would forget (and under Delete, delete) what was pushed.
+                return Err("no Secret matches selector.secret.selector".into());
+            }
+            list.sort_by_key(|s| s.name_any());
+            list
         }
+        (None, None) => return Err("selector.secret needs a name or a selector".into()),
+    };
+    let loaded = match &ps.spec.template {
+        Some(t) => super::external_secret::load_templates(ctx, &namespace, t).await.map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for secret in found {
+        let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+        let Some(t) = &ps.spec.template else {
+            out.push(data);
+            continue;
+        };
+        // As ESO: the template writes over the Secret's own keys, which stay.
+        let merged = ExternalSecretTemplate { merge_policy: Some(TemplateMergePolicy::Merge), ..t.clone() };
+        let shaped = ctx
+            .renders
+            .render_as(("PushSecret", namespace.clone(), ps.name_any()), &merged, &data, &loaded)
+            .await
+            .map_err(|e| format!("the template could not be rendered: {}", e.summary))?;
+        out.push(shaped.data);
     }
+    Ok(out)
 }
 
-/// Pushes every entry to every store; returns what is now pushed (what was already recorded and
-/// is still wanted is kept even when a later call fails), or the first error.
+/// Pushes every planned write of every source Secret to every store; returns what is now pushed
+/// (what was already recorded and is still wanted is kept even when a later call fails), or the
+/// first error.
 async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced) -> (Synced, Result<(), String>) {
     let namespace = ps.namespace().unwrap_or_default();
     let mut synced = Synced::new();
+    if let Err(e) = push::validate_data_to(&ps.spec) {
+        return (old.clone(), Err(e));
+    }
     let targets = match stores(ctx, ps).await {
         Ok(t) => t,
         Err(e) => return (old.clone(), Err(e)),
     };
-    if !ps.spec.data_to.is_empty() {
-        return (old.clone(), Err("dataTo is not supported yet".into()));
-    }
-    let data = match source(ctx, ps).await {
+    let sources = match sources(ctx, ps).await {
         Ok(d) => d,
         Err(e) => return (old.clone(), Err(e)),
     };
@@ -160,29 +168,48 @@ async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced) -> (Synced, Resu
         if client.batcher.provider().capabilities() != Capabilities::ReadWrite {
             return (old.clone(), Err(format!("{key} is ReadOnly: its provider cannot push")));
         }
+        let labels = store_labels(&store, &namespace);
+        let store_labels_now = store.meta().labels.clone().unwrap_or_default();
+        let info = StoreInfo { kind: &labels.kind, name: &labels.store, labels: &store_labels_now };
         let recorded = old.get(&key).cloned().unwrap_or_default();
-        let entries = synced.entry(key.clone()).or_default();
-        for entry in &ps.spec.data {
-            let value = match value_of(entry, &data) {
-                Ok(v) => v,
+        synced.entry(key.clone()).or_default();
+        for data in &sources {
+            let writes = match push::plan(&ps.spec, &info, data) {
+                Ok(w) => w,
                 Err(e) => return (merge(synced, old), Err(e)),
             };
-            let remote = push_ref(entry);
-            if ps.spec.update_policy == PushSecretUpdatePolicy::IfNotExists && !recorded.contains_key(&entry_key(entry)) {
-                match client.batcher.call(|p| async move { p.secret_exists(&remote).await }).await {
-                    Ok(true) => continue,
-                    Ok(false) => {}
-                    Err(e) => return (merge(synced, old), Err(format!("{key}: {e}"))),
+            for PlannedWrite { entry, value } in writes {
+                if ps.spec.update_policy == PushSecretUpdatePolicy::IfNotExists && !recorded.contains_key(&status_key(&entry)) {
+                    let remote = push_ref(&entry);
+                    let exists = client.batcher.call(|p| async move { p.secret_exists(&remote).await }).await;
+                    ctx.metrics.store_write(&labels, "exists", exists.is_ok());
+                    match exists {
+                        Ok(true) => continue,
+                        Ok(false) => {}
+                        Err(e) => return (merge(synced, old), Err(format!("{key}: {e}"))),
+                    }
                 }
+                let remote = push_ref(&entry);
+                let pushed = client.batcher.call(|p| async move { p.push_secret(&remote, &value).await }).await;
+                ctx.metrics.store_write(&labels, "push", pushed.is_ok());
+                if let Err(e) = pushed {
+                    return (merge(synced, old), Err(format!("{key}: pushing {}: {e}", status_key(&entry))));
+                }
+                synced.entry(key.clone()).or_default().insert(status_key(&entry), entry);
             }
-            let remote = push_ref(entry);
-            if let Err(e) = client.batcher.call(|p| async move { p.push_secret(&remote, &value).await }).await {
-                return (merge(synced, old), Err(format!("{key}: pushing {}: {e}", entry_key(entry))));
-            }
-            entries.insert(entry_key(entry), entry.clone());
         }
     }
     (synced, Ok(()))
+}
+
+/// The per-store series labels of a store.
+fn store_labels(store: &AnyStore, namespace: &str) -> StoreLabels {
+    let cluster = matches!(store, AnyStore::Cluster(_));
+    StoreLabels {
+        kind: store.kind().as_str().to_string(),
+        namespace: if cluster { String::new() } else { namespace.to_string() },
+        store: store.meta().name.clone().unwrap_or_default(),
+    }
 }
 
 /// After a failure: what was pushed now, plus what had been recorded before (still ours).
@@ -211,11 +238,14 @@ async fn delete_dropped(ctx: &Context, ps: &PushSecret, old: &Synced, now: &Sync
             return Err(format!("{store_key} no longer exists: what was pushed to it cannot be deleted"));
         };
         let client = ctx.clients.get(&store, Some(&namespace)).await.map_err(|e| format!("{store_key}: {e}"))?;
+        let labels = store_labels(&store, &namespace);
         for entry in dropped {
             let remote = push_ref(entry);
-            if let Err(e) = client.batcher.call(|p| async move { p.delete_secret(&remote).await }).await {
-                kept.entry(store_key.clone()).or_default().insert(entry_key(entry), entry.clone());
-                return Err(format!("{store_key}: deleting {}: {e}", entry_key(entry)));
+            let deleted = client.batcher.call(|p| async move { p.delete_secret(&remote).await }).await;
+            ctx.metrics.store_write(&labels, "delete", deleted.is_ok());
+            if let Err(e) = deleted {
+                kept.entry(store_key.clone()).or_default().insert(status_key(entry), entry.clone());
+                return Err(format!("{store_key}: deleting {}: {e}", status_key(entry)));
             }
         }
     }
@@ -241,6 +271,17 @@ pub async fn reconcile(ps: Arc<PushSecret>, ctx: Arc<Context>) -> Result<Action,
     if !ctx.caches_ready.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
+    let started = Instant::now();
+    let (name, namespace) = (ps.name_any(), ps.namespace().unwrap_or_default());
+    let mut ready = None;
+    let action = reconcile_inner(&ps, &ctx, &mut ready).await;
+    ctx.metrics.ps_reconciled(&name, &namespace, ready, started.elapsed());
+    action
+}
+
+/// `ready` is set to the Ready status written, when one is.
+async fn reconcile_inner(ps: &Arc<PushSecret>, ctx: &Arc<Context>, ready: &mut Option<bool>) -> Result<Action, Error> {
+    let (ps, ctx) = (ps.clone(), ctx.clone());
     let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER);
     let old = ps.status.clone().unwrap_or_default();
     if ps.meta().deletion_timestamp.is_some() {
@@ -283,6 +324,7 @@ pub async fn reconcile(ps: Arc<PushSecret>, ctx: Arc<Context>) -> Result<Action,
         }
         Err(e) => Condition::ready(false, "Errored", e.clone()),
     };
+    *ready = Some(result.is_ok());
     set_condition(&mut status.conditions, condition, &now);
     if let Err(e) = &result {
         let event =
@@ -326,6 +368,16 @@ fn synced_patch(old: &Synced, new: &Synced) -> serde_json::Value {
     patch
 }
 
+/// Whether `ps` reads the Secret `name` with these labels (by name, or by label selector).
+fn reads(ps: &PushSecret, name: &str, labels: &BTreeMap<String, String>) -> bool {
+    let Some(secret) = &ps.spec.selector.secret else { return false };
+    match (secret.name.as_deref().filter(|n| !n.is_empty()), &secret.selector) {
+        (Some(n), _) => n == name,
+        (None, Some(selector)) => Selector::try_from(selector.clone()).is_ok_and(|s| s.matches(labels)),
+        (None, None) => false,
+    }
+}
+
 pub fn error_policy(_ps: Arc<PushSecret>, _error: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(10))
 }
@@ -336,6 +388,7 @@ pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<String>,
     concurrency: u16,
+    undecodable: tokio::sync::mpsc::UnboundedSender<Undecodable>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     use futures::StreamExt;
@@ -343,13 +396,22 @@ pub async fn run(
     use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
 
     let client = ctx.client.clone();
-    let (api, secrets): (Api<PushSecret>, Api<PartialObjectMeta<Secret>>) = match &namespace {
+    let (api, secrets): (Api<Decoded<PushSecret>>, Api<PartialObjectMeta<Secret>>) = match &namespace {
         Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
         None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     let wc = watcher::Config::default();
     let (reader, writer) = reflector::store::<PushSecret>();
-    let stream = watcher(api, wc.clone()).default_backoff().modify(|ps| ps.managed_fields_mut().clear()).reflect(writer).applied_objects();
+    let forget = ctx.metrics.clone();
+    let stream = split(watcher(api, wc.clone()).default_backoff(), undecodable)
+        .modify(|ps| ps.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect(move |ev| {
+            if let Ok(watcher::Event::Delete(ps)) = ev {
+                forget.ps_deleted(&ps.name_any(), &ps.namespace().unwrap_or_default());
+            }
+        })
+        .applied_objects();
     let sources = watcher(secrets, wc).default_backoff().touched_objects();
     let by_source = reader.clone();
     Controller::for_stream(stream, reader)
@@ -359,7 +421,7 @@ pub async fn run(
             by_source
                 .state()
                 .iter()
-                .filter(|ps| ps.namespace() == ns && ps.spec.selector.secret.as_ref().and_then(|s| s.name.as_ref()) == Some(&name))
+                .filter(|ps| ps.namespace() == ns && reads(ps, &name, secret.labels()))
                 .map(|ps| ObjectRef::from_obj(&**ps))
                 .collect::<Vec<_>>()
         })

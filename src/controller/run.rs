@@ -19,7 +19,9 @@ use super::external_secret::{error_policy, reconcile};
 use super::invalid::{Reporting, report};
 use super::store::{reconcile_cluster_store, reconcile_store, store_error_policy};
 use super::{Config, Context};
-use crate::api::{ClusterSecretStore, ExternalSecret, MANAGED_LABEL, SecretStore, StoreKind};
+use crate::api::{
+    ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, MANAGED_LABEL, PushSecret, SecretStore, StoreKind,
+};
 use crate::fetch::{BudgetLimits, ClientCache};
 use crate::metrics::Metrics;
 
@@ -86,6 +88,9 @@ pub async fn run(
     let (bad_stores, bad_stores_rx) = tokio::sync::mpsc::unbounded_channel();
     let (bad_cluster_stores, bad_cluster_stores_rx) = tokio::sync::mpsc::unbounded_channel();
     let (bad_external_secrets, bad_external_secrets_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (bad_ces, bad_ces_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (bad_push_secrets, bad_push_secrets_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (bad_cps, bad_cps_rx) = tokio::sync::mpsc::unbounded_channel();
     let store_watch = split(watcher(api::<Decoded<SecretStore>>(&client, ns), wc.clone()).default_backoff(), bad_stores)
         .modify(trim)
         .reflect_shared(stores_writer)
@@ -248,11 +253,20 @@ pub async fn run(
             Reporting::of::<SecretStore>("InvalidProviderConfig", "InvalidProviderConfig"),
             Reporting::of::<ClusterSecretStore>("InvalidProviderConfig", "InvalidProviderConfig"),
         );
-        let all = futures::future::join3(
-            report(ctx.clone(), es, bad_external_secrets_rx, listed.clone()),
-            report(ctx.clone(), ss, bad_stores_rx, listed.clone()),
-            report(ctx.clone(), css, bad_cluster_stores_rx, listed),
+        // ESO's PushSecret-family objects fail with reason Errored.
+        let (ces, ps, cps) = (
+            Reporting::of::<ClusterExternalSecret>("Errored", "Errored"),
+            Reporting::of::<PushSecret>("Errored", "Errored"),
+            Reporting::of::<ClusterPushSecret>("Errored", "Errored"),
         );
+        let all = futures::future::join_all([
+            report(ctx.clone(), es, bad_external_secrets_rx, listed.clone()).boxed(),
+            report(ctx.clone(), ss, bad_stores_rx, listed.clone()).boxed(),
+            report(ctx.clone(), css, bad_cluster_stores_rx, listed.clone()).boxed(),
+            report(ctx.clone(), ces, bad_ces_rx, listed.clone()).boxed(),
+            report(ctx.clone(), ps, bad_push_secrets_rx, listed.clone()).boxed(),
+            report(ctx.clone(), cps, bad_cps_rx, listed).boxed(),
+        ]);
         let shutdown = shutdown.clone();
         async move {
             tokio::select! {
@@ -315,14 +329,20 @@ pub async fn run(
             _ = shutdown.clone() => {}
         }
     };
-    // ClusterExternalSecrets write ExternalSecrets into many namespaces: cluster-wide installs only.
+    // ClusterExternalSecrets and ClusterPushSecrets write into many namespaces: cluster-wide
+    // installs only.
     let ces_ctrl = async {
         if opts.namespace.is_none() {
-            super::cluster_external_secret::run(client.clone(), metrics.clone(), opts.concurrency, shutdown.clone()).await;
+            let (c, m) = (client.clone(), metrics.clone());
+            tokio::join!(
+                super::cluster_external_secret::run(c.clone(), m.clone(), opts.concurrency, bad_ces, shutdown.clone()),
+                super::cluster_push_secret::run(c, m, opts.concurrency, bad_cps, shutdown.clone()),
+            );
         }
     }
     .boxed();
-    let push_ctrl = super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, shutdown.clone()).boxed();
+    let push_ctrl =
+        super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, bad_push_secrets, shutdown.clone()).boxed();
     tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, push_ctrl, readiness, shutdown_watches, reporters);
     ctx.clients.close().await;
 }

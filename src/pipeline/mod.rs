@@ -6,6 +6,7 @@ mod hash;
 pub mod keys;
 mod merge;
 mod privileged;
+pub mod push;
 mod rewrite;
 mod templating;
 #[cfg(test)]

@@ -87,3 +87,33 @@ spec:
     let (ok, out, _) = sesame(&["render", "-f", dir.to_str().unwrap(), "--reveal"]);
     assert!(ok && out.contains("value: hunter2-pushed"), "{out}");
 }
+
+#[test]
+fn render_expands_a_push_secrets_data_to_as_the_controller_would() {
+    let dir = std::env::temp_dir().join(format!("sesame-cli-push-datato-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifests = r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: src, namespace: team, labels: {push: "yes"}}
+stringData: {db-user: app, db-pass: hunter2-bulk, other: x}
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: PushSecret
+metadata: {name: bulk, namespace: team}
+spec:
+  secretStoreRefs: [{name: vault}]
+  selector: {secret: {selector: {matchLabels: {push: "yes"}}}}
+  dataTo:
+    - storeRef: {name: vault}
+      match: {regexp: "^db-"}
+      rewrite: [{regexp: {source: "^db-", target: "app/"}}]
+"#;
+    std::fs::write(dir.join("push.yaml"), manifests).unwrap();
+    let (ok, out, err) = sesame(&["render", "-f", dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for expected in ["pushSecret: team/bulk", "remoteKey: app/user", "remoteKey: app/pass", "store: SecretStore/vault"] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("other") && !out.contains("hunter2-bulk"), "unmatched key or a value in\n{out}");
+}

@@ -14,6 +14,7 @@ const SS: &str = "secretstores.external-secrets.io";
 const CSS: &str = "clustersecretstores.external-secrets.io";
 const CES: &str = "clusterexternalsecrets.external-secrets.io";
 const PS: &str = "pushsecrets.external-secrets.io";
+const CPS: &str = "clusterpushsecrets.external-secrets.io";
 
 /// Where a question is asked.
 #[derive(Clone, Copy)]
@@ -138,6 +139,7 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
     expect(&dev, false, "update", SS, Scope::Ns(&dev_ns.0), None);
     expect(&dev, false, "create", CSS, Scope::Cluster, None);
     expect(&dev, false, "create", CES, Scope::Cluster, None);
+    expect(&dev, false, "create", CPS, Scope::Cluster, None);
     expect(&dev, false, "create", ES, Scope::Ns(&ctrl.0), None);
 
     // Really, as the developer.
@@ -211,14 +213,15 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     for verb in ["get", "list", "watch"] {
         expect(&sa, true, verb, "namespaces", Scope::Cluster, None);
         expect(&sa, true, verb, CES, Scope::Cluster, None);
+        expect(&sa, true, verb, CPS, Scope::Cluster, None);
     }
     expect(&sa, true, "patch", CES, Scope::Cluster, Some("status"));
+    expect(&sa, true, "patch", CPS, Scope::Cluster, Some("status"));
     // PushSecrets: read, finalizer (patch), status.
     for verb in ["get", "list", "watch", "patch"] {
         expect(&sa, true, verb, PS, all, None);
     }
     expect(&sa, true, "patch", PS, all, Some("status"));
-    expect(&sa, false, "create", PS, app, None);
     expect(&sa, false, "update", "namespaces", Scope::Cluster, None);
     // Template ConfigMaps are watched (metadata) so a change re-renders at once.
     for verb in ["get", "list", "watch"] {
@@ -227,14 +230,18 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     expect(&sa, true, "create", "leases.coordination.k8s.io", own, None);
     expect(&sa, true, "update", "leases.coordination.k8s.io/sesame-leader", own, None);
 
-    // The ExternalSecrets of ClusterExternalSecrets, by server-side apply.
+    // The ExternalSecrets of ClusterExternalSecrets and the PushSecrets of ClusterPushSecrets, by
+    // server-side apply.
     for verb in ["create", "patch", "delete"] {
         expect(&sa, true, verb, ES, app, None);
+        expect(&sa, true, verb, PS, app, None);
     }
     // What it has no business doing.
     expect(&sa, false, "update", ES, app, None);
+    expect(&sa, false, "update", PS, app, None);
     for verb in ["create", "update", "patch", "delete"] {
         expect(&sa, false, verb, CES, Scope::Cluster, None);
+        expect(&sa, false, verb, CPS, Scope::Cluster, None);
         expect(&sa, false, verb, SS, app, None);
         expect(&sa, false, verb, CSS, Scope::Cluster, None);
     }

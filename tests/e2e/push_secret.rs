@@ -34,7 +34,7 @@ async fn apply_push(scene: &Scene, body: Value) {
 
 async fn ready(scene: &Scene, sesame: &Sesame, name: &str, status: &str) -> PushSecret {
     let api: Api<PushSecret> = Api::namespaced(scene.client.clone(), &scene.ns);
-    let ok = eventually(Duration::from_secs(30), || async {
+    let ok = eventually(Duration::from_secs(60), || async {
         let ps = api.get(name).await.unwrap();
         ps.status.iter().flat_map(|s| &s.conditions).any(|c| c.type_ == "Ready" && c.status == status)
     })
@@ -77,7 +77,7 @@ async fn a_push_secret_round_trips_follows_its_source_and_deletes_exactly_what_i
     let rotated = json!({"stringData": {"password": "pw-2"}});
     secrets.patch("source", &PatchParams::default(), &Patch::Merge(&rotated)).await.unwrap();
     let mut n = 0;
-    let pushed = eventually(Duration::from_secs(30), || {
+    let pushed = eventually(Duration::from_secs(60), || {
         n += 1;
         let n = n;
         let scene = &scene;
@@ -92,7 +92,7 @@ async fn a_push_secret_round_trips_follows_its_source_and_deletes_exactly_what_i
 
     // An entry dropped from the spec is deleted remotely, and only that property.
     apply_push(&scene, push_secret(&scene, "push", store.clone(), &entries[..1])).await;
-    let gone = eventually(Duration::from_secs(30), || async {
+    let gone = eventually(Duration::from_secs(60), || async {
         let api: Api<PushSecret> = Api::namespaced(scene.client.clone(), &scene.ns);
         let status = api.get("push").await.unwrap().status.unwrap_or_default();
         status.synced_push_secrets.get("SecretStore/store").is_some_and(|s| s.keys().eq(["/pushed/db/password"].iter()))
@@ -130,7 +130,7 @@ async fn a_push_secret_round_trips_follows_its_source_and_deletes_exactly_what_i
     let api: Api<PushSecret> = Api::namespaced(scene.client.clone(), &scene.ns);
     api.delete("push", &Default::default()).await.unwrap();
     assert!(
-        eventually(Duration::from_secs(30), || async { api.get_opt("push").await.unwrap().is_none() }).await,
+        eventually(Duration::from_secs(60), || async { api.get_opt("push").await.unwrap().is_none() }).await,
         "the finalizer never let go"
     );
     force_sync(&scene, "password", 102).await;
@@ -172,7 +172,7 @@ async fn a_push_secret_writes_openbao_kv_v2_with_esos_ownership_rules() {
     // The source changes: pushed at once.
     let rotated = json!({"stringData": {"password": "pw-2"}});
     scene.secrets().patch("source", &PatchParams::default(), &Patch::Merge(&rotated)).await.unwrap();
-    let followed = eventually(Duration::from_secs(30), || async {
+    let followed = eventually(Duration::from_secs(60), || async {
         bao_must("GET", &format!("secret/data/{pushed}"), None).await["data"]["data"]["password"] == "pw-2"
     })
     .await;
@@ -190,11 +190,11 @@ async fn a_push_secret_writes_openbao_kv_v2_with_esos_ownership_rules() {
     api.delete("hostile", &Default::default()).await.unwrap();
     api.delete("push", &Default::default()).await.unwrap();
     assert!(
-        eventually(Duration::from_secs(30), || async { api.get_opt("push").await.unwrap().is_none() }).await,
+        eventually(Duration::from_secs(60), || async { api.get_opt("push").await.unwrap().is_none() }).await,
         "the finalizer never let go"
     );
     assert_eq!(bao("GET", &format!("secret/metadata/{pushed}"), None).await.0, 404, "the pushed secret is still there");
-    assert!(eventually(Duration::from_secs(30), || async { api.get_opt("hostile").await.unwrap().is_none() }).await);
+    assert!(eventually(Duration::from_secs(60), || async { api.get_opt("hostile").await.unwrap().is_none() }).await);
     assert_eq!(bao_must("GET", &format!("secret/data/{theirs}"), None).await["data"]["data"], json!({"k": "not ours"}));
     assert!(!sesame.logs().contains("pw-2") && !sesame.logs().contains(&env.vault_token), "a value reached the log");
     scene.delete_namespace().await;

@@ -18,9 +18,10 @@ const GOOD: &str = "fake-good-value-3b8e";
 const SERVICE_LEAK: &str = "service-leak-6c2f";
 const CSS_LEAK: &str = "css-data-leak-91d0";
 const ES_LEAK: &str = "policy-leak-77aa";
+const PS_LEAK: &str = "update-policy-leak-5e1f";
 
 /// A CRD shaped as loosely as ESO's for what this test needs: any spec, a status subresource.
-fn permissive_crd(plural: &str, kind: &str, scope: &str) -> CustomResourceDefinition {
+fn permissive_crd(plural: &str, kind: &str, scope: &str, version: &str) -> CustomResourceDefinition {
     serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": format!("{plural}.external-secrets.io")},
@@ -28,7 +29,7 @@ fn permissive_crd(plural: &str, kind: &str, scope: &str) -> CustomResourceDefini
             "group": "external-secrets.io", "scope": scope,
             "names": {"plural": plural, "kind": kind, "singular": kind.to_lowercase(), "listKind": format!("{kind}List")},
             "versions": [{
-                "name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "name": version, "served": true, "storage": true, "subresources": {"status": {}},
                 "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
             }],
         },
@@ -42,8 +43,9 @@ async fn install_permissive_crds(client: &kube::Client) {
         ("externalsecrets", "ExternalSecret", "Namespaced"),
         ("secretstores", "SecretStore", "Namespaced"),
         ("clustersecretstores", "ClusterSecretStore", "Cluster"),
+        ("pushsecrets", "PushSecret", "Namespaced"),
     ] {
-        let crd = permissive_crd(plural, kind, scope);
+        let crd = permissive_crd(plural, kind, scope, version_of(kind));
         let name = crd.name_any();
         api.patch(&name, &kube::api::PatchParams::apply("sesame-e2e").force(), &kube::api::Patch::Apply(&crd))
             .await
@@ -59,10 +61,15 @@ async fn install_permissive_crds(client: &kube::Client) {
     }
 }
 
+/// ESO serves PushSecrets in v1alpha1, everything else here in v1.
+fn version_of(kind: &str) -> &'static str {
+    if kind == "PushSecret" { "v1alpha1" } else { "v1" }
+}
+
 /// The Ready condition (status, reason, message) of any external-secrets.io object, read without
 /// Sesame's types (they cannot decode the objects under test).
 async fn ready(client: &kube::Client, ns: Option<&str>, plural: &str, kind: &str, name: &str) -> Option<(String, String, String)> {
-    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("external-secrets.io", "v1", kind), plural);
+    let ar = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("external-secrets.io", version_of(kind), kind), plural);
     let api: Api<DynamicObject> = match ns {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
         None => Api::all_with(client.clone(), &ar),
@@ -123,6 +130,14 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
     let mut typo = plain("typo", "Owner");
     typo["refreshPolicy"] = ES_LEAK.into();
     apply(&client, ns, "externalsecrets", "typo", es("typo", typo)).await;
+    // PushSecrets decode one by one too: a bad one beside a good one that pushes.
+    let push = |name: &str, policy: &str| {
+        json!({"apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": name, "namespace": ns},
+               "spec": {"updatePolicy": policy, "secretStoreRefs": [{"name": "good"}], "selector": {"secret": {"name": "existing"}},
+                        "data": [{"match": {"secretKey": "theirs", "remoteRef": {"remoteKey": "/pushed"}}}]}})
+    };
+    apply(&client, ns, "pushsecrets", "bad-push", push("bad-push", PS_LEAK)).await;
+    apply(&client, ns, "pushsecrets", "good-push", push("good-push", "Replace")).await;
 
     // Admin on the private apiserver: the shipped RBAC is not installed there (the shared one's
     // tests run under it; the harness wants that identity set up even when it is not used).
@@ -143,6 +158,7 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
         ("future", "secretstores", "SecretStore", Some(ns), "InvalidProviderConfig", "field spec.provider.aws.service"),
         (css.as_str(), "clustersecretstores", "ClusterSecretStore", None, "InvalidProviderConfig", "field spec.provider.fake.data"),
         ("typo", "externalsecrets", "ExternalSecret", Some(ns), "SecretSyncedError", "field spec.refreshPolicy"),
+        ("bad-push", "pushsecrets", "PushSecret", Some(ns), "Errored", "field spec.updatePolicy"),
     ];
     let mut texts = Vec::new();
     for (name, plural, kind, namespace, reason, needle) in reports {
@@ -159,13 +175,19 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
         texts.push(got.unwrap().2);
         texts.extend(events.into_iter().map(|e| e.2));
     }
+    let pushed = eventually(Duration::from_secs(60), || async {
+        ready(&client, Some(ns), "pushsecrets", "PushSecret", "good-push").await.is_some_and(|(s, r, _)| s == "True" && r == "Synced")
+    });
+    assert!(pushed.await, "the good PushSecret beside an undecodable one never pushed\n{}", tail(&sesame.logs()));
 
     let exit = sesame.terminate();
     let log = sesame.logs();
-    let leaks: Vec<&str> =
-        [GOOD, SERVICE_LEAK, CSS_LEAK, ES_LEAK].into_iter().filter(|v| log.contains(v) || texts.iter().any(|t| t.contains(v))).collect();
+    let leaks: Vec<&str> = [GOOD, SERVICE_LEAK, CSS_LEAK, ES_LEAK, PS_LEAK]
+        .into_iter()
+        .filter(|v| log.contains(v) || texts.iter().any(|t| t.contains(v)))
+        .collect();
     println!(
-        "faults undecodable: 3 objects undecodable, 2 stores refused, 3 ESO 2.9 ExternalSecrets synced, {} texts checked, leaks {leaks:?}, exit {exit:?}",
+        "faults undecodable: 4 objects undecodable, 2 stores refused, 3 ESO 2.9 ExternalSecrets synced, {} texts checked, leaks {leaks:?}, exit {exit:?}",
         texts.len()
     );
     assert!(leaks.is_empty(), "values in the log, a status or an Event: {leaks:?}\n{}", tail(&log));

@@ -1,0 +1,144 @@
+//! What ClusterExternalSecret and ClusterPushSecret share: one namespaced child object per selected
+//! namespace, with a controller ownerReference to the cluster object (so the garbage collector
+//! removes them with it). A child the cluster object does not own is never overwritten; namespaces
+//! that stop matching lose theirs; a renamed child replaces the old ones.
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::{PartialObjectMeta, Selector, SelectorExt};
+use kube::runtime::reflector::Store;
+use kube::{Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+/// ESO's condition message when any namespace failed.
+pub const NAMESPACES_FAILED: &str = "one or more namespaces failed";
+
+/// The namespaces selected now: by name or by any label selector, never a terminating one.
+pub fn selected(
+    names: &[String],
+    selectors: &[&LabelSelector],
+    namespaces: &Store<PartialObjectMeta<Namespace>>,
+) -> Result<BTreeSet<String>, String> {
+    let selectors = selectors
+        .iter()
+        .map(|s| Selector::try_from((*s).clone()).map_err(|e| format!("invalid namespace selector: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(namespaces
+        .state()
+        .iter()
+        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
+        .filter(|ns| names.contains(&ns.name_any()) || selectors.iter().any(|s| s.matches(ns.labels())))
+        .map(|ns| ns.name_any())
+        .collect())
+}
+
+/// The cluster object whose children are written, and how they are named in messages.
+pub struct Fleet<'a> {
+    pub client: &'a kube::Client,
+    /// `ClusterExternalSecret` or `ClusterPushSecret`.
+    pub owner_kind: &'static str,
+    pub owner_name: String,
+    /// ESO's wording of the child in reasons: `external secret`, `push secret`.
+    pub noun: &'static str,
+    pub field_manager: &'static str,
+}
+
+/// What a pass over the namespaces did: where the child is, and where it could not be handled.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub provisioned: Vec<String>,
+    pub failed: BTreeMap<String, String>,
+}
+
+impl Fleet<'_> {
+    /// Whether the child is this cluster object's (ESO checks the owner's kind and name).
+    fn owns(&self, meta: &ObjectMeta) -> bool {
+        meta.owner_references.iter().flatten().any(|o| o.kind == self.owner_kind && o.name == self.owner_name)
+    }
+
+    /// Deletes the child `name` in `namespace` if this cluster object owns it.
+    async fn delete_owned<K>(&self, name: &str, namespace: &str) -> Result<(), String>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let kind = K::kind(&());
+        match api.get_metadata_opt(name).await {
+            Ok(Some(child)) if self.owns(&child.metadata) => match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+                Err(e) => Err(format!("could not delete {kind} {name}: {e}")),
+            },
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("could not read {kind} {name}: {e}")),
+        }
+    }
+
+    /// Creates or updates the child in `namespace` (server-side apply of `body`), unless someone
+    /// else's is there. Only metadata is read, so a hand-written child Sesame cannot decode is
+    /// refused like any other.
+    async fn provision<K>(&self, name: &str, namespace: &str, body: &serde_json::Value) -> Result<(), String>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let kind = K::kind(&());
+        match api.get_metadata_opt(name).await {
+            Ok(Some(existing)) if !self.owns(&existing.metadata) => return Err(format!("{} already exists in namespace", self.noun)),
+            Ok(_) => {}
+            Err(e) => return Err(format!("could not get existing {kind}: {e}")),
+        }
+        api.patch(name, &PatchParams::apply(self.field_manager).force(), &Patch::Apply(body))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("could not create or update {}: {e}", self.noun))
+    }
+
+    /// One pass: the children of a previous name go, namespaces no longer selected lose theirs,
+    /// and every selected namespace gets `child(namespace)`.
+    pub async fn sync<K>(
+        &self,
+        name: &str,
+        previous: Option<(&str, &[String])>,
+        targets: Result<BTreeSet<String>, String>,
+        child: impl Fn(&str) -> serde_json::Value,
+    ) -> Outcome
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug,
+    {
+        let mut out = Outcome::default();
+        let provisioned_before = previous.map(|(_, p)| p).unwrap_or_default();
+        if let Some((old_name, namespaces)) = previous.filter(|(old, _)| *old != name) {
+            for ns in namespaces {
+                if let Err(e) = self.delete_owned::<K>(old_name, ns).await {
+                    out.failed.insert(ns.clone(), e);
+                }
+            }
+        }
+        let targets = match targets {
+            Ok(t) => t,
+            Err(e) => {
+                out.failed.insert("unknown".into(), e);
+                return out;
+            }
+        };
+        for ns in provisioned_before.iter().filter(|ns| !targets.contains(*ns)) {
+            if let Err(e) = self.delete_owned::<K>(name, ns).await {
+                out.failed.insert(ns.clone(), e);
+            }
+        }
+        for ns in &targets {
+            match self.provision::<K>(name, ns, &child(ns)).await {
+                Ok(()) => out.provisioned.push(ns.clone()),
+                Err(e) => {
+                    out.failed.insert(ns.clone(), e);
+                }
+            }
+        }
+        out
+    }
+}
