@@ -28,19 +28,21 @@ fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
 }
 
 /// Every CRD with the file name it is written to.
-pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
+pub fn all() -> Vec<(String, CustomResourceDefinition)> {
     let label = |crd: CustomResourceDefinition| {
         let mut crd = tidy(crd);
         crd.metadata.labels.get_or_insert_with(Default::default).insert("external-secrets.io/component".into(), "controller".into());
         crd
     };
-    vec![
-        ("external-secrets.io_externalsecrets.yaml", label(ExternalSecret::crd())),
-        ("external-secrets.io_secretstores.yaml", label(SecretStore::crd())),
-        ("external-secrets.io_clustersecretstores.yaml", label(ClusterSecretStore::crd())),
-        ("external-secrets.io_clusterexternalsecrets.yaml", label(ClusterExternalSecret::crd())),
-        ("external-secrets.io_pushsecrets.yaml", label(PushSecret::crd())),
-    ]
+    let mut all = vec![
+        ("external-secrets.io_externalsecrets.yaml".to_string(), label(ExternalSecret::crd())),
+        ("external-secrets.io_secretstores.yaml".to_string(), label(SecretStore::crd())),
+        ("external-secrets.io_clustersecretstores.yaml".to_string(), label(ClusterSecretStore::crd())),
+        ("external-secrets.io_clusterexternalsecrets.yaml".to_string(), label(ClusterExternalSecret::crd())),
+        ("external-secrets.io_pushsecrets.yaml".to_string(), label(PushSecret::crd())),
+    ];
+    all.extend(crate::generators::crds().into_iter().map(|(file, crd)| (file, label(crd))));
+    all
 }
 
 pub fn render(crd: &CustomResourceDefinition) -> anyhow::Result<String> {

@@ -3,17 +3,21 @@
 mod cluster_external_secret;
 mod common;
 mod external_secret;
+mod generator_state;
 mod provider;
 mod push_secret;
 mod secret_store;
+mod source_ref;
 mod template;
 
 pub use cluster_external_secret::*;
 pub use common::*;
 pub use external_secret::*;
+pub use generator_state::*;
 pub use provider::*;
 pub use push_secret::*;
 pub use secret_store::*;
+pub use source_ref::*;
 pub use template::*;
 
 /// Label ESO and Sesame put on every Secret they manage.

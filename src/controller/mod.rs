@@ -5,12 +5,15 @@ mod due;
 mod error;
 mod external_secret;
 mod fairness;
+mod generator_watch;
+mod generators;
 mod invalid;
 mod memory;
 mod push_secret;
 mod rendering;
 mod rollout;
 pub mod run;
+mod sources;
 mod store;
 mod target;
 
@@ -81,6 +84,8 @@ pub struct Context {
     pub renders: Arc<Renders>,
     /// Each namespace's share of the reconcile workers.
     pub namespace_share: fairness::NamespaceShare,
+    /// The generator objects' identities, for the sources of the ExternalSecrets using them.
+    pub generators: Arc<generator_watch::GeneratorIndex>,
 }
 
 impl Context {

@@ -97,19 +97,23 @@ fn kind_of(r: &PushSecretStoreRef) -> &str {
 /// The source data: the Secret's keys, shaped by the template when there is one.
 async fn source(ctx: &Context, ps: &PushSecret) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let selector = &ps.spec.selector;
-    if selector.generator_ref.is_some() {
-        return Err("selector.generatorRef is not supported yet".into());
-    }
-    let Some(name): Option<String> = selector.secret.as_ref().and_then(|s| s.name.clone()) else {
-        return Err("selector.secret.name is required (a label selector is not supported yet)".into());
-    };
     let namespace = ps.namespace().unwrap_or_default();
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
-        .get_opt(&name)
-        .await
-        .map_err(|e| format!("reading source secret {name}: {e}"))?
-        .ok_or_else(|| format!("source secret {name} not found"))?;
-    let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    let data = if let Some(raw) = &selector.generator_ref {
+        // New values at every push, from the same generator builder as ExternalSecrets use.
+        let r: crate::api::GeneratorRef = serde_json::from_value(raw.clone()).map_err(|e| format!("selector.generatorRef: {e}"))?;
+        let runner = super::generators::Runner::new(ctx, namespace.clone());
+        runner.generate(&r).await.map_err(|e| format!("generator {} {}: {e}", r.kind, r.name))?
+    } else {
+        let Some(name): Option<String> = selector.secret.as_ref().and_then(|s| s.name.clone()) else {
+            return Err("selector.secret.name is required (a label selector is not supported yet)".into());
+        };
+        let secret = Api::<Secret>::namespaced(ctx.client.clone(), &namespace)
+            .get_opt(&name)
+            .await
+            .map_err(|e| format!("reading source secret {name}: {e}"))?
+            .ok_or_else(|| format!("source secret {name} not found"))?;
+        secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect::<BTreeMap<String, Vec<u8>>>()
+    };
     match &ps.spec.template {
         None => Ok(data),
         Some(t) if !t.template_from.is_empty() => Err("template.templateFrom is not supported in PushSecret yet".into()),
