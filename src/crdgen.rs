@@ -28,7 +28,7 @@ fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
 }
 
 /// Every CRD with the file name it is written to.
-pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
+pub fn all() -> Vec<(String, CustomResourceDefinition)> {
     let label = |crd: CustomResourceDefinition| {
         let mut crd = tidy(crd);
         crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
@@ -41,14 +41,16 @@ pub fn all() -> Vec<(&'static str, CustomResourceDefinition)> {
         crd.metadata.labels.get_or_insert_with(Default::default).insert("external-secrets.io/component".into(), "controller".into());
         crd
     };
-    vec![
-        ("external-secrets.io_externalsecrets.yaml", label(ExternalSecret::crd())),
-        ("external-secrets.io_secretstores.yaml", label(SecretStore::crd())),
-        ("external-secrets.io_clustersecretstores.yaml", label(ClusterSecretStore::crd())),
-        ("external-secrets.io_clusterexternalsecrets.yaml", label(ClusterExternalSecret::crd())),
-        ("external-secrets.io_pushsecrets.yaml", label(PushSecret::crd())),
-        ("external-secrets.io_clusterpushsecrets.yaml", label(ClusterPushSecret::crd())),
-    ]
+    let mut all = vec![
+        ("external-secrets.io_externalsecrets.yaml".to_string(), label(ExternalSecret::crd())),
+        ("external-secrets.io_secretstores.yaml".to_string(), label(SecretStore::crd())),
+        ("external-secrets.io_clustersecretstores.yaml".to_string(), label(ClusterSecretStore::crd())),
+        ("external-secrets.io_clusterexternalsecrets.yaml".to_string(), label(ClusterExternalSecret::crd())),
+        ("external-secrets.io_pushsecrets.yaml".to_string(), label(PushSecret::crd())),
+        ("external-secrets.io_clusterpushsecrets.yaml".to_string(), label(ClusterPushSecret::crd())),
+    ];
+    all.extend(crate::generators::crds().into_iter().map(|(file, crd)| (file, label(crd))));
+    all
 }
 
 /// The ExternalSecret CRD with ESO's `selectableFields`, for apiservers from 1.30 on.

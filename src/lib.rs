@@ -7,6 +7,7 @@ pub mod controller;
 pub mod crdgen;
 pub mod duration;
 pub mod fetch;
+pub mod generators;
 pub mod http;
 pub mod leader;
 pub mod metrics;

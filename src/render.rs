@@ -26,6 +26,8 @@ pub struct Manifests {
     pub secrets: Vec<Secret>,
     pub config_maps: Vec<ConfigMap>,
     pub push_secrets: Vec<crate::api::PushSecret>,
+    /// Generator objects (any generator kind, and ClusterGenerators) as written.
+    pub generators: Vec<serde_json::Value>,
 }
 
 /// Read YAML files (a file, or every .yaml/.yml file in a directory, sorted).
@@ -60,6 +62,7 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
     let mut with_ns = doc;
     if with_ns.pointer("/metadata/namespace").is_none()
         && kind != "ClusterSecretStore"
+        && kind != "ClusterGenerator"
         && let Some(m) = with_ns.get_mut("metadata").and_then(|m| m.as_object_mut())
     {
         m.insert("namespace".into(), "default".into());
@@ -71,6 +74,7 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
         "Secret" => out.secrets.push(serde_json::from_value(with_ns).map_err(err)?),
         "ConfigMap" => out.config_maps.push(serde_json::from_value(with_ns).map_err(err)?),
         "PushSecret" => out.push_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
+        _ if with_ns.get("apiVersion").and_then(|v| v.as_str()) == Some(crate::api::GENERATORS_API_VERSION) => out.generators.push(with_ns),
         _ => {}
     }
     Ok(())
@@ -136,6 +140,63 @@ impl Source for Direct {
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         // The controller's default limits, with no budget: render reads once, offline of any cluster.
         self.0.find(query, &sesame_provider_core::FindScope::unmetered()).await
+    }
+}
+
+/// The stores one ExternalSecret reads from, and the generators in the input files.
+struct FileSources<'a> {
+    m: &'a Manifests,
+    ns: &'a str,
+    secrets: &'a HashMap<(String, String), Secret>,
+    default: Option<crate::api::StoreKey>,
+    stores: Vec<(crate::api::StoreKey, Direct)>,
+}
+
+#[async_trait]
+impl pipeline::Sources for FileSources<'_> {
+    fn store(&self, store: Option<&crate::api::SecretStoreRef>) -> Result<&dyn Source, String> {
+        let key = store.map(|r| r.key()).or_else(|| self.default.clone()).ok_or("spec.secretStoreRef is not set")?;
+        let found = self.stores.iter().find(|(k, _)| *k == key).map(|(_, s)| s as &dyn Source);
+        found.ok_or_else(|| format!("{} {} is not in the input files", key.1.as_str(), key.0))
+    }
+
+    async fn generate(&self, r: &crate::api::GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
+        let cluster = r.kind == "ClusterGenerator";
+        let object = self
+            .m
+            .generators
+            .iter()
+            .find(|g| {
+                g["kind"] == r.kind.as_str()
+                    && g.pointer("/metadata/name").and_then(|n| n.as_str()) == Some(r.name.as_str())
+                    && (cluster || g.pointer("/metadata/namespace").and_then(|n| n.as_str()) == Some(self.ns))
+            })
+            .ok_or_else(|| ProviderError::Invalid(format!("{} {} is not in the input files", r.kind, r.name)))?;
+        let spec = object.get("spec").cloned().unwrap_or_else(|| serde_json::json!({}));
+        let (kind, spec) = if cluster {
+            let spec: crate::generators::ClusterGeneratorSpec =
+                serde_json::from_value(spec).map_err(|e| ProviderError::Invalid(format!("invalid ClusterGenerator {}: {e}", r.name)))?;
+            spec.resolve().map_err(ProviderError::Invalid)?
+        } else {
+            (r.kind.clone(), spec)
+        };
+        let generator = crate::generators::build(&kind, spec)?;
+        let credentials = Arc::new(FileCredentials {
+            secrets: self.secrets.clone(),
+            store_namespace: Some(self.ns.to_string()),
+            es_namespace: self.ns.to_string(),
+        });
+        let ctx = sesame_generator_core::GeneratorContext {
+            namespace: self.ns.to_string(),
+            provider: ProviderContext { credentials, calls: Arc::new(NoCalls) },
+        };
+        // Render creates nothing it could clean up later: a generator that leaves remote state
+        // (a Vault lease …) is run for real, so say so.
+        let generated = generator.generate(&ctx).await?;
+        if generated.state.is_some() {
+            eprintln!("note: {} {} created remote state that render does not clean up", r.kind, r.name);
+        }
+        Ok(generated.data)
     }
 }
 
@@ -234,19 +295,26 @@ fn plan_push(m: &Manifests, ps: &crate::api::PushSecret, ns: &str, reveal: bool)
 
 async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &HashMap<(String, String), Secret>) -> anyhow::Result<Secret> {
     pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(anyhow::Error::msg)?;
-    let (name, kind) = es.store_ref();
-    let (spec, store_namespace) = match kind {
-        StoreKind::SecretStore => m
-            .stores
-            .iter()
-            .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(ns))
-            .map(|s| (s.spec.clone(), Some(ns.to_string()))),
-        StoreKind::ClusterSecretStore => m.cluster_stores.iter().find(|s| s.name_any() == name).map(|s| (s.spec.store.clone(), None)),
+    if es.spec.uses_spec_store() && es.spec.secret_store_ref.as_ref().is_none_or(|r| r.name.is_empty()) {
+        anyhow::bail!("spec.secretStoreRef is required unless every entry names its own source in sourceRef");
     }
-    .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
-    let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
-    let provider = crate::providers::build(&spec, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
-    let fetched = pipeline::fetch(&es.spec, &Direct(provider)).await?;
+    let mut stores = Vec::new();
+    for (name, kind) in es.store_refs() {
+        let (spec, store_namespace) = match kind {
+            StoreKind::SecretStore => m
+                .stores
+                .iter()
+                .find(|s| s.name_any() == name && s.namespace().as_deref() == Some(ns))
+                .map(|s| (s.spec.clone(), Some(ns.to_string()))),
+            StoreKind::ClusterSecretStore => m.cluster_stores.iter().find(|s| s.name_any() == name).map(|s| (s.spec.store.clone(), None)),
+        }
+        .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
+        let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
+        let provider = crate::providers::build(&spec, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
+        stores.push(((name, kind), Direct(provider)));
+    }
+    let sources = FileSources { m, ns, secrets, default: es.spec.secret_store_ref.as_ref().map(|r| r.key()), stores };
+    let fetched = pipeline::fetch_from(&es.spec, &sources).await?;
     let shaped = match &es.spec.target.template {
         Some(tpl) => {
             let loaded = load_templates(m, &tpl.template_from, ns)?;

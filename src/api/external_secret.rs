@@ -55,6 +55,45 @@ pub struct ExternalSecretSpec {
     pub data_from: Vec<ExternalSecretDataFromRemoteRef>,
 }
 
+impl ExternalSecretSpec {
+    /// See [`ExternalSecret::store_refs`].
+    pub fn store_refs(&self) -> Vec<super::StoreKey> {
+        let own = |d: &ExternalSecretData| d.source_ref.as_ref().and_then(|s| s.secret_store_ref.as_ref()).map(SecretStoreRef::key);
+        let own_from =
+            |d: &ExternalSecretDataFromRemoteRef| d.source_ref.as_ref().and_then(|s| s.secret_store_ref.as_ref()).map(SecretStoreRef::key);
+        let mut refs = Vec::new();
+        if self.uses_spec_store()
+            && let Some(r) = &self.secret_store_ref
+        {
+            refs.push(r.key());
+        }
+        for r in self.data.iter().filter_map(own).chain(self.data_from.iter().filter_map(own_from)) {
+            if !refs.contains(&r) {
+                refs.push(r);
+            }
+        }
+        refs
+    }
+
+    /// Whether an entry reads from `spec.secretStoreRef` (it names no source of its own).
+    pub fn uses_spec_store(&self) -> bool {
+        self.data.iter().any(|d| d.source_ref.is_none())
+            || self.data_from.iter().any(|d| d.source_ref.is_none())
+            || (self.data.is_empty() && self.data_from.is_empty())
+    }
+
+    /// Every generator `dataFrom` names, once each.
+    pub fn generator_refs(&self) -> Vec<&super::GeneratorRef> {
+        let mut refs: Vec<&super::GeneratorRef> = Vec::new();
+        for r in self.data_from.iter().filter_map(|d| d.source_ref.as_ref().and_then(|s| s.generator_ref.as_ref())) {
+            if !refs.contains(&r) {
+                refs.push(r);
+            }
+        }
+        refs
+    }
+}
+
 fn default_refresh_interval() -> Option<GoDuration> {
     Some(GoDuration("1h0m0s".into()))
 }
@@ -188,6 +227,9 @@ pub struct ExternalSecretData {
     pub secret_key: String,
     /// The remote secret to read.
     pub remote_ref: ExternalSecretDataRemoteRef,
+    /// Read this entry from another store than `spec.secretStoreRef`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<super::StoreSourceRef>,
 }
 
 /// Names a remote secret and how to read it.
@@ -264,6 +306,9 @@ pub struct ExternalSecretDataFromRemoteRef {
     /// Rename or merge the keys, in order. When present, the automatic key conversion is skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rewrite: Vec<super::ExternalSecretRewrite>,
+    /// Read this entry from another store than `spec.secretStoreRef`, or from a generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<super::StoreGeneratorSourceRef>,
 }
 
 /// Select remote secrets by path, name and tags.
@@ -358,6 +403,12 @@ impl ExternalSecret {
     pub fn store_ref(&self) -> (String, StoreKind) {
         let r = self.spec.secret_store_ref.clone().unwrap_or_default();
         (r.name, r.kind.unwrap_or_default())
+    }
+
+    /// Every store this object reads from, once each: `spec.secretStoreRef` when an entry uses it
+    /// (or when no entry names a store at all) and each entry's own `sourceRef.storeRef`.
+    pub fn store_refs(&self) -> Vec<super::StoreKey> {
+        self.spec.store_refs()
     }
 
     pub fn annotations(&self) -> BTreeMap<String, String> {

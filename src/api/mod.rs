@@ -4,22 +4,26 @@ mod cluster_external_secret;
 mod cluster_push_secret;
 mod common;
 mod external_secret;
+mod generator_state;
 mod provider;
 mod push_secret;
 mod rewrite;
 mod secret_store;
 mod sync_window;
+mod source_ref;
 mod template;
 
 pub use cluster_external_secret::*;
 pub use cluster_push_secret::*;
 pub use common::*;
 pub use external_secret::*;
+pub use generator_state::*;
 pub use provider::*;
 pub use push_secret::*;
 pub use rewrite::*;
 pub use secret_store::*;
 pub use sync_window::*;
+pub use source_ref::*;
 pub use template::*;
 
 /// Label ESO and Sesame put on every Secret they manage.

@@ -13,12 +13,13 @@ use kube::{Resource, ResourceExt};
 use sha2::Digest;
 
 use super::due::{Due, Schedule, due};
+use super::sources::Routed;
 use super::{Context, Error, Synced, store, target};
 use crate::api::{
     CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
     RefreshPolicy, SOURCES_ANNOTATION, SecretBinding, set_condition,
 };
-use crate::fetch::{Prioritized, Priority};
+use crate::fetch::Priority;
 use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
 
 /// What a successful pass did, for the Ready condition and the Event.
@@ -74,9 +75,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             if e.is_auth() {
                 // Only the client this namespace used: with referent authentication, other
                 // namespaces' clients hold other credentials and are not at fault.
-                let (store_name, kind) = es.store_ref();
-                let ns = matches!(kind, crate::api::StoreKind::SecretStore).then_some(namespace.as_str());
-                ctx.clients.evict_used_by(kind, ns, &store_name, &namespace).await;
+                // (Every store it reads from: the error does not say which refused.)
+                for (store_name, kind) in es.store_refs() {
+                    let ns = matches!(kind, crate::api::StoreKind::SecretStore).then_some(namespace.as_str());
+                    ctx.clients.evict_used_by(kind, ns, &store_name, &namespace).await;
+                }
             }
             Err(e)
         }
@@ -98,6 +101,13 @@ fn current_version(ctx: &Context, es: &ExternalSecret) -> String {
 fn current_sources(ctx: &Context, es: &ExternalSecret) -> String {
     let mut sources = store::fingerprint(ctx, es);
     let namespace = es.namespace().unwrap_or_default();
+    // An edited generator regenerates, unless the object keeps its first values (refreshInterval
+    // 0, CreatedOnce, OnChange: those never follow their sources).
+    if es.periodic_interval(ctx.config.default_refresh_interval).is_some() {
+        for r in es.spec.generator_refs() {
+            sources.push_str(&format!(" gen/{}/{}={}", r.kind, r.name, ctx.generators.fingerprint(&namespace, r)));
+        }
+    }
     for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
         if let Some(cm) = &from.config_map {
             let rv = ctx.config_maps.get(&ObjectRef::new(&cm.name).within(&namespace)).and_then(|m| m.resource_version());
@@ -178,10 +188,13 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     if store::first_verdict_pending(ctx, es) {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    let Some(store) = store::resolve(ctx, es).await? else {
+    let Some(stores) = store::resolve(ctx, es).await? else {
         return Ok(Action::await_change());
     };
-    let client = ctx.clients.get(&store, Some(&namespace)).await.map_err(Error::ProviderClient)?;
+    let mut clients = Vec::with_capacity(stores.len());
+    for (key, store) in &stores {
+        clients.push((key.clone(), ctx.clients.get(store, Some(&namespace)).await.map_err(Error::ProviderClient)?));
+    }
     // A refresh that is merely due waits behind objects someone is waiting for.
     let routine =
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
@@ -196,7 +209,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let quiet = (exclusive && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
     let read_target = || async { Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await };
     let existing = if creates && quiet.is_none() { read_target().await? } else { None };
-    let fetched = pipeline::fetch(&es.spec, &Prioritized { client: &client, priority, find_limits: ctx.config.find_limits }).await?;
+    let fetched = pipeline::fetch_from(&es.spec, &Routed::new(ctx, es, &clients, priority)).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
         ctx.publish(

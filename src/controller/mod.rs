@@ -7,12 +7,15 @@ mod error;
 mod external_secret;
 mod fairness;
 mod fan_out;
+mod generator_watch;
+mod generators;
 mod invalid;
 mod memory;
 mod push_secret;
 mod rendering;
 mod rollout;
 pub mod run;
+mod sources;
 mod store;
 mod sync_window;
 mod target;
@@ -84,6 +87,8 @@ pub struct Context {
     pub renders: Arc<Renders>,
     /// Each namespace's share of the reconcile workers.
     pub namespace_share: fairness::NamespaceShare,
+    /// The generator objects' identities, for the sources of the ExternalSecrets using them.
+    pub generators: Arc<generator_watch::GeneratorIndex>,
 }
 
 impl Context {

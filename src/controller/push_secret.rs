@@ -93,21 +93,27 @@ fn kind_of(r: &PushSecretStoreRef) -> &str {
 /// when there is one.
 async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<BTreeMap<String, Vec<u8>>>, String> {
     let selector = &ps.spec.selector;
-    if selector.generator_ref.is_some() {
-        return Err("selector.generatorRef is not supported yet".into());
-    }
     let namespace = ps.namespace().unwrap_or_default();
     let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
     let secret = selector.secret.as_ref();
-    let found: Vec<Secret> = match (secret.and_then(|s| s.name.clone()).filter(|n| !n.is_empty()), secret.and_then(|s| s.selector.as_ref()))
-    {
-        (Some(name), _) => vec![
+    let found: Vec<BTreeMap<String, Vec<u8>>> = match (
+        selector.generator_ref.as_ref(),
+        secret.and_then(|s| s.name.clone()).filter(|n| !n.is_empty()),
+        secret.and_then(|s| s.selector.as_ref()),
+    ) {
+        (Some(raw), _, _) => {
+            // New values at every push, from the same generator builder as ExternalSecrets use.
+            let r: crate::api::GeneratorRef = serde_json::from_value(raw.clone()).map_err(|e| format!("selector.generatorRef: {e}"))?;
+            let runner = super::generators::Runner::new(ctx, namespace.clone());
+            vec![runner.generate(&r).await.map_err(|e| format!("generator {} {}: {e}", r.kind, r.name))?]
+        }
+        (None, Some(name), _) => vec![secret_data(
             api.get_opt(&name)
                 .await
                 .map_err(|e| format!("reading source secret {name}: {e}"))?
                 .ok_or_else(|| format!("source secret {name} not found"))?,
-        ],
-        (None, Some(labels)) => {
+        )],
+        (None, None, Some(labels)) => {
             let labels = Selector::try_from(labels.clone()).map_err(|e| format!("invalid selector.secret.selector: {e}"))?;
             let mut list =
                 api.list(&ListParams::default().labels_from(&labels)).await.map_err(|e| format!("listing source secrets: {e}"))?.items;
@@ -116,17 +122,16 @@ async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<BTreeMap<String, 
                 return Err("no Secret matches selector.secret.selector".into());
             }
             list.sort_by_key(|s| s.name_any());
-            list
+            list.into_iter().map(secret_data).collect()
         }
-        (None, None) => return Err("selector.secret needs a name or a selector".into()),
+        (None, None, None) => return Err("selector.secret needs a name or a selector".into()),
     };
     let loaded = match &ps.spec.template {
         Some(t) => super::external_secret::load_templates(ctx, &namespace, t).await.map_err(|e| e.to_string())?,
         None => Vec::new(),
     };
     let mut out = Vec::new();
-    for secret in found {
-        let data: BTreeMap<String, Vec<u8>> = secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+    for data in found {
         let Some(t) = &ps.spec.template else {
             out.push(data);
             continue;
@@ -141,6 +146,10 @@ async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<BTreeMap<String, 
         out.push(shaped.data);
     }
     Ok(out)
+}
+
+fn secret_data(secret: Secret) -> BTreeMap<String, Vec<u8>> {
+    secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect()
 }
 
 /// Pushes every planned write of every source Secret to every store; returns what is now pushed

@@ -170,6 +170,7 @@ pub async fn run(
         caches_ready: Default::default(),
         memory,
         renders,
+        generators: Default::default(),
         // With one namespace watched there is nobody to share with.
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
     });
@@ -178,8 +179,10 @@ pub async fn run(
     let by_target = es_reader.clone();
     let by_store = es_reader.clone();
     let by_cluster_store = es_reader.clone();
+    let generator_changes = super::generator_watch::watch(client.clone(), ns, ctx.generators.clone(), es_reader.clone());
     let es_ctrl = Controller::for_stream(es_stream, es_reader.clone())
         .with_config(controller::Config::default().concurrency(opts.concurrency))
+        .reconcile_on(generator_changes)
         .watches_stream(secret_stream, move |secret: PartialObjectMeta<Secret>| {
             let ns = secret.namespace().unwrap_or_default();
             let owner = secret
@@ -222,7 +225,7 @@ pub async fn run(
             by_store
                 .state()
                 .iter()
-                .filter(|es| es.namespace() == ns && es.store_ref() == (name.clone(), StoreKind::SecretStore))
+                .filter(|es| es.namespace() == ns && es.store_refs().contains(&(name.clone(), StoreKind::SecretStore)))
                 .map(|es| ObjectRef::from_obj(&**es))
                 .collect::<Vec<_>>()
         })
@@ -231,7 +234,7 @@ pub async fn run(
             by_cluster_store
                 .state()
                 .iter()
-                .filter(|es| es.store_ref() == (name.clone(), StoreKind::ClusterSecretStore))
+                .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::ClusterSecretStore)))
                 .map(|es| ObjectRef::from_obj(&**es))
                 .collect::<Vec<_>>()
         })
@@ -312,6 +315,10 @@ pub async fn run(
             let _ = tokio::join!(c.wait_until_ready(), d.wait_until_ready());
             let _ = stores_listed.send(true);
             let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready(), e.wait_until_ready());
+            // Generator identities are part of an ExternalSecret's sources: judged only once listed.
+            while !ctx.generators.ready() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             ctx.caches_ready.store(true, Ordering::SeqCst);
             ready.store(true, Ordering::SeqCst);
             tracing::info!("caches synced; controllers running");

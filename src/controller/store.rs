@@ -13,20 +13,32 @@ use kube::{Resource, ResourceExt};
 
 use super::{Context, Error};
 use crate::api::{
-    AnyStore, ClusterSecretStore, ClusterSecretStoreCondition, Condition, ExternalSecret, SecretStore, SecretStoreStatus, StoreKind,
-    set_condition,
+    AnyStore, ClusterSecretStore, ClusterSecretStoreCondition, Condition, ExternalSecret, SecretStore, SecretStoreStatus, StoreKey,
+    StoreKind, set_condition,
 };
 
-/// The store an ExternalSecret names, if this controller may use it from the ExternalSecret's
-/// namespace. `Ok(None)`: the store belongs to another controller class.
-pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnyStore>, Error> {
-    let namespace = es.namespace().unwrap_or_default();
-    let (name, kind) = es.store_ref();
-    let store = match kind {
-        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(AnyStore::Namespaced),
-        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
+/// Every store an ExternalSecret reads from (`spec.secretStoreRef` and the entries' own
+/// `sourceRef.storeRef`), each checked as [`resolve_one`]. `Ok(None)`: one of them belongs to
+/// another controller class, which handles the object.
+pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<Vec<(StoreKey, AnyStore)>>, Error> {
+    if es.spec.uses_spec_store() && es.spec.secret_store_ref.as_ref().is_none_or(|r| r.name.is_empty()) {
+        return Err(Error::InvalidSpec("spec.secretStoreRef is required unless every entry names its own source in sourceRef".into()));
     }
-    .ok_or_else(|| Error::StoreNotFound { kind: kind.as_str(), name: name.clone() })?;
+    let mut stores = Vec::new();
+    for key in es.store_refs() {
+        let Some(store) = resolve_one(ctx, es, &key).await? else { return Ok(None) };
+        stores.push((key, store));
+    }
+    Ok(Some(stores))
+}
+
+/// One store an ExternalSecret names, looked up in the ExternalSecret's namespace (a
+/// SecretStore) or cluster-wide (a ClusterSecretStore, whose conditions must admit the
+/// namespace), if this controller may use it. `Ok(None)`: another controller class's store.
+async fn resolve_one(ctx: &Context, es: &ExternalSecret, (name, kind): &StoreKey) -> Result<Option<AnyStore>, Error> {
+    let (name, kind) = (name.clone(), *kind);
+    let namespace = es.namespace().unwrap_or_default();
+    let store = lookup(ctx, &namespace, &name, kind).ok_or_else(|| Error::StoreNotFound { kind: kind.as_str(), name: name.clone() })?;
     if !ctx.config.handles_class(store.spec().controller.as_deref()) {
         return Ok(None);
     }
@@ -51,15 +63,23 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Option<AnySto
     Ok(Some(store))
 }
 
-/// `<uid>/<generation>` of the store an ExternalSecret names, empty when it does not exist.
+fn lookup(ctx: &Context, namespace: &str, name: &str, kind: StoreKind) -> Option<AnyStore> {
+    match kind {
+        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(name).within(namespace)).map(AnyStore::Namespaced),
+        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(name)).map(AnyStore::Cluster),
+    }
+}
+
+/// `<uid>/<generation>` of each store an ExternalSecret names (empty for one that does not exist).
+/// With a single store the format is the one earlier versions wrote, so their targets read as
+/// unchanged.
 pub fn fingerprint(ctx: &Context, es: &ExternalSecret) -> String {
     let namespace = es.namespace().unwrap_or_default();
-    let (name, kind) = es.store_ref();
-    let meta = match kind {
-        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(|s| s.metadata.clone()),
-        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(|s| s.metadata.clone()),
-    };
-    meta.map(|m| format!("{}/{}", m.uid.unwrap_or_default(), m.generation.unwrap_or(0))).unwrap_or_default()
+    let each = es.store_refs().into_iter().map(|(name, kind)| {
+        let meta = lookup(ctx, &namespace, &name, kind).map(|s| s.meta().clone());
+        meta.map(|m| format!("{}/{}", m.uid.unwrap_or_default(), m.generation.unwrap_or(0))).unwrap_or_default()
+    });
+    each.collect::<Vec<_>>().join(" ")
 }
 
 /// ClusterSecretStore `conditions`: no entries allow every namespace; otherwise the namespace
@@ -223,12 +243,7 @@ const FIRST_VERDICT_WAIT: std::time::Duration = std::time::Duration::from_secs(3
 /// condition change or an Event instead of flashing "store is not ready" (Argo CD: Degraded).
 pub fn first_verdict_pending(ctx: &Context, es: &ExternalSecret) -> bool {
     let namespace = es.namespace().unwrap_or_default();
-    let (name, kind) = es.store_ref();
-    let store = match kind {
-        StoreKind::SecretStore => ctx.stores.get(&ObjectRef::new(&name).within(&namespace)).map(AnyStore::Namespaced),
-        StoreKind::ClusterSecretStore => ctx.cluster_stores.get(&ObjectRef::new(&name)).map(AnyStore::Cluster),
-    };
-    store.is_some_and(|store| verdict_pending(&store))
+    es.store_refs().into_iter().any(|(name, kind)| lookup(ctx, &namespace, &name, kind).is_some_and(|store| verdict_pending(&store)))
 }
 
 /// Whether `store`'s verdict for its current generation is on its way (bounded): the users of

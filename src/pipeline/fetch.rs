@@ -7,8 +7,8 @@ use sesame_provider_core::{FindName, FindQuery, MetadataPolicy as CoreMetadataPo
 use super::keys::{convert_key, decode, validate_key};
 use super::rewrite::rewrite_keys;
 use crate::api::{
-    CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec, MetadataPolicy,
-    NullBytePolicy,
+    CreationPolicy, DeletionPolicy, ExternalSecretDataFromRemoteRef, ExternalSecretDataRemoteRef, ExternalSecretSpec, GeneratorRef,
+    MetadataPolicy, NullBytePolicy, SecretStoreRef,
 };
 
 /// Where remote values come from: the controller's coalescing fetch layer, or a provider
@@ -17,6 +17,29 @@ use crate::api::{
 pub trait Source: Send + Sync {
     async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError>;
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError>;
+}
+
+/// Every source one ExternalSecret reads from: its stores (`spec.secretStoreRef` and the entries'
+/// own `sourceRef.storeRef`), already resolved with the tenancy checks applied, and its generators.
+#[async_trait]
+pub trait Sources: Send + Sync {
+    /// The store an entry reads from: its own `sourceRef.storeRef`, or `spec.secretStoreRef` (`None`).
+    fn store(&self, store: Option<&SecretStoreRef>) -> Result<&dyn Source, String>;
+    /// New values from a `dataFrom[].sourceRef.generatorRef`.
+    async fn generate(&self, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError>;
+}
+
+/// One store for every entry, and no generators (the pipeline's tests, the fuzzer).
+struct OneStore<'a>(&'a dyn Source);
+
+#[async_trait]
+impl Sources for OneStore<'_> {
+    fn store(&self, _: Option<&SecretStoreRef>) -> Result<&dyn Source, String> {
+        Ok(self.0)
+    }
+    async fn generate(&self, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
+        Err(ProviderError::Invalid(format!("generator {} {} is not available here", generator.kind, generator.name)))
+    }
 }
 
 /// The data an ExternalSecret produces, and the remote secrets that were missing but tolerated
@@ -44,12 +67,31 @@ pub fn validate_spec(spec: &ExternalSecretSpec) -> Result<(), String> {
     }
     let mut seen = BTreeSet::new();
     for d in &spec.data {
+        if let Some(g) = d.source_ref.as_ref().and_then(|s| s.generator_ref.as_ref()) {
+            return Err(format!(
+                "data[{}].sourceRef.generatorRef ({} {}) is not implemented (as in ESO): use dataFrom[].sourceRef.generatorRef",
+                d.secret_key, g.kind, g.name
+            ));
+        }
         validate_key(&d.secret_key)?;
         if !seen.insert(d.secret_key.as_str()) {
             return Err(format!("duplicate secretKey {:?} in data", d.secret_key));
         }
     }
     for (i, df) in spec.data_from.iter().enumerate() {
+        let source = df.source_ref.as_ref();
+        if source.is_some_and(|s| s.secret_store_ref.is_some() == s.generator_ref.is_some()) {
+            return Err(format!("dataFrom[{i}].sourceRef must set exactly one of storeRef and generatorRef"));
+        }
+        if let Some(g) = source.and_then(|s| s.generator_ref.as_ref()) {
+            if df.extract.is_some() || df.find.is_some() {
+                return Err(format!("dataFrom[{i}] sets sourceRef.generatorRef: extract and find do not apply"));
+            }
+            if g.api_version != crate::api::GENERATORS_API_VERSION {
+                return Err(format!("dataFrom[{i}].sourceRef.generatorRef.apiVersion must be {}", crate::api::GENERATORS_API_VERSION));
+            }
+            continue;
+        }
         if df.extract.is_some() == df.find.is_some() {
             return Err(format!("dataFrom[{i}] must set exactly one of extract and find"));
         }
@@ -96,7 +138,15 @@ fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
 }
 
 /// One `dataFrom` entry as remote key → value, before renaming and decoding.
-async fn read_data_from(df: &ExternalSecretDataFromRemoteRef, source: &dyn Source) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+async fn read_data_from(
+    df: &ExternalSecretDataFromRemoteRef,
+    sources: &dyn Sources,
+) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+    let own = df.source_ref.as_ref();
+    if let Some(g) = own.and_then(|s| s.generator_ref.as_ref()) {
+        return Ok(sources.generate(g).await?.into_iter().map(|(k, v)| (k, SecretValue::from(v))).collect());
+    }
+    let source = sources.store(own.and_then(|s| s.secret_store_ref.as_ref())).map_err(ProviderError::Invalid)?;
     if let Some(r) = &df.extract {
         let payload = source.get(remote_key(r)).await?;
         let payload = match &r.property {
@@ -114,33 +164,48 @@ async fn read_data_from(df: &ExternalSecretDataFromRemoteRef, source: &dyn Sourc
     source.find(&query).await
 }
 
+/// [`fetch_from`] with every entry read from one store.
+pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fetched, FetchError> {
+    fetch_from(spec, &OneStore(source)).await
+}
+
+/// One `data` entry's remote value.
+async fn read_data(d: &crate::api::ExternalSecretData, sources: &dyn Sources) -> Result<SecretValue, ProviderError> {
+    let store = d.source_ref.as_ref().and_then(|s| s.secret_store_ref.as_ref());
+    sources.store(store).map_err(ProviderError::Invalid)?.get(remote_key(&d.remote_ref)).await
+}
+
 /// Fetch everything the spec names and turn it into Secret data.
 ///
 /// All remote reads start at once, so the fetch layer can coalesce and batch them.
-pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fetched, FetchError> {
+pub async fn fetch_from(spec: &ExternalSecretSpec, sources: &dyn Sources) -> Result<Fetched, FetchError> {
     validate_spec(spec).map_err(FetchError::Invalid)?;
     let tolerate_missing = spec.target.deletion_policy != DeletionPolicy::Retain;
 
     let (from_results, data_results) = futures::join!(
-        join_all(spec.data_from.iter().map(|df| read_data_from(df, source))),
-        join_all(spec.data.iter().map(|d| source.get(remote_key(&d.remote_ref)))),
+        join_all(spec.data_from.iter().map(|df| read_data_from(df, sources))),
+        join_all(spec.data.iter().map(|d| read_data(d, sources))),
     );
 
     let mut out = Fetched::default();
     for (i, (df, result)) in spec.data_from.iter().zip(from_results).enumerate() {
-        let (what, conversion, decoding, nul) = match (&df.extract, &df.find) {
-            (Some(r), _) => {
+        let generator = df.source_ref.as_ref().and_then(|s| s.generator_ref.as_ref());
+        let (what, conversion, decoding, nul) = match (&df.extract, &df.find, generator) {
+            (_, _, Some(g)) => (format!("dataFrom[{i}].sourceRef.generatorRef {} {}", g.kind, g.name), None, None, None),
+            (Some(r), _, _) => {
                 (format!("dataFrom[{i}].extract key {}", r.key), r.conversion_strategy, r.decoding_strategy, r.null_byte_policy)
             }
-            (_, Some(f)) => (format!("dataFrom[{i}].find"), f.conversion_strategy, f.decoding_strategy, f.null_byte_policy),
-            _ => unreachable!("validated: exactly one of extract and find"),
+            (_, Some(f), _) => (format!("dataFrom[{i}].find"), f.conversion_strategy, f.decoding_strategy, f.null_byte_policy),
+            _ => unreachable!("validated: exactly one of extract, find and generatorRef"),
         };
         let map = match result {
             Ok(map) => map,
-            Err(e) if e.is_not_found() && tolerate_missing => {
+            Err(e) if e.is_not_found() && tolerate_missing && generator.is_none() => {
                 out.missing.push(what);
                 continue;
             }
+            // A generator that cannot be found or built, or a spec it refuses, stays so until edited.
+            Err(ProviderError::Invalid(m)) if generator.is_some() => return Err(FetchError::Invalid(format!("{what}: {m}"))),
             // A find over its limits (or one the provider cannot run) fails the same way at the
             // next attempt: report it as invalid data, retried at the refresh interval.
             Err(ProviderError::Invalid(m)) if df.find.is_some() => return Err(FetchError::Invalid(format!("{what}: {m}"))),

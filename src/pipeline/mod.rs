@@ -12,7 +12,7 @@ mod templating;
 #[cfg(test)]
 mod tests;
 
-pub use fetch::{FetchError, Fetched, Source, fetch, validate_spec};
+pub use fetch::{FetchError, Fetched, Source, Sources, fetch, fetch_from, validate_spec};
 pub use hash::{created_by, data_hash, metadata_hash, synced_resource_version};
 pub use privileged::refuse_privileged_template;
 pub use templating::{LoadedTemplates, RenderLimits, Shaped, TemplateFailure, apply as apply_template};

@@ -15,6 +15,16 @@ const CSS: &str = "clustersecretstores.external-secrets.io";
 const CES: &str = "clusterexternalsecrets.external-secrets.io";
 const PS: &str = "pushsecrets.external-secrets.io";
 const CPS: &str = "clusterpushsecrets.external-secrets.io";
+/// Generator objects the controller reads (operator objects: never in `edit`/`view`).
+const GENERATORS: [&str; 5] = [
+    "passwords.generators.external-secrets.io",
+    "uuids.generators.external-secrets.io",
+    "fakes.generators.external-secrets.io",
+    "sshkeys.generators.external-secrets.io",
+    "mfas.generators.external-secrets.io",
+];
+const CLUSTER_GENERATORS: &str = "clustergenerators.generators.external-secrets.io";
+const GENERATOR_STATES: &str = "generatorstates.generators.external-secrets.io";
 
 /// Where a question is asked.
 #[derive(Clone, Copy)]
@@ -141,6 +151,12 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
     expect(&dev, false, "create", CES, Scope::Cluster, None);
     expect(&dev, false, "create", CPS, Scope::Cluster, None);
     expect(&dev, false, "create", ES, Scope::Ns(&ctrl.0), None);
+    // Generators are operator objects: `edit` neither writes nor reads them.
+    for g in GENERATORS.into_iter().chain([GENERATOR_STATES]) {
+        expect(&dev, false, "create", g, Scope::Ns(&dev_ns.0), None);
+        expect(&dev, false, "get", g, Scope::Ns(&dev_ns.0), None);
+    }
+    expect(&dev, false, "create", CLUSTER_GENERATORS, Scope::Cluster, None);
 
     // Really, as the developer.
     let es = json!({
@@ -176,6 +192,9 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
         std::thread::sleep(Duration::from_millis(500));
     }
     expect(&viewer, false, "create", ES, Scope::Ns(&dev_ns.0), None);
+    for g in GENERATORS {
+        expect(&viewer, false, "list", g, Scope::Ns(&dev_ns.0), None);
+    }
 }
 
 #[test]
@@ -226,6 +245,20 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     // Template ConfigMaps are watched (metadata) so a change re-renders at once.
     for verb in ["get", "list", "watch"] {
         expect(&sa, true, verb, "configmaps", all, None);
+    }
+    // Generators: read and watched (an edit regenerates); GeneratorStates managed, no update.
+    for verb in ["get", "list", "watch"] {
+        for g in GENERATORS {
+            expect(&sa, true, verb, g, all, None);
+        }
+        expect(&sa, true, verb, CLUSTER_GENERATORS, Scope::Cluster, None);
+    }
+    for verb in ["get", "list", "watch", "create", "patch", "delete"] {
+        expect(&sa, true, verb, GENERATOR_STATES, app, None);
+    }
+    for verb in ["create", "update", "patch", "delete"] {
+        expect(&sa, false, verb, GENERATORS[0], app, None);
+        expect(&sa, false, verb, CLUSTER_GENERATORS, Scope::Cluster, None);
     }
     expect(&sa, true, "create", "leases.coordination.k8s.io", own, None);
     expect(&sa, true, "update", "leases.coordination.k8s.io/sesame-leader", own, None);

@@ -1,0 +1,110 @@
+//! Watching the generator objects: an edit re-queues the ExternalSecrets that use the generator,
+//! and each generator's `<uid>/<generation>` becomes part of those ExternalSecrets' sources (see
+//! `current_sources`), so the re-queued sync regenerates.
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use futures::{Stream, StreamExt};
+use kube::api::{Api, DynamicObject};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+
+use crate::api::{ExternalSecret, GeneratorRef};
+use crate::generators::ClusterGenerator;
+
+/// (kind, namespace — empty for a ClusterGenerator —, name).
+type Key = (String, String, String);
+
+/// The identity and generation of every generator object, and whether every kind has listed.
+#[derive(Default)]
+pub struct GeneratorIndex {
+    seen: Mutex<HashMap<Key, String>>,
+    listed: Mutex<HashSet<String>>,
+}
+
+impl GeneratorIndex {
+    /// Every generator kind (and ClusterGenerator) has listed once, or has no CRD installed.
+    pub fn ready(&self) -> bool {
+        self.listed.lock().unwrap_or_else(|p| p.into_inner()).len() >= crate::generators::KINDS.len() + 1
+    }
+
+    /// `<uid>/<generation>` of the generator `r` names from `namespace`, empty when absent.
+    pub fn fingerprint(&self, namespace: &str, r: &GeneratorRef) -> String {
+        let ns = if r.kind == "ClusterGenerator" { "" } else { namespace };
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).cloned().unwrap_or_default()
+    }
+
+    /// Records an event; returns the generator that changed (a live edit or deletion), if any.
+    fn record<K: Resource>(&self, kind: &str, event: &Result<watcher::Event<K>, watcher::Error>) -> Option<Key> {
+        let key = |o: &K| (kind.to_string(), o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default());
+        let version = |o: &K| format!("{}/{}", o.meta().uid.clone().unwrap_or_default(), o.meta().generation.unwrap_or(0));
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match event {
+            Ok(watcher::Event::InitApply(o)) => {
+                seen.insert(key(o), version(o));
+                None
+            }
+            Ok(watcher::Event::InitDone) => {
+                self.listed.lock().unwrap_or_else(|p| p.into_inner()).insert(kind.to_string());
+                None
+            }
+            Ok(watcher::Event::Apply(o)) => {
+                let changed = seen.insert(key(o), version(o)) != Some(version(o));
+                changed.then(|| key(o))
+            }
+            Ok(watcher::Event::Delete(o)) => seen.remove(&key(o)).map(|_| key(o)),
+            Ok(watcher::Event::Init) => None,
+            // Not installed, or not readable (a single-namespace install and ClusterGenerators):
+            // nothing of that kind can be used, so nothing waits for its list.
+            Err(watcher::Error::InitialListFailed(kube::Error::Api(e))) if e.code == 404 || e.code == 403 => {
+                if self.listed.lock().unwrap_or_else(|p| p.into_inner()).insert(kind.to_string()) {
+                    tracing::warn!(kind, code = e.code, "cannot list this generator kind: ExternalSecrets using it report why");
+                }
+                None
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// The ExternalSecrets that use the generator `key`.
+fn users(es: &Store<ExternalSecret>, (kind, namespace, name): &Key) -> Vec<ObjectRef<ExternalSecret>> {
+    es.state()
+        .iter()
+        .filter(|e| kind == "ClusterGenerator" || e.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|e| e.spec.generator_refs().iter().any(|r| r.kind == *kind && r.name == *name))
+        .map(|e| ObjectRef::from_obj(&**e))
+        .collect()
+}
+
+/// One stream of re-queues for every generator kind's watch.
+pub fn watch(
+    client: kube::Client,
+    namespace: Option<&str>,
+    index: std::sync::Arc<GeneratorIndex>,
+    es: Store<ExternalSecret>,
+) -> impl Stream<Item = ObjectRef<ExternalSecret>> + Send + 'static {
+    let mut streams = Vec::new();
+    for kind in crate::generators::KINDS {
+        let ar = super::generators::api_resource(kind).expect("a served kind has a resource");
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+            None => Api::all_with(client.clone(), &ar),
+        };
+        let (index, es) = (index.clone(), es.clone());
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .map(move |ev| index.record(kind, &ev).map(|k| users(&es, &k)).unwrap_or_default())
+            .boxed();
+        streams.push(stream);
+    }
+    let (index, es) = (index.clone(), es.clone());
+    let cluster = watcher(Api::<ClusterGenerator>::all(client), watcher::Config::default())
+        .default_backoff()
+        .map(move |ev| index.record("ClusterGenerator", &ev).map(|k| users(&es, &k)).unwrap_or_default())
+        .boxed();
+    streams.push(cluster);
+    futures::stream::select_all(streams).flat_map(futures::stream::iter)
+}

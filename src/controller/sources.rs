@@ -1,0 +1,48 @@
+//! The sources one ExternalSecret reads from during a sync: its stores' clients (each resolved and
+//! checked once per sync) and its generators.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use kube::ResourceExt;
+use sesame_provider_core::ProviderError;
+
+use super::Context;
+use crate::api::{ExternalSecret, GeneratorRef, SecretStoreRef, StoreKey};
+use crate::fetch::{Prioritized, Priority, StoreClient};
+use crate::pipeline::{Source, Sources};
+
+/// The clients of an ExternalSecret's stores, as its sync uses them.
+pub struct Routed<'a> {
+    default: Option<StoreKey>,
+    stores: Vec<(StoreKey, Prioritized<'a>)>,
+    generators: super::generators::Runner<'a>,
+}
+
+impl<'a> Routed<'a> {
+    pub fn new(ctx: &'a Context, es: &'a ExternalSecret, clients: &'a [(StoreKey, Arc<StoreClient>)], priority: Priority) -> Self {
+        let stores = clients
+            .iter()
+            .map(|(key, client)| (key.clone(), Prioritized { client, priority, find_limits: ctx.config.find_limits }))
+            .collect();
+        Routed {
+            default: es.spec.secret_store_ref.as_ref().map(SecretStoreRef::key),
+            stores,
+            generators: super::generators::Runner::new(ctx, es.namespace().unwrap_or_default()),
+        }
+    }
+}
+
+#[async_trait]
+impl Sources for Routed<'_> {
+    fn store(&self, store: Option<&SecretStoreRef>) -> Result<&dyn Source, String> {
+        let key = store.map(SecretStoreRef::key).or_else(|| self.default.clone()).ok_or("spec.secretStoreRef is not set")?;
+        // Every store the spec names was resolved before the fetch: a miss is a bug, not input.
+        let found = self.stores.iter().find(|(k, _)| *k == key).map(|(_, s)| s as &dyn Source);
+        found.ok_or_else(|| format!("{} {} was not resolved", key.1.as_str(), key.0))
+    }
+
+    async fn generate(&self, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
+        self.generators.generate(generator).await
+    }
+}
