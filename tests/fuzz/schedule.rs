@@ -45,6 +45,7 @@ fn due_never_panics_and_periodic_refreshes_stay_in_their_window() {
             synced_version: Some("1-a"),
             current_version: if changed { "2-a" } else { "1-a" },
             identity: &identity,
+            windows: None,
         };
         let when = bounded("due", || due(&s, now))?;
         if let (Due::At(at), Some(last)) = (when, last) {
