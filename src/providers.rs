@@ -27,6 +27,12 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
             let http = sesame_provider_azure::HttpSettings::from_env()?;
             sesame_provider_azure::build_with(azure, ctx, &http).await
         }
+        #[cfg(feature = "vault")]
+        ProviderSpec { open_bao: Some(bao), .. } => sesame_provider_vault::build_openbao(bao, ctx).await,
+        #[cfg(feature = "kubernetes")]
+        ProviderSpec { kubernetes: Some(k8s), .. } => sesame_provider_kubernetes::build(k8s, ctx).await,
+        #[cfg(feature = "webhook")]
+        ProviderSpec { webhook: Some(hook), .. } => sesame_provider_webhook::build(hook, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -41,6 +47,9 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { vault: Some(vault), .. } => vault.referent_refs(),
         ProviderSpec { gcpsm: Some(gcp), .. } => gcp.referent_refs(),
         ProviderSpec { azurekv: Some(azure), .. } => azure.referent_refs(),
+        ProviderSpec { open_bao: Some(bao), .. } => bao.referent_refs(),
+        ProviderSpec { kubernetes: Some(k8s), .. } => k8s.referent_refs(),
+        ProviderSpec { webhook: Some(hook), .. } => hook.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -53,6 +62,9 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { vault: Some(vault), .. } => vault.check_urls(),
         ProviderSpec { gcpsm: Some(gcp), .. } => gcp.check_urls(),
         ProviderSpec { azurekv: Some(azure), .. } => azure.check_urls(),
+        ProviderSpec { open_bao: Some(bao), .. } => bao.check_urls(),
+        ProviderSpec { kubernetes: Some(k8s), .. } => k8s.check_urls(),
+        ProviderSpec { webhook: Some(hook), .. } => hook.check_urls(),
         _ => Ok(()),
     }
 }

@@ -21,6 +21,15 @@ pub struct ProviderSpec {
     /// Azure Key Vault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azurekv: Option<sesame_provider_azure::AzureKvProvider>,
+    /// OpenBao (KV v1/v2), ESO's own `openBao` key; read-only as in ESO.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_bao: Option<sesame_provider_vault::OpenBaoProvider>,
+    /// Secrets of another namespace or another Kubernetes cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<sesame_provider_kubernetes::KubernetesProvider>,
+    /// A generic templated webhook (simple web APIs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<sesame_provider_webhook::WebhookProvider>,
 }
 
 impl ProviderSpec {
@@ -32,6 +41,9 @@ impl ProviderSpec {
             ProviderSpec { vault: Some(_), .. } => "vault",
             ProviderSpec { gcpsm: Some(_), .. } => "gcpsm",
             ProviderSpec { azurekv: Some(_), .. } => "azurekv",
+            ProviderSpec { open_bao: Some(_), .. } => "openBao",
+            ProviderSpec { kubernetes: Some(_), .. } => "kubernetes",
+            ProviderSpec { webhook: Some(_), .. } => "webhook",
             _ => "none",
         }
     }

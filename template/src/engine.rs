@@ -109,8 +109,41 @@ impl Renderer {
         }
         let root: BTreeMap<Arc<str>, Value> =
             data.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::String(binstr::from_bytes(v.as_ref()).into()))).collect();
-        let root = Arc::new(root);
         let secrets: Vec<String> = data.values().map(|v| binstr::from_bytes(v.as_ref())).collect();
+        self.render_root(template, root, &secrets)
+    }
+
+    /// Renders `template` against maps of values (`{{ .remoteRef.key }}`, as ESO's webhook
+    /// templates read their data). Every value is a secret for error messages.
+    pub fn render_nested<V: AsRef<[u8]>>(
+        &self,
+        template: &str,
+        data: &BTreeMap<String, BTreeMap<String, V>>,
+    ) -> Result<Vec<u8>, TemplateError> {
+        if template.len() > self.limits.max_template {
+            return Err(TemplateError::limit(format!("template is larger than {} bytes", self.limits.max_template)));
+        }
+        let mut secrets = Vec::new();
+        let root: BTreeMap<Arc<str>, Value> = data
+            .iter()
+            .map(|(name, inner)| {
+                let inner: BTreeMap<Arc<str>, Value> = inner
+                    .iter()
+                    .map(|(k, v)| {
+                        let text = binstr::from_bytes(v.as_ref());
+                        secrets.push(text.clone());
+                        (Arc::from(k.as_str()), Value::String(text.into()))
+                    })
+                    .collect();
+                (Arc::from(name.as_str()), Value::Map(Arc::new(inner)))
+            })
+            .collect();
+        self.render_root(template, root, &secrets)
+    }
+
+    fn render_root(&self, template: &str, root: BTreeMap<Arc<str>, Value>, secrets: &[String]) -> Result<Vec<u8>, TemplateError> {
+        let secrets = secrets.to_vec();
+        let root = Arc::new(root);
         let ctx = Arc::new(Ctx::new(&self.limits, Arc::clone(&root)));
         ctx.check_time().map_err(TemplateError::limit)?;
         diagnose::check_blocks_closed(template, &self.left, &self.right)?;

@@ -14,6 +14,8 @@
 //! `LookupSelf`, `RevokeSelf`, `ReadSecretData`, `ReadSecretMetadata`, `List` and `ReadMount`
 //! (`validate`: the mount exists and has the store's KV version).
 //!
+//! `spec.provider.openBao` (ESO's own OpenBao key) is served by the same client: see [`OpenBaoProvider`].
+//!
 //! Not supported (yet): the `ldap`, `iam` and `gcp` auth methods (a store naming only those is
 //! rejected as invalid); kubernetes auth with the controller's own ServiceAccount token (a store
 //! must name `serviceAccountRef` or `secretRef`); `readYourWrites` is accepted but replication
@@ -22,11 +24,13 @@
 
 mod config;
 mod config_auth;
+mod openbao;
 
 pub use config::{
     VaultAppRole, VaultAuth, VaultCertAuth, VaultClientTls, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth,
     VaultKvVersion, VaultProvider, VaultUserPassAuth,
 };
+pub use openbao::{OpenBaoAuth, OpenBaoProvider};
 
 /// The `provider` label of Sesame's provider call metrics.
 pub const PROVIDER: &str = "HashiCorp/Vault";
@@ -42,6 +46,8 @@ mod find;
 #[cfg(feature = "client")]
 mod kv;
 #[cfg(feature = "client")]
+mod openbao_client;
+#[cfg(feature = "client")]
 mod push;
 #[cfg(feature = "client")]
 mod token;
@@ -54,3 +60,4 @@ pub use client::{VaultStoreClient, build};
 pub use reqwest::Method;
 #[cfg(feature = "client")]
 pub use transport::RawRequest;
+pub use openbao_client::build_openbao;
