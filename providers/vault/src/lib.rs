@@ -24,8 +24,8 @@ mod config;
 mod config_auth;
 
 pub use config::{
-    VaultAppRole, VaultAuth, VaultCertAuth, VaultClientTls, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth,
-    VaultKvVersion, VaultProvider, VaultUserPassAuth,
+    VaultAppRole, VaultAuth, VaultCertAuth, VaultCheckAndSet, VaultClientTls, VaultJwtAuth, VaultKubernetesAuth,
+    VaultKubernetesServiceAccountTokenAuth, VaultKvVersion, VaultProvider, VaultUserPassAuth,
 };
 
 /// The `provider` label of Sesame's provider call metrics.
