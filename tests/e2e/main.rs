@@ -17,6 +17,7 @@ mod observability;
 mod ownership;
 mod policies;
 mod providers;
+mod push_providers;
 mod push_secret;
 mod refresh_policy;
 mod rollout;
