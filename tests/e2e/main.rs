@@ -22,6 +22,7 @@ mod openbao_store;
 mod ownership;
 mod policies;
 mod providers;
+mod push_providers;
 mod push_secret;
 mod push_secret_bulk;
 mod refresh_policy;

@@ -40,8 +40,8 @@ pub struct AwsProvider {
     /// profile).
     #[serde(default, skip_serializing_if = "AwsAuth::is_empty")]
     pub auth: AwsAuth,
-    /// Secrets Manager options used when pushing and deleting secrets (PushSecret). Sesame's
-    /// AWS stores are read-only: accepted for compatibility, not used.
+    /// Secrets Manager options used when deleting pushed secrets (PushSecret `deletionPolicy:
+    /// Delete`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_manager: Option<SecretsManagerOptions>,
 }
@@ -161,14 +161,16 @@ pub struct AwsJwtAuth {
     pub service_account_ref: ServiceAccountSelector,
 }
 
-/// Secrets Manager options for deleting pushed secrets. Not used by Sesame (read-only).
+/// Secrets Manager options for deleting pushed secrets, checked before each delete as ESO does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretsManagerOptions {
-    /// Delete a pushed secret at once, without a recovery window.
+    /// Delete a pushed secret at once, without a recovery window. Conflicts with
+    /// `recoveryWindowInDays`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub force_delete_without_recovery: bool,
-    /// The recovery window of a deleted pushed secret, 7 to 30 days.
+    /// The recovery window of a deleted pushed secret, 7 to 30 days (unset or 0: AWS's default,
+    /// 30 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_window_in_days: Option<i64>,
 }

@@ -28,7 +28,11 @@ mod errors;
 #[cfg(feature = "client")]
 mod parameter_store;
 #[cfg(feature = "client")]
+mod ps_push;
+#[cfg(feature = "client")]
 mod secrets_manager;
+#[cfg(feature = "client")]
+mod sm_push;
 
 #[cfg(feature = "client")]
 pub use client::*;
@@ -128,7 +132,7 @@ mod client {
         let config = crate::auth::sdk_config(spec, &ctx, &options).await?;
         let prefix = spec.prefix.clone().unwrap_or_default();
         Ok(match spec.service {
-            AwsServiceType::SecretsManager => Arc::new(SecretsManagerClient::new(&config, ctx, prefix)),
+            AwsServiceType::SecretsManager => Arc::new(SecretsManagerClient::new(&config, ctx, prefix, spec.secrets_manager.clone())),
             AwsServiceType::ParameterStore => Arc::new(ParameterStoreClient::new(&config, ctx, prefix)),
             AwsServiceType::CertificateManager => return Err(ProviderError::Invalid(spec.service.unsupported().unwrap_or_default())),
         })

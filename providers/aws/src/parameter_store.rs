@@ -9,12 +9,13 @@ use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    Capabilities, DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey,
+    SecretProvider, SecretValue,
 };
 
 use crate::{batch, errors};
 
-const PROVIDER: &str = "AWS/ParameterStore";
+pub(crate) const PROVIDER: &str = "AWS/ParameterStore";
 /// GetParameters takes at most 10 names per call.
 pub const BATCH_LIMIT: usize = 10;
 
@@ -22,10 +23,10 @@ use crate::batch::Answers;
 
 /// A Parameter Store store's client.
 pub struct ParameterStoreClient {
-    client: aws_sdk_ssm::Client,
+    pub(crate) client: aws_sdk_ssm::Client,
     sts: aws_sdk_sts::Client,
-    ctx: ProviderContext,
-    prefix: String,
+    pub(crate) ctx: ProviderContext,
+    pub(crate) prefix: String,
     /// Set once GetParameters was refused: later batches go straight to single calls.
     batch_denied: AtomicBool,
 }
@@ -53,7 +54,7 @@ impl ParameterStoreClient {
         key.metadata_policy == MetadataPolicy::None && key.version.is_none()
     }
 
-    async fn value(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
+    pub(crate) async fn value(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
         let name = self.name(key);
         let call = async {
             self.client
@@ -283,5 +284,22 @@ impl SecretProvider for ParameterStoreClient {
 
     async fn validate(&self) -> Result<(), ProviderError> {
         crate::caller_identity(&self.sts, &self.ctx).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    /// PutParameter (a new parameter tagged `managed-by: external-secrets`); see `ps_push`.
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        self.push(remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        self.delete(remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        self.exists(remote).await
     }
 }

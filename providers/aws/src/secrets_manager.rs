@@ -9,12 +9,13 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    Capabilities, DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey,
+    SecretProvider, SecretValue,
 };
 
-use crate::{batch, errors};
+use crate::{SecretsManagerOptions, batch, errors};
 
-const PROVIDER: &str = "AWS/SecretsManager";
+pub(crate) const PROVIDER: &str = "AWS/SecretsManager";
 /// BatchGetSecretValue takes at most 20 secret ids per call.
 pub const BATCH_LIMIT: usize = 20;
 const CURRENT: &str = "AWSCURRENT";
@@ -23,27 +24,30 @@ use crate::batch::Answers;
 
 /// A Secrets Manager store's client.
 pub struct SecretsManagerClient {
-    client: aws_sdk_secretsmanager::Client,
+    pub(crate) client: aws_sdk_secretsmanager::Client,
     sts: aws_sdk_sts::Client,
-    ctx: ProviderContext,
+    pub(crate) ctx: ProviderContext,
     prefix: String,
+    /// The store's `secretsManager` options (PushSecret deletes).
+    pub(crate) options: Option<SecretsManagerOptions>,
     /// Set once BatchGetSecretValue was refused (an IAM policy that grants GetSecretValue
     /// only): later batches go straight to single calls.
     batch_denied: AtomicBool,
 }
 
 impl SecretsManagerClient {
-    pub(crate) fn new(config: &SdkConfig, ctx: ProviderContext, prefix: String) -> Self {
+    pub(crate) fn new(config: &SdkConfig, ctx: ProviderContext, prefix: String, options: Option<SecretsManagerOptions>) -> Self {
         SecretsManagerClient {
             client: aws_sdk_secretsmanager::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             ctx,
             prefix,
+            options,
             batch_denied: AtomicBool::new(false),
         }
     }
 
-    fn id(&self, key: &str) -> String {
+    pub(crate) fn id(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
 
@@ -253,5 +257,22 @@ impl SecretProvider for SecretsManagerClient {
 
     async fn validate(&self) -> Result<(), ProviderError> {
         crate::caller_identity(&self.sts, &self.ctx).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    /// CreateSecret (tagged `managed-by: external-secrets`) or PutSecretValue; see `sm_push`.
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        self.push(remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        self.delete(remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        self.exists(remote).await
     }
 }

@@ -16,6 +16,7 @@ mod value;
 
 pub mod checks;
 pub mod property;
+pub mod push;
 
 pub use calls::{CallRecorder, NoCalls, ProviderContext};
 pub use error::ProviderError;

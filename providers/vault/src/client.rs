@@ -31,6 +31,8 @@ pub struct VaultStoreClient {
     pub(crate) ctx: ProviderContext,
     pub(crate) mount: Option<String>,
     pub(crate) version: VaultKvVersion,
+    /// `checkAndSet.required`: KV v2 pushes send the version they replace.
+    pub(crate) cas: bool,
 }
 
 impl fmt::Debug for VaultStoreClient {
@@ -47,6 +49,7 @@ impl VaultStoreClient {
     /// [`build`] with the concrete type.
     pub async fn connect(spec: &VaultProvider, ctx: ProviderContext) -> Result<Arc<Self>, ProviderError> {
         spec.check_urls()?;
+        spec.check_cas()?;
         let method = Method::from_spec(spec.auth.as_ref())?;
         let transport = Arc::new(Transport::new(spec, ctx.credentials.as_ref()).await?);
         let namespace = spec.namespace.clone().filter(|n| !n.is_empty());
@@ -54,7 +57,7 @@ impl VaultStoreClient {
         let tokens = Arc::new(Tokens::new(transport.clone(), method, ctx.clone(), namespace, auth_namespace));
         spawn_renewer(Arc::downgrade(&tokens), tokens.installed.clone());
         let mount = spec.path.as_deref().map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
-        Ok(Arc::new(VaultStoreClient { tokens, transport, ctx, mount, version: spec.version }))
+        Ok(Arc::new(VaultStoreClient { tokens, transport, ctx, mount, version: spec.version, cas: spec.cas_required() }))
     }
 
     /// Run one Vault call with the current token. When Vault refuses it and lookup-self shows the
@@ -209,10 +212,7 @@ impl SecretProvider for VaultStoreClient {
     }
 
     fn capabilities(&self) -> Capabilities {
-        match self.version {
-            VaultKvVersion::V2 => Capabilities::ReadWrite,
-            VaultKvVersion::V1 => Capabilities::ReadOnly,
-        }
+        Capabilities::ReadWrite
     }
 
     async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {

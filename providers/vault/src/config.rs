@@ -56,6 +56,39 @@ pub struct VaultProvider {
     /// Headers to be added in Vault request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// CheckAndSet defines the Check-And-Set (CAS) settings for PushSecret operations. Only
+    /// applies to Vault KV v2 stores. When enabled, write operations must include the current
+    /// version of the secret to prevent unintentional overwrites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_and_set: Option<VaultCheckAndSet>,
+}
+
+/// The Check-And-Set (CAS) settings for Vault KV v2 PushSecret operations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultCheckAndSet {
+    /// Required when true, all write operations must include a check-and-set parameter (the
+    /// version the write replaces: 0 for a new secret). This helps prevent unintentional
+    /// overwrites of secrets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+}
+
+impl VaultProvider {
+    /// ESO's store check: check-and-set exists only on KV v2.
+    pub fn check_cas(&self) -> Result<(), ProviderError> {
+        match (&self.check_and_set, self.version) {
+            (Some(c), VaultKvVersion::V1) if c.required => {
+                Err(ProviderError::Invalid("checkAndSet is not supported with Vault KV version v1".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether pushes send `cas` (KV v2 with `checkAndSet.required`).
+    pub fn cas_required(&self) -> bool {
+        self.check_and_set.as_ref().is_some_and(|c| c.required)
+    }
 }
 
 impl VaultProvider {

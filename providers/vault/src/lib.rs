@@ -27,8 +27,8 @@ mod config_auth;
 mod openbao;
 
 pub use config::{
-    VaultAppRole, VaultAuth, VaultCertAuth, VaultClientTls, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth,
-    VaultKvVersion, VaultProvider, VaultUserPassAuth,
+    VaultAppRole, VaultAuth, VaultCertAuth, VaultCheckAndSet, VaultClientTls, VaultJwtAuth, VaultKubernetesAuth,
+    VaultKubernetesServiceAccountTokenAuth, VaultKvVersion, VaultProvider, VaultUserPassAuth,
 };
 pub use openbao::{OpenBaoAuth, OpenBaoProvider};
 

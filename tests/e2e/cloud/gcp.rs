@@ -138,3 +138,21 @@ async fn gcp_a_deleted_remote_secret_is_reported_and_the_synced_secret_is_kept()
     assert_not_logged(&sesame, &["gcp-pw-1"]);
     scene.delete_namespace().await;
 }
+
+/// A store whose provider cannot write (GCP: push not implemented yet) refuses a PushSecret with
+/// a clear reason, and nothing is written.
+#[tokio::test]
+async fn gcp_a_push_secret_on_a_read_only_store_is_refused_with_a_reason() {
+    use crate::push_secret::{apply_push, push_secret, ready};
+    let scene = Scene::new("e2e-gcp-ro").await;
+    let fake = fake_gcp().await;
+    key_store(&scene, &fake).await;
+    scene.plain_secret("source", &[("password", "pw-ro")]).await;
+    let sesame = scene.sesame_with(&[], &borrowed(&gcp_env(&fake)));
+    apply_push(&scene, push_secret(&scene, "readonly", json!({"name": "gcp"}), &[("password", "pushed", "")])).await;
+    let refused = ready(&scene, &sesame, "readonly", "False").await;
+    let message = refused.status.unwrap().conditions[0].message.clone().unwrap_or_default();
+    assert!(message.contains("ReadOnly"), "{message}");
+    assert_not_logged(&sesame, &["pw-ro"]);
+    scene.delete_namespace().await;
+}

@@ -11,4 +11,5 @@ mod support;
 mod auth;
 mod faults;
 mod parameter_store;
+mod push;
 mod secrets_manager;
