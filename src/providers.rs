@@ -27,6 +27,10 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
             let http = sesame_provider_azure::HttpSettings::from_env()?;
             sesame_provider_azure::build_with(azure, ctx, &http).await
         }
+        #[cfg(feature = "gitlab")]
+        ProviderSpec { gitlab: Some(gitlab), .. } => sesame_provider_gitlab::build(gitlab, ctx).await,
+        #[cfg(feature = "doppler")]
+        ProviderSpec { doppler: Some(doppler), .. } => sesame_provider_doppler::build(doppler, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -41,6 +45,8 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { vault: Some(vault), .. } => vault.referent_refs(),
         ProviderSpec { gcpsm: Some(gcp), .. } => gcp.referent_refs(),
         ProviderSpec { azurekv: Some(azure), .. } => azure.referent_refs(),
+        ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.referent_refs(),
+        ProviderSpec { doppler: Some(doppler), .. } => doppler.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -53,6 +59,8 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { vault: Some(vault), .. } => vault.check_urls(),
         ProviderSpec { gcpsm: Some(gcp), .. } => gcp.check_urls(),
         ProviderSpec { azurekv: Some(azure), .. } => azure.check_urls(),
+        ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.check_urls(),
+        ProviderSpec { doppler: Some(doppler), .. } => doppler.check_urls(),
         _ => Ok(()),
     }
 }

@@ -21,6 +21,12 @@ pub struct ProviderSpec {
     /// Azure Key Vault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azurekv: Option<sesame_provider_azure::AzureKvProvider>,
+    /// GitLab CI/CD variables of a project and its groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab: Option<sesame_provider_gitlab::GitlabProvider>,
+    /// Doppler: the secrets of one project config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doppler: Option<sesame_provider_doppler::DopplerProvider>,
 }
 
 impl ProviderSpec {
@@ -32,6 +38,8 @@ impl ProviderSpec {
             ProviderSpec { vault: Some(_), .. } => "vault",
             ProviderSpec { gcpsm: Some(_), .. } => "gcpsm",
             ProviderSpec { azurekv: Some(_), .. } => "azurekv",
+            ProviderSpec { gitlab: Some(_), .. } => "gitlab",
+            ProviderSpec { doppler: Some(_), .. } => "doppler",
             _ => "none",
         }
     }
