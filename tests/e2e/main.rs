@@ -20,6 +20,7 @@ mod providers;
 mod push_secret;
 mod refresh_policy;
 mod rollout;
+mod saas;
 mod store_guards;
 mod stores;
 mod sync;
