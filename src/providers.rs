@@ -33,6 +33,10 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
         ProviderSpec { kubernetes: Some(k8s), .. } => sesame_provider_kubernetes::build(k8s, ctx).await,
         #[cfg(feature = "webhook")]
         ProviderSpec { webhook: Some(hook), .. } => sesame_provider_webhook::build(hook, ctx).await,
+        #[cfg(feature = "gitlab")]
+        ProviderSpec { gitlab: Some(gitlab), .. } => sesame_provider_gitlab::build(gitlab, ctx).await,
+        #[cfg(feature = "doppler")]
+        ProviderSpec { doppler: Some(doppler), .. } => sesame_provider_doppler::build(doppler, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -50,6 +54,8 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { open_bao: Some(bao), .. } => bao.referent_refs(),
         ProviderSpec { kubernetes: Some(k8s), .. } => k8s.referent_refs(),
         ProviderSpec { webhook: Some(hook), .. } => hook.referent_refs(),
+        ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.referent_refs(),
+        ProviderSpec { doppler: Some(doppler), .. } => doppler.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -65,6 +71,8 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { open_bao: Some(bao), .. } => bao.check_urls(),
         ProviderSpec { kubernetes: Some(k8s), .. } => k8s.check_urls(),
         ProviderSpec { webhook: Some(hook), .. } => hook.check_urls(),
+        ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.check_urls(),
+        ProviderSpec { doppler: Some(doppler), .. } => doppler.check_urls(),
         _ => Ok(()),
     }
 }

@@ -30,6 +30,12 @@ pub struct ProviderSpec {
     /// A generic templated webhook (simple web APIs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook: Option<sesame_provider_webhook::WebhookProvider>,
+    /// GitLab CI/CD variables of a project and its groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab: Option<sesame_provider_gitlab::GitlabProvider>,
+    /// Doppler: the secrets of one project config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doppler: Option<sesame_provider_doppler::DopplerProvider>,
 }
 
 impl ProviderSpec {
@@ -44,6 +50,8 @@ impl ProviderSpec {
             ProviderSpec { open_bao: Some(_), .. } => "openBao",
             ProviderSpec { kubernetes: Some(_), .. } => "kubernetes",
             ProviderSpec { webhook: Some(_), .. } => "webhook",
+            ProviderSpec { gitlab: Some(_), .. } => "gitlab",
+            ProviderSpec { doppler: Some(_), .. } => "doppler",
             _ => "none",
         }
     }

@@ -28,6 +28,7 @@ mod push_secret_bulk;
 mod refresh_policy;
 mod rollout;
 mod sources;
+mod saas;
 mod store_guards;
 mod stores;
 mod sync;

@@ -1,0 +1,107 @@
+//! GitLab CI/CD variables through the binary: the store's `url` is the fake GitLab.
+#[path = "../../../providers/gitlab/tests/fake/mod.rs"]
+mod fake;
+
+use serde_json::{Value, json};
+
+use super::*;
+use fake::{FakeGitlab, Role};
+
+const TOKEN: &str = "glpat-e2e-reader-0123456789";
+const DB_JSON: &str = r#"{"user":"app","password":"gl-pw-1"}"#;
+
+/// Project 42 `acme/app` in group 7 `acme`, with production and wildcard variables.
+async fn fake_gitlab() -> FakeGitlab {
+    let fake = FakeGitlab::start().await;
+    fake.token(TOKEN, Role::Maintainer);
+    fake.group(7, "acme");
+    fake.project(42, "acme/app", &[7]);
+    fake.project_var(42, "DB_CREDS", DB_JSON, "production");
+    fake.project_var(42, "DB_CREDS", r#"{"user":"staging","password":"other"}"#, "staging");
+    fake.project_var(42, "APP_MODE", "prod-mode", "*");
+    fake.group_var(7, "APP_SHARED", "group-value", "*");
+    fake
+}
+
+/// ESO's GitLab store manifest, its `url` at the fake.
+async fn gitlab_store(scene: &Scene, fake: &FakeGitlab, token: &str) {
+    scene.plain_secret("gitlab-secret", &[("token", token)]).await;
+    let store = json!({"gitlab": {
+        "url": fake.url,
+        "auth": {"SecretRef": {"accessToken": {"name": "gitlab-secret", "key": "token"}}},
+        "projectID": "42",
+        "inheritFromGroups": true,
+        "environment": "production",
+    }});
+    scene.store("gitlab", store).await;
+}
+
+fn db_password() -> Value {
+    json!({"secretKey": "password", "remoteRef": {"key": "DB-CREDS", "property": "password"}})
+}
+
+#[tokio::test]
+async fn gitlab_variables_sync_with_environment_groups_extract_and_find_and_a_removed_one_is_reported() {
+    let scene = Scene::new("e2e-gitlab").await;
+    let fake = fake_gitlab().await;
+    gitlab_store(&scene, &fake, TOKEN).await;
+    let sesame = scene.sesame();
+    wait_store(&scene, &sesame, "gitlab", "True", "Valid", "store validated").await;
+
+    scene
+        .external_secret(
+            "app",
+            json!({
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": "gitlab"},
+                "data": [
+                    db_password(),
+                    {"secretKey": "mode", "remoteRef": {"key": "APP_MODE"}},
+                    {"secretKey": "shared", "remoteRef": {"key": "APP_SHARED"}},
+                ],
+                "dataFrom": [{"extract": {"key": "DB_CREDS"}}, {"find": {"name": {"regexp": "^APP_"}}}],
+            }),
+        )
+        .await;
+    let want = map(&[
+        ("password", "gl-pw-1"),
+        ("mode", "prod-mode"),
+        ("shared", "group-value"),
+        ("user", "app"),
+        ("APP_MODE", "prod-mode"),
+        ("APP_SHARED", "group-value"),
+    ]);
+    wait_secret_data(&scene, &sesame, "app", &want).await;
+    scene.wait_ready(&sesame, "app", "True", "SecretSynced").await;
+    assert!(fake.count("/projects/42/variables/DB_CREDS?filter%5Benvironment_scope%5D=production") >= 1, "{:?}", fake.requests());
+    assert!(fake.count("/projects/42/groups") >= 1, "inheritFromGroups discovered the groups: {:?}", fake.requests());
+
+    fake.remove_project_var(42, "DB_CREDS");
+    force_sync(&scene, "app", "gone").await;
+    let es = scene.wait_ready(&sesame, "app", "False", "SecretSyncedError").await;
+    let (_, _, message) = ready_condition(&es).unwrap();
+    assert!(message.contains("404 Variable Not Found"), "the Ready message names the cause: {message}");
+    assert_eq!(scene.secret_data("app").await.as_ref(), Some(&want), "the Secret keeps its last synced data");
+    assert_not_logged(&sesame, &["gl-pw-1", "prod-mode", "group-value", TOKEN]);
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn gitlab_a_refused_token_is_a_clear_store_condition_and_a_rotated_one_is_read_again() {
+    let scene = Scene::new("e2e-gitlab-auth").await;
+    let fake = fake_gitlab().await;
+    gitlab_store(&scene, &fake, "glpat-revoked").await;
+    let sesame = scene.sesame();
+    let message = wait_store(&scene, &sesame, "gitlab", "False", "InvalidProviderConfig", "401 Unauthorized").await;
+    assert!(message.contains("could not verify whether the GitLab token is valid"), "{message}");
+    assert!(!message.contains("glpat-revoked"), "the token is not in the condition");
+
+    scene.external_secret("app", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gitlab"}, "data": [db_password()]})).await;
+    scene.wait_ready(&sesame, "app", "False", "SecretSyncedError").await;
+    // The refused client is dropped: the rotated token is read on the next attempt.
+    rotate(&scene, "gitlab-secret", "token", TOKEN).await;
+    force_sync(&scene, "app", "rotated").await;
+    wait_secret_data(&scene, &sesame, "app", &map(&[("password", "gl-pw-1")])).await;
+    assert_not_logged(&sesame, &["gl-pw-1", TOKEN, "glpat-revoked"]);
+    scene.delete_namespace().await;
+}
