@@ -85,6 +85,42 @@ async fn stores(ctx: &Context, ps: &PushSecret) -> Result<Vec<(String, AnyStore)
     Ok(out)
 }
 
+/// Whether this controller handles the PushSecret: some store it names is of this controller's
+/// class (a named store not in the cache counts, so that it is reported missing). Another class's
+/// PushSecret is left alone entirely: no status, no finalizer, never a delete.
+fn ours(ctx: &Context, ps: &PushSecret) -> bool {
+    let namespace = ps.namespace().unwrap_or_default();
+    let handled = |s: &AnyStore| ctx.config.handles_class(s.spec().controller.as_deref());
+    ps.spec.secret_store_refs.iter().any(|r| {
+        let cluster = r.kind.as_deref() == Some("ClusterSecretStore");
+        match (&r.name, &r.label_selector) {
+            (Some(name), _) => {
+                let found = if cluster {
+                    ctx.cluster_stores.get(&ObjectRef::new(name)).map(AnyStore::Cluster)
+                } else {
+                    ctx.stores.get(&ObjectRef::new(name).within(&namespace)).map(AnyStore::Namespaced)
+                };
+                found.is_none_or(|s| handled(&s))
+            }
+            (None, Some(selector)) => {
+                let Ok(selector) = Selector::try_from(selector.clone()) else { return true };
+                if cluster {
+                    ctx.cluster_stores
+                        .state()
+                        .into_iter()
+                        .filter(|s| selector.matches(s.labels()))
+                        .map(AnyStore::Cluster)
+                        .any(|s| handled(&s))
+                } else {
+                    let mine = ctx.stores.state().into_iter().filter(|s| s.namespace().as_deref() == Some(&namespace));
+                    mine.filter(|s| selector.matches(s.labels())).map(AnyStore::Namespaced).any(|s| handled(&s))
+                }
+            }
+            (None, None) => true,
+        }
+    })
+}
+
 fn kind_of(r: &PushSecretStoreRef) -> &str {
     r.kind.as_deref().unwrap_or("SecretStore")
 }
@@ -291,6 +327,9 @@ pub async fn reconcile(ps: Arc<PushSecret>, ctx: Arc<Context>) -> Result<Action,
 /// `ready` is set to the Ready status written, when one is.
 async fn reconcile_inner(ps: &Arc<PushSecret>, ctx: &Arc<Context>, ready: &mut Option<bool>) -> Result<Action, Error> {
     let (ps, ctx) = (ps.clone(), ctx.clone());
+    if !ours(&ctx, &ps) {
+        return Ok(Action::await_change());
+    }
     let has_finalizer = ps.finalizers().iter().any(|f| f == FINALIZER);
     let old = ps.status.clone().unwrap_or_default();
     if ps.meta().deletion_timestamp.is_some() {

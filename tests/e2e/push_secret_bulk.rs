@@ -2,7 +2,7 @@
 //! by an ExternalSecret: `dataTo` with a regexp and a rewrite over label-selected Secrets (a
 //! newly labelled Secret is pushed at once), `conversionStrategy: ReverseUnicode`, and a
 //! `template` with `templateFrom` whose output joins the Secret's own keys, bundled by `dataTo`
-//! with `remoteKey` (an explicit `data` entry wins over `dataTo` for its key).
+//! with `remoteKey`; two entries writing one remote key are refused.
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -121,9 +121,10 @@ async fn data_to_label_selection_reverse_unicode_and_templates_push_what_eso_pus
         )
         .await;
     wait_secret_data(&scene, &sesame, "shaped", &map(&[("dsn", "u:p@db"), ("greeting", "hi-u"), ("user", "u")])).await;
-    // The explicit entry took `dsn`: the bundle holds only the other matched keys.
+    // A bundle holds every matched key (as ESO, an explicit entry only overrides dataTo's per-key
+    // entries), template output and the Secret's own keys alike.
     scene.external_secret("bundle", readback(&[("all", "shaped/bundle", None)])).await;
-    wait_secret_data(&scene, &sesame, "bundle", &map(&[("all", r#"{"greeting":"hi-u","user":"u"}"#)])).await;
+    wait_secret_data(&scene, &sesame, "bundle", &map(&[("all", r#"{"dsn":"u:p@db","greeting":"hi-u","user":"u"}"#)])).await;
 
     // ESO's conflict rule: two entries writing one remote key are refused, nothing else happens.
     push(

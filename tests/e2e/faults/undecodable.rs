@@ -136,8 +136,8 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
                "spec": {"updatePolicy": policy, "secretStoreRefs": [{"name": "good"}], "selector": {"secret": {"name": "existing"}},
                         "data": [{"match": {"secretKey": "theirs", "remoteRef": {"remoteKey": "/pushed"}}}]}})
     };
-    apply(&client, ns, "pushsecrets", "bad-push", push("bad-push", PS_LEAK)).await;
-    apply(&client, ns, "pushsecrets", "good-push", push("good-push", "Replace")).await;
+    crate::cluster_push_secret::apply_v1alpha1(&client, ns, "pushsecrets", push("bad-push", PS_LEAK)).await;
+    crate::cluster_push_secret::apply_v1alpha1(&client, ns, "pushsecrets", push("good-push", "Replace")).await;
 
     // Admin on the private apiserver: the shipped RBAC is not installed there (the shared one's
     // tests run under it; the harness wants that identity set up even when it is not used).
