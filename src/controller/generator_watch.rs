@@ -26,7 +26,7 @@ pub struct GeneratorIndex {
 impl GeneratorIndex {
     /// Every generator kind (and ClusterGenerator) has listed once, or has no CRD installed.
     pub fn ready(&self) -> bool {
-        self.listed.lock().unwrap_or_else(|p| p.into_inner()).len() >= crate::generators::KINDS.len() + 1
+        self.listed.lock().unwrap_or_else(|p| p.into_inner()).len() > crate::generators::KINDS.len()
     }
 
     /// `<uid>/<generation>` of the generator `r` names from `namespace`, empty when absent.

@@ -64,10 +64,10 @@ impl<'a> Runner<'a> {
             provider: ProviderContext { credentials, calls: self.ctx.metrics.clone() },
         };
         let generated = generator.generate(&gctx).await?;
-        if generated.state.is_some() {
+        if let Some(state) = &generated.state {
             // Recording remote state in GeneratorStates (and cleaning it up) is not wired yet:
             // refuse rather than leak what the generator created. (No served kind has state yet.)
-            let _ = generator.cleanup(generated.state.as_ref().expect("checked"), &gctx).await;
+            let _ = generator.cleanup(state, &gctx).await;
             return Err(GeneratorError::Invalid(format!(
                 "{kind} creates remote state, which Sesame cannot record in a GeneratorState yet"
             )));
