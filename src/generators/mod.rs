@@ -100,4 +100,7 @@ generators! {
     "Fake" => sesame_generator_basic::Fake, sesame_generator_basic::FakeSpec, fake_spec, "fakes", fake, [];
     "SSHKey" => sesame_generator_basic::SshKey, sesame_generator_basic::SshKeySpec, ssh_key_spec, "sshkeys", ssh_key, [];
     "MFA" => sesame_generator_basic::Mfa, sesame_generator_basic::MfaSpec, mfa_spec, "mfas", mfa, [];
+    "ECRAuthorizationToken" => sesame_generator_aws::EcrAuthorizationToken, sesame_generator_aws::EcrAuthorizationTokenSpec, ecr_authorization_token_spec, "ecrauthorizationtokens", ecr_authorization_token, [];
+    "STSSessionToken" => sesame_generator_aws::StsSessionToken, sesame_generator_aws::StsSessionTokenSpec, sts_session_token_spec, "stssessiontokens", sts_session_token, [];
+    "VaultDynamicSecret" => sesame_generator_vault::VaultDynamicSecret, sesame_generator_vault::VaultDynamicSecretSpec, vault_dynamic_secret_spec, "vaultdynamicsecrets", vault_dynamic_secret, [];
 }

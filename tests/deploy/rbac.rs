@@ -16,12 +16,15 @@ const CES: &str = "clusterexternalsecrets.external-secrets.io";
 const PS: &str = "pushsecrets.external-secrets.io";
 const CPS: &str = "clusterpushsecrets.external-secrets.io";
 /// Generator objects the controller reads (operator objects: never in `edit`/`view`).
-const GENERATORS: [&str; 5] = [
+const GENERATORS: [&str; 8] = [
     "passwords.generators.external-secrets.io",
     "uuids.generators.external-secrets.io",
     "fakes.generators.external-secrets.io",
     "sshkeys.generators.external-secrets.io",
     "mfas.generators.external-secrets.io",
+    "ecrauthorizationtokens.generators.external-secrets.io",
+    "stssessiontokens.generators.external-secrets.io",
+    "vaultdynamicsecrets.generators.external-secrets.io",
 ];
 const CLUSTER_GENERATORS: &str = "clustergenerators.generators.external-secrets.io";
 const GENERATOR_STATES: &str = "generatorstates.generators.external-secrets.io";
