@@ -9,8 +9,8 @@ mod provider;
 mod push_secret;
 mod rewrite;
 mod secret_store;
-mod sync_window;
 mod source_ref;
+mod sync_window;
 mod template;
 
 pub use cluster_external_secret::*;
@@ -22,8 +22,8 @@ pub use provider::*;
 pub use push_secret::*;
 pub use rewrite::*;
 pub use secret_store::*;
-pub use sync_window::*;
 pub use source_ref::*;
+pub use sync_window::*;
 pub use template::*;
 
 /// Label ESO and Sesame put on every Secret they manage.

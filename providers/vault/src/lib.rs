@@ -56,8 +56,8 @@ mod transport;
 
 #[cfg(feature = "client")]
 pub use client::{VaultStoreClient, build};
+pub use openbao_client::build_openbao;
 #[cfg(feature = "client")]
 pub use reqwest::Method;
 #[cfg(feature = "client")]
 pub use transport::RawRequest;
-pub use openbao_client::build_openbao;
