@@ -100,11 +100,17 @@ pub fn watch(
             .boxed();
         streams.push(stream);
     }
-    let (index, es) = (index.clone(), es.clone());
-    let cluster = watcher(Api::<ClusterGenerator>::all(client), watcher::Config::default())
-        .default_backoff()
-        .map(move |ev| index.record("ClusterGenerator", &ev).map(|k| users(&es, &k)).unwrap_or_default())
-        .boxed();
-    streams.push(cluster);
+    if namespace.is_some() {
+        // A single-namespace install is granted no cluster-scoped read: ClusterGenerators cannot
+        // be used there (the generator runner reports why), so nothing watches or waits for them.
+        index.listed.lock().unwrap_or_else(|p| p.into_inner()).insert("ClusterGenerator".to_string());
+    } else {
+        let (index, es) = (index.clone(), es.clone());
+        let cluster = watcher(Api::<ClusterGenerator>::all(client), watcher::Config::default())
+            .default_backoff()
+            .map(move |ev| index.record("ClusterGenerator", &ev).map(|k| users(&es, &k)).unwrap_or_default())
+            .boxed();
+        streams.push(cluster);
+    }
     futures::stream::select_all(streams).flat_map(futures::stream::iter)
 }
