@@ -6,8 +6,7 @@ mod gitlab;
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::json;
 
 use crate::harness::*;
@@ -34,15 +33,6 @@ async fn wait_store(scene: &Scene, sesame: &Sesame, name: &str, status: &str, re
 async fn force_sync(scene: &Scene, name: &str, stamp: &str) {
     let patch = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": stamp}}});
     scene.externalsecrets().patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("annotate");
-}
-
-/// Replace one key of a credentials Secret (a rotated token).
-async fn rotate(scene: &Scene, secret: &str, key: &str, value: &str) {
-    let patch = json!({"data": {key: k8s_openapi::ByteString(value.as_bytes().to_vec())}});
-    Api::<Secret>::namespaced(scene.client.clone(), &scene.ns)
-        .patch(secret, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .expect("rotate the credentials Secret");
 }
 
 /// Secret values and credentials must never reach the controller's log.
