@@ -69,7 +69,10 @@ pub async fn reconcile(ces: Arc<ClusterExternalSecret>, ctx: Arc<CesContext>) ->
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshTime: {e}")))?,
         None => DEFAULT_REFRESH,
     };
-    let old = ces.status.clone().unwrap_or_default();
+    // The status as last written, not as cached: a reconcile that follows its own status write
+    // closely would otherwise miss the namespaces it just provisioned and never remove them.
+    let fresh = kube::Api::<ClusterExternalSecret>::all(ctx.client.clone()).get(&ces.name_any()).await.ok();
+    let old = fresh.and_then(|o| o.status).or_else(|| ces.status.clone()).unwrap_or_default();
     let name = ces.spec.external_secret_name.clone().unwrap_or_else(|| ces.name_any());
     let fleet = Fleet {
         client: &ctx.client,

@@ -54,7 +54,10 @@ pub async fn reconcile(cps: Arc<ClusterPushSecret>, ctx: Arc<CpsContext>) -> Res
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshTime: {e}")))?,
         None => DEFAULT_REFRESH,
     };
-    let old = cps.status.clone().unwrap_or_default();
+    // The status as last written, not as cached: a reconcile that follows its own status write
+    // closely would otherwise miss the namespaces it just provisioned and never remove them.
+    let fresh = kube::Api::<ClusterPushSecret>::all(ctx.client.clone()).get(&cps.name_any()).await.ok();
+    let old = fresh.and_then(|o| o.status).or_else(|| cps.status.clone()).unwrap_or_default();
     let name = cps.spec.push_secret_name.clone().unwrap_or_else(|| cps.name_any());
     let fleet = Fleet {
         client: &ctx.client,
