@@ -43,23 +43,7 @@ fn preserve_unknown(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct GeneratorStateStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<GeneratorStateCondition>,
-}
-
-/// A condition of a GeneratorState (`Ready`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct GeneratorStateCondition {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub status: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(extend("format" = "date-time"))]
-    pub last_transition_time: Option<String>,
+    pub conditions: Vec<super::Condition>,
 }
 
 /// The label that groups the states one object produced from one source: ESO's owner key.
