@@ -94,13 +94,17 @@ pub struct RunArgs {
     /// The longest wait between retries of a failing ExternalSecret.
     #[arg(long, env = "SESAME_MAX_BACKOFF", default_value = "5m")]
     pub max_backoff: String,
-    /// Default provider calls per second per store (a store's
-    /// `sesame.external-secrets.io/rate-limit-qps` annotation overrides it).
-    #[arg(long, env = "SESAME_STORE_QPS", default_value_t = 50)]
-    pub store_qps: u32,
-    /// Default burst of provider calls per store (annotation `sesame.external-secrets.io/rate-limit-burst`).
-    #[arg(long, env = "SESAME_STORE_BURST", default_value_t = 100)]
-    pub store_burst: u32,
+    /// Provider calls per second per store, for every store (a store's
+    /// `sesame.external-secrets.io/rate-limit-qps` annotation overrides it). Unset: each provider's
+    /// documented quota (AWS Secrets Manager 100/s, Parameter Store 40/s, GCP 1500/s, Azure Key
+    /// Vault 400/s, Vault/OpenBao and the fake unmetered, others 50/s), halved while the provider
+    /// throttles and grown back while it does not.
+    #[arg(long, env = "SESAME_STORE_QPS")]
+    pub store_qps: Option<u32>,
+    /// Burst of provider calls per store (annotation `sesame.external-secrets.io/rate-limit-burst`).
+    /// Unset: the provider's quota's, or two seconds' worth of `--store-qps`.
+    #[arg(long, env = "SESAME_STORE_BURST")]
+    pub store_burst: Option<u32>,
     /// The shortest refreshInterval honoured: shorter ones run at this one, with a Warning Event
     /// (RefreshIntervalRaised). refreshInterval 0 still means "sync once".
     #[arg(long, env = "SESAME_MIN_REFRESH_INTERVAL", default_value = "10s")]

@@ -89,6 +89,7 @@ pub struct Metrics {
     store_writes: Family<WriteLabels, Counter>,
     store_calls: Family<StoreLabels, Counter>,
     store_throttles: Family<StoreLabels, Counter>,
+    store_rate: Family<StoreLabels, Gauge>,
     store_queue_wait: Family<StoreLabels, Histogram>,
     store_call_latency: Family<StoreLabels, Histogram>,
 }
@@ -122,6 +123,7 @@ impl Default for Metrics {
             store_writes: Family::default(),
             store_calls: Family::default(),
             store_throttles: Family::default(),
+            store_rate: Family::default(),
             store_queue_wait: Family::new_with_constructor(latency_histogram),
             store_call_latency: Family::new_with_constructor(latency_histogram),
             registry: Registry::default(),
@@ -182,6 +184,11 @@ impl Default for Metrics {
         );
         registry.register("sesame_store_provider_calls", "Remote provider calls charged to a store's budget", m.store_calls.clone());
         registry.register("sesame_store_throttled", "Batches a provider throttled, per store", m.store_throttles.clone());
+        registry.register(
+            "sesame_store_call_rate_limit",
+            "Provider calls per second a store's budget allows now (its ceiling, or less while the provider throttles)",
+            m.store_rate.clone(),
+        );
         registry.register("sesame_store_queue_wait_seconds", "Time reads waited for a store's budget", m.store_queue_wait.clone());
         registry.register(
             "sesame_store_provider_call_duration_seconds",
@@ -316,6 +323,11 @@ impl Metrics {
     }
 
     /// One batch went out for a store.
+    /// The rate a store's budget runs at now.
+    pub fn store_rate(&self, store: &StoreLabels, qps: u32) {
+        self.store_rate.get_or_create(store).set(i64::from(qps));
+    }
+
     pub fn store_batch(&self, store: &StoreLabels, calls: u64, throttled: bool, waited: Duration) {
         self.store_calls.get_or_create(store).inc_by(calls);
         if throttled {

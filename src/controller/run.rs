@@ -34,7 +34,7 @@ pub struct RunOptions {
     pub concurrency: u16,
     pub config: Config,
     pub coalesce_window: Duration,
-    /// Default per-store provider call budget.
+    /// Per-store provider call budget overrides from the flags (unset: each provider's quota).
     pub budget: BudgetLimits,
     pub instance: String,
     /// Refuse SecretStores that authenticate as the controller itself.

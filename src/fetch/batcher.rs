@@ -64,6 +64,14 @@ struct Shared {
 
 pub struct Batcher(Arc<Shared>);
 
+impl Shared {
+    fn report_rate(&self) {
+        if let Some((m, labels)) = &self.metrics {
+            m.store_rate(labels, self.budget.current_qps());
+        }
+    }
+}
+
 impl Batcher {
     pub fn new(
         provider: Arc<dyn SecretProvider>,
@@ -72,6 +80,9 @@ impl Batcher {
         budget: Budget,
         metrics: Option<(Arc<Metrics>, StoreLabels)>,
     ) -> Self {
+        if let Some((m, labels)) = &metrics {
+            m.store_rate(labels, budget.current_qps());
+        }
         Batcher(Arc::new(Shared {
             provider,
             window,
@@ -101,6 +112,7 @@ impl Batcher {
             Err(ProviderError::Throttled { retry_after, .. }) => s.budget.throttled(*retry_after),
             _ => s.budget.succeeded(),
         }
+        s.report_rate();
         result
     }
 
@@ -142,6 +154,7 @@ impl Batcher {
             Ok(_) => self.0.budget.succeeded(),
             Err(_) => {}
         }
+        self.0.report_rate();
         result
     }
 }
@@ -196,6 +209,7 @@ async fn flush_loop(s: Arc<Shared>) {
         if let Some((m, labels)) = &s.metrics {
             m.store_batch(labels, calls as u64, throttle.is_some(), waited);
         }
+        s.report_rate();
         let mut q = s.queues.lock().expect("batcher lock");
         for (i, key) in keys.iter().enumerate() {
             let result = results
@@ -213,7 +227,7 @@ async fn flush_loop(s: Arc<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::budget::BudgetLimits;
+    use sesame_provider_core::CallRate;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// Counts batches, remembers their order, and echoes the key as the value.
@@ -232,6 +246,9 @@ mod tests {
         async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
             if key.key == "missing" {
                 return Err(ProviderError::NotFound("missing".into()));
+            }
+            if key.key == "throttled" {
+                return Err(ProviderError::Throttled { message: "rate exceeded".into(), retry_after: Some(Duration::from_millis(1)) });
             }
             Ok(SecretValue::from(key.key.as_str()))
         }
@@ -269,7 +286,7 @@ mod tests {
     }
 
     fn batcher(echo: Arc<Echo>, max_batch: usize, qps: u32) -> Batcher {
-        Batcher::new(echo, Duration::from_millis(10), max_batch, Budget::new(BudgetLimits { qps, burst: qps }), None)
+        Batcher::new(echo, Duration::from_millis(10), max_batch, Budget::new(CallRate { qps, burst: qps }), None)
     }
 
     #[tokio::test]
@@ -285,6 +302,21 @@ mod tests {
         }
         assert_eq!(echo.keys.load(Ordering::SeqCst), 40, "each distinct key read once");
         assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "40 keys in batches of 20");
+    }
+
+    #[tokio::test]
+    async fn a_throttled_batch_halves_the_stores_rate_and_a_write_is_charged_to_the_same_budget() {
+        let echo = Arc::new(Echo::default());
+        let b = batcher(echo, 20, 400);
+        assert!(matches!(b.get(RemoteKey::new("throttled"), Priority::Routine).await, Err(ProviderError::Throttled { .. })));
+        assert_eq!(b.0.budget.current_qps(), 200);
+        let _ = b
+            .call(|_| async {
+                Err::<(), _>(ProviderError::Throttled { message: "slow down".into(), retry_after: Some(Duration::from_millis(1)) })
+            })
+            .await;
+        assert_eq!(b.0.budget.current_qps(), 200, "throttles within a second are one event");
+        assert_eq!(b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap().as_bytes(), b"a", "reads go on after the pause");
     }
 
     #[tokio::test]
@@ -321,7 +353,7 @@ mod tests {
             Arc::new(Echo::default()),
             Duration::from_millis(10),
             20,
-            Budget::new(BudgetLimits { qps: 1000, burst: 1000 }),
+            Budget::new(CallRate { qps: 1000, burst: 1000 }),
             Some((metrics.clone(), labels)),
         );
         let found = b.find(&FindQuery::default(), FindLimits::default()).await.unwrap();

@@ -157,13 +157,14 @@ impl ClientCache {
         let calls = Arc::new(StoreCalls { metrics: self.metrics.clone(), store: StoreLabels::of(&identity) });
         let ctx = ProviderContext { credentials, calls };
         let provider = crate::providers::build(store.spec(), ctx).await?;
+        let ceiling = self.limits.for_store(provider.call_quota(), &store.annotations());
         let client = Arc::new(StoreClient {
             identity: identity.clone(),
             batcher: Batcher::new(
                 provider,
                 self.window,
                 MAX_BATCH,
-                Budget::new(self.limits.for_store(&store.annotations())),
+                Budget::new(ceiling),
                 Some((self.metrics.clone(), StoreLabels::of(&identity))),
             ),
         });

@@ -121,6 +121,7 @@ fn dashboard_reads_only_exported_series() {
         "clustersecretstore_status_condition",
         "sesame_store_provider_calls_total",
         "sesame_store_throttled_total",
+        "sesame_store_call_rate_limit",
         "sesame_store_provider_call_duration_seconds_bucket",
         "sesame_store_queue_wait_seconds_bucket",
     ] {

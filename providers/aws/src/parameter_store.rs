@@ -9,8 +9,8 @@ use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::types::{ParameterStringFilter, ResourceTypeForTagging};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    Capabilities, DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey,
-    SecretProvider, SecretValue,
+    CallQuota, Capabilities, DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef,
+    RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::{batch, errors};
@@ -222,6 +222,12 @@ impl ParameterStoreClient {
 impl SecretProvider for ParameterStoreClient {
     fn name(&self) -> &'static str {
         PROVIDER
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // Standard throughput: 40 per second per account and region, shared by GetParameter,
+        // GetParameters and GetParametersByPath.
+        CallQuota::per_second(40)
     }
 
     /// One batch call carries this many keys: the fetch layer charges the store's budget per call.

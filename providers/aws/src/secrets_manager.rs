@@ -9,8 +9,8 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretValueEntry};
 use futures::{StreamExt, stream};
 use sesame_provider_core::{
-    Capabilities, DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey,
-    SecretProvider, SecretValue,
+    CallQuota, Capabilities, DEFAULT_BATCH_CONCURRENCY, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef,
+    RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::{SecretsManagerOptions, batch, errors};
@@ -213,6 +213,12 @@ fn entry_payload(entry: &SecretValueEntry, what: &str) -> Result<SecretValue, Pr
 impl SecretProvider for SecretsManagerClient {
     fn name(&self) -> &'static str {
         PROVIDER
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // BatchGetSecretValue and ListSecrets: 100 per second per account and region (GetSecretValue
+        // alone would allow 10,000, but Sesame batches).
+        CallQuota::per_second(100)
     }
 
     /// One batch call carries this many keys: the fetch layer charges the store's budget per call.

@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use futures::{StreamExt, stream};
 
-use crate::{CaProvider, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector};
+use crate::{
+    CaProvider, CallQuota, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector,
+};
 
 /// What a store can do, reported in `SecretStore.status.capabilities`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,12 @@ pub trait SecretProvider: Send + Sync {
     /// ESO's reason `ValidationUnknown` instead of `Valid`, whatever `validate` says.
     fn undecidable_validation(&self) -> Option<String> {
         None
+    }
+
+    /// The backend's documented request quota: the store's call budget when no flag or store
+    /// annotation sets one. The budget adapts below it when the backend throttles.
+    fn call_quota(&self) -> CallQuota {
+        CallQuota::Unknown
     }
 
     /// `ReadWrite` for providers that implement the three PushSecret calls below.

@@ -3,7 +3,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use sesame_provider_core::{
-    Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::FakeProvider;
@@ -50,6 +50,10 @@ fn object(current: Option<&Vec<u8>>, key: &str) -> Result<serde_json::Map<String
 impl SecretProvider for FakeClient {
     fn name(&self) -> &'static str {
         "Fake"
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        CallQuota::Unmetered
     }
 
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {

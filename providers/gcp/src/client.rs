@@ -7,7 +7,9 @@ use google_cloud_gax::error::rpc::Code;
 use google_cloud_gax::paginator::ItemPaginator as _;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::secret_version::State;
-use sesame_provider_core::{FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{
+    CallQuota, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+};
 
 use crate::auth::store_auth;
 use crate::endpoints::Endpoints;
@@ -167,6 +169,12 @@ fn disabled_or_destroyed(err: &ProviderError) -> bool {
 impl SecretProvider for GcpClient {
     fn name(&self) -> &'static str {
         PROVIDER_NAME
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // Access requests: 90,000 per minute per project (listing for `find` has a lower quota;
+        // the budget backs off if Google throttles it).
+        CallQuota::per_second(1500)
     }
 
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {

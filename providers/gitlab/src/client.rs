@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sesame_provider_core::{FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{CallQuota, FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
 
 use crate::GitlabProvider;
 use crate::api::{Api, MAX_PAGES, ProjectGroup, Variable};
@@ -143,6 +143,12 @@ impl GitlabClient {
 impl SecretProvider for GitlabClient {
     fn name(&self) -> &'static str {
         PROVIDER_NAME
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // GitLab.com: 2,000 authenticated API requests per minute per user. (Self-managed
+        // instances set their own; a store annotation overrides.)
+        CallQuota::per_second(33)
     }
 
     /// `version` and `metadataPolicy` are ignored, as ESO ignores them for GitLab.

@@ -14,7 +14,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use sesame_provider_core::{
-    Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider,
+    SecretValue,
 };
 use tokio::sync::Mutex;
 
@@ -144,6 +145,11 @@ impl KubernetesClient {
 impl SecretProvider for KubernetesClient {
     fn name(&self) -> &'static str {
         PROVIDER
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // The remote apiserver's priority and fairness answers 429 when it must; no fixed quota.
+        CallQuota::Unmetered
     }
 
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::Value;
 use sesame_provider_core::{
-    Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider,
+    SecretValue,
 };
 use tokio::sync::Notify;
 use vaultrs::client::VaultClient;
@@ -189,6 +190,12 @@ impl VaultStoreClient {
 impl SecretProvider for VaultStoreClient {
     fn name(&self) -> &'static str {
         PROVIDER
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // A Vault or OpenBao server sets no quota unless its operator configures one (it then
+        // answers 429, and the budget backs off).
+        CallQuota::Unmetered
     }
 
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use sesame_provider_core::{Capabilities, FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{
+    CallQuota, Capabilities, FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+};
 
 use crate::OpenBaoProvider;
 use crate::client::VaultStoreClient;
@@ -23,6 +25,10 @@ struct OpenBaoClient {
 impl SecretProvider for OpenBaoClient {
     fn name(&self) -> &'static str {
         "OpenBao"
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        CallQuota::Unmetered
     }
 
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {

@@ -17,7 +17,9 @@ use azure_core::time::Duration;
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
-use sesame_provider_core::{FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{
+    CallQuota, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+};
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
 pub use transport::{ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings};
@@ -99,6 +101,11 @@ impl AzureKvClient {
 impl SecretProvider for AzureKvClient {
     fn name(&self) -> &'static str {
         PROVIDER
+    }
+
+    fn call_quota(&self) -> CallQuota {
+        // Secrets and vault transactions: 4,000 per 10 seconds per vault and region.
+        CallQuota::per_second(400)
     }
 
     /// The whole object: a secret's value, a key's JWK JSON or a certificate's DER bytes; or,
