@@ -38,7 +38,7 @@ pub struct Schedule<'a> {
     /// `status.syncedResourceVersion` and the value the object has now.
     pub synced_version: Option<&'a str>,
     pub current_version: &'a str,
-    /// Identity used for the slot (namespace/name/uid).
+    /// Identity used for the slot: what the object reads, or namespace/name/uid (see `slot`).
     pub identity: &'a str,
     /// `spec.syncWindows`: when periodic refreshes may run.
     pub windows: Option<&'a Windows>,

@@ -159,7 +159,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let version = current_version(ctx, es);
     let sources = current_sources(ctx, es);
     let windows = es.spec.sync_windows.as_ref().map(super::sync_window::Windows::parse).transpose().map_err(Error::InvalidSpec)?;
-    let identity = format!("{namespace}/{}/{}", es.name_any(), es.uid().unwrap_or_default());
+    let identity = super::slot::slot_identity(es);
     let schedule = Schedule {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
         interval,

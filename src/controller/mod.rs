@@ -15,6 +15,7 @@ mod push_secret;
 mod rendering;
 mod rollout;
 pub mod run;
+mod slot;
 mod sources;
 mod store;
 mod sync_window;
