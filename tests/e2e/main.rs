@@ -25,6 +25,7 @@ mod providers;
 mod push_providers;
 mod push_secret;
 mod push_secret_bulk;
+mod refresh_calls;
 mod refresh_policy;
 mod rollout;
 mod saas;
