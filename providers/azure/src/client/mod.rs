@@ -5,6 +5,7 @@ mod certificate;
 mod errors;
 mod find;
 mod objects;
+mod push;
 mod reads;
 mod transport;
 
@@ -17,7 +18,9 @@ use azure_core::time::Duration;
 use azure_security_keyvault_certificates::{CertificateClient, CertificateClientOptions};
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
-use sesame_provider_core::{FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
+use sesame_provider_core::{
+    Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+};
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
 pub use transport::{ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings};
@@ -135,5 +138,23 @@ impl SecretProvider for AzureKvClient {
                 }
             })
             .await
+    }
+
+    /// Secrets are pushed (GetSecret, SetSecret, DeleteSecret); keys and certificates are refused
+    /// per entry with a clear error.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        self.push(remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        self.delete(remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        self.exists(remote).await
     }
 }
