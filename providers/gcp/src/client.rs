@@ -8,7 +8,7 @@ use google_cloud_gax::paginator::ItemPaginator as _;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::secret_version::State;
 use sesame_provider_core::{
-    CallQuota, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
 };
 
 use crate::auth::store_auth;
@@ -119,7 +119,7 @@ impl GcpClient {
 
     /// `LatestOrFetch`: the newest enabled version, by creation time; `latest` when none is
     /// enabled, so the error says why.
-    async fn newest_enabled(&self, secret: &str) -> Result<SecretValue, ProviderError> {
+    pub(crate) async fn newest_enabled(&self, secret: &str) -> Result<SecretValue, ProviderError> {
         let versions = self
             .ctx
             .timed(PROVIDER_NAME, "ListSecretVersions", async {
@@ -209,5 +209,23 @@ impl SecretProvider for GcpClient {
             Err(ProviderError::Auth(m)) if m.contains(Code::PermissionDenied.name()) => Ok(()),
             other => other,
         }
+    }
+
+    /// Push, delete and exists all work (GetSecret, CreateSecret, UpdateSecret, AddSecretVersion,
+    /// DeleteSecret).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        self.push(remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        self.delete(remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        self.exists(remote).await
     }
 }

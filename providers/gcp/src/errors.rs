@@ -67,13 +67,18 @@ fn find_provider_error(err: &Error) -> Option<ProviderError> {
     in_chain::<ProviderError>(err).cloned()
 }
 
-/// Whether a read is worth repeating: the service is unavailable, throttling, or the request
-/// never arrived. Secret Manager reads are idempotent, so repeating them is safe.
+/// Whether a call is worth repeating: the service is unavailable, throttling, or the request
+/// never arrived. Reads (and DELETE) are idempotent, so repeating them is safe; a write that is
+/// not (CreateSecret, AddSecretVersion, UpdateSecret) is repeated only when it never left, so a
+/// lost answer never adds a second version.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadRetry;
 
 impl RetryPolicy for ReadRetry {
-    fn on_error(&self, _state: &RetryState, error: Error) -> RetryResult {
+    fn on_error(&self, state: &RetryState, error: Error) -> RetryResult {
+        if !state.idempotent {
+            return if error.is_transient_and_before_rpc() { RetryResult::Continue(error) } else { RetryResult::Permanent(error) };
+        }
         let retry = error.is_transient_and_before_rpc()
             || error.is_io()
             || error.is_timeout()
@@ -141,6 +146,11 @@ mod tests {
         assert!(!retried(Code::NotFound));
         assert!(!retried(Code::PermissionDenied));
         assert!(!retried(Code::FailedPrecondition));
+        let write = RetryState::new(false);
+        assert!(
+            !matches!(ReadRetry.on_error(&write, service(Code::Unavailable)), RetryResult::Continue(_)),
+            "a write the service may have applied is not repeated"
+        );
     }
 
     #[test]

@@ -209,6 +209,8 @@ mod errors;
 #[cfg(feature = "client")]
 mod find;
 #[cfg(feature = "client")]
+mod push;
+#[cfg(feature = "client")]
 mod workload_identity;
 
 #[cfg(feature = "client")]

@@ -5,6 +5,7 @@ mod certificate;
 mod errors;
 mod find;
 mod objects;
+mod push;
 mod reads;
 mod transport;
 
@@ -18,7 +19,7 @@ use azure_security_keyvault_certificates::{CertificateClient, CertificateClientO
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use sesame_provider_core::{
-    CallQuota, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
 };
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
@@ -142,5 +143,23 @@ impl SecretProvider for AzureKvClient {
                 }
             })
             .await
+    }
+
+    /// Secrets are pushed (GetSecret, SetSecret, DeleteSecret); keys and certificates are refused
+    /// per entry with a clear error.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        self.push(remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        self.delete(remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        self.exists(remote).await
     }
 }

@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod server;
 pub mod support;
 pub mod vault;
+pub mod vault_write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -95,6 +96,8 @@ pub struct State {
     pub secrets: BTreeMap<String, Vec<Object>>,
     pub keys: BTreeMap<String, Vec<Object>>,
     pub certs: BTreeMap<String, Vec<Object>>,
+    /// Soft-deleted secrets, by name: recoverable (not served, their name not reusable) until purged.
+    pub deleted_secrets: BTreeMap<String, Vec<Object>>,
     pub apps: Vec<App>,
     /// Client IDs of the managed identities assigned to the "VM"; `system` is the system-assigned one.
     pub managed_identities: BTreeSet<String>,
@@ -171,7 +174,7 @@ impl Fake {
         self.shared.state.lock().unwrap()
     }
 
-    fn next_version(state: &mut State) -> String {
+    pub fn next_version(state: &mut State) -> String {
         state.counter += 1;
         format!("{:032x}", 0xa2f0_0000_u64 + state.counter)
     }

@@ -1,6 +1,6 @@
-//! Key Vault's data plane, as far as reading goes: secrets, keys and certificates by name and
-//! version, secret listings with `nextLink` paging, the bearer challenge and token check, and
-//! Key Vault's error bodies (`{"error": {"code", "message", "innererror"}}`).
+//! Key Vault's data plane: secrets, keys and certificates by name and version, secret listings
+//! with `nextLink` paging, the bearer challenge and token check, and Key Vault's error bodies
+//! (`{"error": {"code", "message", "innererror"}}`). Writes are in `vault_write`.
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
@@ -32,8 +32,11 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
         }
         return resp;
     }
+    if req.method == hyper::Method::PUT || req.method == hyper::Method::DELETE {
+        return super::vault_write::handle(&mut state, req, &principal);
+    }
     if req.method != hyper::Method::GET {
-        return error(405, "MethodNotAllowed", "The fake vault only serves reads.", None);
+        return error(405, "MethodNotAllowed", "The fake vault serves GET, PUT and DELETE.", None);
     }
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let (collection, rest) = segments.split_first().unwrap();
@@ -96,7 +99,7 @@ fn authenticate(shared: &Shared, req: &Req) -> Result<String, Resp> {
     Ok(issued.principal.clone())
 }
 
-fn get(state: &mut State, host: &str, kind: &str, noun: &str, name: &str, version: Option<&str>) -> Resp {
+pub fn get(state: &mut State, host: &str, kind: &str, noun: &str, name: &str, version: Option<&str>) -> Resp {
     let objects = match kind {
         "secrets" => &state.secrets,
         "keys" => &state.keys,
@@ -198,7 +201,7 @@ fn skiptoken_offset(token: &str) -> Option<usize> {
     String::from_utf8(raw).ok()?.strip_prefix("offset:")?.parse().ok()
 }
 
-fn common_fields(body: &mut Map<String, Value>, object: &Object) {
+pub fn common_fields(body: &mut Map<String, Value>, object: &Object) {
     let mut attributes = json!({
         "enabled": object.enabled,
         "created": object.created,

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::wire::{self, Filter, error, ok, rfc3339};
-use super::{Secret, Shared, State, Version, VersionState, tokens};
+use super::{Secret, Shared, State, Version, VersionState, tokens, write};
 
 #[derive(Clone)]
 pub struct App {
@@ -56,21 +56,24 @@ async fn handle(AxState(app): AxState<App>, method: Method, uri: Uri, headers: H
         (&Method::GET, p) if p.starts_with("/computeMetadata/v1/") => tokens::metadata(&mut s, p, &headers),
         (&Method::POST, p) if p.starts_with("/v1/projects/-/serviceAccounts/") => tokens::generate_access_token(&mut s, p, &headers, &body),
         (&Method::GET, p) if p.starts_with("/v1/projects/") => secret_manager(&mut s, &p[4..], &query, &headers),
+        (m, p) if p.starts_with("/v1/projects/") && matches!(*m, Method::POST | Method::PATCH | Method::DELETE) => {
+            write::secret_manager(&mut s, m, &p[4..], &query, &headers, &body)
+        }
         _ => error(404, "NOT_FOUND", format!("the fake has no route for {method} {path}")),
     }
 }
 
 /// A parsed Secret Manager resource path.
-struct Path {
-    project: String,
-    location: Option<String>,
-    secret: Option<String>,
-    versions: bool,
-    version: Option<String>,
-    access: bool,
+pub struct Path {
+    pub project: String,
+    pub location: Option<String>,
+    pub secret: Option<String>,
+    pub versions: bool,
+    pub version: Option<String>,
+    pub access: bool,
 }
 
-fn parse(path: &str) -> Option<Path> {
+pub fn parse(path: &str) -> Option<Path> {
     let (path, access) = match path.strip_suffix(":access") {
         Some(p) => (p, true),
         None => (path, false),
@@ -92,33 +95,58 @@ fn parse(path: &str) -> Option<Path> {
     (!access || p.version.is_some()).then_some(p)
 }
 
+/// A request's resource with its project resolved: `scope` names the project by id (the
+/// state's keys), `shown_scope` by number (what responses say).
+pub struct Scoped {
+    pub scope: String,
+    pub shown_scope: String,
+}
+
+/// Resolve the project (by id or number), then check the caller as Google does before anything
+/// else: authenticated, and granted `permission` on the project.
+pub fn authorize(
+    s: &mut State,
+    project: &mut String,
+    location: Option<&str>,
+    headers: &HeaderMap,
+    permission: &str,
+    path: &str,
+) -> Result<Scoped, Response> {
+    // Requests may name a project by id or number; responses use the number.
+    if let Some((id, _)) = s.projects.iter().find(|(_, n)| n.to_string() == *project) {
+        *project = id.clone();
+    }
+    let number = s.projects.get(project.as_str()).map_or(project.clone(), u64::to_string);
+    let scope = match location {
+        Some(l) => format!("projects/{project}/locations/{l}"),
+        None => format!("projects/{project}"),
+    };
+    let shown_scope = scope.replacen(project.as_str(), &number, 1);
+    let principal = tokens::principal(s, headers)?;
+    if !s.grants.contains(&(project.clone(), principal)) {
+        return Err(error(
+            403,
+            "PERMISSION_DENIED",
+            format!("Permission '{permission}' denied for resource '{path}' (or it may not exist)."),
+        ));
+    }
+    Ok(Scoped { scope, shown_scope })
+}
+
 fn secret_manager(s: &mut State, path: &str, query: &BTreeMap<String, String>, headers: &HeaderMap) -> Response {
     let Some(mut p) = parse(path) else {
         return error(404, "NOT_FOUND", format!("the fake has no Secret Manager resource {path}"));
     };
-    // Requests may name a project by id or number; responses use the number.
-    if let Some((id, _)) = s.projects.iter().find(|(_, n)| n.to_string() == p.project) {
-        p.project = id.clone();
-    }
-    let number = s.projects.get(&p.project).map_or(p.project.clone(), u64::to_string);
-    let scope = match &p.location {
-        Some(l) => format!("projects/{}/locations/{l}", p.project),
-        None => format!("projects/{}", p.project),
+    let permission = match (&p.secret, p.versions, p.access) {
+        (None, _, _) => "secretmanager.secrets.list",
+        (Some(_), _, true) => "secretmanager.versions.access",
+        (Some(_), true, _) => "secretmanager.versions.list",
+        (Some(_), false, _) => "secretmanager.secrets.get",
     };
-    let shown_scope = scope.replacen(&p.project, &number, 1);
-    let principal = match tokens::principal(s, headers) {
-        Ok(principal) => principal,
+    let Scoped { scope, shown_scope } = match authorize(s, &mut p.project, p.location.clone().as_deref(), headers, permission, path) {
+        Ok(scoped) => scoped,
         Err(resp) => return resp,
     };
-    if !s.grants.contains(&(p.project.clone(), principal)) {
-        let permission = match (&p.secret, p.versions, p.access) {
-            (None, _, _) => "secretmanager.secrets.list",
-            (Some(_), _, true) => "secretmanager.versions.access",
-            (Some(_), true, _) => "secretmanager.versions.list",
-            (Some(_), false, _) => "secretmanager.secrets.get",
-        };
-        return error(403, "PERMISSION_DENIED", format!("Permission '{permission}' denied for resource '{path}' (or it may not exist)."));
-    }
     let enum_int = query.get("$alt").is_some_and(|v| v.contains("enum-encoding=int"));
     let Some(id) = p.secret.clone() else {
         return list_secrets(s, &scope, &shown_scope, query);
@@ -178,18 +206,24 @@ fn state_name(state: VersionState) -> &'static str {
     }
 }
 
-fn secret_json(name: &str, secret: &Secret) -> Value {
-    json!({
+pub fn secret_json(name: &str, secret: &Secret) -> Value {
+    let mut out = json!({
         "name": name,
-        "replication": {"automatic": {}},
         "createTime": rfc3339(secret.created),
         "labels": secret.labels,
         "annotations": secret.annotations,
-        "etag": format!("\"{}\"", secret.created),
-    })
+        "etag": format!("\"{}\"", secret.etag),
+    });
+    if !secret.replication.is_null() {
+        out["replication"] = secret.replication.clone();
+    }
+    if !secret.topics.is_empty() {
+        out["topics"] = secret.topics.iter().map(|t| json!({"name": t})).collect();
+    }
+    out
 }
 
-fn version_json(name: &str, v: &Version, enum_int: bool) -> Value {
+pub fn version_json(name: &str, v: &Version, enum_int: bool) -> Value {
     let state = if enum_int {
         json!(match v.state {
             VersionState::Enabled => 1,

@@ -1,6 +1,7 @@
 //! A fake of the Google endpoints the GCP provider talks to, written from the public REST
 //! references: Secret Manager v1 (secrets, versions, `:access`, `secrets.list` with filters and
-//! pages, global and regional paths), STS `v1/token`, IAM Credentials `generateAccessToken`,
+//! pages, global and regional paths; `secrets.create`, `:addVersion`, `secrets.patch` and
+//! `secrets.delete` in `write`), STS `v1/token`, IAM Credentials `generateAccessToken`,
 //! the OAuth2 JWT-bearer token endpoint and the metadata server's token. One per test, on
 //! `127.0.0.1:0`; the SDK under test talks to it over plain HTTP.
 //!
@@ -13,6 +14,7 @@ mod api;
 pub mod jwt;
 mod tokens;
 mod wire;
+mod write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -41,6 +43,13 @@ pub struct Secret {
     pub created: i64,
     /// Version `n` is `versions[n - 1]`.
     pub versions: Vec<Version>,
+    /// Changes with every update of the secret (not of its versions), as Google's etag does.
+    pub etag: i64,
+    /// Pub/Sub topic names.
+    pub topics: Vec<String>,
+    /// The `replication` JSON as created (`{"automatic": {}}` for the fixtures; null for a
+    /// regional secret).
+    pub replication: serde_json::Value,
 }
 
 /// An error the fake answers instead of serving a request whose path contains `path_part`.
@@ -81,7 +90,7 @@ pub struct State {
     pub clusters: Vec<Cluster>,
     /// access token → (principal, expiry).
     pub tokens: HashMap<String, (String, i64)>,
-    /// (project id, principal) allowed to read secrets.
+    /// (project id, principal) allowed to read and write secrets.
     pub grants: BTreeSet<(String, String)>,
     /// (Google service account, principal) allowed to mint its tokens.
     pub impersonators: BTreeSet<(String, String)>,
@@ -102,7 +111,7 @@ pub struct State {
 }
 
 impl State {
-    fn tick(&mut self) -> i64 {
+    pub(crate) fn tick(&mut self) -> i64 {
         self.clock += 1;
         1_700_000_000 + self.clock
     }
@@ -153,7 +162,10 @@ impl FakeGcp {
         let mut s = self.lock();
         let created = s.tick();
         let owned = |kv: &[(&str, &str)]| kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        s.secrets.insert(name.into(), Secret { labels: owned(labels), annotations: owned(annotations), created, versions: Vec::new() });
+        let replication = if name.contains("/locations/") { serde_json::Value::Null } else { json!({"automatic": {}}) };
+        let secret =
+            Secret { labels: owned(labels), annotations: owned(annotations), created, etag: created, replication, ..Default::default() };
+        s.secrets.insert(name.into(), secret);
     }
 
     /// Add a version; returns its number.
