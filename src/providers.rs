@@ -19,7 +19,15 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
             sesame_provider_aws::build_with(aws, ctx, options).await
         }
         #[cfg(feature = "vault")]
-        ProviderSpec { vault: Some(vault), .. } => sesame_provider_vault::build(vault, ctx).await,
+        ProviderSpec { vault: Some(vault), .. } => {
+            // As ESO: retrySettings reach the Vault client (no in-client retry without them).
+            let (max_retries, retry_interval) = retry_settings(store)?;
+            let retries = match store.retry_settings {
+                Some(_) => sesame_provider_vault::Retries::from_settings(max_retries, retry_interval),
+                None => sesame_provider_vault::Retries::default(),
+            };
+            sesame_provider_vault::build_with(vault, ctx, retries).await
+        }
         #[cfg(feature = "gcp")]
         ProviderSpec { gcpsm: Some(gcp), .. } => sesame_provider_gcp::build(gcp, ctx).await,
         #[cfg(feature = "azure")]
@@ -82,13 +90,14 @@ pub fn controller_identity(store: &SecretStoreSpec) -> Option<&'static str> {
     let spec = &store.provider;
     match spec {
         ProviderSpec { aws: Some(aws), .. } => aws.controller_identity(),
+        ProviderSpec { vault: Some(vault), .. } => vault.controller_identity(),
         ProviderSpec { gcpsm: Some(gcp), .. } => gcp.controller_identity(),
         ProviderSpec { azurekv: Some(azure), .. } => azure.controller_identity(),
         _ => None,
     }
 }
 
-/// The store's `retrySettings` (ESO applies them to the AWS SDK's retryer; so does Sesame).
+/// The store's `retrySettings` (ESO applies them to the AWS SDK's retryer and the Vault client; so does Sesame).
 /// Other providers keep their own retry policy: the fetch layer's backoff covers them.
 #[cfg(any(feature = "aws", test))]
 fn retry_settings(store: &SecretStoreSpec) -> Result<(Option<u32>, Option<std::time::Duration>), ProviderError> {

@@ -36,4 +36,5 @@ mod sync;
 mod templates;
 mod tenancy;
 mod validation;
+mod vault_auth;
 mod webhook_provider;

@@ -17,6 +17,8 @@ pub(crate) fn store(kind: &str, region: &str, role: &str, auth: &AwsAuth) -> Res
         external_id: None,
         session_tags: vec![],
         transitive_tag_keys: vec![],
+        session_tags_policy: None,
+        custom_session_tags: Default::default(),
         prefix: None,
         auth: auth.clone(),
         secrets_manager: None,

@@ -17,7 +17,10 @@
 
 mod config;
 
-pub use config::{AwsAuth, AwsAuthSecretRef, AwsJwtAuth, AwsProvider, AwsServiceType, SecretsManagerOptions, Tag};
+pub use config::{
+    AwsAuth, AwsAuthSecretRef, AwsJwtAuth, AwsProvider, AwsServiceType, RESERVED_SESSION_TAG_KEYS, SecretsManagerOptions,
+    SessionTagsPolicy, Tag,
+};
 
 #[cfg(feature = "client")]
 mod auth;
@@ -129,6 +132,7 @@ mod client {
             return Err(ProviderError::Invalid(why));
         }
         spec.check_urls()?;
+        spec.check_session_tags()?;
         let config = crate::auth::sdk_config(spec, &ctx, &options).await?;
         let prefix = spec.prefix.clone().unwrap_or_default();
         Ok(match spec.service {

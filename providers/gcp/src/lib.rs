@@ -134,6 +134,11 @@ pub struct GcpWorkloadIdentityFederation {
     /// The expected `credential_source.url` of `credConfig`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_token_endpoint: Option<String>,
+    /// The Google service account to impersonate (iamcredentials generateAccessToken) with the
+    /// federated token, e.g. `reader@my-project.iam.gserviceaccount.com`.
+    #[serde(default, rename = "gcpServiceAccountEmail", skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^.*@.*\.iam\.gserviceaccount\.com$"))]
+    pub gcp_service_account_email: Option<String>,
 }
 
 /// A key of a ConfigMap.

@@ -2,13 +2,16 @@
 //! [`CredentialSource`] at login time, so a rotated Secret is picked up by the next login.
 use std::time::Duration;
 
-use sesame_provider_core::{CredentialSource, ProviderError, SecretKeySelector};
+use rustify::Endpoint;
+use rustify::enums::{RequestMethod, RequestType, ResponseType};
+use serde_json::{Value, json};
+use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, SecretKeySelector};
 use vaultrs::api::AuthInfo;
 use vaultrs::client::VaultClient;
 
 use crate::errors::classify;
 use crate::transport::Token;
-use crate::{VaultAuth, VaultJwtAuth, VaultKubernetesAuth};
+use crate::{VaultAuth, VaultIamAuth, VaultJwtAuth, VaultKubernetesAuth};
 
 /// What a login gave us.
 #[derive(Debug)]
@@ -35,7 +38,38 @@ pub(crate) enum Method {
     Kubernetes(VaultKubernetesAuth),
     Jwt(VaultJwtAuth),
     UserPass { mount: String, username: String, password: SecretKeySelector },
-    Cert { mount: String },
+    Ldap { mount: String, username: String, password: SecretKeySelector },
+    Cert { mount: String, role: Option<String> },
+    Iam(Box<VaultIamAuth>),
+}
+
+/// `POST auth/<mount>/login[/<user>]` with a JSON body: the login calls vaultrs has no endpoint
+/// for (LDAP) or sends with other field names (cert sends `cert_name`, Vault reads `name`).
+struct JsonLogin {
+    path: String,
+    body: Value,
+}
+
+impl Endpoint for JsonLogin {
+    type Response = ();
+    const REQUEST_BODY_TYPE: RequestType = RequestType::JSON;
+    const RESPONSE_BODY_TYPE: ResponseType = ResponseType::JSON;
+
+    fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    fn method(&self) -> RequestMethod {
+        RequestMethod::POST
+    }
+
+    fn body(&self) -> Result<Option<Vec<u8>>, rustify::errors::ClientError> {
+        Ok(Some(serde_json::to_vec(&self.body).unwrap_or_default()))
+    }
+}
+
+pub(crate) async fn json_login(session: &VaultClient, path: String, body: Value) -> Result<AuthInfo, vaultrs::error::ClientError> {
+    vaultrs::api::auth(session, JsonLogin { path, body }).await
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +83,9 @@ impl Method {
         let Some(auth) = auth else {
             return Err(ProviderError::Invalid("vault store has no auth section".into()));
         };
+        if auth.gcp.is_some() {
+            return Err(ProviderError::Invalid("vault auth.gcp (the GCP auth method) is not supported by Sesame yet".into()));
+        }
         let mut methods: Vec<Method> = Vec::new();
         if let Some(t) = &auth.token_secret_ref {
             methods.push(Method::Token(t.clone()));
@@ -83,13 +120,29 @@ impl Method {
         if let Some(u) = &auth.user_pass {
             methods.push(Method::UserPass { mount: u.path.clone(), username: u.username.clone(), password: u.secret_ref.clone() });
         }
+        if let Some(l) = &auth.ldap {
+            if l.username.trim().is_empty() || l.username.contains('/') {
+                return Err(ProviderError::Invalid("ldap auth needs a username without '/' (it is a segment of the login path)".into()));
+            }
+            methods.push(Method::Ldap { mount: l.path.clone(), username: l.username.clone(), password: l.secret_ref.clone() });
+        }
         if let Some(c) = &auth.cert {
-            methods.push(Method::Cert { mount: c.path.clone() });
+            let role = c.vault_role.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_string);
+            methods.push(Method::Cert { mount: c.path.clone(), role });
+        }
+        if let Some(i) = &auth.iam {
+            if i.vault_role.trim().is_empty() {
+                return Err(ProviderError::Invalid("iam auth needs vaultRole".into()));
+            }
+            if i.jwt.as_ref().is_some_and(|j| j.service_account_ref.is_none()) {
+                return Err(ProviderError::Invalid("iam auth: jwt needs serviceAccountRef".into()));
+            }
+            methods.push(Method::Iam(Box::new(i.clone())));
         }
         match methods.len() {
             1 => Ok(methods.remove(0)),
             0 => Err(ProviderError::Invalid(
-                "vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, jwt, userPass, cert)".into(),
+                "vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, ldap, jwt, userPass, cert, iam)".into(),
             )),
             _ => Err(ProviderError::Invalid("vault auth must name exactly one method".into())),
         }
@@ -103,7 +156,10 @@ impl Method {
             Method::Kubernetes(k) => format!("kubernetes login at auth/{} as role {}", k.mount_path, k.role),
             Method::Jwt(j) => format!("jwt login at auth/{}", j.path),
             Method::UserPass { mount, username, .. } => format!("userpass login at auth/{mount} as {username}"),
-            Method::Cert { mount } => format!("cert login at auth/{mount}"),
+            Method::Ldap { mount, username, .. } => format!("ldap login at auth/{mount} as {username}"),
+            Method::Cert { mount, role: None } => format!("cert login at auth/{mount}"),
+            Method::Cert { mount, role: Some(role) } => format!("cert login at auth/{mount} as role {role}"),
+            Method::Iam(i) => format!("aws iam login at auth/{} as role {}", i.mount(), i.vault_role),
         }
     }
 
@@ -112,7 +168,8 @@ impl Method {
     }
 
     /// Obtain a token. `session` carries no token and is in the auth namespace.
-    pub(crate) async fn login(&self, session: &VaultClient, creds: &dyn CredentialSource) -> Result<Login, ProviderError> {
+    pub(crate) async fn login(&self, session: &VaultClient, ctx: &ProviderContext) -> Result<Login, ProviderError> {
+        let creds = ctx.credentials.as_ref();
         let what = self.describe();
         let text = |v: sesame_provider_core::SecretValue, name: &str| {
             String::from_utf8(v.into_bytes())
@@ -153,7 +210,20 @@ impl Method {
                     .map_err(|_| ProviderError::Invalid(format!("{what}: the password is not UTF-8")))?;
                 vaultrs::auth::userpass::login(session, mount, username, &password).await
             }
-            Method::Cert { mount } => vaultrs::auth::cert::login(session, mount, "").await,
+            Method::Ldap { mount, username, password } => {
+                let password = String::from_utf8(creds.secret_key(password, None).await?.into_bytes())
+                    .map_err(|_| ProviderError::Invalid(format!("{what}: the password is not UTF-8")))?;
+                // The user name is one path segment (rustify percent-encodes each segment).
+                json_login(session, format!("auth/{mount}/login/{username}"), json!({ "password": password })).await
+            }
+            Method::Cert { mount, role } => {
+                let body = role.as_ref().map(|r| json!({ "name": r })).unwrap_or_else(|| json!({}));
+                json_login(session, format!("auth/{mount}/login"), body).await
+            }
+            Method::Iam(iam) => {
+                let body = crate::auth_iam::login_body(iam, ctx).await?;
+                json_login(session, format!("auth/{}/login", iam.mount()), body).await
+            }
         };
         result.map(Login::from_auth).map_err(|e| match classify(&what, &e) {
             // A refused login is an auth problem whatever the status (Vault answers 400 for a bad secret ID).
@@ -230,6 +300,19 @@ mod tests {
             ..Default::default()
         };
         assert!(invalid(Some(&auth)).contains("serviceAccountRef or secretRef"));
+    }
+
+    #[test]
+    fn ldap_needs_a_username_that_is_one_path_segment_and_gcp_is_refused() {
+        let ldap = |user: &str| VaultAuth {
+            ldap: Some(crate::VaultLdapAuth { path: "ldap".into(), username: user.into(), secret_ref: sel("p") }),
+            ..Default::default()
+        };
+        assert!(invalid(Some(&ldap("a/b"))).contains("without '/'"));
+        assert!(invalid(Some(&ldap(" "))).contains("needs a username"));
+        assert_eq!(Method::from_spec(Some(&ldap("alice"))).unwrap().describe(), "ldap login at auth/ldap as alice");
+        let gcp: VaultAuth = serde_json::from_value(serde_json::json!({"gcp": {"role": "r"}})).unwrap();
+        assert!(invalid(Some(&gcp)).contains("auth.gcp"));
     }
 
     #[test]

@@ -25,6 +25,32 @@ pub async fn build(spec: &VaultProvider, ctx: ProviderContext) -> Result<Arc<dyn
     Ok(VaultStoreClient::connect(spec, ctx).await?)
 }
 
+/// [`build`] with the store's `retrySettings` applied.
+pub async fn build_with(spec: &VaultProvider, ctx: ProviderContext, retries: Retries) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+    Ok(VaultStoreClient::connect_with(spec, ctx, retries).await?)
+}
+
+/// The store's `retrySettings`, as ESO applies them to its Vault client: a call that failed
+/// with a 5xx, a 429 or an unreachable server is sent again up to `max_retries` times,
+/// `interval` apart. The default is no in-client retry (the next reconcile retries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retries {
+    pub max_retries: u32,
+    pub interval: Duration,
+}
+
+impl Retries {
+    /// From `retrySettings` (set or not): as ESO, a `retrySettings` without `maxRetries` means
+    /// no retry, and an unset `retryInterval` waits one second (Vault's client minimum).
+    pub fn from_settings(max_retries: Option<u32>, interval: Option<Duration>) -> Retries {
+        // Bounded: a tenant's store must not hold a reconcile worker for minutes.
+        Retries {
+            max_retries: max_retries.unwrap_or(0).min(10),
+            interval: interval.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(30)),
+        }
+    }
+}
+
 /// A Vault/OpenBao store: one HTTP client, one token, shared by every ExternalSecret.
 pub struct VaultStoreClient {
     pub(crate) tokens: Arc<Tokens>,
@@ -34,6 +60,7 @@ pub struct VaultStoreClient {
     pub(crate) version: VaultKvVersion,
     /// `checkAndSet.required`: KV v2 pushes send the version they replace.
     pub(crate) cas: bool,
+    pub(crate) retries: Retries,
 }
 
 impl fmt::Debug for VaultStoreClient {
@@ -49,6 +76,11 @@ impl fmt::Debug for VaultStoreClient {
 impl VaultStoreClient {
     /// [`build`] with the concrete type.
     pub async fn connect(spec: &VaultProvider, ctx: ProviderContext) -> Result<Arc<Self>, ProviderError> {
+        Self::connect_with(spec, ctx, Retries::default()).await
+    }
+
+    /// [`build_with`] with the concrete type.
+    pub async fn connect_with(spec: &VaultProvider, ctx: ProviderContext, retries: Retries) -> Result<Arc<Self>, ProviderError> {
         spec.check_urls()?;
         spec.check_cas()?;
         let method = Method::from_spec(spec.auth.as_ref())?;
@@ -58,12 +90,31 @@ impl VaultStoreClient {
         let tokens = Arc::new(Tokens::new(transport.clone(), method, ctx.clone(), namespace, auth_namespace));
         spawn_renewer(Arc::downgrade(&tokens), tokens.installed.clone());
         let mount = spec.path.as_deref().map(|p| p.trim_matches('/').to_string()).filter(|p| !p.is_empty());
-        Ok(Arc::new(VaultStoreClient { tokens, transport, ctx, mount, version: spec.version, cas: spec.cas_required() }))
+        Ok(Arc::new(VaultStoreClient { tokens, transport, ctx, mount, version: spec.version, cas: spec.cas_required(), retries }))
     }
 
     /// Run one Vault call with the current token. When Vault refuses it and lookup-self shows the
-    /// token itself is gone (expired, revoked), log in again and retry once.
+    /// token itself is gone (expired, revoked), log in again and retry once. A retryable failure
+    /// is sent again as `retrySettings` say.
     pub(crate) async fn call<T, F, Fut>(&self, call: &'static str, what: &str, f: F) -> Result<T, ProviderError>
+    where
+        F: Fn(Arc<VaultClient>) -> Fut,
+        Fut: Future<Output = Result<T, vaultrs::error::ClientError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match self.call_once(call, what, &f).await {
+                Err(e) if e.is_retryable() && attempt < self.retries.max_retries => {
+                    attempt += 1;
+                    tracing::debug!(provider = PROVIDER, call, attempt, error = %e, "retrying (retrySettings)");
+                    tokio::time::sleep(self.retries.interval).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn call_once<T, F, Fut>(&self, call: &'static str, what: &str, f: &F) -> Result<T, ProviderError>
     where
         F: Fn(Arc<VaultClient>) -> Fut,
         Fut: Future<Output = Result<T, vaultrs::error::ClientError>>,

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use sesame_provider_core::{CaProvider, ProviderError, SecretKeySelector, checks, ns_ref, referent_fields};
 
 pub use crate::config_auth::{
-    VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultUserPassAuth,
+    VaultAppRole, VaultAuth, VaultCertAuth, VaultJwtAuth, VaultKubernetesAuth, VaultKubernetesServiceAccountTokenAuth, VaultLdapAuth,
+    VaultUserPassAuth,
 };
 
 /// Configures a store to sync secrets from a HashiCorp Vault or OpenBao KV secrets engine.
@@ -97,6 +98,7 @@ impl VaultProvider {
     pub fn referent_refs(&self) -> Vec<&'static str> {
         let auth = self.auth.clone().unwrap_or_default();
         let sat = auth.jwt.as_ref().and_then(|j| j.kubernetes_service_account_token.as_ref());
+        let iam_keys = auth.iam.as_ref().and_then(|i| i.secret_ref.as_ref());
         referent_fields(&[
             ("auth.tokenSecretRef", ns_ref(auth.token_secret_ref.as_ref())),
             ("auth.appRole.roleRef", ns_ref(auth.app_role.as_ref().and_then(|a| a.role_ref.as_ref()))),
@@ -106,12 +108,27 @@ impl VaultProvider {
             ("auth.jwt.secretRef", ns_ref(auth.jwt.as_ref().and_then(|j| j.secret_ref.as_ref()))),
             ("auth.jwt.kubernetesServiceAccountToken.serviceAccountRef", ns_ref(sat.map(|t| &t.service_account_ref))),
             ("auth.userPass.secretRef", ns_ref(auth.user_pass.as_ref().map(|u| &u.secret_ref))),
+            ("auth.ldap.secretRef", ns_ref(auth.ldap.as_ref().map(|l| &l.secret_ref))),
+            ("auth.iam.secretRef.accessKeyIDSecretRef", ns_ref(iam_keys.map(|k| &k.access_key_id))),
+            ("auth.iam.secretRef.secretAccessKeySecretRef", ns_ref(iam_keys.map(|k| &k.secret_access_key))),
+            ("auth.iam.secretRef.sessionTokenSecretRef", ns_ref(iam_keys.and_then(|k| k.session_token.as_ref()))),
+            (
+                "auth.iam.jwt.serviceAccountRef",
+                ns_ref(auth.iam.as_ref().and_then(|i| i.jwt.as_ref()).and_then(|j| j.service_account_ref.as_ref())),
+            ),
             ("auth.cert.clientCert", ns_ref(auth.cert.as_ref().map(|c| &c.client_cert))),
             ("auth.cert.secretRef", ns_ref(auth.cert.as_ref().map(|c| &c.secret_ref))),
             ("tls.certSecretRef", ns_ref(self.tls.cert_secret_ref.as_ref())),
             ("tls.keySecretRef", ns_ref(self.tls.key_secret_ref.as_ref())),
             ("caProvider", ns_ref(self.ca_provider.as_ref())),
         ])
+    }
+
+    /// How the store authenticates as the controller itself, if it does: `auth.iam` with
+    /// neither `jwt` nor `secretRef` uses the controller's AWS identity.
+    pub fn controller_identity(&self) -> Option<&'static str> {
+        let iam = self.auth.as_ref()?.iam.as_ref()?;
+        iam.uses_controller_identity().then_some("the controller's AWS credentials (vault auth.iam without secretRef or jwt)")
     }
 
     /// The fields that reach a URL: the server (which receives every token and credential), the
@@ -128,11 +145,17 @@ impl VaultProvider {
             ("auth.jwt.path", auth.jwt.as_ref().map(|j| &j.path)),
             ("auth.userPass.path", auth.user_pass.as_ref().map(|u| &u.path)),
             ("auth.cert.path", auth.cert.as_ref().map(|c| &c.path)),
+            ("auth.ldap.path", auth.ldap.as_ref().map(|l| &l.path)),
+            ("auth.iam.path", auth.iam.as_ref().and_then(|i| i.path.as_ref())),
         ];
         for (field, mount) in mounts {
             if let Some(mount) = mount {
                 checks::path_segments(field, mount)?;
             }
+        }
+        // The region names the signed STS host.
+        if let Some(region) = auth.iam.as_ref().and_then(|i| i.region.as_deref()).filter(|r| !r.is_empty()) {
+            checks::host_label("auth.iam.region", region)?;
         }
         Ok(())
     }

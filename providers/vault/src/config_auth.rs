@@ -1,8 +1,10 @@
-//! `spec.provider.vault.auth`: ESO's `VaultAuth` and its methods (those Vault offers without a
-//! cloud: token, AppRole, Kubernetes, JWT, userpass, TLS certificate).
+//! `spec.provider.vault.auth`: ESO's `VaultAuth` and its methods (token, AppRole, Kubernetes,
+//! LDAP, JWT, userpass, TLS certificate; AWS IAM in `config_auth_cloud`).
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sesame_provider_core::{SecretKeySelector, ServiceAccountSelector};
+
+use crate::config_auth_cloud::{VaultGcpAuth, VaultIamAuth};
 
 /// How to authenticate with the Vault server. Exactly one method should be set; a
 /// namespace to authenticate against can optionally be given.
@@ -24,6 +26,10 @@ pub struct VaultAuth {
     /// TokenRequest API or a Secret) to the Vault server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes: Option<VaultKubernetesAuth>,
+    /// Ldap authenticates with Vault by passing username/password pair using the LDAP
+    /// authentication method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ldap: Option<VaultLdapAuth>,
     /// Jwt authenticates with Vault by passing role and JWT token using the JWT/OIDC
     /// authentication method.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +40,14 @@ pub struct VaultAuth {
     /// Cert authenticates with TLS Certificates by passing client certificate and private key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert: Option<VaultCertAuth>,
+    /// Iam authenticates with Vault by passing a special AWS request signed with AWS IAM
+    /// credentials (the AWS IAM authentication method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam: Option<VaultIamAuth>,
+    /// Gcp authenticates with Vault using the Google Cloud Platform authentication method. Not
+    /// supported by Sesame yet: a store naming it is refused with a clear condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gcp: Option<VaultGcpAuth>,
 }
 
 fn approle() -> String {
@@ -50,6 +64,9 @@ fn userpass() -> String {
 }
 fn cert() -> String {
     "cert".into()
+}
+fn ldap() -> String {
+    "ldap".into()
 }
 
 /// AppRole login: role ID (inline or from a Secret) and secret ID from a Secret.
@@ -90,6 +107,22 @@ pub struct VaultKubernetesAuth {
     /// The Vault role to assume. A role binds a Kubernetes ServiceAccount with a set of Vault
     /// policies.
     pub role: String,
+}
+
+/// LDAP login: a username and a password from a Secret, checked by Vault against its LDAP server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VaultLdapAuth {
+    /// Path where the LDAP authentication backend is mounted in Vault, e.g: "ldap".
+    #[serde(default = "ldap")]
+    pub path: String,
+    /// Username is an LDAP username used to authenticate using the LDAP Vault authentication
+    /// method.
+    pub username: String,
+    /// SecretRef to a key in a Secret resource containing password for the LDAP user used to
+    /// authenticate with Vault using the LDAP authentication method.
+    #[serde(default)]
+    pub secret_ref: SecretKeySelector,
 }
 
 /// JWT/OIDC login with a JWT from a Secret or minted with the TokenRequest API.
@@ -146,6 +179,10 @@ pub struct VaultCertAuth {
     /// Path where the Certificate authentication backend is mounted in Vault, e.g: "cert".
     #[serde(default = "cert")]
     pub path: String,
+    /// VaultRole specifies the Vault role to use for TLS certificate authentication (sent as
+    /// `name`); unset, Vault tries every role the certificate matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_role: Option<String>,
     /// ClientCert is a certificate to authenticate using the Cert Vault authentication method
     /// (PEM; key `tls.crt` when the selector names none).
     #[serde(default)]

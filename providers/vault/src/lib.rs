@@ -16,20 +16,22 @@
 //!
 //! `spec.provider.openBao` (ESO's own OpenBao key) is served by the same client: see [`OpenBaoProvider`].
 //!
-//! Not supported (yet): the `ldap`, `iam` and `gcp` auth methods (a store naming only those is
-//! rejected as invalid); kubernetes auth with the controller's own ServiceAccount token (a store
+//! Not supported (yet): the `gcp` auth method (a store naming it is rejected as invalid);
+//! kubernetes auth with the controller's own ServiceAccount token (a store
 //! must name `serviceAccountRef` or `secretRef`); `readYourWrites` is accepted but replication
 //! states are not tracked.
 #![forbid(unsafe_code)]
 
 mod config;
 mod config_auth;
+mod config_auth_cloud;
 mod openbao;
 
 pub use config::{
     VaultAppRole, VaultAuth, VaultCertAuth, VaultCheckAndSet, VaultClientTls, VaultJwtAuth, VaultKubernetesAuth,
-    VaultKubernetesServiceAccountTokenAuth, VaultKvVersion, VaultProvider, VaultUserPassAuth,
+    VaultKubernetesServiceAccountTokenAuth, VaultKvVersion, VaultLdapAuth, VaultProvider, VaultUserPassAuth,
 };
+pub use config_auth_cloud::{VaultAwsJwtAuth, VaultGcpAuth, VaultIamAuth};
 pub use openbao::{OpenBaoAuth, OpenBaoProvider};
 
 /// The `provider` label of Sesame's provider call metrics.
@@ -37,6 +39,8 @@ pub const PROVIDER: &str = "HashiCorp/Vault";
 
 #[cfg(feature = "client")]
 mod auth;
+#[cfg(feature = "client")]
+mod auth_iam;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
@@ -55,7 +59,7 @@ mod token;
 mod transport;
 
 #[cfg(feature = "client")]
-pub use client::{VaultStoreClient, build};
+pub use client::{Retries, VaultStoreClient, build, build_with};
 pub use openbao_client::build_openbao;
 #[cfg(feature = "client")]
 pub use reqwest::Method;

@@ -120,11 +120,10 @@ impl Tokens {
 
     async fn login(&self) -> Result<Login, ProviderError> {
         let session = self.auth_session(None);
-        let creds = self.ctx.credentials.clone();
         if self.method.is_login() {
-            self.ctx.timed(PROVIDER, "Login", self.method.login(&session, creds.as_ref())).await
+            self.ctx.timed(PROVIDER, "Login", self.method.login(&session, &self.ctx)).await
         } else {
-            self.method.login(&session, creds.as_ref()).await
+            self.method.login(&session, &self.ctx).await
         }
     }
 

@@ -214,6 +214,7 @@ async fn cert_auth_logs_in_with_the_client_certificate() {
         auth: Some(VaultAuth {
             cert: Some(VaultCertAuth {
                 path: mount.clone(),
+                vault_role: None,
                 client_cert: sel("client-tls", "tls.crt"),
                 secret_ref: sel("client-tls", "tls.key"),
             }),
@@ -232,6 +233,47 @@ async fn cert_auth_logs_in_with_the_client_certificate() {
     assert_eq!(live_logins(admin, &mount).await, 1);
     provider.close().await;
     assert_eq!(live_logins(admin, &mount).await, 0);
+}
+
+/// Two roles trust the same CA; only `reader` may read. `vaultRole` is sent as `name`, so the
+/// login gets exactly the named role's policies.
+#[tokio::test]
+async fn cert_auth_logs_in_as_the_vault_role_it_names() {
+    let server = tls_bao().await;
+    let admin = &server.admin;
+    let policy = admin.reader_policy("secret").await;
+    let mount = admin.auth("cert").await;
+    admin
+        .must("POST", &format!("auth/{mount}/certs/reader"), Some(json!({"certificate": server.pki.ca, "token_policies": [policy]})))
+        .await;
+    admin.must("POST", &format!("auth/{mount}/certs/nobody"), Some(json!({"certificate": server.pki.ca, "token_policies": []}))).await;
+    let as_role = |role: &str| VaultProvider {
+        auth: Some(VaultAuth {
+            cert: Some(VaultCertAuth {
+                path: mount.clone(),
+                vault_role: Some(role.to_string()),
+                client_cert: sel("client-tls", "tls.crt"),
+                secret_ref: sel("client-tls", "tls.key"),
+            }),
+            ..Default::default()
+        }),
+        tls: VaultClientTls::default(),
+        ..tls_store(&server)
+    };
+
+    let (reader, calls) = build(&as_role("reader"), tls_creds(&server)).await;
+    let got = reader.get_secret(&RemoteKey::new("app")).await.expect("the reader role may read");
+    assert_eq!(json_of(got)["v"], "over tls");
+    assert_eq!(calls.count("Login"), 1);
+
+    let (nobody, _) = build(&as_role("nobody"), tls_creds(&server)).await;
+    let err = nobody.get_secret(&RemoteKey::new("app")).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Auth(_) | ProviderError::NotFound(_)), "the nobody role may not read: {err}");
+
+    let (unknown, _) = build(&as_role("no-such-role"), tls_creds(&server)).await;
+    let err = unknown.get_secret(&RemoteKey::new("app")).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Auth(_)), "an unknown role is a refused login: {err}");
+    assert!(err.to_string().contains("as role no-such-role"), "the message names the role: {err}");
 }
 
 #[tokio::test]

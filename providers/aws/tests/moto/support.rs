@@ -65,6 +65,8 @@ pub fn store(service: AwsServiceType) -> AwsProvider {
         external_id: None,
         session_tags: vec![],
         transitive_tag_keys: vec![],
+        session_tags_policy: None,
+        custom_session_tags: Default::default(),
         prefix: None,
         auth: AwsAuth {
             secret_ref: Some(AwsAuthSecretRef { access_key_id: sel("id"), secret_access_key: sel("secret"), session_token: None }),
