@@ -45,6 +45,8 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
         ProviderSpec { gitlab: Some(gitlab), .. } => sesame_provider_gitlab::build(gitlab, ctx).await,
         #[cfg(feature = "doppler")]
         ProviderSpec { doppler: Some(doppler), .. } => sesame_provider_doppler::build(doppler, ctx).await,
+        #[cfg(feature = "infisical")]
+        ProviderSpec { infisical: Some(infisical), .. } => sesame_provider_infisical::build(infisical, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -64,6 +66,7 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { webhook: Some(hook), .. } => hook.referent_refs(),
         ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.referent_refs(),
         ProviderSpec { doppler: Some(doppler), .. } => doppler.referent_refs(),
+        ProviderSpec { infisical: Some(infisical), .. } => infisical.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -81,6 +84,7 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { webhook: Some(hook), .. } => hook.check_urls(),
         ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.check_urls(),
         ProviderSpec { doppler: Some(doppler), .. } => doppler.check_urls(),
+        ProviderSpec { infisical: Some(infisical), .. } => infisical.check_urls(),
         _ => Ok(()),
     }
 }

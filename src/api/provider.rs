@@ -36,6 +36,9 @@ pub struct ProviderSpec {
     /// Doppler: the secrets of one project config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doppler: Option<sesame_provider_doppler::DopplerProvider>,
+    /// Infisical: the secrets of one project environment, after a machine-identity login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub infisical: Option<sesame_provider_infisical::InfisicalProvider>,
 }
 
 impl ProviderSpec {
@@ -52,6 +55,7 @@ impl ProviderSpec {
             ProviderSpec { webhook: Some(_), .. } => "webhook",
             ProviderSpec { gitlab: Some(_), .. } => "gitlab",
             ProviderSpec { doppler: Some(_), .. } => "doppler",
+            ProviderSpec { infisical: Some(_), .. } => "infisical",
             _ => "none",
         }
     }

@@ -4,11 +4,10 @@
 //! `{"messages": ["…"], "success": false}` and throttles with 429 and `Retry-After`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use reqwest::Url;
 use sesame_provider_core::{FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue, checks};
+use sesame_provider_http::{ClientOptions, reqwest};
 
 use crate::{DopplerProvider, Format};
 
@@ -24,7 +23,7 @@ const MAX_BODY: usize = 4 * 1024 * 1024;
 /// A client for one Doppler store.
 pub struct DopplerClient {
     spec: DopplerProvider,
-    base: Url,
+    base: reqwest::Url,
     http: reqwest::Client,
     token: String,
     ctx: ProviderContext,
@@ -47,24 +46,14 @@ pub async fn build_with_base_url(
     let base = if base.contains("://") { base.to_string() } else { format!("https://{base}") };
     let base = base.trim_end_matches('/').to_string();
     checks::base_url("DOPPLER_BASE_URL", &base, &["https", "http"])?;
-    let base = Url::parse(&base).map_err(|e| ProviderError::Invalid(format!("DOPPLER_BASE_URL {base:?}: {e}")))?;
+    let base = reqwest::Url::parse(&base).map_err(|e| ProviderError::Invalid(format!("DOPPLER_BASE_URL {base:?}: {e}")))?;
     let selector = &spec.auth.secret_ref.as_ref().expect("check_spec requires secretRef").doppler_token;
     let token = ctx.credentials.secret_key(selector, Some("dopplerToken")).await?;
     let token = String::from_utf8(token.into_bytes()).map_err(|_| ProviderError::Invalid("the Doppler token is not UTF-8 text".into()))?;
     if token.is_empty() || token.chars().any(char::is_control) {
         return Err(ProviderError::Invalid("the Doppler token is empty or holds control characters".into()));
     }
-    let mut builder = reqwest::Client::builder()
-        .tls_backend_rustls()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("sesame-external-secrets");
-    if base.scheme() == "http" {
-        // reqwest#2988: a plain-http client must not try to load platform roots.
-        builder = builder.tls_certs_only(Vec::new());
-    }
-    let http = builder.build().map_err(|e| ProviderError::Invalid(format!("cannot build the HTTP client: {e}")))?;
+    let http = ClientOptions::for_url(&base).build(PROVIDER_NAME)?;
     Ok(Arc::new(DopplerClient { spec: spec.clone(), base, http, token, ctx }))
 }
 
@@ -114,53 +103,9 @@ impl DopplerClient {
     }
 }
 
-/// Send `request` and read its answer, bounded.
+/// Send `request` and read its answer, bounded; Doppler's error bodies say `messages`.
 async fn read(what: &str, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
-    let mut resp = request.send().await.map_err(|e| ProviderError::Transient(format!("{what}: cannot reach Doppler: {}", chain(&e))))?;
-    let status = resp.status().as_u16();
-    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    let mut body = Vec::new();
-    while let Some(chunk) =
-        resp.chunk().await.map_err(|e| ProviderError::Transient(format!("{what}: reading the answer: {}", chain(&e))))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(ProviderError::Invalid(format!("{what}: the answer is larger than {MAX_BODY} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if (200..300).contains(&status) {
-        return Ok(body);
-    }
-    Err(classify(what, status, &body, retry_after.map(Duration::from_secs)))
-}
-
-/// An error answer as a [`ProviderError`], with Doppler's own messages (they never hold a value).
-pub(crate) fn classify(what: &str, status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderError {
-    let said = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("messages").and_then(|m| m.as_array()).cloned())
-        .map(|m| m.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join("; "))
-        .unwrap_or_default();
-    let said: String = said.chars().take(300).collect();
-    let msg = format!("{what}: HTTP {status} {said}").trim_end().to_string();
-    match status {
-        401 | 403 => ProviderError::Auth(msg),
-        404 => ProviderError::NotFound(msg),
-        429 => ProviderError::Throttled { message: msg, retry_after },
-        500.. => ProviderError::Transient(msg),
-        _ => ProviderError::Invalid(msg),
-    }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cur = e.source();
-    }
-    text
+    Ok(sesame_provider_http::send(PROVIDER_NAME, what, request, MAX_BODY).await?.success(what, &["messages"])?.body)
 }
 
 #[async_trait]
@@ -203,22 +148,5 @@ impl SecretProvider for DopplerClient {
     /// ESO's check: the token may list projects.
     async fn validate(&self) -> Result<(), ProviderError> {
         self.get("Authenticate", "/v3/projects", &[], false).await.map(|_| ())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_codes_map_to_what_the_controller_does_next() {
-        let body = br#"{"messages":["Could not find requested config 'prd'"],"success":false}"#;
-        assert_eq!(classify("GET /x", 404, body, None).to_string(), "not found: GET /x: HTTP 404 Could not find requested config 'prd'");
-        assert_eq!(classify("GET /x", 401, b"{}", None).kind(), "auth");
-        assert_eq!(classify("GET /x", 403, b"{}", None).kind(), "auth");
-        assert_eq!(classify("GET /x", 500, b"oops", None).kind(), "transient");
-        assert_eq!(classify("GET /x", 400, b"{}", None).kind(), "invalid");
-        let t = classify("GET /x", 429, b"", Some(Duration::from_secs(3)));
-        assert!(matches!(t, ProviderError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(3)));
     }
 }

@@ -179,7 +179,7 @@ impl SecretProvider for GitlabClient {
     }
 
     async fn validate(&self) -> Result<(), ProviderError> {
-        let wrap = |e: ProviderError| prefix(e, "could not verify whether the GitLab token is valid");
+        let wrap = |e: ProviderError| sesame_provider_http::prefixed(e, "could not verify whether the GitLab token is valid");
         if let Some(project) = self.spec.project_id.as_deref().filter(|p| !p.is_empty()) {
             self.check_list(Owner::Project, project).await.map_err(wrap)?;
         }
@@ -196,17 +196,4 @@ fn value_of(name: &str, var: Variable) -> Result<SecretValue, ProviderError> {
         return Err(ProviderError::Invalid(format!("invalid secret received. no secret string for key: {name}")));
     }
     Ok(SecretValue::from(var.value))
-}
-
-/// The same error, its message prefixed with `context`.
-pub(crate) fn prefix(err: ProviderError, context: &str) -> ProviderError {
-    match err {
-        ProviderError::NotFound(m) => ProviderError::NotFound(format!("{context}: {m}")),
-        ProviderError::Auth(m) => ProviderError::Auth(format!("{context}: {m}")),
-        ProviderError::Throttled { message, retry_after } => {
-            ProviderError::Throttled { message: format!("{context}: {message}"), retry_after }
-        }
-        ProviderError::Transient(m) => ProviderError::Transient(format!("{context}: {m}")),
-        ProviderError::Invalid(m) => ProviderError::Invalid(format!("{context}: {m}")),
-    }
 }

@@ -7,7 +7,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use base64::Engine;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use sesame_provider_core::{CredentialSource, ProviderError, SecretKeySelector};
 use vaultrs::api::EndpointMiddleware;
@@ -59,7 +58,7 @@ impl Transport {
             .timeout(Duration::from_secs(30))
             .default_headers(headers(spec)?);
         if https {
-            let cas = ca_certificates(spec, creds).await?;
+            let cas = sesame_provider_http::ca_certificates(spec.ca_bundle.as_deref(), spec.ca_provider.as_ref(), creds).await?;
             if !cas.is_empty() {
                 builder = builder.tls_certs_only(cas);
             }
@@ -171,31 +170,6 @@ fn headers(spec: &VaultProvider) -> Result<HeaderMap, ProviderError> {
         map.insert("X-Vault-Inconsistent", HeaderValue::from_static("forward-active-node"));
     }
     Ok(map)
-}
-
-/// `caBundle` (base64 PEM) and `caProvider`, both trusted when both are given.
-async fn ca_certificates(spec: &VaultProvider, creds: &dyn CredentialSource) -> Result<Vec<reqwest::Certificate>, ProviderError> {
-    let mut pems: Vec<(&str, Vec<u8>)> = Vec::new();
-    if let Some(b64) = spec.ca_bundle.as_deref().filter(|b| !b.trim().is_empty()) {
-        let compact: String = b64.split_whitespace().collect();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(compact)
-            .map_err(|e| ProviderError::Invalid(format!("caBundle is not base64: {e}")))?;
-        pems.push(("caBundle", bytes));
-    }
-    if let Some(ca) = &spec.ca_provider {
-        pems.push(("caProvider", creds.ca_bundle(ca).await?));
-    }
-    let mut out = Vec::new();
-    for (what, pem) in pems {
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| ProviderError::Invalid(format!("{what} is not a PEM certificate bundle: {e}")))?;
-        if certs.is_empty() {
-            return Err(ProviderError::Invalid(format!("{what} holds no PEM certificate")));
-        }
-        out.extend(certs);
-    }
-    Ok(out)
 }
 
 /// The client certificate for the TLS handshake: `auth.cert` (cert login needs it on the

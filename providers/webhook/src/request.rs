@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use base64::Engine;
 use sesame_provider_core::{CredentialSource, ProviderError};
+use sesame_provider_http::ca_certificates;
 
 use crate::WebhookProvider;
 use crate::config::literal_origin;
@@ -41,29 +41,11 @@ impl WebhookCaller {
             .timeout(spec.timeout()?)
             // A redirect could leave the literal origin: never follow one.
             .redirect(reqwest::redirect::Policy::none());
-        let mut pems = Vec::new();
-        if let Some(b64) = spec.ca_bundle.as_deref().filter(|b| !b.trim().is_empty()) {
-            let compact: String = b64.split_whitespace().collect();
-            pems.push(
-                base64::engine::general_purpose::STANDARD
-                    .decode(compact)
-                    .map_err(|e| ProviderError::Invalid(format!("caBundle is not base64: {e}")))?,
-            );
-        }
-        if let Some(ca) = &spec.ca_provider {
-            pems.push(creds.ca_bundle(ca).await?);
-        }
-        if origin.starts_with("https://") && !pems.is_empty() {
-            let mut certs = Vec::new();
-            for pem in pems {
-                let found = reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| ProviderError::Invalid(format!("the CA bundle is not PEM: {e}")))?;
-                certs.extend(found);
+        if origin.starts_with("https://") {
+            let certs = ca_certificates(spec.ca_bundle.as_deref(), spec.ca_provider.as_ref(), creds).await?;
+            if !certs.is_empty() {
+                builder = builder.tls_certs_only(certs);
             }
-            if certs.is_empty() {
-                return Err(ProviderError::Invalid("the CA bundle holds no certificate".into()));
-            }
-            builder = builder.tls_certs_only(certs);
         } else if origin.starts_with("http://") {
             builder = builder.tls_certs_only(Vec::new());
         }

@@ -1,0 +1,20 @@
+//! The Infisical provider: `spec.provider.infisical`, field-compatible with ESO's Infisical store.
+//! It reads one project environment's secrets through Infisical's REST API (`/api/v3/secrets/raw`)
+//! after a machine-identity login.
+//!
+//! The configuration types are always compiled (the CRD generator needs them); the client, a small
+//! typed one on the shared reqwest helpers (`sesame-provider-http`), sits behind the `client`
+//! feature (default on).
+#![forbid(unsafe_code)]
+
+mod config;
+
+pub use config::*;
+
+#[cfg(feature = "client")]
+mod auth;
+#[cfg(feature = "client")]
+mod client;
+
+#[cfg(feature = "client")]
+pub use client::{InfisicalClient, PROVIDER_NAME, build};
