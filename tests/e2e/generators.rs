@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// Server-side apply of a generator object (any kind, or a ClusterGenerator when `ns` is None).
-async fn apply_generator(client: &kube::Client, ns: Option<&str>, kind: &str, plural: &str, name: &str, spec: Value) {
+pub(crate) async fn apply_generator(client: &kube::Client, ns: Option<&str>, kind: &str, plural: &str, name: &str, spec: Value) {
     let gvk = GroupVersionKind::gvk("generators.external-secrets.io", "v1alpha1", kind);
     let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
     let api: Api<DynamicObject> = match ns {
@@ -28,7 +28,7 @@ async fn apply_generator(client: &kube::Client, ns: Option<&str>, kind: &str, pl
         .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
 }
 
-fn from_generator(kind: &str, name: &str) -> Value {
+pub(crate) fn from_generator(kind: &str, name: &str) -> Value {
     json!({"sourceRef": {"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind, "name": name}}})
 }
 
