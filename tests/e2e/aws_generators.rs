@@ -32,11 +32,18 @@ async fn ecr_and_sts_generators_fill_a_secret_from_moto_and_refresh() {
     .await;
     let sts = json!({"region": region, "auth": auth, "requestParameters": {"sessionDuration": 900}});
     apply_generator(&scene.client, Some(&scene.ns), "STSSessionToken", "stssessiontokens", "sts", sts).await;
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let sesame = aws_sesame(&scene, &[]);
     scene
         .external_secret(
             "registry",
-            json!({"refreshInterval": "1h", "dataFrom": [from_generator("ECRAuthorizationToken", "ecr"), from_generator("STSSessionToken", "sts")]}),
+            // One entry from the scene's store ties the object to this test's controller class.
+            json!({
+                "refreshInterval": "1h",
+                "secretStoreRef": {"name": "store"},
+                "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
+                "dataFrom": [from_generator("ECRAuthorizationToken", "ecr"), from_generator("STSSessionToken", "sts")],
+            }),
         )
         .await;
     scene.wait_ready(&sesame, "registry", "True", "SecretSynced").await;
@@ -44,7 +51,17 @@ async fn ecr_and_sts_generators_fill_a_secret_from_moto_and_refresh() {
     let keys: Vec<&str> = data.keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["access_key_id", "expiration", "expires_at", "password", "proxy_endpoint", "secret_access_key", "session_token", "username"]
+        [
+            "access_key_id",
+            "expiration",
+            "expires_at",
+            "marker",
+            "password",
+            "proxy_endpoint",
+            "secret_access_key",
+            "session_token",
+            "username"
+        ]
     );
     assert_eq!(data["username"], "AWS");
     assert!(data["password"].ends_with("-auth-token"), "moto's ECR token");

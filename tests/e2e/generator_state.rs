@@ -70,6 +70,7 @@ async fn leasing_generator(scene: &Scene, mount: &str) -> Value {
     bao_must("PUT", &format!("sys/policies/acl/{mount}"), json!({ "policy": policy })).await;
     let token = bao_must("POST", "auth/token/create", json!({"policies": [mount], "ttl": "2h", "no_parent": true})).await;
     scene.plain_secret("bao-token", &[("token", token["auth"]["client_token"].as_str().unwrap())]).await;
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let env = sesame_testsupport::env();
     json!({
         "provider": {"server": env.vault_addr, "auth": {"tokenSecretRef": {"name": "bao-token", "key": "token"}}},
@@ -81,6 +82,20 @@ async fn leasing_generator(scene: &Scene, mount: &str) -> Value {
 
 fn states(scene: &Scene) -> Api<GeneratorState> {
     Api::namespaced(scene.client.clone(), &scene.ns)
+}
+
+/// An ExternalSecret spec with the generator `cert`, plus one entry from the scene's store: a
+/// generator-only ExternalSecret belongs to every controller class (as in ESO), and a cluster-wide
+/// sesame of another test would sync it too.
+fn with_generator(extra: Value) -> Value {
+    let mut spec = json!({
+        "refreshInterval": "1h",
+        "secretStoreRef": {"name": "store"},
+        "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
+        "dataFrom": [from_generator("VaultDynamicSecret", "cert")],
+    });
+    spec.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    spec
 }
 
 /// The GeneratorStates the ExternalSecret `name` owns.
@@ -102,7 +117,7 @@ async fn a_dynamic_secret_lease_is_recorded_superseded_revoked_after_the_grace_p
     let spec = leasing_generator(&scene, &mount).await;
     apply_generator(&scene.client, Some(&scene.ns), "VaultDynamicSecret", "vaultdynamicsecrets", "cert", spec).await;
     let sesame = scene.sesame_with(&["--generator-gc-grace-period", "4s"], &[]);
-    scene.external_secret("tls", json!({"refreshInterval": "1h", "dataFrom": [from_generator("VaultDynamicSecret", "cert")]})).await;
+    scene.external_secret("tls", with_generator(json!({}))).await;
     scene.wait_ready(&sesame, "tls", "True", "SecretSynced").await;
     let first_serial = scene.secret_data("tls").await.unwrap()["serial_number"].clone();
 
@@ -168,11 +183,7 @@ async fn a_sync_that_fails_after_generating_revokes_what_it_generated_and_writes
     apply_generator(&scene.client, Some(&scene.ns), "VaultDynamicSecret", "vaultdynamicsecrets", "cert", spec).await;
     // The grace period is long: what is cleaned up here is cleaned up because it was never used.
     let sesame = scene.sesame_with(&["--generator-gc-grace-period", "1h"], &[]);
-    let es = json!({
-        "refreshInterval": "1h",
-        "dataFrom": [from_generator("VaultDynamicSecret", "cert")],
-        "target": {"template": {"data": {"cert": "{{ fail \"refused by the template\" }}"}}},
-    });
+    let es = with_generator(json!({"target": {"template": {"data": {"cert": "{{ fail \"refused by the template\" }}"}}}}));
     scene.external_secret("broken", es).await;
     scene.wait_ready(&sesame, "broken", "False", "SecretSyncedError").await;
     // The generator did run: OpenBao issued a certificate besides its CA.
