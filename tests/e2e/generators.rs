@@ -49,9 +49,17 @@ async fn a_password_generator_regenerates_at_each_refresh_and_only_when_the_poli
     let scene = Scene::new("e2e-gen").await;
     let spec = json!({"length": 16, "digits": 4, "symbols": 0, "noUpper": true, "allowRepeat": true});
     apply_generator(&scene.client, Some(&scene.ns), "Password", "passwords", "pw", spec.clone()).await;
+    // One entry from the scene's store ties the objects to this test's controller class: a
+    // generator-only ExternalSecret is every class's, and another test runs a cluster-wide sesame.
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let sesame = scene.sesame();
     let entry = |extra: Value| {
-        let mut es = json!({"refreshInterval": "1h", "dataFrom": [from_generator("Password", "pw")]});
+        let mut es = json!({
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": "store"},
+            "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
+            "dataFrom": [from_generator("Password", "pw")],
+        });
         es.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         es
     };
