@@ -109,6 +109,10 @@ pub struct RunArgs {
     /// (RefreshIntervalRaised). refreshInterval 0 still means "sync once".
     #[arg(long, env = "SESAME_MIN_REFRESH_INTERVAL", default_value = "10s")]
     pub min_refresh_interval: String,
+    /// How long a superseded GeneratorState is kept before what its generator created (a Vault
+    /// lease …) is cleaned up and the GeneratorState deleted (ESO's flag and default).
+    #[arg(long, env = "SESAME_GENERATOR_GC_GRACE_PERIOD", default_value = "2m")]
+    pub generator_gc_grace_period: String,
     /// The most remote secrets one dataFrom.find may match; over it the ExternalSecret is Ready=False.
     #[arg(long, env = "SESAME_FIND_MAX_MATCHES", default_value_t = 500)]
     pub find_max_matches: usize,

@@ -160,7 +160,7 @@ impl pipeline::Sources for FileSources<'_> {
         found.ok_or_else(|| format!("{} {} is not in the input files", key.1.as_str(), key.0))
     }
 
-    async fn generate(&self, r: &crate::api::GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
+    async fn generate(&self, _: usize, r: &crate::api::GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
         let cluster = r.kind == "ClusterGenerator";
         let object = self
             .m
@@ -190,11 +190,17 @@ impl pipeline::Sources for FileSources<'_> {
             namespace: self.ns.to_string(),
             provider: ProviderContext { credentials, calls: Arc::new(NoCalls) },
         };
-        // Render creates nothing it could clean up later: a generator that leaves remote state
-        // (a Vault lease …) is run for real, so say so.
+        // Render keeps no GeneratorState: what a generator created remotely (a Vault lease …) is
+        // released at once, so the rendered values are a preview that no longer works.
         let generated = generator.generate(&ctx).await?;
-        if generated.state.is_some() {
-            eprintln!("note: {} {} created remote state that render does not clean up", r.kind, r.name);
+        if let Some(state) = &generated.state {
+            generator.cleanup(state, &ctx).await.map_err(|e| {
+                ProviderError::Invalid(format!("{} {} created remote state that render could not clean up: {e}", r.kind, r.name))
+            })?;
+            eprintln!(
+                "note: {} {} created remote state (a lease …): render released it, so the rendered values are revoked",
+                r.kind, r.name
+            );
         }
         Ok(generated.data)
     }

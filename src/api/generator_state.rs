@@ -30,7 +30,8 @@ pub struct GeneratorStateSpec {
     /// The generator manifest that produced the state, as it was then: the cleanup uses it.
     #[schemars(schema_with = "preserve_unknown")]
     pub resource: serde_json::Value,
-    /// The state the generator produced.
+    /// The state the generator produced: what its cleanup needs (a Vault lease id …), never a
+    /// generated secret value.
     #[schemars(schema_with = "preserve_unknown")]
     pub state: serde_json::Value,
 }
@@ -44,6 +45,19 @@ fn preserve_unknown(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 pub struct GeneratorStateStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<super::Condition>,
+}
+
+/// The CRD as ESO serves it: no status subresource (the controller patches the status on the
+/// object, and a client that writes a whole object keeps its conditions).
+pub fn generator_state_crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    use kube::CustomResourceExt;
+    let mut crd = GeneratorState::crd();
+    for version in &mut crd.spec.versions {
+        if let Some(sub) = version.subresources.as_mut() {
+            sub.status = None;
+        }
+    }
+    crd
 }
 
 /// The label that groups the states one object produced from one source: ESO's owner key.

@@ -14,6 +14,7 @@ use sha2::Digest;
 
 use super::due::{Due, Schedule, due};
 use super::sources::Routed;
+use super::state_ledger::{Ledger, Owner};
 use super::{Context, Error, Synced, store, target};
 use crate::api::{
     CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
@@ -207,37 +208,17 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // A Merge target's hash covers other writers' keys too: it is always read.
     let exclusive = matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
     let quiet = (exclusive && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
-    let read_target = || async { Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await };
-    let existing = if creates && quiet.is_none() { read_target().await? } else { None };
-    let fetched = pipeline::fetch_from(&es.spec, &Routed::new(ctx, es, &clients, priority)).await?;
-    for missing in &fetched.missing {
-        let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
-        ctx.publish(
-            &Event {
-                type_: EventType::Normal,
-                reason: "MissingProviderSecret".into(),
-                note: Some(note),
-                action: "Sync".into(),
-                secondary: None,
-            },
-            &es.object_ref(&()),
-        )
-        .await;
-    }
-    let shaped = match &es.spec.target.template {
-        Some(tpl) => {
-            let loaded = load_templates(ctx, &es.namespace().unwrap_or_default(), tpl).await?;
-            ctx.renders.render(es, tpl, &fetched.data, &loaded).await?
-        }
-        None => Shaped::plain(fetched.data.clone()),
+    let existing = if creates && quiet.is_none() {
+        Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await?
+    } else {
+        None
     };
-    let unchanged = !fetched.data.is_empty()
-        && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&meta.metadata, &target::desired_secret(es, &shaped)));
-    let outcome = match (unchanged, quiet.is_some()) {
-        (true, _) => Outcome::Synced { created: false, changed: false },
-        (false, true) => write_target(ctx, es, read_target().await?, fetched.data.is_empty(), &shaped, routine, &sources).await?,
-        (false, false) => write_target(ctx, es, existing, fetched.data.is_empty(), &shaped, routine, &sources).await?,
-    };
+    // Generated remote state is recorded before its values are used, and settled once we know
+    // whether they reached the Secret (state_ledger.rs).
+    let ledger = Ledger::new(ctx, Owner::of(es));
+    let written = fetch_and_write(ctx, es, &clients, priority, &ledger, quiet, existing, routine, &sources).await;
+    ledger.settle(matches!(written, Ok(Outcome::Synced { .. }))).await;
+    let outcome = written?;
 
     let condition = match &outcome {
         Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, "SecretSynced", "secret synced"),
@@ -266,6 +247,52 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     ctx.remember_sync(es, Synced { at, version: version.clone(), sources });
     let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };
     Ok(next(due(&after, Utc::now())))
+}
+
+/// Fetch (generators included), shape, and write the target: what a sync does once it is due.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_and_write(
+    ctx: &Context,
+    es: &ExternalSecret,
+    clients: &[(crate::api::StoreKey, Arc<crate::fetch::StoreClient>)],
+    priority: Priority,
+    ledger: &Ledger<'_>,
+    quiet: Option<Arc<PartialObjectMeta<Secret>>>,
+    existing: Option<Secret>,
+    routine: bool,
+    sources: &str,
+) -> Result<Outcome, Error> {
+    let read_target =
+        || async { Api::<Secret>::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default()).get_opt(&es.target_name()).await };
+    let fetched = pipeline::fetch_from(&es.spec, &Routed::new(ctx, es, clients, priority, ledger)).await?;
+    for missing in &fetched.missing {
+        let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
+        ctx.publish(
+            &Event {
+                type_: EventType::Normal,
+                reason: "MissingProviderSecret".into(),
+                note: Some(note),
+                action: "Sync".into(),
+                secondary: None,
+            },
+            &es.object_ref(&()),
+        )
+        .await;
+    }
+    let shaped = match &es.spec.target.template {
+        Some(tpl) => {
+            let loaded = load_templates(ctx, &es.namespace().unwrap_or_default(), tpl).await?;
+            ctx.renders.render(es, tpl, &fetched.data, &loaded).await?
+        }
+        None => Shaped::plain(fetched.data.clone()),
+    };
+    let unchanged = !fetched.data.is_empty()
+        && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&meta.metadata, &target::desired_secret(es, &shaped)));
+    match (unchanged, quiet.is_some()) {
+        (true, _) => Ok(Outcome::Synced { created: false, changed: false }),
+        (false, true) => write_target(ctx, es, read_target().await?, fetched.data.is_empty(), &shaped, routine, sources).await,
+        (false, false) => write_target(ctx, es, existing, fetched.data.is_empty(), &shaped, routine, sources).await,
+    }
 }
 
 /// The cached metadata of the target when its resourceVersion is the one this process last

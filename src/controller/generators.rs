@@ -10,6 +10,7 @@ use sesame_generator_core::{GeneratorContext, GeneratorError};
 use sesame_provider_core::ProviderContext;
 
 use super::Context;
+use super::state_ledger::Ledger;
 use crate::api::{GENERATORS_API_VERSION, GeneratorRef};
 use crate::fetch::{KubeCredentials, Tenancy};
 use crate::generators::ClusterGenerator;
@@ -25,12 +26,14 @@ pub fn api_resource(kind: &str) -> Option<ApiResource> {
 pub struct Runner<'a> {
     ctx: &'a Context,
     namespace: String,
+    ledger: &'a Ledger<'a>,
 }
 
 impl<'a> Runner<'a> {
-    /// Runs generators for an object of `namespace` (an ExternalSecret's or a PushSecret's).
-    pub fn new(ctx: &'a Context, namespace: String) -> Self {
-        Runner { ctx, namespace }
+    /// Runs generators for an object of `namespace` (an ExternalSecret's or a PushSecret's);
+    /// what they create remotely is recorded in `ledger`.
+    pub fn new(ctx: &'a Context, namespace: String, ledger: &'a Ledger<'a>) -> Self {
+        Runner { ctx, namespace, ledger }
     }
 
     /// The kind and spec of the generator `r` names, read now.
@@ -54,26 +57,31 @@ impl<'a> Runner<'a> {
         Ok((r.kind.clone(), spec))
     }
 
-    /// New values from the generator `r` names.
-    pub async fn generate(&self, r: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, GeneratorError> {
+    /// New values from the generator `r` names; what it created remotely is recorded under
+    /// `key` (ESO's state key: the dataFrom index, or `__pushsecret`) before they are returned.
+    pub async fn generate(&self, key: &str, r: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, GeneratorError> {
         let (kind, spec) = self.resolve(r).await?;
-        let generator = crate::generators::build(&kind, spec)?;
-        let credentials = Arc::new(KubeCredentials::new(self.ctx.client.clone(), Tenancy::Namespaced(self.namespace.clone())));
-        let gctx = GeneratorContext {
-            namespace: self.namespace.clone(),
-            provider: ProviderContext { credentials, calls: self.ctx.metrics.clone() },
-        };
+        let generator = crate::generators::build(&kind, spec.clone())?;
+        let gctx = context(self.ctx, &self.namespace);
         let generated = generator.generate(&gctx).await?;
-        if let Some(state) = &generated.state {
-            // Recording remote state in GeneratorStates (and cleaning it up) is not wired yet:
-            // refuse rather than leak what the generator created. (No served kind has state yet.)
-            let _ = generator.cleanup(state, &gctx).await;
-            return Err(GeneratorError::Invalid(format!(
-                "{kind} creates remote state, which Sesame cannot record in a GeneratorState yet"
-            )));
+        if let Some(state) = generated.state {
+            // The manifest as it is now: the cleanup needs it even if the object is edited or gone.
+            let resource = serde_json::json!({
+                "apiVersion": GENERATORS_API_VERSION,
+                "kind": kind,
+                "metadata": {"name": r.name, "namespace": self.namespace},
+                "spec": spec,
+            });
+            self.ledger.record(key, resource, state, generator.as_ref(), &gctx).await?;
         }
         Ok(generated.data)
     }
+}
+
+/// Where a generator of `namespace` runs: credentials resolve in that namespace only.
+pub fn context(ctx: &Context, namespace: &str) -> GeneratorContext {
+    let credentials = Arc::new(KubeCredentials::new(ctx.client.clone(), Tenancy::Namespaced(namespace.to_string())));
+    GeneratorContext { namespace: namespace.to_string(), provider: ProviderContext { credentials, calls: ctx.metrics.clone() } }
 }
 
 fn kube_error(kind: &str, name: &str, e: kube::Error) -> GeneratorError {

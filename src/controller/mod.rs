@@ -7,6 +7,7 @@ mod error;
 mod external_secret;
 mod fairness;
 mod fan_out;
+mod generator_state;
 mod generator_watch;
 mod generators;
 mod invalid;
@@ -17,6 +18,7 @@ mod rollout;
 pub mod run;
 mod slot;
 mod sources;
+mod state_ledger;
 mod store;
 mod sync_window;
 mod target;
@@ -55,6 +57,9 @@ pub struct Config {
     pub min_refresh_interval: Duration,
     /// What one `dataFrom.find` may return.
     pub find_limits: sesame_provider_core::FindLimits,
+    /// How long a superseded GeneratorState (and what its generator created) is kept before its
+    /// cleanup: consumers of the old values have this long to pick up the new ones.
+    pub generator_gc_grace_period: Duration,
 }
 
 impl Config {
@@ -90,6 +95,9 @@ pub struct Context {
     pub namespace_share: fairness::NamespaceShare,
     /// The generator objects' identities, for the sources of the ExternalSecrets using them.
     pub generators: Arc<generator_watch::GeneratorIndex>,
+    /// GeneratorStates (filled by the GeneratorState controller's watch): a sync finds the states
+    /// its new values supersede here.
+    pub generator_states: Store<crate::api::GeneratorState>,
 }
 
 impl Context {

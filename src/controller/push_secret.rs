@@ -18,6 +18,7 @@ use kube::{Resource, ResourceExt};
 use sesame_provider_core::{Capabilities, PushRef};
 
 use super::decode::{Decoded, Undecodable, split};
+use super::state_ledger::{Ledger, Owner};
 use super::{Context, Error, store};
 use crate::api::{
     AnyStore, Condition, ExternalSecretTemplate, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretStoreRef,
@@ -127,7 +128,7 @@ fn kind_of(r: &PushSecretStoreRef) -> &str {
 
 /// The source Secrets, by name or by label selector (in name order), each shaped by the template
 /// when there is one.
-async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<BTreeMap<String, Vec<u8>>>, String> {
+async fn sources(ctx: &Context, ps: &PushSecret, ledger: &Ledger<'_>) -> Result<Vec<BTreeMap<String, Vec<u8>>>, String> {
     let selector = &ps.spec.selector;
     let namespace = ps.namespace().unwrap_or_default();
     let api = Api::<Secret>::namespaced(ctx.client.clone(), &namespace);
@@ -140,8 +141,9 @@ async fn sources(ctx: &Context, ps: &PushSecret) -> Result<Vec<BTreeMap<String, 
         (Some(raw), _, _) => {
             // New values at every push, from the same generator builder as ExternalSecrets use.
             let r: crate::api::GeneratorRef = serde_json::from_value(raw.clone()).map_err(|e| format!("selector.generatorRef: {e}"))?;
-            let runner = super::generators::Runner::new(ctx, namespace.clone());
-            vec![runner.generate(&r).await.map_err(|e| format!("generator {} {}: {e}", r.kind, r.name))?]
+            let runner = super::generators::Runner::new(ctx, namespace.clone(), ledger);
+            // ESO's state key for a PushSecret's generator.
+            vec![runner.generate("__pushsecret", &r).await.map_err(|e| format!("generator {} {}: {e}", r.kind, r.name))?]
         }
         (None, Some(name), _) => vec![secret_data(
             api.get_opt(&name)
@@ -191,7 +193,7 @@ fn secret_data(secret: Secret) -> BTreeMap<String, Vec<u8>> {
 /// Pushes every planned write of every source Secret to every store; returns what is now pushed
 /// (what was already recorded and is still wanted is kept even when a later call fails), or the
 /// first error.
-async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced) -> (Synced, Result<(), String>) {
+async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced, ledger: &Ledger<'_>) -> (Synced, Result<(), String>) {
     let namespace = ps.namespace().unwrap_or_default();
     let mut synced = Synced::new();
     if let Err(e) = push::validate_data_to(&ps.spec) {
@@ -201,7 +203,7 @@ async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced) -> (Synced, Resu
         Ok(t) => t,
         Err(e) => return (old.clone(), Err(e)),
     };
-    let sources = match sources(ctx, ps).await {
+    let sources = match sources(ctx, ps, ledger).await {
         Ok(d) => d,
         Err(e) => return (old.clone(), Err(e)),
     };
@@ -240,6 +242,7 @@ async fn push_all(ctx: &Context, ps: &PushSecret, old: &Synced) -> (Synced, Resu
                 if let Err(e) = pushed {
                     return (merge(synced, old), Err(format!("{key}: pushing {}: {e}", status_key(&entry))));
                 }
+                ledger.used();
                 synced.entry(key.clone()).or_default().insert(status_key(&entry), entry);
             }
         }
@@ -349,7 +352,10 @@ async fn reconcile_inner(ps: &Arc<PushSecret>, ctx: &Arc<Context>, ready: &mut O
         patch_finalizers(&ctx, &ps, finalizers).await?;
         return Ok(Action::await_change());
     }
-    let (mut synced, pushed) = push_all(&ctx, &ps, &old.synced_push_secrets).await;
+    // Generated remote state is recorded before it is pushed, and settled after (state_ledger.rs).
+    let ledger = Ledger::new(&ctx, Owner::of(&*ps));
+    let (mut synced, pushed) = push_all(&ctx, &ps, &old.synced_push_secrets, &ledger).await;
+    ledger.settle(pushed.is_ok()).await;
     if matches!(&pushed, Err(e) if e == FIRST_VERDICT_PENDING) {
         return Ok(Action::requeue(Duration::from_secs(1)));
     }

@@ -156,6 +156,7 @@ pub async fn run(
         .reflect(config_map_writer)
         .touched_objects();
 
+    let (generator_states, generator_states_writer) = reflector::store::<crate::api::GeneratorState>();
     let ctx = Arc::new(Context {
         client: client.clone(),
         config: opts.config.clone(),
@@ -171,6 +172,7 @@ pub async fn run(
         memory,
         renders,
         generators: Default::default(),
+        generator_states: generator_states.clone(),
         // With one namespace watched there is nobody to share with.
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
     });
@@ -314,7 +316,8 @@ pub async fn run(
             // One waiter per cache: kube's readiness signal is not reliable for several.
             let _ = tokio::join!(c.wait_until_ready(), d.wait_until_ready());
             let _ = stores_listed.send(true);
-            let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready(), e.wait_until_ready());
+            let f = ctx.generator_states.clone();
+            let _ = tokio::join!(a.wait_until_ready(), b.wait_until_ready(), e.wait_until_ready(), f.wait_until_ready());
             // Generator identities are part of an ExternalSecret's sources: judged only once listed.
             while !ctx.generators.ready() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -350,7 +353,20 @@ pub async fn run(
     .boxed();
     let push_ctrl =
         super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, bad_push_secrets, shutdown.clone()).boxed();
-    tokio::join!(es_ctrl, stores_ctrl_run, cluster_stores_ctrl_run, ces_ctrl, push_ctrl, readiness, shutdown_watches, reporters);
+    let states_ctrl =
+        super::generator_state::run(ctx.clone(), opts.namespace.clone(), generator_states_writer, opts.concurrency, shutdown.clone())
+            .boxed();
+    tokio::join!(
+        es_ctrl,
+        stores_ctrl_run,
+        cluster_stores_ctrl_run,
+        ces_ctrl,
+        push_ctrl,
+        states_ctrl,
+        readiness,
+        shutdown_watches,
+        reporters
+    );
     ctx.clients.close().await;
 }
 

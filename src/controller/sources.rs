@@ -20,7 +20,13 @@ pub struct Routed<'a> {
 }
 
 impl<'a> Routed<'a> {
-    pub fn new(ctx: &'a Context, es: &'a ExternalSecret, clients: &'a [(StoreKey, Arc<StoreClient>)], priority: Priority) -> Self {
+    pub fn new(
+        ctx: &'a Context,
+        es: &'a ExternalSecret,
+        clients: &'a [(StoreKey, Arc<StoreClient>)],
+        priority: Priority,
+        ledger: &'a super::state_ledger::Ledger<'a>,
+    ) -> Self {
         let stores = clients
             .iter()
             .map(|(key, client)| (key.clone(), Prioritized { client, priority, find_limits: ctx.config.find_limits }))
@@ -28,7 +34,7 @@ impl<'a> Routed<'a> {
         Routed {
             default: es.spec.secret_store_ref.as_ref().map(SecretStoreRef::key),
             stores,
-            generators: super::generators::Runner::new(ctx, es.namespace().unwrap_or_default()),
+            generators: super::generators::Runner::new(ctx, es.namespace().unwrap_or_default(), ledger),
         }
     }
 }
@@ -42,7 +48,8 @@ impl Sources for Routed<'_> {
         found.ok_or_else(|| format!("{} {} was not resolved", key.1.as_str(), key.0))
     }
 
-    async fn generate(&self, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
-        self.generators.generate(generator).await
+    async fn generate(&self, index: usize, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
+        // ESO keys an ExternalSecret's generator states by the dataFrom index.
+        self.generators.generate(&index.to_string(), generator).await
     }
 }

@@ -88,7 +88,7 @@ macro_rules! generators {
         pub fn crds() -> Vec<(String, CustomResourceDefinition)> {
             let mut all = vec![$( (format!("generators.external-secrets.io_{}.yaml", $plural), <$module::Generator>::crd()), )*];
             all.push(("generators.external-secrets.io_clustergenerators.yaml".into(), ClusterGenerator::crd()));
-            all.push(("generators.external-secrets.io_generatorstates.yaml".into(), crate::api::GeneratorState::crd()));
+            all.push(("generators.external-secrets.io_generatorstates.yaml".into(), crate::api::generator_state_crd()));
             all
         }
     };

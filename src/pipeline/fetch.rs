@@ -25,8 +25,8 @@ pub trait Source: Send + Sync {
 pub trait Sources: Send + Sync {
     /// The store an entry reads from: its own `sourceRef.storeRef`, or `spec.secretStoreRef` (`None`).
     fn store(&self, store: Option<&SecretStoreRef>) -> Result<&dyn Source, String>;
-    /// New values from a `dataFrom[].sourceRef.generatorRef`.
-    async fn generate(&self, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError>;
+    /// New values from the `sourceRef.generatorRef` of `dataFrom[index]`.
+    async fn generate(&self, index: usize, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError>;
 }
 
 /// One store for every entry, and no generators (the pipeline's tests, the fuzzer).
@@ -37,7 +37,7 @@ impl Sources for OneStore<'_> {
     fn store(&self, _: Option<&SecretStoreRef>) -> Result<&dyn Source, String> {
         Ok(self.0)
     }
-    async fn generate(&self, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
+    async fn generate(&self, _: usize, generator: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, ProviderError> {
         Err(ProviderError::Invalid(format!("generator {} {} is not available here", generator.kind, generator.name)))
     }
 }
@@ -139,12 +139,13 @@ fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
 
 /// One `dataFrom` entry as remote key → value, before renaming and decoding.
 async fn read_data_from(
+    index: usize,
     df: &ExternalSecretDataFromRemoteRef,
     sources: &dyn Sources,
 ) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
     let own = df.source_ref.as_ref();
     if let Some(g) = own.and_then(|s| s.generator_ref.as_ref()) {
-        return Ok(sources.generate(g).await?.into_iter().map(|(k, v)| (k, SecretValue::from(v))).collect());
+        return Ok(sources.generate(index, g).await?.into_iter().map(|(k, v)| (k, SecretValue::from(v))).collect());
     }
     let source = sources.store(own.and_then(|s| s.secret_store_ref.as_ref())).map_err(ProviderError::Invalid)?;
     if let Some(r) = &df.extract {
@@ -183,7 +184,7 @@ pub async fn fetch_from(spec: &ExternalSecretSpec, sources: &dyn Sources) -> Res
     let tolerate_missing = spec.target.deletion_policy != DeletionPolicy::Retain;
 
     let (from_results, data_results) = futures::join!(
-        join_all(spec.data_from.iter().map(|df| read_data_from(df, sources))),
+        join_all(spec.data_from.iter().enumerate().map(|(i, df)| read_data_from(i, df, sources))),
         join_all(spec.data.iter().map(|d| read_data(d, sources))),
     );
 

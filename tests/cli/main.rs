@@ -117,3 +117,44 @@ spec:
     }
     assert!(!out.contains("other") && !out.contains("hunter2-bulk"), "unmatched key or a value in\n{out}");
 }
+
+#[test]
+fn render_runs_generators_and_redacts_their_values_unless_revealed() {
+    let dir = std::env::temp_dir().join(format!("sesame-cli-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifests = r#"
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: Password
+metadata: {name: pw, namespace: team}
+spec: {length: 24, digits: 4, symbols: 0, noUpper: true}
+---
+apiVersion: generators.external-secrets.io/v1alpha1
+kind: ClusterGenerator
+metadata: {name: fixed}
+spec: {kind: Fake, generator: {fakeSpec: {data: {user: admin}}}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db, namespace: team}
+spec:
+  dataFrom:
+    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: Password, name: pw}}
+    - sourceRef: {generatorRef: {apiVersion: generators.external-secrets.io/v1alpha1, kind: ClusterGenerator, name: fixed}}
+"#;
+    std::fs::write(dir.join("gen.yaml"), manifests).unwrap();
+    let (ok, out, err) = sesame(&["render", "-f", dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for expected in ["name: db", "password: \"<redacted: 24 bytes>\"", "user: \"<redacted: 5 bytes>\""] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("YWRtaW4="), "a value leaked:\n{out}");
+    let (ok, out, err) = sesame(&["render", "-f", dir.to_str().unwrap(), "--reveal"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("user: YWRtaW4="), "{out}");
+    let line = out.lines().find(|l| l.trim_start().starts_with("password: ")).expect("a password key");
+    let encoded = line.trim_start().trim_start_matches("password: ");
+    assert_eq!(encoded.len(), 32, "24 bytes in base64: {line}");
+    // Every render generates anew (ESO's rule for generators).
+    let (_, again, _) = sesame(&["render", "-f", dir.to_str().unwrap(), "--reveal"]);
+    assert!(!again.contains(line), "a second render repeated the password");
+}

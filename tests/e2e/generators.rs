@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// Server-side apply of a generator object (any kind, or a ClusterGenerator when `ns` is None).
-async fn apply_generator(client: &kube::Client, ns: Option<&str>, kind: &str, plural: &str, name: &str, spec: Value) {
+pub(crate) async fn apply_generator(client: &kube::Client, ns: Option<&str>, kind: &str, plural: &str, name: &str, spec: Value) {
     let gvk = GroupVersionKind::gvk("generators.external-secrets.io", "v1alpha1", kind);
     let ar = ApiResource::from_gvk_with_plural(&gvk, plural);
     let api: Api<DynamicObject> = match ns {
@@ -28,7 +28,7 @@ async fn apply_generator(client: &kube::Client, ns: Option<&str>, kind: &str, pl
         .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
 }
 
-fn from_generator(kind: &str, name: &str) -> Value {
+pub(crate) fn from_generator(kind: &str, name: &str) -> Value {
     json!({"sourceRef": {"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind, "name": name}}})
 }
 
@@ -49,9 +49,17 @@ async fn a_password_generator_regenerates_at_each_refresh_and_only_when_the_poli
     let scene = Scene::new("e2e-gen").await;
     let spec = json!({"length": 16, "digits": 4, "symbols": 0, "noUpper": true, "allowRepeat": true});
     apply_generator(&scene.client, Some(&scene.ns), "Password", "passwords", "pw", spec.clone()).await;
+    // One entry from the scene's store ties the objects to this test's controller class: a
+    // generator-only ExternalSecret is every class's, and another test runs a cluster-wide sesame.
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let sesame = scene.sesame();
     let entry = |extra: Value| {
-        let mut es = json!({"refreshInterval": "1h", "dataFrom": [from_generator("Password", "pw")]});
+        let mut es = json!({
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": "store"},
+            "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
+            "dataFrom": [from_generator("Password", "pw")],
+        });
         es.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         es
     };

@@ -7,11 +7,13 @@ mod harness;
 mod identity;
 
 mod attacker_limits;
+mod aws_generators;
 mod cloud;
 mod cluster_external_secret;
 mod cluster_push_secret;
 mod es_fields;
 mod faults;
+mod generator_state;
 mod generators;
 mod hostile_templates;
 mod kubernetes_provider;
