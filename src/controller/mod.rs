@@ -9,6 +9,8 @@ mod fairness;
 mod fan_out;
 mod generator_watch;
 mod generators;
+mod generic;
+pub mod generic_watch;
 mod invalid;
 mod memory;
 mod push_secret;
@@ -54,6 +56,8 @@ pub struct Config {
     pub min_refresh_interval: Duration,
     /// What one `dataFrom.find` may return.
     pub find_limits: sesame_provider_core::FindLimits,
+    /// `--unsafe-allow-generic-targets`: write `target.manifest` objects (ConfigMaps, custom resources).
+    pub allow_generic_targets: bool,
 }
 
 impl Config {
@@ -89,6 +93,8 @@ pub struct Context {
     pub namespace_share: fairness::NamespaceShare,
     /// The generator objects' identities, for the sources of the ExternalSecrets using them.
     pub generators: Arc<generator_watch::GeneratorIndex>,
+    /// Generic targets' kinds, discovered and watched on first use.
+    pub generic: Arc<generic_watch::GenericTargets>,
 }
 
 impl Context {

@@ -156,6 +156,12 @@ pub async fn run(
         .reflect(config_map_writer)
         .touched_objects();
 
+    let (generic, generic_changes) = super::generic_watch::GenericTargets::new(
+        client.clone(),
+        opts.namespace.clone(),
+        opts.config.allow_generic_targets,
+        es_reader.clone(),
+    );
     let ctx = Arc::new(Context {
         client: client.clone(),
         config: opts.config.clone(),
@@ -171,6 +177,7 @@ pub async fn run(
         memory,
         renders,
         generators: Default::default(),
+        generic: generic.clone(),
         // With one namespace watched there is nobody to share with.
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
     });
@@ -183,6 +190,7 @@ pub async fn run(
     let es_ctrl = Controller::for_stream(es_stream, es_reader.clone())
         .with_config(controller::Config::default().concurrency(opts.concurrency))
         .reconcile_on(generator_changes)
+        .reconcile_on(generic_changes)
         .watches_stream(secret_stream, move |secret: PartialObjectMeta<Secret>| {
             let ns = secret.namespace().unwrap_or_default();
             let owner = secret

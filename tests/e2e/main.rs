@@ -13,6 +13,7 @@ mod cluster_push_secret;
 mod es_fields;
 mod faults;
 mod generators;
+mod generic_targets;
 mod hostile_templates;
 mod kubernetes_provider;
 mod leader;
