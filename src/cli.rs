@@ -133,6 +133,12 @@ pub struct RunArgs {
     /// ClusterSecretStore may still use them.
     #[arg(long, env = "SESAME_REFUSE_SECRETSTORE_CONTROLLER_IDENTITY", default_value_t = true, action = clap::ArgAction::Set)]
     pub refuse_secretstore_controller_identity: bool,
+    /// Write ExternalSecrets' `target.manifest` objects (ConfigMaps, custom resources), as ESO's
+    /// flag of the same name. Off by default: grant the controller RBAC for exactly the kinds
+    /// tenants may target (the chart's `genericTargets`). RBAC, admission, workload and
+    /// external-secrets.io kinds are refused even when granted.
+    #[arg(long, env = "SESAME_UNSAFE_ALLOW_GENERIC_TARGETS", default_value_t = false)]
+    pub unsafe_allow_generic_targets: bool,
     #[command(flatten)]
     pub templates: TemplateFlags,
 }

@@ -98,6 +98,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         min_refresh_interval: duration("min-refresh-interval", &args.min_refresh_interval)?,
         find_limits: sesame_provider_core::FindLimits { max_matches: args.find_max_matches, max_bytes: args.find_max_bytes },
         generator_gc_grace_period: duration("generator-gc-grace-period", &args.generator_gc_grace_period)?,
+        allow_generic_targets: args.unsafe_allow_generic_targets,
     };
     let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
     let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;

@@ -163,9 +163,9 @@ pub struct ExternalSecretTarget {
     /// Shape the Secret (type, labels, annotations, data) with Go templates over the fetched data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<super::ExternalSecretTemplate>,
-    /// Write another kind of object (a ConfigMap, a custom resource) instead of a Secret. ESO
-    /// needs `--unsafe-allow-generic-targets` for it; this Sesame does not write generic targets
-    /// yet and reports Ready=False.
+    /// Write another kind of object (a ConfigMap, a custom resource) instead of a Secret. Only
+    /// with the controller's `--unsafe-allow-generic-targets` (off by default, as ESO); without
+    /// it the ExternalSecret is Ready=False.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest: Option<ManifestReference>,
 }
@@ -450,11 +450,13 @@ mod tests {
         }}));
         assert_eq!(es.spec.target.creation_policy, CreationPolicy::CreateOrMerge);
         assert!(es.spec.target.creation_policy.merges() && es.spec.target.creation_policy.records_owner());
-        let targets: Vec<_> = es.spec.target.template.unwrap().template_from.iter().map(|f| f.target).collect();
+        let targets: Vec<_> = es.spec.target.template.unwrap().template_from.iter().map(|f| f.target.clone()).collect();
         use crate::api::TemplateTarget::*;
         assert_eq!(targets, [Some(Labels), Some(Data), Some(Annotations)]);
         assert_eq!(serde_json::to_value(Labels).unwrap(), "Labels", "written in the canonical case");
-        let bad: Result<crate::api::TemplateFrom, _> = serde_json::from_value(serde_json::json!({"target": "spec.type"}));
-        assert!(bad.unwrap_err().to_string().contains("expected one of `Data`, `Annotations`, `Labels`"));
+        // Any other text is a path into a generic target, kept as written (a Secret target refuses it).
+        let path: crate::api::TemplateFrom = serde_json::from_value(serde_json::json!({"target": "spec.Config"})).unwrap();
+        assert_eq!(path.target, Some(Path("spec.Config".into())));
+        assert_eq!(serde_json::to_value(&path).unwrap()["target"], "spec.Config");
     }
 }

@@ -74,7 +74,8 @@ pub struct TemplateFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub literal: Option<String>,
     /// Where the rendered output goes: `Data` (default, also when empty), `Annotations` or
-    /// `Labels`, in any case (`data` is `Data`), as ESO.
+    /// `Labels`, in any case (`data` is `Data`), as ESO. A generic target (`target.manifest`)
+    /// also takes a dotted path into the object, e.g. `spec` or `spec.database.config[0]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<TemplateTarget>,
     /// How the rendered values of this entry are decoded before they are written: `None`
@@ -84,25 +85,38 @@ pub struct TemplateFrom {
 }
 
 /// Written in its canonical case; read in any case, and empty as `Data` (ESO compares
-/// case-insensitively and its CRD allows any string).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+/// case-insensitively and its CRD allows any string). Any other text is a path into a generic
+/// target, kept as written (a Secret target refuses it, as ESO's validation does).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum TemplateTarget {
     #[default]
     Data,
     Annotations,
     Labels,
+    /// A dotted path (`spec.config`, `spec.rules[0].from`) into a generic target.
+    Path(String),
+}
+
+impl Serialize for TemplateTarget {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match self {
+            TemplateTarget::Data => "Data",
+            TemplateTarget::Annotations => "Annotations",
+            TemplateTarget::Labels => "Labels",
+            TemplateTarget::Path(p) => p,
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for TemplateTarget {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const VARIANTS: &[&str] = &["Data", "Annotations", "Labels"];
         let text = String::deserialize(deserializer)?;
-        match text.to_ascii_lowercase().as_str() {
-            "" | "data" => Ok(TemplateTarget::Data),
-            "annotations" => Ok(TemplateTarget::Annotations),
-            "labels" => Ok(TemplateTarget::Labels),
-            _ => Err(serde::de::Error::unknown_variant(&text, VARIANTS)),
-        }
+        Ok(match text.to_ascii_lowercase().as_str() {
+            "" | "data" => TemplateTarget::Data,
+            "annotations" => TemplateTarget::Annotations,
+            "labels" => TemplateTarget::Labels,
+            _ => TemplateTarget::Path(text),
+        })
     }
 }
 

@@ -13,6 +13,7 @@ use kube::{Resource, ResourceExt};
 use sha2::Digest;
 
 use super::due::{Due, Schedule, due};
+use super::generic::Written;
 use super::sources::Routed;
 use super::state_ledger::{Ledger, Owner};
 use super::{Context, Error, Synced, store, target};
@@ -60,7 +61,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             ctx.metrics.es_status(&name, &namespace, false, None);
             ctx.remember_ready(&es, false);
             tracing::warn!(externalsecret = %name, namespace = %namespace, reason = e.reason(), error = %e, "sync failed");
-            let condition = Condition::ready(false, "SecretSyncedError", e.condition_message());
+            // ESO: a generic target's failures are ResourceSyncedError, except its configuration.
+            let generic = es.spec.target.manifest.is_some() && !matches!(e, Error::InvalidSpec(_));
+            let reason = if generic { "ResourceSyncedError" } else { "SecretSyncedError" };
+            let condition = Condition::ready(false, reason, e.condition_message());
             write_status(&ctx, &es, condition, None).await;
             ctx.publish(
                 &Event {
@@ -130,6 +134,11 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let namespace = es.namespace().unwrap_or_default();
     pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
     pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(Error::InvalidSpec)?;
+    // A generic target (ConfigMap, custom resource) instead of a Secret: checked and watched.
+    let generic = match es.spec.target.manifest {
+        Some(_) => Some(super::generic::resolve(ctx, es).await?),
+        None => None,
+    };
     let requested = match &es.spec.refresh_interval {
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshInterval: {e}")))?,
         None => ctx.config.default_refresh_interval,
@@ -174,12 +183,14 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let last_sources = remembered.as_ref().map(|last| last.sources.clone()).or_else(|| target_sources(ctx, es));
     let sources_changed = schedule.policy == RefreshPolicy::Periodic && last_sources.is_some_and(|last| last != sources);
     let when = if sources_changed { Due::Now } else { due(&schedule, now) };
-    let next = |when: Due| match when {
-        Due::At(at) => Action::requeue((at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1))),
-        _ if schedule.policy == RefreshPolicy::Periodic && !interval.is_zero() => Action::requeue(interval),
-        _ => Action::await_change(),
+    let next = |when: Due| next_action(&schedule, when);
+    let intact = || async {
+        match &generic {
+            Some(target) => target.intact(es).await,
+            None => target_intact(ctx, es).await,
+        }
     };
-    if when != Due::Now && target_intact(ctx, es).await? {
+    if when != Due::Now && intact().await? {
         // What this process last concluded wins over a cache that may not show our write yet.
         let ready = ctx.last_ready(es).unwrap_or_else(|| status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         ctx.metrics.es_status(&es.name_any(), &namespace, ready, schedule.last_refresh.map(|t| t.timestamp() as f64));
@@ -204,9 +215,9 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // and writes nothing when the provider's data is unchanged. Any other sync, and a retry after
     // a failure, reads the target before asking the provider: while the apiserver is unreachable
     // it fails there, so retries cost no provider call (no storm when it comes back).
-    let creates = es.spec.target.creation_policy != CreationPolicy::None;
+    let creates = generic.is_none() && es.spec.target.creation_policy != CreationPolicy::None;
     // A Merge target's hash covers other writers' keys too: it is always read.
-    let exclusive = matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
+    let exclusive = generic.is_none() && matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
     let quiet = (exclusive && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
     let existing = if creates && quiet.is_none() {
         Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await?
@@ -214,39 +225,75 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         None
     };
     // Generated remote state is recorded before its values are used, and settled once we know
-    // whether they reached the Secret (state_ledger.rs).
+    // whether they reached the target (state_ledger.rs).
     let ledger = Ledger::new(ctx, Owner::of(es));
-    let written = fetch_and_write(ctx, es, &clients, priority, &ledger, quiet, existing, routine, &sources).await;
+    let written = fetch_and_write(ctx, es, &clients, priority, &ledger, quiet, existing, routine, &sources, generic.as_ref()).await;
     ledger.settle(matches!(written, Ok(Outcome::Synced { .. }))).await;
     let outcome = written?;
+    let described = generic.as_ref().map(|target| target.describe());
+    finish(ctx, es, outcome, described, now, version.clone(), sources, &schedule).await
+}
 
+/// Report a successful pass: the Ready condition (ESO's `Resource…` reasons for a generic
+/// target, named by `generic`), the Event, the status and what to do next.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    ctx: &Context,
+    es: &ExternalSecret,
+    outcome: Outcome,
+    generic: Option<String>,
+    now: DateTime<Utc>,
+    version: String,
+    sources: String,
+    schedule: &Schedule<'_>,
+) -> Result<Action, Error> {
+    let namespace = es.namespace().unwrap_or_default();
+    let kind = if generic.is_some() { "Resource" } else { "Secret" };
     let condition = match &outcome {
-        Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, "SecretSynced", "secret synced"),
-        Outcome::Retained => Condition::ready(true, "SecretSynced", "secret retained due to DeletionPolicy=Retain"),
-        Outcome::Deleted => Condition::ready(true, "SecretDeleted", "secret deleted due to DeletionPolicy=Delete"),
-        Outcome::Missing => Condition::ready(true, "SecretMissing", "secret will not be created due to CreationPolicy=Merge"),
+        Outcome::Synced { .. } | Outcome::Skipped => Condition::ready(true, &format!("{kind}Synced"), "secret synced"),
+        Outcome::Retained => Condition::ready(true, &format!("{kind}Synced"), "secret retained due to DeletionPolicy=Retain"),
+        Outcome::Deleted => Condition::ready(true, &format!("{kind}Deleted"), "secret deleted due to DeletionPolicy=Delete"),
+        Outcome::Missing => Condition::ready(
+            true,
+            &format!("{kind}Missing"),
+            &format!("{} will not be created due to CreationPolicy=Merge", kind.to_lowercase()),
+        ),
     };
     if let Outcome::Synced { created, changed: true } = outcome {
-        let (reason, note) = if created { ("Created", "secret created") } else { ("Updated", "secret updated") };
+        let (reason, note) = match (&generic, created) {
+            (Some(what), true) => ("Created", format!("Created {what}")),
+            (Some(what), false) => ("Updated", format!("Updated {what}")),
+            (None, true) => ("Created", "secret created".to_string()),
+            (None, false) => ("Updated", "secret updated".to_string()),
+        };
         ctx.publish(
-            &Event { type_: EventType::Normal, reason: reason.into(), note: Some(note.into()), action: "Sync".into(), secondary: None },
+            &Event { type_: EventType::Normal, reason: reason.into(), note: Some(note), action: "Sync".into(), secondary: None },
             &es.object_ref(&()),
         )
         .await;
         // Consumers of a changed Secret restart (beyond ESO); a new Secret has no running consumer.
-        if !created {
+        if !created && generic.is_none() {
             super::rollout::restart_consumers(ctx, es).await;
         }
     }
     ctx.metrics.es_status(&es.name_any(), &namespace, true, Some(now.timestamp() as f64));
     ctx.remember_ready(es, true);
-    // ESO binds the target only when it created or updated it.
-    let bound = matches!(outcome, Outcome::Synced { .. });
+    // ESO binds the target Secret only when it created or updated it.
+    let bound = generic.is_none() && matches!(outcome, Outcome::Synced { .. });
     write_status(ctx, es, condition, Some((now, version.clone(), bound))).await;
     let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     ctx.remember_sync(es, Synced { at, version: version.clone(), sources });
     let after = Schedule { last_refresh: Some(now), synced_version: Some(&version), ..schedule.clone() };
-    Ok(next(due(&after, Utc::now())))
+    Ok(next_action(schedule, due(&after, Utc::now())))
+}
+
+/// When to look at the object again.
+fn next_action(schedule: &Schedule<'_>, when: Due) -> Action {
+    match when {
+        Due::At(at) => Action::requeue((at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1))),
+        _ if schedule.policy == RefreshPolicy::Periodic && !schedule.interval.is_zero() => Action::requeue(schedule.interval),
+        _ => Action::await_change(),
+    }
 }
 
 /// Fetch (generators included), shape, and write the target: what a sync does once it is due.
@@ -261,6 +308,7 @@ async fn fetch_and_write(
     existing: Option<Secret>,
     routine: bool,
     sources: &str,
+    generic: Option<&super::generic::Target>,
 ) -> Result<Outcome, Error> {
     let read_target =
         || async { Api::<Secret>::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default()).get_opt(&es.target_name()).await };
@@ -278,6 +326,19 @@ async fn fetch_and_write(
             &es.object_ref(&()),
         )
         .await;
+    }
+    if let Some(target) = generic {
+        let loaded = match &es.spec.target.template {
+            Some(tpl) => load_templates(ctx, &es.namespace().unwrap_or_default(), tpl).await?,
+            None => Vec::new(),
+        };
+        return Ok(match target.write(ctx, es, &fetched.data, &loaded).await? {
+            Written::Synced { created, changed } => Outcome::Synced { created, changed },
+            Written::Retained => Outcome::Retained,
+            Written::Deleted => Outcome::Deleted,
+            Written::Missing => Outcome::Missing,
+            Written::Skipped => Outcome::Skipped,
+        });
     }
     let shaped = match &es.spec.target.template {
         Some(tpl) => {

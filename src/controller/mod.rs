@@ -10,6 +10,8 @@ mod fan_out;
 mod generator_state;
 mod generator_watch;
 mod generators;
+mod generic;
+pub mod generic_watch;
 mod invalid;
 mod memory;
 mod push_secret;
@@ -60,6 +62,8 @@ pub struct Config {
     /// How long a superseded GeneratorState (and what its generator created) is kept before its
     /// cleanup: consumers of the old values have this long to pick up the new ones.
     pub generator_gc_grace_period: Duration,
+    /// `--unsafe-allow-generic-targets`: write `target.manifest` objects (ConfigMaps, custom resources).
+    pub allow_generic_targets: bool,
 }
 
 impl Config {
@@ -98,6 +102,8 @@ pub struct Context {
     /// GeneratorStates (filled by the GeneratorState controller's watch): a sync finds the states
     /// its new values supersede here.
     pub generator_states: Store<crate::api::GeneratorState>,
+    /// Generic targets' kinds, discovered and watched on first use.
+    pub generic: Arc<generic_watch::GenericTargets>,
 }
 
 impl Context {

@@ -53,7 +53,7 @@ pub struct Renders {
     in_flight: Mutex<HashMap<Key, Arc<AtomicBool>>>,
 }
 
-fn key(es: &ExternalSecret) -> Key {
+pub(super) fn key(es: &ExternalSecret) -> Key {
     ("ExternalSecret", es.namespace().unwrap_or_default(), es.name_any())
 }
 
@@ -104,6 +104,15 @@ impl Renders {
         data: &BTreeMap<String, Vec<u8>>,
         loaded: &LoadedTemplates,
     ) -> Result<Shaped, TemplateFailure> {
+        self.run_as(key, |flag| pipeline::apply_template(tpl, data, loaded, &self.limits, Some(flag))).await
+    }
+
+    /// Runs `work` (a render within [`RenderLimits`], given its cancel flag) once a slot is free.
+    pub async fn run_as<T>(
+        &self,
+        key: Key,
+        work: impl FnOnce(Arc<AtomicBool>) -> Result<T, TemplateFailure>,
+    ) -> Result<T, TemplateFailure> {
         let flag = Arc::new(AtomicBool::new(false));
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), flag.clone());
         let _in_flight = InFlight { renders: self, key: key.clone(), flag: flag.clone() };
@@ -112,10 +121,15 @@ impl Renders {
         let (kind, namespace, name) = key;
         tracing::debug!(kind, name = %name, namespace = %namespace, "rendering templates");
         // Rendering is CPU work (bcrypt, RSA): keep it off the async workers' hot path.
-        let shaped = tokio::task::block_in_place(|| pipeline::apply_template(tpl, data, loaded, &self.limits, Some(flag)));
-        if shaped.as_ref().is_err_and(|e| e.cancelled()) {
+        let out = tokio::task::block_in_place(|| work(flag));
+        if out.as_ref().is_err_and(|e| e.cancelled()) {
             tracing::info!(kind, name = %name, namespace = %namespace, "render abandoned: the object was deleted");
         }
-        shaped
+        out
+    }
+
+    /// The limits each render runs within.
+    pub fn limits(&self) -> &RenderLimits {
+        &self.limits
     }
 }

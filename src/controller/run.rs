@@ -157,6 +157,12 @@ pub async fn run(
         .touched_objects();
 
     let (generator_states, generator_states_writer) = reflector::store::<crate::api::GeneratorState>();
+    let (generic, generic_changes) = super::generic_watch::GenericTargets::new(
+        client.clone(),
+        opts.namespace.clone(),
+        opts.config.allow_generic_targets,
+        es_reader.clone(),
+    );
     let ctx = Arc::new(Context {
         client: client.clone(),
         config: opts.config.clone(),
@@ -173,6 +179,7 @@ pub async fn run(
         renders,
         generators: Default::default(),
         generator_states: generator_states.clone(),
+        generic: generic.clone(),
         // With one namespace watched there is nobody to share with.
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
     });
@@ -185,6 +192,7 @@ pub async fn run(
     let es_ctrl = Controller::for_stream(es_stream, es_reader.clone())
         .with_config(controller::Config::default().concurrency(opts.concurrency))
         .reconcile_on(generator_changes)
+        .reconcile_on(generic_changes)
         .watches_stream(secret_stream, move |secret: PartialObjectMeta<Secret>| {
             let ns = secret.namespace().unwrap_or_default();
             let owner = secret

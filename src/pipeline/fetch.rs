@@ -100,13 +100,17 @@ pub fn validate_spec(spec: &ExternalSecretSpec) -> Result<(), String> {
         }
     }
     let target = &spec.target;
-    if let Some(m) = &target.manifest {
-        // ESO writes these only with --unsafe-allow-generic-targets (off by default); Sesame
-        // has no such writer yet, and writing a Secret instead would be silently wrong.
-        return Err(format!(
-            "target.manifest ({:.100} {:.100}): generic targets are not supported by this Sesame; only Secrets are written",
-            m.api_version, m.kind
-        ));
+    if target.manifest.is_none() {
+        // ESO's validation: other targets would let a template write privileged Secret fields.
+        let mut paths = target.template.iter().flat_map(|t| &t.template_from).filter_map(|f| match &f.target {
+            Some(crate::api::TemplateTarget::Path(p)) => Some(p),
+            _ => None,
+        });
+        if let Some(p) = paths.next() {
+            return Err(format!(
+                "templateFrom target={p:.100?} is not allowed when targeting a Secret, must be one of Data, Annotations or Labels"
+            ));
+        }
     }
     if target.deletion_policy == DeletionPolicy::Delete && target.creation_policy != CreationPolicy::Owner {
         return Err("deletionPolicy Delete requires creationPolicy Owner".into());

@@ -39,6 +39,57 @@ pub fn data_hash(data: &BTreeMap<String, Vec<u8>>) -> String {
     object_hash(&go_bytes_map(data))
 }
 
+/// Go's `%+v` of a decoded JSON value (`map[string]any`, `[]any`, strings, int64/float64, bool,
+/// nil), as ESO prints an unstructured object's `spec` or `data` before hashing it.
+fn go_value(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("<nil>"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => {
+                let _ = write!(out, "{i}");
+            }
+            (None, Some(f)) => {
+                let _ = write!(out, "{f}");
+            }
+            _ => out.push_str(&n.to_string()),
+        },
+        Value::String(s) => out.push_str(s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                go_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push_str("map[");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                let _ = write!(out, "{k}:");
+                go_value(&map[k], out);
+            }
+            out.push(']');
+        }
+    }
+}
+
+/// ESO's data-hash of a generic target: the hash of its `spec` if it has one, else of its `data`.
+pub fn content_hash(object: &serde_json::Value) -> Option<String> {
+    let content = [&object["spec"], &object["data"]].into_iter().find(|v| !v.is_null())?;
+    let mut text = String::new();
+    go_value(content, &mut text);
+    Some(object_hash(&text))
+}
+
 /// ESO's hash of an object's labels and annotations (every annotation, kubectl's last-applied
 /// copy included, as ESO reads them).
 pub fn metadata_hash(labels: &BTreeMap<String, String>, annotations: &BTreeMap<String, String>) -> String {
@@ -94,6 +145,18 @@ mod tests {
         assert_eq!(synced_resource_version(Some(3), &labels, &annotations), "3-695db59b851d41867a6d1469c3247c8713d55b4d0186fcb313cef217");
         let forced = strings(&[("force-sync", "1")]);
         assert_ne!(synced_resource_version(Some(1), &none, &none), synced_resource_version(Some(1), &none, &forced));
+    }
+
+    #[test]
+    fn a_generic_target_hashes_its_spec_else_its_data_as_go_prints_them() {
+        let mut text = String::new();
+        go_value(&serde_json::json!({"b": [1, 1.5, true, null], "a": {"y": "x z"}}), &mut text);
+        assert_eq!(text, "map[a:map[y:x z] b:[1 1.5 true <nil>]]");
+        let cm = serde_json::json!({"kind": "ConfigMap", "data": {"k": "v"}});
+        assert_eq!(content_hash(&cm), Some(object_hash("map[k:v]")));
+        let cr = serde_json::json!({"spec": {"k": "v"}, "data": {"other": "x"}});
+        assert_eq!(content_hash(&cr), content_hash(&cm), "spec wins over data");
+        assert_eq!(content_hash(&serde_json::json!({"kind": "X"})), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod fetch;
 mod hash;
 pub mod keys;
+pub mod manifest;
 mod merge;
 mod privileged;
 pub mod push;
@@ -13,6 +14,6 @@ mod templating;
 mod tests;
 
 pub use fetch::{FetchError, Fetched, Source, Sources, fetch, fetch_from, validate_spec};
-pub use hash::{created_by, data_hash, metadata_hash, synced_resource_version};
+pub use hash::{content_hash, created_by, data_hash, metadata_hash, synced_resource_version};
 pub use privileged::refuse_privileged_template;
 pub use templating::{LoadedTemplates, RenderLimits, Shaped, TemplateFailure, apply as apply_template};

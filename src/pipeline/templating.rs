@@ -70,7 +70,7 @@ impl TemplateFailure {
         TemplateFailure { summary, detail: format!("{what}: {}", e.value_free()), full: format!("{what}: {e}") }
     }
 
-    fn plain(text: String) -> Self {
+    pub(super) fn plain(text: String) -> Self {
         TemplateFailure { summary: text.clone(), detail: text.clone(), full: text }
     }
 
@@ -88,14 +88,14 @@ impl fmt::Display for TemplateFailure {
 
 /// Renders one object's templates within [`RenderLimits`]: each render gets what is left of the
 /// output and time budgets.
-struct Budget {
+pub(super) struct Budget {
     limits: RenderLimits,
     deadline: Instant,
     used: usize,
 }
 
 impl Budget {
-    fn new(limits: &RenderLimits, cancel: Option<Arc<AtomicBool>>) -> Self {
+    pub(super) fn new(limits: &RenderLimits, cancel: Option<Arc<AtomicBool>>) -> Self {
         let mut limits = limits.clone();
         limits.engine.cancel = cancel.or(limits.engine.cancel);
         Budget { deadline: Instant::now() + limits.max_duration, limits, used: 0 }
@@ -128,17 +128,17 @@ impl Budget {
         Ok(out)
     }
 
-    fn values(&mut self, what: &str, body: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, TemplateFailure> {
+    pub(super) fn values(&mut self, what: &str, body: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<Vec<u8>, TemplateFailure> {
         let out = self.renderer().render(body, data);
         self.spent(what, out, Vec::len)
     }
 
-    fn text(&mut self, what: &str, body: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<String, TemplateFailure> {
+    pub(super) fn text(&mut self, what: &str, body: &str, data: &BTreeMap<String, Vec<u8>>) -> Result<String, TemplateFailure> {
         let out = self.values(what, body, data)?;
         String::from_utf8(out).map_err(|_| TemplateFailure::plain(format!("{what}: rendered value is not UTF-8")))
     }
 
-    fn scoped(
+    pub(super) fn scoped(
         &mut self,
         what: &str,
         scope: Scope,
@@ -163,7 +163,8 @@ pub fn apply(
     limits: &RenderLimits,
     cancel: Option<Arc<AtomicBool>>,
 ) -> Result<Shaped, TemplateFailure> {
-    let templates_data = !tpl.data.is_empty() || tpl.template_from.iter().any(|t| t.target.unwrap_or_default() == TemplateTarget::Data);
+    let templates_data =
+        !tpl.data.is_empty() || tpl.template_from.iter().any(|t| t.target.clone().unwrap_or_default() == TemplateTarget::Data);
     let merge = tpl.merge_policy.unwrap_or_default() == TemplateMergePolicy::Merge;
     let mut data = if merge || !templates_data { provider.clone() } else { BTreeMap::new() };
     let mut labels = BTreeMap::new();
@@ -197,8 +198,12 @@ pub fn apply(
             *value = super::keys::decode(std::mem::take(value), decoding)
                 .map_err(|e| TemplateFailure::plain(format!("{what}: a rendered {e} (valuesDecodingStrategy)")))?;
         }
-        match from.target.unwrap_or_default() {
+        match from.target.clone().unwrap_or_default() {
             TemplateTarget::Data => data.extend(rendered),
+            // Refused for Secrets by `validate_spec`; generic targets render in `manifest.rs`.
+            TemplateTarget::Path(p) => {
+                return Err(TemplateFailure::plain(format!("{what}: target {p:.100} applies to generic targets only")));
+            }
             TemplateTarget::Labels => {
                 for (k, v) in rendered {
                     labels.insert(k, text(v, &what)?);

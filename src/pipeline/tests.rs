@@ -138,8 +138,12 @@ async fn a_merge_step_runs_between_renames_over_the_whole_map() {
 }
 
 #[tokio::test]
-async fn a_generic_target_is_refused_not_written_as_a_secret() {
-    let spec = json!({"target": {"manifest": {"apiVersion": "v1", "kind": "ConfigMap"}}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]});
+async fn a_secret_target_refuses_a_template_path_that_only_generic_targets_take() {
+    let tpl = json!({"templateFrom": [{"literal": "t: x", "target": "type"}]});
+    let spec = json!({"target": {"template": tpl}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]});
     let err = run(&[("/k", "v")], spec).await.unwrap_err().to_string();
-    assert!(err.contains("generic targets are not supported"), "{err}");
+    assert!(err.contains("templateFrom target=\"type\" is not allowed when targeting a Secret"), "{err}");
+    let tpl = json!({"templateFrom": [{"literal": "t: x", "target": "spec.config"}]});
+    let spec = json!({"target": {"template": tpl, "manifest": {"apiVersion": "v1", "kind": "ConfigMap"}}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]});
+    assert!(run(&[("/k", "v")], spec).await.is_ok(), "a generic target takes paths");
 }

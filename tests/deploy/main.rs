@@ -19,4 +19,5 @@ mod monitoring;
 mod promql;
 mod rbac;
 mod render;
+mod switches;
 mod tools;

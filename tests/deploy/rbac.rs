@@ -84,8 +84,13 @@ fn expect(user: &str, allowed: bool, verb: &str, resource: &str, scope: Scope, s
 /// Renders `tree` into `namespace` with names suffixed, applies its RBAC objects for real and
 /// returns the controller's ServiceAccount user name plus a guard for the cluster-scoped objects.
 fn apply_rbac(tree: &str, namespace: &str, suffix: &str) -> (String, ClusterObjects) {
+    apply_rbac_with(tree, namespace, suffix, &[])
+}
+
+/// [`apply_rbac`] with kustomize components added.
+fn apply_rbac_with(tree: &str, namespace: &str, suffix: &str, components: &[&str]) -> (String, ClusterObjects) {
     install_crds();
-    let out = docs(&tools::kustomize_into(tree, namespace, suffix, &[]));
+    let out = docs(&tools::kustomize_into(tree, namespace, suffix, components));
     let mut cluster = ClusterObjects::default();
     let mut sa = None;
     for d in &out {
@@ -282,6 +287,9 @@ fn controller_service_account_can_do_its_job_and_no_more() {
         expect(&sa, false, verb, CSS, Scope::Cluster, None);
     }
     expect(&sa, false, "update", "configmaps", app, None);
+    // ConfigMaps are written only with the generic-targets component (next test but one).
+    expect(&sa, false, "create", "configmaps", app, None);
+    expect(&sa, false, "patch", "configmaps", app, None);
     expect(&sa, false, "create", "serviceaccounts", app, None);
     expect(&sa, false, "get", "pods", app, None);
     expect(&sa, false, "create", "pods", app, None);
@@ -294,6 +302,23 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     // Documented limit of the cluster-wide install: RBAC cannot restrict Secrets by label, so the
     // controller may read Secrets everywhere. overlays/single-namespace confines it (next test).
     expect(&sa, true, "get", "secrets", Scope::Ns("kube-system"), None);
+}
+
+#[test]
+fn the_generic_targets_component_lets_the_controller_write_config_maps_and_nothing_more() {
+    let ctrl = Namespace::create("dpl-gen");
+    let suffix = tools::unique("g");
+    let (sa, _cluster) = apply_rbac_with("deploy/kustomize/base", &ctrl.0, &suffix, &["deploy/kustomize/components/generic-targets"]);
+    let app = Scope::Ns("default");
+    for verb in ["get", "list", "watch", "create", "patch", "delete"] {
+        expect(&sa, true, verb, "configmaps", app, None);
+    }
+    // Server-side apply only; and no other kind comes with it.
+    expect(&sa, false, "update", "configmaps", app, None);
+    expect(&sa, false, "create", "pods", app, None);
+    expect(&sa, false, "create", "deployments.apps", app, None);
+    expect(&sa, false, "create", "rolebindings.rbac.authorization.k8s.io", app, None);
+    expect(&sa, false, "update", "secrets", app, None);
 }
 
 #[test]

@@ -4,7 +4,10 @@
 //! cluster-admin: what passes here passes under the shipped RBAC.
 //!
 //! The chart's `rolloutRestart` switch is on: the ClusterRole of
-//! `deploy/kustomize/components/rollout-restart` is bound too (read from its file as well).
+//! `deploy/kustomize/components/rollout-restart` is bound too (read from its file as well). So is
+//! `genericTargets`: the ClusterRole of `deploy/kustomize/components/generic-targets` (ConfigMaps),
+//! plus the rule a user adds there for their own custom resource, here the test CRD
+//! `databases.sesame-e2e.example.io` (tests/e2e/generic_targets.rs).
 //!
 //! One test-only addition: Leases in any namespace, because the leader-election tests elect in
 //! their own namespaces (the shipped Role grants Leases in the install namespace only; the
@@ -56,16 +59,27 @@ pub async fn set_up(client: &kube::Client) {
     let docs: Vec<Value> = serde_saphyr::from_multiple(&component).expect("rollout-restart/rbac.yaml is YAML");
     let mut restarts = docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("the rollout-restart ClusterRole");
     restarts["metadata"] = json!({"name": format!("{ROLE}-rollout-restart")});
+    let component =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/kustomize/components/generic-targets/rbac.yaml")).unwrap();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&component).expect("generic-targets/rbac.yaml is YAML");
+    let mut generic = docs.into_iter().find(|d| d["kind"] == "ClusterRole").expect("the generic-targets ClusterRole");
+    generic["metadata"] = json!({"name": format!("{ROLE}-generic-targets")});
+    let verbs = generic["rules"][0]["verbs"].clone();
+    generic["rules"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"apiGroups": ["sesame-e2e.example.io"], "resources": ["databases"], "verbs": verbs}));
     apply(client, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})).await;
     apply(client, &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": ACCOUNT, "namespace": NAMESPACE}})).await;
     apply(client, &role).await;
     apply(client, &restarts).await;
+    apply(client, &generic).await;
     let leases = json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": format!("{ROLE}-leases")},
         "rules": [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]}],
     });
     apply(client, &leases).await;
-    for role in [ROLE.to_string(), format!("{ROLE}-leases"), format!("{ROLE}-rollout-restart")] {
+    for role in [ROLE.to_string(), format!("{ROLE}-leases"), format!("{ROLE}-rollout-restart"), format!("{ROLE}-generic-targets")] {
         apply(
             client,
             &json!({

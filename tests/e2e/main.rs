@@ -15,6 +15,7 @@ mod es_fields;
 mod faults;
 mod generator_state;
 mod generators;
+mod generic_targets;
 mod hostile_templates;
 mod kubernetes_provider;
 mod leader;
