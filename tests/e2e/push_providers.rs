@@ -1,5 +1,6 @@
 //! PushSecret on the cloud providers through the real binary: AWS Secrets Manager and Parameter
-//! Store on moto. Each round trip: push → an ExternalSecret reads it back through the same store
+//! Store on moto here; GCP Secret Manager and Azure Key Vault on their fakes (`cloud::gcp`,
+//! `cloud::azure`) through the same [`round_trip`]. Each round trip: push → an ExternalSecret reads it back through the same store
 //! → a change of the source Secret is pushed at once → a remote secret Sesame does not manage is
 //! refused and left alone → deleting the PushSecret (`deletionPolicy: Delete`) removes exactly
 //! what it pushed. Remote names carry the scene's namespace, so tests stay independent.
@@ -55,11 +56,16 @@ async fn ssm_value(ssm: &aws_sdk_ssm::Client, name: &str) -> Option<String> {
 
 /// The round trip every provider shares, on store `store`: `remote(key)` reads the provider's
 /// value of a remote key directly; `theirs` is an unmanaged remote key holding "not ours".
-async fn round_trip<R, F>(scene: &Scene, sesame: &Sesame, store: &str, pushed: &str, theirs: &str, remote: R)
+pub(crate) async fn round_trip<R, F>(scene: &Scene, sesame: &Sesame, store: &str, pushed: &str, theirs: &str, remote: R)
 where
     R: Fn(String) -> F,
     F: std::future::Future<Output = Option<String>>,
 {
+    let writable = eventually(Duration::from_secs(30), || async {
+        scene.stores().get(store).await.ok().and_then(|s| s.status).and_then(|s| s.capabilities).as_deref() == Some("ReadWrite")
+    })
+    .await;
+    assert!(writable, "store {store} never reported capabilities ReadWrite\n{}", tail(&sesame.logs()));
     let store_ref = json!({"name": store, "kind": "SecretStore"});
     let entries = [("password", pushed, "password"), ("user", pushed, "user")];
     apply_push(scene, push_secret(scene, "push", store_ref.clone(), &entries)).await;

@@ -35,6 +35,8 @@ mod ps_push;
 #[cfg(feature = "client")]
 mod secrets_manager;
 #[cfg(feature = "client")]
+mod sm_policy;
+#[cfg(feature = "client")]
 mod sm_push;
 
 #[cfg(feature = "client")]

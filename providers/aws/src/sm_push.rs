@@ -1,7 +1,7 @@
 //! PushSecret on Secrets Manager, with ESO's rules: a secret Sesame creates carries the tag
 //! `managed-by: external-secrets` and a secret without it is never written; an unchanged value
 //! writes no new version; `data[].metadata` (ESO's `PushSecretMetadata`) sets the push format,
-//! KMS key, description and tags; delete honours the store's `secretsManager` options and leaves
+//! KMS key, description, tags and resource policy (`sm_policy`); delete honours the store's `secretsManager` options and leaves
 //! a secret Sesame does not manage alone.
 use std::collections::BTreeMap;
 
@@ -15,6 +15,7 @@ use sesame_provider_core::{ProviderError, PushRef};
 use crate::SecretsManagerOptions;
 use crate::errors;
 use crate::secrets_manager::{PROVIDER, SecretsManagerClient};
+use crate::sm_policy::ResourcePolicy;
 
 /// ESO's version id of a secret's first pushed value.
 const INITIAL_VERSION: &str = "00000000-0000-0000-0000-000000000001";
@@ -32,9 +33,9 @@ struct Metadata {
     secret_push_format: String,
     #[serde(default)]
     kms_key_id: String,
-    // Accepted by ESO; refused here with a clear error rather than ignored.
     #[serde(default)]
-    resource_policy: Option<serde_json::Value>,
+    resource_policy: Option<ResourcePolicy>,
+    // Accepted by ESO; refused here with a clear error rather than ignored.
     #[serde(default)]
     replication_locations: Option<Vec<String>>,
 }
@@ -57,9 +58,6 @@ impl Metadata {
         }
         if m.tags.contains_key(MANAGED_BY) {
             return invalid(format!("cannot specify a '{MANAGED_BY}' tag"));
-        }
-        if m.resource_policy.is_some() {
-            return invalid("resourcePolicy is not supported by Sesame yet".into());
         }
         if m.replication_locations.is_some() {
             return invalid("replicationLocations is not supported by Sesame yet".into());
@@ -126,6 +124,7 @@ impl SecretsManagerClient {
             return Err(not_managed(&id));
         }
         self.patch_tags(&id, &meta, &described).await?;
+        self.manage_policy(described.arn().unwrap_or(&id), meta.resource_policy.as_ref()).await?;
         let current = match described.version_ids_to_stages() {
             Some(v) if !v.is_empty() => self.current(&id).await?.map(|(bytes, _)| bytes),
             _ => None,
@@ -159,8 +158,9 @@ impl SecretsManagerClient {
             req = req.tags(tag(k, v));
         }
         req = if meta.binary() { req.secret_binary(Blob::new(value)) } else { req.secret_string(string(value, id)?) };
-        let call = async { req.send().await.map(|_| ()).map_err(|e| errors::from_sdk(e, "CreateSecret", id)) };
-        self.ctx.timed(PROVIDER, "CreateSecret", call).await
+        let call = async { req.send().await.map_err(|e| errors::from_sdk(e, "CreateSecret", id)) };
+        let created = self.ctx.timed(PROVIDER, "CreateSecret", call).await?;
+        self.apply_new_policy(created.arn().unwrap_or(id), meta.resource_policy.as_ref()).await
     }
 
     /// Tags from metadata replace the secret's others (managed-by stays), as ESO: only when the
@@ -283,6 +283,8 @@ mod tests {
             (json!({"tags": {"managed-by": "me"}}), "managed-by"),
             (json!({"kmsKeyID": "k"}), "kmsKeyID"),
             (json!({"replicationLocations": ["eu-west-1"]}), "not supported"),
+            (json!({"resourcePolicy": {"policySourceRef": {"kind": "ConfigMap", "name": "p"}}}), "key"),
+            (json!({"resourcePolicy": {"blockPublic": true}}), "blockPublic"),
         ] {
             let e = Metadata::parse(&with(spec)).unwrap_err().to_string();
             assert!(e.contains(why), "{e}");

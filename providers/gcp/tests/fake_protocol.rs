@@ -101,3 +101,59 @@ async fn the_metadata_server_wants_its_header() {
     let resp = reqwest::Client::new().get(&url).header("Metadata-Flavor", "Google").send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 200);
 }
+
+async fn send(method: reqwest::Method, url: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = reqwest::Client::new().request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn writes_answer_as_secret_manager_does_conflicts_stale_etags_and_bad_payloads() {
+    use reqwest::Method;
+    let (fake, key) = fake_with_reader().await;
+    let token = oauth_token(&fake, &key, &format!("{}/token", fake.url)).await.1["access_token"].as_str().unwrap().to_string();
+    let base = format!("{}/v1/projects/acme-prod/secrets", fake.url);
+    let secret = json!({"replication": {"automatic": {}}, "labels": {"managed-by": "external-secrets"}});
+
+    let (status, created) = send(Method::POST, &format!("{base}?secretId=new"), &token, Some(secret.clone())).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["name"], format!("projects/{PROJECT_NUMBER}/secrets/new"));
+    let (status, body) = send(Method::POST, &format!("{base}?secretId=new"), &token, Some(secret.clone())).await;
+    assert_eq!((status, body["error"]["status"].as_str()), (409, Some("ALREADY_EXISTS")));
+    let (status, body) = send(Method::POST, &format!("{base}?secretId=x"), &token, Some(json!({}))).await;
+    assert_eq!((status, body["error"]["status"].as_str()), (400, Some("INVALID_ARGUMENT")), "a global secret needs replication");
+
+    let payload = |data: &str, crc: u32| json!({"payload": {"data": data, "dataCrc32c": crc.to_string()}});
+    let (status, version) =
+        send(Method::POST, &format!("{base}/new:addVersion"), &token, Some(payload("aGk=", crc32c::crc32c(b"hi")))).await;
+    assert_eq!((status, version["name"].as_str()), (200, Some(format!("projects/{PROJECT_NUMBER}/secrets/new/versions/1").as_str())));
+    let (status, _) = send(Method::POST, &format!("{base}/new:addVersion"), &token, Some(payload("aGk=", 1))).await;
+    assert_eq!(status, 400, "a CRC32C that does not match is refused");
+    let (status, body) = send(Method::POST, &format!("{base}/gone:addVersion"), &token, Some(payload("aGk=", crc32c::crc32c(b"hi")))).await;
+    assert_eq!((status, body["error"]["status"].as_str()), (404, Some("NOT_FOUND")));
+
+    let stale = created["etag"].as_str().unwrap().to_string();
+    let patch = json!({"etag": stale, "labels": {"team": "a"}});
+    let (status, patched) = send(Method::PATCH, &format!("{base}/new?updateMask=labels"), &token, Some(patch.clone())).await;
+    assert_eq!((status, patched["labels"]["team"].as_str()), (200, Some("a")));
+    let (status, body) = send(Method::PATCH, &format!("{base}/new?updateMask=labels"), &token, Some(patch)).await;
+    assert_eq!((status, body["error"]["status"].as_str()), (409, Some("ABORTED")), "the etag changed with the update");
+    let (status, _) = send(Method::PATCH, &format!("{base}/new"), &token, Some(json!({"labels": {}}))).await;
+    assert_eq!(status, 400, "updateMask is required");
+
+    let (status, body) = send(Method::DELETE, &format!("{base}/new?etag={}", urlencode(&stale)), &token, None).await;
+    assert_eq!((status, body["error"]["status"].as_str()), (409, Some("ABORTED")));
+    let current = patched["etag"].as_str().unwrap();
+    let (status, _) = send(Method::DELETE, &format!("{base}/new?etag={}", urlencode(current)), &token, None).await;
+    assert_eq!(status, 200);
+    let (status, _) = send(Method::DELETE, &format!("{base}/new"), &token, None).await;
+    assert_eq!(status, 404);
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace('"', "%22")
+}

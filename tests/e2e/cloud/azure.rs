@@ -138,3 +138,29 @@ async fn azure_a_denied_or_deleted_secret_is_reported_and_the_synced_secrets_are
     assert_not_logged(&sesame, &["az-pw-1", "az-tok-1", CLIENT_SECRET]);
     scene.delete_namespace().await;
 }
+
+/// PushSecret on Key Vault secrets: push → read back → the rotated source is pushed → an
+/// unmanaged secret is refused and untouched → `deletionPolicy: Delete` soft-deletes exactly what
+/// was pushed.
+#[tokio::test]
+async fn azure_a_push_secret_round_trips_and_an_unmanaged_secret_is_refused_and_untouched() {
+    let scene = Scene::new("e2e-az-push").await;
+    let fake = fake_vault().await;
+    fake.put_secret("theirs", "not ours");
+    service_principal_store(&scene, &fake).await;
+    scene.plain_secret("source", &[("user", "app"), ("password", "pw-1")]).await;
+    let sesame = scene.sesame_with(&[], &borrowed(&azure_env(&scene, &fake)));
+    let fake = std::sync::Arc::new(fake);
+    crate::push_providers::round_trip(&scene, &sesame, "azure", "pushed", "theirs", |name| {
+        let fake = fake.clone();
+        async move { fake.state().secrets.get(&name).and_then(|versions| versions.last()).map(|o| o.value.clone()) }
+    })
+    .await;
+    let state = fake.state();
+    assert_eq!(state.secrets["theirs"].len(), 1, "an unmanaged secret got a new version");
+    assert!(state.secrets["theirs"][0].tags.is_empty(), "an unmanaged secret was tagged");
+    assert!(state.deleted_secrets.contains_key("pushed"), "Delete is Key Vault's soft delete, as ESO");
+    drop(state);
+    assert_not_logged(&sesame, &["pw-1", "pw-2"]);
+    scene.delete_namespace().await;
+}

@@ -139,20 +139,38 @@ async fn gcp_a_deleted_remote_secret_is_reported_and_the_synced_secret_is_kept()
     scene.delete_namespace().await;
 }
 
-/// A store whose provider cannot write (GCP: push not implemented yet) refuses a PushSecret with
-/// a clear reason, and nothing is written.
+/// The latest version of a secret of the fake, as text; None once the secret is gone.
+fn latest(fake: &FakeGcp, id: &str) -> Option<String> {
+    let state = fake.lock();
+    let version = state.secrets.get(&format!("projects/{PROJECT}/secrets/{id}"))?.versions.last()?;
+    Some(String::from_utf8_lossy(&version.data).into_owned())
+}
+
+/// PushSecret on Secret Manager: push → read back → the rotated source is pushed → an unmanaged
+/// secret is refused and untouched → `deletionPolicy: Delete` removes exactly what was pushed.
 #[tokio::test]
-async fn gcp_a_push_secret_on_a_read_only_store_is_refused_with_a_reason() {
-    use crate::push_secret::{apply_push, push_secret, ready};
-    let scene = Scene::new("e2e-gcp-ro").await;
+async fn gcp_a_push_secret_round_trips_and_an_unmanaged_secret_is_refused_and_untouched() {
+    let scene = Scene::new("e2e-gcp-push").await;
     let fake = fake_gcp().await;
+    let theirs = format!("projects/{PROJECT}/secrets/theirs");
+    fake.secret(&theirs, &[("team", "db")], &[]);
+    fake.version(&theirs, b"not ours");
     key_store(&scene, &fake).await;
-    scene.plain_secret("source", &[("password", "pw-ro")]).await;
+    scene.plain_secret("source", &[("user", "app"), ("password", "pw-1")]).await;
     let sesame = scene.sesame_with(&[], &borrowed(&gcp_env(&fake)));
-    apply_push(&scene, push_secret(&scene, "readonly", json!({"name": "gcp"}), &[("password", "pushed", "")])).await;
-    let refused = ready(&scene, &sesame, "readonly", "False").await;
-    let message = refused.status.unwrap().conditions[0].message.clone().unwrap_or_default();
-    assert!(message.contains("ReadOnly"), "{message}");
-    assert_not_logged(&sesame, &["pw-ro"]);
+    let fake = std::sync::Arc::new(fake);
+    crate::push_providers::round_trip(&scene, &sesame, "gcp", "pushed", "theirs", |id| {
+        let fake = fake.clone();
+        async move { latest(&fake, &id) }
+    })
+    .await;
+    {
+        let state = fake.lock();
+        assert_eq!(state.secrets[&theirs].labels.get("team").map(String::as_str), Some("db"));
+        assert!(!state.secrets[&theirs].labels.contains_key("managed-by"), "an unmanaged secret was labelled");
+        assert_eq!(state.secrets[&theirs].versions.len(), 1);
+    }
+    assert!(fake.count(":addVersion") >= 2, "values went in as versions: {:?}", fake.requests());
+    assert_not_logged(&sesame, &["pw-1", "pw-2"]);
     scene.delete_namespace().await;
 }

@@ -101,3 +101,23 @@ async fn gitlab_a_refused_token_is_a_clear_store_condition_and_its_external_secr
     assert_not_logged(&sesame, &["gl-pw-1", TOKEN, "glpat-revoked"]);
     scene.delete_namespace().await;
 }
+
+/// GitLab is read-only (as in ESO): a PushSecret on it is refused with a clear reason, and
+/// nothing is written.
+#[tokio::test]
+async fn gitlab_a_push_secret_on_a_read_only_store_is_refused_with_a_reason() {
+    use crate::push_secret::{apply_push, push_secret, ready};
+    let scene = Scene::new("e2e-gitlab-ro").await;
+    let fake = fake_gitlab().await;
+    gitlab_store(&scene, &fake, TOKEN).await;
+    scene.plain_secret("source", &[("password", "pw-ro")]).await;
+    let sesame = scene.sesame();
+    apply_push(&scene, push_secret(&scene, "readonly", json!({"name": "gitlab"}), &[("password", "PUSHED", "")])).await;
+    let refused = ready(&scene, &sesame, "readonly", "False").await;
+    let message = refused.status.unwrap().conditions[0].message.clone().unwrap_or_default();
+    assert!(message.contains("ReadOnly"), "{message}");
+    let vars: Vec<String> = fake.lock().projects[&42].vars.iter().map(|v| v.key.clone()).collect();
+    assert!(!vars.iter().any(|k| k == "PUSHED"), "a variable was written: {vars:?}");
+    assert_not_logged(&sesame, &["pw-ro"]);
+    scene.delete_namespace().await;
+}

@@ -107,6 +107,56 @@ async fn secrets_manager_refuses_an_invalid_recovery_window_before_deleting() {
     assert_eq!(text(client.get_secret(&RemoteKey::new(&name)).await.unwrap()), "v");
 }
 
+/// The resource policy moto holds for a secret, as JSON; None when it has none.
+async fn sm_policy(name: &str) -> Option<serde_json::Value> {
+    let out = sm_admin().await.get_resource_policy().secret_id(name).send().await.unwrap();
+    out.resource_policy().filter(|p| !p.is_empty()).map(|p| serde_json::from_str(p).unwrap())
+}
+
+#[tokio::test]
+async fn secrets_manager_applies_the_resource_policy_named_by_metadata_and_removes_it_when_dropped() {
+    let name = unique("push/sm-policy");
+    let policy = |sid: &str| {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": sid, "Effect": "Deny", "Principal": {"AWS": "*"},
+               "Action": "secretsmanager:DeleteSecret", "Resource": "*"}]})
+        .to_string()
+    };
+    let creds = TestCredentials::keys().with_secret("policy", "policy.json", &policy("first"));
+    let sources = creds.secrets.clone();
+    let (client, calls) = build(&store(SecretsManager), creds, at(&moto())).await;
+    let source = json!({"kind": "Secret", "name": "policy", "key": "policy.json"});
+    let with_policy = PushRef {
+        metadata: meta(json!({"resourcePolicy": {"blockPublicPolicy": true, "policySourceRef": source}})),
+        ..PushRef::new(&name, None)
+    };
+    client.push_secret(&with_policy, b"v").await.unwrap();
+    assert_eq!(sm_policy(&name).await.unwrap()["Statement"][0]["Sid"], "first", "set right after CreateSecret");
+
+    let puts = calls.count("PutResourcePolicy");
+    client.push_secret(&with_policy, b"v").await.unwrap();
+    assert_eq!(calls.count("PutResourcePolicy"), puts, "an unchanged policy is not put again");
+
+    sources.lock().unwrap().insert(("policy".into(), "policy.json".into()), policy("second"));
+    client.push_secret(&with_policy, b"v").await.unwrap();
+    assert_eq!(sm_policy(&name).await.unwrap()["Statement"][0]["Sid"], "second");
+
+    // Metadata without a policy removes it, as ESO.
+    client.push_secret(&PushRef::new(&name, None), b"v").await.unwrap();
+    assert_eq!(sm_policy(&name).await, None);
+
+    let missing = PushRef {
+        metadata: meta(json!({"resourcePolicy": {"policySourceRef": {"kind": "Secret", "name": "absent", "key": "k"}}})),
+        ..PushRef::new(&name, None)
+    };
+    let err = client.push_secret(&missing, b"v").await.unwrap_err().to_string();
+    assert!(err.contains("absent"), "{err}");
+    let odd = PushRef {
+        metadata: meta(json!({"resourcePolicy": {"policySourceRef": {"kind": "Pod", "name": "p", "key": "k"}}})),
+        ..PushRef::new(&name, None)
+    };
+    assert!(client.push_secret(&odd, b"v").await.unwrap_err().to_string().contains("ConfigMap or Secret"));
+}
+
 #[tokio::test]
 async fn parameter_store_puts_with_type_and_tags_and_deletes_only_what_it_manages() {
     let name = unique("/push/ps");

@@ -190,7 +190,15 @@ impl CredentialSource for TestCredentials {
         self.annotations.get(&sel.name).cloned().ok_or_else(|| ProviderError::Auth(format!("ServiceAccount {} does not exist", sel.name)))
     }
 
-    async fn ca_bundle(&self, _: &CaProvider) -> Result<Vec<u8>, ProviderError> {
-        Err(ProviderError::Invalid("no CA bundles in these tests".into()))
+    /// A key of a Secret (from `with_secret`): how a PushSecret's resourcePolicy source is read.
+    async fn ca_bundle(&self, p: &CaProvider) -> Result<Vec<u8>, ProviderError> {
+        let key = p.key.clone().unwrap_or_default();
+        match p.kind {
+            sesame_provider_core::CaProviderKind::Secret => {
+                self.secrets.lock().unwrap().get(&(p.name.clone(), key)).map(|v| v.clone().into_bytes())
+            }
+            sesame_provider_core::CaProviderKind::ConfigMap => None,
+        }
+        .ok_or_else(|| ProviderError::Invalid(format!("{:?} {} has no key {}", p.kind, p.name, p.key.as_deref().unwrap_or_default())))
     }
 }
