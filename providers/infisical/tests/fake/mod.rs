@@ -7,7 +7,7 @@
 //! `Authorization: Bearer <token>` of a live token (401 otherwise); an unknown project or secret
 //! is 404; a wrong client secret is 401; `include_imports` merges imported folders (a folder's own
 //! secret wins), `recursive` lists sub-folders, `expandSecretReferences` expands `${NAME}`.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
