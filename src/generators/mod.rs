@@ -103,4 +103,9 @@ generators! {
     "ECRAuthorizationToken" => sesame_generator_aws::EcrAuthorizationToken, sesame_generator_aws::EcrAuthorizationTokenSpec, ecr_authorization_token_spec, "ecrauthorizationtokens", ecr_authorization_token, [];
     "STSSessionToken" => sesame_generator_aws::StsSessionToken, sesame_generator_aws::StsSessionTokenSpec, sts_session_token_spec, "stssessiontokens", sts_session_token, [];
     "VaultDynamicSecret" => sesame_generator_vault::VaultDynamicSecret, sesame_generator_vault::VaultDynamicSecretSpec, vault_dynamic_secret_spec, "vaultdynamicsecrets", vault_dynamic_secret, [];
+    "GithubAccessToken" => sesame_generator_saas::GithubAccessToken, sesame_generator_saas::GithubAccessTokenSpec, github_access_token_spec, "githubaccesstokens", github_access_token, [];
+    "GitlabDeployToken" => sesame_generator_saas::GitlabDeployToken, sesame_generator_saas::GitlabDeployTokenSpec, gitlab_deploy_token_spec, "gitlabdeploytokens", gitlab_deploy_token, [];
+    "QuayAccessToken" => sesame_generator_saas::QuayAccessToken, sesame_generator_saas::QuayAccessTokenSpec, quay_access_token_spec, "quayaccesstokens", quay_access_token, [];
+    "Grafana" => sesame_generator_saas::Grafana, sesame_generator_saas::GrafanaSpec, grafana_spec, "grafanas", grafana, [];
+    "CloudsmithAccessToken" => sesame_generator_saas::CloudsmithAccessToken, sesame_generator_saas::CloudsmithAccessTokenSpec, cloudsmith_access_token_spec, "cloudsmithaccesstokens", cloudsmith_access_token, [];
 }

@@ -16,7 +16,7 @@ const CES: &str = "clusterexternalsecrets.external-secrets.io";
 const PS: &str = "pushsecrets.external-secrets.io";
 const CPS: &str = "clusterpushsecrets.external-secrets.io";
 /// Generator objects the controller reads (operator objects: never in `edit`/`view`).
-const GENERATORS: [&str; 8] = [
+const GENERATORS: [&str; 13] = [
     "passwords.generators.external-secrets.io",
     "uuids.generators.external-secrets.io",
     "fakes.generators.external-secrets.io",
@@ -25,6 +25,11 @@ const GENERATORS: [&str; 8] = [
     "ecrauthorizationtokens.generators.external-secrets.io",
     "stssessiontokens.generators.external-secrets.io",
     "vaultdynamicsecrets.generators.external-secrets.io",
+    "githubaccesstokens.generators.external-secrets.io",
+    "gitlabdeploytokens.generators.external-secrets.io",
+    "quayaccesstokens.generators.external-secrets.io",
+    "grafanas.generators.external-secrets.io",
+    "cloudsmithaccesstokens.generators.external-secrets.io",
 ];
 const CLUSTER_GENERATORS: &str = "clustergenerators.generators.external-secrets.io";
 const GENERATOR_STATES: &str = "generatorstates.generators.external-secrets.io";

@@ -2,6 +2,7 @@
 //! fakes (the same ones the provider crates test against, compiled in by `#[path]`). A store's
 //! `url` points at the fake, as an operator would point it at a self-hosted instance.
 mod doppler;
+mod github_token;
 mod gitlab;
 mod infisical;
 
