@@ -103,4 +103,7 @@ generators! {
     "ECRAuthorizationToken" => sesame_generator_aws::EcrAuthorizationToken, sesame_generator_aws::EcrAuthorizationTokenSpec, ecr_authorization_token_spec, "ecrauthorizationtokens", ecr_authorization_token, [];
     "STSSessionToken" => sesame_generator_aws::StsSessionToken, sesame_generator_aws::StsSessionTokenSpec, sts_session_token_spec, "stssessiontokens", sts_session_token, [];
     "VaultDynamicSecret" => sesame_generator_vault::VaultDynamicSecret, sesame_generator_vault::VaultDynamicSecretSpec, vault_dynamic_secret_spec, "vaultdynamicsecrets", vault_dynamic_secret, [];
+    "Webhook" => sesame_generator_webhook::Webhook, sesame_generator_webhook::WebhookSpec, webhook_spec, "webhooks", webhook, [];
+    "GCRAccessToken" => sesame_generator_gcp::GcrAccessToken, sesame_generator_gcp::GcrAccessTokenSpec, gcr_access_token_spec, "gcraccesstokens", gcr_access_token, [];
+    "ACRAccessToken" => sesame_generator_azure::AcrAccessToken, sesame_generator_azure::AcrAccessTokenSpec, acr_access_token_spec, "acraccesstokens", acr_access_token, [];
 }

@@ -13,6 +13,7 @@ mod cluster_push_secret;
 mod es_fields;
 mod faults;
 mod generators;
+mod generators_cloud;
 mod hostile_templates;
 mod kubernetes_provider;
 mod leader;
