@@ -6,7 +6,6 @@
 #[path = "../../../providers/gcp/tests/common/mod.rs"]
 mod common;
 #[path = "../../../providers/gcp/tests/fake/mod.rs"]
-#[allow(dead_code)]
 mod fake;
 
 use std::collections::BTreeMap;
