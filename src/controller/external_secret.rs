@@ -256,7 +256,7 @@ async fn finish(
         Outcome::Missing => Condition::ready(
             true,
             &format!("{kind}Missing"),
-            &format!("{} will not be created due to CreationPolicy=Merge", kind.to_lowercase()),
+            format!("{} will not be created due to CreationPolicy=Merge", kind.to_lowercase()),
         ),
     };
     if let Outcome::Synced { created, changed: true } = outcome {

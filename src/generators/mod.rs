@@ -108,4 +108,7 @@ generators! {
     "QuayAccessToken" => sesame_generator_saas::QuayAccessToken, sesame_generator_saas::QuayAccessTokenSpec, quay_access_token_spec, "quayaccesstokens", quay_access_token, [];
     "Grafana" => sesame_generator_saas::Grafana, sesame_generator_saas::GrafanaSpec, grafana_spec, "grafanas", grafana, [];
     "CloudsmithAccessToken" => sesame_generator_saas::CloudsmithAccessToken, sesame_generator_saas::CloudsmithAccessTokenSpec, cloudsmith_access_token_spec, "cloudsmithaccesstokens", cloudsmith_access_token, [];
+    "Webhook" => sesame_generator_webhook::Webhook, sesame_generator_webhook::WebhookSpec, webhook_spec, "webhooks", webhook, [];
+    "GCRAccessToken" => sesame_generator_gcp::GcrAccessToken, sesame_generator_gcp::GcrAccessTokenSpec, gcr_access_token_spec, "gcraccesstokens", gcr_access_token, [];
+    "ACRAccessToken" => sesame_generator_azure::AcrAccessToken, sesame_generator_azure::AcrAccessTokenSpec, acr_access_token_spec, "acraccesstokens", acr_access_token, [];
 }

@@ -16,7 +16,7 @@ const CES: &str = "clusterexternalsecrets.external-secrets.io";
 const PS: &str = "pushsecrets.external-secrets.io";
 const CPS: &str = "clusterpushsecrets.external-secrets.io";
 /// Generator objects the controller reads (operator objects: never in `edit`/`view`).
-const GENERATORS: [&str; 13] = [
+const GENERATORS: &[&str] = &[
     "passwords.generators.external-secrets.io",
     "uuids.generators.external-secrets.io",
     "fakes.generators.external-secrets.io",
@@ -30,6 +30,9 @@ const GENERATORS: [&str; 13] = [
     "quayaccesstokens.generators.external-secrets.io",
     "grafanas.generators.external-secrets.io",
     "cloudsmithaccesstokens.generators.external-secrets.io",
+    "webhooks.generators.external-secrets.io",
+    "gcraccesstokens.generators.external-secrets.io",
+    "acraccesstokens.generators.external-secrets.io",
 ];
 const CLUSTER_GENERATORS: &str = "clustergenerators.generators.external-secrets.io";
 const GENERATOR_STATES: &str = "generatorstates.generators.external-secrets.io";
@@ -165,7 +168,7 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
     expect(&dev, false, "create", CPS, Scope::Cluster, None);
     expect(&dev, false, "create", ES, Scope::Ns(&ctrl.0), None);
     // Generators are operator objects: `edit` neither writes nor reads them.
-    for g in GENERATORS.into_iter().chain([GENERATOR_STATES]) {
+    for g in GENERATORS.iter().copied().chain([GENERATOR_STATES]) {
         expect(&dev, false, "create", g, Scope::Ns(&dev_ns.0), None);
         expect(&dev, false, "get", g, Scope::Ns(&dev_ns.0), None);
     }
@@ -205,7 +208,7 @@ fn developer_with_edit_writes_externalsecrets_but_not_stores() {
         std::thread::sleep(Duration::from_millis(500));
     }
     expect(&viewer, false, "create", ES, Scope::Ns(&dev_ns.0), None);
-    for g in GENERATORS {
+    for &g in GENERATORS {
         expect(&viewer, false, "list", g, Scope::Ns(&dev_ns.0), None);
     }
 }
@@ -261,7 +264,7 @@ fn controller_service_account_can_do_its_job_and_no_more() {
     }
     // Generators: read and watched (an edit regenerates); GeneratorStates managed, no update.
     for verb in ["get", "list", "watch"] {
-        for g in GENERATORS {
+        for &g in GENERATORS {
             expect(&sa, true, verb, g, all, None);
         }
         expect(&sa, true, verb, CLUSTER_GENERATORS, Scope::Cluster, None);

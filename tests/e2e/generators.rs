@@ -162,7 +162,11 @@ async fn a_generator_that_cannot_be_used_says_why_and_writes_nothing() {
             json!({"dataFrom": [from_generator("Password", "theirs")]}),
             format!("Password theirs not found in namespace {}", scene.ns),
         ),
-        ("unsupported", json!({"dataFrom": [from_generator("Webhook", "hook")]}), "generator kind Webhook is not supported".to_string()),
+        (
+            "unsupported",
+            json!({"dataFrom": [from_generator("BeyondtrustWorkloadCredentialsDynamicSecret", "bt")]}),
+            "generator kind BeyondtrustWorkloadCredentialsDynamicSecret is not supported".to_string(),
+        ),
         (
             "in-data",
             json!({"secretStoreRef": {"name": "store"}, "data": [{"secretKey": "a", "remoteRef": {"key": "/a"}, "sourceRef": {"generatorRef": {"kind": "Password", "name": "pw"}}}]}),

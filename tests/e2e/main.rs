@@ -16,6 +16,7 @@ mod faults;
 mod generator_state;
 mod generators;
 mod generic_targets;
+mod generators_cloud;
 mod hostile_templates;
 mod kubernetes_provider;
 mod leader;

@@ -24,7 +24,7 @@ use tokio_rustls::rustls::{ServerConfig, crypto::aws_lc_rs};
 use crate::harness::*;
 
 /// The paths the server was asked for, as received (still escaped).
-type Seen = Arc<Mutex<Vec<String>>>;
+pub(crate) type Seen = Arc<Mutex<Vec<String>>>;
 
 async fn answer(seen: Seen, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
@@ -44,7 +44,7 @@ async fn answer(seen: Seen, req: Request<Incoming>) -> Result<Response<Full<Byte
     }
 }
 
-async fn serve(seen: Seen, tls: Option<Arc<ServerConfig>>) -> SocketAddr {
+pub(crate) async fn serve(seen: Seen, tls: Option<Arc<ServerConfig>>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -69,7 +69,7 @@ async fn serve(seen: Seen, tls: Option<Arc<ServerConfig>>) -> SocketAddr {
 }
 
 /// A self-signed certificate for 127.0.0.1: (PEM to trust, server config).
-fn tls() -> (String, Arc<ServerConfig>) {
+pub(crate) fn tls() -> (String, Arc<ServerConfig>) {
     let key = KeyPair::generate().unwrap();
     let cert = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap().self_signed(&key).unwrap();
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));

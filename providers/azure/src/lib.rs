@@ -172,7 +172,7 @@ mod client;
 #[cfg(feature = "client")]
 pub use client::{
     ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, AzureKvClient, DEFAULT_AUDIENCE, ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE,
-    HttpSettings, PROVIDER, build, build_with,
+    HttpSettings, PROVIDER, build, build_with, entra_token,
 };
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Which Google credentials a store uses, in ESO's order: `auth.secretRef` (service-account key),
 //! then `auth.workloadIdentity`, else application default credentials.
 use google_cloud_auth::credentials::{Credentials, service_account};
-use sesame_provider_core::{ProviderContext, ProviderError};
+use sesame_provider_core::{ProviderContext, ProviderError, SecretKeySelector};
 
 use crate::endpoints::Endpoints;
 use crate::workload_identity::{WorkloadIdentityConfig, WorkloadIdentityCredentials};
@@ -18,21 +18,9 @@ pub(crate) struct StoreAuth {
 pub(crate) async fn store_auth(spec: &GcpProvider, ctx: &ProviderContext, endpoints: &Endpoints) -> Result<StoreAuth, ProviderError> {
     let auth = spec.auth.clone().unwrap_or_default();
     if let Some(secret_ref) = &auth.secret_ref {
-        let selector = &secret_ref.secret_access_key_secret_ref;
-        let where_ = format!("secret {} key {}", selector.name, selector.key.as_deref().unwrap_or("<unset>"));
-        let raw = ctx.credentials.secret_key(selector, None).await?;
-        // Never echo the parser's message: it may quote a fragment of the key.
-        let key: serde_json::Value = serde_json::from_slice(raw.as_bytes())
-            .map_err(|_| ProviderError::Invalid(format!("{where_} is not a service-account key JSON")))?;
-        if key.get("type").and_then(|t| t.as_str()).is_some_and(|t| t != "service_account") {
-            return Err(ProviderError::Invalid(format!("{where_} is not a service-account key (type is not service_account)")));
-        }
+        let (key, where_) = service_account_key(&secret_ref.secret_access_key_secret_ref, ctx).await?;
         let implied_project = key.get("project_id").and_then(|p| p.as_str()).map(str::to_string);
-        let credentials = service_account::Builder::new(key).build().map_err(|_| {
-            ProviderError::Invalid(format!(
-                "{where_} is not a usable service-account key (it needs client_email, private_key_id, private_key and project_id)"
-            ))
-        })?;
+        let credentials = service_account::Builder::new(key).build().map_err(|_| unusable_key(&where_))?;
         return Ok(StoreAuth { credentials: Some(credentials), implied_project, method: "serviceAccountKey" });
     }
     if auth.workload_identity_federation.is_some() && auth.workload_identity.is_none() {
@@ -49,7 +37,32 @@ pub(crate) async fn store_auth(spec: &GcpProvider, ctx: &ProviderContext, endpoi
     Ok(StoreAuth { credentials: None, implied_project: None, method: "applicationDefault" })
 }
 
-fn workload_identity_config(wi: &GcpWorkloadIdentity, project_id: Option<&str>) -> Result<WorkloadIdentityConfig, ProviderError> {
+/// The service-account key JSON that `selector` names, and how to name it in errors.
+pub(crate) async fn service_account_key(
+    selector: &SecretKeySelector,
+    ctx: &ProviderContext,
+) -> Result<(serde_json::Value, String), ProviderError> {
+    let where_ = format!("secret {} key {}", selector.name, selector.key.as_deref().unwrap_or("<unset>"));
+    let raw = ctx.credentials.secret_key(selector, None).await?;
+    // Never echo the parser's message: it may quote a fragment of the key.
+    let key: serde_json::Value = serde_json::from_slice(raw.as_bytes())
+        .map_err(|_| ProviderError::Invalid(format!("{where_} is not a service-account key JSON")))?;
+    if key.get("type").and_then(|t| t.as_str()).is_some_and(|t| t != "service_account") {
+        return Err(ProviderError::Invalid(format!("{where_} is not a service-account key (type is not service_account)")));
+    }
+    Ok((key, where_))
+}
+
+pub(crate) fn unusable_key(where_: &str) -> ProviderError {
+    ProviderError::Invalid(format!(
+        "{where_} is not a usable service-account key (it needs client_email, private_key_id, private_key and project_id)"
+    ))
+}
+
+pub(crate) fn workload_identity_config(
+    wi: &GcpWorkloadIdentity,
+    project_id: Option<&str>,
+) -> Result<WorkloadIdentityConfig, ProviderError> {
     let required = |v: &Option<String>, field: &str| {
         v.clone().filter(|s| !s.is_empty()).ok_or_else(|| {
             ProviderError::Invalid(format!("auth.workloadIdentity.{field} is required (Sesame does not query the GKE metadata server)"))

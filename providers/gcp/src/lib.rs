@@ -204,6 +204,8 @@ pub struct GcpWorkloadIdentity {
 }
 
 #[cfg(feature = "client")]
+mod access_token;
+#[cfg(feature = "client")]
 mod auth;
 #[cfg(feature = "client")]
 mod client;
@@ -218,6 +220,8 @@ mod push;
 #[cfg(feature = "client")]
 mod workload_identity;
 
+#[cfg(feature = "client")]
+pub use access_token::{AccessToken, access_token};
 #[cfg(feature = "client")]
 pub use client::{GcpClient, PROVIDER_NAME, build, build_with_endpoints};
 #[cfg(feature = "client")]

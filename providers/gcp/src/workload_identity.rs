@@ -101,7 +101,8 @@ impl WorkloadIdentityCredentials {
         Ok(out)
     }
 
-    async fn mint(&self) -> Result<(String, Duration), ProviderError> {
+    /// A fresh access token and how long it lives (no cache): what a GCRAccessToken hands out.
+    pub(crate) async fn mint(&self) -> Result<(String, Duration), ProviderError> {
         let sa = &self.config.service_account;
         let audiences = token_audiences(&self.config.pool, sa);
         let ksa_token = self
@@ -186,13 +187,13 @@ pub(crate) fn token_audiences(pool: &str, sa: &ServiceAccountSelector) -> Vec<St
     audiences
 }
 
-fn transport(what: &str, e: reqwest::Error) -> ProviderError {
+pub(crate) fn transport(what: &str, e: reqwest::Error) -> ProviderError {
     ProviderError::Transient(format!("{what}: {}", e.without_url()))
 }
 
 /// A failed token call: OAuth (`{"error","error_description"}`) or Google
 /// (`{"error":{"code","message","status"}}`) body; only its codes and descriptions are kept.
-fn http_failure(what: &str, status: u16, body: &[u8]) -> ProviderError {
+pub(crate) fn http_failure(what: &str, status: u16, body: &[u8]) -> ProviderError {
     let detail = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .map(|v| match &v["error"] {

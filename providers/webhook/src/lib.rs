@@ -1,8 +1,8 @@
 //! The Webhook provider: `spec.provider.webhook`, field-compatible with ESO's Webhook store.
 //! Each read is one HTTP request whose URL, headers and body are Go templates over the remote
 //! ref and the store's `secrets[]`, rendered by Sesame's sandboxed engine; `result.jsonPath`
-//! picks the value from a JSON answer. The request logic ([`request`]) is public: ESO's Webhook
-//! generator shares it.
+//! picks the value from a JSON answer. The request logic ([`request`]) and the answer-to-map rule
+//! ([`map`]) are public: ESO's Webhook generator shares them.
 //!
 //! Remote calls are recorded under provider `Webhook` as `HTTPRequest`.
 #![forbid(unsafe_code)]
@@ -16,6 +16,8 @@ pub const PROVIDER: &str = "Webhook";
 
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+pub mod map;
 #[cfg(feature = "client")]
 pub mod request;
 

@@ -156,11 +156,12 @@ async fn azure_a_push_secret_round_trips_and_an_unmanaged_secret_is_refused_and_
         async move { fake.state().secrets.get(&name).and_then(|versions| versions.last()).map(|o| o.value.clone()) }
     })
     .await;
-    let state = fake.state();
-    assert_eq!(state.secrets["theirs"].len(), 1, "an unmanaged secret got a new version");
-    assert!(state.secrets["theirs"][0].tags.is_empty(), "an unmanaged secret was tagged");
-    assert!(state.deleted_secrets.contains_key("pushed"), "Delete is Key Vault's soft delete, as ESO");
-    drop(state);
+    {
+        let state = fake.state();
+        assert_eq!(state.secrets["theirs"].len(), 1, "an unmanaged secret got a new version");
+        assert!(state.secrets["theirs"][0].tags.is_empty(), "an unmanaged secret was tagged");
+        assert!(state.deleted_secrets.contains_key("pushed"), "Delete is Key Vault's soft delete, as ESO");
+    }
     assert_not_logged(&sesame, &["pw-1", "pw-2"]);
     scene.delete_namespace().await;
 }

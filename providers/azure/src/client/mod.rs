@@ -7,6 +7,7 @@ mod find;
 mod objects;
 mod push;
 mod reads;
+mod token;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use sesame_provider_core::{
 };
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
+pub use token::entra_token;
 pub use transport::{ENV_EXTRA_CA_FILE, ENV_PLAIN_HTTP_PROXY, ENV_RESOLVE, HttpSettings};
 
 use crate::AzureKvProvider;
@@ -62,19 +64,7 @@ impl AzureKvClient {
             return Err(ProviderError::Invalid(format!("vaultUrl {vault:?} must be an https URL: Key Vault only accepts tokens over TLS")));
         }
         spec.check_urls()?;
-        let options = ClientOptions {
-            transport: Some(http.transport()?),
-            cloud: Some(Arc::new(auth::cloud(spec)?)),
-            // Token requests (Entra ID) retry 429/5xx and connection errors a little, bounded
-            // well inside a reconcile; the IMDS credential sets its own, Azure-recommended policy.
-            retry: RetryOptions::exponential(ExponentialRetryOptions {
-                max_retries: 3,
-                max_total_elapsed: Duration::seconds(20),
-                max_delay: Duration::seconds(5),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let options = client_options(spec, http)?;
         let credential = auth::credential(spec, &ctx, options.clone()).await?;
         // The controller owns retries of vault calls: it requeues with backoff, honouring
         // Retry-After, instead of the SDK sleeping inside a reconcile.
@@ -96,6 +86,23 @@ impl AzureKvClient {
             .map_err(invalid)?;
         Ok(AzureKvClient { secrets, keys, certs, ctx })
     }
+}
+
+/// Transport, cloud and Entra ID retry policy shared by every pipeline of one store.
+pub(crate) fn client_options(spec: &AzureKvProvider, http: &HttpSettings) -> Result<ClientOptions, ProviderError> {
+    Ok(ClientOptions {
+        transport: Some(http.transport()?),
+        cloud: Some(Arc::new(auth::cloud(spec)?)),
+        // Token requests (Entra ID) retry 429/5xx and connection errors a little, bounded
+        // well inside a reconcile; the IMDS credential sets its own, Azure-recommended policy.
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            max_retries: 3,
+            max_total_elapsed: Duration::seconds(20),
+            max_delay: Duration::seconds(5),
+            ..Default::default()
+        }),
+        ..Default::default()
+    })
 }
 
 #[async_trait]

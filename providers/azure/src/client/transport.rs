@@ -62,6 +62,12 @@ impl HttpSettings {
 
     /// The transport for every pipeline of one store.
     pub(crate) fn transport(&self) -> Result<Transport, ProviderError> {
+        Ok(Transport::new(Arc::new(self.http_client()?)))
+    }
+
+    /// The HTTP client these settings describe, for Azure endpoints outside the SDK (ACR's
+    /// token exchange).
+    pub fn http_client(&self) -> Result<reqwest::Client, ProviderError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(self.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT))
@@ -79,8 +85,7 @@ impl HttpSettings {
             let proxy = reqwest::Proxy::http(proxy).map_err(|e| ProviderError::Invalid(format!("invalid plain-http proxy URL: {e}")))?;
             builder = builder.proxy(proxy);
         }
-        let client = builder.build().map_err(|e| ProviderError::Invalid(format!("cannot build the HTTPS client: {e}")))?;
-        Ok(Transport::new(Arc::new(client)))
+        builder.build().map_err(|e| ProviderError::Invalid(format!("cannot build the HTTPS client: {e}")))
     }
 }
 

@@ -86,7 +86,7 @@ fn token(shared: &Shared, req: &Req) -> Result<Resp, Failure> {
     let resource = scope.strip_suffix("/.default").ok_or_else(|| {
         (400, "invalid_scope", 1002012, format!("The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."))
     })?;
-    if resource != VAULT_RESOURCE {
+    if !is_known_resource(resource) {
         return Err((400, "invalid_scope", 500011, format!("The resource principal named {resource} was not found in the tenant.")));
     }
     match (field("client_secret"), field("client_assertion")) {
@@ -229,6 +229,14 @@ fn issue(shared: &Shared, principal: &str, resource: &str) -> Resp {
     let issued = Issued { principal: principal.into(), audience: resource.into(), expires: now() + lifetime };
     state.tokens.insert(token.clone(), issued);
     json(200, json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}))
+}
+
+/// The resources this tenant knows: Key Vault, and Azure Resource Manager under both of its
+/// identifiers (what an ACR token exchange expects a token for).
+pub const ARM_RESOURCES: [&str; 2] = ["https://management.azure.com", "https://management.core.windows.net/"];
+
+pub fn is_known_resource(resource: &str) -> bool {
+    resource == VAULT_RESOURCE || ARM_RESOURCES.iter().any(|r| r.trim_end_matches('/') == resource.trim_end_matches('/'))
 }
 
 pub fn random_token() -> String {

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::server::{Req, Resp, json};
-use super::{Issued, Shared, VAULT_RESOURCE, entra, now};
+use super::{Issued, Shared, entra, now};
 
 pub const IMDS_HOST: &str = "169.254.169.254";
 
@@ -33,7 +33,7 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
     let Some(resource) = req.query("resource") else {
         return bad("Required query variable 'resource' is missing");
     };
-    if resource.trim_end_matches('/') != VAULT_RESOURCE {
+    if !super::entra::is_known_resource(resource) {
         return json(
             400,
             json!({"error": "invalid_resource", "error_description": format!("AADSTS500011: The resource principal named {resource} was not found in the tenant.")}),
@@ -46,7 +46,7 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
     }
     let token = entra::random_token();
     let expires = now() + 86399;
-    let issued = Issued { principal: format!("mi:{selector}"), audience: VAULT_RESOURCE.into(), expires };
+    let issued = Issued { principal: format!("mi:{selector}"), audience: resource.trim_end_matches('/').into(), expires };
     state.tokens.insert(token.clone(), issued);
     json(
         200,
