@@ -37,6 +37,8 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
         ProviderSpec { gitlab: Some(gitlab), .. } => sesame_provider_gitlab::build(gitlab, ctx).await,
         #[cfg(feature = "doppler")]
         ProviderSpec { doppler: Some(doppler), .. } => sesame_provider_doppler::build(doppler, ctx).await,
+        #[cfg(feature = "onepassword")]
+        ProviderSpec { onepassword: Some(op), .. } => sesame_provider_onepassword::build(op, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -56,6 +58,7 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { webhook: Some(hook), .. } => hook.referent_refs(),
         ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.referent_refs(),
         ProviderSpec { doppler: Some(doppler), .. } => doppler.referent_refs(),
+        ProviderSpec { onepassword: Some(op), .. } => op.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -73,6 +76,7 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { webhook: Some(hook), .. } => hook.check_urls(),
         ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.check_urls(),
         ProviderSpec { doppler: Some(doppler), .. } => doppler.check_urls(),
+        ProviderSpec { onepassword: Some(op), .. } => op.check_urls(),
         _ => Ok(()),
     }
 }

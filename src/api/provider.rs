@@ -36,6 +36,9 @@ pub struct ProviderSpec {
     /// Doppler: the secrets of one project config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doppler: Option<sesame_provider_doppler::DopplerProvider>,
+    /// 1Password items through a 1Password Connect server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onepassword: Option<sesame_provider_onepassword::OnePasswordProvider>,
 }
 
 impl ProviderSpec {
@@ -52,6 +55,7 @@ impl ProviderSpec {
             ProviderSpec { webhook: Some(_), .. } => "webhook",
             ProviderSpec { gitlab: Some(_), .. } => "gitlab",
             ProviderSpec { doppler: Some(_), .. } => "doppler",
+            ProviderSpec { onepassword: Some(_), .. } => "onepassword",
             _ => "none",
         }
     }

@@ -3,6 +3,7 @@
 //! `url` points at the fake, as an operator would point it at a self-hosted instance.
 mod doppler;
 mod gitlab;
+mod onepassword;
 
 use std::time::Duration;
 
