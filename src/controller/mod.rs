@@ -17,6 +17,7 @@ mod rollout;
 pub mod run;
 mod sources;
 mod store;
+mod store_secrets;
 mod sync_window;
 mod target;
 
