@@ -47,6 +47,8 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
         ProviderSpec { doppler: Some(doppler), .. } => sesame_provider_doppler::build(doppler, ctx).await,
         #[cfg(feature = "infisical")]
         ProviderSpec { infisical: Some(infisical), .. } => sesame_provider_infisical::build(infisical, ctx).await,
+        #[cfg(feature = "onepassword")]
+        ProviderSpec { onepassword: Some(op), .. } => sesame_provider_onepassword::build(op, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -67,6 +69,7 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.referent_refs(),
         ProviderSpec { doppler: Some(doppler), .. } => doppler.referent_refs(),
         ProviderSpec { infisical: Some(infisical), .. } => infisical.referent_refs(),
+        ProviderSpec { onepassword: Some(op), .. } => op.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -85,6 +88,7 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { gitlab: Some(gitlab), .. } => gitlab.check_urls(),
         ProviderSpec { doppler: Some(doppler), .. } => doppler.check_urls(),
         ProviderSpec { infisical: Some(infisical), .. } => infisical.check_urls(),
+        ProviderSpec { onepassword: Some(op), .. } => op.check_urls(),
         _ => Ok(()),
     }
 }

@@ -117,6 +117,28 @@ impl CredentialSource for FileCredentials {
             .ok_or_else(|| ProviderError::Auth(format!("secret {ns}/{} has no key {key}", sel.name)))
     }
 
+    async fn secret_data(&self, sel: &SecretKeySelector) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let ns = match (&self.store_namespace, &sel.namespace) {
+            (Some(own), Some(ns)) if own != ns => {
+                return Err(ProviderError::Auth(format!(
+                    "a SecretStore in namespace {own} may not read secret {} from namespace {ns}",
+                    sel.name
+                )));
+            }
+            (_, Some(ns)) => ns.clone(),
+            (Some(own), None) => own.clone(),
+            (None, None) => self.es_namespace.clone(),
+        };
+        let secret = self
+            .secrets
+            .get(&(ns.clone(), sel.name.clone()))
+            .ok_or_else(|| ProviderError::Auth(format!("secret {ns}/{} is not in the input files", sel.name)))?;
+        let mut out: BTreeMap<String, SecretValue> =
+            secret.string_data.iter().flatten().map(|(k, v)| (k.clone(), SecretValue::from(v.as_str()))).collect();
+        out.extend(secret.data.iter().flatten().map(|(k, v)| (k.clone(), SecretValue::from(v.0.clone()))));
+        Ok(out)
+    }
+
     async fn service_account_token(&self, sel: &ServiceAccountSelector, _: &[String], _: Option<i64>) -> Result<String, ProviderError> {
         Err(ProviderError::Auth(format!("serviceaccount {} tokens need a cluster; render cannot mint them", sel.name)))
     }
@@ -140,6 +162,12 @@ impl Source for Direct {
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         // The controller's default limits, with no budget: render reads once, offline of any cluster.
         self.0.find(query, &sesame_provider_core::FindScope::unmetered()).await
+    }
+    fn applies_property(&self) -> bool {
+        self.0.applies_property()
+    }
+    async fn get_map(&self, key: RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        self.0.get_secret_map(&key).await
     }
 }
 

@@ -39,6 +39,9 @@ pub struct ProviderSpec {
     /// Infisical: the secrets of one project environment, after a machine-identity login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infisical: Option<sesame_provider_infisical::InfisicalProvider>,
+    /// 1Password items through a 1Password Connect server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onepassword: Option<sesame_provider_onepassword::OnePasswordProvider>,
 }
 
 impl ProviderSpec {
@@ -56,6 +59,7 @@ impl ProviderSpec {
             ProviderSpec { gitlab: Some(_), .. } => "gitlab",
             ProviderSpec { doppler: Some(_), .. } => "doppler",
             ProviderSpec { infisical: Some(_), .. } => "infisical",
+            ProviderSpec { onepassword: Some(_), .. } => "onepassword",
             _ => "none",
         }
     }

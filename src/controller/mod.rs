@@ -22,6 +22,7 @@ mod slot;
 mod sources;
 mod state_ledger;
 mod store;
+mod store_secrets;
 mod sync_window;
 mod target;
 

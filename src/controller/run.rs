@@ -102,8 +102,18 @@ pub async fn run(
             .reflect_shared(cluster_stores_writer)
             .for_each(|_| async {})
             .boxed();
-    let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone());
-    let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone());
+    // A store is validated again when a Secret it names changes (a rotated token).
+    let (store_secret_tx, store_secret_rx) = futures::channel::mpsc::unbounded();
+    let (cluster_secret_tx, cluster_secret_rx) = futures::channel::mpsc::unbounded();
+    let store_secret_watch = super::store_secrets::watch(
+        api::<PartialObjectMeta<Secret>>(&client, ns),
+        stores.clone(),
+        cluster_stores.clone(),
+        store_secret_tx,
+        cluster_secret_tx,
+    );
+    let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone()).reconcile_on(store_secret_rx);
+    let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone()).reconcile_on(cluster_secret_rx);
 
     let (es_reader, es_writer) = reflector::store::<ExternalSecret>();
     let watch_metrics = metrics.clone();
@@ -343,7 +353,7 @@ pub async fn run(
     };
     let shutdown_watches = async {
         tokio::select! {
-            _ = async { tokio::join!(store_watch, cluster_store_watch) } => {}
+            _ = async { tokio::join!(store_watch, cluster_store_watch, store_secret_watch) } => {}
             _ = shutdown.clone() => {}
         }
     };

@@ -200,7 +200,14 @@ async fn verdict(ctx: &Context, store: &AnyStore) -> (Condition, Option<&'static
     }
     match provider.validate().await {
         Ok(()) => (Condition::ready(true, "Valid", "store validated"), Some(provider.capabilities().as_str())),
-        Err(e) => (Condition::ready(false, "InvalidProviderConfig", format!("unable to validate store: {e}")), None),
+        Err(e) => {
+            if matches!(e, sesame_provider_core::ProviderError::Auth(_)) {
+                // Refused credentials: the next validation (a rotated Secret triggers one) reads them again.
+                let id = crate::fetch::StoreIdentity::of(store);
+                ctx.clients.evict_used_by(id.kind, id.namespace.as_deref(), &id.name, "").await;
+            }
+            (Condition::ready(false, "InvalidProviderConfig", format!("unable to validate store: {e}")), None)
+        }
     }
 }
 

@@ -144,6 +144,21 @@ impl Batcher {
 }
 
 impl Batcher {
+    /// `dataFrom.extract` from a provider that applies `property` itself: one budgeted call, not
+    /// coalesced (rare, and its answer is a map), each value held to the same size limit.
+    pub async fn get_map(&self, key: RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let map = self.call(|p| async move { p.get_secret_map(&key).await.map(|m| (key, m)) }).await?;
+        let (key, map) = map;
+        let total: usize = map.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if total > MAX_VALUE_BYTES {
+            return Err(ProviderError::Invalid(format!(
+                "remote secret {} holds {total} bytes, over the {MAX_VALUE_BYTES} bytes a Secret can hold",
+                key.key
+            )));
+        }
+        Ok(map)
+    }
+
     /// `dataFrom.find`: not coalesced (its answer depends on the whole account), but each of its
     /// remote calls waits for the store's budget like a batch, and it stops at `limits`.
     pub async fn find(&self, query: &FindQuery, limits: FindLimits) -> Result<BTreeMap<String, SecretValue>, ProviderError> {

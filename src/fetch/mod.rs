@@ -34,4 +34,12 @@ impl Source for Prioritized<'_> {
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         self.client.batcher.find(query, self.find_limits).await
     }
+
+    fn applies_property(&self) -> bool {
+        self.client.batcher.provider().applies_property()
+    }
+
+    async fn get_map(&self, key: RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        self.client.batcher.get_map(key).await
+    }
 }

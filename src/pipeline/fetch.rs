@@ -17,6 +17,15 @@ use crate::api::{
 pub trait Source: Send + Sync {
     async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError>;
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError>;
+    /// Whether the store's provider applies `remoteRef.property` itself
+    /// ([`SecretProvider::applies_property`](sesame_provider_core::SecretProvider::applies_property)).
+    fn applies_property(&self) -> bool {
+        false
+    }
+    /// `dataFrom.extract` from a provider that applies the property itself.
+    async fn get_map(&self, key: RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        Err(ProviderError::Invalid(format!("remote secret {}: this store cannot read a map", key.key)))
+    }
 }
 
 /// Every source one ExternalSecret reads from: its stores (`spec.secretStoreRef` and the entries'
@@ -133,12 +142,15 @@ fn refuse_nul(value: &[u8], policy: Option<NullBytePolicy>) -> Result<(), String
     Ok(())
 }
 
-fn remote_key(r: &ExternalSecretDataRemoteRef) -> RemoteKey {
+/// The key of one remote read; `property` goes in only for a provider that applies it itself, so
+/// reads of different properties of one secret share a call everywhere else.
+fn remote_key(r: &ExternalSecretDataRemoteRef, source: &dyn Source) -> RemoteKey {
     let policy = match r.metadata_policy.unwrap_or_default() {
         MetadataPolicy::None => CoreMetadataPolicy::None,
         MetadataPolicy::Fetch => CoreMetadataPolicy::Fetch,
     };
-    RemoteKey::new(r.key.clone()).with_version(r.version.clone()).with_metadata(policy)
+    let property = if source.applies_property() { r.property.clone() } else { None };
+    RemoteKey::new(r.key.clone()).with_version(r.version.clone()).with_metadata(policy).with_property(property)
 }
 
 /// One `dataFrom` entry as remote key → value, before renaming and decoding.
@@ -153,7 +165,10 @@ async fn read_data_from(
     }
     let source = sources.store(own.and_then(|s| s.secret_store_ref.as_ref())).map_err(ProviderError::Invalid)?;
     if let Some(r) = &df.extract {
-        let payload = source.get(remote_key(r)).await?;
+        if source.applies_property() {
+            return source.get_map(remote_key(r, source)).await;
+        }
+        let payload = source.get(remote_key(r, source)).await?;
         let payload = match &r.property {
             Some(p) => property::extract(payload.as_bytes(), p, &r.key)?,
             None => payload,
@@ -174,10 +189,11 @@ pub async fn fetch(spec: &ExternalSecretSpec, source: &dyn Source) -> Result<Fet
     fetch_from(spec, &OneStore(source)).await
 }
 
-/// One `data` entry's remote value.
-async fn read_data(d: &crate::api::ExternalSecretData, sources: &dyn Sources) -> Result<SecretValue, ProviderError> {
+/// One `data` entry's remote value, and whether its provider already applied `property`.
+async fn read_data(d: &crate::api::ExternalSecretData, sources: &dyn Sources) -> Result<(SecretValue, bool), ProviderError> {
     let store = d.source_ref.as_ref().and_then(|s| s.secret_store_ref.as_ref());
-    sources.store(store).map_err(ProviderError::Invalid)?.get(remote_key(&d.remote_ref)).await
+    let source = sources.store(store).map_err(ProviderError::Invalid)?;
+    Ok((source.get(remote_key(&d.remote_ref, source)).await?, source.applies_property()))
 }
 
 /// Fetch everything the spec names and turn it into Secret data.
@@ -233,7 +249,7 @@ pub async fn fetch_from(spec: &ExternalSecretSpec, sources: &dyn Sources) -> Res
     for (d, result) in spec.data.iter().zip(data_results) {
         let r = &d.remote_ref;
         let what = || format!("data[{}] key {}", d.secret_key, r.key);
-        let payload = match result {
+        let (payload, applied) = match result {
             Ok(v) => v,
             Err(e) if e.is_not_found() && tolerate_missing => {
                 out.missing.push(r.key.clone());
@@ -241,7 +257,7 @@ pub async fn fetch_from(spec: &ExternalSecretSpec, sources: &dyn Sources) -> Res
             }
             Err(source) => return Err(FetchError::Provider { what: what(), source }),
         };
-        let value = match &r.property {
+        let value = match r.property.as_ref().filter(|_| !applied) {
             Some(p) => match property::extract(payload.as_bytes(), p, &r.key) {
                 Ok(v) => v,
                 Err(e) if e.is_not_found() && tolerate_missing => {

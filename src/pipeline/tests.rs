@@ -147,3 +147,41 @@ async fn a_secret_target_refuses_a_template_path_that_only_generic_targets_take(
     let spec = json!({"target": {"template": tpl, "manifest": {"apiVersion": "v1", "kind": "ConfigMap"}}, "data": [{"secretKey": "k", "remoteRef": {"key": "/k"}}]});
     assert!(run(&[("/k", "v")], spec).await.is_ok(), "a generic target takes paths");
 }
+
+/// A store whose provider applies `property` itself (as onepassword does): it answers with what it
+/// was asked, so the test sees exactly what reached the provider.
+struct AppliesProperty;
+
+#[async_trait]
+impl Source for AppliesProperty {
+    async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError> {
+        Ok(SecretValue::from(format!("{}|{}", key.key, key.property.unwrap_or_default())))
+    }
+    async fn find(&self, _: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        Ok(BTreeMap::new())
+    }
+    fn applies_property(&self) -> bool {
+        true
+    }
+    async fn get_map(&self, key: RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        Ok([(format!("{}-map", key.key), SecretValue::from(key.property.unwrap_or_default()))].into())
+    }
+}
+
+#[tokio::test]
+async fn a_provider_that_applies_the_property_gets_it_and_its_answer_is_kept_as_is() {
+    let out = fetch(
+        &spec(json!({
+            "data": [
+                {"secretKey": "field", "remoteRef": {"key": "item", "property": "file/cert.pem"}},
+                {"secretKey": "default", "remoteRef": {"key": "item"}},
+            ],
+            "dataFrom": [{"extract": {"key": "other", "property": "user"}}],
+        })),
+        &AppliesProperty,
+    )
+    .await
+    .unwrap();
+    let got: BTreeMap<String, String> = out.data.into_iter().map(|(k, v)| (k, String::from_utf8(v).unwrap())).collect();
+    assert_eq!(got, map(&[("field", "item|file/cert.pem"), ("default", "item|"), ("other-map", "user")]));
+}

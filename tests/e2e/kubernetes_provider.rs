@@ -122,6 +122,25 @@ async fn a_kubernetes_store_reads_the_remote_namespace_its_service_account_may_r
     wait_secret_data(&scene, &sesame, "by-name", &both).await;
     wait_secret_data(&scene, &sesame, "by-tags", &both).await;
 
+    // A binary value crosses unchanged, by property and by extract: it never goes through JSON.
+    let binary = vec![0x00, 0xff, 0xfe, 0x80, b'k'];
+    let blob = Secret {
+        metadata: ObjectMeta { name: Some("blob".into()), ..Default::default() },
+        data: Some(BTreeMap::from([("bin".to_string(), k8s_openapi::ByteString(binary.clone()))])),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(scene.client.clone(), &remote).create(&PostParams::default(), &blob).await.expect("create blob");
+    let bytes = json!({"secretStoreRef": store,
+        "data": [{"secretKey": "by-property", "remoteRef": {"key": "blob", "property": "bin"}}],
+        "dataFrom": [{"extract": {"key": "blob"}}]});
+    scene.external_secret("binary", bytes).await;
+    let synced = eventually(Duration::from_secs(30), || async {
+        let data = scene.secret("binary").await.and_then(|s| s.data).unwrap_or_default();
+        data.get("by-property").map(|b| &b.0) == Some(&binary) && data.get("bin").map(|b| &b.0) == Some(&binary)
+    })
+    .await;
+    assert!(synced, "binary bytes survive: {:?}\n{}", scene.secret("binary").await.and_then(|s| s.data), tail(&sesame.logs()));
+
     // Not found keeps nothing it should not: Ready=False, no Secret invented.
     scene.external_secret("missing", json!({"secretStoreRef": store, "data": [{"secretKey": "x", "remoteRef": {"key": "nope"}}]})).await;
     let es = scene.wait_ready(&sesame, "missing", "False", "SecretSyncedError").await;

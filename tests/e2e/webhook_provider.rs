@@ -1,7 +1,8 @@
 //! The Webhook provider against a local HTTP and HTTPS server started by the test: templated URL
 //! and headers, a store `secrets[]` value in a header, `result.jsonPath`, a hostile remote key
 //! that stays inside its path segment, an answer over the 1 MiB limit refused, and 404 as not
-//! found (the Secret kept, Ready=False).
+//! found (the Secret kept, Ready=False); a `secrets[]` entry without a key exposes every key of its
+//! Secret, and `.remoteRef.property` is URL template data, as in ESO.
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -106,6 +107,10 @@ async fn a_webhook_store_reads_json_values_over_http_and_https_within_its_limits
     scene.plain_secret("hook-creds", &[("token", "hook-token")]).await;
     scene.store("plain", store(&format!("http://{http}"), None)).await;
     scene.store("tls", store(&format!("https://{https}"), Some(&ca))).await;
+    let mut whole = store(&format!("http://{http}"), None);
+    whole["webhook"]["url"] = format!("http://{http}/secrets/{{{{ .remoteRef.key }}}}-{{{{ .remoteRef.property }}}}").into();
+    whole["webhook"]["secrets"] = json!([{"name": "creds", "secretRef": {"name": "hook-creds"}}]);
+    scene.store("whole", whole).await;
     let sesame = scene.sesame();
 
     let one = |store: &str, key: &str| json!({"secretStoreRef": {"name": store}, "data": [{"secretKey": "v", "remoteRef": {"key": key}}]});
@@ -113,6 +118,14 @@ async fn a_webhook_store_reads_json_values_over_http_and_https_within_its_limits
     scene.external_secret("tls", one("tls", "api")).await;
     wait_secret_data(&scene, &sesame, "plain", &map(&[("v", "value-of-db")])).await;
     wait_secret_data(&scene, &sesame, "tls", &map(&[("v", "value-of-api")])).await;
+
+    // No `secretRef.key`: `.creds.token` is one of the Secret's keys. The property reaches the URL
+    // (escaped) and selects nothing in the answer.
+    let with_property =
+        json!({"secretStoreRef": {"name": "whole"}, "data": [{"secretKey": "v", "remoteRef": {"key": "db", "property": "p q"}}]});
+    scene.external_secret("property", with_property).await;
+    wait_secret_data(&scene, &sesame, "property", &map(&[("v", "value-of-db-p q")])).await;
+    assert!(seen.lock().unwrap().iter().any(|p| p == "/secrets/db-p+q"), "{:?}", seen.lock().unwrap());
 
     // A key that tries to leave its path segment is URL-escaped into it, as ESO does.
     let hostile = "../admin?x=1#@evil.example";

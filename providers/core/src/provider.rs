@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use futures::{StreamExt, stream};
 
 use crate::{
-    CaProvider, CallQuota, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector,
+    CaProvider, CallQuota, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector, property,
 };
 
 /// What a store can do, reported in `SecretStore.status.capabilities`.
@@ -30,8 +30,31 @@ pub trait SecretProvider: Send + Sync {
     /// The `provider` label of `externalsecret_provider_api_calls_count`, e.g. `AWS/SecretsManager`.
     fn name(&self) -> &'static str;
 
-    /// Read one remote secret. The whole payload is returned; `property` is applied by the caller.
+    /// Read one remote secret. The whole payload is returned and `property` is applied by the
+    /// caller, unless the provider [`applies_property`](Self::applies_property) (then `key.property`
+    /// is set and the answer is the selected value).
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError>;
+
+    /// Whether the provider applies `remoteRef.property` itself, as ESO's onepassword does (a
+    /// default field, a `file/` prefix). When true the caller passes the property in
+    /// [`RemoteKey::property`], reads `dataFrom.extract` with [`get_secret_map`](Self::get_secret_map)
+    /// and applies nothing after the read. False (the default): the caller applies it, as gjson.
+    fn applies_property(&self) -> bool {
+        false
+    }
+
+    /// `dataFrom.extract` of one remote secret, as key → value. The default reads the payload and
+    /// takes its top-level JSON keys (after `property`), which is what the caller does itself for
+    /// providers that do not [`apply the property`](Self::applies_property).
+    async fn get_secret_map(&self, key: &RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let whole = RemoteKey { property: None, ..key.clone() };
+        let payload = self.get_secret(&whole).await?;
+        let payload = match &key.property {
+            Some(p) => property::extract(payload.as_bytes(), p, &key.key)?,
+            None => payload,
+        };
+        property::top_level_map(payload.as_bytes(), &key.key)
+    }
 
     /// Read several remote secrets at once, answering each key on its own: one key's failure
     /// never fails another. Providers with a batch API override this; the default runs bounded
@@ -111,6 +134,12 @@ pub const DEFAULT_BATCH_CONCURRENCY: usize = 8;
 pub trait CredentialSource: Send + Sync {
     /// The value under `selector.key` (or `default_key` when the selector has none).
     async fn secret_key(&self, selector: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError>;
+
+    /// Every key of the Secret `selector` names (its `key` is not looked at): ESO's webhook
+    /// `secrets[]` without a key. Sources that cannot read whole Secrets refuse.
+    async fn secret_data(&self, selector: &SecretKeySelector) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        Err(ProviderError::Invalid(format!("secret {}: whole Secrets cannot be read here; name a key", selector.name)))
+    }
 
     /// A token for a ServiceAccount, minted with the TokenRequest API for exactly `audiences`: the
     /// provider's default audience with `selector.audiences` appended.

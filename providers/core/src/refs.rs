@@ -3,18 +3,26 @@ use std::collections::BTreeMap;
 /// What to read: one remote secret, at one version, either its value or its metadata.
 ///
 /// `property` and decoding are applied by the controller after the read, so two ExternalSecrets
-/// that want different properties of the same secret share one provider call.
+/// that want different properties of the same secret share one provider call; only a provider
+/// whose [`applies_property`](crate::SecretProvider::applies_property) is true gets it in the key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RemoteKey {
     pub key: String,
     /// Provider-native version: AWS stage or `uuid/<id>`, Vault KV v2 number, GCP version, …
     pub version: Option<String>,
     pub metadata_policy: MetadataPolicy,
+    /// `remoteRef.property`, for providers that apply it themselves; `None` for every other one.
+    pub property: Option<String>,
 }
 
 impl RemoteKey {
     pub fn new(key: impl Into<String>) -> Self {
-        RemoteKey { key: key.into(), version: None, metadata_policy: MetadataPolicy::None }
+        RemoteKey { key: key.into(), version: None, metadata_policy: MetadataPolicy::None, property: None }
+    }
+
+    pub fn with_property(mut self, property: Option<String>) -> Self {
+        self.property = property.filter(|p| !p.is_empty());
+        self
     }
 
     pub fn with_version(mut self, version: Option<String>) -> Self {

@@ -20,7 +20,7 @@ use sesame_provider_core::{
 use tokio::sync::Mutex;
 
 use crate::errors::classify;
-use crate::payload::{data_json, metadata_json};
+use crate::payload::{data_json, data_map, data_property, metadata_json};
 use crate::{KubernetesProvider, PROVIDER};
 
 /// A client is rebuilt after this long, well inside the one-hour ServiceAccount token.
@@ -152,13 +152,31 @@ impl SecretProvider for KubernetesClient {
         CallQuota::Unmetered
     }
 
+    /// The property is applied here, as ESO does, so a binary value is never turned into JSON.
+    fn applies_property(&self) -> bool {
+        true
+    }
+
+    /// Without a property the Secret as a JSON object of strings (or its metadata); with one, that
+    /// key's bytes (or the metadata's property).
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
         let secret = self.get(&key.key).await?;
-        let payload = match key.metadata_policy {
-            MetadataPolicy::Fetch => metadata_json(&secret),
-            MetadataPolicy::None => data_json(&secret),
-        };
-        Ok(SecretValue::from(payload))
+        match (key.metadata_policy, key.property.as_deref()) {
+            (MetadataPolicy::Fetch, None) => Ok(SecretValue::from(metadata_json(&secret))),
+            (MetadataPolicy::Fetch, Some(p)) => sesame_provider_core::property::extract(&metadata_json(&secret), p, &key.key),
+            (MetadataPolicy::None, None) => Ok(SecretValue::from(data_json(&secret))),
+            (MetadataPolicy::None, Some(p)) => data_property(&secret, p, &key.key),
+        }
+    }
+
+    /// `dataFrom.extract`: the Secret's data with its bytes as they are; with a property or for
+    /// metadata, the top-level keys of that JSON value.
+    async fn get_secret_map(&self, key: &RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        if key.property.is_none() && key.metadata_policy == MetadataPolicy::None {
+            return Ok(data_map(&self.get(&key.key).await?));
+        }
+        let payload = self.get_secret(key).await?;
+        sesame_provider_core::property::top_level_map(payload.as_bytes(), &key.key)
     }
 
     /// ESO's find: with tags, the Secrets carrying every tag as a label (the name is then not

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Secret;
-use sesame_provider_core::ProviderError;
+use sesame_provider_core::{ProviderError, SecretValue, property};
 
 /// The Secret's data as a JSON object of strings (bytes that are not UTF-8 are replaced, as Go's
 /// JSON encoding does).
@@ -11,6 +11,28 @@ pub(crate) fn data_json(secret: &Secret) -> Vec<u8> {
     let data: BTreeMap<&str, String> =
         secret.data.iter().flatten().map(|(k, v)| (k.as_str(), String::from_utf8_lossy(&v.0).into_owned())).collect();
     serde_json::to_vec(&data).unwrap_or_default()
+}
+
+/// `remoteRef.property` of a Secret's data, as ESO reads it: the key's bytes as they are (binary
+/// values survive), else for `a.b` the gjson path `b` inside key `a`.
+pub(crate) fn data_property(secret: &Secret, property: &str, name: &str) -> Result<SecretValue, ProviderError> {
+    let data = secret.data.as_ref();
+    if let Some(v) = data.and_then(|d| d.get(property)) {
+        return Ok(SecretValue::from(v.0.clone()));
+    }
+    let missing = || ProviderError::NotFound(format!("property {property} does not exist in data of secret {name:?}"));
+    match property.find('.') {
+        Some(i) if i > 0 && i < property.len() - 1 => {
+            let value = data.and_then(|d| d.get(&property[..i])).ok_or_else(missing)?;
+            property::extract(&value.0, &property[i + 1..], name).map_err(|e| if e.is_not_found() { missing() } else { e })
+        }
+        _ => Err(missing()),
+    }
+}
+
+/// `dataFrom.extract` without a property: the Secret's data, bytes as they are.
+pub(crate) fn data_map(secret: &Secret) -> BTreeMap<String, SecretValue> {
+    secret.data.iter().flatten().map(|(k, v)| (k.clone(), SecretValue::from(v.0.clone()))).collect()
 }
 
 /// `metadataPolicy: Fetch`: the labels and annotations (`null` when the Secret has none).
@@ -48,6 +70,28 @@ mod tests {
         };
         assert_eq!(String::from_utf8(data_json(&secret)).unwrap(), r#"{"bin":"\u{FFFD}","user":"app"}"#.replace("\\u{FFFD}", "\u{FFFD}"));
         assert_eq!(data_json(&Secret::default()), b"{}");
+    }
+
+    #[test]
+    fn a_property_reads_the_key_bytes_as_they_are() {
+        let binary = vec![0x00, 0xff, 0xfe, 0x80, b'k'];
+        let secret = Secret {
+            data: Some(
+                [
+                    ("bin".to_string(), ByteString(binary.clone())),
+                    ("file.png".to_string(), ByteString(b"png".to_vec())),
+                    ("conf".to_string(), ByteString(br#"{"url":"https://x"}"#.to_vec())),
+                ]
+                .into(),
+            ),
+            ..Default::default()
+        };
+        assert_eq!(data_property(&secret, "bin", "s").unwrap().into_bytes(), binary);
+        assert_eq!(data_property(&secret, "file.png", "s").unwrap().into_bytes(), b"png");
+        assert_eq!(data_property(&secret, "conf.url", "s").unwrap().into_bytes(), b"https://x");
+        assert!(data_property(&secret, "conf.nope", "s").unwrap_err().is_not_found());
+        assert!(data_property(&secret, "none", "s").unwrap_err().is_not_found());
+        assert_eq!(data_map(&secret)["bin"].as_bytes(), binary.as_slice());
     }
 
     #[test]

@@ -37,15 +37,28 @@ impl SecretProvider for WebhookClient {
         PROVIDER
     }
 
+    /// As in ESO, `remoteRef.property` is template data (`.remoteRef.property`), never a JSON
+    /// selection of the answer: the URL, headers, body and `result.jsonPath` pick what is read.
+    fn applies_property(&self) -> bool {
+        true
+    }
+
     async fn get_secret(&self, key: &RemoteKey) -> Result<SecretValue, ProviderError> {
         let version = key.version.clone().unwrap_or_default();
-        // `.remoteRef.property` is applied by Sesame after the read, so templates see it empty.
-        let data =
-            self.data(&[("key", key.key.as_bytes()), ("version", version.as_bytes()), ("property", b""), ("namespace", b"")]).await?;
+        let property = key.property.clone().unwrap_or_default();
+        let data = self
+            .data(&[("key", key.key.as_bytes()), ("version", version.as_bytes()), ("property", property.as_bytes()), ("namespace", b"")])
+            .await?;
         let body = self.caller.spec().body.clone();
         let method = self.method("GET");
         let response = self.ctx.timed(PROVIDER, "HTTPRequest", self.caller.call(&method, &data, body.as_deref())).await?;
         self.caller.extract(response.body, &data).await.map(SecretValue::from)
+    }
+
+    /// `dataFrom.extract`: the answer (after `result.jsonPath`) as a JSON object's keys.
+    async fn get_secret_map(&self, key: &RemoteKey) -> Result<std::collections::BTreeMap<String, SecretValue>, ProviderError> {
+        let payload = self.get_secret(key).await?;
+        sesame_provider_core::property::top_level_map(payload.as_bytes(), &key.key)
     }
 
     /// As ESO: the origin of the URL accepts a TCP connection.

@@ -79,7 +79,8 @@ pub struct WebhookResult {
 pub struct WebhookSecret {
     /// Name of this secret in templates.
     pub name: String,
-    /// Secret ref to fill in credentials. Sesame reads the one key named here (`key` is required).
+    /// Secret ref to fill in credentials: the key named here, or every key of the Secret when
+    /// `key` is unset (as `.<name>.<key>` in templates).
     pub secret_ref: SecretKeySelector,
 }
 
@@ -113,11 +114,6 @@ impl WebhookProvider {
         self.timeout()?;
         if self.auth.as_ref().is_some_and(|a| a.ntlm.is_some()) {
             return Err(ProviderError::Invalid("webhook auth.ntlm is not supported by Sesame".into()));
-        }
-        for s in &self.secrets {
-            if s.secret_ref.key.as_deref().is_none_or(str::is_empty) {
-                return Err(ProviderError::Invalid(format!("webhook secrets[{}].secretRef.key is required by Sesame", s.name)));
-            }
         }
         Ok(())
     }

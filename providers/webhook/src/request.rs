@@ -57,13 +57,19 @@ impl WebhookCaller {
         &self.spec
     }
 
-    /// `{{ .<name>.<key> }}` for each of `secrets[]`, read now through `creds`.
+    /// `{{ .<name>.<key> }}` for each of `secrets[]`, read now through `creds`: the key it names,
+    /// or every key of the Secret when it names none.
     pub async fn secrets_data(&self, creds: &dyn CredentialSource) -> Result<TemplateData, ProviderError> {
         let mut data = TemplateData::new();
         for s in &self.spec.secrets {
-            let key = s.secret_ref.key.clone().unwrap_or_default();
-            let value = creds.secret_key(&s.secret_ref, None).await?;
-            data.entry(s.name.clone()).or_default().insert(key, value.as_bytes().to_vec());
+            let entry = data.entry(s.name.clone()).or_default();
+            match s.secret_ref.key.clone().filter(|k| !k.is_empty()) {
+                Some(key) => {
+                    entry.insert(key, creds.secret_key(&s.secret_ref, None).await?.into_bytes());
+                }
+                // ESO's rule: every key of the Secret, as `.<name>.<key>`.
+                None => entry.extend(creds.secret_data(&s.secret_ref).await?.into_iter().map(|(k, v)| (k, v.into_bytes()))),
+            }
         }
         Ok(data)
     }

@@ -2,6 +2,7 @@
 #[path = "../../../providers/gitlab/tests/fake/mod.rs"]
 mod fake;
 
+use base64::Engine;
 use serde_json::{Value, json};
 
 use super::*;
@@ -87,7 +88,7 @@ async fn gitlab_variables_sync_with_environment_groups_extract_and_find_and_a_re
 }
 
 #[tokio::test]
-async fn gitlab_a_refused_token_is_a_clear_store_condition_and_its_external_secrets_fail_without_showing_it() {
+async fn gitlab_a_refused_token_is_a_clear_store_condition_and_a_rotated_one_brings_the_store_back() {
     let scene = Scene::new("e2e-gitlab-auth").await;
     let fake = fake_gitlab().await;
     gitlab_store(&scene, &fake, "glpat-revoked").await;
@@ -98,6 +99,12 @@ async fn gitlab_a_refused_token_is_a_clear_store_condition_and_its_external_secr
 
     scene.external_secret("app", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gitlab"}, "data": [db_password()]})).await;
     scene.wait_ready(&sesame, "app", "False", "SecretSyncedError").await;
+    // Rotating the token Secret re-validates the store (no store edit, no refresh): Ready again,
+    // and the ExternalSecret syncs with the new token.
+    let rotated = json!({"data": {"token": base64::engine::general_purpose::STANDARD.encode(TOKEN)}});
+    scene.secrets().patch("gitlab-secret", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&rotated)).await.unwrap();
+    wait_store(&scene, &sesame, "gitlab", "True", "Valid", "store validated").await;
+    wait_secret_data(&scene, &sesame, "app", &map(&[("password", "gl-pw-1")])).await;
     assert_not_logged(&sesame, &["gl-pw-1", TOKEN, "glpat-revoked"]);
     scene.delete_namespace().await;
 }

@@ -5,6 +5,7 @@ mod doppler;
 mod github_token;
 mod gitlab;
 mod infisical;
+mod onepassword;
 
 use std::time::Duration;
 
