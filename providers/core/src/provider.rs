@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use futures::{StreamExt, stream};
 
 use crate::{
-    CaProvider, CallQuota, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector, property,
+    CaProvider, CallQuota, FindQuery, FindScope, ProviderError, PushRef, RemoteKey, SecretKeySelector, SecretValue, ServiceAccountSelector,
+    property,
 };
 
 /// What a store can do, reported in `SecretStore.status.capabilities`.

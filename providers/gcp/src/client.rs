@@ -8,7 +8,8 @@ use google_cloud_gax::paginator::ItemPaginator as _;
 use google_cloud_secretmanager_v1::client::SecretManagerService;
 use google_cloud_secretmanager_v1::model::secret_version::State;
 use sesame_provider_core::{
-    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider,
+    SecretValue,
 };
 
 use crate::auth::store_auth;

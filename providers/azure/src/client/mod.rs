@@ -20,7 +20,8 @@ use azure_security_keyvault_certificates::{CertificateClient, CertificateClientO
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use azure_security_keyvault_secrets::{SecretClient, SecretClientOptions};
 use sesame_provider_core::{
-    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider,
+    SecretValue,
 };
 
 pub use auth::{ANNOTATION_CLIENT_ID, ANNOTATION_TENANT_ID, DEFAULT_AUDIENCE};
