@@ -256,9 +256,12 @@ async fn a_push_secret_records_the_lease_it_pushed_and_its_deletion_revokes_it()
         let all = states(&scene).list(&Default::default()).await.unwrap().items;
         all.into_iter().filter(|s| s.owner_references().iter().any(|o| o.uid == uid && o.kind == "PushSecret")).collect::<Vec<_>>()
     };
-    let recorded = owned().await;
-    assert_eq!(recorded.len(), 1, "one GeneratorState for the pushed lease: {recorded:?}");
-    let lease = lease_of(&recorded[0]);
+    // Every reconcile generates anew (a second one may follow the first at once, e.g. after the
+    // finalizer is added): exactly one state is in use, any other is superseded with a deadline.
+    let in_use = || async { owned().await.into_iter().filter(|s| s.spec.garbage_collection_deadline.is_none()).collect::<Vec<_>>() };
+    let settled = eventually(Duration::from_secs(30), || async { in_use().await.len() == 1 }).await;
+    assert!(settled, "not exactly one GeneratorState in use for the pushed lease: {:?}", owned().await);
+    let lease = lease_of(&in_use().await[0]);
     assert!(lease_alive(&lease).await);
 
     // The PushSecret's deletion (after its finalizer deleted what it pushed) revokes the lease.
