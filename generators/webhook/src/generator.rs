@@ -65,7 +65,6 @@ mod tests {
             (serde_json::json!({"url": "https://{{ .creds.host }}/x", "result": {}}), "literal"),
             (serde_json::json!({"url": "file:///etc/passwd", "result": {}}), "url"),
             (serde_json::json!({"url": "https://x", "result": {}, "timeout": "1h"}), "timeout"),
-            (serde_json::json!({"url": "https://x", "result": {}, "secrets": [{"name": "c", "secretRef": {"name": "s"}}]}), "key"),
             (serde_json::json!({"url": "https://x", "result": {}, "secrets": [{"name": "c", "secretRef": {"key": "k"}}]}), "name"),
             (
                 serde_json::json!({"url": "https://x", "result": {}, "auth": {"ntlm": {
