@@ -132,7 +132,11 @@ async fn login(bao: &Bao, body: &[u8], expected_arn: &str, policy: &str, seen: &
     }
     // Vault's answer to a login: the `auth` of a token with the role's policy (OpenBao's own).
     let created = bao.must("POST", "auth/token/create", Some(json!({"policies": [policy], "ttl": "1h"}))).await;
-    (200, json!({ "auth": created["auth"] }))
+    // A login answers as Vault does: the whole response envelope, with the token under `auth`.
+    (
+        200,
+        json!({"request_id": "", "lease_id": "", "renewable": false, "lease_duration": 0, "data": null, "wrap_info": null, "warnings": null, "auth": created["auth"]}),
+    )
 }
 
 #[tokio::test]
