@@ -65,13 +65,17 @@ pub(crate) struct Answer {
 
 /// Send `request` and read its answer; `what` names the call by method and path only.
 pub(crate) async fn send(what: String, request: reqwest::RequestBuilder) -> Result<Answer, GeneratorError> {
-    let mut resp =
-        request.send().await.map_err(|e| GeneratorError::Transient(format!("{what}: cannot reach the service: {}", chain(&e))))?;
+    let mut resp = request
+        .send()
+        .await
+        .map_err(|e| GeneratorError::Transient(format!("{what}: cannot reach the service: {}", sesame_provider_http::chain(&e))))?;
     let status = resp.status().as_u16();
     let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     let mut body = Vec::new();
-    while let Some(chunk) =
-        resp.chunk().await.map_err(|e| GeneratorError::Transient(format!("{what}: reading the answer: {}", chain(&e))))?
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| GeneratorError::Transient(format!("{what}: reading the answer: {}", sesame_provider_http::chain(&e))))?
     {
         if body.len() + chunk.len() > MAX_BODY {
             return Err(GeneratorError::Invalid(format!("{what}: the answer is larger than {MAX_BODY} bytes")));
@@ -146,29 +150,9 @@ pub(crate) async fn service_account_token(
     ctx.provider.credentials.service_account_token(&local, &sa.audiences, None).await.map_err(|e| prefix(kind, e))
 }
 
-/// The same error, its message prefixed with the generator kind.
+/// The error with what the generator was doing in front of its message.
 pub(crate) fn prefix(kind: &str, err: GeneratorError) -> GeneratorError {
-    match err {
-        GeneratorError::NotFound(m) => GeneratorError::NotFound(format!("{kind}: {m}")),
-        GeneratorError::Auth(m) => GeneratorError::Auth(format!("{kind}: {m}")),
-        GeneratorError::Throttled { message, retry_after } => {
-            GeneratorError::Throttled { message: format!("{kind}: {message}"), retry_after }
-        }
-        GeneratorError::Transient(m) => GeneratorError::Transient(format!("{kind}: {m}")),
-        GeneratorError::Invalid(m) => GeneratorError::Invalid(format!("{kind}: {m}")),
-    }
-}
-
-/// An error and its sources: reqwest hides the cause (refused, TLS) in them.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cur = e.source();
-    }
-    text
+    sesame_provider_http::prefixed(err, kind)
 }
 
 #[cfg(test)]

@@ -60,7 +60,8 @@ pub async fn send(service: &str, what: &str, request: reqwest::RequestBuilder, m
 }
 
 /// The message of an error body: the first of `keys` present in its JSON object, a string as
-/// is, an array of strings joined with "; ", anything else as JSON. At most 300 characters.
+/// is, an array of strings joined with "; ", anything else as JSON. At most 300 characters, no
+/// control characters (a message lands in one log line and one condition).
 /// Error bodies of the services Sesame talks to name the failure, never a secret value.
 pub fn said(body: &[u8], keys: &[&str]) -> String {
     let Ok(parsed) = serde_json::from_slice::<serde_json::Value>(body) else {
@@ -74,7 +75,7 @@ pub fn said(body: &[u8], keys: &[&str]) -> String {
         serde_json::Value::Array(items) => items.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join("; "),
         other => other.to_string(),
     };
-    text.chars().take(300).collect()
+    text.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 /// An error answer as a [`ProviderError`]: 401/403 are auth errors (the controller evicts the
@@ -141,5 +142,6 @@ mod tests {
         assert_eq!(said(br#"{"message":{"key":["taken"]}}"#, &["message"]), r#"{"key":["taken"]}"#);
         assert_eq!(said(b"<html>oops</html>", &["message"]), "");
         assert_eq!(said(format!(r#"{{"message":"{}"}}"#, "x".repeat(1000)).as_bytes(), &["message"]).len(), 300);
+        assert_eq!(said(br#"{"message":"line\nbreak\u001b[31m"}"#, &["message"]), "linebreak[31m", "no control characters");
     }
 }

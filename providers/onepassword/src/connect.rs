@@ -1,6 +1,5 @@
 //! The Connect REST API calls the provider makes, as 1Password's Connect SDK makes them: a Bearer
 //! token, SCIM filters (`name eq "…"`, `title eq "…"`), and error bodies `{status, message}`.
-use std::time::Duration;
 
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
@@ -169,57 +168,22 @@ impl Connect {
     }
 }
 
-/// Send `request` and read its answer, bounded.
+/// Send `request` and read its answer, bounded; an error answer carries Connect's `message`
+/// (it never holds a value).
 async fn read(what: &str, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
-    let mut resp = request.send().await.map_err(|e| ProviderError::Transient(format!("{what}: cannot reach Connect: {}", chain(&e))))?;
-    let status = resp.status().as_u16();
-    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    let mut body = Vec::new();
-    while let Some(chunk) =
-        resp.chunk().await.map_err(|e| ProviderError::Transient(format!("{what}: reading the answer: {}", chain(&e))))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(ProviderError::Invalid(format!("{what}: the answer is larger than {MAX_BODY} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    if (200..300).contains(&status) {
-        return Ok(body);
-    }
-    Err(classify(what, status, &body, retry_after.map(Duration::from_secs)))
-}
-
-/// An error answer as a [`ProviderError`], with Connect's `message` (it never holds a value).
-pub(crate) fn classify(what: &str, status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderError {
-    let said = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_default();
-    let said: String = said.chars().filter(|c| !c.is_control()).take(300).collect();
-    let msg = format!("{what}: HTTP {status} {said}").trim_end().to_string();
-    match status {
-        401 | 403 => ProviderError::Auth(msg),
-        404 => ProviderError::NotFound(msg),
-        429 => ProviderError::Throttled { message: msg, retry_after },
-        500.. => ProviderError::Transient(msg),
-        _ => ProviderError::Invalid(msg),
-    }
-}
-
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cur = err.source();
-    while let Some(e) = cur {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cur = e.source();
-    }
-    text
+    Ok(sesame_provider_http::send("Connect", what, request, MAX_BODY).await?.success(what, &["message"])?.body)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    /// How `read` turns a Connect error answer into an error.
+    fn classify(what: &str, status: u16, body: &[u8], retry_after: Option<Duration>) -> ProviderError {
+        sesame_provider_http::classify(what, status, &sesame_provider_http::said(body, &["message"]), retry_after)
+    }
 
     #[test]
     fn status_codes_map_to_what_the_controller_does_next() {
