@@ -27,9 +27,7 @@ fn init_logging(cli: &Cli) {
 fn main() {
     let cli = Cli::parse();
     init_logging(&cli);
-    // Stores decode on the workers: with every provider's config inline in one spec type, serde's
-    // frames for a single SecretStore outgrow tokio's default 2 MiB worker stack in a debug build.
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(8 << 20).build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     if let Err(e) = runtime.block_on(dispatch(cli)) {
         eprintln!("sesame: {e:#}");
         std::process::exit(1);

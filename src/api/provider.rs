@@ -2,46 +2,48 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The store's backend. Exactly one key must be set.
+// Each config is boxed: inline, twelve provider configs made this struct (and every frame that
+// decodes a SecretStore) tens of kilobytes, enough to overflow a worker stack in a debug build.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
 pub struct ProviderSpec {
     /// Static data held in the store itself, for demos and tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fake: Option<sesame_provider_fake::FakeProvider>,
+    pub fake: Option<Box<sesame_provider_fake::FakeProvider>>,
     /// AWS Secrets Manager or Systems Manager Parameter Store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aws: Option<sesame_provider_aws::AwsProvider>,
+    pub aws: Option<Box<sesame_provider_aws::AwsProvider>>,
     /// HashiCorp Vault or OpenBao (KV v1/v2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault: Option<sesame_provider_vault::VaultProvider>,
+    pub vault: Option<Box<sesame_provider_vault::VaultProvider>>,
     /// Google Cloud Secret Manager.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gcpsm: Option<sesame_provider_gcp::GcpProvider>,
+    pub gcpsm: Option<Box<sesame_provider_gcp::GcpProvider>>,
     /// Azure Key Vault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub azurekv: Option<sesame_provider_azure::AzureKvProvider>,
+    pub azurekv: Option<Box<sesame_provider_azure::AzureKvProvider>>,
     /// OpenBao (KV v1/v2), ESO's own `openBao` key; read-only as in ESO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub open_bao: Option<sesame_provider_vault::OpenBaoProvider>,
+    pub open_bao: Option<Box<sesame_provider_vault::OpenBaoProvider>>,
     /// Secrets of another namespace or another Kubernetes cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kubernetes: Option<sesame_provider_kubernetes::KubernetesProvider>,
+    pub kubernetes: Option<Box<sesame_provider_kubernetes::KubernetesProvider>>,
     /// A generic templated webhook (simple web APIs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub webhook: Option<sesame_provider_webhook::WebhookProvider>,
+    pub webhook: Option<Box<sesame_provider_webhook::WebhookProvider>>,
     /// GitLab CI/CD variables of a project and its groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gitlab: Option<sesame_provider_gitlab::GitlabProvider>,
+    pub gitlab: Option<Box<sesame_provider_gitlab::GitlabProvider>>,
     /// Doppler: the secrets of one project config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub doppler: Option<sesame_provider_doppler::DopplerProvider>,
+    pub doppler: Option<Box<sesame_provider_doppler::DopplerProvider>>,
     /// Infisical: the secrets of one project environment, after a machine-identity login.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub infisical: Option<sesame_provider_infisical::InfisicalProvider>,
+    pub infisical: Option<Box<sesame_provider_infisical::InfisicalProvider>>,
     /// 1Password items through a 1Password Connect server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub onepassword: Option<sesame_provider_onepassword::OnePasswordProvider>,
+    pub onepassword: Option<Box<sesame_provider_onepassword::OnePasswordProvider>>,
 }
 
 impl ProviderSpec {
@@ -62,5 +64,15 @@ impl ProviderSpec {
             ProviderSpec { onepassword: Some(_), .. } => "onepassword",
             _ => "none",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every provider config stays behind a Box: the spec is decoded on tokio workers, whose 2 MiB
+    /// stacks a spec holding every config inline overflowed in a debug build.
+    #[test]
+    fn the_provider_spec_holds_each_config_behind_a_pointer() {
+        assert!(std::mem::size_of::<super::ProviderSpec>() <= 16 * std::mem::size_of::<usize>());
     }
 }
