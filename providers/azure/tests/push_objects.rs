@@ -117,6 +117,21 @@ async fn a_tls_secret_in_pem_is_imported_as_a_certificate_with_its_key_in_pkcs8(
 }
 
 #[tokio::test]
+async fn an_ec_certificate_with_a_sec1_key_is_imported_with_the_key_in_pkcs8() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+    let (fake, client, _) = service_principal_store().await;
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let cert = CertificateParams::new(vec!["ec.example".to_string()]).unwrap().self_signed(&key).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &key.serialize_der()).unwrap();
+    let sec1 = pair.private_key().as_der().unwrap();
+    let bundle = format!("{}{}", pem("EC PRIVATE KEY", sec1.as_ref()), pem("CERTIFICATE", cert.der()));
+    client.push_secret(&PushRef::new("cert/ec", None), bundle.as_bytes()).await.unwrap();
+    assert_eq!(client.get_secret(&RemoteKey::new("cert/ec")).await.unwrap().into_bytes(), cert.der().to_vec());
+    assert_eq!(writes(&fake).len(), 1);
+}
+
+#[tokio::test]
 async fn a_password_less_pkcs12_is_imported_and_a_protected_one_is_refused() {
     let (fake, client, _) = service_principal_store().await;
     let tls = Tls::new("p12.example");

@@ -39,6 +39,10 @@ pub(crate) fn pem_blocks(value: &[u8]) -> Result<Vec<PemBlock>, String> {
         let after = &rest[start + "-----BEGIN ".len()..];
         let label_end = after.find("-----").ok_or("a PEM block without its header end")?;
         let label = after[..label_end].to_string();
+        // A label is echoed in errors: only a short one of PEM's own alphabet, never free text.
+        if label.len() > 40 || !label.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'#') {
+            return Err("a malformed PEM header".into());
+        }
         let body = &after[label_end + 5..];
         let end = format!("-----END {label}-----");
         let body_end = body.find(&end).ok_or_else(|| format!("a PEM {label} block without its END line"))?;
@@ -173,6 +177,7 @@ mod tests {
             (format!("-----BEGIN CERTIFICATE-----\n{secretish}\n-----END CERTIFICATE-----\n"), "not supported"),
             (format!("-----BEGIN PRIVATE KEY-----\n{secretish}\n"), "without its END"),
             ("-----BEGIN PRIVATE KEY-----\n%%%\n-----END PRIVATE KEY-----\n".to_string(), "not valid base64"),
+            (format!("-----BEGIN {secretish}-----\nAAAA\n-----END {secretish}-----\n"), "malformed PEM header"),
             (String::new(), "empty"),
         ] {
             let e = jwk(value.as_bytes(), "signing").unwrap_err().to_string();
