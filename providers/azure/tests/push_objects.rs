@@ -164,16 +164,16 @@ async fn an_unmanaged_key_or_certificate_is_refused_and_never_deleted() {
 async fn delete_soft_deletes_exactly_the_pushed_key_and_certificate() {
     let (fake, client, _) = service_principal_store().await;
     let tls = Tls::new("gone.example");
-    fake.put_secret("gone", "a secret of the same name stays");
-    client.push_secret(&PushRef::new("key/gone", None), tls.key_pkcs1_pem().as_bytes()).await.unwrap();
-    client.push_secret(&PushRef::new("cert/gone", None), &tls.pem_bundle()).await.unwrap();
-    for remote in ["key/gone", "cert/gone", "key/gone"] {
+    client.push_secret(&PushRef::new("key/gone-key", None), tls.key_pkcs1_pem().as_bytes()).await.unwrap();
+    client.push_secret(&PushRef::new("cert/gone-cert", None), &tls.pem_bundle()).await.unwrap();
+    client.push_secret(&PushRef::new("kept", None), b"pushed too, not deleted").await.unwrap();
+    for remote in ["key/gone-key", "cert/gone-cert", "key/gone-key"] {
         client.delete_secret(&PushRef::new(remote, None)).await.unwrap();
         assert!(!client.secret_exists(&PushRef::new(remote, None)).await.unwrap());
     }
     let state = fake.state();
-    assert!(state.deleted_keys.contains_key("gone") && state.deleted_certs.contains_key("gone"), "recoverable, never purged");
-    assert!(state.secrets.contains_key("gone"));
+    assert!(state.deleted_keys.contains_key("gone-key") && state.deleted_certs.contains_key("gone-cert"), "recoverable, never purged");
+    assert!(state.secrets.contains_key("kept"));
     assert_eq!(state.log.iter().filter(|r| r.method == "DELETE").count(), 2);
 }
 

@@ -4,7 +4,8 @@
 //! `pwd` its password, or, with `policy.secret_props.contentType: application/x-pem-file`, of a
 //! PEM file holding the certificates and a PKCS#8 key — the only key form Key Vault takes), and
 //! Delete Key / Delete Certificate (soft deletes; a deleted name is not reusable until purged).
-//! A standard (non-HSM) vault refuses symmetric (`oct`) keys.
+//! A standard (non-HSM) vault refuses symmetric (`oct`) keys. Not modelled: the key and secret of
+//! the same name Key Vault creates behind an imported certificate.
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
