@@ -165,3 +165,114 @@ async fn azure_a_push_secret_round_trips_and_an_unmanaged_secret_is_refused_and_
     assert_not_logged(&sesame, &["pw-1", "pw-2"]);
     scene.delete_namespace().await;
 }
+
+/// PKCS#1 of rcgen's RSA-2048 PKCS#8 key: the OCTET STRING that ends the PrivateKeyInfo, after
+/// the 4-byte outer header, the version (3 bytes), the rsaEncryption AlgorithmIdentifier (15)
+/// and its own 4-byte header. cert-manager writes `tls.key` this way by default.
+fn pkcs1_of(pkcs8: &[u8]) -> Vec<u8> {
+    assert_eq!((pkcs8[0], pkcs8[1], pkcs8[22], pkcs8[23]), (0x30, 0x82, 0x04, 0x82), "an RSA-2048 PKCS#8 key");
+    pkcs8[26..].to_vec()
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
+/// PushSecret of keys and certificates: a cert-manager-style `kubernetes.io/tls` Secret (RSA key
+/// in PKCS#1) is imported to `cert/…` as a PEM bundle and, as ESO's docs show it, as PKCS#12 built
+/// by `fullPemToPkcs12`; its key to `key/…` as a JWK. An ExternalSecret reads them back; a key and
+/// a certificate Sesame does not manage are refused and untouched; `deletionPolicy: Delete`
+/// soft-deletes exactly what was imported.
+#[tokio::test]
+async fn azure_push_secret_imports_a_tls_certificate_and_its_key_and_deletes_exactly_them() {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::{Api, PostParams};
+    use sesame::api::PushSecret;
+
+    let scene = Scene::new("e2e-az-push-kc").await;
+    let fake = fake_vault().await;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["app.example".to_string()]).unwrap().self_signed(&key).unwrap();
+    let theirs = rcgen::CertificateParams::new(vec!["theirs.example".to_string()]).unwrap().self_signed(&key).unwrap();
+    fake.put_key("theirs-key", json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"}), &[]);
+    fake.put_cert("theirs-cert", theirs.der(), &[]);
+    service_principal_store(&scene, &fake).await;
+    let key_pem = pem("RSA PRIVATE KEY", &pkcs1_of(&key.serialize_der()));
+    let tls = Secret {
+        metadata: kube::api::ObjectMeta { name: Some("source".into()), ..Default::default() },
+        type_: Some("kubernetes.io/tls".into()),
+        data: Some(
+            [("tls.crt", pem("CERTIFICATE", cert.der())), ("tls.key", key_pem.clone())]
+                .map(|(k, v)| (k.to_string(), k8s_openapi::ByteString(v.into_bytes())))
+                .into(),
+        ),
+        ..Default::default()
+    };
+    scene.secrets().create(&PostParams::default(), &tls).await.unwrap();
+    let sesame = scene.sesame_with(&[], &borrowed(&azure_env(&scene, &fake)));
+
+    let push = |name: &str, data: Value| {
+        json!({
+            "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": name, "namespace": scene.ns},
+            "spec": {"refreshInterval": "1h", "deletionPolicy": "Delete", "secretStoreRefs": [{"name": "azure", "kind": "SecretStore"}],
+                     "selector": {"secret": {"name": "source"}},
+                     "template": {"engineVersion": "v2", "data": {
+                         "bundle.pem": r#"{{ index . "tls.crt" | toString }}{{ index . "tls.key" | toString }}"#,
+                         "cert.p12": r#"{{ fullPemToPkcs12 (index . "tls.crt" | toString) (index . "tls.key" | toString) | b64dec }}"#}},
+                     "data": data},
+        })
+    };
+    let entry = |secret_key: &str, remote: &str| json!({"match": {"secretKey": secret_key, "remoteRef": {"remoteKey": remote}}});
+    let ours = json!([entry("bundle.pem", "cert/app-tls"), entry("cert.p12", "cert/app-p12"), entry("tls.key", "key/app-key")]);
+    crate::push_secret::apply_push(&scene, push("push", ours)).await;
+    crate::push_secret::ready(&scene, &sesame, "push", "True").await;
+
+    let readback = json!({"refreshInterval": "1h", "secretStoreRef": {"name": "azure"}, "data": [
+        {"secretKey": "tls", "remoteRef": {"key": "cert/app-tls"}},
+        {"secretKey": "p12", "remoteRef": {"key": "cert/app-p12"}},
+        {"secretKey": "jwk", "remoteRef": {"key": "key/app-key"}}]});
+    scene.external_secret("readback", readback).await;
+    let read = eventually(Duration::from_secs(30), || async { scene.secret("readback").await.and_then(|s| s.data).is_some() }).await;
+    assert!(read, "the ExternalSecret never read the imported objects back\n{}", tail(&sesame.logs()));
+    let data = scene.secret("readback").await.unwrap().data.unwrap();
+    assert_eq!(data["tls"].0, cert.der().to_vec(), "cert/ reads the imported leaf (DER)");
+    assert_eq!(data["p12"].0, cert.der().to_vec());
+    let jwk: Value = serde_json::from_slice(&data["jwk"].0).unwrap();
+    assert_eq!((jwk["kty"].as_str(), jwk.get("d")), (Some("RSA"), None), "{jwk}");
+    assert_eq!(jwk["n"], fake.state().keys["app-key"][0].key.as_ref().unwrap()["n"]);
+    {
+        let state = fake.state();
+        for versions in [&state.certs["app-tls"], &state.certs["app-p12"], &state.keys["app-key"]] {
+            assert_eq!(versions.len(), 1, "imported once, however many reconciles");
+            assert_eq!(versions[0].tags.get("managed-by").map(String::as_str), Some("external-secrets"));
+        }
+    }
+
+    let hostile = json!([entry("tls.key", "key/theirs-key"), entry("bundle.pem", "cert/theirs-cert")]);
+    crate::push_secret::apply_push(&scene, push("hostile", hostile)).await;
+    let refused = crate::push_secret::ready(&scene, &sesame, "hostile", "False").await;
+    let message = refused.status.unwrap().conditions[0].message.clone().unwrap_or_default();
+    assert!(message.contains("not managed"), "{message}");
+
+    let api: Api<PushSecret> = Api::namespaced(scene.client.clone(), &scene.ns);
+    for name in ["push", "hostile"] {
+        api.delete(name, &Default::default()).await.unwrap();
+        let gone = eventually(Duration::from_secs(30), || async { api.get_opt(name).await.unwrap().is_none() }).await;
+        assert!(gone, "the finalizer of {name} never let go\n{}", tail(&sesame.logs()));
+    }
+    {
+        let state = fake.state();
+        assert!(state.deleted_certs.contains_key("app-tls") && state.deleted_certs.contains_key("app-p12"));
+        assert!(state.deleted_keys.contains_key("app-key"));
+        assert!(!state.certs.contains_key("app-tls") && !state.keys.contains_key("app-key"));
+        assert_eq!((state.keys["theirs-key"].len(), state.certs["theirs-cert"].len()), (1, 1), "an unmanaged object changed");
+        assert!(state.keys["theirs-key"][0].tags.is_empty() && state.certs["theirs-cert"][0].tags.is_empty());
+        assert!(!state.deleted_keys.contains_key("theirs-key") && !state.deleted_certs.contains_key("theirs-cert"));
+    }
+    let key_body = key_pem.lines().nth(1).unwrap().to_string();
+    assert_not_logged(&sesame, &[key_body.as_str()]);
+    scene.delete_namespace().await;
+}

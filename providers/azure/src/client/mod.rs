@@ -2,10 +2,13 @@
 //! credential and one HTTPS client, built once per store generation.
 mod auth;
 mod certificate;
+mod certmaterial;
 mod errors;
 mod find;
+mod keymaterial;
 mod objects;
 mod push;
+mod push_objects;
 mod reads;
 mod token;
 mod transport;
@@ -153,8 +156,8 @@ impl SecretProvider for AzureKvClient {
             .await
     }
 
-    /// Secrets are pushed (GetSecret, SetSecret, DeleteSecret); keys and certificates are refused
-    /// per entry with a clear error.
+    /// Secrets are pushed (GetSecret, SetSecret, DeleteSecret), keys and certificates imported
+    /// (GetKey, ImportKey, DeleteKey; GetCertificate, ImportCertificate, DeleteCertificate).
     fn capabilities(&self) -> Capabilities {
         Capabilities::ReadWrite
     }

@@ -30,14 +30,14 @@ struct Metadata {
 
 /// What one push writes besides the value.
 #[derive(Debug)]
-struct Wanted {
+pub(super) struct Wanted {
     expires: Option<OffsetDateTime>,
     content_type: Option<String>,
-    tags: BTreeMap<String, String>,
+    pub(super) tags: BTreeMap<String, String>,
 }
 
 impl Wanted {
-    fn parse(remote: &PushRef) -> Result<Self, ProviderError> {
+    pub(super) fn parse(remote: &PushRef) -> Result<Self, ProviderError> {
         let meta: Metadata = metadata_spec(remote.metadata.as_ref(), &remote.key)?.unwrap_or_default();
         let invalid = |why: String| ProviderError::Invalid(format!("metadata of {}: {why}", remote.key));
         let expires = match meta.expiration_date.as_str() {
@@ -68,14 +68,9 @@ fn unchanged(current: &Secret, value: &str, wanted: &Wanted) -> bool {
         && wanted.content_type.as_ref().is_none_or(|ct| current.content_type.as_ref() == Some(ct))
 }
 
-/// Only secrets are pushed; the name is checked so it can never change the request path.
-fn secret_name(remote: &PushRef) -> Result<&str, ProviderError> {
-    match objects::parse(&remote.key)? {
-        (Kind::Secret, name) => Ok(name),
-        (kind, _) => {
-            Err(ProviderError::Invalid(format!("pushing a Key Vault {} ({}) is not supported by Sesame yet", kind.noun(), remote.key)))
-        }
-    }
+/// The object a push names; the name is checked so it can never change the request path.
+fn target(remote: &PushRef) -> Result<(Kind, &str), ProviderError> {
+    objects::parse(&remote.key)
 }
 
 fn text(value: Vec<u8>, name: &str) -> Result<String, ProviderError> {
@@ -116,8 +111,12 @@ impl AzureKvClient {
     }
 
     pub(super) async fn push(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        let name = match target(remote)? {
+            (Kind::Secret, name) => name,
+            (Kind::Key, name) => return self.push_key(name, remote, value).await,
+            (Kind::Cert, name) => return self.push_cert(name, remote, value).await,
+        };
         let wanted = Wanted::parse(remote)?;
-        let name = secret_name(remote)?;
         let current = self.current(name).await?;
         if current.as_ref().is_some_and(|c| !managed(c)) {
             return Err(ProviderError::Invalid(format!(
@@ -139,7 +138,11 @@ impl AzureKvClient {
     /// content type; the secret goes with its last one) or the secret, by soft delete. A missing
     /// or unmanaged secret is left alone.
     pub(super) async fn delete(&self, remote: &PushRef) -> Result<(), ProviderError> {
-        let name = secret_name(remote)?;
+        let name = match target(remote)? {
+            (Kind::Secret, name) => name,
+            (Kind::Key, name) => return self.delete_key(name).await,
+            (Kind::Cert, name) => return self.delete_cert(name).await,
+        };
         let Some(current) = self.current(name).await? else { return Ok(()) };
         if !managed(&current) {
             return Ok(());
@@ -164,9 +167,14 @@ impl AzureKvClient {
         }
     }
 
-    /// The secret (or, with a property, that property of its JSON value) exists.
+    /// The secret (or, with a property, that property of its JSON value), key or certificate
+    /// exists.
     pub(super) async fn exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
-        let name = secret_name(remote)?;
+        let name = match target(remote)? {
+            (Kind::Secret, name) => name,
+            (Kind::Key, name) => return self.key_exists(name).await,
+            (Kind::Cert, name) => return self.cert_exists(name).await,
+        };
         Ok(match (self.current(name).await?, &remote.property) {
             (None, _) => false,
             (Some(_), None) => true,
@@ -206,11 +214,11 @@ mod tests {
     }
 
     #[test]
-    fn only_secrets_are_pushed_and_names_are_checked() {
-        assert_eq!(secret_name(&PushRef::new("secret/db", None)).unwrap(), "db");
-        let e = secret_name(&PushRef::new("cert/tls", None)).unwrap_err().to_string();
-        assert!(e.contains("certificate") && e.contains("not supported"), "{e}");
-        assert!(secret_name(&PushRef::new("db?x=1", None)).is_err());
+    fn the_prefix_names_the_object_and_names_are_checked() {
+        assert_eq!(target(&PushRef::new("secret/db", None)).unwrap(), (Kind::Secret, "db"));
+        assert_eq!(target(&PushRef::new("cert/tls", None)).unwrap(), (Kind::Cert, "tls"));
+        assert_eq!(target(&PushRef::new("key/signing", None)).unwrap(), (Kind::Key, "signing"));
+        assert!(target(&PushRef::new("db?x=1", None)).is_err());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod server;
 pub mod support;
 pub mod vault;
+pub mod vault_import;
 pub mod vault_write;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -98,6 +99,9 @@ pub struct State {
     pub certs: BTreeMap<String, Vec<Object>>,
     /// Soft-deleted secrets, by name: recoverable (not served, their name not reusable) until purged.
     pub deleted_secrets: BTreeMap<String, Vec<Object>>,
+    /// Soft-deleted keys and certificates, the same way.
+    pub deleted_keys: BTreeMap<String, Vec<Object>>,
+    pub deleted_certs: BTreeMap<String, Vec<Object>>,
     pub apps: Vec<App>,
     /// Client IDs of the managed identities assigned to the "VM"; `system` is the system-assigned one.
     pub managed_identities: BTreeSet<String>,

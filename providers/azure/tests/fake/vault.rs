@@ -32,11 +32,11 @@ pub fn handle(shared: &Shared, req: &Req) -> Resp {
         }
         return resp;
     }
-    if req.method == hyper::Method::PUT || req.method == hyper::Method::DELETE {
+    if req.method == hyper::Method::PUT || req.method == hyper::Method::DELETE || req.method == hyper::Method::POST {
         return super::vault_write::handle(&mut state, req, &principal);
     }
     if req.method != hyper::Method::GET {
-        return error(405, "MethodNotAllowed", "The fake vault serves GET, PUT and DELETE.", None);
+        return error(405, "MethodNotAllowed", "The fake vault serves GET, PUT, POST and DELETE.", None);
     }
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let (collection, rest) = segments.split_first().unwrap();

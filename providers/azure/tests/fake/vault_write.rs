@@ -2,6 +2,7 @@
 //! current version with value, contentType, attributes and tags) and Delete Secret
 //! (`DELETE /secrets/{name}`, a soft delete answering the DeletedSecretBundle). A soft-deleted
 //! name cannot be set again until it is recovered or purged (409 ObjectIsDeletedButRecoverable).
+//! Keys and certificates (import, delete) are in `vault_import`.
 use serde_json::{Map, Value, json};
 
 use super::server::{Req, Resp, json};
@@ -11,24 +12,36 @@ use super::{Fake, Object, State, now};
 /// Key Vault's documented limits: a secret value of at most 25 KiB, at most 15 tags, tag names
 /// of at most 512 characters and values of at most 256.
 const MAX_VALUE: usize = 25 * 1024;
-const MAX_TAGS: usize = 15;
+pub const MAX_TAGS: usize = 15;
 
 pub fn handle(state: &mut State, req: &Req, principal: &str) -> Resp {
     let segments: Vec<&str> = req.path.trim_start_matches('/').split('/').filter(|s| !s.is_empty()).collect();
-    let ["secrets", name] = segments.as_slice() else {
-        return error(405, "MethodNotAllowed", "The fake vault writes secrets only (PUT or DELETE /secrets/{name}).", None);
+    let (collection, name) = match (&req.method, segments.as_slice()) {
+        (&hyper::Method::PUT | &hyper::Method::DELETE, [collection @ ("secrets" | "keys" | "certificates"), name]) => (*collection, *name),
+        (&hyper::Method::POST, ["certificates", name, "import"]) => ("certificates", *name),
+        _ => return error(405, "MethodNotAllowed", "The fake vault does not serve this write.", None),
     };
     if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || name.len() > 127 {
         return error(400, "BadParameter", &format!("The request URI contains an invalid name: {name}"), None);
     }
     if state.denied.contains(&(principal.to_string(), name.to_string())) {
-        let op = if req.method == hyper::Method::PUT { "set" } else { "delete" };
+        let op = match (collection, &req.method) {
+            (_, &hyper::Method::DELETE) => "delete",
+            ("secrets", _) => "set",
+            _ => "import",
+        };
         let message = format!(
-            "The user, group or application '{principal}' does not have secrets {op} permission on key vault 'sesame-test;location=westeurope'."
+            "The user, group or application '{principal}' does not have {collection} {op} permission on key vault 'sesame-test;location=westeurope'."
         );
         return error(403, "Forbidden", &message, Some("AccessDenied"));
     }
-    if req.method == hyper::Method::PUT { set(state, req, name) } else { delete(state, &req.host, name) }
+    match (collection, req.method == hyper::Method::DELETE) {
+        ("secrets", false) => set(state, req, name),
+        ("secrets", true) => delete(state, &req.host, name),
+        (_, true) => super::vault_import::delete(state, &req.host, collection, name),
+        ("keys", false) => super::vault_import::import_key(state, req, name),
+        _ => super::vault_import::import_certificate(state, req, name),
+    }
 }
 
 fn set(state: &mut State, req: &Req, name: &str) -> Resp {
@@ -47,22 +60,17 @@ fn set(state: &mut State, req: &Req, name: &str) -> Resp {
     if value.len() > MAX_VALUE {
         return error(400, "BadParameter", &format!("The secret value exceeds the maximum size of {MAX_VALUE} bytes."), None);
     }
-    let tags = match body.get("tags") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(tags)) => tags.clone(),
-        Some(_) => return error(400, "BadParameter", "Property tags must be an object.", None),
+    let tags = match tags(&body) {
+        Ok(tags) => tags,
+        Err(resp) => return resp,
     };
-    let too_long = tags.iter().any(|(k, v)| k.len() > 512 || v.as_str().is_none_or(|v| v.len() > 256));
-    if tags.len() > MAX_TAGS || too_long {
-        return error(400, "BadParameter", "At most 15 tags; tag names of at most 512 characters and string values of at most 256.", None);
-    }
     let attributes = body.get("attributes").cloned().unwrap_or(Value::Null);
     let object = Object {
         value: value.to_string(),
         enabled: attributes["enabled"].as_bool().unwrap_or(true),
         exp: attributes["exp"].as_i64(),
         nbf: attributes["nbf"].as_i64(),
-        tags: tags.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect(),
+        tags,
         content_type: body.get("contentType").and_then(Value::as_str).map(str::to_string),
         version: Fake::next_version(state),
         created: now(),
@@ -92,4 +100,20 @@ fn delete(state: &mut State, host: &str, name: &str) -> Resp {
     out.insert("id".into(), json!(format!("https://{host}/secrets/{name}/{}", latest.version)));
     common_fields(&mut out, &latest);
     json(200, Value::Object(out))
+}
+
+/// A request's `tags`, within Key Vault's limits.
+#[allow(clippy::result_large_err)]
+pub fn tags(body: &Map<String, Value>) -> Result<std::collections::BTreeMap<String, String>, Resp> {
+    let tags = match body.get("tags") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(tags)) => tags.clone(),
+        Some(_) => return Err(error(400, "BadParameter", "Property tags must be an object.", None)),
+    };
+    let too_long = tags.iter().any(|(k, v)| k.len() > 512 || v.as_str().is_none_or(|v| v.len() > 256));
+    if tags.len() > MAX_TAGS || too_long {
+        let message = "At most 15 tags; tag names of at most 512 characters and string values of at most 256.";
+        return Err(error(400, "BadParameter", message, None));
+    }
+    Ok(tags.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect())
 }
