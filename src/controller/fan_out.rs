@@ -40,7 +40,7 @@ pub fn selected(
 pub struct Fleet<'a> {
     pub client: &'a kube::Client,
     /// `ClusterExternalSecret` or `ClusterPushSecret`.
-    pub owner_kind: &'static str,
+    pub owner_kind: String,
     pub owner_name: String,
     /// ESO's wording of the child in reasons: `external secret`, `push secret`.
     pub noun: &'static str,

@@ -363,8 +363,8 @@ pub async fn run(
         if opts.namespace.is_none() {
             let (c, m) = (client.clone(), metrics.clone());
             tokio::join!(
-                super::cluster_external_secret::run(c.clone(), m.clone(), opts.concurrency, bad_ces, shutdown.clone()),
-                super::cluster_push_secret::run(c, m, opts.concurrency, bad_cps, shutdown.clone()),
+                super::fleet::run::<crate::api::ClusterExternalSecret>(c.clone(), m.clone(), opts.concurrency, bad_ces, shutdown.clone()),
+                super::fleet::run::<crate::api::ClusterPushSecret>(c, m, opts.concurrency, bad_cps, shutdown.clone()),
             );
         }
     }
