@@ -10,7 +10,7 @@ use base64::Engine as _;
 use sesame_provider_core::{
     Capabilities, FindQuery, FindScope, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
 };
-use sesame_provider_http::{ClientOptions, ca_certificates, reqwest};
+use sesame_provider_http::{ClientOptions, ca_certificates, prefixed, reqwest};
 
 use crate::sdk::{SdkServer, Secret};
 use crate::{BitwardenSecretsManagerProvider, is_uuid};
@@ -101,7 +101,8 @@ impl SecretProvider for BitwardenClient {
             ));
         }
         if is_uuid(&key.key) {
-            return self.sdk.get(&key.key).await.map(|s| SecretValue::from(s.value));
+            let read = self.sdk.get(&key.key).await.map_err(|e| prefixed(e, &format!("secret {}", key.key)));
+            return read.map(|s| SecretValue::from(s.value));
         }
         match self.find_by_name(&key.key).await? {
             Some(secret) => Ok(SecretValue::from(secret.value)),

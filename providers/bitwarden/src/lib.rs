@@ -28,21 +28,21 @@ pub struct BitwardenSecretsManagerProvider {
     /// `https://bitwarden-sdk-server.external-secrets.svc.cluster.local:9998`. Must be https.
     #[serde(rename = "bitwardenServerSDKURL", default, skip_serializing_if = "String::is_empty")]
     pub bitwarden_server_sdk_url: String,
-    /// Base64 encoded certificate for the bitwarden server sdk. The sdk MUST run with HTTPS to
-    /// make sure no MITM attack can be performed.
+    /// The CA that signed the sdk-server's certificate, as base64 of its PEM (plain PEM is taken
+    /// too). The sdk-server serves HTTPS only, so the token never crosses the network in clear.
     #[serde(rename = "caBundle", default, skip_serializing_if = "String::is_empty")]
     pub ca_bundle: String,
     /// A Secret or ConfigMap holding the CA that signed the sdk-server's certificate.
     #[serde(rename = "caProvider", default, skip_serializing_if = "Option::is_none")]
     pub ca_provider: Option<CaProvider>,
-    /// OrganizationID determines which organization this secret store manages.
-    #[serde(rename = "organizationID", default)]
+    /// The Bitwarden organization whose secrets the store reads (a UUID).
+    #[serde(rename = "organizationID")]
     pub organization_id: String,
-    /// ProjectID determines which project this secret store manages.
-    #[serde(rename = "projectID", default)]
+    /// The project a secret read by name must belong to, and where pushed secrets go (a UUID).
+    #[serde(rename = "projectID")]
     pub project_id: String,
-    /// Auth configures how secret-manager authenticates with a bitwarden machine account
-    /// instance. Make sure that the token being used has permissions on the given secret.
+    /// How the sdk-server logs in: a machine account's access token, which needs access to the
+    /// secrets read (and write access to the project for PushSecret).
     pub auth: BitwardenSecretsManagerAuth,
 }
 
@@ -58,7 +58,7 @@ pub struct BitwardenSecretsManagerAuth {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct BitwardenSecretsManagerSecretRef {
-    /// AccessToken used for the bitwarden instance.
+    /// The Secret key holding the machine account's access token.
     pub credentials: SecretKeySelector,
 }
 

@@ -112,7 +112,7 @@ async fn errors_say_what_the_controller_does_next_and_never_show_the_token() {
 
     let c = client(&w.fake).await;
     let gone = c.get_secret(&RemoteKey::new("00000000-0000-4000-8000-000000000000")).await.unwrap_err();
-    assert!(matches!(&gone, ProviderError::NotFound(m) if m.contains("Resource not found")), "{gone}");
+    assert!(matches!(&gone, ProviderError::NotFound(m) if m.contains("Resource not found") && m.contains("secret 00000000-")), "{gone}");
     w.fake.fail("/secrets", 400, "failed to get secret: Received error message from server: [429 Too Many Requests] ", 1);
     assert_eq!(c.get_secret(&RemoteKey::new("db-password")).await.unwrap_err().kind(), "throttled");
     w.fake.fail("/secret", 502, "upstream", 1);
