@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine as _;
 use sesame_provider_core::{
-    Capabilities, FindQuery, FindScope, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+    Capabilities, FindQuery, FindScope, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue, property,
 };
 use sesame_provider_http::{ClientOptions, ca_certificates, prefixed, reqwest};
 
@@ -51,6 +51,18 @@ pub async fn build(spec: &BitwardenSecretsManagerProvider, ctx: ProviderContext)
         organization_id: spec.organization_id.clone(),
         project_id: spec.project_id.clone(),
     }))
+}
+
+/// A YAML mapping's keys, text values as they are and any other value as JSON; `None` when the
+/// payload is not a YAML mapping.
+fn yaml_map(payload: &[u8]) -> Option<BTreeMap<String, SecretValue>> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let serde_json::Value::Object(map) = serde_saphyr::from_str::<serde_json::Value>(text).ok()? else { return None };
+    let value = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => SecretValue::from(s),
+        other => SecretValue::from(other.to_string()),
+    };
+    Some(map.into_iter().map(|(k, v)| (k, value(v))).collect())
 }
 
 impl BitwardenClient {
@@ -108,6 +120,17 @@ impl SecretProvider for BitwardenClient {
             Some(secret) => Ok(SecretValue::from(secret.value)),
             None => Err(self.not_found(&key.key)),
         }
+    }
+
+    /// `dataFrom.extract`: the keys of a JSON object value, or (as ESO reads it) of a YAML
+    /// mapping; values other than text are JSON-encoded.
+    async fn get_secret_map(&self, key: &RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
+        let payload = self.get_secret(&RemoteKey { property: None, ..key.clone() }).await?;
+        let payload = match &key.property {
+            Some(p) => property::extract(payload.as_bytes(), p, &key.key)?,
+            None => payload,
+        };
+        property::top_level_map(payload.as_bytes(), &key.key).or_else(|json_error| yaml_map(payload.as_bytes()).ok_or(json_error))
     }
 
     async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {

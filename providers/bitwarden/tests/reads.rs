@@ -73,6 +73,15 @@ async fn extract_takes_the_keys_of_a_json_value() {
     assert_eq!((text("host"), text("port"), text("tls")), ("db.internal".into(), "5432".into(), r#"{"on":true}"#.into()));
     let by_name = c.get_secret_map(&RemoteKey::new("config").with_property(Some("tls".into()))).await.unwrap();
     assert_eq!(by_name["on"], SecretValue::from("true"));
+
+    // A YAML value's keys too, as ESO reads them; anything else is not a map.
+    let yaml = w.fake.secret(ORG, Some(PROJECT), "yaml", "user: app\npassword: 'p: w'\nlimits:\n  max: 3\n", "");
+    let map = c.get_secret_map(&RemoteKey::new(&yaml)).await.unwrap();
+    let text = |k: &str| String::from_utf8(map[k].as_bytes().to_vec()).unwrap();
+    assert_eq!((text("user"), text("password"), text("limits")), ("app".into(), "p: w".into(), r#"{"max":3}"#.into()));
+    let plain = w.fake.secret(ORG, Some(PROJECT), "plain", "just text", "");
+    let err = c.get_secret_map(&RemoteKey::new(&plain)).await.unwrap_err();
+    assert!(err.to_string().contains("not a JSON object") && !err.to_string().contains("just text"), "{err}");
 }
 
 #[tokio::test]
