@@ -83,11 +83,15 @@ impl BitwardenClient {
                 continue;
             }
             if found.is_some() {
-                return Err(ProviderError::Invalid(format!("more than one secret found for project {} with key {name}", self.project_id)));
+                return Err(self.duplicate(name));
             }
             found = Some(secret);
         }
         Ok(found)
+    }
+
+    pub(crate) fn duplicate(&self, name: &str) -> ProviderError {
+        ProviderError::Invalid(format!("more than one secret found for project {} with key {name}", self.project_id))
     }
 
     pub(crate) fn not_found(&self, name: &str) -> ProviderError {
@@ -119,6 +123,14 @@ impl SecretProvider for BitwardenClient {
         match self.find_by_name(&key.key).await? {
             Some(secret) => Ok(SecretValue::from(secret.value)),
             None => Err(self.not_found(&key.key)),
+        }
+    }
+
+    /// Several keys: one list for all names and batched reads (see `batch`).
+    async fn get_secrets(&self, keys: &[RemoteKey]) -> Vec<Result<SecretValue, ProviderError>> {
+        match keys {
+            [one] => vec![self.get_secret(one).await],
+            _ => crate::batch::get_secrets(self, keys).await,
         }
     }
 

@@ -11,7 +11,7 @@ use sesame_provider_core::{FindQuery, FindScope, ProviderError, SecretValue};
 use crate::client::BitwardenClient;
 
 /// Ids per `/secrets-by-ids` call: one login on the sdk-server reads this many.
-const BATCH: usize = 100;
+pub(crate) const BATCH: usize = 100;
 
 pub(crate) async fn find(
     client: &BitwardenClient,

@@ -133,6 +133,8 @@ pub fn is_uuid(s: &str) -> bool {
 }
 
 #[cfg(feature = "client")]
+mod batch;
+#[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
 mod find;

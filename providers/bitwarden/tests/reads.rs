@@ -163,3 +163,35 @@ async fn the_sdk_server_is_trusted_only_through_the_stores_ca() {
     let blank = client_with(&w.fake, store(&w.fake), " \n").await.err().unwrap();
     assert!(blank.to_string().contains("access token is empty"), "{blank}");
 }
+
+#[tokio::test]
+async fn a_batch_lists_once_reads_by_ids_and_answers_each_key_as_a_single_read_would() {
+    let w = world().await;
+    let c = client(&w.fake).await;
+    let twice = w.fake.secret(ORG, Some(PROJECT), "twice", "t1", "");
+    w.fake.secret(ORG, Some(PROJECT), "twice", "t2", "");
+    let keys: Vec<RemoteKey> = ["db-password", w.db_other.as_str(), "config", "loose", "twice", "00000000-0000-4000-8000-000000000000"]
+        .into_iter()
+        .map(RemoteKey::new)
+        .chain([RemoteKey::new("config").with_version(Some("1".into()))])
+        .collect();
+    let before = w.fake.requests().len();
+    let got = c.get_secrets(&keys).await;
+    let text = |i: usize| got[i].as_ref().map(|v| String::from_utf8(v.as_bytes().to_vec()).unwrap());
+    assert_eq!(text(0).unwrap(), "pw-project");
+    assert_eq!(text(1).unwrap(), "pw-other-project");
+    assert!(text(2).unwrap().contains("db.internal"));
+    assert!(got[3].as_ref().unwrap_err().is_not_found(), "a name in no project is not found");
+    assert!(got[4].as_ref().unwrap_err().to_string().contains("more than one secret"), "{:?}", got[4]);
+    assert!(got[5].as_ref().unwrap_err().is_not_found(), "a missing id is not found, and fails no other key");
+    assert!(got[6].as_ref().unwrap_err().to_string().contains("no versions"));
+    let calls: Vec<String> = w.fake.requests()[before..].iter().map(|r| r.path.clone()).collect();
+    assert_eq!(calls.iter().filter(|p| p.ends_with("/secrets")).count(), 1, "one list for every name: {calls:?}");
+    assert!(calls.iter().any(|p| p.ends_with("/secrets-by-ids")), "{calls:?}");
+    // The batch holding the missing id is refused whole, then read id by id.
+    assert!(calls.len() < 12, "{calls:?}");
+
+    w.fake.remove(&twice);
+    let got = c.get_secrets(&[RemoteKey::new("twice"), RemoteKey::new(&w.config)]).await;
+    assert_eq!(got[0].as_ref().unwrap(), &SecretValue::from("t2"));
+}
