@@ -1,7 +1,7 @@
 //! Reads as ESO's bitwarden provider reads: a remote key that is a UUID is the secret's id; any
 //! other key is a secret name, looked up among the organization's secrets and required to be
 //! unique within the store's project. `property` then applies to the value as JSON (the
-//! controller does it), `dataFrom.extract` takes the keys of a JSON value.
+//! controller does it), `dataFrom.extract` takes the keys of a JSON object or a YAML mapping.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
