@@ -49,6 +49,8 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
         ProviderSpec { infisical: Some(infisical), .. } => sesame_provider_infisical::build(infisical, ctx).await,
         #[cfg(feature = "onepassword")]
         ProviderSpec { onepassword: Some(op), .. } => sesame_provider_onepassword::build(op, ctx).await,
+        #[cfg(feature = "bitwarden")]
+        ProviderSpec { bitwardensecretsmanager: Some(bw), .. } => sesame_provider_bitwarden::build(bw, ctx).await,
         _ => Err(ProviderError::Invalid(format!("store provider {} is not supported by this build of sesame", spec.kind()))),
     }
 }
@@ -70,6 +72,7 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { doppler: Some(doppler), .. } => doppler.referent_refs(),
         ProviderSpec { infisical: Some(infisical), .. } => infisical.referent_refs(),
         ProviderSpec { onepassword: Some(op), .. } => op.referent_refs(),
+        ProviderSpec { bitwardensecretsmanager: Some(bw), .. } => bw.referent_refs(),
         _ => Vec::new(),
     }
 }
@@ -89,6 +92,7 @@ pub fn check_urls(store: &SecretStoreSpec) -> Result<(), ProviderError> {
         ProviderSpec { doppler: Some(doppler), .. } => doppler.check_urls(),
         ProviderSpec { infisical: Some(infisical), .. } => infisical.check_urls(),
         ProviderSpec { onepassword: Some(op), .. } => op.check_urls(),
+        ProviderSpec { bitwardensecretsmanager: Some(bw), .. } => bw.check_urls(),
         _ => Ok(()),
     }
 }

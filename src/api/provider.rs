@@ -44,6 +44,9 @@ pub struct ProviderSpec {
     /// 1Password items through a 1Password Connect server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onepassword: Option<Box<sesame_provider_onepassword::OnePasswordProvider>>,
+    /// Bitwarden Secrets Manager, through a bitwarden-sdk-server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bitwardensecretsmanager: Option<Box<sesame_provider_bitwarden::BitwardenSecretsManagerProvider>>,
 }
 
 impl ProviderSpec {
@@ -62,6 +65,7 @@ impl ProviderSpec {
             ProviderSpec { doppler: Some(_), .. } => "doppler",
             ProviderSpec { infisical: Some(_), .. } => "infisical",
             ProviderSpec { onepassword: Some(_), .. } => "onepassword",
+            ProviderSpec { bitwardensecretsmanager: Some(_), .. } => "bitwardensecretsmanager",
             _ => "none",
         }
     }

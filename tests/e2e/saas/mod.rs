@@ -1,6 +1,7 @@
 //! The real binary syncing from SaaS backends that have no emulator, through protocol-faithful
 //! fakes (the same ones the provider crates test against, compiled in by `#[path]`). A store's
 //! `url` points at the fake, as an operator would point it at a self-hosted instance.
+mod bitwarden;
 mod doppler;
 mod github_token;
 mod gitlab;
