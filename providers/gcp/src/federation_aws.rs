@@ -33,6 +33,7 @@ impl std::fmt::Debug for AwsKeys {
 }
 
 impl AwsKeys {
+    #[cfg(test)]
     pub(crate) fn new(access_key_id: &str, secret_access_key: &str, session_token: Option<&str>) -> Self {
         AwsKeys {
             access_key_id: access_key_id.into(),

@@ -14,7 +14,7 @@ const SECRET_MANAGER_AUDIENCE: &str = "https://secretmanager.googleapis.com/";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 
 /// An OAuth 2.0 error body (`{"error","error_description"}`), as STS and the token endpoint send.
 fn oauth_error(http: u16, code: &str, description: &str) -> Response {
@@ -74,6 +74,9 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
     if get("requested_token_type") != ACCESS_TOKEN_TYPE {
         return oauth_error(400, "invalid_request", "Invalid value for \"requested_token_type\".");
     }
+    if get("audience").starts_with("//iam.googleapis.com/") {
+        return federated(s, get("audience"), get("subject_token"), get("subject_token_type"));
+    }
     if get("subject_token_type") != JWT_TOKEN_TYPE {
         return oauth_error(400, "invalid_request", "Invalid value for \"subject_token_type\".");
     }
@@ -102,6 +105,20 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
         return oauth_error(400, "invalid_grant", "The subject token does not name a Kubernetes ServiceAccount.");
     };
     let principal = format!("serviceAccount:{pool}[{ns}/{name}]");
+    let lifetime = s.sts_lifetime;
+    let token = s.issue_token(&principal, lifetime);
+    ok(json!({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer", "expires_in": lifetime}))
+}
+
+/// The exchange at a workload identity pool provider (workload identity federation).
+fn federated(s: &mut State, audience: &str, token: &str, token_type: &str) -> Response {
+    let Some(provider) = s.pool_providers.iter().find(|p| p.audience == audience) else {
+        return oauth_error(400, "invalid_target", "The target service indicated by the \"audience\" parameters is invalid.");
+    };
+    let principal = match provider.verify(token, token_type) {
+        Ok(subject) => provider.principal(&subject),
+        Err(why) => return oauth_error(400, "invalid_grant", why),
+    };
     let lifetime = s.sts_lifetime;
     let token = s.issue_token(&principal, lifetime);
     ok(json!({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer", "expires_in": lifetime}))
