@@ -230,6 +230,8 @@ mod find;
 #[cfg(feature = "client")]
 mod push;
 #[cfg(feature = "client")]
+mod sign_jwt;
+#[cfg(feature = "client")]
 mod workload_identity;
 
 #[cfg(feature = "client")]
@@ -238,6 +240,8 @@ pub use access_token::{AccessToken, access_token};
 pub use client::{GcpClient, PROVIDER_NAME, build, build_with_endpoints};
 #[cfg(feature = "client")]
 pub use endpoints::Endpoints;
+#[cfg(feature = "client")]
+pub use sign_jwt::{SignedJwt, sign_jwt};
 
 #[cfg(test)]
 mod tests {

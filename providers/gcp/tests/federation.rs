@@ -135,3 +135,58 @@ async fn missing_aws_keys_are_an_auth_error_naming_the_secret() {
     let err = build(&fake, aws_creds(), &spec(wif)).await.err().unwrap();
     assert!(matches!(&err, ProviderError::Auth(m) if m.contains("nope") && m.contains("aws_access_key_id")), "{err}");
 }
+
+/// An external token endpoint answering `{"id_token": <JWT>}` for the requests carrying `X-Team: a`.
+async fn token_endpoint(key: Arc<RsaKey>) -> String {
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let key = key.clone();
+            async move {
+                if headers.get("x-team").and_then(|v| v.to_str().ok()) != Some("a") {
+                    return (axum::http::StatusCode::FORBIDDEN, axum::Json(json!({"error": "who are you"})));
+                }
+                let now = fake::jwt::now();
+                let claims = json!({"iss": ISSUER, "sub": "ci-job", "aud": ["tokens-aud"], "iat": now, "exp": now + 600});
+                (axum::http::StatusCode::OK, axum::Json(json!({"id_token": key.sign_jwt(Some("k1"), &claims)})))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_cred_config_reads_its_subject_token_from_the_external_token_endpoint() {
+    let fake = fake().await;
+    let key = Arc::new(RsaKey::generate());
+    let principal = fake.oidc_pool_provider(OIDC_AUD, ISSUER, Verifier::Key(key.clone()), &["tokens-aud"]);
+    fake.allow_impersonation(GSA, &format!("{principal}ci-job"));
+    let url = token_endpoint(key).await;
+    let cred_config = json!({
+        "type": "external_account", "audience": OIDC_AUD,
+        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+        "token_url": "https://sts.googleapis.com/v1/token",
+        "service_account_impersonation_url":
+            format!("https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{GSA}:generateAccessToken"),
+        "credential_source": {"url": url, "headers": {"X-Team": "a"}, "format": {"type": "json", "subject_token_field_name": "id_token"}},
+    });
+    let creds = TestCredentials {
+        config_maps: [(("wif".to_string(), "config.json".to_string()), cred_config.to_string())].into(),
+        ..Default::default()
+    };
+    let s = spec(json!({"credConfig": {"name": "wif", "key": "config.json"}, "externalTokenEndpoint": url}));
+    let p = build(&fake, Arc::new(creds), &s).await.unwrap();
+    assert_eq!(text(p.get_secret(&RemoteKey::new("db")).await.unwrap()), "by federation");
+    assert!(fake.count(":generateAccessToken") >= 1, "{:?}", fake.requests());
+
+    // Pointing the same document at the controller's own token file is refused.
+    let mut own = cred_config.clone();
+    own["credential_source"] = json!({"file": "/var/run/secrets/kubernetes.io/serviceaccount/token"});
+    let creds =
+        TestCredentials { config_maps: [(("wif".to_string(), "config.json".to_string()), own.to_string())].into(), ..Default::default() };
+    let err = build(&fake, Arc::new(creds), &s).await.err().unwrap().to_string();
+    assert!(err.contains("credential_source.file is not allowed"), "{err}");
+}

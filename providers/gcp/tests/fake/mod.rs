@@ -91,6 +91,8 @@ pub struct State {
     /// service-account email → key id → public key (PKCS#1 DER).
     pub sa_keys: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pub clusters: Vec<Cluster>,
+    /// Google-managed signing keys of service accounts (`signJwt`): email → (key id, key).
+    pub google_keys: BTreeMap<String, (String, Arc<RsaKey>)>,
     /// Workload identity pool providers (federation).
     pub pool_providers: Vec<federated::PoolProvider>,
     /// access token → (principal, expiry).
@@ -119,6 +121,12 @@ impl State {
     pub(crate) fn tick(&mut self) -> i64 {
         self.clock += 1;
         1_700_000_000 + self.clock
+    }
+
+    /// The Google-managed key `signJwt` signs with for `email` (made on first use).
+    pub fn google_signing_key(&mut self, email: &str) -> (String, Arc<RsaKey>) {
+        let n = self.google_keys.len() + 1;
+        self.google_keys.entry(email.to_string()).or_insert_with(|| (format!("google-kid-{n}"), Arc::new(RsaKey::generate()))).clone()
     }
 
     pub fn issue_token(&mut self, principal: &str, lifetime: i64) -> String {
