@@ -62,6 +62,16 @@ impl<'a> Runner<'a> {
     pub async fn generate(&self, key: &str, r: &GeneratorRef) -> Result<BTreeMap<String, Vec<u8>>, GeneratorError> {
         let (kind, spec) = self.resolve(r).await?;
         let generator = crate::generators::build(&kind, spec.clone())?;
+        // A namespaced generator is a tenant's object: it may not borrow the controller's identity.
+        if r.kind != "ClusterGenerator"
+            && self.ctx.clients.refuses_controller_identity()
+            && let Some(identity) = generator.controller_identity()
+        {
+            return Err(GeneratorError::Invalid(format!(
+                "a namespaced {kind} may not authenticate as the controller itself ({identity}): name credentials in it, or use a \
+                 ClusterGenerator (see --refuse-secretstore-controller-identity)"
+            )));
+        }
         let gctx = context(self.ctx, &self.namespace);
         let generated = generator.generate(&gctx).await?;
         if let Some(state) = generated.state {

@@ -112,6 +112,11 @@ impl ClientCache {
         self
     }
 
+    /// Whether namespaced objects are refused the controller's own identity (stores, generators).
+    pub fn refuses_controller_identity(&self) -> bool {
+        self.refuse_controller_identity
+    }
+
     /// [`admit`] with this cache's policy.
     pub fn admit(&self, store: &AnyStore) -> Result<(), ProviderError> {
         admit(store, self.refuse_controller_identity)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::webhook_provider::{Seen, serve};
 
-async fn apply_generator(client: &kube::Client, ns: &str, kind: &str, plural: &str, name: &str, spec: Value) {
+pub(crate) async fn apply_generator(client: &kube::Client, ns: &str, kind: &str, plural: &str, name: &str, spec: Value) {
     let gvk = GroupVersionKind::gvk("generators.external-secrets.io", "v1alpha1", kind);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk_with_plural(&gvk, plural));
     let body = json!({"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind, "metadata": {"name": name, "namespace": ns}, "spec": spec});
@@ -18,7 +18,7 @@ async fn apply_generator(client: &kube::Client, ns: &str, kind: &str, plural: &s
         .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
 }
 
-fn from_generator(kind: &str, name: &str) -> Value {
+pub(crate) fn from_generator(kind: &str, name: &str) -> Value {
     json!({"sourceRef": {"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": kind, "name": name}}})
 }
 

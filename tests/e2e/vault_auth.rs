@@ -58,7 +58,7 @@ async fn a_vault_store_with_ldap_auth_syncs_an_external_secret() {
 }
 
 #[tokio::test]
-async fn a_vault_store_with_gcp_auth_is_refused_with_a_reason_and_its_fields_are_kept() {
+async fn a_vault_store_with_gcp_gce_login_is_refused_with_a_reason_and_its_fields_are_kept() {
     let scene = Scene::new("e2e-vault-gcp").await;
     let env = sesame_testsupport::env();
     let auth = json!({"gcp": {"role": "reader", "projectID": "p", "serviceAccountRef": {"name": "sa"}}});

@@ -47,6 +47,13 @@ pub trait Generator: Send + Sync {
     /// work (no retry helps), `Auth`, `Transient`/`Throttled` for remote faults worth retrying.
     async fn generate(&self, ctx: &GeneratorContext) -> Result<Generated, GeneratorError>;
 
+    /// How this generator would authenticate as the controller itself (its ambient cloud
+    /// identity), if it would: the controller then runs it only as a ClusterGenerator, unless
+    /// `--refuse-secretstore-controller-identity=false`, as for stores.
+    fn controller_identity(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Release what an earlier `generate` created remotely, given its [`Generated::state`].
     /// Something already gone is not an error. Generators that create nothing remote keep the default.
     async fn cleanup(&self, state: &serde_json::Value, ctx: &GeneratorContext) -> Result<(), GeneratorError> {

@@ -15,8 +15,10 @@ const USERNAME: &str = "oauth2accesstoken";
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GcrAccessTokenSpec {
-    /// Auth defines the means for authenticating with GCP (as a GCP Secret Manager store:
-    /// `secretRef` or `workloadIdentity`; Sesame refuses `workloadIdentityFederation` here).
+    /// Auth defines the means for authenticating with GCP, as a GCP Secret Manager store:
+    /// `secretRef`, `workloadIdentity` or `workloadIdentityFederation`. With none of them the
+    /// controller's application default credentials are used, which Sesame allows only in a
+    /// ClusterGenerator (or with `--refuse-secretstore-controller-identity=false`).
     pub auth: GcpAuth,
     /// ProjectID defines which project to use to authenticate with.
     #[serde(rename = "projectID")]
@@ -35,15 +37,6 @@ impl GcrAccessToken {
         if spec.project_id.is_empty() {
             return Err(GeneratorError::Invalid("GCRAccessToken: projectID is required".into()));
         }
-        let auth = &spec.auth;
-        if auth.secret_ref.is_none() && auth.workload_identity.is_none() {
-            let what = if auth.workload_identity_federation.is_some() {
-                "auth.workloadIdentityFederation is not supported by Sesame"
-            } else {
-                "auth needs secretRef or workloadIdentity"
-            };
-            return Err(GeneratorError::Invalid(format!("GCRAccessToken: {what}")));
-        }
         let store = GcpProvider { auth: Some(spec.auth), project_id: Some(spec.project_id), ..Default::default() };
         store.check_urls()?;
         Ok(GcrAccessToken { store, endpoints: Endpoints::from_env() })
@@ -60,6 +53,10 @@ impl GcrAccessToken {
 impl Generator for GcrAccessToken {
     fn kind(&self) -> &'static str {
         "GCRAccessToken"
+    }
+
+    fn controller_identity(&self) -> Option<&'static str> {
+        self.store.controller_identity()
     }
 
     async fn generate(&self, ctx: &GeneratorContext) -> Result<Generated, GeneratorError> {
@@ -89,11 +86,13 @@ mod tests {
             serde_json::json!({"workloadIdentity": {"serviceAccountRef": {"name": "ksa"}, "clusterLocation": "eu", "clusterName": "c"}});
         spec(serde_json::json!({"projectID": "p1", "auth": wi})).unwrap();
         assert!(serde_json::from_value::<GcrAccessTokenSpec>(serde_json::json!({"projectID": "p1"})).is_err(), "auth is required");
+        let wif = serde_json::json!({"workloadIdentityFederation": {"serviceAccountRef": {"name": "ksa"}, "audience": "a"}});
+        assert_eq!(spec(serde_json::json!({"projectID": "p1", "auth": wif})).unwrap().controller_identity(), None);
+        let adc = spec(serde_json::json!({"projectID": "p1", "auth": {}})).unwrap();
+        assert!(adc.controller_identity().unwrap().contains("application default credentials"), "no auth is the controller's own");
         for (bad, why) in [
             (serde_json::json!({"projectID": "", "auth": key}), "projectID is required"),
             (serde_json::json!({"projectID": "p1/../x", "auth": key}), "projectID"),
-            (serde_json::json!({"projectID": "p1", "auth": {}}), "secretRef or workloadIdentity"),
-            (serde_json::json!({"projectID": "p1", "auth": {"workloadIdentityFederation": {"audience": "a"}}}), "not supported"),
         ] {
             let err = spec(bad.clone()).unwrap_err();
             assert!(matches!(&err, GeneratorError::Invalid(m) if m.contains(why)), "{bad}: {err}");

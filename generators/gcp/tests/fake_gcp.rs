@@ -107,3 +107,32 @@ async fn workload_identity_mints_an_impersonated_token_for_each_generation() {
     assert_ne!(first, second, "no cached token is handed out twice");
     assert_eq!(calls.names(), ["GenerateSAToken", "GenerateIDBindToken", "GenerateAccessToken"].repeat(2));
 }
+
+#[tokio::test]
+async fn workload_identity_federation_with_aws_keys_mints_an_impersonated_token_for_each_generation() {
+    let fake = FakeGcp::start().await;
+    let audience = "//iam.googleapis.com/projects/42/locations/global/workloadIdentityPools/aws/providers/acct";
+    let principal = fake.aws_pool_provider(audience, "AKIAGCR", "gcr-secret", "arn:aws:iam::111122223333:user/ci");
+    fake.allow_impersonation(GSA, &principal);
+    let secrets = [("aws_access_key_id", "AKIAGCR"), ("aws_secret_access_key", "gcr-secret")]
+        .into_iter()
+        .map(|(k, v)| (("aws".to_string(), k.to_string()), v.as_bytes().to_vec()))
+        .collect();
+    let creds = TestCredentials { secrets, namespace: "apps".into(), ..Default::default() };
+    let store: GcpProvider = serde_json::from_value(serde_json::json!({"auth": {"workloadIdentityFederation": {
+        "awsSecurityCredentials": {"region": "us-west-2", "awsCredentialsSecretRef": {"name": "aws"}},
+        "audience": audience, "gcpServiceAccountEmail": GSA,
+    }}}))
+    .unwrap();
+    let calls = Arc::new(Calls::default());
+    let (g, ctx) = (generator(&fake, store), ctx(creds, &calls));
+    assert_eq!(g.controller_identity(), None, "federation names its own credentials");
+
+    let (user, first, expiry) = login(&g.generate(&ctx).await.unwrap().data);
+    assert_eq!(user, "oauth2accesstoken");
+    assert_eq!(issued(&fake, &first).0, format!("serviceAccount:{GSA}"));
+    assert!((expiry - issued(&fake, &first).1).abs() <= 5, "the expiry is the impersonated token's");
+    let (_, second, _) = login(&g.generate(&ctx).await.unwrap().data);
+    assert_ne!(first, second);
+    assert_eq!(calls.names(), ["GenerateIDBindToken", "GenerateAccessToken"].repeat(2));
+}

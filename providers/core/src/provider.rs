@@ -156,4 +156,16 @@ pub trait CredentialSource: Send + Sync {
 
     /// A PEM bundle from a Secret or ConfigMap.
     async fn ca_bundle(&self, provider: &CaProvider) -> Result<Vec<u8>, ProviderError>;
+
+    /// The value under `key` of a ConfigMap (GCP's `credConfig`), tenancy applied as for a CA
+    /// bundle's ConfigMap: the default reads it through [`ca_bundle`](Self::ca_bundle).
+    async fn config_map_key(&self, name: &str, namespace: Option<&str>, key: &str) -> Result<Vec<u8>, ProviderError> {
+        let provider = CaProvider {
+            kind: crate::CaProviderKind::ConfigMap,
+            name: name.to_string(),
+            key: Some(key.to_string()),
+            namespace: namespace.map(str::to_string),
+        };
+        self.ca_bundle(&provider).await
+    }
 }

@@ -1,10 +1,12 @@
 //! An OAuth 2.0 access token for a store's identity, handed out as a value (ESO's GCRAccessToken
 //! generator): a service-account key is exchanged at Google's token endpoint with the JWT-bearer
 //! grant (RFC 7523), as Go's `google.JWTConfigFromJSON` does; workload identity mints a fresh
-//! token through STS (and IAM Credentials when the ServiceAccount names a Google one).
+//! token through STS (and IAM Credentials when the ServiceAccount names a Google one), and so
+//! does workload identity federation; application default credentials ask Google's SDK.
 //!
 //! The key's own `token_uri` is not followed: the assertion always goes to Google's endpoint (or
 //! the `SESAME_GCP_OAUTH2_ENDPOINT` override), never where a tenant's key file points.
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
@@ -15,12 +17,15 @@ use sesame_provider_core::{ProviderContext, ProviderError};
 
 use crate::auth::{service_account_key, unusable_key, workload_identity_config};
 use crate::endpoints::Endpoints;
-use crate::workload_identity::{CLOUD_PLATFORM, WorkloadIdentityCredentials, http_failure, transport};
+use crate::federation::federation_config;
+use crate::workload_identity::{CLOUD_PLATFORM, Flow, WorkloadIdentityCredentials, http_failure, transport};
 use crate::{GcpProvider, PROVIDER_NAME};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// The assertion's lifetime: Google accepts at most one hour.
 const ASSERTION_SECONDS: u64 = 3600;
+/// What is left at least of a token the SDK hands out (it refreshes earlier).
+const ADC_MIN_LIFETIME: u64 = 300;
 
 /// A bearer token and when it expires.
 pub struct AccessToken {
@@ -42,9 +47,10 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
-/// A fresh access token (cloud-platform scope) for `spec.auth`: `secretRef` first, then
-/// `workloadIdentity`. Application default credentials and workload identity federation are
-/// refused: neither hands out a token with a known expiry here.
+/// A fresh access token (cloud-platform scope) for `spec.auth`, in ESO's order: `secretRef`,
+/// `workloadIdentity`, `workloadIdentityFederation`, else application default credentials.
+/// Whether the caller may use the controller's own identity (the last case) is the caller's
+/// decision ([`GcpProvider::controller_identity`]).
 pub async fn access_token(spec: &GcpProvider, ctx: &ProviderContext, endpoints: &Endpoints) -> Result<AccessToken, ProviderError> {
     spec.check_urls()?;
     let auth = spec.auth.clone().unwrap_or_default();
@@ -52,14 +58,24 @@ pub async fn access_token(spec: &GcpProvider, ctx: &ProviderContext, endpoints: 
         let (key, where_) = service_account_key(&secret_ref.secret_access_key_secret_ref, ctx).await?;
         return ctx.timed(PROVIDER_NAME, "OAuth2Token", key_exchange(key, &where_, endpoints)).await;
     }
-    if let Some(wi) = &auth.workload_identity {
-        let config = workload_identity_config(wi, spec.project_id.as_deref())?;
-        let (token, lifetime) = WorkloadIdentityCredentials::new(config, ctx.clone(), endpoints.clone())?.mint().await?;
-        return Ok(AccessToken { token, expires_at: unix_now() + lifetime.as_secs() });
-    }
-    let what =
-        if auth.workload_identity_federation.is_some() { "auth.workloadIdentityFederation" } else { "application default credentials" };
-    Err(ProviderError::Invalid(format!("{what} cannot issue an access token in Sesame; use auth.secretRef or auth.workloadIdentity")))
+    let flow = match (&auth.workload_identity, &auth.workload_identity_federation) {
+        (Some(wi), _) => Flow::Gke(workload_identity_config(wi, spec.project_id.as_deref())?),
+        (None, Some(wif)) => Flow::Federation(Arc::new(federation_config(wif, ctx).await?)),
+        (None, None) => return ctx.timed(PROVIDER_NAME, "ApplicationDefaultToken", application_default()).await,
+    };
+    let (token, lifetime) = WorkloadIdentityCredentials::new(flow, ctx.clone(), endpoints.clone())?.mint().await?;
+    Ok(AccessToken { token, expires_at: unix_now() + lifetime.as_secs() })
+}
+
+/// The controller's application default credentials (on GKE: the metadata server). Google's SDK
+/// does not say when its token expires; it hands out tokens with at least a few minutes left, so
+/// the expiry reported is that lower bound.
+async fn application_default() -> Result<AccessToken, ProviderError> {
+    let credentials = google_cloud_auth::credentials::Builder::default()
+        .build_access_token_credentials()
+        .map_err(|e| ProviderError::Auth(format!("no application default credentials: {e}")))?;
+    let token = credentials.access_token().await.map_err(|e| ProviderError::Auth(format!("application default credentials: {e}")))?;
+    Ok(AccessToken { token: token.token, expires_at: unix_now() + ADC_MIN_LIFETIME })
 }
 
 /// RFC 7523: a JWT signed with the key, addressed to the token endpoint, for an access token.

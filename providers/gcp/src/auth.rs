@@ -1,10 +1,14 @@
 //! Which Google credentials a store uses, in ESO's order: `auth.secretRef` (service-account key),
-//! then `auth.workloadIdentity`, else application default credentials.
+//! then `auth.workloadIdentity`, then `auth.workloadIdentityFederation`, else application
+//! default credentials.
+use std::sync::Arc;
+
 use google_cloud_auth::credentials::{Credentials, service_account};
 use sesame_provider_core::{ProviderContext, ProviderError, SecretKeySelector};
 
 use crate::endpoints::Endpoints;
-use crate::workload_identity::{WorkloadIdentityConfig, WorkloadIdentityCredentials};
+use crate::federation::federation_config;
+use crate::workload_identity::{Flow, WorkloadIdentityConfig, WorkloadIdentityCredentials};
 use crate::{GcpProvider, GcpWorkloadIdentity};
 
 /// The credentials of a store, and the project they imply when the store names none.
@@ -23,16 +27,20 @@ pub(crate) async fn store_auth(spec: &GcpProvider, ctx: &ProviderContext, endpoi
         let credentials = service_account::Builder::new(key).build().map_err(|_| unusable_key(&where_))?;
         return Ok(StoreAuth { credentials: Some(credentials), implied_project, method: "serviceAccountKey" });
     }
-    if auth.workload_identity_federation.is_some() && auth.workload_identity.is_none() {
-        return Err(ProviderError::Invalid(
-            "auth.workloadIdentityFederation is not supported by Sesame yet; use secretRef or workloadIdentity".into(),
-        ));
-    }
     if let Some(wi) = &auth.workload_identity {
         let config = workload_identity_config(wi, spec.project_id.as_deref())?;
         let implied_project = wi.cluster_project_id.clone();
-        let provider = WorkloadIdentityCredentials::new(config, ctx.clone(), endpoints.clone())?;
+        let provider = WorkloadIdentityCredentials::new(Flow::Gke(config), ctx.clone(), endpoints.clone())?;
         return Ok(StoreAuth { credentials: Some(Credentials::from(provider)), implied_project, method: "workloadIdentity" });
+    }
+    if let Some(wif) = &auth.workload_identity_federation {
+        let config = federation_config(wif, ctx).await?;
+        let provider = WorkloadIdentityCredentials::new(Flow::Federation(Arc::new(config)), ctx.clone(), endpoints.clone())?;
+        return Ok(StoreAuth {
+            credentials: Some(Credentials::from(provider)),
+            implied_project: None,
+            method: "workloadIdentityFederation",
+        });
     }
     Ok(StoreAuth { credentials: None, implied_project: None, method: "applicationDefault" })
 }

@@ -73,6 +73,14 @@ impl Endpoints {
     }
 }
 
+impl Endpoints {
+    /// IAM Credentials `signJwt` of a service account.
+    pub fn sign_jwt_url(&self, service_account: &str) -> String {
+        let base = self.iam_credentials.as_deref().map(trim).unwrap_or_else(|| IAMCREDENTIALS_DEFAULT.into());
+        format!("{base}/v1/projects/-/serviceAccounts/{service_account}:signJwt")
+    }
+}
+
 fn trim(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
 }

@@ -107,35 +107,43 @@ pub struct GcpAuth {
     /// federated token is used directly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity: Option<GcpWorkloadIdentity>,
-    /// Workload Identity Federation (non-GKE clusters, AWS). Accepted for compatibility with
-    /// ESO's schema but not supported yet: a store setting it fails with a clear error instead
-    /// of silently using another identity.
+    /// Workload Identity Federation (non-GKE clusters, AWS, OIDC token endpoints): a subject
+    /// token is exchanged at Google STS, then optionally a Google service account impersonated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_identity_federation: Option<GcpWorkloadIdentityFederation>,
 }
 
-/// `auth.workloadIdentityFederation` (ESO's fields; not supported by Sesame yet).
+/// `auth.workloadIdentityFederation`: exactly one of `credConfig`, `serviceAccountRef` and
+/// `awsSecurityCredentials` supplies the subject token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct GcpWorkloadIdentityFederation {
-    /// A ConfigMap key holding an external-account credential configuration (JSON).
+    /// A ConfigMap key holding an external-account credential configuration (JSON, Google's
+    /// format). Sesame reads its subject token from `credential_source.url` only (which must equal
+    /// `externalTokenEndpoint`); `file`, `executable`, `environment_id` and metadata-server URLs
+    /// are refused: they would use the controller's own environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cred_config: Option<ConfigMapKeyRef>,
     /// The Kubernetes ServiceAccount whose tokens are exchanged, when Kubernetes is the identity
-    /// provider of the workload identity pool.
+    /// provider of the workload identity pool. The token is requested for exactly its
+    /// `audiences` (none: the apiserver's default audience); its
+    /// `iam.gke.io/gcp-service-account` annotation names a Google service account to impersonate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account_ref: Option<ServiceAccountSelector>,
     /// AWS region and credentials, when AWS is the identity provider.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_security_credentials: Option<GcpAwsSecurityCredentials>,
-    /// The STS audience: the workload identity pool provider's resource name.
+    /// The STS audience: the workload identity pool provider's resource name
+    /// (`//iam.googleapis.com/projects/<n>/locations/global/workloadIdentityPools/<pool>/providers/<p>`).
+    /// Required with `serviceAccountRef` or `awsSecurityCredentials`; overrides the credConfig's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
     /// The expected `credential_source.url` of `credConfig`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external_token_endpoint: Option<String>,
     /// The Google service account to impersonate (iamcredentials generateAccessToken) with the
-    /// federated token, e.g. `reader@my-project.iam.gserviceaccount.com`.
+    /// federated token, e.g. `reader@my-project.iam.gserviceaccount.com`. Wins over the
+    /// ServiceAccount's annotation and the credConfig's `service_account_impersonation_url`.
     #[serde(default, rename = "gcpServiceAccountEmail", skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^.*@.*\.iam\.gserviceaccount\.com$"))]
     pub gcp_service_account_email: Option<String>,
@@ -214,9 +222,15 @@ mod endpoints;
 #[cfg(feature = "client")]
 mod errors;
 #[cfg(feature = "client")]
+mod federation;
+#[cfg(feature = "client")]
+mod federation_aws;
+#[cfg(feature = "client")]
 mod find;
 #[cfg(feature = "client")]
 mod push;
+#[cfg(feature = "client")]
+mod sign_jwt;
 #[cfg(feature = "client")]
 mod workload_identity;
 
@@ -226,6 +240,8 @@ pub use access_token::{AccessToken, access_token};
 pub use client::{GcpClient, PROVIDER_NAME, build, build_with_endpoints};
 #[cfg(feature = "client")]
 pub use endpoints::Endpoints;
+#[cfg(feature = "client")]
+pub use sign_jwt::{SignedJwt, sign_jwt};
 
 #[cfg(test)]
 mod tests {

@@ -19,12 +19,14 @@ use tokio::time::Instant;
 use crate::PROVIDER_NAME;
 use crate::endpoints::Endpoints;
 use crate::errors::credentials_error;
+use crate::federation::{FederationConfig, JWT_TOKEN_TYPE, Subject};
 
 pub(crate) const GSA_ANNOTATION: &str = "iam.gke.io/gcp-service-account";
 pub(crate) const CLOUD_PLATFORM: &str = "https://www.googleapis.com/auth/cloud-platform";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// A `credential_source.url` answer is a token, or a small JSON document holding one.
+const MAX_SUBJECT_ANSWER: usize = 64 * 1024;
 /// Lifetime of the Kubernetes token we ask for (ESO asks for 15 minutes too).
 const KSA_TOKEN_SECONDS: i64 = 900;
 const IMPERSONATED_LIFETIME: Duration = Duration::from_secs(3600);
@@ -41,10 +43,17 @@ pub(crate) struct WorkloadIdentityConfig {
     pub provider: String,
 }
 
+/// How a token is minted: GKE workload identity, or workload identity federation.
+#[derive(Debug, Clone)]
+pub(crate) enum Flow {
+    Gke(WorkloadIdentityConfig),
+    Federation(Arc<FederationConfig>),
+}
+
 /// An SDK credentials provider minting and caching workload-identity access tokens.
 #[derive(Clone)]
 pub(crate) struct WorkloadIdentityCredentials {
-    config: WorkloadIdentityConfig,
+    config: Flow,
     ctx: ProviderContext,
     endpoints: Endpoints,
     http: reqwest::Client,
@@ -77,10 +86,12 @@ struct GenerateAccessTokenResponse {
 }
 
 impl WorkloadIdentityCredentials {
-    pub(crate) fn new(config: WorkloadIdentityConfig, ctx: ProviderContext, endpoints: Endpoints) -> Result<Self, ProviderError> {
+    pub(crate) fn new(config: Flow, ctx: ProviderContext, endpoints: Endpoints) -> Result<Self, ProviderError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            // A redirect would carry a subject or federated token to another origin.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ProviderError::Invalid(format!("cannot build the HTTP client for Google STS: {e}")))?;
         Ok(WorkloadIdentityCredentials { config, ctx, endpoints, http, cache: Arc::new(Mutex::new(None)) })
@@ -103,36 +114,119 @@ impl WorkloadIdentityCredentials {
 
     /// A fresh access token and how long it lives (no cache): what a GCRAccessToken hands out.
     pub(crate) async fn mint(&self) -> Result<(String, Duration), ProviderError> {
-        let sa = &self.config.service_account;
-        let audiences = token_audiences(&self.config.pool, sa);
+        let config = match &self.config {
+            Flow::Gke(c) => c,
+            Flow::Federation(f) => return self.mint_federated(f).await,
+        };
+        let sa = &config.service_account;
+        let audiences = token_audiences(&config.pool, sa);
         let ksa_token = self
             .ctx
             .timed(PROVIDER_NAME, "GenerateSAToken", self.ctx.credentials.service_account_token(sa, &audiences, Some(KSA_TOKEN_SECONDS)))
             .await?;
         let started = Instant::now();
-        let sts = self.ctx.timed(PROVIDER_NAME, "GenerateIDBindToken", self.exchange(&ksa_token)).await?;
+        let audience = format!("identitynamespace:{}:{}", config.pool, config.provider);
+        let sts = self
+            .ctx
+            .timed(
+                PROVIDER_NAME,
+                "GenerateIDBindToken",
+                self.exchange(&self.endpoints.sts_token_url(), &audience, &ksa_token, JWT_TOKEN_TYPE, None),
+            )
+            .await?;
         let annotations = self.ctx.credentials.service_account_annotations(sa).await?;
         let Some(gsa) = annotations.get(GSA_ANNOTATION).filter(|g| !g.is_empty()) else {
             // No Google service account bound: use the federated token itself, as ESO does.
             let lifetime = Duration::from_secs(sts.expires_in.unwrap_or(3600));
             return Ok((sts.access_token, lifetime.saturating_sub(started.elapsed())));
         };
-        let token = self.ctx.timed(PROVIDER_NAME, "GenerateAccessToken", self.impersonate(gsa, &sts.access_token)).await?;
+        let token =
+            self.ctx.timed(PROVIDER_NAME, "GenerateAccessToken", self.impersonate(gsa, &sts.access_token, IMPERSONATED_LIFETIME)).await?;
         Ok((token, IMPERSONATED_LIFETIME.saturating_sub(started.elapsed())))
     }
 
-    async fn exchange(&self, ksa_token: &str) -> Result<StsResponse, ProviderError> {
-        let audience = format!("identitynamespace:{}:{}", self.config.pool, self.config.provider);
+    /// Workload identity federation: subject token, STS, then impersonation when configured.
+    async fn mint_federated(&self, f: &FederationConfig) -> Result<(String, Duration), ProviderError> {
+        let subject = match &f.subject {
+            Subject::ServiceAccount(sa) => {
+                // ESO asks for exactly serviceAccountRef.audiences (none: the apiserver's own).
+                let call = self.ctx.credentials.service_account_token(sa, &sa.audiences, Some(KSA_TOKEN_SECONDS));
+                self.ctx.timed(PROVIDER_NAME, "GenerateSAToken", call).await?
+            }
+            Subject::Aws { region, keys } => crate::federation_aws::subject_token(region, keys, &f.audience, std::time::SystemTime::now())?,
+            Subject::Url { url, headers, json_field } => self.url_subject(url, headers, json_field.as_deref()).await?,
+        };
+        let started = Instant::now();
+        // The credConfig's token_url is Google STS (checked); a test's override still wins.
+        let url = match (&f.token_url, &self.endpoints.sts) {
+            (Some(url), None) => url.clone(),
+            _ => self.endpoints.sts_token_url(),
+        };
+        let client = f.client.as_ref().map(|(id, secret)| (id.as_str(), secret.as_str()));
+        let exchange = self.exchange(&url, &f.audience, &subject, &f.subject_token_type, client);
+        let sts = self.ctx.timed(PROVIDER_NAME, "GenerateIDBindToken", exchange).await?;
+        let Some(gsa) = &f.impersonate else {
+            let lifetime = Duration::from_secs(sts.expires_in.unwrap_or(3600));
+            return Ok((sts.access_token, lifetime.saturating_sub(started.elapsed())));
+        };
+        let lifetime = f.impersonation_lifetime.map(Duration::from_secs).unwrap_or(IMPERSONATED_LIFETIME);
+        let token = self.ctx.timed(PROVIDER_NAME, "GenerateAccessToken", self.impersonate(gsa, &sts.access_token, lifetime)).await?;
+        Ok((token, lifetime.saturating_sub(started.elapsed())))
+    }
+
+    /// `credential_source.url`: the answer is the token (text), or holds it in a JSON field.
+    async fn url_subject(
+        &self,
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        field: Option<&str>,
+    ) -> Result<String, ProviderError> {
+        let what = "reading the credConfig's credential_source.url";
+        let mut request = self.http.get(url);
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let answer = sesame_provider_http::send("the external token endpoint", what, request, MAX_SUBJECT_ANSWER)
+            .await?
+            .success(what, &["error", "message"])?;
+        let token = match field {
+            None => String::from_utf8(answer.body).map_err(|_| ProviderError::Invalid(format!("{what}: the answer is not text")))?,
+            Some(field) => {
+                let doc: serde_json::Value = answer.json(what, "the external token endpoint")?;
+                doc.get(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .ok_or_else(|| ProviderError::Invalid(format!("{what}: the answer has no string field {field:?}")))?
+            }
+        };
+        let token = token.trim().to_string();
+        if token.is_empty() {
+            return Err(ProviderError::Auth(format!("{what}: the answer holds no token")));
+        }
+        Ok(token)
+    }
+
+    async fn exchange(
+        &self,
+        url: &str,
+        audience: &str,
+        subject_token: &str,
+        subject_token_type: &str,
+        client: Option<(&str, &str)>,
+    ) -> Result<StsResponse, ProviderError> {
         let form = [
             ("grant_type", TOKEN_EXCHANGE),
-            ("audience", audience.as_str()),
+            ("audience", audience),
             ("scope", CLOUD_PLATFORM),
             ("requested_token_type", ACCESS_TOKEN_TYPE),
-            ("subject_token", ksa_token),
-            ("subject_token_type", JWT_TOKEN_TYPE),
+            ("subject_token", subject_token),
+            ("subject_token_type", subject_token_type),
         ];
-        let url = self.endpoints.sts_token_url();
-        let resp = self.http.post(&url).form(&form).send().await.map_err(|e| transport("STS token exchange", e))?;
+        let mut request = self.http.post(url).form(&form);
+        if let Some((id, secret)) = client {
+            request = request.basic_auth(id, Some(secret));
+        }
+        let resp = request.send().await.map_err(|e| transport("STS token exchange", e))?;
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| transport("STS token exchange", e))?;
         if status != 200 {
@@ -141,12 +235,12 @@ impl WorkloadIdentityCredentials {
         serde_json::from_slice(&body).map_err(|_| ProviderError::Invalid("STS token exchange: the response is not a token response".into()))
     }
 
-    async fn impersonate(&self, gsa: &str, federated: &str) -> Result<String, ProviderError> {
+    async fn impersonate(&self, gsa: &str, federated: &str, lifetime: Duration) -> Result<String, ProviderError> {
         let what = format!("generateAccessToken for {gsa}");
         let url = self.endpoints.generate_access_token_url(gsa);
         let body = serde_json::json!({
             "scope": [CLOUD_PLATFORM],
-            "lifetime": format!("{}s", IMPERSONATED_LIFETIME.as_secs()),
+            "lifetime": format!("{}s", lifetime.as_secs()),
         });
         let resp = self.http.post(&url).bearer_auth(federated).json(&body).send().await.map_err(|e| transport(&what, e))?;
         let status = resp.status().as_u16();

@@ -161,11 +161,11 @@ async fn a_payload_that_fails_its_checksum_is_rejected() {
 }
 
 #[tokio::test]
-async fn workload_identity_federation_is_refused_rather_than_replaced_by_another_identity() {
+async fn workload_identity_federation_without_a_subject_source_is_invalid_rather_than_replaced_by_another_identity() {
     let mut store = KeyStore::new().await;
     store.spec.auth = Some(serde_json::from_value(serde_json::json!({
         "workloadIdentityFederation": {"audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/k"}
     })).unwrap());
     let err = store.try_build().await.err().expect("refused");
-    assert!(matches!(&err, ProviderError::Invalid(m) if m.contains("workloadIdentityFederation")), "{err}");
+    assert!(matches!(&err, ProviderError::Invalid(m) if m.contains("workloadIdentityFederation") && m.contains("exactly one of")), "{err}");
 }

@@ -11,7 +11,7 @@ use vaultrs::client::VaultClient;
 
 use crate::errors::classify;
 use crate::transport::Token;
-use crate::{VaultAuth, VaultIamAuth, VaultJwtAuth, VaultKubernetesAuth};
+use crate::{VaultAuth, VaultGcpAuth, VaultIamAuth, VaultJwtAuth, VaultKubernetesAuth};
 
 /// What a login gave us.
 #[derive(Debug)]
@@ -41,6 +41,7 @@ pub(crate) enum Method {
     Ldap { mount: String, username: String, password: SecretKeySelector },
     Cert { mount: String, role: Option<String> },
     Iam(Box<VaultIamAuth>),
+    Gcp(Box<VaultGcpAuth>),
 }
 
 /// `POST auth/<mount>/login[/<user>]` with a JSON body: the login calls vaultrs has no endpoint
@@ -83,10 +84,21 @@ impl Method {
         let Some(auth) = auth else {
             return Err(ProviderError::Invalid("vault store has no auth section".into()));
         };
-        if auth.gcp.is_some() {
-            return Err(ProviderError::Invalid("vault auth.gcp (the GCP auth method) is not supported by Sesame yet".into()));
-        }
         let mut methods: Vec<Method> = Vec::new();
+        if let Some(g) = &auth.gcp {
+            if g.role.trim().is_empty() {
+                return Err(ProviderError::Invalid("gcp auth needs role".into()));
+            }
+            if g.secret_ref.is_none() && g.workload_identity.is_none() {
+                // ESO then logs in as the GCE instance (the metadata server): the controller itself.
+                return Err(ProviderError::Invalid(
+                    "vault auth.gcp without secretRef or workloadIdentity would log in with the controller's own GCE metadata \
+                     identity, which Sesame does not support: name secretRef or workloadIdentity"
+                        .into(),
+                ));
+            }
+            methods.push(Method::Gcp(Box::new(g.clone())));
+        }
         if let Some(t) = &auth.token_secret_ref {
             methods.push(Method::Token(t.clone()));
         }
@@ -142,7 +154,8 @@ impl Method {
         match methods.len() {
             1 => Ok(methods.remove(0)),
             0 => Err(ProviderError::Invalid(
-                "vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, ldap, jwt, userPass, cert, iam)".into(),
+                "vault auth names no method Sesame supports (tokenSecretRef, appRole, kubernetes, ldap, jwt, userPass, cert, iam, gcp)"
+                    .into(),
             )),
             _ => Err(ProviderError::Invalid("vault auth must name exactly one method".into())),
         }
@@ -160,6 +173,7 @@ impl Method {
             Method::Cert { mount, role: None } => format!("cert login at auth/{mount}"),
             Method::Cert { mount, role: Some(role) } => format!("cert login at auth/{mount} as role {role}"),
             Method::Iam(i) => format!("aws iam login at auth/{} as role {}", i.mount(), i.vault_role),
+            Method::Gcp(g) => format!("gcp login at auth/{} as role {}", g.path, g.role),
         }
     }
 
@@ -223,6 +237,10 @@ impl Method {
             Method::Iam(iam) => {
                 let body = crate::auth_iam::login_body(iam, ctx).await?;
                 json_login(session, format!("auth/{}/login", iam.mount()), body).await
+            }
+            Method::Gcp(gcp) => {
+                let body = crate::auth_gcp::login_body(gcp, ctx).await?;
+                json_login(session, format!("auth/{}/login", gcp.path), body).await
             }
         };
         result.map(Login::from_auth).map_err(|e| match classify(&what, &e) {
@@ -303,7 +321,7 @@ mod tests {
     }
 
     #[test]
-    fn ldap_needs_a_username_that_is_one_path_segment_and_gcp_is_refused() {
+    fn ldap_needs_a_username_that_is_one_path_segment_and_gcp_needs_its_own_credentials() {
         let ldap = |user: &str| VaultAuth {
             ldap: Some(crate::VaultLdapAuth { path: "ldap".into(), username: user.into(), secret_ref: sel("p") }),
             ..Default::default()
@@ -312,7 +330,20 @@ mod tests {
         assert!(invalid(Some(&ldap(" "))).contains("needs a username"));
         assert_eq!(Method::from_spec(Some(&ldap("alice"))).unwrap().describe(), "ldap login at auth/ldap as alice");
         let gcp: VaultAuth = serde_json::from_value(serde_json::json!({"gcp": {"role": "r"}})).unwrap();
-        assert!(invalid(Some(&gcp)).contains("auth.gcp"));
+        assert!(invalid(Some(&gcp)).contains("controller's own GCE metadata identity"), "ESO's GCE login is the controller's own");
+        let gcp: VaultAuth =
+            serde_json::from_value(serde_json::json!({"gcp": {"role": "r", "serviceAccountRef": {"name": "sa"}}})).unwrap();
+        assert!(invalid(Some(&gcp)).contains("secretRef or workloadIdentity"), "serviceAccountRef is ESO's GCE login too");
+        let gcp: VaultAuth = serde_json::from_value(
+            serde_json::json!({"gcp": {"role": " ", "secretRef": {"secretAccessKeySecretRef": {"name": "k", "key": "k"}}}}),
+        )
+        .unwrap();
+        assert!(invalid(Some(&gcp)).contains("needs role"));
+        let gcp: VaultAuth = serde_json::from_value(
+            serde_json::json!({"gcp": {"role": "r", "secretRef": {"secretAccessKeySecretRef": {"name": "k", "key": "k"}}}}),
+        )
+        .unwrap();
+        assert_eq!(Method::from_spec(Some(&gcp)).unwrap().describe(), "gcp login at auth/gcp as role r", "path defaults to gcp");
     }
 
     #[test]

@@ -147,6 +147,7 @@ impl VaultProvider {
             ("auth.cert.path", auth.cert.as_ref().map(|c| &c.path)),
             ("auth.ldap.path", auth.ldap.as_ref().map(|l| &l.path)),
             ("auth.iam.path", auth.iam.as_ref().and_then(|i| i.path.as_ref())),
+            ("auth.gcp.path", auth.gcp.as_ref().map(|g| &g.path)),
         ];
         for (field, mount) in mounts {
             if let Some(mount) = mount {

@@ -71,8 +71,11 @@ fn gcp() -> String {
     "gcp".into()
 }
 
-/// GCP login (Vault's gcp auth method). In ESO's schema so that manifests keep it; Sesame does
-/// not support it yet and refuses a store that names it.
+/// GCP login (Vault's gcp auth method, `iam` roles): a JWT for `vault/<role>` is signed by the
+/// Google service account of `secretRef` (its key) or `workloadIdentity` (the ServiceAccount's
+/// `iam.gke.io/gcp-service-account`) with IAM Credentials `signJwt`, and posted to
+/// `auth/<path>/login`. Without either, ESO logs in as the GCE instance (the controller itself):
+/// Sesame refuses that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultGcpAuth {

@@ -16,8 +16,8 @@
 //!
 //! `spec.provider.openBao` (ESO's own OpenBao key) is served by the same client: see [`OpenBaoProvider`].
 //!
-//! Not supported (yet): the `gcp` auth method (a store naming it is rejected as invalid);
-//! kubernetes auth with the controller's own ServiceAccount token (a store
+//! Not supported: the `gcp` auth method's GCE login (no `secretRef` nor `workloadIdentity`: the
+//! controller's own metadata identity; a store naming it is rejected as invalid); kubernetes auth with the controller's own ServiceAccount token (a store
 //! must name `serviceAccountRef` or `secretRef`); `readYourWrites` is accepted but replication
 //! states are not tracked.
 #![forbid(unsafe_code)]
@@ -39,6 +39,8 @@ pub const PROVIDER: &str = "HashiCorp/Vault";
 
 #[cfg(feature = "client")]
 mod auth;
+#[cfg(feature = "client")]
+mod auth_gcp;
 #[cfg(feature = "client")]
 mod auth_iam;
 #[cfg(feature = "client")]

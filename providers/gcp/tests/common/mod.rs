@@ -27,6 +27,8 @@ pub struct TestCredentials {
     pub cluster: Option<(Arc<RsaKey>, String)>,
     pub namespace: String,
     pub token_requests: Mutex<Vec<TokenRequestLog>>,
+    /// ConfigMaps by (name, key).
+    pub config_maps: BTreeMap<(String, String), String>,
 }
 
 #[async_trait]
@@ -54,8 +56,12 @@ impl CredentialSource for TestCredentials {
         Ok(self.annotations.get(&sa.name).cloned().unwrap_or_default())
     }
 
-    async fn ca_bundle(&self, _: &CaProvider) -> Result<Vec<u8>, ProviderError> {
-        Err(ProviderError::Invalid("no CA bundles here".into()))
+    async fn ca_bundle(&self, p: &CaProvider) -> Result<Vec<u8>, ProviderError> {
+        let key = (p.name.clone(), p.key.clone().unwrap_or_default());
+        match (p.kind, self.config_maps.get(&key)) {
+            (sesame_provider_core::CaProviderKind::ConfigMap, Some(v)) => Ok(v.clone().into_bytes()),
+            _ => Err(ProviderError::Invalid(format!("no ConfigMap {} key {}", key.0, key.1))),
+        }
     }
 }
 

@@ -54,6 +54,9 @@ async fn handle(AxState(app): AxState<App>, method: Method, uri: Uri, headers: H
         (&Method::POST, "/v1/token") => tokens::sts(&mut s, &body),
         (&Method::POST, "/token") => tokens::oauth(&mut s, &app.url, &body),
         (&Method::GET, p) if p.starts_with("/computeMetadata/v1/") => tokens::metadata(&mut s, p, &headers),
+        (&Method::POST, p) if p.starts_with("/v1/projects/-/serviceAccounts/") && p.ends_with(":signJwt") => {
+            tokens::sign_jwt(&mut s, p, &headers, &body)
+        }
         (&Method::POST, p) if p.starts_with("/v1/projects/-/serviceAccounts/") => tokens::generate_access_token(&mut s, p, &headers, &body),
         (&Method::GET, p) if p.starts_with("/v1/projects/") => secret_manager(&mut s, &p[4..], &query, &headers),
         (m, p) if p.starts_with("/v1/projects/") && matches!(*m, Method::POST | Method::PATCH | Method::DELETE) => {

@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 mod api;
+pub mod federated;
 pub mod jwt;
 mod tokens;
 mod wire;
@@ -90,6 +91,10 @@ pub struct State {
     /// service-account email → key id → public key (PKCS#1 DER).
     pub sa_keys: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pub clusters: Vec<Cluster>,
+    /// Google-managed signing keys of service accounts (`signJwt`): email → (key id, key).
+    pub google_keys: BTreeMap<String, (String, Arc<RsaKey>)>,
+    /// Workload identity pool providers (federation).
+    pub pool_providers: Vec<federated::PoolProvider>,
     /// access token → (principal, expiry).
     pub tokens: HashMap<String, (String, i64)>,
     /// (project id, principal) allowed to read and write secrets.
@@ -116,6 +121,12 @@ impl State {
     pub(crate) fn tick(&mut self) -> i64 {
         self.clock += 1;
         1_700_000_000 + self.clock
+    }
+
+    /// The Google-managed key `signJwt` signs with for `email` (made on first use).
+    pub fn google_signing_key(&mut self, email: &str) -> (String, Arc<RsaKey>) {
+        let n = self.google_keys.len() + 1;
+        self.google_keys.entry(email.to_string()).or_insert_with(|| (format!("google-kid-{n}"), Arc::new(RsaKey::generate()))).clone()
     }
 
     pub fn issue_token(&mut self, principal: &str, lifetime: i64) -> String {
@@ -238,6 +249,30 @@ impl FakeGcp {
             token_issuer: token_issuer.into(),
             verifier: Verifier::Jwks(jwks),
         });
+    }
+
+    /// An OIDC pool provider trusting `issuer`'s keys; returns the federated principal prefix
+    /// (`principal://…/subject/`).
+    pub fn oidc_pool_provider(&self, audience: &str, issuer: &str, verifier: Verifier, allowed_audiences: &[&str]) -> String {
+        let kind = federated::PoolProviderKind::Oidc {
+            issuer: issuer.into(),
+            verifier,
+            allowed_audiences: allowed_audiences.iter().map(|a| a.to_string()).collect(),
+        };
+        let provider = federated::PoolProvider { audience: audience.into(), kind };
+        let prefix = provider.principal("");
+        self.lock().pool_providers.push(provider);
+        prefix
+    }
+
+    /// An AWS pool provider that knows one access key (Google asks AWS; the fake checks the
+    /// signature itself); returns the federated principal of that key's `arn`.
+    pub fn aws_pool_provider(&self, audience: &str, access_key_id: &str, secret_access_key: &str, arn: &str) -> String {
+        let keys = BTreeMap::from([(access_key_id.to_string(), (secret_access_key.to_string(), arn.to_string()))]);
+        let provider = federated::PoolProvider { audience: audience.into(), kind: federated::PoolProviderKind::Aws { keys } };
+        let principal = provider.principal(arn);
+        self.lock().pool_providers.push(provider);
+        principal
     }
 
     /// Answer the next `times` requests whose path contains `path_part` with an error.

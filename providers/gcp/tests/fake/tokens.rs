@@ -14,7 +14,7 @@ const SECRET_MANAGER_AUDIENCE: &str = "https://secretmanager.googleapis.com/";
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 
 /// An OAuth 2.0 error body (`{"error","error_description"}`), as STS and the token endpoint send.
 fn oauth_error(http: u16, code: &str, description: &str) -> Response {
@@ -74,6 +74,9 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
     if get("requested_token_type") != ACCESS_TOKEN_TYPE {
         return oauth_error(400, "invalid_request", "Invalid value for \"requested_token_type\".");
     }
+    if get("audience").starts_with("//iam.googleapis.com/") {
+        return federated(s, get("audience"), get("subject_token"), get("subject_token_type"));
+    }
     if get("subject_token_type") != JWT_TOKEN_TYPE {
         return oauth_error(400, "invalid_request", "Invalid value for \"subject_token_type\".");
     }
@@ -105,6 +108,52 @@ pub fn sts(s: &mut State, body: &[u8]) -> Response {
     let lifetime = s.sts_lifetime;
     let token = s.issue_token(&principal, lifetime);
     ok(json!({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer", "expires_in": lifetime}))
+}
+
+/// The exchange at a workload identity pool provider (workload identity federation).
+fn federated(s: &mut State, audience: &str, token: &str, token_type: &str) -> Response {
+    let Some(provider) = s.pool_providers.iter().find(|p| p.audience == audience) else {
+        return oauth_error(400, "invalid_target", "The target service indicated by the \"audience\" parameters is invalid.");
+    };
+    let principal = match provider.verify(token, token_type) {
+        Ok(subject) => provider.principal(&subject),
+        Err(why) => return oauth_error(400, "invalid_grant", why),
+    };
+    let lifetime = s.sts_lifetime;
+    let token = s.issue_token(&principal, lifetime);
+    ok(json!({"access_token": token, "issued_token_type": ACCESS_TOKEN_TYPE, "token_type": "Bearer", "expires_in": lifetime}))
+}
+
+/// IAM Credentials `POST /v1/projects/-/serviceAccounts/{email}:signJwt`: the payload (a JSON
+/// object, at most 12 hours to `exp`) signed RS256 with a Google-managed key of the account; the
+/// caller must be the account itself or allowed to impersonate it (Token Creator).
+pub fn sign_jwt(s: &mut State, path: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let Some(email) = path.strip_prefix("/v1/projects/-/serviceAccounts/").and_then(|p| p.strip_suffix(":signJwt")) else {
+        return error(404, "NOT_FOUND", format!("the fake has no route for POST {path}"));
+    };
+    let caller = match principal(s, headers) {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    if caller != format!("serviceAccount:{email}") && !s.impersonators.contains(&(email.to_string(), caller)) {
+        return error(
+            403,
+            "PERMISSION_DENIED",
+            format!(
+                "Permission 'iam.serviceAccounts.signJwt' denied on resource 'projects/-/serviceAccounts/{email}' (or it may not exist)."
+            ),
+        );
+    }
+    let payload =
+        serde_json::from_slice::<Value>(body).ok().and_then(|b| b["payload"].as_str().and_then(|p| serde_json::from_str::<Value>(p).ok()));
+    let Some(claims) = payload.filter(|c| c.is_object()) else {
+        return error(400, "INVALID_ARGUMENT", "The payload must be a JSON object.");
+    };
+    if claims["exp"].as_i64().is_some_and(|exp| exp > now() + 12 * 3600) {
+        return error(400, "INVALID_ARGUMENT", "The exp claim is more than 12 hours in the future.");
+    }
+    let (kid, key) = s.google_signing_key(email);
+    ok(json!({"keyId": kid, "signedJwt": key.sign_jwt(Some(&kid), &claims)}))
 }
 
 /// IAM Credentials `POST /v1/projects/-/serviceAccounts/{email}:generateAccessToken`.
