@@ -45,6 +45,14 @@ impl StoreIdentity {
         }
     }
 
+    /// ESO's resource audience for tokens minted for this store.
+    fn audience(&self) -> String {
+        match (&self.kind, &self.namespace) {
+            (StoreKind::ClusterSecretStore, _) | (_, None) => format!("clusterSecretStore:{}", self.name),
+            (_, Some(ns)) => format!("secretStore:{ns}:{}", self.name),
+        }
+    }
+
     fn same_store(&self, other: &StoreIdentity) -> bool {
         self.kind == other.kind && self.namespace == other.namespace && self.name == other.name
     }
@@ -153,7 +161,7 @@ impl ClientCache {
         if let Some(c) = self.lookup(&key) {
             return Ok(c);
         }
-        let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy));
+        let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy).for_store(identity.audience()));
         let calls = Arc::new(StoreCalls { metrics: self.metrics.clone(), store: StoreLabels::of(&identity) });
         let ctx = ProviderContext { credentials, calls };
         let provider = crate::providers::build(store.spec(), ctx).await?;

@@ -156,4 +156,11 @@ pub trait CredentialSource: Send + Sync {
 
     /// A PEM bundle from a Secret or ConfigMap.
     async fn ca_bundle(&self, provider: &CaProvider) -> Result<Vec<u8>, ProviderError>;
+
+    /// ESO's audience binding a minted token to the store it is for: `secretStore:<namespace>:<name>`
+    /// or `clusterSecretStore:<name>` (Doppler's OIDC identities match on it). `None` where no
+    /// store is known (render, generators).
+    fn store_audience(&self) -> Option<String> {
+        None
+    }
 }
