@@ -91,7 +91,7 @@ pub struct InfisicalAuth {
     /// SecretStore while `--refuse-secretstore-controller-identity` is on.
     #[serde(rename = "gcpIdTokenAuthCredentials", default, skip_serializing_if = "Option::is_none")]
     pub gcp_id_token_auth_credentials: Option<IdentityOnly>,
-    /// GCP IAM Auth (not supported by Sesame yet).
+    /// GCP IAM Auth (not supported by Sesame yet: see docs/providers/infisical.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcp_iam_auth_credentials: Option<GcpIamAuthCredentials>,
     /// JWT Auth: a machine identity and a JWT it accepts.
