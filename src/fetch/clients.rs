@@ -252,6 +252,23 @@ mod tests {
     }
 
     #[test]
+    fn tokens_are_bound_to_the_store_with_esos_resource_audience() {
+        let (ss, css) = stores(serde_json::json!({"fake": {"data": []}}));
+        assert_eq!(StoreIdentity::of(&ss).audience(), "secretStore:team-a:s");
+        assert_eq!(StoreIdentity::of(&css).audience(), "clusterSecretStore:s");
+    }
+
+    #[test]
+    fn an_infisical_store_logging_in_as_the_controller_is_a_cluster_store_only() {
+        let sel = serde_json::json!({"name": "i", "key": "id"});
+        let (ss, css) = stores(serde_json::json!({"infisical": {
+            "auth": {"kubernetesAuthCredentials": {"identityId": sel}},
+            "secretsScope": {"projectSlug": "p", "environmentSlug": "e"}}}));
+        assert!(matches!(admit(&ss, true), Err(ProviderError::Invalid(m)) if m.contains("kubernetesAuthCredentials")));
+        admit(&css, true).unwrap();
+    }
+
+    #[test]
     fn a_hostile_url_field_is_refused_before_anything_is_built() {
         let (ss, css) =
             stores(serde_json::json!({"vault": {"server": "https://vault@evil.example", "auth": {"tokenSecretRef": {"name": "t"}}}}));
