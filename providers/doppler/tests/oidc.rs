@@ -100,3 +100,16 @@ async fn a_refused_exchange_is_an_auth_error_without_the_token() {
     }
     assert!(fake.requests().iter().all(|r| !r.contains("download")), "no read without a token");
 }
+
+#[tokio::test]
+async fn a_refused_api_token_is_forgotten_and_the_next_call_exchanges_anew() {
+    let fake = fake(3600).await;
+    let ctx = ProviderContext { credentials: Arc::new(Minter::default()), calls: Arc::new(NoCalls) };
+    let client = sesame_provider_doppler::build_with_base_url(&store("id-1"), ctx, &fake.url).await.unwrap();
+    // Doppler revokes the identity's tokens (an admin rotated it).
+    fake.lock().tokens.clear();
+    let err = client.get_secret(&RemoteKey::new("DB_PASSWORD")).await.unwrap_err();
+    assert!(matches!(err, ProviderError::Auth(_)), "{err:?}");
+    assert_eq!(client.get_secret(&RemoteKey::new("DB_PASSWORD")).await.unwrap(), SecretValue::from("pw-1"));
+    assert_eq!(fake.exchanged().len(), 2, "one exchange at build, one after the refusal");
+}
