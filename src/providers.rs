@@ -105,6 +105,7 @@ pub fn controller_identity(store: &SecretStoreSpec) -> Option<&'static str> {
         ProviderSpec { vault: Some(vault), .. } => vault.controller_identity(),
         ProviderSpec { gcpsm: Some(gcp), .. } => gcp.controller_identity(),
         ProviderSpec { azurekv: Some(azure), .. } => azure.controller_identity(),
+        ProviderSpec { infisical: Some(infisical), .. } => infisical.controller_identity(),
         _ => None,
     }
 }

@@ -45,6 +45,14 @@ impl StoreIdentity {
         }
     }
 
+    /// ESO's resource audience for tokens minted for this store.
+    fn audience(&self) -> String {
+        match (&self.kind, &self.namespace) {
+            (StoreKind::ClusterSecretStore, _) | (_, None) => format!("clusterSecretStore:{}", self.name),
+            (_, Some(ns)) => format!("secretStore:{ns}:{}", self.name),
+        }
+    }
+
     fn same_store(&self, other: &StoreIdentity) -> bool {
         self.kind == other.kind && self.namespace == other.namespace && self.name == other.name
     }
@@ -158,7 +166,7 @@ impl ClientCache {
         if let Some(c) = self.lookup(&key) {
             return Ok(c);
         }
-        let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy));
+        let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy).for_store(identity.audience()));
         let calls = Arc::new(StoreCalls { metrics: self.metrics.clone(), store: StoreLabels::of(&identity) });
         let ctx = ProviderContext { credentials, calls };
         let provider = crate::providers::build(store.spec(), ctx).await?;
@@ -245,6 +253,23 @@ mod tests {
         let (ss, css) = stores(serde_json::json!({"aws": {"service": "SecretsManager", "region": "eu-west-1"}}));
         assert!(matches!(admit(&ss, true), Err(ProviderError::Invalid(m)) if m.contains("may not authenticate as the controller")));
         admit(&ss, false).unwrap();
+        admit(&css, true).unwrap();
+    }
+
+    #[test]
+    fn tokens_are_bound_to_the_store_with_esos_resource_audience() {
+        let (ss, css) = stores(serde_json::json!({"fake": {"data": []}}));
+        assert_eq!(StoreIdentity::of(&ss).audience(), "secretStore:team-a:s");
+        assert_eq!(StoreIdentity::of(&css).audience(), "clusterSecretStore:s");
+    }
+
+    #[test]
+    fn an_infisical_store_logging_in_as_the_controller_is_a_cluster_store_only() {
+        let sel = serde_json::json!({"name": "i", "key": "id"});
+        let (ss, css) = stores(serde_json::json!({"infisical": {
+            "auth": {"kubernetesAuthCredentials": {"identityId": sel}},
+            "secretsScope": {"projectSlug": "p", "environmentSlug": "e"}}}));
+        assert!(matches!(admit(&ss, true), Err(ProviderError::Invalid(m)) if m.contains("kubernetesAuthCredentials")));
         admit(&css, true).unwrap();
     }
 

@@ -26,11 +26,18 @@ pub enum Tenancy {
 pub struct KubeCredentials {
     client: kube::Client,
     tenancy: Tenancy,
+    store_audience: Option<String>,
 }
 
 impl KubeCredentials {
     pub fn new(client: kube::Client, tenancy: Tenancy) -> Self {
-        KubeCredentials { client, tenancy }
+        KubeCredentials { client, tenancy, store_audience: None }
+    }
+
+    /// The credentials of one store, which `store_audience` names.
+    pub fn for_store(mut self, audience: String) -> Self {
+        self.store_audience = Some(audience);
+        self
     }
 
     /// The namespace a ref may read, or why it may not.
@@ -123,6 +130,10 @@ impl CredentialSource for KubeCredentials {
         let what = format!("serviceaccount {ns}/{}", selector.name);
         let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns).get(&selector.name).await.map_err(|e| kube_err(&what, e))?;
         Ok(sa.metadata.annotations.unwrap_or_default())
+    }
+
+    fn store_audience(&self) -> Option<String> {
+        self.store_audience.clone()
     }
 
     async fn ca_bundle(&self, provider: &CaProvider) -> Result<Vec<u8>, ProviderError> {

@@ -168,4 +168,11 @@ pub trait CredentialSource: Send + Sync {
         };
         self.ca_bundle(&provider).await
     }
+
+    /// ESO's audience binding a minted token to the store it is for: `secretStore:<namespace>:<name>`
+    /// or `clusterSecretStore:<name>` (Doppler's OIDC identities match on it). `None` where no
+    /// store is known (render, generators).
+    fn store_audience(&self) -> Option<String> {
+        None
+    }
 }

@@ -1,6 +1,7 @@
 //! Reads through `GET /v3/configs/config/secrets/download`, as ESO's Doppler client does: one
 //! secret with `secrets=NAME`, every secret (with `name_transformer` and `format`) for a find.
-//! The token goes as HTTP basic auth user name; Doppler answers errors as
+//! The token (the store's, or one exchanged through OIDC: `oidc.rs`) goes as HTTP basic auth
+//! user name; Doppler answers errors as
 //! `{"messages": ["…"], "success": false}` and throttles with 429 and `Retry-After`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use async_trait::async_trait;
 use sesame_provider_core::{FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue, checks};
 use sesame_provider_http::{ClientOptions, reqwest};
 
+use crate::oidc::OidcTokens;
 use crate::{DopplerProvider, Format};
 
 /// The `provider` label of the call metrics.
@@ -25,8 +27,16 @@ pub struct DopplerClient {
     spec: DopplerProvider,
     base: reqwest::Url,
     http: reqwest::Client,
-    token: String,
+    token: Token,
     ctx: ProviderContext,
+}
+
+/// Where the API token comes from.
+enum Token {
+    /// `auth.secretRef`: read once per built client.
+    Static(String),
+    /// `auth.oidcConfig`: exchanged, and exchanged anew near its expiry.
+    Oidc(Box<OidcTokens>),
 }
 
 /// Build the client of a store, its API root from `DOPPLER_BASE_URL` or Doppler's.
@@ -46,15 +56,29 @@ pub async fn build_with_base_url(
     let base = if base.contains("://") { base.to_string() } else { format!("https://{base}") };
     let base = base.trim_end_matches('/').to_string();
     checks::base_url("DOPPLER_BASE_URL", &base, &["https", "http"])?;
+    let root = base.clone();
     let base = reqwest::Url::parse(&base).map_err(|e| ProviderError::Invalid(format!("DOPPLER_BASE_URL {base:?}: {e}")))?;
-    let selector = &spec.auth.secret_ref.as_ref().expect("check_spec requires secretRef").doppler_token;
-    let token = ctx.credentials.secret_key(selector, Some("dopplerToken")).await?;
+    let http = ClientOptions::for_url(&base).build(PROVIDER_NAME)?;
+    let token = match (&spec.auth.secret_ref, &spec.auth.oidc_config) {
+        (Some(secret_ref), _) => Token::Static(static_token(&ctx, secret_ref).await?),
+        (None, Some(oidc)) => {
+            let tokens = OidcTokens::new(oidc, &root, &base, ctx.credentials.store_audience());
+            // A first exchange now: a refused identity fails the build, as a refused token does.
+            tokens.token(&http, &ctx).await?;
+            Token::Oidc(Box::new(tokens))
+        }
+        (None, None) => return Err(ProviderError::Invalid("invalid store: no auth method".into())),
+    };
+    Ok(Arc::new(DopplerClient { spec: spec.clone(), base, http, token, ctx }))
+}
+
+async fn static_token(ctx: &ProviderContext, secret_ref: &crate::DopplerAuthSecretRef) -> Result<String, ProviderError> {
+    let token = ctx.credentials.secret_key(&secret_ref.doppler_token, Some("dopplerToken")).await?;
     let token = String::from_utf8(token.into_bytes()).map_err(|_| ProviderError::Invalid("the Doppler token is not UTF-8 text".into()))?;
     if token.is_empty() || token.chars().any(char::is_control) {
         return Err(ProviderError::Invalid("the Doppler token is empty or holds control characters".into()));
     }
-    let http = ClientOptions::for_url(&base).build(PROVIDER_NAME)?;
-    Ok(Arc::new(DopplerClient { spec: spec.clone(), base, http, token, ctx }))
+    Ok(token)
 }
 
 impl DopplerClient {
@@ -67,8 +91,16 @@ impl DopplerClient {
         }
         let what = format!("GET {path}");
         let accept = if text { "text/plain" } else { "application/json" };
-        let request = self.http.get(url).basic_auth(&self.token, Some("")).header("accept", accept);
-        self.ctx.timed(PROVIDER_NAME, call, async { read(&what, request).await }).await
+        let token = match &self.token {
+            Token::Static(t) => t.clone(),
+            Token::Oidc(tokens) => tokens.token(&self.http, &self.ctx).await?,
+        };
+        let request = self.http.get(url).basic_auth(token, Some("")).header("accept", accept);
+        let result = self.ctx.timed(PROVIDER_NAME, call, async { read(&what, request).await }).await;
+        if let (Err(ProviderError::Auth(_)), Token::Oidc(tokens)) = (&result, &self.token) {
+            tokens.forget().await;
+        }
+        result
     }
 
     fn scope_params(&self) -> Vec<(&'static str, String)> {

@@ -91,9 +91,8 @@ pub struct DopplerAuth {
     /// A Doppler token (service token, service account token, …) held in a Kubernetes Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<DopplerAuthSecretRef>,
-    /// Kubernetes ServiceAccount tokens exchanged through Doppler's OIDC identities. Accepted for
-    /// compatibility with ESO's schema but not supported yet: a store setting it fails with a
-    /// clear error.
+    /// Kubernetes ServiceAccount tokens (TokenRequest) exchanged through a Doppler service account
+    /// identity (OIDC) for a short-lived API token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_config: Option<DopplerOidcAuth>,
 }
@@ -106,13 +105,15 @@ pub struct DopplerAuthSecretRef {
     pub doppler_token: SecretKeySelector,
 }
 
-/// `auth.oidcConfig` (ESO's fields; not supported by Sesame yet).
+/// `auth.oidcConfig`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct DopplerOidcAuth {
     /// The Doppler service account identity configured for OIDC.
     pub identity: String,
-    /// The Kubernetes ServiceAccount whose tokens are exchanged.
+    /// The Kubernetes ServiceAccount whose tokens are exchanged. Its tokens carry `audiences`
+    /// (the API root when none) and the store's `secretStore:<namespace>:<name>` or
+    /// `clusterSecretStore:<name>`.
     pub service_account_ref: ServiceAccountSelector,
     /// Lifetime of the ServiceAccount token, in seconds (ESO's default: 600).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,14 +141,36 @@ impl DopplerProvider {
         match (&self.auth.secret_ref, &self.auth.oidc_config) {
             (Some(s), None) if s.doppler_token.name.is_empty() => invalid("dopplerToken.name cannot be empty"),
             (Some(_), None) => Ok(()),
-            (None, Some(_)) => invalid("auth.oidcConfig is not supported by Sesame yet; use auth.secretRef"),
+            (None, Some(o)) => check_oidc(o),
             _ => invalid("exactly one of auth.secretRef and auth.oidcConfig must be specified"),
         }
     }
 }
 
+/// What reaches the TokenRequest and Doppler's exchange, bounded.
+fn check_oidc(o: &DopplerOidcAuth) -> Result<(), ProviderError> {
+    let invalid = |m: &str| Err(ProviderError::Invalid(format!("invalid store: auth.oidcConfig.{m}")));
+    if o.identity.is_empty() || o.identity.len() > 256 || o.identity.chars().any(char::is_control) {
+        return invalid("identity must be 1 to 256 characters without control characters");
+    }
+    if o.service_account_ref.name.is_empty() {
+        return invalid("serviceAccountRef.name cannot be empty");
+    }
+    let audiences = &o.service_account_ref.audiences;
+    if audiences.len() > 16 || audiences.iter().any(|a| a.is_empty() || a.len() > 512 || a.chars().any(char::is_control)) {
+        return invalid("serviceAccountRef.audiences must be at most 16 non-empty audiences of at most 512 characters");
+    }
+    // The TokenRequest API's own bounds: at least 10 minutes, and Sesame keeps it under a day.
+    if o.expiration_seconds.is_some_and(|s| !(600..=86_400).contains(&s)) {
+        return invalid("expirationSeconds must be between 600 and 86400");
+    }
+    Ok(())
+}
+
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+mod oidc;
 
 #[cfg(feature = "client")]
 pub use client::{DopplerClient, PROVIDER_NAME, build, build_with_base_url};
@@ -172,13 +195,25 @@ mod tests {
     }
 
     #[test]
-    fn exactly_one_auth_method_and_oidc_is_refused_clearly() {
+    fn exactly_one_auth_method_and_an_oidc_config_is_bounded() {
         let none = DopplerProvider::default().check_spec().unwrap_err().to_string();
         assert!(none.contains("exactly one"), "{none}");
+        // ESO's docs snippet.
         let oidc: DopplerProvider = serde_json::from_value(serde_json::json!({
-            "auth": {"oidcConfig": {"identity": "id-1", "serviceAccountRef": {"name": "sa"}}}
+            "auth": {"oidcConfig": {"identity": "0c7f3e1b-identity", "serviceAccountRef": {"name": "doppler-oidc-sa"}, "expirationSeconds": 600}},
+            "project": "auth-api", "config": "prd"
         }))
         .unwrap();
-        assert!(oidc.check_spec().unwrap_err().to_string().contains("not supported by Sesame yet"));
+        oidc.check_spec().unwrap();
+        assert_eq!(oidc.referent_refs(), vec!["auth.oidcConfig.serviceAccountRef"]);
+        let err = |f: fn(&mut DopplerOidcAuth)| {
+            let mut bad = oidc.clone();
+            f(bad.auth.oidc_config.as_mut().unwrap());
+            bad.check_spec().unwrap_err().to_string()
+        };
+        assert!(err(|o| o.identity.clear()).contains("identity"));
+        assert!(err(|o| o.service_account_ref.name.clear()).contains("serviceAccountRef.name"));
+        assert!(err(|o| o.expiration_seconds = Some(60)).contains("expirationSeconds"));
+        assert!(err(|o| o.service_account_ref.audiences = vec![String::new()]).contains("audiences"));
     }
 }

@@ -1,6 +1,5 @@
-//! Machine-identity logins and the access token's life: Universal, JWT and LDAP Auth log in with
-//! `POST /api/v1/auth/<method>/login`; the token is renewed (`/api/v1/auth/token/renew`) before it
-//! expires, and a fresh login is made when renewal fails or the token reached its max TTL. Token
+//! The access token's life: a login (`login.rs`) with `POST /api/v1/auth/<method>/login`; the
+//! token is renewed (`/api/v1/auth/token/renew`) before it expires, and a fresh login is made when renewal fails or the token reached its max TTL. Token
 //! Auth uses the given token as is. The credentials are read once per built client: an auth error
 //! makes the controller rebuild the client, which reads them again.
 use std::fmt;
@@ -8,96 +7,13 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
-use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, SecretKeySelector};
+use sesame_provider_core::{ProviderContext, ProviderError};
 use sesame_provider_http::reqwest::header::HeaderValue;
 use sesame_provider_http::{reqwest, send};
 
-use crate::Method;
+use crate::ambient::Ambient;
 use crate::client::{MAX_BODY, PROVIDER_NAME};
-
-/// What a login sends: the method's path, its ESO call name and its body (the credentials).
-#[derive(Clone)]
-pub(crate) enum Login {
-    Universal { client_id: String, client_secret: String },
-    Jwt { identity_id: String, jwt: String },
-    Ldap { identity_id: String, username: String, password: String },
-    Token(String),
-}
-
-impl fmt::Debug for Login {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.call())
-    }
-}
-
-async fn text(creds: &dyn CredentialSource, sel: &SecretKeySelector, field: &str) -> Result<String, ProviderError> {
-    let bytes = creds.secret_key(sel, None).await?.into_bytes();
-    let value = String::from_utf8(bytes).map_err(|_| ProviderError::Invalid(format!("{field} is not UTF-8 text")))?;
-    let value = value.trim().to_string();
-    if value.is_empty() || value.len() > 64 * 1024 || value.chars().any(char::is_control) {
-        return Err(ProviderError::Invalid(format!("{field} is empty, longer than 64 KiB or holds control characters")));
-    }
-    Ok(value)
-}
-
-impl Login {
-    /// Read the credentials of the store's method.
-    pub(crate) async fn read(method: Method<'_>, creds: &dyn CredentialSource) -> Result<Login, ProviderError> {
-        Ok(match method {
-            Method::Universal(u) => Login::Universal {
-                client_id: text(creds, &u.client_id, "universalAuthCredentials.clientId").await?,
-                client_secret: text(creds, &u.client_secret, "universalAuthCredentials.clientSecret").await?,
-            },
-            Method::Jwt(j) => Login::Jwt {
-                identity_id: text(creds, &j.identity_id, "jwtAuthCredentials.identityId").await?,
-                jwt: text(creds, &j.jwt, "jwtAuthCredentials.jwt").await?,
-            },
-            Method::Ldap(l) => Login::Ldap {
-                identity_id: text(creds, &l.identity_id, "ldapAuthCredentials.identityId").await?,
-                username: text(creds, &l.ldap_username, "ldapAuthCredentials.ldapUsername").await?,
-                password: text(creds, &l.ldap_password, "ldapAuthCredentials.ldapPassword").await?,
-            },
-            Method::Token(t) => Login::Token(text(creds, &t.access_token, "tokenAuthCredentials.accessToken").await?),
-            Method::Unsupported(field) => {
-                return Err(ProviderError::Invalid(format!("auth.{field} is not supported by Sesame yet")));
-            }
-        })
-    }
-
-    /// ESO's name for the call (the `call` label of the API metrics).
-    pub(crate) fn call(&self) -> &'static str {
-        match self {
-            Login::Universal { .. } => "MachineIdentityLoginViaUniversalAuth",
-            Login::Jwt { .. } => "MachineIdentityLoginViaJwtAuth",
-            Login::Ldap { .. } => "MachineIdentityLoginViaLdapAuth",
-            Login::Token(_) => "MachineIdentityLoginViaTokenAuth",
-        }
-    }
-
-    fn path(&self) -> &'static str {
-        match self {
-            Login::Universal { .. } => "/v1/auth/universal-auth/login",
-            Login::Jwt { .. } => "/v1/auth/jwt-auth/login",
-            Login::Ldap { .. } => "/v1/auth/ldap-auth/login",
-            Login::Token(_) => "",
-        }
-    }
-
-    fn body(&self, organization: &str) -> serde_json::Value {
-        let mut body = match self {
-            Login::Universal { client_id, client_secret } => json!({"clientId": client_id, "clientSecret": client_secret}),
-            Login::Jwt { identity_id, jwt } => json!({"identityId": identity_id, "jwt": jwt}),
-            Login::Ldap { identity_id, username, password } => {
-                json!({"identityId": identity_id, "username": username, "password": password})
-            }
-            Login::Token(_) => json!({}),
-        };
-        if !organization.is_empty() {
-            body["organizationSlug"] = json!(organization);
-        }
-        body
-    }
-}
+use crate::login::Login;
 
 /// Infisical's answer to a login or a renewal.
 #[derive(Deserialize)]
@@ -160,6 +76,7 @@ pub(crate) struct Authenticator {
     pub(crate) http: reqwest::Client,
     pub(crate) login: Login,
     pub(crate) organization: String,
+    pub(crate) ambient: Ambient,
     pub(crate) ctx: ProviderContext,
 }
 
@@ -185,7 +102,8 @@ impl Authenticator {
         if let Login::Token(token) = &self.login {
             return Ok(Session { token: bearer(token)?, raw: token.clone(), expires_at: None, ttl: Duration::ZERO, renew_until: None });
         }
-        let issued = self.post(self.login.call(), self.login.path(), self.login.body(&self.organization)).await.map_err(|e| match e {
+        let body = self.login.body(&self.organization, &self.ambient, &self.ctx).await?;
+        let issued = self.post(self.login.call(), self.login.path(), body).await.map_err(|e| match e {
             // A refused login is a credentials problem whatever the status (Infisical answers 400
             // for a wrong client secret).
             ProviderError::Invalid(m) => ProviderError::Auth(m),
@@ -251,11 +169,8 @@ mod tests {
     }
 
     #[test]
-    fn debug_output_never_shows_credentials() {
-        let login = Login::Universal { client_id: "id".into(), client_secret: "very-secret".into() };
-        assert_eq!(format!("{login:?}"), "MachineIdentityLoginViaUniversalAuth");
+    fn debug_output_never_shows_the_token() {
         let s = Session::from_issued(Issued { access_token: "tok-123".into(), expires_in: 60, access_token_max_ttl: 0 }, None).unwrap();
         assert!(!format!("{s:?}").contains("tok-123"));
-        assert!(login.body("org")["organizationSlug"] == "org");
     }
 }

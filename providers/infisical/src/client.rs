@@ -10,7 +10,9 @@ use sesame_provider_core::{FindQuery, FindScope, ProviderContext, ProviderError,
 use sesame_provider_http::{ClientOptions, ca_certificates, prefixed, reqwest, send};
 use tokio::sync::Mutex;
 
-use crate::auth::{Authenticator, Login, Session};
+use crate::ambient::Ambient;
+use crate::auth::{Authenticator, Session};
+use crate::login::Login;
 use crate::{InfisicalProvider, SecretsScope};
 
 /// The `provider` label of the call metrics (ESO's).
@@ -28,6 +30,15 @@ pub struct InfisicalClient {
 /// Build the client of a store: its spec checked, its credentials read through the tenancy
 /// rules, and a first login made (a refused one fails the build, as in ESO).
 pub async fn build(spec: &InfisicalProvider, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+    build_with(spec, ctx, Ambient::from_env()).await
+}
+
+/// [`build`] with the controller's identity sources given (a test's fakes).
+pub async fn build_with(
+    spec: &InfisicalProvider,
+    ctx: ProviderContext,
+    ambient: Ambient,
+) -> Result<Arc<dyn SecretProvider>, ProviderError> {
     spec.check_spec()?;
     spec.check_urls()?;
     let root_text = spec.api_root();
@@ -39,7 +50,7 @@ pub async fn build(spec: &InfisicalProvider, ctx: ProviderContext) -> Result<Arc
     };
     let http = ClientOptions::for_url(&root).trusting(cas).build("Infisical")?;
     let login = Login::read(spec.auth.method()?, ctx.credentials.as_ref()).await?;
-    let auth = Authenticator { root, http, login, organization: spec.secrets_scope.organization_slug.clone(), ctx };
+    let auth = Authenticator { root, http, login, organization: spec.secrets_scope.organization_slug.clone(), ambient, ctx };
     let session = auth.start().await?;
     Ok(Arc::new(InfisicalClient { scope: spec.secrets_scope.clone(), auth, session: Mutex::new(session) }))
 }

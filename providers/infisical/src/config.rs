@@ -81,13 +81,17 @@ pub struct InfisicalAuth {
     /// Universal Auth: a client ID and client secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub universal_auth_credentials: Option<UniversalAuthCredentials>,
-    /// Azure Auth (not supported by Sesame yet).
+    /// Azure Auth: the controller's managed identity token from the Azure instance metadata
+    /// service, for `resource` (default `https://management.azure.com/`). The controller's own
+    /// identity: refused for a SecretStore while `--refuse-secretstore-controller-identity` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub azure_auth_credentials: Option<AzureAuthCredentials>,
-    /// GCP ID Token Auth (not supported by Sesame yet).
+    /// GCP ID Token Auth: an ID token of the controller's service account from the GCP metadata
+    /// server, for the audience `identityId`. The controller's own identity: refused for a
+    /// SecretStore while `--refuse-secretstore-controller-identity` is on.
     #[serde(rename = "gcpIdTokenAuthCredentials", default, skip_serializing_if = "Option::is_none")]
     pub gcp_id_token_auth_credentials: Option<IdentityOnly>,
-    /// GCP IAM Auth (not supported by Sesame yet).
+    /// GCP IAM Auth (not supported by Sesame yet: see docs/providers/infisical.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcp_iam_auth_credentials: Option<GcpIamAuthCredentials>,
     /// JWT Auth: a machine identity and a JWT it accepts.
@@ -96,13 +100,18 @@ pub struct InfisicalAuth {
     /// LDAP Auth: a machine identity and an LDAP user name and password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_auth_credentials: Option<LdapAuthCredentials>,
-    /// OCI Auth (not supported by Sesame yet).
+    /// OCI Auth (not supported by Sesame: see docs/providers/infisical.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oci_auth_credentials: Option<OciAuthCredentials>,
-    /// Kubernetes Auth (not supported by Sesame yet: ESO reads a token file of the controller).
+    /// Kubernetes Auth: the ServiceAccount token file of the controller (default
+    /// `/var/run/secrets/kubernetes.io/serviceaccount/token`), reviewed by Infisical. The
+    /// controller's own identity: refused for a SecretStore while
+    /// `--refuse-secretstore-controller-identity` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kubernetes_auth_credentials: Option<KubernetesAuthCredentials>,
-    /// AWS IAM Auth (not supported by Sesame yet).
+    /// AWS IAM Auth: an sts:GetCallerIdentity request signed with the controller's AWS
+    /// credentials, replayed by Infisical. The controller's own identity: refused for a
+    /// SecretStore while `--refuse-secretstore-controller-identity` is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_auth_credentials: Option<IdentityOnly>,
     /// A pre-issued machine-identity access token, used as is (never renewed nor revoked).
@@ -218,7 +227,11 @@ pub enum Method<'a> {
     Jwt(&'a JwtAuthCredentials),
     Ldap(&'a LdapAuthCredentials),
     Token(&'a TokenAuthCredentials),
-    /// A method ESO has and Sesame does not implement yet, by its field name.
+    Kubernetes(&'a KubernetesAuthCredentials),
+    Azure(&'a AzureAuthCredentials),
+    GcpIdToken(&'a IdentityOnly),
+    Aws(&'a IdentityOnly),
+    /// A method ESO has and Sesame does not implement, by its field name.
     Unsupported(&'static str),
 }
 
@@ -227,14 +240,14 @@ impl InfisicalAuth {
     pub fn method(&self) -> Result<Method<'_>, ProviderError> {
         let set: Vec<Method<'_>> = [
             self.universal_auth_credentials.as_ref().map(Method::Universal),
-            self.azure_auth_credentials.as_ref().map(|_| Method::Unsupported("azureAuthCredentials")),
-            self.gcp_id_token_auth_credentials.as_ref().map(|_| Method::Unsupported("gcpIdTokenAuthCredentials")),
+            self.azure_auth_credentials.as_ref().map(Method::Azure),
+            self.gcp_id_token_auth_credentials.as_ref().map(Method::GcpIdToken),
             self.gcp_iam_auth_credentials.as_ref().map(|_| Method::Unsupported("gcpIamAuthCredentials")),
             self.jwt_auth_credentials.as_ref().map(Method::Jwt),
             self.ldap_auth_credentials.as_ref().map(Method::Ldap),
             self.oci_auth_credentials.as_ref().map(|_| Method::Unsupported("ociAuthCredentials")),
-            self.kubernetes_auth_credentials.as_ref().map(|_| Method::Unsupported("kubernetesAuthCredentials")),
-            self.aws_auth_credentials.as_ref().map(|_| Method::Unsupported("awsAuthCredentials")),
+            self.kubernetes_auth_credentials.as_ref().map(Method::Kubernetes),
+            self.aws_auth_credentials.as_ref().map(Method::Aws),
             self.token_auth_credentials.as_ref().map(Method::Token),
         ]
         .into_iter()
@@ -258,7 +271,15 @@ impl InfisicalProvider {
         let j = a.jwt_auth_credentials.as_ref();
         let l = a.ldap_auth_credentials.as_ref();
         let t = a.token_auth_credentials.as_ref();
+        let k = a.kubernetes_auth_credentials.as_ref();
+        let z = a.azure_auth_credentials.as_ref();
         referent_fields(&[
+            ("auth.kubernetesAuthCredentials.identityId", ns_ref(k.map(|k| &k.identity_id))),
+            ("auth.kubernetesAuthCredentials.serviceAccountTokenPath", ns_ref(k.and_then(|k| k.service_account_token_path.as_ref()))),
+            ("auth.azureAuthCredentials.identityId", ns_ref(z.map(|z| &z.identity_id))),
+            ("auth.azureAuthCredentials.resource", ns_ref(z.and_then(|z| z.resource.as_ref()))),
+            ("auth.gcpIdTokenAuthCredentials.identityId", ns_ref(a.gcp_id_token_auth_credentials.as_ref().map(|g| &g.identity_id))),
+            ("auth.awsAuthCredentials.identityId", ns_ref(a.aws_auth_credentials.as_ref().map(|w| &w.identity_id))),
             ("auth.universalAuthCredentials.clientId", ns_ref(u.map(|u| &u.client_id))),
             ("auth.universalAuthCredentials.clientSecret", ns_ref(u.map(|u| &u.client_secret))),
             ("auth.jwtAuthCredentials.identityId", ns_ref(j.map(|j| &j.identity_id))),
@@ -269,6 +290,18 @@ impl InfisicalProvider {
             ("auth.tokenAuthCredentials.accessToken", ns_ref(t.map(|t| &t.access_token))),
             ("caProvider", ns_ref(self.ca_provider.as_ref())),
         ])
+    }
+
+    /// What the store authenticates as when it is the controller's own identity (its token
+    /// file, its cloud identity): refused for a SecretStore under the controller-identity rule.
+    pub fn controller_identity(&self) -> Option<&'static str> {
+        match self.auth.method().ok()? {
+            Method::Kubernetes(_) => Some("the controller's ServiceAccount token (infisical auth.kubernetesAuthCredentials)"),
+            Method::Azure(_) => Some("the controller's Azure managed identity (infisical auth.azureAuthCredentials)"),
+            Method::GcpIdToken(_) => Some("the controller's GCP service account (infisical auth.gcpIdTokenAuthCredentials)"),
+            Method::Aws(_) => Some("the controller's AWS credentials (infisical auth.awsAuthCredentials)"),
+            _ => None,
+        }
     }
 
     /// `hostAPI` receives the credentials, so it is held to a plain base URL.
@@ -303,7 +336,7 @@ impl InfisicalProvider {
         }
         match self.auth.method()? {
             Method::Unsupported(field) => invalid(&format!(
-                "auth.{field} is not supported by Sesame yet; use universalAuthCredentials, jwtAuthCredentials, ldapAuthCredentials or tokenAuthCredentials"
+                "auth.{field} is not supported by Sesame; use another machine-identity method (see docs/providers/infisical.md)"
             )),
             _ => Ok(()),
         }
@@ -351,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn esos_store_rules_are_kept_and_unimplemented_methods_say_so() {
+    fn esos_store_rules_are_kept_oci_says_it_is_unsupported_and_ambient_methods_are_the_controllers() {
         let err = |spec: InfisicalProvider| spec.check_spec().unwrap_err().to_string();
         let mut no_env = eso_store();
         no_env.secrets_scope.environment_slug.clear();
@@ -361,11 +394,17 @@ mod tests {
         assert!(err(no_key).contains("clientSecret cannot be empty"));
         let none = InfisicalProvider { auth: InfisicalAuth::default(), ..eso_store() };
         assert!(err(none).contains("authentication method not found"));
+        let oci = InfisicalProvider {
+            auth: InfisicalAuth { oci_auth_credentials: Some(OciAuthCredentials::default()), ..Default::default() },
+            ..eso_store()
+        };
+        assert!(err(oci).contains("auth.ociAuthCredentials is not supported by Sesame"));
         let aws = InfisicalProvider {
             auth: InfisicalAuth { aws_auth_credentials: Some(IdentityOnly::default()), ..Default::default() },
             ..eso_store()
         };
-        assert!(err(aws).contains("auth.awsAuthCredentials is not supported by Sesame yet"));
+        assert!(aws.controller_identity().is_some(), "the controller's own AWS identity");
+        assert_eq!(eso_store().controller_identity(), None);
         let two = InfisicalProvider {
             auth: InfisicalAuth { token_auth_credentials: Some(TokenAuthCredentials::default()), ..eso_store().auth },
             ..eso_store()

@@ -12,9 +12,15 @@ mod config;
 pub use config::*;
 
 #[cfg(feature = "client")]
+mod ambient;
+#[cfg(feature = "client")]
 mod auth;
 #[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+mod login;
 
 #[cfg(feature = "client")]
-pub use client::{InfisicalClient, PROVIDER_NAME, build};
+pub use ambient::{AZURE_IMDS_ENV, Ambient, GCE_METADATA_HOST_ENV};
+#[cfg(feature = "client")]
+pub use client::{InfisicalClient, PROVIDER_NAME, build, build_with};

@@ -218,9 +218,14 @@ async fn jwt_ldap_and_token_auth_log_in_as_infisical_documents() {
 #[tokio::test]
 async fn unsupported_methods_and_server_faults_say_what_to_do() {
     let fake = infisical().await;
-    let aws = json!({"awsAuthCredentials": {"identityId": {"name": "infisical", "key": "id"}}});
-    let err = client_with(&fake, aws, json!({}), creds(&[])).await.err().unwrap();
-    assert!(err.to_string().contains("auth.awsAuthCredentials is not supported by Sesame yet"), "{err}");
+    let oci = json!({"ociAuthCredentials": {
+        "identityId": {"name": "infisical", "key": "id"}, "privateKey": {"name": "infisical", "key": "pk"},
+        "fingerprint": {"name": "infisical", "key": "fp"}, "userId": {"name": "infisical", "key": "u"},
+        "tenancyId": {"name": "infisical", "key": "t"}, "region": {"name": "infisical", "key": "r"}
+    }});
+    let err = client_with(&fake, oci, json!({}), creds(&[])).await.err().unwrap();
+    assert!(err.to_string().contains("auth.ociAuthCredentials is not supported by Sesame"), "{err}");
+    assert!(fake.requests().is_empty(), "nothing sent");
     let c = client(&fake, json!({})).await;
     fake.fail("/secrets/raw", 503, 1);
     assert_eq!(read(&c, "DB_PASSWORD").await.unwrap_err().kind(), "transient");

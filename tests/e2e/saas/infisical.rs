@@ -110,17 +110,131 @@ async fn infisical_a_refused_login_and_an_unsupported_method_are_clear_store_con
     let scene = Scene::new("e2e-infisical-auth").await;
     let fake = fake_infisical().await;
     infisical_store(&scene, &fake, "not-the-secret").await;
-    let aws = json!({"infisical": {
-        "auth": {"awsAuthCredentials": {"identityId": {"key": "clientId", "name": "universal-auth-credentials"}}},
+    let sel = json!({"key": "clientId", "name": "universal-auth-credentials"});
+    let oci = json!({"infisical": {
+        "auth": {"ociAuthCredentials": {
+            "identityId": sel, "privateKey": sel, "fingerprint": sel, "userId": sel, "tenancyId": sel, "region": sel,
+        }},
         "secretsScope": {"projectSlug": "first-project", "environmentSlug": "dev"},
         "hostAPI": fake.url,
     }});
-    scene.store("infisical-aws", aws).await;
+    scene.store("infisical-oci", oci).await;
     let sesame = scene.sesame();
     let message = wait_store(&scene, &sesame, "infisical", "False", "InvalidProviderConfig", "Invalid credentials").await;
     assert!(message.contains("HTTP 401") && !message.contains("not-the-secret"), "{message}");
-    let message = wait_store(&scene, &sesame, "infisical-aws", "False", "InvalidProviderConfig", "not supported by Sesame yet").await;
-    assert!(message.contains("awsAuthCredentials"), "{message}");
+    let message = wait_store(&scene, &sesame, "infisical-oci", "False", "InvalidProviderConfig", "not supported by Sesame").await;
+    assert!(message.contains("ociAuthCredentials"), "{message}");
     assert_not_logged(&sesame, &["not-the-secret"]);
+    scene.delete_namespace().await;
+}
+
+/// The controller's ServiceAccount (tests/e2e/identity.rs), whose token file Kubernetes Auth sends.
+const CONTROLLER_SA: (&str, &str) = ("sesame-e2e-identity", "sesame");
+
+/// A token of the controller's ServiceAccount in a file, as the kubelet projects it in a pod.
+async fn controller_token_file(scene: &Scene) -> std::path::PathBuf {
+    use k8s_openapi::api::authentication::v1::TokenRequest;
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    let request: TokenRequest = serde_json::from_value(json!({"spec": {"audiences": [], "expirationSeconds": 3600}})).unwrap();
+    let minted: TokenRequest = kube::Api::<ServiceAccount>::namespaced(scene.client.clone(), CONTROLLER_SA.0)
+        .create_subresource("token", CONTROLLER_SA.1, &kube::api::PostParams::default(), &request)
+        .await
+        .expect("a token of the controller's ServiceAccount");
+    let path = std::env::temp_dir().join(format!("{}-sa-token", scene.ns));
+    std::fs::write(&path, minted.status.unwrap().token).unwrap();
+    path
+}
+
+/// The user the apiserver says `jwt` authenticates as.
+async fn reviewed(scene: &Scene, jwt: &str) -> Option<String> {
+    use k8s_openapi::api::authentication::v1::TokenReview;
+    let review: TokenReview = serde_json::from_value(json!({"spec": {"token": jwt}})).unwrap();
+    let done = kube::Api::<TokenReview>::all(scene.client.clone()).create(&kube::api::PostParams::default(), &review).await.ok()?;
+    let status = done.status?;
+    status.authenticated.filter(|a| *a)?;
+    status.user?.username
+}
+
+fn cluster_store(scene: &Scene, name: &str, provider: serde_json::Value) -> serde_json::Value {
+    json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": name},
+        "spec": {"controller": scene.class, "provider": provider},
+    })
+}
+
+#[tokio::test]
+async fn infisical_kubernetes_auth_sends_the_controllers_token_file_from_a_cluster_store_only() {
+    let scene = Scene::new("e2e-infisical-k8s").await;
+    let fake = fake_infisical().await;
+    let subject = format!("system:serviceaccount:{}:{}", CONTROLLER_SA.0, CONTROLLER_SA.1);
+    fake.kubernetes_identity("k8s-identity", &subject);
+    let path = controller_token_file(&scene).await;
+    scene.plain_secret("infisical-k8s", &[("identityId", "k8s-identity"), ("tokenPath", path.to_str().unwrap())]).await;
+    let k8s = |ns: Option<&str>| {
+        let sel = |key: &str| json!({"name": "infisical-k8s", "key": key, "namespace": ns});
+        json!({"infisical": {
+            "auth": {"kubernetesAuthCredentials": {"identityId": sel("identityId"), "serviceAccountTokenPath": sel("tokenPath")}},
+            "secretsScope": {"projectSlug": "first-project", "environmentSlug": "dev"},
+            "hostAPI": fake.url,
+        }})
+    };
+    // A SecretStore may not send the controller's token to a URL its namespace chose.
+    scene.store("infisical-k8s", k8s(None)).await;
+    let css = format!("infisical-k8s-{}", scene.ns);
+    apply(&scene.client, "", "clustersecretstores", &css, cluster_store(&scene, &css, k8s(Some(&scene.ns)))).await;
+    let sesame = scene.sesame();
+    wait_store(&scene, &sesame, "infisical-k8s", "False", "InvalidProviderConfig", "may not authenticate as the controller").await;
+    scene
+        .external_secret(
+            "web",
+            json!({"secretStoreRef": {"name": css, "kind": "ClusterSecretStore"}, "data": [{"secretKey": "pw", "remoteRef": {"key": "DB_PASSWORD"}}]}),
+        )
+        .await;
+    wait_secret_data(&scene, &sesame, "web", &map(&[("pw", "inf-pw-1")])).await;
+    let body = fake.lock().login_bodies.iter().find(|b| b["identityId"] == "k8s-identity").cloned().expect("a kubernetes-auth login");
+    let jwt = body["jwt"].as_str().unwrap().to_string();
+    assert_eq!(reviewed(&scene, &jwt).await, Some(subject), "the controller's real token, as Infisical's TokenReview sees it");
+    assert_not_logged(&sesame, &[jwt.as_str(), "inf-pw-1"]);
+    let _ = kube::Api::<sesame::api::ClusterSecretStore>::all(scene.client.clone()).delete(&css, &Default::default()).await;
+    let _ = std::fs::remove_file(path);
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn infisical_aws_auth_signs_get_caller_identity_with_the_controllers_credentials_which_sts_accepts() {
+    let scene = Scene::new("e2e-infisical-aws").await;
+    let fake = fake_infisical().await;
+    let env = sesame_testsupport::env();
+    // moto answers every caller as this user; Infisical replays the request to STS.
+    fake.aws_identity("aws-identity", "arn:aws:sts::123456789012:user/moto", Some(&env.aws_endpoint));
+    scene.plain_secret("infisical-aws", &[("identityId", "aws-identity")]).await;
+    let store = json!({"infisical": {
+        "auth": {"awsAuthCredentials": {"identityId": {"name": "infisical-aws", "key": "identityId"}}},
+        "secretsScope": {"projectSlug": "first-project", "environmentSlug": "dev"},
+        "hostAPI": fake.url,
+    }});
+    scene.store("infisical-aws", store).await;
+    let vars = [
+        ("AWS_REGION", env.aws_region.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ACCESS_KEY_ID", sesame_testsupport::AWS_ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", sesame_testsupport::AWS_SECRET_ACCESS_KEY),
+    ];
+    let sesame = scene.sesame_with(&["--refuse-secretstore-controller-identity=false"], &vars);
+    wait_store(&scene, &sesame, "infisical-aws", "True", "Valid", "store validated").await;
+    scene
+        .external_secret(
+            "web",
+            json!({"secretStoreRef": {"name": "infisical-aws"}, "data": [{"secretKey": "pw", "remoteRef": {"key": "DB_PASSWORD"}}]}),
+        )
+        .await;
+    wait_secret_data(&scene, &sesame, "web", &map(&[("pw", "inf-pw-1")])).await;
+    let body = fake.lock().login_bodies.iter().find(|b| b["identityId"] == "aws-identity").cloned().unwrap();
+    let headers = base64::engine::general_purpose::STANDARD.decode(body["iamRequestHeaders"].as_str().unwrap()).unwrap();
+    let headers: serde_json::Value = serde_json::from_slice(&headers).unwrap();
+    assert_eq!(headers["Host"], format!("sts.{}.amazonaws.com", env.aws_region));
+    let authz = headers["Authorization"].as_str().unwrap();
+    assert!(authz.starts_with(&format!("AWS4-HMAC-SHA256 Credential={}/", sesame_testsupport::AWS_ACCESS_KEY_ID)), "{authz}");
+    assert_not_logged(&sesame, &["inf-pw-1"]);
     scene.delete_namespace().await;
 }

@@ -1,11 +1,15 @@
 //! A fake Doppler API, written from the public REST API v3 reference for what the provider calls:
 //! `GET /v3/configs/config/secrets/download` (`project`, `config`, `format`, `name_transformer`,
-//! `secrets`) and `GET /v3/projects`. One per test, on `127.0.0.1:0`, over plain HTTP.
+//! `secrets`), `GET /v3/projects` and `POST /v3/auth/oidc` (a service account identity's token
+//! exchange). One per test, on `127.0.0.1:0`, over plain HTTP.
 //!
 //! As Doppler it takes the token as HTTP basic user name or bearer token (401 `{"messages":
 //! ["Invalid Auth token"],"success":false}` otherwise); a service token names its project and
 //! config itself, and asking it for another is 403; an unknown config is 404; throttling is 429
-//! with `Retry-After`.
+//! with `Retry-After`. An OIDC identity accepts a JWT whose `sub` and one of whose `aud` are
+//! the ones it was configured with (as Doppler's identities do; the signature is the issuer's
+//! business, checked by the e2e test with a TokenReview) and answers `{"success": true, "token",
+//! "expires_at"}`; any other JWT is 401 with Doppler's error body.
 #![allow(dead_code, clippy::result_large_err)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -29,6 +33,10 @@ pub struct State {
     pub faults: Vec<(String, u16, u32, Option<u64>)>,
     /// `GET path?query` of every request.
     pub log: Vec<String>,
+    /// identity → (subject, audience, lifetime of the tokens it issues, in seconds).
+    pub identities: HashMap<String, (String, String, i64)>,
+    /// The JWTs presented to `/v3/auth/oidc`, in order.
+    pub exchanged: Vec<String>,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -46,6 +54,7 @@ impl FakeDoppler {
         let app = Router::new()
             .route("/v3/configs/config/secrets/download", get(download))
             .route("/v3/projects", get(projects))
+            .route("/v3/auth/oidc", axum::routing::post(oidc))
             .fallback(|| async { error(404, "Not found") })
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake Doppler server") });
@@ -71,6 +80,17 @@ impl FakeDoppler {
 
     pub fn personal_token(&self, token: &str) {
         self.lock().tokens.insert(token.into(), None);
+    }
+
+    /// A service account identity trusting JWTs for `subject` with `audience`; the tokens it
+    /// issues act as personal tokens (they name project and config) and live `ttl` seconds.
+    pub fn oidc_identity(&self, identity: &str, subject: &str, audience: &str, ttl: i64) {
+        self.lock().identities.insert(identity.into(), (subject.into(), audience.into(), ttl));
+    }
+
+    /// The JWTs exchanged so far.
+    pub fn exchanged(&self) -> Vec<String> {
+        self.lock().exchanged.clone()
     }
 
     pub fn fail(&self, path_part: &str, status: u16, times: u32, retry_after: Option<u64>) {
@@ -180,4 +200,40 @@ async fn download(AxState(s): AxState<Shared>, Query(q): Query<HashMap<String, S
         "yaml" => picked.iter().map(|(k, v)| format!("{k}: {v:?}\n")).collect::<String>().into_response(),
         other => error(400, &format!("Invalid format '{other}'")),
     }
+}
+
+/// The claims of a JWT, unverified.
+pub fn claims(jwt: &str) -> Option<serde_json::Value> {
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn oidc(AxState(s): AxState<Shared>, headers: HeaderMap, body: String) -> Response {
+    let mut st = s.lock().unwrap();
+    st.log.push("POST /v3/auth/oidc".into());
+    if !headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/json")) {
+        return error(400, "Content-Type must be application/json");
+    }
+    let Ok(req) = serde_json::from_str::<serde_json::Value>(&body) else { return error(400, "Invalid JSON body") };
+    let (Some(identity), Some(jwt)) = (req["identity"].as_str(), req["token"].as_str()) else {
+        return error(400, "identity and token are required");
+    };
+    st.exchanged.push(jwt.to_string());
+    let Some((subject, audience, ttl)) = st.identities.get(identity).cloned() else {
+        return error(404, "Could not find requested identity");
+    };
+    let Some(c) = claims(jwt) else { return error(401, "Invalid OIDC token") };
+    let audiences: Vec<&str> = match &c["aud"] {
+        serde_json::Value::String(a) => vec![a.as_str()],
+        serde_json::Value::Array(a) => a.iter().filter_map(|a| a.as_str()).collect(),
+        _ => vec![],
+    };
+    if c["sub"].as_str() != Some(subject.as_str()) || !audiences.contains(&audience.as_str()) {
+        return error(401, "OIDC token claims do not match the identity");
+    }
+    let token = format!("dp.sa.{identity}.{}", st.exchanged.len());
+    st.tokens.insert(token.clone(), None);
+    let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(ttl)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    axum::Json(json!({"success": true, "token": token, "expires_at": expires_at})).into_response()
 }

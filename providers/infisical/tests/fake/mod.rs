@@ -1,5 +1,6 @@
 //! A fake Infisical API, written from Infisical's public API reference for what the provider
-//! calls: the machine-identity logins (`POST /api/v1/auth/{universal,jwt,ldap}-auth/login`),
+//! calls: the machine-identity logins (`POST /api/v1/auth/{universal,jwt,ldap}-auth/login`; the
+//! cloud and Kubernetes ones and the metadata services they need are in `cloud.rs`),
 //! `POST /api/v1/auth/token/renew` and `/revoke`, `GET /api/v3/secrets/raw/{secretName}` and
 //! `GET /api/v3/secrets/raw`. One per test, on `127.0.0.1:0`, over plain HTTP.
 //!
@@ -8,6 +9,8 @@
 //! is 404; a wrong client secret is 401; `include_imports` merges imported folders (a folder's own
 //! secret wins), `recursive` lists sub-folders, `expandSecretReferences` expands `${NAME}`.
 #![allow(dead_code, clippy::result_large_err)]
+
+pub mod cloud;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -48,6 +51,17 @@ pub struct State {
     pub log: Vec<String>,
     /// Bodies of login requests (to check what the provider sends).
     pub login_bodies: Vec<Value>,
+    /// Kubernetes Auth: identity ID → the ServiceAccount (`sub`) it trusts.
+    pub k8s_identities: HashMap<String, String>,
+    /// Azure Auth: identity ID → the resource (`aud`) it expects.
+    pub azure_identities: HashMap<String, String>,
+    /// GCP ID token Auth: identity IDs, and the service account the metadata server is.
+    pub gcp_identities: Vec<String>,
+    pub gcp_service_account: String,
+    /// AWS Auth: identity ID → the caller ARN it trusts (the access key ID without STS).
+    pub aws_identities: HashMap<String, String>,
+    /// Where AWS Auth requests are replayed (moto's `http://host:port`).
+    pub sts_forward: Option<String>,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -68,6 +82,8 @@ impl FakeInfisical {
             .route("/api/v1/auth/token/revoke", post(revoke))
             .route("/api/v3/secrets/raw", get(list))
             .route("/api/v3/secrets/raw/{name}", get(retrieve))
+            .route("/metadata/identity/oauth2/token", get(cloud::azure_imds))
+            .route("/computeMetadata/v1/instance/service-accounts/default/identity", get(cloud::gcp_metadata))
             .fallback(|uri: Uri| async move { error(404, &format!("Route {} not found", uri.path())) })
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake Infisical server") });
@@ -88,6 +104,28 @@ impl FakeInfisical {
 
     pub fn client(&self, id: &str, secret: &str) {
         self.lock().clients.insert(id.into(), secret.into());
+    }
+
+    pub fn kubernetes_identity(&self, identity: &str, subject: &str) {
+        self.lock().k8s_identities.insert(identity.into(), subject.into());
+    }
+
+    pub fn azure_identity(&self, identity: &str, resource: &str) {
+        self.lock().azure_identities.insert(identity.into(), resource.into());
+    }
+
+    /// The metadata server runs as `service_account`, which `identity` trusts.
+    pub fn gcp_identity(&self, identity: &str, service_account: &str) {
+        let mut s = self.lock();
+        s.gcp_identities.push(identity.into());
+        s.gcp_service_account = service_account.into();
+    }
+
+    /// `caller`: an ARN when requests are replayed to `sts`, else an access key ID.
+    pub fn aws_identity(&self, identity: &str, caller: &str, sts: Option<&str>) {
+        let mut s = self.lock();
+        s.aws_identities.insert(identity.into(), caller.into());
+        s.sts_forward = sts.map(str::to_string);
     }
 
     pub fn fail(&self, path_part: &str, status: u16, times: u32) {
@@ -128,7 +166,7 @@ fn admit(state: &Shared, method: &str, uri: &Uri) -> Result<(), Response> {
     Ok(())
 }
 
-fn issue(s: &mut State) -> Value {
+pub fn issue(s: &mut State) -> Value {
     s.issued += 1;
     let token = format!("fake-token-{}", s.issued);
     let ttl = s.ttl;
@@ -141,10 +179,14 @@ async fn login(AxState(st): AxState<Shared>, Path(method): Path<String>, uri: Ur
     if let Err(r) = admit(&st, "POST", &uri) {
         return r;
     }
+    st.lock().unwrap().login_bodies.push(body.clone());
+    if method == "aws-auth" {
+        return cloud::aws_login(&st, &body).await;
+    }
     let mut s = st.lock().unwrap();
-    s.login_bodies.push(body.clone());
     let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let ok = match method.as_str() {
+        "kubernetes-auth" | "azure-auth" | "gcp-auth" => cloud::jwt_login(&s, &method, &body).unwrap_or(false),
         "universal-auth" => s.clients.get(&field("clientId")).is_some_and(|secret| *secret == field("clientSecret")),
         "jwt-auth" => s.jwts.get(&field("identityId")).is_some_and(|jwt| *jwt == field("jwt")),
         "ldap-auth" => s.ldap.get(&field("identityId")).is_some_and(|(u, p)| *u == field("username") && *p == field("password")),
