@@ -7,6 +7,7 @@ use crate::tools::{self, docs, find, helm_template, kind, name, one, repo};
 
 const GENERIC: &str = "deploy/kustomize/components/generic-targets";
 const FLAG: &str = "--unsafe-allow-generic-targets";
+const ROLLOUT: &str = "deploy/kustomize/components/rollout-restart";
 
 fn args(out: &[Value]) -> Vec<String> {
     let d = one(out, "Deployment");
@@ -76,6 +77,27 @@ fn the_kustomize_generic_targets_component_passes_the_flag_and_grants_config_map
     assert_eq!(rules, serde_json::json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": VERBS}]));
     let base = docs(&tools::kustomize("deploy/kustomize/base"));
     assert!(!args(&base).contains(&FLAG.to_string()) && generic_rules(&base).is_none(), "the base has neither");
+}
+
+#[test]
+fn the_kustomize_rollout_restart_component_binds_the_service_account_of_the_overlays_namespace() {
+    let binding = |out: &[Value]| -> Value {
+        find(out, "ClusterRoleBinding").into_iter().find(|b| name(b).starts_with("sesame-rollout-restart")).expect("the binding").clone()
+    };
+    for namespace in ["sesame-system", "secrets-operator"] {
+        let out = docs(&tools::kustomize_into("deploy/kustomize/base", namespace, "", &[ROLLOUT]));
+        let sa = one(&out, "ServiceAccount");
+        assert_eq!(sa["metadata"]["namespace"], namespace);
+        let subjects = binding(&out)["subjects"].clone();
+        assert_eq!(subjects, serde_json::json!([{"kind": "ServiceAccount", "name": name(sa), "namespace": namespace}]), "{namespace}");
+    }
+    // An overlay that keeps the base's namespace (no `namespace:` of its own) works too.
+    let dir = tools::TempDir::new("rollout");
+    let rel = |p: &str| tools::relative_to(dir.path(), &repo().join(p));
+    let overlay = format!("resources:\n  - {}\ncomponents:\n  - {}\n", rel("deploy/kustomize/base"), rel(ROLLOUT));
+    dir.file("kustomization.yaml", &overlay);
+    let out = docs(&tools::kubectl(&["kustomize", &dir.path().to_string_lossy()]));
+    assert_eq!(binding(&out)["subjects"][0]["namespace"], "sesame-system");
 }
 
 #[test]
