@@ -351,7 +351,8 @@ async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &Hash
         }
         .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
         let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
-        let provider = crate::providers::build(&spec, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
+        let used = crate::providers::StoreUse { kind: kind.as_str().to_string(), name: name.clone(), namespace: ns.to_string() };
+        let provider = crate::providers::build(&spec, &used, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
         stores.push(((name, kind), Direct(provider)));
     }
     let sources = FileSources { m, ns, secrets, default: es.spec.secret_store_ref.as_ref().map(|r| r.key()), stores };
