@@ -300,7 +300,7 @@ async fn a_cleanup_that_keeps_failing_keeps_the_state_reports_it_and_retries_unt
                 c.type_ == "Ready"
                     && c.status == "False"
                     && c.reason.as_deref() == Some("Error")
-                    && c.message.as_deref().is_some_and(|m| m.contains("could not clean up generator state"))
+                    && c.message.as_deref().is_some_and(|m| m.contains("could not cleanup generator state"))
             })
         })
     })
