@@ -27,17 +27,36 @@ fn tidy(crd: CustomResourceDefinition) -> CustomResourceDefinition {
     serde_json::from_value(value).expect("still a CRD")
 }
 
-/// Every CRD with the file name it is written to.
-pub fn all() -> Vec<(String, CustomResourceDefinition)> {
+/// What apiservers before 1.30 refuse under server-side apply ("field not declared in schema"):
+/// ESO's `selectableFields` (ExternalSecret) and its CEL rules (`x-kubernetes-validations`, e.g.
+/// on the AWS store's `customSessionTags`). Sesame's CRDs must apply on 1.20, so the written
+/// CRDs go without them and Sesame enforces the rules itself; [`with_selectable_fields`] keeps
+/// them for newer apiservers.
+fn for_old_apiservers(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn drop_cel(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                map.remove("x-kubernetes-validations");
+                map.values_mut().for_each(drop_cel);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(drop_cel),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(&crd).expect("a CRD serialises");
+    drop_cel(&mut value);
+    let mut crd: CustomResourceDefinition = serde_json::from_value(value).expect("still a CRD");
+    for version in &mut crd.spec.versions {
+        version.selectable_fields = None;
+    }
+    crd
+}
+
+/// Every CRD in its full form (ESO's `selectableFields` and CEL rules included), with its file name.
+fn full() -> Vec<(String, CustomResourceDefinition)> {
     let label = |crd: CustomResourceDefinition| {
         let mut crd = tidy(crd);
         crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
-        // ESO's `selectableFields` (ExternalSecret) stay out of the written CRDs: an apiserver
-        // older than 1.30 refuses the field under server-side apply ("field not declared in
-        // schema"), and Sesame's CRDs must apply on 1.20. `with_selectable_fields` keeps them.
-        for version in &mut crd.spec.versions {
-            version.selectable_fields = None;
-        }
         crd.metadata.labels.get_or_insert_with(Default::default).insert("external-secrets.io/component".into(), "controller".into());
         crd
     };
@@ -53,6 +72,11 @@ pub fn all() -> Vec<(String, CustomResourceDefinition)> {
     all
 }
 
+/// Every CRD with the file name it is written to: the form every supported apiserver accepts.
+pub fn all() -> Vec<(String, CustomResourceDefinition)> {
+    full().into_iter().map(|(file, crd)| (file, for_old_apiservers(crd))).collect()
+}
+
 /// The ExternalSecret CRD with ESO's `selectableFields`, for apiservers from 1.30 on.
 pub fn external_secret_with_selectable_fields() -> CustomResourceDefinition {
     tidy(ExternalSecret::crd())
@@ -63,16 +87,13 @@ pub fn render(crd: &CustomResourceDefinition) -> anyhow::Result<String> {
 }
 
 /// The folder beside the CRDs holding the ones that differ on apiservers from 1.30 on (ESO's
-/// `selectableFields`); the chart's `crds.selectableFields` switch installs them instead.
+/// `selectableFields` and CEL rules); the chart's `crds.selectableFields` switch installs them
+/// instead.
 pub const SELECTABLE_FIELDS_DIR: &str = "selectable-fields";
 
-/// The CRDs of [`SELECTABLE_FIELDS_DIR`], with their file names.
+/// The CRDs of [`SELECTABLE_FIELDS_DIR`], with their file names: those whose full form differs.
 pub fn with_selectable_fields() -> Vec<(String, CustomResourceDefinition)> {
-    let (file, mut crd) = all().into_iter().find(|(f, _)| f == "external-secrets.io_externalsecrets.yaml").expect("the ExternalSecret CRD");
-    for (version, full) in crd.spec.versions.iter_mut().zip(external_secret_with_selectable_fields().spec.versions) {
-        version.selectable_fields = full.selectable_fields;
-    }
-    vec![(file, crd)]
+    full().into_iter().filter(|(_, crd)| for_old_apiservers(crd.clone()) != *crd).collect()
 }
 
 /// Write the CRDs into `dir` (and [`SELECTABLE_FIELDS_DIR`] under it), or with `check` compare
@@ -112,10 +133,43 @@ mod tests {
             assert_eq!(crd.spec.names.list_kind, Some(format!("{}List", crd.spec.names.kind)), "{file}");
         }
         // The copy for apiservers from 1.30 on differs only by them.
-        let (file, mut with) = with_selectable_fields().remove(0);
+        let (file, mut with) = with_selectable_fields().into_iter().find(|(f, _)| f.ends_with("_externalsecrets.yaml")).unwrap();
         let (_, without) = all().into_iter().find(|(f, _)| *f == file).unwrap();
         assert_eq!(with.spec.versions[0].selectable_fields.as_ref().map(Vec::len), Some(4));
         with.spec.versions[0].selectable_fields = None;
         assert_eq!(with, without);
+    }
+
+    /// The CEL rules of a CRD, as (path, rule) pairs.
+    fn cel_rules(value: &serde_json::Value, path: &str, out: &mut Vec<(String, String)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for rule in map.get("x-kubernetes-validations").and_then(|v| v.as_array()).into_iter().flatten() {
+                    out.push((path.to_string(), rule["rule"].as_str().unwrap_or_default().to_string()));
+                }
+                for (k, v) in map {
+                    cel_rules(v, &format!("{path}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| cel_rules(v, &format!("{path}/{i}"), out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn eso_s_cel_rule_on_aws_custom_session_tags_is_generated_for_new_apiservers_only() {
+        let rule = sesame_provider_aws::RESERVED_TAGS_RULE;
+        for file in ["external-secrets.io_secretstores.yaml", "external-secrets.io_clustersecretstores.yaml"] {
+            let (_, modern) = with_selectable_fields().into_iter().find(|(f, _)| f == file).expect("a copy for new apiservers");
+            let mut rules = Vec::new();
+            cel_rules(&serde_json::to_value(&modern).unwrap(), "", &mut rules);
+            assert_eq!(rules.len(), 1, "{file}: {rules:?}");
+            assert!(rules[0].0.ends_with("/aws/properties/customSessionTags") && rules[0].1 == rule, "{file}: {rules:?}");
+        }
+        for (file, crd) in all() {
+            let mut rules = Vec::new();
+            cel_rules(&serde_json::to_value(&crd).unwrap(), "", &mut rules);
+            assert!(rules.is_empty(), "{file} must apply on Kubernetes 1.20: {rules:?}");
+        }
     }
 }

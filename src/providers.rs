@@ -5,9 +5,19 @@ use sesame_provider_core::{ProviderContext, ProviderError, SecretProvider};
 
 use crate::api::{ProviderSpec, SecretStoreSpec};
 
+/// Which store a client is built for, and for which ExternalSecret namespace (empty when a
+/// ClusterSecretStore is validated on its own). ESO hands both to its providers; AWS session
+/// tags carry them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreUse {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
 /// Build the client for a store's provider.
-pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
-    let _ = &ctx;
+pub async fn build(store: &SecretStoreSpec, used: &StoreUse, ctx: ProviderContext) -> Result<Arc<dyn SecretProvider>, ProviderError> {
+    let _ = (&ctx, used);
     let spec = &store.provider;
     match spec {
         #[cfg(feature = "fake")]
@@ -15,7 +25,13 @@ pub async fn build(store: &SecretStoreSpec, ctx: ProviderContext) -> Result<Arc<
         #[cfg(feature = "aws")]
         ProviderSpec { aws: Some(aws), .. } => {
             let (max_retries, retry_interval) = retry_settings(store)?;
-            let options = sesame_provider_aws::ClientOptions::default().with_retries(max_retries, retry_interval);
+            let origin = sesame_provider_aws::SessionOrigin {
+                namespace: used.namespace.clone(),
+                store_name: used.name.clone(),
+                store_kind: used.kind.clone(),
+            };
+            let options = sesame_provider_aws::ClientOptions { session_origin: origin, ..Default::default() }
+                .with_retries(max_retries, retry_interval);
             sesame_provider_aws::build_with(aws, ctx, options).await
         }
         #[cfg(feature = "vault")]
@@ -74,6 +90,15 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
         ProviderSpec { onepassword: Some(op), .. } => op.referent_refs(),
         ProviderSpec { bitwardensecretsmanager: Some(bw), .. } => bw.referent_refs(),
         _ => Vec::new(),
+    }
+}
+
+/// Whether a ClusterSecretStore needs a client per ExternalSecret namespace even without
+/// referent refs: its provider puts the namespace into the session (AWS `sessionTagsPolicy`).
+pub fn per_namespace(store: &SecretStoreSpec) -> bool {
+    match &store.provider {
+        ProviderSpec { aws: Some(aws), .. } => aws.tags_per_namespace(),
+        _ => false,
     }
 }
 

@@ -87,6 +87,26 @@ struct FileCredentials {
     es_namespace: String,
 }
 
+impl FileCredentials {
+    /// The Secret `sel` names, with the tenancy rule of `secret_key`.
+    fn whole_secret(&self, sel: &SecretKeySelector) -> Result<&Secret, ProviderError> {
+        let ns = match (&self.store_namespace, &sel.namespace) {
+            (Some(own), Some(ns)) if own != ns => {
+                return Err(ProviderError::Auth(format!(
+                    "a SecretStore in namespace {own} may not read secret {} from namespace {ns}",
+                    sel.name
+                )));
+            }
+            (_, Some(ns)) => ns.clone(),
+            (Some(own), None) => own.clone(),
+            (None, None) => self.es_namespace.clone(),
+        };
+        self.secrets
+            .get(&(ns.clone(), sel.name.clone()))
+            .ok_or_else(|| ProviderError::Auth(format!("secret {ns}/{} is not in the input files", sel.name)))
+    }
+}
+
 #[async_trait]
 impl CredentialSource for FileCredentials {
     async fn secret_key(&self, sel: &SecretKeySelector, default_key: Option<&str>) -> Result<SecretValue, ProviderError> {
@@ -118,25 +138,15 @@ impl CredentialSource for FileCredentials {
     }
 
     async fn secret_data(&self, sel: &SecretKeySelector) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
-        let ns = match (&self.store_namespace, &sel.namespace) {
-            (Some(own), Some(ns)) if own != ns => {
-                return Err(ProviderError::Auth(format!(
-                    "a SecretStore in namespace {own} may not read secret {} from namespace {ns}",
-                    sel.name
-                )));
-            }
-            (_, Some(ns)) => ns.clone(),
-            (Some(own), None) => own.clone(),
-            (None, None) => self.es_namespace.clone(),
-        };
-        let secret = self
-            .secrets
-            .get(&(ns.clone(), sel.name.clone()))
-            .ok_or_else(|| ProviderError::Auth(format!("secret {ns}/{} is not in the input files", sel.name)))?;
+        let secret = self.whole_secret(sel)?;
         let mut out: BTreeMap<String, SecretValue> =
             secret.string_data.iter().flatten().map(|(k, v)| (k.clone(), SecretValue::from(v.as_str()))).collect();
         out.extend(secret.data.iter().flatten().map(|(k, v)| (k.clone(), SecretValue::from(v.0.clone()))));
         Ok(out)
+    }
+
+    async fn secret_labels(&self, sel: &SecretKeySelector) -> Result<BTreeMap<String, String>, ProviderError> {
+        Ok(self.whole_secret(sel)?.metadata.labels.clone().unwrap_or_default())
     }
 
     async fn service_account_token(&self, sel: &ServiceAccountSelector, _: &[String], _: Option<i64>) -> Result<String, ProviderError> {
@@ -351,7 +361,8 @@ async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &Hash
         }
         .ok_or_else(|| anyhow::anyhow!("{} {name} is not in the input files", kind.as_str()))?;
         let credentials = Arc::new(FileCredentials { secrets: secrets.clone(), store_namespace, es_namespace: ns.to_string() });
-        let provider = crate::providers::build(&spec, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
+        let used = crate::providers::StoreUse { kind: kind.as_str().to_string(), name: name.clone(), namespace: ns.to_string() };
+        let provider = crate::providers::build(&spec, &used, ProviderContext { credentials, calls: Arc::new(NoCalls) }).await?;
         stores.push(((name, kind), Direct(provider)));
     }
     let sources = FileSources { m, ns, secrets, default: es.spec.secret_store_ref.as_ref().map(|r| r.key()), stores };

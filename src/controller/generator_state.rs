@@ -105,7 +105,7 @@ async fn cleanup(ctx: &Context, state: &GeneratorState) -> Result<(), Error> {
         Err(e) => Err(e),
     };
     if let Err(e) = result {
-        let message = format!("could not clean up generator state: {e}");
+        let message = format!("could not cleanup generator state: {e}"); // ESO's wording
         report(ctx, state, Condition::ready(false, "Error", message.clone())).await?;
         let event = Event {
             type_: EventType::Warning,

@@ -154,7 +154,17 @@ impl ClientCache {
         };
         let scope = match &tenancy {
             Tenancy::ClusterReferent(ns) => Some(ns.clone()),
+            // The session itself names the namespace (AWS session tags): one client each.
+            Tenancy::Cluster if crate::providers::per_namespace(store.spec()) => es_namespace.map(str::to_string),
             _ => None,
+        };
+        let used = crate::providers::StoreUse {
+            kind: identity.kind.as_str().to_string(),
+            name: identity.name.clone(),
+            namespace: match &tenancy {
+                Tenancy::Namespaced(ns) | Tenancy::ClusterReferent(ns) => ns.clone(),
+                Tenancy::Cluster => scope.clone().unwrap_or_default(),
+            },
         };
         let key: CacheKey = (identity.clone(), scope);
         if let Some(c) = self.lookup(&key) {
@@ -169,7 +179,7 @@ impl ClientCache {
         let credentials = Arc::new(KubeCredentials::new(self.kube.clone(), tenancy).for_store(identity.audience()));
         let calls = Arc::new(StoreCalls { metrics: self.metrics.clone(), store: StoreLabels::of(&identity) });
         let ctx = ProviderContext { credentials, calls };
-        let provider = crate::providers::build(store.spec(), ctx).await?;
+        let provider = crate::providers::build(store.spec(), &used, ctx).await?;
         let ceiling = self.limits.for_store(provider.call_quota(), &store.annotations());
         let client = Arc::new(StoreClient {
             identity: identity.clone(),

@@ -100,6 +100,16 @@ impl CredentialSource for KubeCredentials {
         Ok(secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, SecretValue::from(v.0))).collect())
     }
 
+    async fn secret_labels(&self, selector: &SecretKeySelector) -> Result<BTreeMap<String, String>, ProviderError> {
+        if selector.name.is_empty() {
+            return Err(ProviderError::Invalid("a secret ref names no secret".into()));
+        }
+        let ns = self.namespace_for(selector.namespace.as_deref(), &format!("secret {}", selector.name))?;
+        let what = format!("secret {ns}/{}", selector.name);
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns).get(&selector.name).await.map_err(|e| kube_err(&what, e))?;
+        Ok(secret.metadata.labels.unwrap_or_default())
+    }
+
     async fn service_account_token(
         &self,
         selector: &ServiceAccountSelector,

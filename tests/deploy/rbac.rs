@@ -330,6 +330,22 @@ fn the_generic_targets_component_lets_the_controller_write_config_maps_and_nothi
 }
 
 #[test]
+fn the_rollout_restart_component_binds_the_controller_wherever_it_is_installed() {
+    // Not sesame-system: the component's binding must follow the overlay's namespace.
+    let ctrl = Namespace::create("dpl-rr");
+    let suffix = tools::unique("r");
+    let (sa, _cluster) = apply_rbac_with("deploy/kustomize/base", &ctrl.0, &suffix, &["deploy/kustomize/components/rollout-restart"]);
+    let app = Scope::Ns("default");
+    for workload in ["deployments.apps", "statefulsets.apps", "daemonsets.apps"] {
+        expect(&sa, true, "patch", workload, app, None);
+        expect(&sa, false, "update", workload, app, None);
+        expect(&sa, false, "delete", workload, app, None);
+    }
+    expect(&sa, false, "create", "deployments.apps", app, None);
+    expect(&sa, false, "patch", "pods", app, None);
+}
+
+#[test]
 fn single_namespace_controller_cannot_read_secrets_elsewhere() {
     let watched = Namespace::create("dpl-one");
     let other = Namespace::create("dpl-oth");

@@ -7,6 +7,7 @@ use crate::tools::{self, docs, find, helm_template, kind, name, one, repo};
 
 const GENERIC: &str = "deploy/kustomize/components/generic-targets";
 const FLAG: &str = "--unsafe-allow-generic-targets";
+const ROLLOUT: &str = "deploy/kustomize/components/rollout-restart";
 
 fn args(out: &[Value]) -> Vec<String> {
     let d = one(out, "Deployment");
@@ -79,6 +80,27 @@ fn the_kustomize_generic_targets_component_passes_the_flag_and_grants_config_map
 }
 
 #[test]
+fn the_kustomize_rollout_restart_component_binds_the_service_account_of_the_overlays_namespace() {
+    let binding = |out: &[Value]| -> Value {
+        find(out, "ClusterRoleBinding").into_iter().find(|b| name(b).starts_with("sesame-rollout-restart")).expect("the binding").clone()
+    };
+    for namespace in ["sesame-system", "secrets-operator"] {
+        let out = docs(&tools::kustomize_into("deploy/kustomize/base", namespace, "", &[ROLLOUT]));
+        let sa = one(&out, "ServiceAccount");
+        assert_eq!(sa["metadata"]["namespace"], namespace);
+        let subjects = binding(&out)["subjects"].clone();
+        assert_eq!(subjects, serde_json::json!([{"kind": "ServiceAccount", "name": name(sa), "namespace": namespace}]), "{namespace}");
+    }
+    // An overlay that keeps the base's namespace (no `namespace:` of its own) works too.
+    let dir = tools::TempDir::new("rollout");
+    let rel = |p: &str| tools::relative_to(dir.path(), &repo().join(p));
+    let overlay = format!("resources:\n  - {}\ncomponents:\n  - {}\n", rel("deploy/kustomize/base"), rel(ROLLOUT));
+    dir.file("kustomization.yaml", &overlay);
+    let out = docs(&tools::kubectl(&["kustomize", &dir.path().to_string_lossy()]));
+    assert_eq!(binding(&out)["subjects"][0]["namespace"], "sesame-system");
+}
+
+#[test]
 fn crds_selectable_fields_switch_installs_the_external_secret_crd_that_has_them() {
     let crd_of = |out: &[Value]| -> Value {
         find(out, "CustomResourceDefinition")
@@ -104,8 +126,27 @@ fn crds_selectable_fields_switch_installs_the_external_secret_crd_that_has_them(
     );
     assert_eq!(on.len(), default.len(), "the same CRDs, one of them replaced");
     assert_eq!(crd_of(&on)["metadata"]["annotations"]["helm.sh/resource-policy"], "keep", "the chart's labels and annotations still apply");
-    // The chart's copy is the generated one.
-    let generated = std::fs::read(repo().join("crds/selectable-fields/external-secrets.io_externalsecrets.yaml")).unwrap();
-    let copy = std::fs::read(tools::chart().join("files/crds-selectable-fields/external-secrets.io_externalsecrets.yaml")).unwrap();
-    assert!(generated == copy, "cp crds/selectable-fields/*.yaml deploy/helm/sesame/files/crds-selectable-fields/");
+    // ESO's CEL rule on the AWS store's customSessionTags comes with the same switch.
+    let rules = |out: &[Value], kind: &str| -> Value {
+        let crd = find(out, "CustomResourceDefinition").into_iter().find(|c| c["spec"]["names"]["kind"] == kind).expect("CRD").clone();
+        let aws =
+            &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["provider"]["properties"]["aws"];
+        aws["properties"]["customSessionTags"]["x-kubernetes-validations"].clone()
+    };
+    for kind in ["SecretStore", "ClusterSecretStore"] {
+        assert_eq!(rules(&default, kind), Value::Null, "the default {kind} CRD applies on Kubernetes 1.20");
+        assert!(rules(&on, kind)[0]["rule"].as_str().is_some_and(|r| r.contains("'esoNamespace' in self")), "{kind}");
+    }
+    // The chart's copies are the generated ones.
+    let mut files: Vec<String> = std::fs::read_dir(repo().join("crds/selectable-fields"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for file in files {
+        let generated = std::fs::read(repo().join("crds/selectable-fields").join(&file)).unwrap();
+        let copy = std::fs::read(tools::chart().join("files/crds-selectable-fields").join(&file)).unwrap_or_default();
+        assert!(generated == copy, "{file}: cp crds/selectable-fields/*.yaml deploy/helm/sesame/files/crds-selectable-fields/");
+    }
 }

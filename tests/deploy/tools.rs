@@ -113,7 +113,7 @@ pub fn kustomize_into(tree: &str, namespace: &str, suffix: &str, components: &[&
 }
 
 /// A relative path from `from` to `to` (kustomize accepts no absolute resource paths).
-fn relative_to(from: &Path, to: &Path) -> String {
+pub fn relative_to(from: &Path, to: &Path) -> String {
     let depth = from.components().count() - 1;
     format!("{}{}", "../".repeat(depth), to.strip_prefix("/").expect("absolute path").display())
 }

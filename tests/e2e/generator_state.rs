@@ -3,7 +3,8 @@
 //! certificate reaches the Secret; a refresh supersedes it and, after the grace period
 //! (`--generator-gc-grace-period`, shortened here), the old lease is revoked on OpenBao and its
 //! GeneratorState deleted; deleting the ExternalSecret revokes the last lease; a sync that fails
-//! after generating revokes what it generated and writes nothing.
+//! after generating revokes what it generated and writes nothing; a cleanup that keeps failing
+//! keeps its GeneratorState, says so, and is retried until it succeeds.
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -57,6 +58,14 @@ async fn leases_under(prefix: &str) -> Vec<String> {
     answer["data"]["keys"].as_array().unwrap().iter().map(|k| format!("{prefix}{}", k.as_str().unwrap())).collect()
 }
 
+/// The policy named `mount`: issue from the mount's role, and revoke leases.
+async fn leasing_policy(mount: &str) {
+    let policy = format!(
+        "path \"{mount}/issue/web\" {{ capabilities = [\"update\"] }}\npath \"sys/leases/revoke\" {{ capabilities = [\"update\"] }}\n"
+    );
+    bao_must("PUT", &format!("sys/policies/acl/{mount}"), json!({ "policy": policy })).await;
+}
+
 /// A PKI mount whose role leases what it issues, and a token (in Secret `bao-token`) that may
 /// issue from it and revoke leases. Returns the VaultDynamicSecret spec.
 async fn leasing_generator(scene: &Scene, mount: &str) -> Value {
@@ -64,10 +73,7 @@ async fn leasing_generator(scene: &Scene, mount: &str) -> Value {
     bao_must("POST", &format!("{mount}/root/generate/internal"), json!({"common_name": "example.com", "ttl": "24h"})).await;
     let role = json!({"allowed_domains": "example.com", "allow_subdomains": true, "generate_lease": true, "max_ttl": "1h"});
     bao_must("POST", &format!("{mount}/roles/web"), role).await;
-    let policy = format!(
-        "path \"{mount}/issue/web\" {{ capabilities = [\"update\"] }}\npath \"sys/leases/revoke\" {{ capabilities = [\"update\"] }}\n"
-    );
-    bao_must("PUT", &format!("sys/policies/acl/{mount}"), json!({ "policy": policy })).await;
+    leasing_policy(mount).await;
     let token = bao_must("POST", "auth/token/create", json!({"policies": [mount], "ttl": "2h", "no_parent": true})).await;
     scene.plain_secret("bao-token", &[("token", token["auth"]["client_token"].as_str().unwrap())]).await;
     scene.fake_store("store", &[("/marker", "m")]).await;
@@ -269,5 +275,59 @@ async fn a_push_secret_records_the_lease_it_pushed_and_its_deletion_revokes_it()
     api.delete("push", &DeleteParams::default()).await.unwrap();
     let released = eventually(Duration::from_secs(30), || async { owned().await.is_empty() && !lease_alive(&lease).await }).await;
     assert!(released, "deleting the PushSecret left its lease: {:?}\n{}", owned().await, tail(&sesame.logs()));
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn a_cleanup_that_keeps_failing_keeps_the_state_reports_it_and_retries_until_it_succeeds() {
+    let scene = Scene::new("e2e-gretry").await;
+    let mount = scene.ns.clone();
+    let spec = leasing_generator(&scene, &mount).await;
+    apply_generator(&scene.client, Some(&scene.ns), "VaultDynamicSecret", "vaultdynamicsecrets", "cert", spec).await;
+    let sesame = scene.sesame_with(&["--generator-gc-grace-period", "1h", "--max-backoff", "2s"], &[]);
+    scene.external_secret("tls", with_generator(json!({}))).await;
+    scene.wait_ready(&sesame, "tls", "True", "SecretSynced").await;
+    let state = owned_states(&scene, "tls").await.pop().expect("the lease's GeneratorState");
+    let lease = lease_of(&state);
+
+    // The token loses the right to revoke (policies are read at request time): every cleanup fails.
+    let issue_only = format!("path \"{mount}/issue/web\" {{ capabilities = [\"update\"] }}\n");
+    bao_must("PUT", &format!("sys/policies/acl/{mount}"), json!({ "policy": issue_only })).await;
+    scene.externalsecrets().delete("tls", &DeleteParams::default()).await.unwrap();
+    let reported = eventually(Duration::from_secs(30), || async {
+        states(&scene).get(&state.name_any()).await.ok().and_then(|s| s.status).is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Ready"
+                    && c.status == "False"
+                    && c.reason.as_deref() == Some("Error")
+                    && c.message.as_deref().is_some_and(|m| m.contains("could not cleanup generator state"))
+            })
+        })
+    })
+    .await;
+    assert!(reported, "the failed cleanup is not in the Ready condition: {:?}", states(&scene).get(&state.name_any()).await);
+    let warned = eventually(Duration::from_secs(20), || async {
+        events_for(&scene.client, &scene.ns, &state.name_any()).await.iter().any(|(t, r, _)| t == "Warning" && r == "CleanupFailed")
+    })
+    .await;
+    assert!(warned, "no CleanupFailed Event: {:?}", events_for(&scene.client, &scene.ns, &state.name_any()).await);
+    // Several backoff rounds later (each failure is logged) the state is still there, finalizer
+    // and all, and so is the lease.
+    let retried =
+        eventually(Duration::from_secs(30), || async { sesame.logs().matches("could not clean up the generator state").count() >= 3 })
+            .await;
+    assert!(retried, "the cleanup was not retried\n{}", tail(&sesame.logs()));
+    let kept = states(&scene).get(&state.name_any()).await.expect("the GeneratorState is kept while its cleanup fails");
+    assert!(kept.meta().deletion_timestamp.is_some());
+    assert!(kept.finalizers().iter().any(|f| f == "generatorstate.externalsecrets.io/finalizer"));
+    assert!(lease_alive(&lease).await, "nothing was revoked");
+
+    // The right comes back: a retry (nothing about the object changes) revokes and removes it.
+    leasing_policy(&mount).await;
+    let cleaned = eventually(Duration::from_secs(30), || async {
+        states(&scene).get_opt(&state.name_any()).await.unwrap().is_none() && !lease_alive(&lease).await
+    })
+    .await;
+    assert!(cleaned, "the retried cleanup did not finish\n{}", tail(&sesame.logs()));
     scene.delete_namespace().await;
 }

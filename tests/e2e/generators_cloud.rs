@@ -28,17 +28,22 @@ async fn a_webhook_generator_answer_becomes_the_secret_data() {
     let seen: Seen = Arc::default();
     let base = format!("http://{}", serve(seen.clone(), None).await);
     scene.plain_secret("hook-creds", &[("token", "hook-token")]).await;
-    let hook = |path: &str| {
+    // As ESO: a Webhook generator reads only Secrets labelled for it.
+    let labelled = json!({"metadata": {"labels": {"external-secrets.io/type": "webhook"}}});
+    scene.secrets().patch("hook-creds", &PatchParams::default(), &Patch::Merge(&labelled)).await.unwrap();
+    scene.plain_secret("raw-creds", &[("token", "raw-token")]).await;
+    let hook = |path: &str, secret: &str| {
         json!({
             "url": format!("{base}/secrets/{path}"),
             "headers": {"Authorization": "Bearer {{ .creds.token }}"},
             "result": {"jsonPath": "$.data"},
             "timeout": "10s",
-            "secrets": [{"name": "creds", "secretRef": {"name": "hook-creds", "key": "token"}}],
+            "secrets": [{"name": "creds", "secretRef": {"name": secret, "key": "token"}}],
         })
     };
-    apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "hook", hook("minted")).await;
-    apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "gone", hook("missing")).await;
+    apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "hook", hook("minted", "hook-creds")).await;
+    apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "gone", hook("missing", "hook-creds")).await;
+    apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "unlabelled", hook("unlabelled", "raw-creds")).await;
     let sesame = scene.sesame();
 
     let mut entry = from_generator("Webhook", "hook");
@@ -59,8 +64,20 @@ async fn a_webhook_generator_answer_becomes_the_secret_data() {
     assert!(message.contains("404"), "{message}");
     assert!(scene.secret("broken").await.is_none());
 
+    // A Secret without the label: refused by name, before its value is read or any request sent.
+    scene.external_secret("unlabelled", json!({"refreshInterval": "1h", "dataFrom": [from_generator("Webhook", "unlabelled")]})).await;
+    let es = scene.wait_ready(&sesame, "unlabelled", "False", "SecretSyncedError").await;
+    let message = ready_condition(&es).unwrap().2;
+    assert!(message.contains("Secret raw-creds lacks the label external-secrets.io/type: webhook"), "{message}");
+    assert!(!message.contains("raw-token"), "{message}");
+    assert!(scene.secret("unlabelled").await.is_none());
+    assert!(!seen.lock().unwrap().iter().any(|p| p == "/secrets/unlabelled"), "{:?}", seen.lock().unwrap());
+
     let logs = sesame.logs();
-    assert!(!logs.contains("hook-token") && !logs.contains("value-of-minted"), "a credential or a generated value is in the log");
+    assert!(
+        !logs.contains("hook-token") && !logs.contains("raw-token") && !logs.contains("value-of-minted"),
+        "a credential or a generated value is in the log"
+    );
     let status = serde_json::to_string(&scene.es("app").await.status).unwrap();
     assert!(!status.contains("value-of-minted"), "a generated value is in the status");
     scene.delete_namespace().await;

@@ -8,6 +8,7 @@ mod identity;
 
 mod attacker_limits;
 mod aws_generators;
+mod aws_session_tags;
 mod cloud;
 mod cluster_external_secret;
 mod cluster_push_secret;

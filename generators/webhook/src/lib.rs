@@ -6,13 +6,13 @@
 //! scheme and host, URL-escaped template values, no redirects, the answer capped at 1 MiB. The
 //! answer-to-map rule is the provider crate's [`sesame_provider_webhook::map`].
 //!
-//! Differences from ESO, on purpose: each `secrets[].secretRef` names its `key` (Sesame reads one
-//! key, not the whole Secret), and the `external-secrets.io/type: webhook` label ESO requires on
-//! those Secrets is not checked (the generator's credentials resolve in its own namespace only).
+//! As in ESO, every Secret of `secrets[]` must carry the label `external-secrets.io/type:
+//! webhook` (checked before any value is read); the generator's Secrets resolve in its own
+//! namespace only.
 #![forbid(unsafe_code)]
 
 mod generator;
 mod spec;
 
-pub use generator::Webhook;
+pub use generator::{TYPE_LABEL, Webhook};
 pub use spec::{WebhookSecret, WebhookSecretKeySelector, WebhookSpec};

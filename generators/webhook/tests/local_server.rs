@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use rcgen::{CertificateParams, KeyPair};
 use serde_json::json;
 use sesame_generator_core::{Generator, GeneratorContext, GeneratorError, ProviderContext};
-use sesame_generator_webhook::{Webhook, WebhookSpec};
+use sesame_generator_webhook::{TYPE_LABEL, Webhook, WebhookSpec};
 use sesame_provider_core::{CaProvider, CredentialSource, NoCalls, SecretKeySelector, SecretValue, ServiceAccountSelector};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -87,10 +87,12 @@ fn tls() -> (String, Arc<ServerConfig>) {
     (cert.pem(), Arc::new(config))
 }
 
-/// Secret keys (`name/key`) and one CA bundle, as the controller's credential source serves them.
+/// Secret keys (`name/key`), Secret labels and one CA bundle, as the controller's credential
+/// source serves them.
 #[derive(Default)]
 struct Creds {
     secrets: BTreeMap<String, Vec<u8>>,
+    labels: BTreeMap<String, BTreeMap<String, String>>,
     ca: Option<String>,
 }
 
@@ -100,6 +102,13 @@ impl CredentialSource for Creds {
         assert_eq!(selector.namespace, None, "a generator's Secret is always in its own namespace");
         let name = format!("{}/{}", selector.name, selector.key.as_deref().unwrap_or_default());
         self.secrets.get(&name).map(|v| SecretValue::from(v.clone())).ok_or_else(|| GeneratorError::NotFound(format!("secret {name}")))
+    }
+    async fn secret_labels(&self, selector: &SecretKeySelector) -> Result<BTreeMap<String, String>, GeneratorError> {
+        let prefix = format!("{}/", selector.name);
+        if !self.secrets.keys().any(|k| k.starts_with(&prefix)) {
+            return Err(GeneratorError::NotFound(format!("secret {prefix}")));
+        }
+        Ok(self.labels.get(&selector.name).cloned().unwrap_or_default())
     }
     async fn service_account_token(&self, _: &ServiceAccountSelector, _: &[String], _: Option<i64>) -> Result<String, GeneratorError> {
         Err(GeneratorError::NotFound("service account".into()))
@@ -112,11 +121,16 @@ impl CredentialSource for Creds {
     }
 }
 
+/// The Secret `api` labelled `external-secrets.io/type: <value>`.
+fn labelled(value: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    BTreeMap::from([("api".to_string(), BTreeMap::from([(TYPE_LABEL.0.to_string(), value.to_string())]))])
+}
+
 fn ctx(ca: Option<String>) -> GeneratorContext {
     let secrets = BTreeMap::from([("api/token".to_string(), b"s3cr3t-token".to_vec()), ("api/team".to_string(), b"a b&c".to_vec())]);
     GeneratorContext {
         namespace: "tenant".into(),
-        provider: ProviderContext { credentials: Arc::new(Creds { secrets, ca }), calls: Arc::new(NoCalls) },
+        provider: ProviderContext { credentials: Arc::new(Creds { secrets, labels: labelled("webhook"), ca }), calls: Arc::new(NoCalls) },
     }
 }
 
@@ -200,4 +214,26 @@ async fn refusals_are_errors_that_never_show_a_value() {
     let no_creds = err(generator(&http, "/flat", json!({})).generate(&creds).await.unwrap_err());
     assert!(no_creds.to_string().contains("secret api/"), "{no_creds}");
     assert_eq!(seen.lock().unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn a_secret_without_the_webhook_type_label_is_refused_before_any_value_is_read_or_sent() {
+    let seen: Seen = Arc::default();
+    let http = format!("http://{}", serve(seen.clone(), None).await);
+    let secrets = BTreeMap::from([("api/token".to_string(), b"s3cr3t-token".to_vec()), ("api/team".to_string(), b"a".to_vec())]);
+    for (labels, why) in [
+        (BTreeMap::new(), "Secret api lacks the label external-secrets.io/type: webhook"),
+        (labelled("other"), "Secret api is labelled external-secrets.io/type but not with \"webhook\""),
+    ] {
+        let creds = Creds { secrets: secrets.clone(), labels, ca: None };
+        let ctx = GeneratorContext {
+            namespace: "tenant".into(),
+            provider: ProviderContext { credentials: Arc::new(creds), calls: Arc::new(NoCalls) },
+        };
+        let err = generator(&http, "/flat", json!({})).generate(&ctx).await.unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, GeneratorError::Invalid(_)) && text.contains(why) && text.contains("secrets[creds]"), "{text}");
+        assert!(!text.contains("s3cr3t-token"), "{text}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "no request without the label");
 }

@@ -55,7 +55,7 @@ pub async fn sdk_config(spec: &AwsProvider, ctx: &ProviderContext, opts: &Client
         let role = Role {
             arn: role.to_string(),
             external_id: spec.external_id.clone().filter(|e| !e.is_empty()),
-            tags: spec.session_tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+            tags: spec.assume_role_tags(&opts.session_origin),
             transitive_tag_keys: spec.transitive_tag_keys.clone(),
         };
         config = assume(config, ctx, role);

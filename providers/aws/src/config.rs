@@ -1,4 +1,5 @@
 //! `spec.provider.aws`: the store configuration, field for field as ESO's `AWSProvider`.
+use crate::session_tags::{RESERVED_TAGS_MESSAGE, RESERVED_TAGS_RULE, SessionTagsPolicy};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sesame_provider_core::{ProviderError, SecretKeySelector, ServiceAccountSelector, checks, ns_ref, referent_fields};
@@ -33,15 +34,18 @@ pub struct AwsProvider {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transitive_tag_keys: Vec<String>,
     /// SessionTagsPolicy controls whether and how STS session tags are added when assuming
-    /// roles: `None` (default) adds none. `Simple` and `Custom` (ESO's automatic `esoNamespace`,
-    /// `esoStoreName`, `esoStoreKind` tags, plus `customSessionTags`) are not supported by Sesame
-    /// yet: a store setting them is refused with a clear condition.
+    /// `role`: `None` (default) adds none beyond `sessionTags`. `Simple` tags the session with
+    /// `esoNamespace` (the ExternalSecret's namespace), `esoStoreName` and `esoStoreKind`;
+    /// `Custom` adds `customSessionTags` to those. With `Simple` or `Custom` these tags replace
+    /// `sessionTags` (as ESO does). The role must allow `sts:TagSession`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = "None"))]
     pub session_tags_policy: Option<SessionTagsPolicy>,
     /// CustomSessionTags defines additional STS session tags to include when SessionTagsPolicy is
-    /// Custom. The reserved keys `esoNamespace`, `esoStoreName` and `esoStoreKind` are refused.
+    /// Custom. Tags with an empty key or value are skipped. The reserved keys `esoNamespace`,
+    /// `esoStoreName` and `esoStoreKind` are refused.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": RESERVED_TAGS_RULE, "message": RESERVED_TAGS_MESSAGE}]))]
     pub custom_session_tags: std::collections::BTreeMap<String, String>,
     /// A prefix prepended to every remote key this store reads, e.g. `prod/`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,38 +85,6 @@ impl AwsProvider {
     /// How the store authenticates as the controller itself, if it does.
     pub fn controller_identity(&self) -> Option<&'static str> {
         self.auth.is_empty().then_some("the controller's AWS credentials (SDK default chain: no auth.secretRef or auth.jwt)")
-    }
-}
-
-/// ESO's `sessionTagsPolicy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum SessionTagsPolicy {
-    /// No session tags are added (the default).
-    None,
-    /// `esoNamespace`, `esoStoreName` and `esoStoreKind` tags (not supported by Sesame yet).
-    Simple,
-    /// The `Simple` tags plus `customSessionTags` (not supported by Sesame yet).
-    Custom,
-}
-
-/// The tag keys ESO injects itself; `customSessionTags` may not use them.
-pub const RESERVED_SESSION_TAG_KEYS: [&str; 3] = ["esoNamespace", "esoStoreName", "esoStoreKind"];
-
-impl AwsProvider {
-    /// `sessionTagsPolicy` and `customSessionTags` as far as Sesame supports them: `None` only,
-    /// and never a reserved key.
-    pub fn check_session_tags(&self) -> Result<(), ProviderError> {
-        if let Some(key) = self.custom_session_tags.keys().find(|k| RESERVED_SESSION_TAG_KEYS.contains(&k.as_str())) {
-            return Err(ProviderError::Invalid(format!(
-                "customSessionTags cannot contain automatically injected reserved keys: esoNamespace, esoStoreName, esoStoreKind (got {key})"
-            )));
-        }
-        match self.session_tags_policy {
-            None | Some(SessionTagsPolicy::None) => Ok(()),
-            Some(p) => {
-                Err(ProviderError::Invalid(format!("sessionTagsPolicy {p:?} is not supported by Sesame yet (use None, or sessionTags)")))
-            }
-        }
     }
 }
 
@@ -288,23 +260,6 @@ mod tests {
         let p: AwsProvider = serde_json::from_value(serde_json::json!({"service": "CertificateManager", "region": "us-east-1"})).unwrap();
         assert!(p.service.unsupported().unwrap().contains("CertificateManager is not supported"));
         assert_eq!(AwsServiceType::SecretsManager.unsupported(), None);
-    }
-
-    #[test]
-    fn session_tags_policy_none_is_accepted_and_simple_custom_or_reserved_keys_are_refused() {
-        let parse = |extra: serde_json::Value| {
-            let mut v = serde_json::json!({"service": "SecretsManager", "region": "us-east-1"});
-            v.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap());
-            serde_json::from_value::<AwsProvider>(v).unwrap()
-        };
-        assert!(parse(serde_json::json!({})).check_session_tags().is_ok());
-        assert!(parse(serde_json::json!({"sessionTagsPolicy": "None"})).check_session_tags().is_ok());
-        let simple = parse(serde_json::json!({"sessionTagsPolicy": "Simple"})).check_session_tags().unwrap_err();
-        assert!(simple.to_string().contains("sessionTagsPolicy Simple is not supported"), "{simple}");
-        let reserved = parse(serde_json::json!({"sessionTagsPolicy": "Custom", "customSessionTags": {"esoNamespace": "x"}}))
-            .check_session_tags()
-            .unwrap_err();
-        assert!(reserved.to_string().contains("reserved keys"), "{reserved}");
     }
 
     #[test]

@@ -16,11 +16,10 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod session_tags;
 
-pub use config::{
-    AwsAuth, AwsAuthSecretRef, AwsJwtAuth, AwsProvider, AwsServiceType, RESERVED_SESSION_TAG_KEYS, SecretsManagerOptions,
-    SessionTagsPolicy, Tag,
-};
+pub use config::{AwsAuth, AwsAuthSecretRef, AwsJwtAuth, AwsProvider, AwsServiceType, SecretsManagerOptions, Tag};
+pub use session_tags::{RESERVED_SESSION_TAG_KEYS, RESERVED_TAGS_RULE, SessionOrigin, SessionTagsPolicy};
 
 #[cfg(feature = "client")]
 mod auth;
@@ -76,6 +75,9 @@ mod client {
         /// How long static keys read from `auth.secretRef` are used before the Secret is read
         /// again (so rotated keys are picked up without rebuilding the client).
         pub secret_ref_refresh: Duration,
+        /// The namespace and store the client serves: the values of the `sessionTagsPolicy`
+        /// tags.
+        pub session_origin: crate::SessionOrigin,
     }
 
     impl Default for ClientOptions {
@@ -87,6 +89,7 @@ mod client {
                 attempt_timeout: Duration::from_secs(30),
                 operation_timeout: Duration::from_secs(120),
                 secret_ref_refresh: Duration::from_secs(300),
+                session_origin: Default::default(),
             }
         }
     }

@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use sesame_provider_aws::AwsServiceType::{ParameterStore, SecretsManager};
-use sesame_provider_aws::{AwsAuth, AwsJwtAuth, ClientOptions, ROLE_ARN_ANNOTATION, Tag};
+use sesame_provider_aws::{AwsAuth, AwsJwtAuth, ClientOptions, ROLE_ARN_ANNOTATION, SessionOrigin, SessionTagsPolicy, Tag};
 use sesame_provider_core::{ProviderContext, RemoteKey, SecretKeySelector, ServiceAccountSelector};
 
 use crate::support::*;
@@ -112,6 +112,61 @@ async fn additional_roles_then_role_are_assumed_in_a_chain_and_cached() {
         assert!(get.session_token);
     }
     assert_eq!(calls.all().iter().filter(|c| *c == &("AWS/STS", "AssumeRole", "ok")).count(), 2);
+}
+
+#[tokio::test]
+async fn session_tags_policy_custom_tags_the_assume_role_with_namespace_store_and_custom_tags() {
+    let proxy = Proxy::start(&moto()).await;
+    let name = secret("tagged").await;
+    let role = "arn:aws:iam::123456789012:role/team-b";
+    let mut spec = store(SecretsManager);
+    spec.role = Some(role.into());
+    spec.session_tags_policy = Some(SessionTagsPolicy::Custom);
+    spec.custom_session_tags = [("env".to_string(), "production".to_string()), ("skipped".into(), String::new())].into();
+    spec.session_tags = vec![Tag { key: "team".into(), value: "payments".into() }]; // replaced by the policy, as ESO
+    spec.transitive_tag_keys = vec!["esoNamespace".into()];
+    let origin = SessionOrigin { namespace: "team-b".into(), store_name: "team-b-store".into(), store_kind: "SecretStore".into() };
+    let (client, _) = build(&spec, TestCredentials::keys(), ClientOptions { session_origin: origin, ..at(&proxy.url) }).await;
+
+    assert_eq!(text(client.get_secret(&RemoteKey::new(&name)).await.unwrap()), "tagged");
+    let assumed = proxy.of("AssumeRole");
+    assert_eq!(assumed.len(), 1);
+    let request = &assumed[0].request;
+    let tags = sent_tags(request);
+    let want: Vec<(String, String)> =
+        [("env", "production"), ("esoNamespace", "team-b"), ("esoStoreKind", "SecretStore"), ("esoStoreName", "team-b-store")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    assert_eq!(tags, want, "{request}");
+    assert!(request.contains(&format!("RoleArn={role}")) && request.contains("TransitiveTagKeys.member.1=esoNamespace"), "{request}");
+}
+
+#[tokio::test]
+async fn session_tags_policy_simple_on_a_cluster_store_validated_alone_tags_an_empty_namespace() {
+    let proxy = Proxy::start(&moto()).await;
+    let mut spec = store(SecretsManager);
+    spec.role = Some("arn:aws:iam::123456789012:role/shared".into());
+    spec.session_tags_policy = Some(SessionTagsPolicy::Simple);
+    let origin = SessionOrigin { namespace: String::new(), store_name: "shared".into(), store_kind: "ClusterSecretStore".into() };
+    let (client, _) = build(&spec, TestCredentials::keys(), ClientOptions { session_origin: origin, ..at(&proxy.url) }).await;
+
+    client.validate().await.expect("moto accepts the tagged AssumeRole");
+    let tags = sent_tags(&proxy.of("AssumeRole")[0].request);
+    let want = [("esoNamespace", ""), ("esoStoreKind", "ClusterSecretStore"), ("esoStoreName", "shared")];
+    assert_eq!(tags, want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
+}
+
+/// The `Tags.member.N.Key` / `.Value` pairs of a form-decoded STS request, by key.
+fn sent_tags(request: &str) -> Vec<(String, String)> {
+    let field = |n: usize, part: &str| {
+        let prefix = format!("Tags.member.{n}.{part}=");
+        request.split('&').find_map(|kv| kv.strip_prefix(prefix.as_str())).map(str::to_string)
+    };
+    let mut tags: Vec<(String, String)> =
+        (1..=50).map_while(|n| field(n, "Key").map(|k| (k, field(n, "Value").unwrap_or_default()))).collect();
+    tags.sort();
+    tags
 }
 
 #[tokio::test]
