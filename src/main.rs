@@ -40,9 +40,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Crds { out_dir, check } => crdgen::write_or_check(&out_dir, check),
         Command::Render { files, reveal } => {
             let manifests = render::load(&files)?;
-            if manifests.external_secrets.is_empty() && manifests.push_secrets.is_empty() {
+            if manifests.is_empty() {
                 anyhow::bail!(
-                    "no ExternalSecret or PushSecret found in {}",
+                    "no ExternalSecret, PushSecret, ClusterExternalSecret or ClusterPushSecret found in {}",
                     files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
                 );
             }

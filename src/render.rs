@@ -1,4 +1,6 @@
 //! `sesame render`: run the controller's pipeline on manifests from files, with no cluster.
+//! ClusterExternalSecrets and ClusterPushSecrets render as the children they would write into
+//! the namespaces (Namespace objects in the files, or named outright) they select.
 //! Stores, ExternalSecrets and the Secrets holding store credentials come from the files; the
 //! same tenancy rules apply as in the cluster.
 use std::collections::{BTreeMap, HashMap};
@@ -17,6 +19,8 @@ use sesame_provider_core::{
 use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore, StoreKind};
 use crate::pipeline::{self, Source};
 
+mod fleet;
+
 /// Every object found in the input files.
 #[derive(Default)]
 pub struct Manifests {
@@ -26,8 +30,22 @@ pub struct Manifests {
     pub secrets: Vec<Secret>,
     pub config_maps: Vec<ConfigMap>,
     pub push_secrets: Vec<crate::api::PushSecret>,
+    /// Namespaces (their labels decide what ClusterExternalSecrets and ClusterPushSecrets select).
+    pub namespaces: Vec<k8s_openapi::api::core::v1::Namespace>,
+    pub cluster_external_secrets: Vec<crate::api::ClusterExternalSecret>,
+    pub cluster_push_secrets: Vec<crate::api::ClusterPushSecret>,
     /// Generator objects (any generator kind, and ClusterGenerators) as written.
     pub generators: Vec<serde_json::Value>,
+}
+
+impl Manifests {
+    /// Whether the files hold nothing to render.
+    pub fn is_empty(&self) -> bool {
+        self.external_secrets.is_empty()
+            && self.push_secrets.is_empty()
+            && self.cluster_external_secrets.is_empty()
+            && self.cluster_push_secrets.is_empty()
+    }
 }
 
 /// Read YAML files (a file, or every .yaml/.yml file in a directory, sorted).
@@ -61,8 +79,7 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
     let err = |e: serde_json::Error| anyhow::anyhow!("{}: invalid {kind}: {e}", file.display());
     let mut with_ns = doc;
     if with_ns.pointer("/metadata/namespace").is_none()
-        && kind != "ClusterSecretStore"
-        && kind != "ClusterGenerator"
+        && !matches!(kind.as_str(), "ClusterSecretStore" | "ClusterGenerator" | "Namespace" | "ClusterExternalSecret" | "ClusterPushSecret")
         && let Some(m) = with_ns.get_mut("metadata").and_then(|m| m.as_object_mut())
     {
         m.insert("namespace".into(), "default".into());
@@ -74,6 +91,9 @@ fn add(out: &mut Manifests, doc: serde_json::Value, file: &Path) -> anyhow::Resu
         "Secret" => out.secrets.push(serde_json::from_value(with_ns).map_err(err)?),
         "ConfigMap" => out.config_maps.push(serde_json::from_value(with_ns).map_err(err)?),
         "PushSecret" => out.push_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
+        "Namespace" => out.namespaces.push(serde_json::from_value(with_ns).map_err(err)?),
+        "ClusterExternalSecret" => out.cluster_external_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
+        "ClusterPushSecret" => out.cluster_push_secrets.push(serde_json::from_value(with_ns).map_err(err)?),
         _ if with_ns.get("apiVersion").and_then(|v| v.as_str()) == Some(crate::api::GENERATORS_API_VERSION) => out.generators.push(with_ns),
         _ => {}
     }
@@ -250,15 +270,16 @@ pub async fn render(m: &Manifests, reveal: bool) -> (String, Vec<String>) {
     let secrets: HashMap<(String, String), Secret> =
         m.secrets.iter().map(|s| ((s.namespace().unwrap_or_default(), s.name_any()), s.clone())).collect();
     let mut docs = Vec::new();
-    let mut errors = Vec::new();
-    for es in &m.external_secrets {
+    // The children of ClusterExternalSecrets and ClusterPushSecrets render as if they were in the files.
+    let (fleet_external_secrets, fleet_push_secrets, mut errors) = fleet::expand_all(m);
+    for es in m.external_secrets.iter().chain(&fleet_external_secrets) {
         let ns = es.namespace().unwrap_or_default();
         match render_one(m, es, &ns, &secrets).await {
             Ok(secret) => docs.push(to_yaml(&secret, reveal)),
             Err(e) => errors.push(format!("ExternalSecret {ns}/{}: {e}", es.name_any())),
         }
     }
-    for ps in &m.push_secrets {
+    for ps in m.push_secrets.iter().chain(&fleet_push_secrets) {
         let ns = ps.namespace().unwrap_or_default();
         match plan_push(m, ps, &ns, reveal) {
             Ok(plan) => docs.push(serde_saphyr::to_string(&plan).expect("YAML serialises")),

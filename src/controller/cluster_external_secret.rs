@@ -1,14 +1,11 @@
 //! ClusterExternalSecret: one ExternalSecret per selected namespace (the controller is
 //! [`super::fleet`]; ownership, removal and renames are [`super::fan_out`]'s).
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::Store;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{Resource, ResourceExt};
 
-use super::fan_out::{self, NAMESPACES_FAILED, Outcome};
+use super::fan_out::{NAMESPACES_FAILED, Outcome};
 use super::fleet::FleetOwner;
 use crate::api::GoDuration;
 use crate::api::{
@@ -32,10 +29,9 @@ impl FleetOwner for ClusterExternalSecret {
     }
 
     /// By name, by the selectors, or by the deprecated single selector.
-    fn targets(&self, namespaces: &Store<PartialObjectMeta<Namespace>>) -> Result<BTreeSet<String>, String> {
+    fn selection(&self) -> (&[String], Vec<&LabelSelector>) {
         let spec = &self.spec;
-        let selectors: Vec<_> = spec.namespace_selector.iter().chain(&spec.namespace_selectors).collect();
-        fan_out::selected(&spec.namespaces, &selectors, namespaces)
+        (&spec.namespaces, spec.namespace_selector.iter().chain(&spec.namespace_selectors).collect())
     }
 
     fn child(&self, name: &str, namespace: &str) -> serde_json::Value {

@@ -1,14 +1,11 @@
 //! ClusterPushSecret: one PushSecret per namespace its `namespaceSelectors` select, as ESO 2.9
 //! (the controller is [`super::fleet`]; ownership, removal and renames are [`super::fan_out`]'s).
-use std::collections::BTreeSet;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
-use kube::core::PartialObjectMeta;
-use kube::runtime::reflector::Store;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::{Resource, ResourceExt};
 
-use super::fan_out::{self, NAMESPACES_FAILED, Outcome};
+use super::fan_out::{NAMESPACES_FAILED, Outcome};
 use super::fleet::FleetOwner;
 use crate::api::GoDuration;
 use crate::api::{ClusterPushSecret, ClusterPushSecretNamespaceFailure, ClusterPushSecretStatus, Condition, PushSecret, set_condition};
@@ -29,9 +26,8 @@ impl FleetOwner for ClusterPushSecret {
     }
 
     /// ESO 2.9's ClusterPushSecret selects by labels only.
-    fn targets(&self, namespaces: &Store<PartialObjectMeta<Namespace>>) -> Result<BTreeSet<String>, String> {
-        let selectors: Vec<_> = self.spec.namespace_selectors.iter().collect();
-        fan_out::selected(&[], &selectors, namespaces)
+    fn selection(&self) -> (&[String], Vec<&LabelSelector>) {
+        (&[], self.spec.namespace_selectors.iter().collect())
     }
 
     fn child(&self, name: &str, namespace: &str) -> serde_json::Value {

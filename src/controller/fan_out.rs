@@ -6,33 +6,30 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::core::{PartialObjectMeta, Selector, SelectorExt};
-use kube::runtime::reflector::Store;
-use kube::{Resource, ResourceExt};
+use kube::core::{Selector, SelectorExt};
 use serde::de::DeserializeOwned;
 
 /// ESO's condition message when any namespace failed.
 pub const NAMESPACES_FAILED: &str = "one or more namespaces failed";
 
-/// The namespaces selected now: by name or by any label selector, never a terminating one.
-pub fn selected(
+/// The namespaces selected among `namespaces` (name, labels; terminating ones already left out):
+/// by name or by any label selector.
+pub fn selected<'a>(
     names: &[String],
     selectors: &[&LabelSelector],
-    namespaces: &Store<PartialObjectMeta<Namespace>>,
+    namespaces: impl IntoIterator<Item = (&'a str, &'a BTreeMap<String, String>)>,
 ) -> Result<BTreeSet<String>, String> {
     let selectors = selectors
         .iter()
         .map(|s| Selector::try_from((*s).clone()).map_err(|e| format!("invalid namespace selector: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(namespaces
-        .state()
-        .iter()
-        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
-        .filter(|ns| names.contains(&ns.name_any()) || selectors.iter().any(|s| s.matches(ns.labels())))
-        .map(|ns| ns.name_any())
+        .into_iter()
+        .filter(|(name, labels)| names.iter().any(|n| n == name) || selectors.iter().any(|s| s.matches(labels)))
+        .map(|(name, _)| name.to_string())
         .collect())
 }
 

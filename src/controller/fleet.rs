@@ -1,12 +1,12 @@
 //! The one controller behind ClusterExternalSecret and ClusterPushSecret: each kind says how it
 //! selects namespaces, what child it writes and how its status reads ([`FleetOwner`]); the watch
 //! set, the reconcile and the status write are shared, so the two kinds cannot drift apart.
-use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::Error;
 use super::decode::{Decoded, Undecodable, Watched, split};
-use super::fan_out::{Fleet, Outcome};
+use super::fan_out::{self, Fleet, Outcome};
 use crate::api::GoDuration;
 use crate::metrics::Metrics;
 
@@ -38,7 +38,8 @@ pub trait FleetOwner:
     fn refresh_time(&self) -> Option<&GoDuration>;
     /// The child's name: the spec's, else the owner's.
     fn child_name(&self) -> String;
-    fn targets(&self, namespaces: &Store<PartialObjectMeta<Namespace>>) -> Result<BTreeSet<String>, String>;
+    /// Namespaces chosen by name, and the label selectors that choose more.
+    fn selection(&self) -> (&[String], Vec<&LabelSelector>);
     fn child(&self, name: &str, namespace: &str) -> serde_json::Value;
     fn status_of(&self) -> Option<&Self::Status>;
     /// The child name and namespaces the last status recorded.
@@ -80,7 +81,13 @@ pub async fn reconcile<K: FleetOwner>(owner: Arc<K>, ctx: Arc<FleetContext>) -> 
         noun: K::NOUN,
         field_manager: K::FIELD_MANAGER,
     };
-    let targets = owner.targets(&ctx.namespaces);
+    let state = ctx.namespaces.state();
+    let live = state
+        .iter()
+        .filter(|ns| ns.metadata.deletion_timestamp.is_none())
+        .map(|ns| (ns.metadata.name.as_deref().unwrap_or_default(), ns.labels()));
+    let (names, selectors) = owner.selection();
+    let targets = fan_out::selected(names, &selectors, live);
     let outcome = fleet.sync::<K::Child>(&name, K::previous(&old), targets, |ns| owner.child(&name, ns)).await;
     let ready = outcome.failed.is_empty();
     let status = K::next_status(&old, name, outcome);

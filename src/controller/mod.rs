@@ -29,6 +29,8 @@ mod target;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
 pub use error::Error;
+pub use fan_out::selected as fan_out_selected;
+pub use fleet::FleetOwner;
 pub use memory::{Memory, Synced};
 pub use rendering::{RenderConfig, Renders};
 pub use rollout::ROLLOUT_RESTART_ANNOTATION;

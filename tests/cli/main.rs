@@ -158,3 +158,77 @@ spec:
     let (_, again, _) = sesame(&["render", "-f", dir.to_str().unwrap(), "--reveal"]);
     assert!(!again.contains(line), "a second render repeated the password");
 }
+
+#[test]
+fn render_expands_cluster_push_and_external_secrets_into_the_namespaces_they_select() {
+    let dir = std::env::temp_dir().join(format!("sesame-cli-fleet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifests = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-a, labels: {tier: app}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-b, labels: {tier: app}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: infra, labels: {tier: infra}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: src, namespace: team-a}
+stringData: {token: hunter2-fleet}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: src, namespace: team-b}
+stringData: {token: hunter3-fleet}
+---
+apiVersion: external-secrets.io/v1alpha1
+kind: ClusterPushSecret
+metadata: {name: tokens}
+spec:
+  namespaceSelectors: [{matchLabels: {tier: app}}]
+  pushSecretName: token-push
+  pushSecretSpec:
+    secretStoreRefs: [{name: vault, kind: ClusterSecretStore}]
+    selector: {secret: {name: src}}
+    data:
+      - match: {secretKey: token, remoteRef: {remoteKey: tokens/app}}
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: demo}
+spec:
+  provider:
+    fake:
+      data: [{key: /shared/greeting, value: hello-fleet}]
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterExternalSecret
+metadata: {name: greeting}
+spec:
+  namespaces: [named-only]
+  namespaceSelectors: [{matchLabels: {tier: infra}}]
+  externalSecretSpec:
+    secretStoreRef: {name: demo, kind: ClusterSecretStore}
+    target: {name: greeting}
+    data: [{secretKey: text, remoteRef: {key: /shared/greeting}}]
+"#;
+    std::fs::write(dir.join("fleet.yaml"), manifests).unwrap();
+    let (ok, out, err) = sesame(&["render", "-f", dir.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    for expected in [
+        "pushSecret: team-a/token-push",
+        "pushSecret: team-b/token-push",
+        "remoteKey: tokens/app",
+        "namespace: infra",
+        "namespace: named-only",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    assert!(!out.contains("pushSecret: infra/"), "a namespace the selector does not choose got a PushSecret:\n{out}");
+    assert!(!out.contains("hunter2-fleet") && !out.contains("hello-fleet"), "a value leaked:\n{out}");
+}
