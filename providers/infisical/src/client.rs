@@ -1,13 +1,17 @@
 //! Reads through `GET /api/v3/secrets/raw/{name}` (one secret) and `GET /api/v3/secrets/raw` (a
 //! folder, with imports, optionally recursive), as ESO's Infisical client does through the Go
 //! SDK. Infisical answers errors as `{"statusCode": 404, "message": "…", "error": "NotFound"}`.
+//! PushSecret's writes are in `push.rs`.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use sesame_provider_core::{FindQuery, FindScope, ProviderContext, ProviderError, RemoteKey, SecretProvider, SecretValue};
-use sesame_provider_http::{ClientOptions, ca_certificates, prefixed, reqwest, send};
+use sesame_provider_core::{
+    Capabilities, FindQuery, FindScope, ProviderContext, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
+};
+use sesame_provider_http::reqwest::Method;
+use sesame_provider_http::{Answer, ClientOptions, ca_certificates, prefixed, reqwest, send};
 use tokio::sync::Mutex;
 
 use crate::ambient::Ambient;
@@ -22,9 +26,11 @@ pub(crate) const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// A client for one Infisical store.
 pub struct InfisicalClient {
-    scope: SecretsScope,
+    pub(crate) scope: SecretsScope,
     auth: Authenticator,
     session: Mutex<Session>,
+    /// The project's ID, which the write endpoints need (reads take the slug): resolved once.
+    pub(crate) project_id: std::sync::Mutex<Option<String>>,
 }
 
 /// Build the client of a store: its spec checked, its credentials read through the tenancy
@@ -52,23 +58,23 @@ pub async fn build_with(
     let login = Login::read(spec.auth.method()?, ctx.credentials.as_ref()).await?;
     let auth = Authenticator { root, http, login, organization: spec.secrets_scope.organization_slug.clone(), ambient, ctx };
     let session = auth.start().await?;
-    Ok(Arc::new(InfisicalClient { scope: spec.secrets_scope.clone(), auth, session: Mutex::new(session) }))
+    Ok(Arc::new(InfisicalClient { scope: spec.secrets_scope.clone(), auth, session: Mutex::new(session), project_id: Default::default() }))
 }
 
 /// A secret as Infisical returns it (only what Sesame reads).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawSecret {
+pub(crate) struct RawSecret {
     secret_key: String,
     #[serde(default)]
-    secret_value: String,
+    pub(crate) secret_value: String,
     #[serde(default)]
     secret_path: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct Retrieved {
-    secret: RawSecret,
+pub(crate) struct Retrieved {
+    pub(crate) secret: RawSecret,
 }
 
 #[derive(Deserialize)]
@@ -110,18 +116,32 @@ fn clean(path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
-fn flag(b: bool) -> &'static str {
+pub(crate) fn flag(b: bool) -> &'static str {
     if b { "true" } else { "false" }
 }
 
 impl InfisicalClient {
-    /// `GET /api{segments}` with `query`, authenticated with a fresh token.
-    async fn get<T: for<'de> Deserialize<'de>>(
+    /// `GET /api{segments}` with `query`, authenticated with a fresh token, its JSON answer.
+    pub(crate) async fn get<T: for<'de> Deserialize<'de>>(
         &self,
         call: &'static str,
         segments: &[&str],
         query: &[(&str, &str)],
     ) -> Result<T, ProviderError> {
+        let what = format!("GET /api/{}", segments.join("/"));
+        self.call(Method::GET, call, segments, query, None).await?.json(&what, "Infisical")
+    }
+
+    /// `METHOD /api{segments}` with `query` and a JSON `body`, authenticated with a fresh token;
+    /// the answer when it is a success.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        call: &'static str,
+        segments: &[&str],
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<Answer, ProviderError> {
         let token = {
             let mut session = self.session.lock().await;
             self.auth.fresh(&mut session).await?;
@@ -129,14 +149,19 @@ impl InfisicalClient {
         };
         let mut url = self.auth.root.clone();
         url.path_segments_mut().map_err(|_| ProviderError::Invalid("hostAPI cannot carry a path".into()))?.pop_if_empty().extend(segments);
-        url.query_pairs_mut().extend_pairs(query);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
         // Name the call by its route only: never the token, never a value.
-        let what = format!("GET {}", url.path());
-        let request = self.auth.http.get(url).header("authorization", token);
+        let what = format!("{method} {}", url.path());
+        let mut request = self.auth.http.request(method, url).header("authorization", token);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
         self.auth
             .ctx
             .timed(PROVIDER_NAME, call, async {
-                send(PROVIDER_NAME, &what, request, MAX_BODY).await?.success(&what, &["message", "error"])?.json(&what, "Infisical")
+                send(PROVIDER_NAME, &what, request, MAX_BODY).await?.success(&what, &["message", "error"])
             })
             .await
     }
@@ -228,6 +253,23 @@ impl SecretProvider for InfisicalClient {
             );
             prefixed(e, &context)
         })
+    }
+
+    /// ESO's Infisical store is ReadWrite.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::ReadWrite
+    }
+
+    async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
+        self.push(remote, value).await
+    }
+
+    async fn delete_secret(&self, remote: &PushRef) -> Result<(), ProviderError> {
+        self.delete(remote).await
+    }
+
+    async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
+        self.exists(remote).await
     }
 
     /// Revoke the login's token, as ESO does when it closes a client.

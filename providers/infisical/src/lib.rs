@@ -1,6 +1,6 @@
 //! The Infisical provider: `spec.provider.infisical`, field-compatible with ESO's Infisical store.
 //! It reads one project environment's secrets through Infisical's REST API (`/api/v3/secrets/raw`)
-//! after a machine-identity login.
+//! after a machine-identity login, and writes them for PushSecret (`push.rs`).
 //!
 //! The configuration types are always compiled (the CRD generator needs them); the client, a small
 //! typed one on the shared reqwest helpers (`sesame-provider-http`), sits behind the `client`
@@ -19,6 +19,8 @@ mod auth;
 mod client;
 #[cfg(feature = "client")]
 mod login;
+#[cfg(feature = "client")]
+mod push;
 
 #[cfg(feature = "client")]
 pub use ambient::{AZURE_IMDS_ENV, Ambient, GCE_METADATA_HOST_ENV};

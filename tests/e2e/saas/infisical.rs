@@ -4,10 +4,11 @@
 mod fake;
 
 use base64::Engine;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 
 use super::*;
+use crate::push_secret::{apply_push, ready};
 use fake::FakeInfisical;
 
 const CLIENT_ID: &str = "machine-identity-e2e";
@@ -125,6 +126,61 @@ async fn infisical_a_refused_login_and_an_unsupported_method_are_clear_store_con
     let message = wait_store(&scene, &sesame, "infisical-oci", "False", "InvalidProviderConfig", "not supported by Sesame").await;
     assert!(message.contains("ociAuthCredentials"), "{message}");
     assert_not_logged(&sesame, &["not-the-secret"]);
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn infisical_a_push_secret_round_trips_through_an_external_secret_and_its_deletion_removes_exactly_what_it_pushed() {
+    let scene = Scene::new("e2e-infisical-push").await;
+    let fake = fake_infisical().await;
+    fake.secret("first-project", "dev", "/", "SERVICE", r#"{"owner":"ops"}"#);
+    infisical_store(&scene, &fake, CLIENT_SECRET).await;
+    scene.plain_secret("source", &[("api-key", "inf-pushed-1"), ("user", "svc-user")]).await;
+    let sesame = scene.sesame();
+    wait_store(&scene, &sesame, "infisical", "True", "Valid", "store validated").await;
+    let push = json!({
+        "apiVersion": "external-secrets.io/v1alpha1", "kind": "PushSecret", "metadata": {"name": "push", "namespace": scene.ns},
+        "spec": {"refreshInterval": "1h", "deletionPolicy": "Delete",
+                 "secretStoreRefs": [{"name": "infisical", "kind": "SecretStore"}],
+                 "selector": {"secret": {"name": "source"}},
+                 "data": [{"match": {"secretKey": "api-key", "remoteRef": {"remoteKey": "PUSHED_KEY"}}},
+                          {"match": {"secretKey": "user", "remoteRef": {"remoteKey": "SERVICE", "property": "user"}}}]},
+    });
+    apply_push(&scene, push).await;
+    ready(&scene, &sesame, "push", "True").await;
+    let root = || fake.folder("first-project", "dev", "/");
+    assert_eq!(root()["PUSHED_KEY"], "inf-pushed-1");
+    assert_eq!(root()["SERVICE"], r#"{"owner":"ops","user":"svc-user"}"#, "the property is merged into the existing object");
+
+    // Read back through an ExternalSecret on the same store.
+    scene
+        .external_secret(
+            "back",
+            json!({"refreshInterval": "1h", "secretStoreRef": {"name": "infisical"},
+                   "data": [{"secretKey": "key", "remoteRef": {"key": "PUSHED_KEY"}},
+                            {"secretKey": "user", "remoteRef": {"key": "SERVICE", "property": "user"}}]}),
+        )
+        .await;
+    wait_secret_data(&scene, &sesame, "back", &map(&[("key", "inf-pushed-1"), ("user", "svc-user")])).await;
+
+    // A new source value updates the remote secret in place.
+    let patch = json!({"data": {"api-key": base64::engine::general_purpose::STANDARD.encode("inf-pushed-2")}});
+    scene.secrets().patch("source", &PatchParams::default(), &Patch::Merge(&patch)).await.expect("update the source");
+    let updated = eventually(Duration::from_secs(30), || async { root().get("PUSHED_KEY").is_some_and(|v| v == "inf-pushed-2") }).await;
+    assert!(updated, "the pushed secret follows its source: {:?}\n{}", root(), tail(&sesame.logs()));
+    let methods: Vec<String> = fake.lock().write_bodies.iter().map(|(m, _)| m.clone()).collect();
+    assert_eq!(methods, ["POST", "PATCH", "PATCH"], "created once, then updated");
+
+    // deletionPolicy Delete: the pushed secret goes, the pushed property goes, the rest stays.
+    let ps: Api<sesame::api::PushSecret> = Api::namespaced(scene.client.clone(), &scene.ns);
+    ps.delete("push", &DeleteParams::default()).await.unwrap();
+    let gone = eventually(Duration::from_secs(30), || async { !root().contains_key("PUSHED_KEY") }).await;
+    assert!(gone, "deletionPolicy Delete removes the pushed secret\n{}", tail(&sesame.logs()));
+    let cleaned = eventually(Duration::from_secs(30), || async { root().get("SERVICE").is_some_and(|v| v == r#"{"owner":"ops"}"#) }).await;
+    assert!(cleaned, "only the pushed property is removed: {:?}", root());
+    let left: Vec<String> = root().into_keys().collect();
+    assert_eq!(left, ["API_CONFIG", "DB_PASSWORD", "DB_URL", "SERVICE"], "nothing else is touched");
+    assert_not_logged(&sesame, &["inf-pushed-1", "inf-pushed-2", "svc-user", CLIENT_SECRET]);
     scene.delete_namespace().await;
 }
 

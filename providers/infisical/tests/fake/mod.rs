@@ -2,7 +2,7 @@
 //! calls: the machine-identity logins (`POST /api/v1/auth/{universal,jwt,ldap}-auth/login`; the
 //! cloud and Kubernetes ones and the metadata services they need are in `cloud.rs`),
 //! `POST /api/v1/auth/token/renew` and `/revoke`, `GET /api/v3/secrets/raw/{secretName}` and
-//! `GET /api/v3/secrets/raw`. One per test, on `127.0.0.1:0`, over plain HTTP.
+//! `GET /api/v3/secrets/raw`; PushSecret's project lookup and writes are in `writes.rs`. One per test, on `127.0.0.1:0`, over plain HTTP.
 //!
 //! As Infisical it answers errors as `{"reqId", "statusCode", "message", "error"}`; reads need
 //! `Authorization: Bearer <token>` of a live token (401 otherwise); an unknown project or secret
@@ -11,6 +11,7 @@
 #![allow(dead_code, clippy::result_large_err)]
 
 pub mod cloud;
+pub mod writes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -62,6 +63,12 @@ pub struct State {
     pub aws_identities: HashMap<String, String>,
     /// Where AWS Auth requests are replayed (moto's `http://host:port`).
     pub sts_forward: Option<String>,
+    /// Project slug → ID, where a test set one (see `writes::project_id`).
+    pub project_ids: HashMap<String, String>,
+    /// An older Infisical: projects are found by slug under `/api/v1/workspace/slug` only.
+    pub legacy_project_route: bool,
+    /// (method, body) of every write.
+    pub write_bodies: Vec<(String, Value)>,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -81,7 +88,8 @@ impl FakeInfisical {
             .route("/api/v1/auth/token/renew", post(renew))
             .route("/api/v1/auth/token/revoke", post(revoke))
             .route("/api/v3/secrets/raw", get(list))
-            .route("/api/v3/secrets/raw/{name}", get(retrieve))
+            .route("/api/v3/secrets/raw/{name}", get(retrieve).post(writes::write).patch(writes::write).delete(writes::write))
+            .route("/api/v1/{route}/slug/{slug}", get(writes::project))
             .route("/metadata/identity/oauth2/token", get(cloud::azure_imds))
             .route("/computeMetadata/v1/instance/service-accounts/default/identity", get(cloud::gcp_metadata))
             .fallback(|uri: Uri| async move { error(404, &format!("Route {} not found", uri.path())) })
@@ -130,6 +138,11 @@ impl FakeInfisical {
 
     pub fn fail(&self, path_part: &str, status: u16, times: u32) {
         self.lock().faults.push((path_part.into(), status, times));
+    }
+
+    /// A folder's secrets now.
+    pub fn folder(&self, project: &str, env: &str, folder: &str) -> BTreeMap<String, String> {
+        self.lock().folders.get(&(project.into(), env.into(), folder.into())).cloned().unwrap_or_default()
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -225,8 +238,13 @@ async fn revoke(AxState(st): AxState<Shared>, uri: Uri, axum::Json(body): axum::
 }
 
 /// The bearer check every read makes.
-fn reader(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<(), Response> {
-    admit(st, "GET", uri)?;
+pub fn reader(st: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<(), Response> {
+    authorized(st, "GET", headers, uri)
+}
+
+/// The bearer check every call with an access token makes.
+pub fn authorized(st: &Shared, method: &str, headers: &HeaderMap, uri: &Uri) -> Result<(), Response> {
+    admit(st, method, uri)?;
     let s = st.lock().unwrap();
     let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     if !live(&s, token) {
@@ -260,7 +278,7 @@ fn expand(value: &str, folder: &BTreeMap<String, String>, on: bool) -> String {
     out
 }
 
-fn raw(key: &str, value: &str, folder: &str, env: &str) -> Value {
+pub fn raw(key: &str, value: &str, folder: &str, env: &str) -> Value {
     json!({"id": format!("id-{key}"), "_id": format!("id-{key}"), "workspace": "ws-1", "environment": env, "version": 1,
            "type": "shared", "secretKey": key, "secretValue": value, "secretComment": "", "secretPath": folder})
 }
