@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::Action;
@@ -422,8 +422,12 @@ fn synced_patch(old: &Synced, new: &Synced) -> serde_json::Value {
     patch
 }
 
-/// Whether `ps` reads the Secret `name` with these labels (by name, or by label selector).
+/// Whether `ps` reads the Secret `name` with these labels (by name, or by label selector, or as
+/// a `templateFrom` source).
 fn reads(ps: &PushSecret, name: &str, labels: &BTreeMap<String, String>) -> bool {
+    if templates_from(ps, name, |f| f.secret.as_ref()) {
+        return true;
+    }
     let Some(secret) = &ps.spec.selector.secret else { return false };
     match (secret.name.as_deref().filter(|n| !n.is_empty()), &secret.selector) {
         (Some(n), _) => n == name,
@@ -432,12 +436,17 @@ fn reads(ps: &PushSecret, name: &str, labels: &BTreeMap<String, String>) -> bool
     }
 }
 
+/// Whether a `templateFrom` entry of `ps` names `name` in the source `which` picks (ConfigMap or Secret).
+fn templates_from(ps: &PushSecret, name: &str, which: impl Fn(&crate::api::TemplateFrom) -> Option<&crate::api::TemplateRef>) -> bool {
+    ps.spec.template.iter().flat_map(|t| &t.template_from).filter_map(which).any(|r| r.name == name)
+}
+
 pub fn error_policy(_ps: Arc<PushSecret>, _error: &Error, _ctx: Arc<Context>) -> Action {
     Action::requeue(Duration::from_secs(10))
 }
 
-/// The PushSecret controller until `shutdown`: PushSecrets, and their source Secrets (a metadata
-/// watch kept by no cache: a change of a source Secret is pushed at once).
+/// The PushSecret controller until `shutdown`: PushSecrets, their source Secrets and their
+/// template ConfigMaps (metadata watches kept by no cache: a change of either is pushed at once).
 pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<String>,
@@ -450,10 +459,11 @@ pub async fn run(
     use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
 
     let client = ctx.client.clone();
-    let (api, secrets): (Api<Decoded<PushSecret>>, Api<PartialObjectMeta<Secret>>) = match &namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
-    };
+    let (api, secrets, config_maps): (Api<Decoded<PushSecret>>, Api<PartialObjectMeta<Secret>>, Api<PartialObjectMeta<ConfigMap>>) =
+        match &namespace {
+            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
+        };
     let wc = watcher::Config::default();
     let (reader, writer) = reflector::store::<PushSecret>();
     let forget = ctx.metrics.clone();
@@ -466,8 +476,10 @@ pub async fn run(
             }
         })
         .applied_objects();
-    let sources = watcher(secrets, wc).default_backoff().touched_objects();
+    let sources = watcher(secrets, wc.clone()).default_backoff().touched_objects();
+    let templates = watcher(config_maps, wc).default_backoff().touched_objects();
     let by_source = reader.clone();
+    let by_template = reader.clone();
     Controller::for_stream(stream, reader)
         .with_config(controller::Config::default().concurrency(concurrency))
         .watches_stream(sources, move |secret: PartialObjectMeta<Secret>| {
@@ -476,6 +488,15 @@ pub async fn run(
                 .state()
                 .iter()
                 .filter(|ps| ps.namespace() == ns && reads(ps, &name, secret.labels()))
+                .map(|ps| ObjectRef::from_obj(&**ps))
+                .collect::<Vec<_>>()
+        })
+        .watches_stream(templates, move |cm: PartialObjectMeta<ConfigMap>| {
+            let (ns, name) = (cm.namespace(), cm.name_any());
+            by_template
+                .state()
+                .iter()
+                .filter(|ps| ps.namespace() == ns && templates_from(ps, &name, |f| f.config_map.as_ref()))
                 .map(|ps| ObjectRef::from_obj(&**ps))
                 .collect::<Vec<_>>()
         })

@@ -2,11 +2,12 @@
 //! by an ExternalSecret: `dataTo` with a regexp and a rewrite over label-selected Secrets (a
 //! newly labelled Secret is pushed at once), `conversionStrategy: ReverseUnicode`, and a
 //! `template` with `templateFrom` whose output joins the Secret's own keys, bundled by `dataTo`
-//! with `remoteKey`; two entries writing one remote key are refused.
+//! with `remoteKey` and pushed again as soon as its ConfigMap is edited; two entries writing one
+//! remote key are refused.
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, ObjectMeta, PostParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use sesame::api::PushSecret;
 
@@ -125,6 +126,17 @@ async fn data_to_label_selection_reverse_unicode_and_templates_push_what_eso_pus
     // entries), template output and the Secret's own keys alike.
     scene.external_secret("bundle", readback(&[("all", "shaped/bundle", None)])).await;
     wait_secret_data(&scene, &sesame, "bundle", &map(&[("all", r#"{"dsn":"u:p@db","greeting":"hi-u","user":"u"}"#)])).await;
+
+    // An edit of a template ConfigMap is pushed at once, not at the next refresh (1h away).
+    let edit = json!({"data": {"dsn": "{{ .user }}@replica"}});
+    Api::<ConfigMap>::namespaced(scene.client.clone(), &scene.ns)
+        .patch("tpl", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    let reread = json!({"refreshInterval": "2s", "secretStoreRef": {"name": "store"},
+                        "data": [{"secretKey": "dsn", "remoteRef": {"key": "shaped/dsn"}}]});
+    scene.external_secret("reshaped", reread).await;
+    wait_secret_data(&scene, &sesame, "reshaped", &map(&[("dsn", "u@replica")])).await;
 
     // ESO's conflict rule: two entries writing one remote key are refused, nothing else happens.
     push(
