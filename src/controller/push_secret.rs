@@ -459,11 +459,18 @@ pub async fn run(
     use kube::runtime::{Controller, WatchStreamExt, controller, reflector, watcher};
 
     let client = ctx.client.clone();
-    let (api, secrets, config_maps): (Api<Decoded<PushSecret>>, Api<PartialObjectMeta<Secret>>, Api<PartialObjectMeta<ConfigMap>>) =
-        match &namespace {
-            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
-        };
+    fn scoped<K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(
+        client: &kube::Client,
+        namespace: &Option<String>,
+    ) -> Api<K> {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let api: Api<Decoded<PushSecret>> = scoped(&client, &namespace);
+    let secrets: Api<PartialObjectMeta<Secret>> = scoped(&client, &namespace);
+    let config_maps: Api<PartialObjectMeta<ConfigMap>> = scoped(&client, &namespace);
     let wc = watcher::Config::default();
     let (reader, writer) = reflector::store::<PushSecret>();
     let forget = ctx.metrics.clone();
