@@ -282,7 +282,8 @@ pub(crate) fn token_audiences(pool: &str, sa: &ServiceAccountSelector) -> Vec<St
 }
 
 pub(crate) fn transport(what: &str, e: reqwest::Error) -> ProviderError {
-    ProviderError::Transient(format!("{what}: {}", e.without_url()))
+    // With its causes: "error sending request" alone does not tell a refusal from a timeout.
+    ProviderError::Transient(format!("{what}: {}", sesame_provider_http::chain(&e.without_url())))
 }
 
 /// A failed token call: OAuth (`{"error","error_description"}`) or Google
