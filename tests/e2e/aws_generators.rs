@@ -1,7 +1,8 @@
 //! ECRAuthorizationToken and STSSessionToken through an ExternalSecret, on moto: the registry
 //! login and the temporary credentials land in the Secret, credentials resolve in the
 //! ExternalSecret's namespace, a refresh calls AWS again, and nothing is recorded in a
-//! GeneratorState (neither creates anything that needs cleaning up).
+//! GeneratorState (neither creates anything that needs cleaning up). Without credentials both
+//! would be the controller's own AWS identity: refused to a namespaced generator.
 use std::time::Duration;
 
 use kube::api::{Api, Patch, PatchParams};
@@ -88,6 +89,24 @@ async fn ecr_and_sts_generators_fill_a_secret_from_moto_and_refresh() {
     .await;
     assert!(refreshed, "force-sync did not call STS and ECR again\n{}", tail(&sesame.logs()));
     scene.wait_ready(&sesame, "registry", "True", "SecretSynced").await;
+
+    // No auth: the SDK default chain, i.e. the controller's identity; a tenant's generator may not.
+    for (kind, plural) in [("ECRAuthorizationToken", "ecrauthorizationtokens"), ("STSSessionToken", "stssessiontokens")] {
+        let name = format!("ambient-{}", plural.trim_end_matches('s'));
+        apply_generator(&scene.client, Some(&scene.ns), kind, plural, &name, json!({"region": region})).await;
+        let es = json!({
+            "refreshInterval": "1h",
+            "secretStoreRef": {"name": "store"},
+            "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
+            "dataFrom": [from_generator(kind, &name)],
+        });
+        scene.external_secret(&name, es).await;
+        let es = scene.wait_ready(&sesame, &name, "False", "SecretSyncedError").await;
+        let message = ready_condition(&es).unwrap().2;
+        assert!(message.contains("may not authenticate as the controller itself"), "{kind}: {message}");
+        assert!(scene.secret(&name).await.is_none(), "{kind}: no Secret is written");
+    }
+    assert_eq!(calls("GetAuthorizationToken").await, 2.0, "a refused generator never calls AWS");
 
     let states: Api<GeneratorState> = Api::namespaced(scene.client.clone(), &scene.ns);
     assert!(states.list(&Default::default()).await.unwrap().items.is_empty(), "stateless generators record no GeneratorState");

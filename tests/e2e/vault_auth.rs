@@ -58,6 +58,9 @@ async fn a_vault_store_with_ldap_auth_syncs_an_external_secret() {
 }
 
 #[tokio::test]
+/// ESO's GCE login is the controller's own instance: a namespaced store is refused while
+/// `--refuse-secretstore-controller-identity` is on (the ClusterSecretStore case is
+/// `cloud::gcp::vault_gcp_gce_login_uses_the_metadata_servers_identity_for_a_cluster_store_only`).
 async fn a_vault_store_with_gcp_gce_login_is_refused_with_a_reason_and_its_fields_are_kept() {
     let scene = Scene::new("e2e-vault-gcp").await;
     let env = sesame_testsupport::env();
@@ -69,7 +72,9 @@ async fn a_vault_store_with_gcp_gce_login_is_refused_with_a_reason_and_its_field
     assert_eq!(spec["provider"]["vault"]["auth"]["gcp"]["projectID"], "p");
     let sesame = scene.sesame();
     let ok = eventually(Duration::from_secs(30), || async {
-        store_ready(&scene, "gcp").await.is_some_and(|(s, r, m)| s == "False" && r == "InvalidProviderConfig" && m.contains("auth.gcp"))
+        store_ready(&scene, "gcp").await.is_some_and(|(s, r, m)| {
+            s == "False" && r == "InvalidProviderConfig" && m.contains("auth.gcp") && m.contains("controller itself")
+        })
     })
     .await;
     assert!(ok, "the store says why: {:?}\n{}", store_ready(&scene, "gcp").await, tail(&sesame.logs()));

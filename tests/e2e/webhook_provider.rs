@@ -2,7 +2,8 @@
 //! and headers, a store `secrets[]` value in a header, `result.jsonPath`, a hostile remote key
 //! that stays inside its path segment, an answer over the 1 MiB limit refused, and 404 as not
 //! found (the Secret kept, Ready=False); a `secrets[]` entry without a key exposes every key of its
-//! Secret, and `.remoteRef.property` is URL template data, as in ESO.
+//! Secret, and `.remoteRef.property` is URL template data, as in ESO. As in ESO, every Secret of
+//! `secrets[]` must be labelled `external-secrets.io/type: webhook`.
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,6 +16,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use kube::api::{Patch, PatchParams};
 use rcgen::{CertificateParams, KeyPair};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -105,6 +107,12 @@ async fn a_webhook_store_reads_json_values_over_http_and_https_within_its_limits
     let (ca, config) = tls();
     let https = serve(seen.clone(), Some(config)).await;
     scene.plain_secret("hook-creds", &[("token", "hook-token")]).await;
+    scene.plain_secret("raw-creds", &[("token", "raw-token")]).await;
+    let labelled = json!({"metadata": {"labels": {"external-secrets.io/type": "webhook"}}});
+    scene.secrets().patch("hook-creds", &PatchParams::default(), &Patch::Merge(&labelled)).await.unwrap();
+    let mut unlabelled = store(&format!("http://{http}"), None);
+    unlabelled["webhook"]["secrets"][0]["secretRef"]["name"] = "raw-creds".into();
+    scene.store("unlabelled", unlabelled).await;
     scene.store("plain", store(&format!("http://{http}"), None)).await;
     scene.store("tls", store(&format!("https://{https}"), Some(&ca))).await;
     let mut whole = store(&format!("http://{http}"), None);
@@ -146,6 +154,15 @@ async fn a_webhook_store_reads_json_values_over_http_and_https_within_its_limits
     let es = scene.wait_ready(&sesame, "missing", "False", "SecretSyncedError").await;
     assert!(ready_condition(&es).unwrap().2.contains("404"), "{:?}", ready_condition(&es));
     assert!(scene.secret("missing").await.is_none());
+
+    // A Secret without the label: refused by name before it is read or any request is sent.
+    scene.external_secret("unlabelled", one("unlabelled", "never-sent")).await;
+    let es = scene.wait_ready(&sesame, "unlabelled", "False", "SecretSyncedError").await;
+    let message = ready_condition(&es).unwrap().2;
+    assert!(message.contains("Secret raw-creds lacks the label external-secrets.io/type: webhook"), "{message}");
+    assert!(scene.secret("unlabelled").await.is_none());
+    assert!(!seen.lock().unwrap().iter().any(|p| p.contains("never-sent")), "no request for a store whose Secret is unlabelled");
     assert!(!sesame.logs().contains("hook-token"), "the templated credential stays out of the logs");
+    assert!(!message.contains("raw-token") && !sesame.logs().contains("raw-token"));
     scene.delete_namespace().await;
 }

@@ -89,6 +89,11 @@ impl Generator for EcrAuthorizationToken {
         "ECRAuthorizationToken"
     }
 
+    /// With neither `auth.secretRef` nor `auth.jwt`, the SDK's default chain: the controller's own.
+    fn controller_identity(&self) -> Option<&'static str> {
+        self.store.controller_identity()
+    }
+
     async fn generate(&self, ctx: &GeneratorContext) -> Result<Generated, GeneratorError> {
         // Region, endpoints, retries and credentials, resolved in the context's namespace.
         let config = sesame_provider_aws::sdk_config(&self.store, &ctx.provider, &self.options).await?;
@@ -156,5 +161,20 @@ mod tests {
         let ok = EcrAuthorizationToken::new(spec(r#"{"region":"eu-west-1","role":"arn:aws:iam::1:role/r","scope":"public"}"#)).unwrap();
         assert_eq!((ok.scope, ok.store.role.as_deref()), (EcrScope::Public, Some("arn:aws:iam::1:role/r")));
         assert!(serde_json::from_str::<EcrAuthorizationTokenSpec>(r#"{"region":"eu-west-1","scope":"galactic"}"#).is_err());
+    }
+
+    #[test]
+    fn without_credentials_it_is_the_controller_s_own_aws_identity() {
+        let spec = |json: &str| EcrAuthorizationToken::new(serde_json::from_str(json).unwrap()).unwrap();
+        let ambient = spec(r#"{"region":"eu-west-1","role":"arn:aws:iam::1:role/r"}"#);
+        assert!(
+            ambient.controller_identity().unwrap().contains("controller's AWS credentials"),
+            "a role alone is assumed as the controller"
+        );
+        let keys =
+            r#"{"secretRef":{"accessKeyIDSecretRef":{"name":"k","key":"id"},"secretAccessKeySecretRef":{"name":"k","key":"secret"}}}"#;
+        assert_eq!(spec(&format!(r#"{{"region":"eu-west-1","auth":{keys}}}"#)).controller_identity(), None);
+        let jwt = r#"{"jwt":{"serviceAccountRef":{"name":"sa"}}}"#;
+        assert_eq!(spec(&format!(r#"{{"region":"eu-west-1","auth":{jwt}}}"#)).controller_identity(), None);
     }
 }

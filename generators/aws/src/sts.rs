@@ -97,6 +97,11 @@ impl Generator for StsSessionToken {
         "STSSessionToken"
     }
 
+    /// With neither `auth.secretRef` nor `auth.jwt`, the SDK's default chain: the controller's own.
+    fn controller_identity(&self) -> Option<&'static str> {
+        self.store.controller_identity()
+    }
+
     async fn generate(&self, ctx: &GeneratorContext) -> Result<Generated, GeneratorError> {
         // Region, endpoints, retries and credentials, resolved in the context's namespace.
         let config = sesame_provider_aws::sdk_config(&self.store, &ctx.provider, &self.options).await?;
@@ -142,5 +147,8 @@ mod tests {
         .unwrap();
         let g = StsSessionToken::new(ok).unwrap();
         assert_eq!(g.params.session_duration, Some(3600));
+        assert!(g.controller_identity().is_some(), "no auth: the controller's own AWS credentials");
+        let keys = r#"{"region":"us-east-1","auth":{"secretRef":{"accessKeyIDSecretRef":{"name":"k","key":"id"},"secretAccessKeySecretRef":{"name":"k","key":"secret"}}}}"#;
+        assert_eq!(StsSessionToken::new(serde_json::from_str(keys).unwrap()).unwrap().controller_identity(), None);
     }
 }

@@ -157,6 +157,11 @@ impl Generator for VaultDynamicSecret {
         "VaultDynamicSecret"
     }
 
+    /// The provider's rule: `auth.gcp` GCE login or `auth.iam` without credentials.
+    fn controller_identity(&self) -> Option<&'static str> {
+        self.provider.controller_identity()
+    }
+
     async fn generate(&self, ctx: &GeneratorContext) -> Result<Generated, GeneratorError> {
         // Not closed afterwards: revoking the login token would revoke the lease just created.
         let client: Arc<VaultStoreClient> = VaultStoreClient::connect(&self.provider, ctx.provider.clone()).await?;

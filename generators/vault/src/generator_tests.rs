@@ -77,3 +77,13 @@ fn the_spec_reads_esos_field_names_and_defaults() {
     let required: Vec<&str> = schema["required"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
     assert_eq!(required, ["provider", "path"]);
 }
+
+#[test]
+fn a_gce_login_is_the_controller_s_own_identity() {
+    let with_auth = |auth: &str| {
+        let json = format!(r#"{{"provider":{{"server":"http://127.0.0.1:8200","auth":{auth}}},"path":"pki/issue/web"}}"#);
+        VaultDynamicSecret::new(serde_json::from_str(&json).unwrap()).unwrap()
+    };
+    assert!(with_auth(r#"{"gcp":{"role":"r"}}"#).controller_identity().unwrap().contains("GCE metadata"));
+    assert_eq!(with_auth(r#"{"tokenSecretRef":{"name":"t","key":"token"}}"#).controller_identity(), None);
+}

@@ -25,37 +25,7 @@ impl Webhook {
     }
 }
 
-/// The label ESO requires on every Secret a Webhook generator reads: a Secret becomes webhook
-/// input only when its owner says so, not because a generator in the namespace names it.
-pub const TYPE_LABEL: (&str, &str) = ("external-secrets.io/type", "webhook");
-
-impl Webhook {
-    /// Every Secret of `secrets[]` carries [`TYPE_LABEL`]; the error names the Secret only.
-    async fn check_labels(&self, creds: &dyn sesame_provider_core::CredentialSource) -> Result<(), GeneratorError> {
-        let (key, want) = TYPE_LABEL;
-        let mut seen = std::collections::BTreeSet::new();
-        for s in self.spec.secrets.iter().filter(|s| seen.insert(s.secret_ref.name.clone())) {
-            let labels = creds.secret_labels(&s.secret_ref).await?;
-            match labels.get(key) {
-                Some(v) if v == want => {}
-                Some(_) => {
-                    return Err(GeneratorError::Invalid(format!(
-                        "webhook secrets[{}]: Secret {} is labelled {key} but not with \"{want}\"",
-                        s.name, s.secret_ref.name
-                    )));
-                }
-                None => {
-                    return Err(GeneratorError::Invalid(format!(
-                        "webhook secrets[{}]: Secret {} lacks the label {key}: {want} (ESO requires it on the Secrets a Webhook \
-                         generator reads)",
-                        s.name, s.secret_ref.name
-                    )));
-                }
-            }
-        }
-        Ok(())
-    }
-}
+pub use sesame_provider_webhook::request::TYPE_LABEL;
 
 #[async_trait]
 impl Generator for Webhook {
@@ -67,7 +37,6 @@ impl Generator for Webhook {
         let creds = ctx.provider.credentials.as_ref();
         // Built per generation, as ESO does: a caProvider's bundle is read now, in this namespace.
         let caller = WebhookCaller::new(&self.spec, creds).await?;
-        self.check_labels(creds).await?;
         let data = caller.secrets_data(creds).await?;
         let method = self.spec.method.as_deref().unwrap_or("GET");
         let call = caller.call(method, &data, self.spec.body.as_deref());

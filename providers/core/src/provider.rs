@@ -142,8 +142,8 @@ pub trait CredentialSource: Send + Sync {
         Err(ProviderError::Invalid(format!("secret {}: whole Secrets cannot be read here; name a key", selector.name)))
     }
 
-    /// The labels of the Secret `selector` names (ESO's Webhook generator requires
-    /// `external-secrets.io/type: webhook` on the Secrets it reads). Sources that cannot read
+    /// The labels of the Secret `selector` names (ESO's Webhook store and generator require
+    /// `external-secrets.io/type: webhook` on the Secrets they read). Sources that cannot read
     /// them refuse.
     async fn secret_labels(&self, selector: &SecretKeySelector) -> Result<BTreeMap<String, String>, ProviderError> {
         Err(ProviderError::Invalid(format!("secret {}: its labels cannot be read here", selector.name)))

@@ -89,14 +89,6 @@ impl Method {
             if g.role.trim().is_empty() {
                 return Err(ProviderError::Invalid("gcp auth needs role".into()));
             }
-            if g.secret_ref.is_none() && g.workload_identity.is_none() {
-                // ESO then logs in as the GCE instance (the metadata server): the controller itself.
-                return Err(ProviderError::Invalid(
-                    "vault auth.gcp without secretRef or workloadIdentity would log in with the controller's own GCE metadata \
-                     identity, which Sesame does not support: name secretRef or workloadIdentity"
-                        .into(),
-                ));
-            }
             methods.push(Method::Gcp(Box::new(g.clone())));
         }
         if let Some(t) = &auth.token_secret_ref {
@@ -239,7 +231,7 @@ impl Method {
                 json_login(session, format!("auth/{}/login", iam.mount()), body).await
             }
             Method::Gcp(gcp) => {
-                let body = crate::auth_gcp::login_body(gcp, ctx).await?;
+                let body = crate::auth_gcp::login_body(gcp, ctx, session.settings.address.as_str()).await?;
                 json_login(session, format!("auth/{}/login", gcp.path), body).await
             }
         };
@@ -329,11 +321,13 @@ mod tests {
         assert!(invalid(Some(&ldap("a/b"))).contains("without '/'"));
         assert!(invalid(Some(&ldap(" "))).contains("needs a username"));
         assert_eq!(Method::from_spec(Some(&ldap("alice"))).unwrap().describe(), "ldap login at auth/ldap as alice");
-        let gcp: VaultAuth = serde_json::from_value(serde_json::json!({"gcp": {"role": "r"}})).unwrap();
-        assert!(invalid(Some(&gcp)).contains("controller's own GCE metadata identity"), "ESO's GCE login is the controller's own");
-        let gcp: VaultAuth =
-            serde_json::from_value(serde_json::json!({"gcp": {"role": "r", "serviceAccountRef": {"name": "sa"}}})).unwrap();
-        assert!(invalid(Some(&gcp)).contains("secretRef or workloadIdentity"), "serviceAccountRef is ESO's GCE login too");
+        // ESO's GCE login (serviceAccountRef alone included) is a method; who may use it is the
+        // store's controller-identity rule.
+        for gce in [serde_json::json!({"role": "r"}), serde_json::json!({"role": "r", "serviceAccountRef": {"name": "sa"}})] {
+            let gcp: VaultAuth = serde_json::from_value(serde_json::json!({"gcp": gce})).unwrap();
+            assert!(crate::auth_gcp::is_gce(gcp.gcp.as_ref().unwrap()));
+            assert_eq!(Method::from_spec(Some(&gcp)).unwrap().describe(), "gcp login at auth/gcp as role r");
+        }
         let gcp: VaultAuth = serde_json::from_value(
             serde_json::json!({"gcp": {"role": " ", "secretRef": {"secretAccessKeySecretRef": {"name": "k", "key": "k"}}}}),
         )

@@ -126,8 +126,13 @@ impl VaultProvider {
 
     /// How the store authenticates as the controller itself, if it does: `auth.iam` with
     /// neither `jwt` nor `secretRef` uses the controller's AWS identity.
+    /// `auth.gcp` with neither `secretRef` nor `workloadIdentity` logs in as the GCE instance.
     pub fn controller_identity(&self) -> Option<&'static str> {
-        let iam = self.auth.as_ref()?.iam.as_ref()?;
+        let auth = self.auth.as_ref()?;
+        if auth.gcp.as_ref().is_some_and(|g| g.secret_ref.is_none() && g.workload_identity.is_none()) {
+            return Some("the controller's GCE metadata identity (vault auth.gcp without secretRef or workloadIdentity)");
+        }
+        let iam = auth.iam.as_ref()?;
         iam.uses_controller_identity().then_some("the controller's AWS credentials (vault auth.iam without secretRef or jwt)")
     }
 
@@ -230,6 +235,18 @@ mod tests {
         assert_eq!(auth.jwt.unwrap().path, "jwt");
         assert_eq!(auth.user_pass.unwrap().path, "userpass");
         assert_eq!(auth.cert.unwrap().path, "cert");
+    }
+
+    #[test]
+    fn a_gce_login_is_the_controller_s_own_identity_and_named_credentials_are_not() {
+        let with = |gcp: serde_json::Value| VaultProvider {
+            auth: Some(serde_json::from_value(serde_json::json!({"gcp": gcp})).unwrap()),
+            ..Default::default()
+        };
+        assert!(with(serde_json::json!({"role": "r"})).controller_identity().unwrap().contains("GCE metadata"));
+        assert!(with(serde_json::json!({"role": "r", "serviceAccountRef": {"name": "sa"}})).controller_identity().is_some());
+        let key = serde_json::json!({"role": "r", "secretRef": {"secretAccessKeySecretRef": {"name": "k", "key": "k"}}});
+        assert_eq!(with(key).controller_identity(), None);
     }
 
     #[test]

@@ -74,8 +74,9 @@ fn gcp() -> String {
 /// GCP login (Vault's gcp auth method, `iam` roles): a JWT for `vault/<role>` is signed by the
 /// Google service account of `secretRef` (its key) or `workloadIdentity` (the ServiceAccount's
 /// `iam.gke.io/gcp-service-account`) with IAM Credentials `signJwt`, and posted to
-/// `auth/<path>/login`. Without either, ESO logs in as the GCE instance (the controller itself):
-/// Sesame refuses that.
+/// `auth/<path>/login`. Without either (`serviceAccountRef` alone included), the GCE login: the
+/// metadata server's identity token for `<server>/vault/<role>`, i.e. the controller's own identity,
+/// so only a ClusterSecretStore may use it while `--refuse-secretstore-controller-identity` is on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultGcpAuth {

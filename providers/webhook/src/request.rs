@@ -17,6 +17,37 @@ pub type TemplateData = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 /// The most a webhook answer may hold: a Kubernetes Secret holds 1 MiB.
 pub const MAX_RESPONSE: usize = 1024 * 1024;
 
+/// The label ESO requires on every Secret of a webhook store's or generator's `secrets[]`: a
+/// Secret becomes webhook input only when its owner says so, not because some store names it.
+pub const TYPE_LABEL: (&str, &str) = ("external-secrets.io/type", "webhook");
+
+/// Every Secret of `secrets[]` carries [`TYPE_LABEL`], checked before any value is read, at each
+/// request (as ESO does: a label removed later stops the next read). The error names the Secret only.
+pub async fn check_labels(secrets: &[crate::WebhookSecret], creds: &dyn CredentialSource) -> Result<(), ProviderError> {
+    let (key, want) = TYPE_LABEL;
+    let mut seen = std::collections::BTreeSet::new();
+    for s in secrets.iter().filter(|s| seen.insert((s.secret_ref.name.as_str(), s.secret_ref.namespace.as_deref()))) {
+        let (secret, labels) = (&s.secret_ref.name, creds.secret_labels(&s.secret_ref).await?);
+        match labels.get(key) {
+            Some(v) if v == want => {}
+            Some(_) => {
+                return Err(ProviderError::Invalid(format!(
+                    "webhook secrets[{}]: Secret {secret} is labelled {key} but not with \"{want}\"",
+                    s.name
+                )));
+            }
+            None => {
+                return Err(ProviderError::Invalid(format!(
+                    "webhook secrets[{}]: Secret {secret} lacks the label {key}: {want} (ESO requires it on every Secret a \
+                     webhook store or generator reads)",
+                    s.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A webhook's HTTP client and request templates.
 pub struct WebhookCaller {
     spec: WebhookProvider,
@@ -59,7 +90,9 @@ impl WebhookCaller {
 
     /// `{{ .<name>.<key> }}` for each of `secrets[]`, read now through `creds`: the key it names,
     /// or every key of the Secret when it names none.
+    /// Each Secret must carry [`TYPE_LABEL`] first.
     pub async fn secrets_data(&self, creds: &dyn CredentialSource) -> Result<TemplateData, ProviderError> {
+        check_labels(&self.spec.secrets, creds).await?;
         let mut data = TemplateData::new();
         for s in &self.spec.secrets {
             let entry = data.entry(s.name.clone()).or_default();

@@ -238,7 +238,9 @@ async fn gcp_a_push_secret_round_trips_and_an_unmanaged_secret_is_refused_and_un
 /// OpenBao (which has no gcp plugin): a login is checked as Vault checks it (the JWT's `kid`
 /// names a Google-managed key of its `sub`, the signature verifies with it, `aud` is
 /// `vault/<role>`, it expires within 15 minutes, and `sub` is the service account the role
-/// binds), then answered with a real OpenBao token; every other request goes to OpenBao.
+/// binds; a GCE instance's token, with its `google.compute_engine` claims, has an `aud` ending in
+/// `vault/<role>` and lives up to an hour), then answered with a real OpenBao token; every other
+/// request goes to OpenBao.
 async fn vault_gcp_shim(fake: fake::Shared, role: String, bound: String, policy: String, logins: Arc<Mutex<Vec<Value>>>) -> String {
     use axum::http::{HeaderMap, Method, StatusCode, Uri};
     let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: axum::body::Bytes| {
@@ -255,11 +257,13 @@ async fn vault_gcp_shim(fake: fake::Shared, role: String, bound: String, policy:
                     let key = fake.lock().unwrap().google_keys.get(&sub).cloned();
                     let signed = key.is_some_and(|(kid, key)| jwt.header["kid"] == kid.as_str() && jwt.verify(&key.public_der));
                     let ttl = jwt.claims["exp"].as_i64().unwrap_or_default() - fake::jwt::now();
-                    signed
-                        && jwt.claims["aud"] == format!("vault/{role}")
-                        && (1..=900).contains(&ttl)
-                        && sub == bound
-                        && login["role"] == role.as_str()
+                    let gce = jwt.claims["google"]["compute_engine"].is_object();
+                    let aud = jwt.claims["aud"].as_str().unwrap_or_default();
+                    let (aud_ok, max_ttl) = match gce {
+                        true => (aud.ends_with(&format!("/vault/{role}")), 3600),
+                        false => (aud == format!("vault/{role}"), 900),
+                    };
+                    signed && aud_ok && (1..=max_ttl).contains(&ttl) && sub == bound && login["role"] == role.as_str()
                 });
                 if !valid {
                     return (StatusCode::BAD_REQUEST, axum::Json(json!({"errors": ["unable to verify the JWT for this role"]})));
@@ -362,5 +366,61 @@ async fn gcp_a_cluster_gcr_generator_without_auth_uses_the_controllers_applicati
     let api: kube::Api<kube::api::DynamicObject> =
         kube::Api::all_with(scene.client.clone(), &kube::api::ApiResource::from_gvk_with_plural(&gvk, "clustergenerators"));
     let _ = api.delete(&name, &Default::default()).await;
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn vault_gcp_gce_login_uses_the_metadata_servers_identity_for_a_cluster_store_only() {
+    // What is not real: OpenBao has no gcp auth plugin (`vault_gcp_shim`), GCE is the fake's
+    // metadata server.
+    let scene = Scene::new("e2e-vault-gce").await;
+    let env = sesame_testsupport::env();
+    let fake = fake_gcp().await;
+    let node = "node@acme-clusters.iam.gserviceaccount.com";
+    fake.lock().mds_principal = Some(format!("serviceAccount:{node}"));
+    let settings = vaultrs::client::VaultClientSettingsBuilder::default().address(&env.vault_addr).token(&env.vault_token).build().unwrap();
+    let bao = vaultrs::client::VaultClient::new(settings).unwrap();
+    let policy = format!("path \"secret/data/{}/*\" {{ capabilities = [\"read\"] }}", scene.ns);
+    vaultrs::sys::policy::set(&bao, &scene.ns, &policy).await.expect("write the policy");
+    let data: std::collections::BTreeMap<&str, &str> = [("password", "from-vault-gce")].into();
+    vaultrs::kv2::set(&bao, "secret", &format!("{}/db", scene.ns), &data).await.expect("write the secret");
+    let logins = Arc::new(Mutex::new(Vec::new()));
+    let shim = vault_gcp_shim(fake.state.clone(), "reader".into(), node.into(), scene.ns.clone(), logins.clone()).await;
+
+    // ESO's GCE login: serviceAccountRef alone names no credentials of its own.
+    let vault = json!({"vault": {"server": shim, "path": "secret", "version": "v2",
+        "auth": {"gcp": {"role": "reader", "serviceAccountRef": {"name": "default"}}}}});
+    let css = format!("{}-gce", scene.ns);
+    let cluster = json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": css},
+        "spec": {"controller": scene.class, "provider": vault}});
+    apply(&scene.client, "", "clustersecretstores", &css, cluster).await;
+    scene.store("tenant", vault).await;
+    let mut env_vars = gcp_env(&fake);
+    env_vars.push(("GCE_METADATA_HOST", fake.url.trim_start_matches("http://").to_string()));
+    let sesame = scene.sesame_with(&[], &borrowed(&env_vars));
+
+    let remote = json!({"key": format!("{}/db", scene.ns), "property": "password"});
+    let es = |kind: &str, store: &str| json!({"refreshInterval": "1h", "secretStoreRef": {"name": store, "kind": kind}, "data": [{"secretKey": "password", "remoteRef": remote}]});
+    scene.external_secret("db", es("ClusterSecretStore", &css)).await;
+    wait_secret_data(&scene, &sesame, "db", &map(&[("password", "from-vault-gce")])).await;
+    let jwt = {
+        let logins = logins.lock().unwrap();
+        assert!(!logins.is_empty() && logins.iter().all(|l| l["role"] == "reader"), "{logins:?}");
+        logins[0]["jwt"].as_str().unwrap().to_string()
+    };
+    let claims = fake::jwt::Jwt::parse(&jwt).unwrap().claims;
+    assert_eq!(claims["aud"], format!("{}/vault/reader", shim.trim_end_matches('/')), "the audience Vault's Go client asks");
+    assert!(fake.count("/computeMetadata/v1/instance/service-accounts/default/identity") >= 1, "{:?}", fake.requests());
+
+    // A tenant's SecretStore may not log in as the controller's instance.
+    scene.external_secret("tenant", es("SecretStore", "tenant")).await;
+    let refused = scene.wait_ready(&sesame, "tenant", "False", "SecretSyncedError").await;
+    assert!(scene.secret("tenant").await.is_none(), "{:?}", ready_condition(&refused));
+    let tenant: sesame::api::SecretStore = scene.stores().get("tenant").await.unwrap();
+    let message = tenant.status.and_then(|s| s.conditions.into_iter().next()).and_then(|c| c.message).unwrap_or_default();
+    assert!(message.contains("may not authenticate as the controller itself") && message.contains("auth.gcp"), "{message}");
+    assert_not_logged(&sesame, &["from-vault-gce", &jwt]);
+    let api: kube::Api<sesame::api::ClusterSecretStore> = kube::Api::all(scene.client.clone());
+    let _ = api.delete(&css, &Default::default()).await;
     scene.delete_namespace().await;
 }

@@ -53,7 +53,7 @@ async fn handle(AxState(app): AxState<App>, method: Method, uri: Uri, headers: H
     match (&method, path.as_str()) {
         (&Method::POST, "/v1/token") => tokens::sts(&mut s, &body),
         (&Method::POST, "/token") => tokens::oauth(&mut s, &app.url, &body),
-        (&Method::GET, p) if p.starts_with("/computeMetadata/v1/") => tokens::metadata(&mut s, p, &headers),
+        (&Method::GET, p) if p.starts_with("/computeMetadata/v1/") => tokens::metadata(&mut s, p, &query, &headers),
         (&Method::POST, p) if p.starts_with("/v1/projects/-/serviceAccounts/") && p.ends_with(":signJwt") => {
             tokens::sign_jwt(&mut s, p, &headers, &body)
         }

@@ -215,7 +215,7 @@ pub fn oauth(s: &mut State, base_url: &str, body: &[u8]) -> Response {
 }
 
 /// The metadata server: tokens of the instance's (or GKE workload's) service account.
-pub fn metadata(s: &mut State, path: &str, headers: &HeaderMap) -> Response {
+pub fn metadata(s: &mut State, path: &str, query: &std::collections::BTreeMap<String, String>, headers: &HeaderMap) -> Response {
     if headers.get("metadata-flavor").and_then(|v| v.to_str().ok()) != Some("Google") {
         return (StatusCode::FORBIDDEN, "Missing Metadata-Flavor:Google header.").into_response();
     }
@@ -227,6 +227,20 @@ pub fn metadata(s: &mut State, path: &str, headers: &HeaderMap) -> Response {
             }
             None => (StatusCode::NOT_FOUND, "no service account").into_response(),
         },
+        // A GCE identity token: signed with the account's Google-managed key, for the audience asked.
+        "/computeMetadata/v1/instance/service-accounts/default/identity" => {
+            let (Some(principal), Some(audience)) = (s.mds_principal.clone(), query.get("audience").filter(|a| !a.is_empty())) else {
+                return (StatusCode::BAD_REQUEST, "non-empty audience parameter required").into_response();
+            };
+            let email = principal.trim_start_matches("serviceAccount:").to_string();
+            let (kid, key) = s.google_signing_key(&email);
+            let mut claims = json!({"aud": audience, "sub": email, "email": email, "iat": now(), "exp": now() + 3600});
+            if query.get("format").map(String::as_str) == Some("full") {
+                claims["google"] =
+                    json!({"compute_engine": {"project_id": "acme-clusters", "zone": "europe-west1-b", "instance_name": "node-1"}});
+            }
+            key.sign_jwt(Some(&kid), &claims).into_response()
+        }
         "/computeMetadata/v1/universe/universe-domain" => "googleapis.com".into_response(),
         "/computeMetadata/v1/" | "/computeMetadata/v1" => "instance/\nproject/\n".into_response(),
         _ => (StatusCode::NOT_FOUND, "not found").into_response(),
