@@ -37,6 +37,10 @@ pub struct ClusterPushSecretSpec {
     /// Namespaces matching any of these label selectors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespace_selectors: Vec<LabelSelector>,
+    /// Namespaces chosen by name, in addition to the selectors (as ClusterExternalSecret's
+    /// `namespaces`). Sesame's addition: ESO 2.9's ClusterPushSecret has only the selectors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
 }
 
 /// A namespace the PushSecret could not be created or updated in.

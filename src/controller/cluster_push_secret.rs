@@ -25,9 +25,9 @@ impl FleetOwner for ClusterPushSecret {
         self.spec.push_secret_name.clone().unwrap_or_else(|| self.name_any())
     }
 
-    /// ESO 2.9's ClusterPushSecret selects by labels only.
+    /// By label selectors, as ESO 2.9, or by name (Sesame's addition).
     fn selection(&self) -> (&[String], Vec<&LabelSelector>) {
-        (&[], self.spec.namespace_selectors.iter().collect())
+        (&self.spec.namespaces, self.spec.namespace_selectors.iter().collect())
     }
 
     fn child(&self, name: &str, namespace: &str) -> serde_json::Value {

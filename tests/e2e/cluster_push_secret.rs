@@ -126,6 +126,18 @@ async fn a_cluster_push_secret_follows_its_namespaces_and_never_takes_a_foreign_
     scenes[&later].external_secret("readback", readback.clone()).await;
     wait_secret_data(&scenes[&later], &sesame, "readback", &map(&[("v", &format!("pw-{later}"))])).await;
 
+    // A namespace named outright (Sesame's `namespaces`) is chosen whatever its labels.
+    let by_name = json!({"spec": {"namespaces": [two]}});
+    cpss.patch(&cps_name, &PatchParams::default(), &Patch::Merge(&by_name)).await.unwrap();
+    let mut expected = vec![one.clone(), later.clone(), two.clone()];
+    expected.sort();
+    assert!(
+        eventually(Duration::from_secs(60), || status_is(expected.clone(), vec![taken.clone()])).await,
+        "after naming {two}: {:?}\n{}",
+        cpss.get(&cps_name).await.unwrap().status,
+        tail(&sesame.logs())
+    );
+
     // ESO's series for both kinds, and Sesame's per-store write counters.
     let (_, metrics) = sesame.get("/metrics").await.expect("/metrics");
     let cps_ready = format!(r#"clusterpushsecret_status_condition{{name="{cps_name}",namespace="",condition="Ready",status="False"}} 1"#);
