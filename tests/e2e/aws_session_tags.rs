@@ -13,18 +13,6 @@ mod proxy;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/team-b";
 
-/// The session tags of one form-decoded AssumeRole request, sorted.
-fn sent_tags(request: &str) -> Vec<(String, String)> {
-    let field = |n: usize, part: &str| {
-        let prefix = format!("Tags.member.{n}.{part}=");
-        request.split('&').find_map(|kv| kv.strip_prefix(prefix.as_str())).map(str::to_string)
-    };
-    let mut tags: Vec<(String, String)> =
-        (1..=50).map_while(|n| field(n, "Key").map(|k| (k, field(n, "Value").unwrap_or_default()))).collect();
-    tags.sort();
-    tags
-}
-
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -88,7 +76,7 @@ async fn session_tags_name_the_externalsecret_namespace_and_the_store_on_every_a
         wait_secret_data(scene, &sesame, name, &map(&[("v", "v1")])).await;
     }
 
-    let sent: Vec<Vec<(String, String)>> = proxy.of("AssumeRole").iter().map(|e| sent_tags(&e.request)).collect();
+    let sent: Vec<Vec<(String, String)>> = proxy.of("AssumeRole").iter().map(|e| proxy::sent_tags(&e.request)).collect();
     let custom = pairs(&[("env", "e2e"), ("esoNamespace", &a.ns), ("esoStoreKind", "SecretStore"), ("esoStoreName", "custom")]);
     assert!(sent.contains(&custom), "no AssumeRole tagged {custom:?}: {sent:?}");
     for ns in [&a.ns, &b.ns] {

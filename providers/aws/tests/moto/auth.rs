@@ -132,7 +132,7 @@ async fn session_tags_policy_custom_tags_the_assume_role_with_namespace_store_an
     let assumed = proxy.of("AssumeRole");
     assert_eq!(assumed.len(), 1);
     let request = &assumed[0].request;
-    let tags = sent_tags(request);
+    let tags = crate::proxy::sent_tags(request);
     let want: Vec<(String, String)> =
         [("env", "production"), ("esoNamespace", "team-b"), ("esoStoreKind", "SecretStore"), ("esoStoreName", "team-b-store")]
             .iter()
@@ -152,21 +152,9 @@ async fn session_tags_policy_simple_on_a_cluster_store_validated_alone_tags_an_e
     let (client, _) = build(&spec, TestCredentials::keys(), ClientOptions { session_origin: origin, ..at(&proxy.url) }).await;
 
     client.validate().await.expect("moto accepts the tagged AssumeRole");
-    let tags = sent_tags(&proxy.of("AssumeRole")[0].request);
+    let tags = crate::proxy::sent_tags(&proxy.of("AssumeRole")[0].request);
     let want = [("esoNamespace", ""), ("esoStoreKind", "ClusterSecretStore"), ("esoStoreName", "shared")];
     assert_eq!(tags, want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>());
-}
-
-/// The `Tags.member.N.Key` / `.Value` pairs of a form-decoded STS request, by key.
-fn sent_tags(request: &str) -> Vec<(String, String)> {
-    let field = |n: usize, part: &str| {
-        let prefix = format!("Tags.member.{n}.{part}=");
-        request.split('&').find_map(|kv| kv.strip_prefix(prefix.as_str())).map(str::to_string)
-    };
-    let mut tags: Vec<(String, String)> =
-        (1..=50).map_while(|n| field(n, "Key").map(|k| (k, field(n, "Value").unwrap_or_default()))).collect();
-    tags.sort();
-    tags
 }
 
 #[tokio::test]

@@ -200,3 +200,15 @@ fn form_decode(body: &[u8]) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// The `Tags.member.N.Key` / `.Value` pairs of a form-decoded STS request, sorted by key.
+pub fn sent_tags(request: &str) -> Vec<(String, String)> {
+    let field = |n: usize, part: &str| {
+        let prefix = format!("Tags.member.{n}.{part}=");
+        request.split('&').find_map(|kv| kv.strip_prefix(prefix.as_str())).map(str::to_string)
+    };
+    let mut tags: Vec<(String, String)> =
+        (1..=50).map_while(|n| field(n, "Key").map(|k| (k, field(n, "Value").unwrap_or_default()))).collect();
+    tags.sort();
+    tags
+}
