@@ -78,7 +78,7 @@ impl PoolProvider {
 /// The replayed GetCallerIdentity: Google's JSON shape, the audience header, a valid signature.
 fn verify_aws(token: &str, audience: &str, keys: &BTreeMap<String, (String, String)>) -> Result<String, &'static str> {
     let bad = "The AWS request in the subject token is invalid.";
-    let doc: Value = serde_json::from_str(&percent_decode(token).ok_or(bad)?).map_err(|_| bad)?;
+    let doc: Value = serde_json::from_str(&super::wire::decode(token).ok_or(bad)?).map_err(|_| bad)?;
     let url = doc["url"].as_str().ok_or(bad)?;
     let (host, query) = url.strip_prefix("https://").and_then(|u| u.split_once('?')).ok_or(bad)?;
     let region = host.strip_prefix("sts.").and_then(|h| h.strip_suffix(".amazonaws.com")).ok_or(bad)?;
@@ -127,27 +127,4 @@ fn verify_aws(token: &str, audience: &str, keys: &BTreeMap<String, (String, Stri
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }

@@ -115,7 +115,8 @@ pub fn query(raw: Option<&str>) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn decode(s: &str) -> Option<String> {
+/// Percent-decoding of one form or query component (`+` is a space).
+pub(super) fn decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
