@@ -61,19 +61,14 @@ async fn reconcile(state: Arc<GeneratorState>, shared: Arc<Shared>) -> Result<Ac
     if state.meta().deletion_timestamp.is_some() {
         if ours {
             cleanup(ctx, &state).await?;
-            let rest: Vec<String> = state.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-            let patch = serde_json::json!({"metadata": {"finalizers": rest, "resourceVersion": state.resource_version()}});
-            api(ctx, &state).patch(&state.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            super::finalizer::set(&api(ctx, &state), &*state, FINALIZER, false).await?;
         }
         shared.failures.clear(&state);
         return Ok(Action::await_change());
     }
     if !ours {
         // A state recorded by another writer (ESO before the migration): cleaned up the same way.
-        let mut finalizers = state.finalizers().to_vec();
-        finalizers.push(FINALIZER.into());
-        let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": state.resource_version()}});
-        api(ctx, &state).patch(&state.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        super::finalizer::set(&api(ctx, &state), &*state, FINALIZER, true).await?;
         return Ok(Action::await_change());
     }
     let deadline = match state.spec.garbage_collection_deadline.as_deref() {

@@ -7,6 +7,7 @@ mod error;
 mod external_secret;
 mod fairness;
 mod fan_out;
+mod finalizer;
 mod fleet;
 mod generator_state;
 mod generator_watch;

@@ -21,7 +21,7 @@ use super::decode::{Decoded, Undecodable, split};
 use super::state_ledger::{Ledger, Owner};
 use super::{Context, Error, store};
 use crate::api::{
-    AnyStore, Condition, ExternalSecretTemplate, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretStoreRef,
+    AnyStore, Condition, ExternalSecretTemplate, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretStatus, PushSecretStoreRef,
     PushSecretUpdatePolicy, TemplateMergePolicy, set_condition,
 };
 use crate::fetch::StoreClient;
@@ -307,11 +307,8 @@ fn store_by_key(ctx: &Context, key: &str, namespace: &str) -> Option<AnyStore> {
     }
 }
 
-async fn patch_finalizers(ctx: &Context, ps: &PushSecret, finalizers: Vec<String>) -> Result<(), Error> {
-    let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default());
-    let patch = serde_json::json!({"metadata": {"finalizers": finalizers, "resourceVersion": ps.resource_version()}});
-    api.patch(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    Ok(())
+fn api(ctx: &Context, ps: &PushSecret) -> Api<PushSecret> {
+    Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default())
 }
 
 pub async fn reconcile(ps: Arc<PushSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -338,18 +335,18 @@ async fn reconcile_inner(ps: &Arc<PushSecret>, ctx: &Arc<Context>, ready: &mut O
     if ps.meta().deletion_timestamp.is_some() {
         if has_finalizer {
             // Everything recorded goes; the finalizer stays until it has.
-            delete_dropped(&ctx, &ps, &old.synced_push_secrets, &Synced::new()).await.map_err(Error::InvalidSpec)?;
-            patch_finalizers(&ctx, &ps, ps.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect()).await?;
+            if let Err(e) = delete_dropped(&ctx, &ps, &old.synced_push_secrets, &Synced::new()).await {
+                let e = format!("Failed to Delete Secrets from Provider: {e}");
+                report(&ctx, &ps, &old, old.synced_push_secrets.clone(), Err(&e), ready).await?;
+                return Ok(Action::requeue(Duration::from_secs(15)));
+            }
+            super::finalizer::set(&api(&ctx, &ps), &*ps, FINALIZER, false).await?;
         }
         return Ok(Action::await_change());
     }
     let delete_policy = ps.spec.deletion_policy == PushSecretDeletionPolicy::Delete;
     if delete_policy != has_finalizer {
-        let mut finalizers: Vec<String> = ps.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
-        if delete_policy {
-            finalizers.push(FINALIZER.into());
-        }
-        patch_finalizers(&ctx, &ps, finalizers).await?;
+        super::finalizer::set(&api(&ctx, &ps), &*ps, FINALIZER, delete_policy).await?;
         return Ok(Action::await_change());
     }
     // Generated remote state is recorded before it is pushed, and settled after (state_ledger.rs).
@@ -366,40 +363,52 @@ async fn reconcile_inner(ps: &Arc<PushSecret>, ctx: &Arc<Context>, ready: &mut O
             Err(e) => result = Err(e),
         }
     }
-    let mut status = old.clone();
-    status.synced_push_secrets = synced;
-    let now = super::now_rfc3339();
-    let condition = match &result {
-        Ok(()) => {
-            status.refresh_time = Some(now.clone());
-            status.synced_resource_version =
-                Some(crate::pipeline::synced_resource_version(ps.meta().generation, ps.labels(), ps.annotations()));
-            Condition::ready(true, "Synced", "PushSecret synced successfully")
-        }
-        Err(e) => Condition::ready(false, "Errored", e.clone()),
-    };
-    *ready = Some(result.is_ok());
-    set_condition(&mut status.conditions, condition, &now);
-    if let Err(e) = &result {
-        let event =
-            Event { type_: EventType::Warning, reason: "Errored".into(), note: Some(e.clone()), action: "Push".into(), secondary: None };
-        ctx.publish(&event, &ps.object_ref(&())).await;
-    }
-    if status != old {
-        let api: Api<PushSecret> = Api::namespaced(ctx.client.clone(), &ps.namespace().unwrap_or_default());
-        let patch = serde_json::json!({"status": {
-            "refreshTime": status.refresh_time, "syncedResourceVersion": status.synced_resource_version,
-            "syncedPushSecrets": synced_patch(&old.synced_push_secrets, &status.synced_push_secrets),
-            "conditions": status.conditions,
-        }});
-        api.patch_status(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
-    }
+    report(&ctx, &ps, &old, synced, result.as_ref().map_err(String::as_str).copied(), ready).await?;
     let interval = ps.spec.refresh_interval.as_ref().and_then(|d| d.parse().ok()).unwrap_or(Duration::from_secs(3600));
     Ok(match result {
         Ok(()) if interval.is_zero() => Action::await_change(),
         Ok(()) => Action::requeue(interval),
         Err(_) => Action::requeue(Duration::from_secs(15)),
     })
+}
+
+/// Records the outcome: Ready and its reason, what is now pushed, and a Warning Event on failure.
+async fn report(
+    ctx: &Context,
+    ps: &PushSecret,
+    old: &PushSecretStatus,
+    synced: Synced,
+    result: Result<(), &str>,
+    ready: &mut Option<bool>,
+) -> Result<(), Error> {
+    let mut status = old.clone();
+    status.synced_push_secrets = synced;
+    let now = super::now_rfc3339();
+    let condition = match result {
+        Ok(()) => {
+            status.refresh_time = Some(now.clone());
+            status.synced_resource_version =
+                Some(crate::pipeline::synced_resource_version(ps.meta().generation, ps.labels(), ps.annotations()));
+            Condition::ready(true, "Synced", "PushSecret synced successfully")
+        }
+        Err(e) => Condition::ready(false, "Errored", e),
+    };
+    *ready = Some(result.is_ok());
+    set_condition(&mut status.conditions, condition, &now);
+    if let Err(e) = result {
+        let event =
+            Event { type_: EventType::Warning, reason: "Errored".into(), note: Some(e.into()), action: "Push".into(), secondary: None };
+        ctx.publish(&event, &ps.object_ref(&())).await;
+    }
+    if status != *old {
+        let patch = serde_json::json!({"status": {
+            "refreshTime": status.refresh_time, "syncedResourceVersion": status.synced_resource_version,
+            "syncedPushSecrets": synced_patch(&old.synced_push_secrets, &status.synced_push_secrets),
+            "conditions": status.conditions,
+        }});
+        api(ctx, ps).patch_status(&ps.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    }
+    Ok(())
 }
 
 /// A merge patch from `old` to `new`: entries that are gone are set to null (a merge patch

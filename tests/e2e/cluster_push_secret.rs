@@ -121,7 +121,9 @@ async fn a_cluster_push_secret_follows_its_namespaces_and_never_takes_a_foreign_
     );
     assert!(
         eventually(Duration::from_secs(60), || async { ps_in(&two).get_opt("push").await.unwrap().is_none() }).await,
-        "the PushSecret stayed in a namespace that left"
+        "the PushSecret stayed in a namespace that left: {:?}\n{}",
+        ps_in(&two).get_opt("push").await.unwrap().map(|ps| (ps.metadata.finalizers, ps.status)),
+        tail(&sesame.logs())
     );
     scenes[&later].external_secret("readback", readback.clone()).await;
     wait_secret_data(&scenes[&later], &sesame, "readback", &map(&[("v", &format!("pw-{later}"))])).await;
