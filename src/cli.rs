@@ -139,6 +139,11 @@ pub struct RunArgs {
     /// external-secrets.io kinds are refused even when granted.
     #[arg(long, env = "SESAME_UNSAFE_ALLOW_GENERIC_TARGETS", default_value_t = false)]
     pub unsafe_allow_generic_targets: bool,
+    /// The directory Infisical GCP IAM Auth may read service-account key files from
+    /// (`serviceAccountKeyFilePath`). Unset: key file paths are refused (the key JSON in a Secret
+    /// still works). Every store may name any file in it.
+    #[arg(long, env = "SESAME_INFISICAL_GCP_KEY_DIR")]
+    pub infisical_gcp_key_dir: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub templates: TemplateFlags,
 }

@@ -100,6 +100,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         generator_gc_grace_period: duration("generator-gc-grace-period", &args.generator_gc_grace_period)?,
         allow_generic_targets: args.unsafe_allow_generic_targets,
     };
+    #[cfg(feature = "infisical")]
+    sesame_provider_infisical::allow_gcp_key_dir(args.infisical_gcp_key_dir.clone());
     let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
     let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;
     let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;

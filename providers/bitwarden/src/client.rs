@@ -1,7 +1,7 @@
 //! Reads as ESO's bitwarden provider reads: a remote key that is a UUID is the secret's id; any
 //! other key is a secret name, looked up among the organization's secrets and required to be
 //! unique within the store's project. `property` then applies to the value as JSON (the
-//! controller does it), `dataFrom.extract` takes the keys of a JSON object or a YAML mapping.
+//! controller does it), `dataFrom.extract` takes the keys of a YAML mapping or JSON object (`extract.rs`).
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -51,18 +51,6 @@ pub async fn build(spec: &BitwardenSecretsManagerProvider, ctx: ProviderContext)
         organization_id: spec.organization_id.clone(),
         project_id: spec.project_id.clone(),
     }))
-}
-
-/// A YAML mapping's keys, text values as they are and any other value as JSON; `None` when the
-/// payload is not a YAML mapping.
-fn yaml_map(payload: &[u8]) -> Option<BTreeMap<String, SecretValue>> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let serde_json::Value::Object(map) = serde_saphyr::from_str::<serde_json::Value>(text).ok()? else { return None };
-    let value = |v: serde_json::Value| match v {
-        serde_json::Value::String(s) => SecretValue::from(s),
-        other => SecretValue::from(other.to_string()),
-    };
-    Some(map.into_iter().map(|(k, v)| (k, value(v))).collect())
 }
 
 impl BitwardenClient {
@@ -134,15 +122,15 @@ impl SecretProvider for BitwardenClient {
         }
     }
 
-    /// `dataFrom.extract`: the keys of a JSON object value, or (as ESO reads it) of a YAML
-    /// mapping; values other than text are JSON-encoded.
+    /// `dataFrom.extract`: the keys of a YAML mapping (so of a JSON object too), rendered as
+    /// ESO renders them (`extract.rs`).
     async fn get_secret_map(&self, key: &RemoteKey) -> Result<BTreeMap<String, SecretValue>, ProviderError> {
         let payload = self.get_secret(&RemoteKey { property: None, ..key.clone() }).await?;
         let payload = match &key.property {
             Some(p) => property::extract(payload.as_bytes(), p, &key.key)?,
             None => payload,
         };
-        property::top_level_map(payload.as_bytes(), &key.key).or_else(|json_error| yaml_map(payload.as_bytes()).ok_or(json_error))
+        crate::extract::secret_map(payload.as_bytes(), &key.key)
     }
 
     async fn find(&self, query: &FindQuery, scope: &FindScope<'_>) -> Result<BTreeMap<String, SecretValue>, ProviderError> {

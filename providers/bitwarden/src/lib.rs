@@ -137,6 +137,8 @@ mod batch;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
+mod extract;
+#[cfg(feature = "client")]
 mod find;
 #[cfg(feature = "client")]
 mod push;

@@ -65,12 +65,12 @@ async fn a_name_is_the_one_secret_of_that_name_in_the_stores_project() {
 }
 
 #[tokio::test]
-async fn extract_takes_the_keys_of_a_json_value() {
+async fn extract_takes_the_keys_of_a_json_value_rendering_nested_values_as_esos_yaml_and_go_v() {
     let w = world().await;
     let c = client(&w.fake).await;
     let map = c.get_secret_map(&RemoteKey::new(&w.config)).await.unwrap();
     let text = |k: &str| String::from_utf8(map[k].as_bytes().to_vec()).unwrap();
-    assert_eq!((text("host"), text("port"), text("tls")), ("db.internal".into(), "5432".into(), r#"{"on":true}"#.into()));
+    assert_eq!((text("host"), text("port"), text("tls")), ("db.internal".into(), "5432".into(), r#""on": true"#.into()));
     let by_name = c.get_secret_map(&RemoteKey::new("config").with_property(Some("tls".into()))).await.unwrap();
     assert_eq!(by_name["on"], SecretValue::from("true"));
 
@@ -78,7 +78,19 @@ async fn extract_takes_the_keys_of_a_json_value() {
     let yaml = w.fake.secret(ORG, Some(PROJECT), "yaml", "user: app\npassword: 'p: w'\nlimits:\n  max: 3\n", "");
     let map = c.get_secret_map(&RemoteKey::new(&yaml)).await.unwrap();
     let text = |k: &str| String::from_utf8(map[k].as_bytes().to_vec()).unwrap();
-    assert_eq!((text("user"), text("password"), text("limits")), ("app".into(), "p: w".into(), r#"{"max":3}"#.into()));
+    assert_eq!((text("user"), text("password"), text("limits")), ("app".into(), "p: w".into(), "max: 3".into()));
+
+    // ESO reads the value as YAML and writes a mapping back with go-yaml v3 (sorted keys, four
+    // spaces, quotes where a plain scalar would change type); other values print as Go's %v.
+    let nested = r#"{"db": {"port": 5432, "hosts": ["a", "b"], "tls": {"on": "true", "ratio": 1.5}, "note": "x: y"},
+                     "ids": [1, 2], "none": null, "big": 1000000.0, "flag": false, "pairs": [{"k": "v"}]}"#;
+    let nested = w.fake.secret(ORG, Some(PROJECT), "nested", nested, "");
+    let map = c.get_secret_map(&RemoteKey::new(&nested)).await.unwrap();
+    let text = |k: &str| String::from_utf8(map[k].as_bytes().to_vec()).unwrap();
+    let db = "hosts:\n    - a\n    - b\nnote: 'x: y'\nport: 5432\ntls:\n    \"on\": \"true\"\n    ratio: 1.5";
+    assert_eq!(text("db"), db);
+    assert_eq!((text("ids"), text("none"), text("big"), text("flag")), ("[1 2]".into(), "<nil>".into(), "1e+06".into(), "false".into()));
+    assert_eq!(text("pairs"), "[map[k:v]]");
     let plain = w.fake.secret(ORG, Some(PROJECT), "plain", "just text", "");
     let err = c.get_secret_map(&RemoteKey::new(&plain)).await.unwrap_err();
     assert!(err.to_string().contains("not a JSON object") && !err.to_string().contains("just text"), "{err}");

@@ -26,6 +26,10 @@ const STS_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
 pub const AZURE_IMDS_ENV: &str = "SESAME_INFISICAL_AZURE_IMDS_ENDPOINT";
 /// The GCP SDKs' own variable naming the metadata server's `host[:port]`.
 pub const GCE_METADATA_HOST_ENV: &str = "GCE_METADATA_HOST";
+/// The GCP provider's variables pointing IAM Credentials and Google's OAuth token endpoint
+/// elsewhere; GCP IAM Auth honours them too.
+pub const GCP_IAMCREDENTIALS_ENDPOINT_ENV: &str = "SESAME_GCP_IAMCREDENTIALS_ENDPOINT";
+pub const GCP_OAUTH2_ENDPOINT_ENV: &str = "SESAME_GCP_OAUTH2_ENDPOINT";
 
 /// Where the controller's cloud identity is fetched from.
 #[derive(Clone, Debug)]
@@ -36,16 +40,32 @@ pub struct Ambient {
     pub gcp_metadata: String,
     /// AWS credentials and region to sign with instead of the SDK's default chain (tests).
     pub aws: Option<(Credentials, String)>,
+    /// Google's IAM Credentials API (`https://iamcredentials.googleapis.com`), for GCP IAM Auth.
+    pub gcp_iam_credentials: String,
+    /// Google's OAuth 2.0 token endpoint base (`https://oauth2.googleapis.com`, `{base}/token`).
+    /// A key's own `token_uri` is never followed: it is tenant input.
+    pub gcp_oauth2: String,
+    /// The directory GCP IAM Auth may read key files from (`--infisical-gcp-key-dir`); `None`
+    /// refuses key file paths.
+    pub gcp_key_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Ambient {
     fn default() -> Self {
-        Ambient { azure_imds: "http://169.254.169.254".into(), gcp_metadata: "http://metadata.google.internal".into(), aws: None }
+        Ambient {
+            azure_imds: "http://169.254.169.254".into(),
+            gcp_metadata: "http://metadata.google.internal".into(),
+            aws: None,
+            gcp_iam_credentials: "https://iamcredentials.googleapis.com".into(),
+            gcp_oauth2: "https://oauth2.googleapis.com".into(),
+            gcp_key_dir: None,
+        }
     }
 }
 
 impl Ambient {
-    /// The defaults, unless `SESAME_INFISICAL_AZURE_IMDS_ENDPOINT` or `GCE_METADATA_HOST` say otherwise.
+    /// The defaults, unless `SESAME_INFISICAL_AZURE_IMDS_ENDPOINT`, `GCE_METADATA_HOST` or the
+    /// `SESAME_GCP_*_ENDPOINT` variables say otherwise; the key directory the flag allowed.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         let mut a = Ambient::default();
@@ -55,6 +75,13 @@ impl Ambient {
         if let Some(host) = var(GCE_METADATA_HOST_ENV) {
             a.gcp_metadata = format!("http://{}", host.trim_end_matches('/'));
         }
+        if let Some(url) = var(GCP_IAMCREDENTIALS_ENDPOINT_ENV) {
+            a.gcp_iam_credentials = url.trim_end_matches('/').to_string();
+        }
+        if let Some(url) = var(GCP_OAUTH2_ENDPOINT_ENV) {
+            a.gcp_oauth2 = url.trim_end_matches('/').to_string();
+        }
+        a.gcp_key_dir = crate::gcp_iam::allowed_key_dir();
         a
     }
 

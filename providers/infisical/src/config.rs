@@ -91,7 +91,10 @@ pub struct InfisicalAuth {
     /// SecretStore while `--refuse-secretstore-controller-identity` is on.
     #[serde(rename = "gcpIdTokenAuthCredentials", default, skip_serializing_if = "Option::is_none")]
     pub gcp_id_token_auth_credentials: Option<IdentityOnly>,
-    /// GCP IAM Auth (not supported by Sesame yet: see docs/providers/infisical.md).
+    /// GCP IAM Auth: a service-account key has Google's IAM Credentials `signJwt` sign a JWT for
+    /// the identity. `serviceAccountKeyFilePath` holds the key JSON itself (a Sesame addition) or
+    /// the path of a key file on the controller, read only under the directory the operator
+    /// allows with `--infisical-gcp-key-dir`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gcp_iam_auth_credentials: Option<GcpIamAuthCredentials>,
     /// JWT Auth: a machine identity and a JWT it accepts.
@@ -100,7 +103,8 @@ pub struct InfisicalAuth {
     /// LDAP Auth: a machine identity and an LDAP user name and password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ldap_auth_credentials: Option<LdapAuthCredentials>,
-    /// OCI Auth (not supported by Sesame: see docs/providers/infisical.md).
+    /// OCI Auth: a request for the OCI user, signed with the user's API key (HTTP Signature,
+    /// rsa-sha256), replayed by Infisical to OCI. PKCS#1, PKCS#8 and encrypted PKCS#8 PEM keys.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oci_auth_credentials: Option<OciAuthCredentials>,
     /// Kubernetes Auth: the ServiceAccount token file of the controller (default
@@ -154,7 +158,8 @@ pub struct IdentityOnly {
 pub struct GcpIamAuthCredentials {
     /// The Secret key holding the machine identity ID.
     pub identity_id: SecretKeySelector,
-    /// The Secret key holding the path of a service account key file.
+    /// The Secret key holding a service account key JSON, or the absolute path of a key file
+    /// under the controller's `--infisical-gcp-key-dir`.
     pub service_account_key_file_path: SecretKeySelector,
 }
 
@@ -186,9 +191,9 @@ pub struct LdapAuthCredentials {
 pub struct OciAuthCredentials {
     /// The Secret key holding the machine identity ID.
     pub identity_id: SecretKeySelector,
-    /// The Secret key holding the OCI API private key.
+    /// The Secret key holding the OCI API private key (PEM: PKCS#1, PKCS#8 or encrypted PKCS#8).
     pub private_key: SecretKeySelector,
-    /// The Secret key holding the private key's passphrase.
+    /// The Secret key holding the passphrase of an encrypted PKCS#8 private key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_passphrase: Option<SecretKeySelector>,
     /// The Secret key holding the key's fingerprint.
@@ -231,8 +236,8 @@ pub enum Method<'a> {
     Azure(&'a AzureAuthCredentials),
     GcpIdToken(&'a IdentityOnly),
     Aws(&'a IdentityOnly),
-    /// A method ESO has and Sesame does not implement, by its field name.
-    Unsupported(&'static str),
+    GcpIam(&'a GcpIamAuthCredentials),
+    Oci(&'a OciAuthCredentials),
 }
 
 impl InfisicalAuth {
@@ -242,10 +247,10 @@ impl InfisicalAuth {
             self.universal_auth_credentials.as_ref().map(Method::Universal),
             self.azure_auth_credentials.as_ref().map(Method::Azure),
             self.gcp_id_token_auth_credentials.as_ref().map(Method::GcpIdToken),
-            self.gcp_iam_auth_credentials.as_ref().map(|_| Method::Unsupported("gcpIamAuthCredentials")),
+            self.gcp_iam_auth_credentials.as_ref().map(Method::GcpIam),
             self.jwt_auth_credentials.as_ref().map(Method::Jwt),
             self.ldap_auth_credentials.as_ref().map(Method::Ldap),
-            self.oci_auth_credentials.as_ref().map(|_| Method::Unsupported("ociAuthCredentials")),
+            self.oci_auth_credentials.as_ref().map(Method::Oci),
             self.kubernetes_auth_credentials.as_ref().map(Method::Kubernetes),
             self.aws_auth_credentials.as_ref().map(Method::Aws),
             self.token_auth_credentials.as_ref().map(Method::Token),
@@ -273,6 +278,8 @@ impl InfisicalProvider {
         let t = a.token_auth_credentials.as_ref();
         let k = a.kubernetes_auth_credentials.as_ref();
         let z = a.azure_auth_credentials.as_ref();
+        let g = a.gcp_iam_auth_credentials.as_ref();
+        let o = a.oci_auth_credentials.as_ref();
         referent_fields(&[
             ("auth.kubernetesAuthCredentials.identityId", ns_ref(k.map(|k| &k.identity_id))),
             ("auth.kubernetesAuthCredentials.serviceAccountTokenPath", ns_ref(k.and_then(|k| k.service_account_token_path.as_ref()))),
@@ -288,6 +295,15 @@ impl InfisicalProvider {
             ("auth.ldapAuthCredentials.ldapUsername", ns_ref(l.map(|l| &l.ldap_username))),
             ("auth.ldapAuthCredentials.ldapPassword", ns_ref(l.map(|l| &l.ldap_password))),
             ("auth.tokenAuthCredentials.accessToken", ns_ref(t.map(|t| &t.access_token))),
+            ("auth.gcpIamAuthCredentials.identityId", ns_ref(g.map(|g| &g.identity_id))),
+            ("auth.gcpIamAuthCredentials.serviceAccountKeyFilePath", ns_ref(g.map(|g| &g.service_account_key_file_path))),
+            ("auth.ociAuthCredentials.identityId", ns_ref(o.map(|o| &o.identity_id))),
+            ("auth.ociAuthCredentials.privateKey", ns_ref(o.map(|o| &o.private_key))),
+            ("auth.ociAuthCredentials.privateKeyPassphrase", ns_ref(o.and_then(|o| o.private_key_passphrase.as_ref()))),
+            ("auth.ociAuthCredentials.fingerprint", ns_ref(o.map(|o| &o.fingerprint))),
+            ("auth.ociAuthCredentials.userId", ns_ref(o.map(|o| &o.user_id))),
+            ("auth.ociAuthCredentials.tenancyId", ns_ref(o.map(|o| &o.tenancy_id))),
+            ("auth.ociAuthCredentials.region", ns_ref(o.map(|o| &o.region))),
             ("caProvider", ns_ref(self.ca_provider.as_ref())),
         ])
     }
@@ -334,12 +350,7 @@ impl InfisicalProvider {
         {
             return invalid("universalAuthCredentials.clientId and universalAuthCredentials.clientSecret cannot be empty");
         }
-        match self.auth.method()? {
-            Method::Unsupported(field) => invalid(&format!(
-                "auth.{field} is not supported by Sesame; use another machine-identity method (see docs/providers/infisical.md)"
-            )),
-            _ => Ok(()),
-        }
+        self.auth.method().map(|_| ())
     }
 
     /// The API root: `hostAPI` (or Infisical Cloud) with `/api` appended when missing, as
@@ -384,7 +395,7 @@ mod tests {
     }
 
     #[test]
-    fn esos_store_rules_are_kept_oci_says_it_is_unsupported_and_ambient_methods_are_the_controllers() {
+    fn esos_store_rules_are_kept_and_ambient_methods_are_the_controllers() {
         let err = |spec: InfisicalProvider| spec.check_spec().unwrap_err().to_string();
         let mut no_env = eso_store();
         no_env.secrets_scope.environment_slug.clear();
@@ -398,7 +409,14 @@ mod tests {
             auth: InfisicalAuth { oci_auth_credentials: Some(OciAuthCredentials::default()), ..Default::default() },
             ..eso_store()
         };
-        assert!(err(oci).contains("auth.ociAuthCredentials is not supported by Sesame"));
+        assert!(oci.check_spec().is_ok() && matches!(oci.auth.method().unwrap(), Method::Oci(_)));
+        assert_eq!(oci.controller_identity(), None, "the tenant's own OCI key");
+        let gcp_iam = InfisicalProvider {
+            auth: InfisicalAuth { gcp_iam_auth_credentials: Some(GcpIamAuthCredentials::default()), ..Default::default() },
+            ..eso_store()
+        };
+        assert!(matches!(gcp_iam.auth.method().unwrap(), Method::GcpIam(_)));
+        assert_eq!(gcp_iam.controller_identity(), None, "the tenant's own service-account key");
         let aws = InfisicalProvider {
             auth: InfisicalAuth { aws_auth_credentials: Some(IdentityOnly::default()), ..Default::default() },
             ..eso_store()

@@ -18,7 +18,13 @@ mod auth;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
+mod gcp_iam;
+#[cfg(feature = "client")]
+mod keys;
+#[cfg(feature = "client")]
 mod login;
+#[cfg(feature = "client")]
+mod oci;
 #[cfg(feature = "client")]
 mod push;
 
@@ -26,3 +32,5 @@ mod push;
 pub use ambient::{AZURE_IMDS_ENV, Ambient, GCE_METADATA_HOST_ENV};
 #[cfg(feature = "client")]
 pub use client::{InfisicalClient, PROVIDER_NAME, build, build_with};
+#[cfg(feature = "client")]
+pub use gcp_iam::{KEY_DIR_FLAG, allow_gcp_key_dir};

@@ -1,14 +1,20 @@
 //! What each machine-identity login sends. Universal, JWT, LDAP and Token Auth read their
-//! credentials from Secrets; Kubernetes, Azure, GCP ID token and AWS Auth prove the controller's
+//! credentials from Secrets, GCP IAM and OCI Auth sign with a key from a Secret (`gcp_iam.rs`,
+//! `oci.rs`); Kubernetes, Azure, GCP ID token and AWS Auth prove the controller's
 //! own identity (its ServiceAccount token file, its managed identity, its metadata server, its
 //! AWS credentials), fetched afresh at every login (`ambient.rs`), as ESO's SDK does.
 use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde_json::{Value, json};
 use sesame_provider_core::{CredentialSource, ProviderContext, ProviderError, SecretKeySelector};
 
 use crate::Method;
 use crate::ambient::{self, Ambient};
+use crate::gcp_iam::{self, KeySource};
+use crate::keys::RsaKey;
+use crate::oci::OciKey;
 
 /// ESO's (and the SDK's) token file when `serviceAccountTokenPath` is not set.
 pub(crate) const DEFAULT_TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
@@ -26,6 +32,8 @@ pub(crate) enum Login {
     Azure { identity_id: String, resource: String },
     GcpIdToken { identity_id: String },
     Aws { identity_id: String },
+    GcpIam { identity_id: String, key: KeySource },
+    Oci { identity_id: String, key: Arc<OciKey> },
 }
 
 impl fmt::Debug for Login {
@@ -40,6 +48,16 @@ async fn text(creds: &dyn CredentialSource, sel: &SecretKeySelector, field: &str
     let value = value.trim().to_string();
     if value.is_empty() || value.len() > 64 * 1024 || value.chars().any(char::is_control) {
         return Err(ProviderError::Invalid(format!("{field} is empty, longer than 64 KiB or holds control characters")));
+    }
+    Ok(value)
+}
+
+/// A multi-line value (key JSON, PEM), at most 64 KiB.
+async fn document(creds: &dyn CredentialSource, sel: &SecretKeySelector, field: &str) -> Result<String, ProviderError> {
+    let bytes = creds.secret_key(sel, None).await?.into_bytes();
+    let value = String::from_utf8(bytes).map_err(|_| ProviderError::Invalid(format!("{field} is not UTF-8 text")))?;
+    if value.trim().is_empty() || value.len() > 64 * 1024 {
+        return Err(ProviderError::Invalid(format!("{field} is empty or longer than 64 KiB")));
     }
     Ok(value)
 }
@@ -86,8 +104,24 @@ impl Login {
                 Login::GcpIdToken { identity_id: text(creds, &g.identity_id, "gcpIdTokenAuthCredentials.identityId").await? }
             }
             Method::Aws(a) => Login::Aws { identity_id: text(creds, &a.identity_id, "awsAuthCredentials.identityId").await? },
-            Method::Unsupported(field) => {
-                return Err(ProviderError::Invalid(format!("auth.{field} is not supported by Sesame")));
+            Method::GcpIam(g) => Login::GcpIam {
+                identity_id: text(creds, &g.identity_id, "gcpIamAuthCredentials.identityId").await?,
+                key: gcp_iam::key_source(
+                    &document(creds, &g.service_account_key_file_path, "gcpIamAuthCredentials.serviceAccountKeyFilePath").await?,
+                )?,
+            },
+            Method::Oci(o) => {
+                let passphrase = optional(creds, o.private_key_passphrase.as_ref(), "ociAuthCredentials.privateKeyPassphrase").await?;
+                let pem = document(creds, &o.private_key, "ociAuthCredentials.privateKey").await?;
+                let key = RsaKey::from_pem(&pem, passphrase.as_deref(), "ociAuthCredentials.privateKey")?;
+                let key = OciKey::new(
+                    key,
+                    text(creds, &o.fingerprint, "ociAuthCredentials.fingerprint").await?,
+                    text(creds, &o.user_id, "ociAuthCredentials.userId").await?,
+                    text(creds, &o.tenancy_id, "ociAuthCredentials.tenancyId").await?,
+                    text(creds, &o.region, "ociAuthCredentials.region").await?,
+                )?;
+                Login::Oci { identity_id: text(creds, &o.identity_id, "ociAuthCredentials.identityId").await?, key: Arc::new(key) }
             }
         })
     }
@@ -103,6 +137,8 @@ impl Login {
             Login::Azure { .. } => "MachineIdentityLoginViaAzureAuth",
             Login::GcpIdToken { .. } => "MachineIdentityLoginViaGcpIdTokenAuth",
             Login::Aws { .. } => "MachineIdentityLoginViaAwsAuth",
+            Login::GcpIam { .. } => "MachineIdentityLoginViaGcpServiceAccountAuth",
+            Login::Oci { .. } => "MachineIdentityLoginViaOciAuth",
         }
     }
 
@@ -116,6 +152,8 @@ impl Login {
             Login::Azure { .. } => "/v1/auth/azure-auth/login",
             Login::GcpIdToken { .. } => "/v1/auth/gcp-auth/login",
             Login::Aws { .. } => "/v1/auth/aws-auth/login",
+            Login::GcpIam { .. } => "/v1/auth/gcp-auth/login",
+            Login::Oci { .. } => "/v1/auth/oci-auth/login",
         }
     }
 
@@ -139,6 +177,12 @@ impl Login {
                 let mut signed = ambient.aws_signed_identity(ctx).await?;
                 signed["identityId"] = json!(identity_id);
                 signed
+            }
+            Login::GcpIam { identity_id, key } => {
+                json!({"identityId": identity_id, "jwt": gcp_iam::signed_jwt(key, identity_id, ambient).await?})
+            }
+            Login::Oci { identity_id, key } => {
+                json!({"identityId": identity_id, "userOcid": key.user_id, "headers": key.signed_headers(SystemTime::now())?})
             }
         };
         if !organization.is_empty() {

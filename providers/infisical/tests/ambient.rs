@@ -64,7 +64,7 @@ async fn build(
 }
 
 fn at(fake: &FakeInfisical) -> Ambient {
-    Ambient { azure_imds: fake.url.clone(), gcp_metadata: fake.url.clone(), aws: None }
+    Ambient { azure_imds: fake.url.clone(), gcp_metadata: fake.url.clone(), ..Ambient::default() }
 }
 
 async fn reads(client: &Arc<dyn SecretProvider>) {

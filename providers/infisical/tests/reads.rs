@@ -216,15 +216,19 @@ async fn jwt_ldap_and_token_auth_log_in_as_infisical_documents() {
 }
 
 #[tokio::test]
-async fn unsupported_methods_and_server_faults_say_what_to_do() {
+async fn an_unusable_key_and_server_faults_say_what_to_do() {
     let fake = infisical().await;
     let oci = json!({"ociAuthCredentials": {
         "identityId": {"name": "infisical", "key": "id"}, "privateKey": {"name": "infisical", "key": "pk"},
         "fingerprint": {"name": "infisical", "key": "fp"}, "userId": {"name": "infisical", "key": "u"},
         "tenancyId": {"name": "infisical", "key": "t"}, "region": {"name": "infisical", "key": "r"}
     }});
-    let err = client_with(&fake, oci, json!({}), creds(&[])).await.err().unwrap();
-    assert!(err.to_string().contains("auth.ociAuthCredentials is not supported by Sesame"), "{err}");
+    let keys = [("id", "i"), ("pk", "hunter2"), ("fp", "aa:bb"), ("u", "ocid1.user..u"), ("t", "ocid1.tenancy..t"), ("r", "eu-paris-1")];
+    let err = client_with(&fake, oci, json!({}), creds(&keys)).await.err().unwrap();
+    assert!(
+        err.to_string().contains("ociAuthCredentials.privateKey: not a PEM private key") && !err.to_string().contains("hunter2"),
+        "{err}"
+    );
     assert!(fake.requests().is_empty(), "nothing sent");
     let c = client(&fake, json!({})).await;
     fake.fail("/secrets/raw", 503, 1);

@@ -107,25 +107,19 @@ async fn infisical_secrets_sync_with_property_extract_and_find_and_survive_a_cre
 }
 
 #[tokio::test]
-async fn infisical_a_refused_login_and_an_unsupported_method_are_clear_store_conditions() {
+async fn infisical_a_refused_login_and_a_key_file_without_the_operators_directory_are_clear_store_conditions() {
     let scene = Scene::new("e2e-infisical-auth").await;
     let fake = fake_infisical().await;
     infisical_store(&scene, &fake, "not-the-secret").await;
-    let sel = json!({"key": "clientId", "name": "universal-auth-credentials"});
-    let oci = json!({"infisical": {
-        "auth": {"ociAuthCredentials": {
-            "identityId": sel, "privateKey": sel, "fingerprint": sel, "userId": sel, "tenancyId": sel, "region": sel,
-        }},
-        "secretsScope": {"projectSlug": "first-project", "environmentSlug": "dev"},
-        "hostAPI": fake.url,
-    }});
-    scene.store("infisical-oci", oci).await;
+    scene.plain_secret("gcp-key-path", &[("identityId", "gcp-iam-identity"), ("path", "/etc/passwd")]).await;
+    scene.store("infisical-gcp-path", gcp_iam_store(&fake, "gcp-key-path", "path")).await;
     let sesame = scene.sesame();
     let message = wait_store(&scene, &sesame, "infisical", "False", "InvalidProviderConfig", "Invalid credentials").await;
     assert!(message.contains("HTTP 401") && !message.contains("not-the-secret"), "{message}");
-    let message = wait_store(&scene, &sesame, "infisical-oci", "False", "InvalidProviderConfig", "not supported by Sesame").await;
-    assert!(message.contains("ociAuthCredentials"), "{message}");
-    assert_not_logged(&sesame, &["not-the-secret"]);
+    let message = wait_store(&scene, &sesame, "infisical-gcp-path", "False", "InvalidProviderConfig", "--infisical-gcp-key-dir").await;
+    assert!(message.contains("put the key JSON itself in the Secret"), "{message}");
+    assert!(fake.requests().iter().all(|r| !r.contains("gcp-auth")), "nothing was sent for the refused path");
+    assert_not_logged(&sesame, &["not-the-secret", "root:x:0:0"]);
     scene.delete_namespace().await;
 }
 
@@ -292,5 +286,97 @@ async fn infisical_aws_auth_signs_get_caller_identity_with_the_controllers_crede
     let authz = headers["Authorization"].as_str().unwrap();
     assert!(authz.starts_with(&format!("AWS4-HMAC-SHA256 Credential={}/", sesame_testsupport::AWS_ACCESS_KEY_ID)), "{authz}");
     assert_not_logged(&sesame, &["inf-pw-1"]);
+    scene.delete_namespace().await;
+}
+
+/// A GCP IAM Auth store whose key is the Secret `secret`'s `key` (key JSON or a path).
+fn gcp_iam_store(fake: &FakeInfisical, secret: &str, key: &str) -> serde_json::Value {
+    json!({"infisical": {
+        "auth": {"gcpIamAuthCredentials": {
+            "identityId": {"name": secret, "key": "identityId"},
+            "serviceAccountKeyFilePath": {"name": secret, "key": key},
+        }},
+        "secretsScope": {"projectSlug": "first-project", "environmentSlug": "dev"},
+        "hostAPI": fake.url,
+    }})
+}
+
+#[tokio::test]
+async fn infisical_gcp_iam_auth_logs_in_with_the_key_json_or_a_key_file_only_under_the_allowed_directory() {
+    let scene = Scene::new("e2e-infisical-gcp-iam").await;
+    let fake = fake_infisical().await;
+    let key = fake::signed::TestKey::generate();
+    let sa = "infisical-reader@project.iam.gserviceaccount.com";
+    fake.gcp_iam_identity("gcp-iam-identity", sa, key.public());
+    let root = std::env::temp_dir().join(format!("{}-gcp-keys", scene.ns));
+    let dir = root.join("allowed");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("key.json"), key.service_account_json(sa)).unwrap();
+    std::fs::write(root.join("outside.json"), key.service_account_json(sa)).unwrap();
+    let inside = dir.join("key.json").to_str().unwrap().to_string();
+    let outside = root.join("outside.json").to_str().unwrap().to_string();
+    let json = key.service_account_json(sa);
+    let data = [("identityId", "gcp-iam-identity"), ("keyJson", json.as_str()), ("inside", inside.as_str()), ("outside", outside.as_str())];
+    scene.plain_secret("infisical-gcp", &data).await;
+    scene.store("infisical-gcp-json", gcp_iam_store(&fake, "infisical-gcp", "keyJson")).await;
+    scene.store("infisical-gcp-file", gcp_iam_store(&fake, "infisical-gcp", "inside")).await;
+    scene.store("infisical-gcp-outside", gcp_iam_store(&fake, "infisical-gcp", "outside")).await;
+    let vars = [("SESAME_GCP_OAUTH2_ENDPOINT", fake.url.as_str()), ("SESAME_GCP_IAMCREDENTIALS_ENDPOINT", fake.url.as_str())];
+    let sesame = scene.sesame_with(&["--infisical-gcp-key-dir", dir.to_str().unwrap()], &vars);
+    wait_store(&scene, &sesame, "infisical-gcp-json", "True", "Valid", "store validated").await;
+    wait_store(&scene, &sesame, "infisical-gcp-file", "True", "Valid", "store validated").await;
+    wait_store(&scene, &sesame, "infisical-gcp-outside", "False", "InvalidProviderConfig", "is not under the directory").await;
+    for (name, store) in [("from-json", "infisical-gcp-json"), ("from-file", "infisical-gcp-file")] {
+        let es = json!({"secretStoreRef": {"name": store}, "data": [{"secretKey": "pw", "remoteRef": {"key": "DB_PASSWORD"}}]});
+        scene.external_secret(name, es).await;
+        wait_secret_data(&scene, &sesame, name, &map(&[("pw", "inf-pw-1")])).await;
+    }
+    let login = fake.lock().login_bodies.iter().rev().find(|b| b["identityId"] == "gcp-iam-identity").cloned().unwrap();
+    let claims = fake::cloud::claims(login["jwt"].as_str().unwrap()).unwrap();
+    assert_eq!((claims["sub"].as_str(), claims["aud"].as_str()), (Some(sa), Some("gcp-iam-identity")), "signed by IAM for the identity");
+    let key_line = key.pkcs8_pem.lines().nth(1).unwrap().to_string();
+    assert_not_logged(&sesame, &[key_line.as_str(), "inf-pw-1", "ya29.fake-1"]);
+    let _ = std::fs::remove_dir_all(root);
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn infisical_oci_auth_signs_the_user_request_with_the_tenants_encrypted_key() {
+    let scene = Scene::new("e2e-infisical-oci").await;
+    let fake = fake_infisical().await;
+    let key = fake::signed::TestKey::generate();
+    let (tenancy, user) = ("ocid1.tenancy.oc1..aaaae2e", "ocid1.user.oc1..aaaae2e");
+    fake.oci_identity("oci-identity", tenancy, user, key.public());
+    let pem = key.encrypted_pem("oci-passphrase-e2e");
+    let data = [
+        ("identityId", "oci-identity"),
+        ("privateKey", pem.as_str()),
+        ("passphrase", "oci-passphrase-e2e"),
+        ("fingerprint", "12:34:56:78:9a:bc:de:f0"),
+        ("userId", user),
+        ("tenancyId", tenancy),
+        ("region", "eu-frankfurt-1"),
+    ];
+    scene.plain_secret("infisical-oci", &data).await;
+    let sel = |key: &str| json!({"name": "infisical-oci", "key": key});
+    let store = json!({"infisical": {
+        "auth": {"ociAuthCredentials": {
+            "identityId": sel("identityId"), "privateKey": sel("privateKey"), "privateKeyPassphrase": sel("passphrase"),
+            "fingerprint": sel("fingerprint"), "userId": sel("userId"), "tenancyId": sel("tenancyId"), "region": sel("region"),
+        }},
+        "secretsScope": {"projectSlug": "first-project", "environmentSlug": "dev"},
+        "hostAPI": fake.url,
+    }});
+    scene.store("infisical-oci", store).await;
+    let sesame = scene.sesame();
+    wait_store(&scene, &sesame, "infisical-oci", "True", "Valid", "store validated").await;
+    let es = json!({"secretStoreRef": {"name": "infisical-oci"}, "data": [{"secretKey": "pw", "remoteRef": {"key": "DB_PASSWORD"}}]});
+    scene.external_secret("web", es).await;
+    wait_secret_data(&scene, &sesame, "web", &map(&[("pw", "inf-pw-1")])).await;
+    let login = fake.lock().login_bodies.iter().rev().find(|b| b["identityId"] == "oci-identity").cloned().unwrap();
+    assert_eq!(login["userOcid"], user);
+    assert_eq!(login["headers"]["host"], "identity.eu-frankfurt-1.oraclecloud.com");
+    let pem_line = pem.lines().nth(1).unwrap().to_string();
+    assert_not_logged(&sesame, &[pem_line.as_str(), "oci-passphrase-e2e", "inf-pw-1"]);
     scene.delete_namespace().await;
 }

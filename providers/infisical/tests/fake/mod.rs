@@ -1,6 +1,7 @@
 //! A fake Infisical API, written from Infisical's public API reference for what the provider
 //! calls: the machine-identity logins (`POST /api/v1/auth/{universal,jwt,ldap}-auth/login`; the
-//! cloud and Kubernetes ones and the metadata services they need are in `cloud.rs`),
+//! cloud and Kubernetes ones and the metadata services they need are in `cloud.rs`, the
+//! key-signed GCP IAM and OCI ones and Google's token and signJwt endpoints in `signed.rs`),
 //! `POST /api/v1/auth/token/renew` and `/revoke`, `GET /api/v3/secrets/raw/{secretName}` and
 //! `GET /api/v3/secrets/raw`; PushSecret's project lookup and writes are in `writes.rs`. One per test, on `127.0.0.1:0`, over plain HTTP.
 //!
@@ -11,6 +12,7 @@
 #![allow(dead_code, clippy::result_large_err)]
 
 pub mod cloud;
+pub mod signed;
 pub mod writes;
 
 use std::collections::{BTreeMap, HashMap};
@@ -69,6 +71,8 @@ pub struct State {
     pub legacy_project_route: bool,
     /// (method, body) of every write.
     pub write_bodies: Vec<(String, Value)>,
+    /// GCP IAM and OCI Auth, and Google's side (`signed.rs`).
+    pub signed: signed::Signed,
 }
 
 pub type Shared = Arc<Mutex<State>>;
@@ -92,6 +96,8 @@ impl FakeInfisical {
             .route("/api/v1/{route}/slug/{slug}", get(writes::project))
             .route("/metadata/identity/oauth2/token", get(cloud::azure_imds))
             .route("/computeMetadata/v1/instance/service-accounts/default/identity", get(cloud::gcp_metadata))
+            .route("/token", post(signed::google_token))
+            .route("/v1/projects/-/serviceAccounts/{name}", post(signed::sign_jwt))
             .fallback(|uri: Uri| async move { error(404, &format!("Route {} not found", uri.path())) })
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.expect("fake Infisical server") });
@@ -134,6 +140,18 @@ impl FakeInfisical {
         let mut s = self.lock();
         s.aws_identities.insert(identity.into(), caller.into());
         s.sts_forward = sts.map(str::to_string);
+    }
+
+    /// Google knows `email` by `public` (its key file's), and the IAM identity trusts it.
+    pub fn gcp_iam_identity(&self, identity: &str, email: &str, public: Vec<u8>) {
+        let mut s = self.lock();
+        s.signed.sa_keys.insert(email.into(), public);
+        s.signed.gcp_iam_identities.insert(identity.into(), email.into());
+    }
+
+    /// The OCI identity trusts `user` of `tenancy`, whose API key `public` is.
+    pub fn oci_identity(&self, identity: &str, tenancy: &str, user: &str, public: Vec<u8>) {
+        self.lock().signed.oci_identities.insert(identity.into(), (tenancy.into(), user.into(), public));
     }
 
     pub fn fail(&self, path_part: &str, status: u16, times: u32) {
@@ -196,9 +214,13 @@ async fn login(AxState(st): AxState<Shared>, Path(method): Path<String>, uri: Ur
     if method == "aws-auth" {
         return cloud::aws_login(&st, &body).await;
     }
+    if method == "oci-auth" {
+        return signed::oci_login(&st, &body).await;
+    }
     let mut s = st.lock().unwrap();
     let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_string();
     let ok = match method.as_str() {
+        "gcp-auth" if signed::gcp_iam_login(&s, &body).is_some() => signed::gcp_iam_login(&s, &body).unwrap_or(false),
         "kubernetes-auth" | "azure-auth" | "gcp-auth" => cloud::jwt_login(&s, &method, &body).unwrap_or(false),
         "universal-auth" => s.clients.get(&field("clientId")).is_some_and(|secret| *secret == field("clientSecret")),
         "jwt-auth" => s.jwts.get(&field("identityId")).is_some_and(|jwt| *jwt == field("jwt")),
