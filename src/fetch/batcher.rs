@@ -5,17 +5,18 @@
 //! for a key already pending or in flight waits for that call instead of making its own. Keys of
 //! never-synced or changed ExternalSecrets (`Priority::Urgent`) go out before routine refreshes.
 //! Each batch is charged to the store's budget first, and so is every list page and read of a
-//! `dataFrom.find`. Results are never kept after the call returns, so every refresh reads fresh
-//! values.
+//! `dataFrom.find`. Results are kept after the call returns only for the first syncs a wave plan
+//! counted (`holding.rs`), so every refresh reads fresh values.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sesame_provider_core::{CallBudget, FindLimits, FindQuery, FindScope, ProviderError, RemoteKey, SecretProvider, SecretValue};
 use tokio::sync::{Notify, oneshot};
 
 use super::budget::Budget;
+use super::holding::{self, HeldBytes, Holding};
 use crate::metrics::{Metrics, StoreLabels};
 
 type Reply = oneshot::Sender<Result<SecretValue, ProviderError>>;
@@ -45,11 +46,26 @@ pub enum Priority {
     Urgent,
 }
 
-#[derive(Default)]
 struct Queues {
     pending: HashMap<RemoteKey, (Priority, Vec<Reply>)>,
     in_flight: HashMap<RemoteKey, Vec<Reply>>,
     flusher_running: bool,
+    holding: Holding,
+    sweeper_running: bool,
+    last_plan: Option<Instant>,
+}
+
+impl Queues {
+    fn new(process_held: Arc<HeldBytes>) -> Self {
+        Queues {
+            pending: HashMap::new(),
+            in_flight: HashMap::new(),
+            flusher_running: false,
+            holding: Holding::new(holding::CLIENT_CAP, process_held),
+            sweeper_running: false,
+            last_plan: None,
+        }
+    }
 }
 
 struct Shared {
@@ -79,6 +95,7 @@ impl Batcher {
         max_batch: usize,
         budget: Budget,
         metrics: Option<(Arc<Metrics>, StoreLabels)>,
+        held: Arc<HeldBytes>,
     ) -> Self {
         if let Some((m, labels)) = &metrics {
             m.store_rate(labels, budget.current_qps());
@@ -89,7 +106,7 @@ impl Batcher {
             max_batch: max_batch.max(1),
             budget,
             metrics,
-            queues: Mutex::default(),
+            queues: Mutex::new(Queues::new(held)),
             full: Notify::new(),
         }))
     }
@@ -118,13 +135,31 @@ impl Batcher {
 
     /// Read one key, sharing the remote call with every concurrent reader of the same key.
     pub async fn get(&self, key: RemoteKey, priority: Priority) -> Result<SecretValue, ProviderError> {
+        self.read(key, priority, false).await
+    }
+
+    /// [`get`](Self::get) for a first sync: takes its share of a value its wave's plan read.
+    pub async fn get_planned(&self, key: RemoteKey, priority: Priority) -> Result<SecretValue, ProviderError> {
+        self.read(key, priority, true).await
+    }
+
+    async fn read(&self, key: RemoteKey, priority: Priority, planned: bool) -> Result<SecretValue, ProviderError> {
         let (tx, rx) = oneshot::channel();
         let (start_flusher, full) = {
             let mut q = self.0.queues.lock().expect("batcher lock");
+            if planned && let Some(value) = q.holding.take(&key, Instant::now()) {
+                return Ok(value);
+            }
             if let Some(waiters) = q.in_flight.get_mut(&key) {
                 waiters.push(tx);
+                if planned {
+                    q.holding.joined(&key);
+                }
                 (false, false)
             } else {
+                if planned && q.pending.contains_key(&key) {
+                    q.holding.joined(&key);
+                }
                 let entry = q.pending.entry(key).or_insert((priority, Vec::new()));
                 entry.0 = entry.0.max(priority);
                 entry.1.push(tx);
@@ -140,6 +175,45 @@ impl Batcher {
             self.0.full.notify_one();
         }
         rx.await.unwrap_or_else(|_| Err(ProviderError::Transient("provider call was cancelled".into())))
+    }
+
+    /// Whether a wave may be planned for this client now: at most one plan per `gap`, so a
+    /// stream of new objects does not rescan the population for each one.
+    pub fn may_plan(&self, gap: Duration) -> bool {
+        let mut q = self.0.queues.lock().expect("batcher lock");
+        let now = Instant::now();
+        if q.last_plan.is_some_and(|at| now.duration_since(at) < gap) {
+            return false;
+        }
+        q.last_plan = Some(now);
+        true
+    }
+
+    /// Read `keys` ahead for the first syncs a plan counted (each key with its number of readers),
+    /// at urgent priority and in full batches; the values are held for those readers.
+    pub fn prefetch(&self, keys: Vec<(RemoteKey, usize)>) {
+        let (start_flusher, full) = {
+            let mut q = self.0.queues.lock().expect("batcher lock");
+            let now = Instant::now();
+            for (key, readers) in keys {
+                if !q.holding.plan(&key, readers, now) || q.in_flight.contains_key(&key) {
+                    continue;
+                }
+                q.pending.entry(key).or_insert((Priority::Urgent, Vec::new())).0 = Priority::Urgent;
+            }
+            if q.pending.is_empty() {
+                return;
+            }
+            let start = !q.flusher_running;
+            q.flusher_running = true;
+            (start, q.pending.len() >= self.0.max_batch)
+        };
+        if start_flusher {
+            tokio::spawn(flush_loop(self.0.clone()));
+        }
+        if full {
+            self.0.full.notify_one();
+        }
     }
 }
 
@@ -226,15 +300,33 @@ async fn flush_loop(s: Arc<Shared>) {
         }
         s.report_rate();
         let mut q = s.queues.lock().expect("batcher lock");
+        let now = Instant::now();
         for (i, key) in keys.iter().enumerate() {
             let result = results
                 .get(i)
                 .cloned()
                 .unwrap_or_else(|| Err(ProviderError::Transient(format!("provider returned no result for {}", key.key))));
             let result = within_limit(key, result);
+            q.holding.settle(key, &result, now);
             for reply in q.in_flight.remove(key).unwrap_or_default() {
                 let _ = reply.send(result.clone());
             }
+        }
+        if q.holding.is_holding() && !q.sweeper_running {
+            q.sweeper_running = true;
+            tokio::spawn(sweep_loop(s.clone()));
+        }
+    }
+}
+
+/// Drops held values as they expire, while there are any.
+async fn sweep_loop(s: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(holding::IDLE_TTL).await;
+        let mut q = s.queues.lock().expect("batcher lock");
+        if !q.holding.sweep(Instant::now()) {
+            q.sweeper_running = false;
+            return;
         }
     }
 }
@@ -301,7 +393,7 @@ mod tests {
     }
 
     fn batcher(echo: Arc<Echo>, max_batch: usize, qps: u32) -> Batcher {
-        Batcher::new(echo, Duration::from_millis(10), max_batch, Budget::new(CallRate { qps, burst: qps }), None)
+        Batcher::new(echo, Duration::from_millis(10), max_batch, Budget::new(CallRate { qps, burst: qps }), None, HeldBytes::new(1 << 20))
     }
 
     #[tokio::test]
@@ -361,6 +453,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_planned_wave_is_read_in_full_batches_and_its_readers_take_it_without_a_call() {
+        let echo = Arc::new(Echo::default());
+        let b = batcher(echo.clone(), 20, 1000);
+        b.prefetch((0..40).map(|i| (RemoteKey::new(format!("k{i}")), 2)).collect());
+        for round in 0..2 {
+            for i in 0..40 {
+                let key = RemoteKey::new(format!("k{i}"));
+                assert_eq!(b.get_planned(key, Priority::Urgent).await.unwrap().as_bytes(), format!("k{i}").as_bytes(), "round {round}");
+            }
+        }
+        assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "40 planned keys in two full batches, 80 readers served from them");
+        assert!(!b.0.queues.lock().unwrap().holding.is_holding(), "every share taken: nothing left held");
+        b.get(RemoteKey::new("k0"), Priority::Routine).await.unwrap();
+        b.get_planned(RemoteKey::new("k1"), Priority::Urgent).await.unwrap();
+        assert_eq!(echo.batches.load(Ordering::SeqCst), 4, "a refresh, and a reader beyond the plan, read again");
+    }
+
+    #[tokio::test]
     async fn a_find_charges_each_list_page_and_read_to_the_store_budget() {
         let metrics = Arc::new(Metrics::default());
         let labels = StoreLabels { kind: "SecretStore".into(), namespace: "team-a".into(), store: "s".into() };
@@ -370,6 +480,7 @@ mod tests {
             20,
             Budget::new(CallRate { qps: 1000, burst: 1000 }),
             Some((metrics.clone(), labels)),
+            HeldBytes::new(1 << 20),
         );
         let found = b.find(&FindQuery::default(), FindLimits::default()).await.unwrap();
         assert_eq!(found.len(), 12);
