@@ -178,12 +178,11 @@ impl Batcher {
     }
 
     /// Whether a wave may be planned for this client now: at most one plan per `gap`, so a
-    /// stream of new objects does not rescan the population for each one, and none while the
-    /// last plan's values still wait for their readers (they would be counted twice).
+    /// stream of new objects does not rescan the population for each one.
     pub fn may_plan(&self, gap: Duration) -> bool {
         let mut q = self.0.queues.lock().expect("batcher lock");
         let now = Instant::now();
-        if q.holding.is_holding() || q.last_plan.is_some_and(|at| now.duration_since(at) < gap) {
+        if q.last_plan.is_some_and(|at| now.duration_since(at) < gap) {
             return false;
         }
         q.last_plan = Some(now);
