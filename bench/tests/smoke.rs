@@ -23,9 +23,9 @@ async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_
     opts.k = K;
     opts.steady_window = Duration::from_secs(5);
     opts.quick = true;
-    // ⌈K/20⌉ is exact when every object's read is pending at once; at the default concurrency
-    // of 16 the reads arrive in waves and each wave costs its own batch (BENCHMARKS.md).
-    opts.aws_args = sesame_bench::all_reads_concurrent(N);
+    // Default flags (concurrency 16, coalescing window 10 ms): the first sync of N objects over K
+    // keys is planned as one wave, read ahead in full batches (src/controller/wave.rs).
+    assert!(opts.aws_args.is_empty(), "the AWS first sync runs at default flags");
     let report = run::run(&opts).await.expect("the benchmark runs to the end (every object Ready)");
     println!("{}", table::render(&report));
 
@@ -36,5 +36,9 @@ async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_
     let aws = report.aws.expect("the AWS first sync was measured");
     assert!(aws.all_ready, "every one of the {N} AWS objects Ready: {aws:?}");
     assert_eq!(aws.first_sync_single, 0, "no single GetSecretValue on a first sync of current values");
-    assert_eq!(aws.first_sync_batch, K.div_ceil(20) as u64, "⌈K/20⌉ BatchGetSecretValue calls for {N} objects over K = {K}");
+    assert_eq!(
+        aws.first_sync_batch,
+        K.div_ceil(20) as u64,
+        "⌈K/20⌉ BatchGetSecretValue calls for {N} objects over K = {K} at default flags"
+    );
 }

@@ -207,6 +207,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     for (key, store) in &stores {
         clients.push((key.clone(), ctx.clients.get(store, Some(&namespace)).await.map_err(Error::ProviderClient)?));
     }
+    // The first never-synced object to get here reads its store's whole wave ahead (wave.rs).
+    if super::wave::first_sync_pending(ctx, es) {
+        super::wave::plan(ctx, &stores, &clients).await;
+    }
     // A refresh that is merely due waits behind objects someone is waiting for.
     let routine =
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());

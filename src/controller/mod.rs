@@ -27,6 +27,7 @@ mod store;
 mod store_secrets;
 mod sync_window;
 mod target;
+mod wave;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
 pub use error::Error;
@@ -109,6 +110,8 @@ pub struct Context {
     pub generator_states: Store<crate::api::GeneratorState>,
     /// Generic targets' kinds, discovered and watched on first use.
     pub generic: Arc<generic_watch::GenericTargets>,
+    /// The ExternalSecret cache: a first sync plans its store's wave from it (`wave.rs`).
+    pub external_secrets: Store<ExternalSecret>,
 }
 
 impl Context {

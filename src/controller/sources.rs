@@ -27,9 +27,11 @@ impl<'a> Routed<'a> {
         priority: Priority,
         ledger: &'a super::state_ledger::Ledger<'a>,
     ) -> Self {
+        // A first sync takes what its wave read ahead (wave.rs); any later sync reads afresh.
+        let planned = super::wave::first_sync_pending(ctx, es);
         let stores = clients
             .iter()
-            .map(|(key, client)| (key.clone(), Prioritized { client, priority, find_limits: ctx.config.find_limits }))
+            .map(|(key, client)| (key.clone(), Prioritized { client, priority, find_limits: ctx.config.find_limits, planned }))
             .collect();
         Routed {
             default: es.spec.secret_store_ref.as_ref().map(SecretStoreRef::key),

@@ -11,6 +11,7 @@ use sesame_provider_core::{ProviderContext, ProviderError};
 use super::batcher::Batcher;
 use super::budget::{Budget, BudgetLimits};
 use super::credentials::{KubeCredentials, Tenancy};
+use super::holding::{self, HeldBytes};
 use crate::api::{AnyStore, StoreKind};
 use crate::metrics::{Metrics, StoreCalls, StoreLabels};
 
@@ -97,6 +98,8 @@ pub struct ClientCache {
     window: Duration,
     limits: BudgetLimits,
     refuse_controller_identity: bool,
+    /// What every client's wave holding may keep, together.
+    held: Arc<HeldBytes>,
     entries: std::sync::Mutex<HashMap<CacheKey, Arc<StoreClient>>>,
     build_locks: std::sync::Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -109,6 +112,7 @@ impl ClientCache {
             window,
             limits,
             refuse_controller_identity: true,
+            held: HeldBytes::new(holding::PROCESS_CAP),
             entries: Default::default(),
             build_locks: Default::default(),
         }
@@ -134,39 +138,12 @@ impl ClientCache {
         self.entries.lock().expect("client cache lock").get(key).cloned()
     }
 
-    /// The client for `store` as used from `es_namespace` (None: store validation). The scope
-    /// is decided from the spec before anything is built: a ClusterSecretStore with referent
-    /// refs gets one client per ExternalSecret namespace, holding only that namespace's
-    /// credentials; any other store one client for all.
+    /// The client for `store` as used from `es_namespace` (None: store validation), built on first
+    /// use; [`scope`] decides which one from the spec before anything is built.
     pub async fn get(&self, store: &AnyStore, es_namespace: Option<&str>) -> Result<Arc<StoreClient>, ProviderError> {
         self.admit(store)?;
-        let identity = StoreIdentity::of(store);
-        let referent = !referent_refs(store).is_empty();
-        let tenancy = match (store, referent, es_namespace) {
-            (AnyStore::Namespaced(_), _, _) => Tenancy::Namespaced(identity.namespace.clone().unwrap_or_default()),
-            (AnyStore::Cluster(_), false, _) => Tenancy::Cluster,
-            (AnyStore::Cluster(_), true, Some(ns)) => Tenancy::ClusterReferent(ns.to_string()),
-            (AnyStore::Cluster(_), true, None) => {
-                return Err(ProviderError::Invalid(
-                    "the store uses referent authentication: it has a client per ExternalSecret namespace only".into(),
-                ));
-            }
-        };
-        let scope = match &tenancy {
-            Tenancy::ClusterReferent(ns) => Some(ns.clone()),
-            // The session itself names the namespace (AWS session tags): one client each.
-            Tenancy::Cluster if crate::providers::per_namespace(store.spec()) => es_namespace.map(str::to_string),
-            _ => None,
-        };
-        let used = crate::providers::StoreUse {
-            kind: identity.kind.as_str().to_string(),
-            name: identity.name.clone(),
-            namespace: match &tenancy {
-                Tenancy::Namespaced(ns) | Tenancy::ClusterReferent(ns) => ns.clone(),
-                Tenancy::Cluster => scope.clone().unwrap_or_default(),
-            },
-        };
-        let key: CacheKey = (identity.clone(), scope);
+        let (key, tenancy, used) = scope(store, es_namespace)?;
+        let identity = key.0.clone();
         if let Some(c) = self.lookup(&key) {
             return Ok(c);
         }
@@ -189,6 +166,7 @@ impl ClientCache {
                 MAX_BATCH,
                 Budget::new(ceiling),
                 Some((self.metrics.clone(), StoreLabels::of(&identity))),
+                self.held.clone(),
             ),
         });
         let stale = {
@@ -200,6 +178,14 @@ impl ClientCache {
         };
         close_all(stale).await;
         Ok(client)
+    }
+
+    /// The client an ExternalSecret of `es_namespace` would get for `store`, if it is built: never
+    /// builds one, never reads credentials.
+    pub fn cached(&self, store: &AnyStore, es_namespace: &str) -> Option<Arc<StoreClient>> {
+        self.admit(store).ok()?;
+        let (key, _, _) = scope(store, Some(es_namespace)).ok()?;
+        self.lookup(&key)
     }
 
     /// Drop the client an ExternalSecret of `es_namespace` uses with this store (its credentials
@@ -224,6 +210,39 @@ impl ClientCache {
         let all: Vec<Arc<StoreClient>> = self.entries.lock().expect("client cache lock").drain().map(|(_, c)| c).collect();
         close_all(all).await;
     }
+}
+
+/// Which client `store` takes when used from `es_namespace` (None: store validation), decided
+/// from the spec: a ClusterSecretStore with referent refs gets one client per ExternalSecret
+/// namespace, holding only that namespace's credentials; any other store one client for all.
+fn scope(store: &AnyStore, es_namespace: Option<&str>) -> Result<(CacheKey, Tenancy, crate::providers::StoreUse), ProviderError> {
+    let identity = StoreIdentity::of(store);
+    let referent = !referent_refs(store).is_empty();
+    let tenancy = match (store, referent, es_namespace) {
+        (AnyStore::Namespaced(_), _, _) => Tenancy::Namespaced(identity.namespace.clone().unwrap_or_default()),
+        (AnyStore::Cluster(_), false, _) => Tenancy::Cluster,
+        (AnyStore::Cluster(_), true, Some(ns)) => Tenancy::ClusterReferent(ns.to_string()),
+        (AnyStore::Cluster(_), true, None) => {
+            return Err(ProviderError::Invalid(
+                "the store uses referent authentication: it has a client per ExternalSecret namespace only".into(),
+            ));
+        }
+    };
+    let scope = match &tenancy {
+        Tenancy::ClusterReferent(ns) => Some(ns.clone()),
+        // The session itself names the namespace (AWS session tags): one client each.
+        Tenancy::Cluster if crate::providers::per_namespace(store.spec()) => es_namespace.map(str::to_string),
+        _ => None,
+    };
+    let used = crate::providers::StoreUse {
+        kind: identity.kind.as_str().to_string(),
+        name: identity.name.clone(),
+        namespace: match &tenancy {
+            Tenancy::Namespaced(ns) | Tenancy::ClusterReferent(ns) => ns.clone(),
+            Tenancy::Cluster => scope.clone().unwrap_or_default(),
+        },
+    };
+    Ok(((identity, scope), tenancy, used))
 }
 
 async fn close_all(clients: Vec<Arc<StoreClient>>) {

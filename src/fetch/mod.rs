@@ -4,11 +4,13 @@ mod batcher;
 mod budget;
 mod clients;
 mod credentials;
+mod holding;
 
 pub use batcher::{Batcher, Priority};
 pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};
 pub use clients::{ClientCache, StoreClient, StoreIdentity, admit, referent_refs};
 pub use credentials::{KubeCredentials, Tenancy};
+pub use holding::HeldBytes;
 
 use std::collections::BTreeMap;
 
@@ -18,17 +20,21 @@ use sesame_provider_core::{FindLimits, FindQuery, ProviderError, RemoteKey, Secr
 use crate::pipeline::Source;
 
 /// A store client as one reconcile uses it: its reads carry that reconcile's priority, its finds
-/// the controller's find limits.
+/// the controller's find limits; a first sync (`planned`) takes what its wave read ahead.
 pub struct Prioritized<'a> {
     pub client: &'a StoreClient,
     pub priority: Priority,
     pub find_limits: FindLimits,
+    pub planned: bool,
 }
 
 #[async_trait]
 impl Source for Prioritized<'_> {
     async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError> {
-        self.client.batcher.get(key, self.priority).await
+        match self.planned {
+            true => self.client.batcher.get_planned(key, self.priority).await,
+            false => self.client.batcher.get(key, self.priority).await,
+        }
     }
 
     async fn find(&self, query: &FindQuery) -> Result<BTreeMap<String, SecretValue>, ProviderError> {

@@ -145,11 +145,17 @@ fn refuse_nul(value: &[u8], policy: Option<NullBytePolicy>) -> Result<(), String
 /// The key of one remote read; `property` goes in only for a provider that applies it itself, so
 /// reads of different properties of one secret share a call everywhere else.
 fn remote_key(r: &ExternalSecretDataRemoteRef, source: &dyn Source) -> RemoteKey {
+    read_key(r, source.applies_property())
+}
+
+/// [`remote_key`] for a store whose provider does (`applies_property`) or does not apply
+/// `property`: what a wave plan reads ahead is exactly what the sync will ask for.
+pub fn read_key(r: &ExternalSecretDataRemoteRef, applies_property: bool) -> RemoteKey {
     let policy = match r.metadata_policy.unwrap_or_default() {
         MetadataPolicy::None => CoreMetadataPolicy::None,
         MetadataPolicy::Fetch => CoreMetadataPolicy::Fetch,
     };
-    let property = if source.applies_property() { r.property.clone() } else { None };
+    let property = if applies_property { r.property.clone() } else { None };
     RemoteKey::new(r.key.clone()).with_version(r.version.clone()).with_metadata(policy).with_property(property)
 }
 

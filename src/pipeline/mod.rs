@@ -13,7 +13,7 @@ mod templating;
 #[cfg(test)]
 mod tests;
 
-pub use fetch::{FetchError, Fetched, Source, Sources, fetch, fetch_from, validate_spec};
+pub use fetch::{FetchError, Fetched, Source, Sources, fetch, fetch_from, read_key, validate_spec};
 pub use hash::{content_hash, created_by, data_hash, metadata_hash, synced_resource_version};
 pub use privileged::refuse_privileged_template;
 pub use templating::{LoadedTemplates, RenderLimits, Shaped, TemplateFailure, apply as apply_template};

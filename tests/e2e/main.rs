@@ -14,6 +14,7 @@ mod cluster_external_secret;
 mod cluster_push_secret;
 mod es_fields;
 mod faults;
+mod first_sync_waves;
 mod generator_state;
 mod generators;
 mod generators_cloud;

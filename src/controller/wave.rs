@@ -1,0 +1,114 @@
+//! First-sync wave planning (issue #20). The workers reconcile `--concurrency` objects at a time,
+//! so a thousand never-synced objects would reach the fetch layer in waves of sixteen and each
+//! wave would cost its own batch. Instead, the first never-synced object of a store to reach its
+//! client gathers the remote keys of every other never-synced object that would reach the same
+//! client, and reads them ahead in full batches; their syncs then take those values from the
+//! client's holding (`fetch::holding`) instead of calling again.
+//!
+//! Only plain reads are planned (`data[].remoteRef`, `dataFrom[].extract`) of objects reading
+//! from this one store; a `find`, a generator, a second store or a generic target keeps its own
+//! reads. An object counts only if a reconcile of it would reach this very client:
+//! a SecretStore's own namespace, a ClusterSecretStore's admitted namespaces, and the same
+//! credentials scope. Objects that already synced are never planned, so a restart plans nothing.
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::{Resource, ResourceExt};
+use sesame_provider_core::RemoteKey;
+
+use super::Context;
+use crate::api::{AnyStore, ExternalSecret, StoreKey, StoreKind};
+use crate::fetch::StoreClient;
+use crate::pipeline::read_key;
+
+/// At most one plan per client per gap: objects arriving in a stream do not rescan the population
+/// one by one, they join the next plan.
+const PLAN_GAP: Duration = Duration::from_secs(1);
+/// The most distinct keys one plan reads ahead (ten full batches).
+const MAX_PLANNED_KEYS: usize = 1_000;
+/// The most namespaces one plan judges (a ClusterSecretStore's namespace selector reads each).
+const MAX_PLANNED_NAMESPACES: usize = 256;
+
+/// Whether `es` is on its first sync: no refresh recorded in its status or in this process.
+pub fn first_sync_pending(ctx: &Context, es: &ExternalSecret) -> bool {
+    es.status.as_ref().and_then(|s| s.refresh_time.as_ref()).is_none() && ctx.last_sync(es).is_none()
+}
+
+/// Plan the wave of every store `es` reads from (its first sync, after every check passed):
+/// `stores` and `clients` are what its reconcile resolved, in the same order.
+pub async fn plan(ctx: &Context, stores: &[(StoreKey, AnyStore)], clients: &[(StoreKey, Arc<StoreClient>)]) {
+    for ((key, store), (_, client)) in stores.iter().zip(clients) {
+        if !client.batcher.may_plan(PLAN_GAP) {
+            continue;
+        }
+        let objects = ctx.external_secrets.state();
+        let waiting: Vec<&ExternalSecret> = objects
+            .iter()
+            .map(|o| &**o)
+            .filter(|o| plannable(o, key, store.meta().namespace.as_deref()) && first_sync_pending(ctx, o))
+            .collect();
+        let namespaces: BTreeSet<String> = waiting.iter().map(|o| o.namespace().unwrap_or_default()).collect();
+        let mut admitted = BTreeSet::new();
+        for ns in namespaces.into_iter().take(MAX_PLANNED_NAMESPACES) {
+            if reaches(ctx, store, client, &ns).await {
+                admitted.insert(ns);
+            }
+        }
+        let reads = count_reads(&waiting, &admitted, client.batcher.provider().applies_property(), MAX_PLANNED_KEYS);
+        tracing::debug!(store = %key.0, keys = reads.len(), "first-sync wave planned");
+        client.batcher.prefetch(reads);
+    }
+}
+
+/// Whether a reconcile of an object in `namespace` would reach `client` through `store`: the
+/// ClusterSecretStore's conditions admit the namespace, and the namespace's client is this one
+/// (a referent store's other namespaces hold other credentials).
+async fn reaches(ctx: &Context, store: &AnyStore, client: &Arc<StoreClient>, namespace: &str) -> bool {
+    if let AnyStore::Cluster(css) = store
+        && super::store::allowed_from(ctx, &css.spec.store.conditions, namespace).await.is_err()
+    {
+        return false;
+    }
+    ctx.clients.cached(store, namespace).is_some_and(|c| Arc::ptr_eq(&c, client))
+}
+
+/// Whether `es` reads plainly and only from the store `key` (a SecretStore in `store_namespace`),
+/// so that its whole first sync can be served by the wave.
+fn plannable(es: &ExternalSecret, key: &StoreKey, store_namespace: Option<&str>) -> bool {
+    let spec = &es.spec;
+    es.meta().deletion_timestamp.is_none()
+        && (key.1 == StoreKind::ClusterSecretStore || es.namespace().as_deref() == store_namespace)
+        && es.store_refs() == [key.clone()]
+        && spec.data_from.iter().all(|d| d.find.is_none() && d.source_ref.as_ref().is_none_or(|s| s.generator_ref.is_none()))
+        && spec.target.manifest.is_none()
+        && crate::pipeline::validate_spec(spec).is_ok()
+}
+
+/// Each remote key the objects of `admitted` namespaces will read, with how many reads of it they
+/// will make (one per entry), for at most `max_keys` distinct keys.
+fn count_reads(
+    objects: &[&ExternalSecret],
+    admitted: &BTreeSet<String>,
+    applies_property: bool,
+    max_keys: usize,
+) -> Vec<(RemoteKey, usize)> {
+    let mut counts: HashMap<RemoteKey, usize> = HashMap::new();
+    for es in objects.iter().filter(|o| admitted.contains(&o.namespace().unwrap_or_default())) {
+        let data = es.spec.data.iter().map(|d| read_key(&d.remote_ref, applies_property));
+        // An extract from a provider that applies `property` itself reads a map, outside the batcher.
+        let extract = es.spec.data_from.iter().filter_map(|d| d.extract.as_ref()).filter(|_| !applies_property);
+        let keys: Vec<RemoteKey> = data.chain(extract.map(|r| read_key(r, false))).collect();
+        if keys.iter().any(|k| !counts.contains_key(k)) && counts.len() + keys.len() > max_keys {
+            continue;
+        }
+        for k in keys {
+            *counts.entry(k).or_default() += 1;
+        }
+    }
+    counts.into_iter().collect()
+}
+
+#[cfg(test)]
+#[path = "wave_tests.rs"]
+mod tests;
