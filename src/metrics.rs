@@ -4,8 +4,8 @@
 //! counters without a `_total` suffix. OpenMetrics would expose a counter only as `<name>_total`,
 //! which would break every existing dashboard and alert, so both are exported as monotonically
 //! increasing gauges under their exact ESO names (`rate()` works the same on them).
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
