@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+mod by_namespace;
 pub mod cli;
 pub mod controller;
 pub mod crdgen;

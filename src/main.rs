@@ -14,6 +14,31 @@ use sesame::{crdgen, http, leader, metrics, render};
 /// the watchers retry anyway; its errors still reach our own logs, without the body.
 const NEVER_LOG_BODIES: &str = "kube_client::client=error";
 
+// bench/ only (`--features heap-profile`): every allocation goes through dhat, which records it
+// only while a profile is running (SESAME_HEAP_PROFILE set); otherwise it is the system allocator.
+#[cfg(feature = "heap-profile")]
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// The heap profile of this process, written when a shutdown begins: what is live then is the
+/// steady state the caller measured, before anything is torn down.
+#[cfg(feature = "heap-profile")]
+mod heap_profile {
+    static PROFILER: std::sync::Mutex<Option<dhat::Profiler>> = std::sync::Mutex::new(None);
+
+    pub fn start() {
+        if let Some(file) = std::env::var_os("SESAME_HEAP_PROFILE") {
+            // Deep frames: the interesting caller of a deserializer is far from the allocation.
+            let profiler = dhat::Profiler::builder().file_name(file).trim_backtraces(Some(40)).build();
+            *PROFILER.lock().expect("profiler lock") = Some(profiler);
+        }
+    }
+
+    pub fn write() {
+        drop(PROFILER.lock().expect("profiler lock").take());
+    }
+}
+
 fn init_logging(cli: &Cli) {
     let level = if tracing_subscriber::EnvFilter::try_new(&cli.log_level).is_ok() { cli.log_level.as_str() } else { "info" };
     let filter = tracing_subscriber::EnvFilter::new(format!("{level},{NEVER_LOG_BODIES}"));
@@ -25,6 +50,8 @@ fn init_logging(cli: &Cli) {
 }
 
 fn main() {
+    #[cfg(feature = "heap-profile")]
+    heap_profile::start();
     let cli = Cli::parse();
     init_logging(&cli);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -160,6 +187,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             anyhow::bail!("the controllers stopped unexpectedly: {}", r.err().map(|e| e.to_string()).unwrap_or_default());
         }
     };
+    #[cfg(feature = "heap-profile")]
+    heap_profile::write();
     let _ = stop_tx.send(());
     // Running reconciles finish first; a controller that cannot stop must not hold the pod past
     // its grace period.

@@ -4,9 +4,8 @@
 //! counters without a `_total` suffix. OpenMetrics would expose a counter only as `<name>_total`,
 //! which would break every existing dashboard and alert, so both are exported as monotonically
 //! increasing gauges under their exact ESO names (`rate()` works the same on them).
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -16,6 +15,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sesame_provider_core::{CallRecorder, ProviderError};
+
+mod external_secrets;
+use external_secrets::ExternalSecretSeries;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ObjectLabels {
@@ -68,14 +70,9 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 pub struct Metrics {
     pub registry: Registry,
-    sync_calls: Family<ObjectLabels, Counter>,
-    sync_errors: Family<ObjectLabels, Gauge>,
-    es_condition: Family<ConditionLabels, Gauge>,
-    reconcile_gauge_ns: Family<ObjectLabels, FloatGauge>,
+    /// Every per-ExternalSecret series, one record per object (external_secrets.rs).
+    external_secrets: Arc<ExternalSecretSeries>,
     reconcile_seconds: Histogram,
-    staleness: Family<ObjectLabels, FloatGauge>,
-    refresh_interval: Family<ObjectLabels, FloatGauge>,
-    last_success: Mutex<HashMap<ObjectLabels, f64>>,
     provider_calls: Family<CallLabels, Gauge>,
     provider_latency: Family<LatencyLabels, Histogram>,
     store_condition: Family<ConditionLabels, Gauge>,
@@ -102,14 +99,8 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let m = Metrics {
-            sync_calls: Family::default(),
-            sync_errors: Family::default(),
-            es_condition: Family::default(),
-            reconcile_gauge_ns: Family::default(),
+            external_secrets: Arc::new(ExternalSecretSeries::new(unix_now)),
             reconcile_seconds: latency_histogram(),
-            staleness: Family::default(),
-            refresh_interval: Family::default(),
-            last_success: Mutex::default(),
             provider_calls: Family::default(),
             provider_latency: Family::new_with_constructor(latency_histogram),
             store_condition: Family::default(),
@@ -128,8 +119,7 @@ impl Default for Metrics {
             store_call_latency: Family::new_with_constructor(latency_histogram),
             registry: Registry::default(),
         };
-        registry.register("externalsecret_sync_calls", "Total number of ExternalSecret reconciles", m.sync_calls.clone());
-        registry.register("externalsecret_sync_calls_error", "Total number of failed ExternalSecret syncs", m.sync_errors.clone());
+        registry.register_collector(Box::new(m.external_secrets.clone()));
         registry.register(
             "clusterexternalsecret_status_condition",
             "The status condition of a ClusterExternalSecret",
@@ -157,24 +147,8 @@ impl Default for Metrics {
             "Writes (push, delete, exists) a PushSecret made through a store, by outcome",
             m.store_writes.clone(),
         );
-        registry.register("externalsecret_status_condition", "The status condition of an ExternalSecret", m.es_condition.clone());
-        registry.register(
-            "externalsecret_reconcile_duration",
-            "Duration of the last reconcile of an ExternalSecret, in nanoseconds (as ESO)",
-            m.reconcile_gauge_ns.clone(),
-        );
         registry.register("externalsecret_reconcile_duration_seconds", "ExternalSecret reconcile duration", m.reconcile_seconds.clone());
         registry.register("externalsecret_provider_api_calls_count", "Number of API calls made to a provider", m.provider_calls.clone());
-        registry.register(
-            "sesame_externalsecret_sync_staleness_seconds",
-            "Seconds since the last successful sync of an ExternalSecret",
-            m.staleness.clone(),
-        );
-        registry.register(
-            "sesame_externalsecret_refresh_interval_seconds",
-            "How often an ExternalSecret refreshes on its own; 0 when it does not (refreshInterval 0, CreatedOnce, OnChange)",
-            m.refresh_interval.clone(),
-        );
         registry.register("sesame_provider_call_duration_seconds", "Latency of provider API calls", m.provider_latency.clone());
         registry.register("secretstore_status_condition", "The status condition of a SecretStore", m.store_condition.clone());
         registry.register(
@@ -227,41 +201,35 @@ fn unix_now() -> f64 {
 
 impl Metrics {
     pub fn reconciled(&self, name: &str, namespace: &str, took: Duration) {
-        let l = labels(name, namespace);
-        self.sync_calls.get_or_create(&l).inc();
-        self.reconcile_gauge_ns.get_or_create(&l).set(took.as_nanos() as f64);
+        self.external_secrets.update(name, namespace, |s| {
+            s.sync_calls = Some(s.sync_calls.unwrap_or(0) + 1);
+            s.reconcile_ns = Some(took.as_nanos() as f64);
+        });
         self.reconcile_seconds.observe(took.as_secs_f64());
     }
 
     pub fn sync_failed(&self, name: &str, namespace: &str) {
-        self.sync_errors.get_or_create(&labels(name, namespace)).inc();
+        self.external_secrets.update(name, namespace, |s| s.sync_errors = Some(s.sync_errors.unwrap_or(0) + 1));
     }
 
     /// Record the Ready condition; `synced_at` is the last successful sync (unix seconds).
     pub fn es_status(&self, name: &str, namespace: &str, ready: bool, synced_at: Option<f64>) {
-        set_condition(&self.es_condition, name, namespace, ready);
-        if let Some(t) = synced_at {
-            self.last_success.lock().expect("metrics lock").insert(labels(name, namespace), t);
-        }
+        self.external_secrets.update(name, namespace, |s| {
+            s.ready = Some(ready);
+            s.last_success = synced_at.or(s.last_success);
+        });
     }
 
     /// The object's own refresh interval (None: it does not refresh periodically), so alerts can
     /// compare each object's staleness with its own interval.
     pub fn es_refresh_interval(&self, name: &str, namespace: &str, interval: Option<Duration>) {
         let seconds = interval.map_or(0.0, |i| i.as_secs_f64());
-        self.refresh_interval.get_or_create(&labels(name, namespace)).set(seconds);
+        self.external_secrets.update(name, namespace, |s| s.refresh_interval = Some(seconds));
     }
 
     /// Forget an ExternalSecret that was deleted.
     pub fn es_deleted(&self, name: &str, namespace: &str) {
-        let l = labels(name, namespace);
-        remove_condition(&self.es_condition, name, namespace);
-        self.sync_calls.remove(&l);
-        self.sync_errors.remove(&l);
-        self.reconcile_gauge_ns.remove(&l);
-        self.staleness.remove(&l);
-        self.refresh_interval.remove(&l);
-        self.last_success.lock().expect("metrics lock").remove(&l);
+        self.external_secrets.remove(name, namespace);
     }
 
     pub fn store_status(&self, cluster: bool, name: &str, namespace: &str, ready: bool) {
@@ -338,10 +306,6 @@ impl Metrics {
 
     /// The exposition, with staleness computed at scrape time.
     pub fn encode(&self) -> String {
-        let now = unix_now();
-        for (l, t) in self.last_success.lock().expect("metrics lock").iter() {
-            self.staleness.get_or_create(l).set((now - t).max(0.0));
-        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("encoding to a String");
         to_prometheus_text(&out)

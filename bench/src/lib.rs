@@ -39,6 +39,8 @@ pub struct Options {
     pub aws_args: Vec<String>,
     /// Skip the phases under a short interval (storm, new objects, apiserver cycle): the smoke run.
     pub quick: bool,
+    /// Only idle RSS, the fake first sync and the steady window (`--memory-only`).
+    pub memory_only: bool,
     /// The `sesame` binary to run.
     pub sesame: PathBuf,
     /// The commit that binary was built from, for the report (default: this checkout's HEAD).
@@ -59,6 +61,7 @@ impl Options {
             new_objects: 200,
             aws_args: Vec::new(),
             quick: false,
+            memory_only: false,
             sesame,
             commit: None,
         }

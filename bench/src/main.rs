@@ -35,6 +35,11 @@ struct Args {
     /// Only first sync, steady state, quiet restart and AWS first sync (the CI smoke's set).
     #[arg(long)]
     quick: bool,
+    /// Only memory: idle RSS, the fake first sync and the steady window (no floor, no refresh
+    /// phases, no AWS). With a `heap-profile` build and SESAME_HEAP_PROFILE set, sesame writes its
+    /// heap profile when the harness stops it right after the window.
+    #[arg(long)]
+    memory_only: bool,
     /// The sesame binary (default: build target/release/sesame).
     #[arg(long)]
     sesame: Option<PathBuf>,
@@ -60,6 +65,7 @@ async fn main() -> anyhow::Result<()> {
     opts.aws_interval = args.aws_interval;
     opts.new_objects = args.new_objects;
     opts.quick = args.quick;
+    opts.memory_only = args.memory_only;
     opts.commit = args.commit;
     if args.aws_concurrent {
         opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);

@@ -25,6 +25,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
         ..Default::default()
     };
 
+    if opts.memory_only {
+        return memory_only(opts, report).await;
+    }
     say(format!("floor: a bare client writes {} Secrets", opts.n));
     report.floor_secs = floor::run(opts.n, opts.concurrency).await?;
     say(format!("floor {:.1}s; the floor's namespace is being deleted", report.floor_secs));
@@ -42,6 +45,28 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     say(format!("AWS: {} ExternalSecrets over {} keys on moto", opts.n, opts.k));
     report.aws = Some(aws::run(&opts.sesame, opts).await?);
+    report.load_after = procstat::load_average();
+    say("done");
+    Ok(report)
+}
+
+/// Idle RSS, first sync, steady window; stopping sesame afterwards writes its heap profile when
+/// it is a `heap-profile` build asked for one.
+async fn memory_only(opts: &Options, mut report: Report) -> anyhow::Result<Report> {
+    let pop = Population::prepare(&opts.sesame, opts.n).await?;
+    report.idle_rss_bytes = pop.idle_rss_bytes;
+    say(format!("first sync: {} ExternalSecrets; then steady state for {:?}", opts.n, opts.steady_window));
+    let outcome = async {
+        (report.first_sync_secs, report.first_sync_create_secs) = pop.first_sync(opts.long_interval, opts.concurrency).await?;
+        report.steady = Some(pop.steady(opts.steady_window).await?);
+        anyhow::Ok(())
+    }
+    .await;
+    if outcome.is_err() {
+        eprintln!("sesame log {}:\n{}", pop.sesame.log.display(), pop.sesame.tail());
+    }
+    pop.cleanup().await;
+    outcome?;
     report.load_after = procstat::load_average();
     say("done");
     Ok(report)

@@ -1,15 +1,15 @@
 //! What this process remembers about each ExternalSecret between reconciles. It is a cache of
 //! facts the apiserver also holds (or that only pace retries), so losing it costs at most one
 //! extra read; it is forgotten when the ExternalSecret is deleted, so it does not grow with churn.
-use std::collections::HashMap;
+//!
+//! One record per object, under its namespace's one map: the namespace is stored once, not once
+//! per object and per fact (at 10,000 objects each duplicated key cost about 100 bytes).
 use std::sync::Mutex;
 
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 
 use crate::api::ExternalSecret;
-
-type Key = ObjectRef<ExternalSecret>;
+use crate::by_namespace::ByNamespace;
 
 /// What one successful sync used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,110 +19,130 @@ pub struct Synced {
     pub sources: String,
 }
 
+/// Everything remembered about one ExternalSecret.
 #[derive(Default)]
-pub struct Memory {
-    /// Consecutive failures, for backoff.
-    failures: Mutex<HashMap<Key, u32>>,
-    /// The resourceVersion of each target Secret `(namespace, name)` as last written or verified.
-    verified: Mutex<HashMap<(String, String), String>>,
+struct Facts {
+    /// Consecutive failures, for backoff (0: the last attempt succeeded).
+    failures: u32,
+    /// The Ready status this process last wrote.
+    ready: Option<bool>,
     /// The last successful sync by this process: `refreshTime` and `syncedResourceVersion` for
     /// the moment before its status write reaches the cache, and the fingerprint of what else it
     /// read (store generation, template ConfigMaps), whose change is a reason to sync again.
-    synced: Mutex<HashMap<Key, Synced>>,
-    /// ESO's `syncedResourceVersion` of each ExternalSecret at a resourceVersion, computed from the
-    /// whole object before the cache trims annotations (ESO hashes kubectl's last-applied copy).
-    eso_versions: Mutex<HashMap<Key, (String, String)>>,
-    /// The Ready status this process last wrote.
-    ready: Mutex<HashMap<Key, bool>>,
+    synced: Option<Box<Synced>>,
+    /// ESO's `syncedResourceVersion` at a resourceVersion, computed from the whole object before
+    /// the cache trims annotations (ESO hashes kubectl's last-applied copy).
+    eso_version: Option<Box<(Box<str>, Box<str>)>>,
     /// The generation whose too-short refreshInterval was last reported in an Event.
-    raised_interval: Mutex<HashMap<Key, Option<i64>>>,
+    raised_interval: Option<Option<i64>>,
+}
+
+impl Facts {
+    fn is_empty(&self) -> bool {
+        self.failures == 0 && self.ready.is_none() && self.synced.is_none() && self.eso_version.is_none() && self.raised_interval.is_none()
+    }
+}
+
+fn key(es: &ExternalSecret) -> (String, String) {
+    (es.namespace().unwrap_or_default(), es.name_any())
+}
+
+#[derive(Default)]
+pub struct Memory {
+    facts: Mutex<ByNamespace<Facts>>,
+    /// The resourceVersion of each target Secret as last written or verified.
+    verified: Mutex<ByNamespace<Box<str>>>,
 }
 
 impl Memory {
+    fn read<T>(&self, es: &ExternalSecret, read: impl FnOnce(&Facts) -> Option<T>) -> Option<T> {
+        let (ns, name) = key(es);
+        self.facts.lock().expect("memory lock").get(&ns, &name).and_then(read)
+    }
+
+    fn write<T>(&self, es: &ExternalSecret, write: impl FnOnce(&mut Facts) -> T) -> T {
+        let (ns, name) = key(es);
+        let mut out = None;
+        self.facts.lock().expect("memory lock").update(&ns, &name, |f| out = Some(write(f)), |f| !f.is_empty());
+        out.expect("the update ran")
+    }
+
     /// Counts one more consecutive failure; returns the count.
     pub fn failed(&self, es: &ExternalSecret) -> u32 {
-        let mut map = self.failures.lock().expect("failures lock");
-        let n = map.entry(ObjectRef::from_obj(es)).or_insert(0);
-        *n = n.saturating_add(1);
-        *n
+        self.write(es, |f| {
+            f.failures = f.failures.saturating_add(1);
+            f.failures
+        })
     }
 
     /// Whether the last attempt failed (and no success came since).
     pub fn failing(&self, es: &ExternalSecret) -> bool {
-        self.failures.lock().expect("failures lock").contains_key(&ObjectRef::from_obj(es))
+        self.read(es, |f| Some(f.failures > 0)).unwrap_or(false)
     }
 
     pub fn succeeded(&self, es: &ExternalSecret) {
-        self.failures.lock().expect("failures lock").remove(&ObjectRef::from_obj(es));
+        self.write(es, |f| f.failures = 0);
     }
 
     pub fn known_version(&self, namespace: &str, name: &str) -> Option<String> {
-        self.verified.lock().expect("verified lock").get(&(namespace.to_string(), name.to_string())).cloned()
+        self.verified.lock().expect("verified lock").get(namespace, name).map(|rv| rv.to_string())
     }
 
     pub fn remember_version(&self, namespace: &str, name: &str, rv: Option<String>) {
         let mut map = self.verified.lock().expect("verified lock");
         match rv {
-            Some(rv) => map.insert((namespace.to_string(), name.to_string()), rv),
-            None => map.remove(&(namespace.to_string(), name.to_string())),
+            Some(rv) => *map.entry(namespace, name) = rv.into(),
+            None => map.remove(namespace, name),
         };
     }
 
     pub fn last_sync(&self, es: &ExternalSecret) -> Option<Synced> {
-        self.synced.lock().expect("synced lock").get(&ObjectRef::from_obj(es)).cloned()
+        self.read(es, |f| f.synced.as_deref().cloned())
     }
 
     pub fn remember_sync(&self, es: &ExternalSecret, synced: Synced) {
-        self.synced.lock().expect("synced lock").insert(ObjectRef::from_obj(es), synced);
+        self.write(es, |f| f.synced = Some(Box::new(synced)));
     }
 
     /// Records ESO's resource version of the object as the watch delivered it (before trimming).
     pub fn remember_eso_version(&self, es: &ExternalSecret) {
         let version = crate::pipeline::synced_resource_version(es.metadata.generation, es.labels(), &es.annotations());
         let rv = es.resource_version().unwrap_or_default();
-        self.eso_versions.lock().expect("eso_versions lock").insert(ObjectRef::from_obj(es), (rv, version));
+        self.write(es, |f| f.eso_version = Some(Box::new((rv.into(), version.into()))));
     }
 
     /// ESO's resource version of `es` as recorded for its resourceVersion, if it was.
     pub fn eso_version(&self, es: &ExternalSecret) -> Option<String> {
         let rv = es.resource_version()?;
-        let map = self.eso_versions.lock().expect("eso_versions lock");
-        map.get(&ObjectRef::from_obj(es)).filter(|(at, _)| *at == rv).map(|(_, v)| v.clone())
+        self.read(es, |f| f.eso_version.as_ref().filter(|v| *v.0 == *rv).map(|v| v.1.to_string()))
     }
 
     pub fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
-        self.ready.lock().expect("ready lock").get(&ObjectRef::from_obj(es)).copied()
+        self.read(es, |f| f.ready)
     }
 
     pub fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
-        self.ready.lock().expect("ready lock").insert(ObjectRef::from_obj(es), ready);
+        self.write(es, |f| f.ready = Some(ready));
     }
 
     /// True the first time per generation that this object's refreshInterval was raised to the
     /// minimum: the Event says so once per spec change, not once per refresh.
     pub fn first_raised_interval(&self, es: &ExternalSecret) -> bool {
         let generation = es.metadata.generation;
-        self.raised_interval.lock().expect("raised interval lock").insert(ObjectRef::from_obj(es), generation) != Some(generation)
+        self.write(es, |f| f.raised_interval.replace(generation) != Some(generation))
     }
 
     /// Drops everything about a deleted ExternalSecret, including its target's version.
     pub fn forget(&self, es: &ExternalSecret) {
-        let key = ObjectRef::from_obj(es);
-        self.failures.lock().expect("failures lock").remove(&key);
-        self.synced.lock().expect("synced lock").remove(&key);
-        self.ready.lock().expect("ready lock").remove(&key);
-        self.eso_versions.lock().expect("eso_versions lock").remove(&key);
-        self.raised_interval.lock().expect("raised interval lock").remove(&key);
-        self.remember_version(&es.namespace().unwrap_or_default(), &es.target_name(), None);
+        let (ns, name) = key(es);
+        self.facts.lock().expect("memory lock").remove(&ns, &name);
+        self.remember_version(&ns, &es.target_name(), None);
     }
 
     /// How many ExternalSecrets anything is remembered for (tests, debugging).
     pub fn len(&self) -> usize {
-        let failures = self.failures.lock().expect("failures lock").len();
-        let synced = self.synced.lock().expect("synced lock").len();
-        let ready = self.ready.lock().expect("ready lock").len();
-        let eso = self.eso_versions.lock().expect("eso_versions lock").len();
-        failures.max(synced).max(ready).max(eso).max(self.verified.lock().expect("verified lock").len())
+        let facts = self.facts.lock().expect("memory lock").len();
+        facts.max(self.verified.lock().expect("verified lock").len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -160,5 +180,16 @@ mod tests {
         assert_eq!(memory.known_version("team-a", "kept-target").as_deref(), Some("42"));
         assert_eq!(memory.last_ready(&kept), Some(true));
         assert_eq!(memory.failed(&kept), 2, "the other object's failure count is kept");
+    }
+
+    #[test]
+    fn a_recovered_object_with_nothing_else_to_remember_takes_no_space() {
+        let memory = Memory::default();
+        let flaky = es("flaky");
+        assert_eq!(memory.failed(&flaky), 1);
+        assert!(memory.failing(&flaky));
+        memory.succeeded(&flaky);
+        assert!(!memory.failing(&flaky));
+        assert!(memory.is_empty(), "no record is kept for a count of zero");
     }
 }

@@ -4,6 +4,7 @@ mod cluster_push_secret;
 mod decode;
 mod due;
 mod error;
+mod events;
 mod external_secret;
 mod fairness;
 mod fan_out;
@@ -44,7 +45,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Event, Recorder};
+use kube::runtime::events::Event;
 use kube::runtime::reflector::Store;
 
 use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore};
@@ -87,7 +88,7 @@ pub struct Context {
     pub config: Config,
     pub metrics: Arc<Metrics>,
     pub clients: ClientCache,
-    pub recorder: Recorder,
+    pub recorder: events::Recorder,
     pub stores: Store<SecretStore>,
     pub cluster_stores: Store<ClusterSecretStore>,
     /// Metadata of managed Secrets only (label-selected): no payloads in memory.

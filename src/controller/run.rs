@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -179,7 +179,10 @@ pub async fn run(
         metrics: metrics.clone(),
         clients: ClientCache::new(client.clone(), metrics.clone(), opts.coalesce_window, opts.budget)
             .refusing_controller_identity(opts.refuse_secretstore_controller_identity),
-        recorder: Recorder::new(client.clone(), Reporter { controller: "sesame".into(), instance: Some(opts.instance.clone()) }),
+        recorder: super::events::Recorder::new(
+            client.clone(),
+            Reporter { controller: "sesame".into(), instance: Some(opts.instance.clone()) },
+        ),
         stores: stores.clone(),
         cluster_stores: cluster_stores.clone(),
         secrets: secret_reader.clone(),

@@ -1,0 +1,180 @@
+//! Events, published as kube's `Recorder` publishes them (events.k8s.io/v1; the same event about
+//! the same object version again within six minutes becomes a series on the first one), but
+//! remembering per repeat key only what a repeat needs: the first Event's name and namespace, the
+//! count and when it was last seen. kube's recorder keeps a whole Event and its key per object
+//! (about 2 kB: one per created Secret at a first sync) and collects them only when it publishes
+//! again, so an idle controller kept them for ever; here a sweep drops them after their six minutes.
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::runtime::events::{Event, EventType, Reporter};
+
+/// How long a repeat still joins the first Event's series (kube's and client-go's value).
+const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
+/// How often expired series are dropped, publishing or not.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The first Event of a series, as much as a repeat needs to extend it.
+struct Series {
+    name: Box<str>,
+    namespace: Box<str>,
+    count: i32,
+    last: Instant,
+}
+
+type Recent = Mutex<HashMap<u64, Series>>;
+
+pub struct Recorder {
+    client: kube::Client,
+    reporter: Reporter,
+    recent: Arc<Recent>,
+}
+
+/// What makes two Events one series (kube's key: type, action, reason, reporter, the whole
+/// reference, including its resourceVersion, and the related object; not the note). Hashed: a
+/// collision would at worst count one Event as a repeat of another.
+fn series_key(ev: &Event, reporter: &Reporter, regarding: &ObjectReference) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    matches!(ev.type_, EventType::Warning).hash(&mut h);
+    (&ev.action, &ev.reason, &reporter.controller, &reporter.instance).hash(&mut h);
+    for r in std::iter::once(regarding).chain(ev.secondary.as_ref()) {
+        (&r.api_version, &r.kind, &r.namespace, &r.name, &r.uid, &r.resource_version, &r.field_path).hash(&mut h);
+    }
+    h.finish()
+}
+
+fn sweep(recent: &Recent) {
+    let now = Instant::now();
+    recent.lock().expect("event series lock").retain(|_, s| now.duration_since(s.last) < SERIES_WINDOW);
+}
+
+impl Recorder {
+    /// A recorder; within a Tokio runtime it also starts the sweep, which ends with the recorder.
+    pub fn new(client: kube::Client, reporter: Reporter) -> Recorder {
+        let recent = Arc::new(Recent::default());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak: Weak<Recent> = Arc::downgrade(&recent);
+            runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(SWEEP_EVERY).await;
+                    let Some(recent) = weak.upgrade() else { return };
+                    sweep(&recent);
+                }
+            });
+        }
+        Recorder { client, reporter, recent }
+    }
+
+    pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
+        let key = series_key(ev, &self.reporter, regarding);
+        let now = Timestamp::now();
+        let repeat = {
+            let mut recent = self.recent.lock().expect("event series lock");
+            match recent.get_mut(&key) {
+                Some(s) if s.last.elapsed() < SERIES_WINDOW => {
+                    s.count += 1;
+                    s.last = Instant::now();
+                    Some((s.name.clone(), s.namespace.clone(), s.count))
+                }
+                _ => None,
+            }
+        };
+        if let Some((name, namespace, count)) = repeat {
+            let series = EventSeries { count, last_observed_time: MicroTime(now) };
+            let patch = serde_json::json!({ "series": series });
+            let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            return Ok(());
+        }
+        let event = self.event(ev, regarding, now);
+        let (name, namespace) = (event.metadata.name.clone().unwrap_or_default(), event.metadata.namespace.clone().unwrap_or_default());
+        Api::<K8sEvent>::namespaced(self.client.clone(), &namespace).create(&PostParams::default(), &event).await?;
+        let series = Series { name: name.into(), namespace: namespace.into(), count: 1, last: Instant::now() };
+        self.recent.lock().expect("event series lock").insert(key, series);
+        Ok(())
+    }
+
+    /// A new Event, named and filled in as kube's recorder does (an object without a namespace
+    /// is reported in `default`).
+    fn event(&self, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
+        let controller = &self.reporter.controller;
+        let name = format!("{}.{:x}", regarding.name.as_ref().unwrap_or(controller), now.as_nanosecond());
+        K8sEvent {
+            action: Some(ev.action.clone()),
+            reason: Some(ev.reason.clone()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(regarding.clone()),
+            note: ev.note.clone(),
+            metadata: ObjectMeta {
+                namespace: Some(regarding.namespace.clone().unwrap_or_else(|| "default".into())),
+                name: Some(name),
+                ..Default::default()
+            },
+            reporting_controller: Some(controller.clone()),
+            reporting_instance: Some(self.reporter.instance.clone().unwrap_or_else(|| controller.clone())),
+            type_: Some(match ev.type_ {
+                EventType::Normal => "Normal".into(),
+                EventType::Warning => "Warning".into(),
+            }),
+            related: ev.secondary.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(name: &str, rv: &str) -> ObjectReference {
+        ObjectReference {
+            kind: Some("ExternalSecret".into()),
+            namespace: Some("team-a".into()),
+            name: Some(name.into()),
+            resource_version: Some(rv.into()),
+            ..Default::default()
+        }
+    }
+
+    fn created() -> Event {
+        Event {
+            type_: EventType::Normal,
+            reason: "Created".into(),
+            note: Some("secret created".into()),
+            action: "Sync".into(),
+            secondary: None,
+        }
+    }
+
+    #[test]
+    fn a_repeat_is_the_same_event_about_the_same_object_version_whatever_its_note() {
+        let reporter = Reporter { controller: "sesame".into(), instance: Some("a".into()) };
+        let key = series_key(&created(), &reporter, &reference("db", "1"));
+        let other_note = Event { note: Some("other".into()), ..created() };
+        assert_eq!(series_key(&other_note, &reporter, &reference("db", "1")), key);
+        assert_ne!(series_key(&created(), &reporter, &reference("db", "2")), key, "another object version");
+        assert_ne!(series_key(&created(), &reporter, &reference("api", "1")), key, "another object");
+        let warning = Event { type_: EventType::Warning, ..created() };
+        assert_ne!(series_key(&warning, &reporter, &reference("db", "1")), key, "another type");
+    }
+
+    #[test]
+    fn a_sweep_drops_only_series_past_their_window() {
+        let recent = Recent::default();
+        let series = |last| Series { name: "e".into(), namespace: "ns".into(), count: 1, last };
+        let now = Instant::now();
+        recent.lock().unwrap().insert(1, series(now));
+        if let Some(old) = now.checked_sub(SERIES_WINDOW + Duration::from_secs(1)) {
+            recent.lock().unwrap().insert(2, series(old));
+        }
+        sweep(&recent);
+        assert_eq!(recent.lock().unwrap().keys().collect::<Vec<_>>(), vec![&1]);
+    }
+}
