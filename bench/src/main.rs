@@ -35,6 +35,10 @@ struct Args {
     /// Only first sync, steady state, quiet restart and AWS first sync (the CI smoke's set).
     #[arg(long)]
     quick: bool,
+    /// Only the floor and the first sync from the controller's side (N objects created before
+    /// sesame starts): how time and memory grow with N, e.g. `--n 30000`.
+    #[arg(long)]
+    first_sync_only: bool,
     /// The sesame binary (default: build target/release/sesame).
     #[arg(long)]
     sesame: Option<PathBuf>,
@@ -60,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
     opts.aws_interval = args.aws_interval;
     opts.new_objects = args.new_objects;
     opts.quick = args.quick;
+    opts.first_sync_only = args.first_sync_only;
     opts.commit = args.commit;
     if args.aws_concurrent {
         opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);
