@@ -66,9 +66,12 @@ async fn measure(binary: &Path, opts: &Options, client: &kube::Client, ns: &str,
     outcome
 }
 
+/// Requests of one `verb resource`: per synced object, or in all.
+pub type Requests<T> = Vec<(String, T)>;
+
 /// Requests per synced object by `verb resource` (those made at least once per hundred objects),
 /// and the others as counts: the controller's start-up lists and watches, a handful in all.
-pub fn per_sync(r: &ControllerFirstSync) -> (Vec<(String, f64)>, Vec<(String, u64)>) {
+pub fn per_sync(r: &ControllerFirstSync) -> (Requests<f64>, Requests<u64>) {
     let n = r.n.max(1) as u64;
     let (per, once): (Vec<_>, Vec<_>) = r.requests.iter().partition(|(_, v)| **v * 100 >= n);
     (per.into_iter().map(|(k, v)| (k.clone(), *v as f64 / n as f64)).collect(), once.into_iter().map(|(k, v)| (k.clone(), *v)).collect())
