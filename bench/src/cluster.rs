@@ -27,6 +27,60 @@ where
     Ok(())
 }
 
+/// Objects created per batch: progress is reported between batches, and a 30,000-object run
+/// holds no more than one batch of futures.
+pub const CREATE_BATCH: usize = 1000;
+/// Attempts per create: a loaded apiserver answers 429 or times out now and then, and one lost
+/// create must not fail a run that has spent many minutes creating.
+const CREATE_ATTEMPTS: u32 = 5;
+
+/// Create `n` objects in batches of [`CREATE_BATCH`], `concurrency` in flight, retrying transient
+/// failures; `make(i)` builds object `i`. A retried create that had already succeeded (409) counts
+/// as done.
+pub async fn create_batched<K, F>(api: &Api<K>, what: &str, n: usize, concurrency: usize, make: F) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    F: Fn(usize) -> anyhow::Result<K>,
+{
+    let started = std::time::Instant::now();
+    for first in (0..n).step_by(CREATE_BATCH) {
+        let batch = CREATE_BATCH.min(n - first);
+        for_each(batch, concurrency, |i| create_with_retries(api, make(first + i))).await?;
+        if n > CREATE_BATCH {
+            let done = first + batch;
+            crate::run::say(format!("created {done}/{n} {what} ({:.0}/s)", done as f64 / started.elapsed().as_secs_f64().max(1e-9)));
+        }
+    }
+    Ok(())
+}
+
+async fn create_with_retries<K>(api: &Api<K>, object: anyhow::Result<K>) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let object = object?;
+    for attempt in 1..=CREATE_ATTEMPTS {
+        match api.create(&PostParams::default(), &object).await {
+            Ok(_) => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 409 && attempt > 1 => return Ok(()),
+            Err(e) if attempt < CREATE_ATTEMPTS && transient(&e) => {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Worth retrying: the apiserver shedding load or failing for a moment, or the connection.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
 /// Apply the CRDs generated from sesame's own types and wait until they are served.
 pub async fn install_crds(client: &Client) -> anyhow::Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -64,6 +118,20 @@ pub async fn delete_namespace(client: &Client, name: &str) {
     let _ = Api::<Namespace>::all(client.clone()).delete(name, &DeleteParams::background()).await;
 }
 
+/// Wait until a deleted namespace is gone (its objects deleted), so that the next measurement
+/// does not share the apiserver with the namespace controller. Gives up after `timeout`.
+pub async fn wait_namespace_gone(client: &Client, name: &str, timeout: Duration) {
+    let api = Api::<Namespace>::all(client.clone());
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if matches!(api.get_opt(name).await, Ok(None)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    crate::run::say(format!("namespace {name} still terminating after {timeout:?}; going on"));
+}
+
 /// Three values of the same size, as every target Secret holds.
 pub fn values(i: usize) -> BTreeMap<String, String> {
     ["a", "b", "c"].iter().map(|k| (k.to_string(), format!("{k}{i:0>width$}", width = VALUE_BYTES - 1))).collect()
@@ -98,6 +166,15 @@ pub fn fake_store(namespace: &str, class: &str, s: usize, n: usize) -> anyhow::R
         }},
         "spec": {"controller": class, "provider": {"fake": {"data": data}}},
     }))?)
+}
+
+/// The fake stores `n` ExternalSecrets of the fake population read from.
+pub async fn create_fake_stores(client: &Client, namespace: &str, class: &str, n: usize) -> anyhow::Result<()> {
+    let stores: Api<SecretStore> = Api::namespaced(client.clone(), namespace);
+    for s in 0..n.div_ceil(KEYS_PER_FAKE_STORE) {
+        stores.create(&PostParams::default(), &fake_store(namespace, class, s, n)?).await?;
+    }
+    Ok(())
 }
 
 /// ExternalSecret `{prefix}-{i}`: three keys, all properties of one remote key (one provider read).

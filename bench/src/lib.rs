@@ -41,6 +41,8 @@ pub struct Options {
     pub quick: bool,
     /// Only idle RSS, the fake first sync and the steady window (`--memory-only`).
     pub memory_only: bool,
+    /// Only the floor and the controller-side first sync (a growth run at N = 30,000).
+    pub first_sync_only: bool,
     /// The `sesame` binary to run.
     pub sesame: PathBuf,
     /// The commit that binary was built from, for the report (default: this checkout's HEAD).
@@ -62,6 +64,7 @@ impl Options {
             aws_args: Vec::new(),
             quick: false,
             memory_only: false,
+            first_sync_only: false,
             sesame,
             commit: None,
         }
@@ -87,6 +90,8 @@ pub struct Report {
     pub first_sync_create_secs: f64,
     /// apiserver requests (sesame's resources) during the first sync, per verb and resource.
     pub first_sync_requests: std::collections::BTreeMap<String, u64>,
+    /// The first sync with every ExternalSecret created before the controller started.
+    pub controller_first_sync: Option<ControllerFirstSync>,
     pub idle_rss_bytes: u64,
     pub steady: Option<Steady>,
     pub aws: Option<AwsCalls>,
@@ -97,6 +102,26 @@ pub struct Report {
     /// Load average (1 min) when the run started and ended: the machine is shared.
     pub load_before: f64,
     pub load_after: f64,
+}
+
+/// N ExternalSecrets created before `sesame` starts, timed from process start: the controller's
+/// own first sync, without the apiserver's create rate for custom resources.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ControllerFirstSync {
+    pub n: usize,
+    /// Process start to the last Ready seen on the watch.
+    pub secs: f64,
+    /// Process start to `/readyz` (every cache listed).
+    pub ready_secs: f64,
+    /// The harness creating the N objects beforehand (not part of `secs`).
+    pub create_secs: f64,
+    /// apiserver requests (sesame's resources) from process start to the last Ready.
+    pub requests: std::collections::BTreeMap<String, u64>,
+    /// sesame's `VmHWM` and CPU time (user + system) when the last object was Ready.
+    pub peak_rss_bytes: u64,
+    pub cpu_secs: f64,
+    /// The harness's own `VmHWM` then: it keeps tens of bytes per object, whatever N.
+    pub harness_peak_rss_bytes: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

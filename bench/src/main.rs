@@ -40,6 +40,10 @@ struct Args {
     /// heap profile when the harness stops it right after the window.
     #[arg(long)]
     memory_only: bool,
+    /// Only the floor and the first sync from the controller's side (N objects created before
+    /// sesame starts): how time and memory grow with N, e.g. `--n 30000`.
+    #[arg(long)]
+    first_sync_only: bool,
     /// The sesame binary (default: build target/release/sesame).
     #[arg(long)]
     sesame: Option<PathBuf>,
@@ -66,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
     opts.new_objects = args.new_objects;
     opts.quick = args.quick;
     opts.memory_only = args.memory_only;
+    opts.first_sync_only = args.first_sync_only;
     opts.commit = args.commit;
     if args.aws_concurrent {
         opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::scenarios::fake::Population;
-use crate::scenarios::{apiserver, aws, floor, refresh};
+use crate::scenarios::{apiserver, aws, floor, prestarted, refresh};
 use crate::{Options, Report, cluster, procstat};
 
 /// Progress on stderr: a long run should say where it is.
@@ -33,6 +33,15 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     say(format!("floor {:.1}s; the floor's namespace is being deleted", report.floor_secs));
     // Its deletion must not overlap the next timing.
     tokio::time::sleep(Duration::from_secs(5)).await;
+
+    say(format!("first sync from the controller's side: {} ExternalSecrets created before sesame starts", opts.n));
+    let pre = prestarted::run(&opts.sesame, opts).await?;
+    say(format!("controller-side first sync {:.1}s ({:.2} × floor)", pre.secs, pre.secs / report.floor_secs.max(1e-9)));
+    report.controller_first_sync = Some(pre);
+    if opts.first_sync_only {
+        report.load_after = procstat::load_average();
+        return Ok(report);
+    }
 
     let mut pop = Population::prepare(&opts.sesame, opts.n).await?;
     report.idle_rss_bytes = pop.idle_rss_bytes;

@@ -29,6 +29,10 @@ async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_
     let report = run::run(&opts).await.expect("the benchmark runs to the end (every object Ready)");
     println!("{}", table::render(&report));
 
+    let pre = report.controller_first_sync.expect("the first sync from the controller's side was measured");
+    let status_writes = pre.requests.get("PATCH externalsecrets/status").copied().unwrap_or(0);
+    assert!(status_writes >= N as u64, "each of the {N} prestarted objects had its status written: {:?}", pre.requests);
+
     let restart = report.quiet_restart.expect("the restart was measured");
     assert_eq!(restart.provider_calls, 0, "provider calls in the minute after a restart with nothing due");
     assert_eq!(restart.ready_seen, N, "the restarted controller looked at every object and found it Ready");

@@ -216,17 +216,23 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
     let priority = if routine { Priority::Routine } else { Priority::Urgent };
     // A routine refresh of a target still as we last wrote it reads nothing from the apiserver,
-    // and writes nothing when the provider's data is unchanged. Any other sync, and a retry after
-    // a failure, reads the target before asking the provider: while the apiserver is unreachable
-    // it fails there, so retries cost no provider call (no storm when it comes back).
+    // and writes nothing when the provider's data is unchanged. Any other sync of a listed target,
+    // and every retry after a failure, reads the target before asking the provider: while the
+    // apiserver is unreachable it fails there, so retries cost no provider call (no storm when it
+    // comes back).
     let creates = generic.is_none() && es.spec.target.creation_policy != CreationPolicy::None;
     // A Merge target's hash covers other writers' keys too: it is always read.
     let exclusive = generic.is_none() && matches!(es.spec.target.creation_policy, CreationPolicy::Owner | CreationPolicy::Orphan);
     let quiet = (exclusive && routine && !ctx.memory.failing(es)).then(|| verified_target(ctx, es)).flatten();
-    let existing = if creates && quiet.is_none() {
-        Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await?
-    } else {
-        None
+    // A target the managed-Secret cache does not list is most likely new: a create-only apply
+    // writes it without a GET first, and changes nothing if a Secret exists after all (an
+    // unmanaged one is never listed): that one is read and checked (target::create).
+    let unlisted = || ctx.secrets.get(&ObjectRef::new(&es.target_name()).within(&namespace)).is_none();
+    let create_only = es.spec.target.creation_policy != CreationPolicy::Merge && !ctx.memory.failing(es) && unlisted();
+    let existing = match (creates && quiet.is_none(), create_only) {
+        (true, true) => Existing::Unread,
+        (true, false) => Existing::Read(Api::<Secret>::namespaced(ctx.client.clone(), &namespace).get_opt(&es.target_name()).await?),
+        (false, _) => Existing::Read(None),
     };
     // Generated remote state is recorded before its values are used, and settled once we know
     // whether they reached the target (state_ledger.rs).
@@ -236,6 +242,14 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let outcome = written?;
     let described = generic.as_ref().map(|target| target.describe());
     finish(ctx, es, outcome, described, now, version.clone(), sources, &schedule).await
+}
+
+/// The target Secret as read before the provider is asked, or not read: no managed Secret of
+/// its name is listed, so it is created by a create-only apply, and read only if one exists.
+#[allow(clippy::large_enum_variant)] // one per sync, moved once: a Box would buy nothing
+enum Existing {
+    Read(Option<Secret>),
+    Unread,
 }
 
 /// Report a successful pass: the Ready condition (ESO's `Resource…` reasons for a generic
@@ -309,7 +323,7 @@ async fn fetch_and_write(
     priority: Priority,
     ledger: &Ledger<'_>,
     quiet: Option<Arc<PartialObjectMeta<Secret>>>,
-    existing: Option<Secret>,
+    existing: Existing,
     routine: bool,
     sources: &str,
     generic: Option<&super::generic::Target>,
@@ -355,7 +369,10 @@ async fn fetch_and_write(
         && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&meta.metadata, &target::desired_secret(es, &shaped)));
     match (unchanged, quiet.is_some()) {
         (true, _) => Ok(Outcome::Synced { created: false, changed: false }),
-        (false, true) => write_target(ctx, es, read_target().await?, fetched.data.is_empty(), &shaped, routine, sources).await,
+        (false, true) => {
+            let existing = Existing::Read(read_target().await?);
+            write_target(ctx, es, existing, fetched.data.is_empty(), &shaped, routine, sources).await
+        }
         (false, false) => write_target(ctx, es, existing, fetched.data.is_empty(), &shaped, routine, sources).await,
     }
 }
@@ -427,7 +444,7 @@ pub(super) async fn load_templates(ctx: &Context, namespace: &str, template: &Ex
 async fn write_target(
     ctx: &Context,
     es: &ExternalSecret,
-    existing: Option<Secret>,
+    existing: Existing,
     provider_empty: bool,
     shaped: &Shaped,
     routine: bool,
@@ -440,6 +457,12 @@ async fn write_target(
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    // Deleting needs to know what is there; only creating can go without reading.
+    let (mut existing, unread) = match existing {
+        Existing::Read(secret) => (secret, false),
+        Existing::Unread if provider_empty => (api.get_opt(&name).await?, false),
+        Existing::Unread => (None, true),
+    };
     if provider_empty {
         match t.deletion_policy {
             DeletionPolicy::Retain => return Ok(Outcome::Retained),
@@ -462,6 +485,16 @@ async fn write_target(
     }
     let mut desired = target::desired_secret(es, shaped);
     desired.metadata.annotations.get_or_insert_default().insert(SOURCES_ANNOTATION.into(), sources.to_string());
+    if unread {
+        target::check_size(None, &desired, t.creation_policy)?;
+        if let Some(created) = target::create(&api, es, &desired).await? {
+            ctx.remember_version(&namespace, &name, created.resource_version());
+            return Ok(Outcome::Synced { created: true, changed: true });
+        }
+        // A Secret of that name exists after all (not labelled as managed, or not listed yet):
+        // read it, and write only if the takeover check allows.
+        existing = api.get_opt(&name).await?;
+    }
     if let Some(existing) = &existing {
         target::check_takeover(&ctx.client, es, existing).await?;
         target::keep_finalizers_while_deleting(&mut desired, existing);

@@ -234,6 +234,31 @@ pub async fn apply(api: &Api<Secret>, es: &ExternalSecret, desired: &Secret) -> 
     Ok(api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch)).await?)
 }
 
+/// Deletion fields no live Secret can hold: a terminating Secret has a real deletion time and a
+/// grace period of 0 (Secrets are not deleted gracefully). The apiserver clears both on a create
+/// and refuses to change them on an update (422, immutable), so an apply carrying them creates a
+/// Secret or changes nothing. Neither field is kept: the next apply drops them from managedFields.
+const NEVER_DELETING: &str = "1970-01-01T00:00:01Z";
+const NEVER_GRACE: i64 = 1;
+
+/// Apply `desired` only if no Secret of its name exists, in one request: a brand-new target
+/// needs no GET first, and no Secret created meanwhile can be written over. `None`: one exists
+/// (whoever wrote it) and nothing was changed; read it and take the checked path.
+pub async fn create(api: &Api<Secret>, es: &ExternalSecret, desired: &Secret) -> Result<Option<Secret>, Error> {
+    let mut new = desired.clone();
+    let deleting: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time =
+        serde_json::from_value(serde_json::json!(NEVER_DELETING)).expect("an RFC 3339 time");
+    new.metadata.deletion_timestamp = Some(deleting);
+    new.metadata.deletion_grace_period_seconds = Some(NEVER_GRACE);
+    let params = PatchParams::apply(&field_manager(&es.name_any())).force();
+    match api.patch(&es.target_name(), &params, &Patch::Apply(&new)).await {
+        Ok(created) => Ok(Some(created)),
+        // 422: the immutable deletion fields of an existing Secret; 409: created concurrently.
+        Err(kube::Error::Api(e)) if e.code == 422 || e.code == 409 => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,3 +117,47 @@ async fn a_second_external_secret_cannot_take_over_an_orphan_secret_while_its_ow
     assert_eq!(claimed.annotations().get(OWNER), Some(&owner_value(&scene, "thief").await));
     scene.delete_namespace().await;
 }
+
+/// A target the controller does not list as managed is written by a create-only apply, without
+/// reading it first. A Secret of that name that exists after all (unmanaged, or unmanaged and
+/// terminating) is left exactly as it was and the takeover check decides, as before; CreateOrMerge
+/// still merges into one. The created Secret's keys belong to the ExternalSecret's apply manager.
+#[tokio::test]
+async fn a_target_not_listed_as_managed_is_created_only_where_no_secret_of_that_name_exists() {
+    let scene = Scene::new("own-create").await;
+    scene.fake_store("store", &[("/a", "1"), ("/b", "2")]).await;
+    unmanaged_secret(&scene, "taken", &[("mine", "precious")]).await;
+    unmanaged_secret(&scene, "shared", &[("theirs", "x")]).await;
+    let hold = json!({"metadata": {"finalizers": ["example.com/hold"]}});
+    unmanaged_secret(&scene, "dying", &[("mine", "last")]).await;
+    scene.secrets().patch("dying", &PatchParams::default(), &Patch::Merge(&hold)).await.unwrap();
+    scene.secrets().delete("dying", &DeleteParams::default()).await.unwrap();
+    let sesame = scene.sesame();
+    scene.external_secret("owner", spec("taken", "Owner", "a", "/a")).await;
+    scene.external_secret("orphan", spec("dying", "Orphan", "a", "/a")).await;
+    scene.external_secret("merge", spec("shared", "CreateOrMerge", "a", "/a")).await;
+    scene.external_secret("fresh", spec("fresh", "CreateOrMerge", "a", "/a")).await;
+
+    refused(&scene, &sesame, "owner", "not managed").await;
+    refused(&scene, &sesame, "orphan", "not managed").await;
+    wait_secret_data(&scene, &sesame, "shared", &map(&[("a", "1"), ("theirs", "x")])).await;
+    let fresh = wait_secret_data(&scene, &sesame, "fresh", &map(&[("a", "1")])).await;
+    let meta = &fresh.metadata;
+    assert!(meta.deletion_timestamp.is_none() && meta.deletion_grace_period_seconds.is_none(), "a live Secret: {meta:?}");
+    let events = events_for(&scene.client, &scene.ns, "fresh").await;
+    assert!(events.iter().any(|(t, r, note)| t == "Normal" && r == "Created" && note == "secret created"), "{events:?}");
+    for (name, data) in [("taken", [("mine", "precious")]), ("dying", [("mine", "last")])] {
+        let secret = scene.secret(name).await.unwrap();
+        assert_eq!(text_data(&secret), map(&data), "{name} was written over");
+        let managers: Vec<_> = secret.managed_fields().iter().filter_map(|m| m.manager.clone()).collect();
+        assert!(managers.iter().all(|m| !m.starts_with("sesame")), "{name} has a sesame field manager: {managers:?}");
+        assert!(secret.labels().is_empty() && secret.annotations().is_empty(), "{name} gained metadata: {:?}", secret.metadata);
+    }
+    let clear = json!({"metadata": {"finalizers": null}});
+    scene.secrets().patch("dying", &PatchParams::default(), &Patch::Merge(&clear)).await.unwrap();
+
+    // The create was an apply: a key the ExternalSecret stops writing leaves the Secret.
+    scene.external_secret("fresh", spec("fresh", "CreateOrMerge", "b", "/b")).await;
+    wait_secret_data(&scene, &sesame, "fresh", &map(&[("b", "2")])).await;
+    scene.delete_namespace().await;
+}

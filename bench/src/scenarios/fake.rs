@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kube::Client;
-use kube::api::{Api, PostParams};
-use sesame::api::{ExternalSecret, SecretStore};
+use kube::api::Api;
+use sesame::api::ExternalSecret;
 
 use crate::controller::Sesame;
 use crate::tracker::Tracker;
@@ -35,10 +35,7 @@ impl Population {
         let ns = cluster::unique("bench-fake");
         let class = cluster::unique("bench");
         cluster::create_namespace(&client, &ns).await?;
-        let stores: Api<SecretStore> = Api::namespaced(client.clone(), &ns);
-        for s in 0..n.div_ceil(cluster::KEYS_PER_FAKE_STORE) {
-            stores.create(&PostParams::default(), &cluster::fake_store(&ns, &class, s, n)?).await?;
-        }
+        cluster::create_fake_stores(&client, &ns, &class, n).await?;
         let mut sesame = Sesame::start(binary, &ns, &class, &[], &[])?;
         sesame.wait_ready().await?;
         // Let start-up allocations settle before the baseline.

@@ -3,4 +3,5 @@ pub mod apiserver;
 pub mod aws;
 pub mod fake;
 pub mod floor;
+pub mod prestarted;
 pub mod refresh;
