@@ -21,8 +21,8 @@ use super::decode::{Decoded, Undecodable, split};
 use super::state_ledger::{Ledger, Owner};
 use super::{Context, Error, store};
 use crate::api::{
-    AnyStore, Condition, ExternalSecretTemplate, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretStatus, PushSecretStoreRef,
-    PushSecretUpdatePolicy, TemplateMergePolicy, set_condition,
+    AnyStore, Condition, ExternalSecretTemplate, PushSecret, PushSecretData, PushSecretDeletionPolicy, PushSecretStatus,
+    PushSecretStoreRef, PushSecretUpdatePolicy, TemplateMergePolicy, set_condition,
 };
 use crate::fetch::StoreClient;
 use crate::metrics::StoreLabels;
