@@ -5,7 +5,8 @@ use regex::Regex;
 
 /// The series names Sesame exposes, derived from src/metrics.rs: each `registry.register("name",
 /// …, m.field.clone())` with the field's type (counters get `_total`, histograms
-/// `_bucket`/`_sum`/`_count`, gauges keep the name).
+/// `_bucket`/`_sum`/`_count`, gauges keep the name), plus the families the custom collectors
+/// under src/metrics/ describe (`"name", "help", [None,] MetricType::Kind`).
 pub fn exported_series() -> BTreeSet<String> {
     let path = crate::tools::repo().join("src/metrics.rs");
     let src = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -27,6 +28,18 @@ pub fn exported_series() -> BTreeSet<String> {
             out.insert(name.to_string());
         } else {
             panic!("src/metrics.rs: {name} has a type this test does not know: {ty}");
+        }
+    }
+    let described = Regex::new(r#""([a-zA-Z_:][a-zA-Z0-9_:]*)",\s*"[^"]*",\s*(?:None,\s*)?MetricType::(\w+)"#).unwrap();
+    let dir = crate::tools::repo().join("src/metrics");
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let src = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for c in described.captures_iter(&src) {
+            match &c[2] {
+                "Counter" => out.insert(format!("{}_total", &c[1])),
+                "Gauge" => out.insert(c[1].to_string()),
+                other => panic!("src/metrics/: {} has a type this test does not know: {other}", &c[1]),
+            };
         }
     }
     assert!(out.len() >= 10, "found too few metrics in src/metrics.rs ({out:?}); did registration change shape?");

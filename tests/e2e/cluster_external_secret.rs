@@ -102,7 +102,12 @@ async fn a_cluster_external_secret_follows_its_namespaces_and_never_takes_a_fore
         cess.get(&ces_name).await.unwrap().status,
         tail(&sesame.logs())
     );
-    assert!(es_in(&two).get_opt("db").await.unwrap().is_none(), "the ExternalSecret stayed in a namespace that left");
+    assert!(
+        eventually(Duration::from_secs(60), || async { es_in(&two).get_opt("db").await.unwrap().is_none() }).await,
+        "the ExternalSecret stayed in a namespace that left: {:?}\n{}",
+        es_in(&two).get_opt("db").await.unwrap().map(|es| (es.metadata.finalizers, es.metadata.deletion_timestamp)),
+        tail(&sesame.logs())
+    );
     assert!(es_in(&later).get_opt("db").await.unwrap().is_some());
 
     // A deleted child comes back at once.
