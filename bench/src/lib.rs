@@ -1,5 +1,5 @@
 //! Sesame's scale benchmark (issue #10): the real `sesame` binary against the real apiserver and
-//! moto from `tests/env/testenv`. `run` measures; `table` prints; the smoke test asserts only the
+//! moto and OpenBao from `tests/env/testenv`. `run` measures; `table` prints; the smoke test asserts only the
 //! exact properties (call counts, restart silence, readiness), never timings.
 #![forbid(unsafe_code)]
 use std::path::PathBuf;
@@ -21,7 +21,8 @@ pub mod tracker;
 pub struct Options {
     /// ExternalSecrets per population (fake and AWS).
     pub n: usize,
-    /// Distinct AWS Secrets Manager keys the AWS population reads.
+    /// Distinct remote keys the AWS population (Secrets Manager keys) and the OpenBao population
+    /// (KV v2 paths) read.
     pub k: usize,
     /// Parallel writes of the bare client and of the harness; sesame's `--concurrency` default.
     pub concurrency: usize,
@@ -31,6 +32,8 @@ pub struct Options {
     pub short_interval: Duration,
     /// refreshInterval of the AWS population (one cycle is waited for).
     pub aws_interval: Duration,
+    /// refreshInterval the OpenBao population is switched to for its refresh cycle.
+    pub openbao_interval: Duration,
     pub steady_window: Duration,
     /// How long after a restart provider calls must stay at zero.
     pub restart_window: Duration,
@@ -43,6 +46,8 @@ pub struct Options {
     pub memory_only: bool,
     /// Only the floor and the controller-side first sync (a growth run at N = 30,000).
     pub first_sync_only: bool,
+    /// Only the OpenBao row (`--openbao-only`).
+    pub openbao_only: bool,
     /// The `sesame` binary to run.
     pub sesame: PathBuf,
     /// The commit that binary was built from, for the report (default: this checkout's HEAD).
@@ -58,6 +63,7 @@ impl Options {
             long_interval: Duration::from_secs(3600),
             short_interval: Duration::from_secs(240),
             aws_interval: Duration::from_secs(120),
+            openbao_interval: Duration::from_secs(120),
             steady_window: Duration::from_secs(300),
             restart_window: Duration::from_secs(60),
             new_objects: 200,
@@ -65,6 +71,7 @@ impl Options {
             quick: false,
             memory_only: false,
             first_sync_only: false,
+            openbao_only: false,
             sesame,
             commit: None,
         }
@@ -95,6 +102,7 @@ pub struct Report {
     pub idle_rss_bytes: u64,
     pub steady: Option<Steady>,
     pub aws: Option<AwsCalls>,
+    pub openbao: Option<OpenBaoCalls>,
     pub quiet_restart: Option<QuietRestart>,
     pub storm: Option<Storm>,
     pub new_objects: Option<NewObjects>,
@@ -146,6 +154,28 @@ pub struct AwsCalls {
     pub cycle_batch: u64,
     pub cycle_single: u64,
     pub cycle_secs: f64,
+}
+
+/// N ExternalSecrets over K KV v2 paths on one OpenBao store, created before sesame starts, at
+/// default flags: reads charged to the store (`sesame_store_provider_calls_total`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OpenBaoCalls {
+    pub n: usize,
+    pub k: usize,
+    /// Process start to the last Ready seen on the watch.
+    pub secs: f64,
+    /// Process start to `/readyz`.
+    pub ready_secs: f64,
+    pub first_sync_reads: u64,
+    /// sesame's `VmHWM` and CPU time when the last object was Ready.
+    pub peak_rss_bytes: u64,
+    pub cpu_secs: f64,
+    /// Reads of the re-sync every object makes when its refreshInterval changes (0 if skipped).
+    pub resync_reads: u64,
+    /// Reads until every object refreshed once more at `interval_secs` (0 if skipped).
+    pub cycle_reads: u64,
+    pub cycle_secs: f64,
+    pub interval_secs: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -13,7 +13,7 @@ struct Args {
     /// ExternalSecrets per population.
     #[arg(long, default_value_t = 1000)]
     n: usize,
-    /// Distinct AWS Secrets Manager keys for the provider-call measurement.
+    /// Distinct remote keys for the provider-call measurements (AWS keys, OpenBao paths).
     #[arg(long, default_value_t = 100)]
     k: usize,
     /// Steady-state window.
@@ -25,6 +25,9 @@ struct Args {
     /// Refresh interval of the AWS population (one cycle is measured).
     #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
     aws_interval: Duration,
+    /// Refresh interval the OpenBao population is switched to (one cycle is measured).
+    #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+    openbao_interval: Duration,
     /// New ExternalSecrets created while N refresh.
     #[arg(long, default_value_t = 200)]
     new_objects: usize,
@@ -32,7 +35,8 @@ struct Args {
     /// the condition under which the first sync costs exactly ⌈K/20⌉ calls.
     #[arg(long)]
     aws_concurrent: bool,
-    /// Only first sync, steady state, quiet restart and AWS first sync (the CI smoke's set).
+    /// Only first sync, steady state, quiet restart and the AWS and OpenBao first syncs (the CI
+    /// smoke's set).
     #[arg(long)]
     quick: bool,
     /// Only memory: idle RSS, the fake first sync and the steady window (no floor, no refresh
@@ -44,6 +48,10 @@ struct Args {
     /// sesame starts): how time and memory grow with N, e.g. `--n 30000`.
     #[arg(long)]
     first_sync_only: bool,
+    /// Only the OpenBao row: N ExternalSecrets over K paths on one store at default flags, first
+    /// sync and one refresh cycle (e.g. `--n 10000`).
+    #[arg(long)]
+    openbao_only: bool,
     /// The sesame binary (default: build target/release/sesame).
     #[arg(long)]
     sesame: Option<PathBuf>,
@@ -67,10 +75,12 @@ async fn main() -> anyhow::Result<()> {
     opts.steady_window = args.steady_window;
     opts.short_interval = args.short_interval;
     opts.aws_interval = args.aws_interval;
+    opts.openbao_interval = args.openbao_interval;
     opts.new_objects = args.new_objects;
     opts.quick = args.quick;
     opts.memory_only = args.memory_only;
     opts.first_sync_only = args.first_sync_only;
+    opts.openbao_only = args.openbao_only;
     opts.commit = args.commit;
     if args.aws_concurrent {
         opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::scenarios::fake::Population;
-use crate::scenarios::{apiserver, aws, floor, prestarted, refresh};
+use crate::scenarios::{apiserver, aws, floor, openbao, prestarted, refresh};
 use crate::{Options, Report, cluster, procstat};
 
 /// Progress on stderr: a long run should say where it is.
@@ -27,6 +27,11 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     if opts.memory_only {
         return memory_only(opts, report).await;
+    }
+    if opts.openbao_only {
+        report.openbao = Some(openbao_row(opts).await?);
+        report.load_after = procstat::load_average();
+        return Ok(report);
     }
     say(format!("floor: a bare client writes {} Secrets", opts.n));
     report.floor_secs = floor::run(opts.n, opts.concurrency).await?;
@@ -54,9 +59,15 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     say(format!("AWS: {} ExternalSecrets over {} keys on moto", opts.n, opts.k));
     report.aws = Some(aws::run(&opts.sesame, opts).await?);
+    report.openbao = Some(openbao_row(opts).await?);
     report.load_after = procstat::load_average();
     say("done");
     Ok(report)
+}
+
+async fn openbao_row(opts: &Options) -> anyhow::Result<crate::OpenBaoCalls> {
+    say(format!("OpenBao: {} ExternalSecrets over {} KV v2 paths on one store, created before sesame starts", opts.n, opts.k));
+    openbao::run(&opts.sesame, opts).await
 }
 
 /// Idle RSS, first sync, steady window; stopping sesame afterwards writes its heap profile when

@@ -10,7 +10,10 @@ fn flags(args: &[String]) -> String {
 pub fn render(r: &Report) -> String {
     let mut rows: Vec<[String; 3]> = Vec::new();
     let mut row = |what: &str, measured: String, target: &str| rows.push([what.into(), measured, target.into()]);
-    row("floor: bare client writes N Secrets", format!("{:.1} s ({:.0}/s)", r.floor_secs, r.n as f64 / r.floor_secs.max(1e-9)), "—");
+    // `--openbao-only` measures no floor.
+    if r.floor_secs > 0.0 {
+        row("floor: bare client writes N Secrets", format!("{:.1} s ({:.0}/s)", r.floor_secs, r.n as f64 / r.floor_secs.max(1e-9)), "—");
+    }
     // `--first-sync-only` measures no fake population: no rows for it.
     let fake = r.first_sync_secs > 0.0;
     if fake {
@@ -66,6 +69,32 @@ pub fn render(r: &Report) -> String {
                 "AWS calls over one refresh cycle",
                 format!("{} BatchGetSecretValue + {} GetSecretValue", a.cycle_batch, a.cycle_single),
                 "—",
+            );
+        }
+    }
+    if let Some(o) = &r.openbao {
+        row(
+            &format!("OpenBao first sync: {} ES over K = {} paths, one store, created before sesame starts", o.n, o.k),
+            format!(
+                "{} reads; {:.1} s process start to all Ready (ready after {:.1} s); {:.1} MiB peak RSS, {:.1} s CPU",
+                o.first_sync_reads,
+                o.secs,
+                o.ready_secs,
+                o.peak_rss_bytes as f64 / MIB,
+                o.cpu_secs
+            ),
+            &format!("K = {} reads", o.k),
+        );
+        if o.cycle_secs > 0.0 {
+            row(
+                "… OpenBao reads re-syncing all N after their refreshInterval changed",
+                format!("{} reads", o.resync_reads),
+                &format!("K = {}", o.k),
+            );
+            row(
+                &format!("… OpenBao reads over one refresh cycle ({:.0} s interval)", o.interval_secs),
+                format!("{} reads (every object refreshed in {:.0} s)", o.cycle_reads, o.cycle_secs),
+                &format!("K = {}", o.k),
             );
         }
     }
@@ -126,5 +155,23 @@ mod tests {
         assert!(t.contains("| APPLY secrets 1.00 |"), "{t}");
         assert!(t.contains("| LIST secrets 1 |"), "{t}");
         assert!(!t.contains("idle RSS"), "no fake population was measured: {t}");
+    }
+
+    #[test]
+    fn the_openbao_row_sets_reads_against_k_and_an_openbao_only_run_has_no_floor_row() {
+        let o = crate::OpenBaoCalls {
+            n: 200,
+            k: 20,
+            first_sync_reads: 20,
+            resync_reads: 21,
+            cycle_reads: 22,
+            cycle_secs: 130.0,
+            ..Default::default()
+        };
+        let t = render(&Report { n: 200, openbao: Some(o), ..Default::default() });
+        assert!(t.contains("| OpenBao first sync: 200 ES over K = 20 paths, one store, created before sesame starts | 20 reads;"), "{t}");
+        assert!(t.contains("| 21 reads | K = 20 |"), "{t}");
+        assert!(t.contains("| 22 reads (every object refreshed in 130 s) | K = 20 |"), "{t}");
+        assert!(!t.contains("floor"), "no floor was measured: {t}");
     }
 }

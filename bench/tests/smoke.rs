@@ -18,7 +18,7 @@ fn sesame_binary() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_is_silent() {
+async fn at_n_500_first_syncs_read_each_remote_key_once_every_object_is_ready_and_a_restart_is_silent() {
     let mut opts = Options::new(N, sesame_binary());
     opts.k = K;
     opts.steady_window = Duration::from_secs(5);
@@ -45,4 +45,7 @@ async fn at_n_500_the_first_sync_is_batched_every_object_is_ready_and_a_restart_
         K.div_ceil(20) as u64,
         "⌈K/20⌉ BatchGetSecretValue calls for {N} objects over K = {K} at default flags"
     );
+
+    let bao = report.openbao.expect("the OpenBao first sync was measured");
+    assert_eq!(bao.first_sync_reads, K as u64, "one read per distinct path for {N} objects over K = {K} paths at default flags: {bao:?}");
 }

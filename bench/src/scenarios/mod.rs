@@ -3,5 +3,6 @@ pub mod apiserver;
 pub mod aws;
 pub mod fake;
 pub mod floor;
+pub mod openbao;
 pub mod prestarted;
 pub mod refresh;
