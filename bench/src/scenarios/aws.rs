@@ -87,6 +87,8 @@ pub async fn run(binary: &Path, opts: &Options) -> anyhow::Result<AwsCalls> {
     for key in &keys {
         let _ = sm.delete_secret().secret_id(key).force_delete_without_recovery(true).send().await;
     }
+    // The OpenBao row comes next: the namespace controller must not share its timing.
+    cluster::wait_namespace_gone(&client, &ns, Duration::from_secs(600)).await;
     outcome
 }
 
