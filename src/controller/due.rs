@@ -2,7 +2,7 @@
 //!
 //! Periodic refreshes are placed on a per-object slot: each object owns a fixed phase within its
 //! interval (a hash of its identity), and its next refresh is pulled *earlier* onto that phase by
-//! at most half an interval. A thousand objects created in the same second therefore converge to
+//! at most half an interval (or onto the phase half an interval later, when the slot is further). A thousand objects created in the same second therefore converge to
 //! an even spread within two intervals, a restart changes nothing (the phase depends only on the
 //! object, the last refresh time comes from its status), and no object is ever refreshed later
 //! than its interval.
@@ -89,15 +89,23 @@ pub fn next_slot(last: DateTime<Utc>, interval: Duration, identity: &str) -> Dat
     let latest = last.timestamp_millis() + interval_ms;
     let phase = (stable_hash(identity) % interval_ms as u64) as i64;
     let past_slot = (latest - phase).rem_euclid(interval_ms);
+    let slot = latest - past_slot;
     // `status.refreshTime` keeps whole seconds: an object refreshed on its slot reads back as up
     // to a second before it, so its slot seems almost a whole interval away and the next refresh
     // would be pulled the full allowance early (a burst after every restart). A slot less than a
-    // second after `latest` counts as reached.
-    if past_slot > 0 && interval_ms - past_slot < 1000 {
-        return DateTime::from_timestamp_millis(latest).unwrap_or(last);
+    // second after `latest` counts as reached: it is within the interval of the refresh itself.
+    let tolerance = (interval_ms / 4).min(1000);
+    if past_slot > 0 && interval_ms - past_slot < tolerance {
+        return DateTime::from_timestamp_millis(slot + interval_ms).unwrap_or(last);
     }
     let allowance = (interval_ms as f64 * MAX_EARLY_FRACTION) as i64;
-    let at = latest - past_slot.min(allowance);
+    // Within the allowance (give or take the same second of rounding: an object on its half-phase,
+    // below, finds its slot exactly half an interval away and returns to it in one step). Beyond
+    // it, the object's half-phase (its slot plus half an interval), which lies between `last` +
+    // half an interval and `latest`. Both depend on the identity alone, so objects sharing one
+    // whose last refreshes lie milliseconds apart (a burst of spec edits) still refresh together,
+    // where `last + allowance` would split them.
+    let at = if past_slot <= allowance + tolerance { slot } else { slot + interval_ms / 2 };
     DateTime::from_timestamp_millis(at).unwrap_or(last)
 }
 
@@ -189,8 +197,28 @@ mod tests {
         for i in 0..500 {
             let id = format!("ns/es-{i}/uid");
             let at = next_slot(t(0), HOUR, &id);
-            assert!(at <= t(3600) && at >= t(1800));
+            // Within the interval and half an interval early at most, give or take the second
+            // `refreshTime` rounds off.
+            assert!(at <= t(3601) && at >= t(1799));
             assert_eq!(at, next_slot(t(0), HOUR, &id), "deterministic");
+        }
+    }
+
+    #[test]
+    fn objects_sharing_a_slot_but_synced_milliseconds_apart_refresh_at_the_same_instant() {
+        // A burst of edits re-syncs a key set's objects a few hundred milliseconds apart; wherever
+        // their slot lies, their next refresh is one instant (one coalescing window), within the
+        // interval and no earlier than half of it.
+        for i in 0..2_000 {
+            let id = format!("SecretStore/ns/vault|path-{i}|");
+            let first = t(0) + chrono::Duration::milliseconds(i * 7 % 1000);
+            let at = next_slot(first, HOUR, &id);
+            for lag in [1, 150, 420] {
+                let later = first + chrono::Duration::milliseconds(lag);
+                assert_eq!(next_slot(later, HOUR, &id), at, "{id}: {lag} ms later");
+                let (interval, half, rounding) = (chrono::Duration::hours(1), chrono::Duration::minutes(30), chrono::Duration::seconds(1));
+                assert!(at <= first + interval + rounding && at >= later + half - rounding, "{id}");
+            }
         }
     }
 
@@ -231,7 +259,11 @@ mod tests {
                     let gap = (start - prev).num_milliseconds();
                     assert!((239_000..=241_000).contains(&gap), "{id}: round {round} came {gap} ms after the previous");
                 }
-                assert!(at <= last + chrono::Duration::from_std(interval).unwrap(), "{id}: later than the interval");
+                // `last` is the start rounded down to the second: the interval counts from the start.
+                assert!(
+                    at <= last + chrono::Duration::from_std(interval).unwrap() + chrono::Duration::seconds(1),
+                    "{id}: later than the interval"
+                );
                 previous_start = Some(start);
                 last = DateTime::from_timestamp(start.timestamp(), 0).unwrap();
             }
