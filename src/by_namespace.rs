@@ -16,10 +16,6 @@ impl<V> Default for ByNamespace<V> {
 }
 
 impl<V: Default> ByNamespace<V> {
-    pub fn get(&self, namespace: &str, name: &str) -> Option<&V> {
-        self.0.get(namespace)?.get(name)
-    }
-
     pub fn entry(&mut self, namespace: &str, name: &str) -> &mut V {
         if !self.0.contains_key(namespace) {
             self.0.insert(namespace.into(), Names::new());
@@ -29,15 +25,6 @@ impl<V: Default> ByNamespace<V> {
             names.insert(name.into(), V::default());
         }
         names.get_mut(name).expect("inserted above")
-    }
-
-    pub fn remove(&mut self, namespace: &str, name: &str) {
-        if let Some(names) = self.0.get_mut(namespace) {
-            names.remove(name);
-            if names.is_empty() {
-                self.0.remove(namespace);
-            }
-        }
     }
 
     /// Drops the entry once `keep` says it holds nothing.
@@ -51,6 +38,30 @@ impl<V: Default> ByNamespace<V> {
 }
 
 impl<V> ByNamespace<V> {
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&V> {
+        self.0.get(namespace)?.get(name)
+    }
+
+    pub fn insert(&mut self, namespace: &str, name: &str, value: V) {
+        match self.0.get_mut(namespace) {
+            Some(names) => {
+                names.insert(name.into(), value);
+            }
+            None => {
+                self.0.insert(namespace.into(), Names::from([(name.into(), value)]));
+            }
+        }
+    }
+
+    pub fn remove(&mut self, namespace: &str, name: &str) {
+        if let Some(names) = self.0.get_mut(namespace) {
+            names.remove(name);
+            if names.is_empty() {
+                self.0.remove(namespace);
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.0.values().map(HashMap::len).sum()
     }

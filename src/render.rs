@@ -359,7 +359,7 @@ fn plan_push(m: &Manifests, ps: &crate::api::PushSecret, ns: &str, reveal: bool)
 }
 
 async fn render_one(m: &Manifests, es: &ExternalSecret, ns: &str, secrets: &HashMap<(String, String), Secret>) -> anyhow::Result<Secret> {
-    pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(anyhow::Error::msg)?;
+    pipeline::refuse_privileged_template(es.spec.target.template.as_deref()).map_err(anyhow::Error::msg)?;
     if let Some(m) = &es.spec.target.manifest {
         anyhow::bail!(
             "target.manifest ({:.100} {:.100}): render shows Secret targets only (generic targets are written by the controller)",

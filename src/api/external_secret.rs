@@ -162,7 +162,7 @@ pub struct ExternalSecretTarget {
     pub immutable: bool,
     /// Shape the Secret (type, labels, annotations, data) with Go templates over the fetched data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<super::ExternalSecretTemplate>,
+    pub template: Option<Box<super::ExternalSecretTemplate>>,
     /// Write another kind of object (a ConfigMap, a custom resource) instead of a Secret. Only
     /// with the controller's `--unsafe-allow-generic-targets` (off by default, as ESO); without
     /// it the ExternalSecret is Ready=False.
@@ -229,7 +229,7 @@ pub struct ExternalSecretData {
     pub remote_ref: ExternalSecretDataRemoteRef,
     /// Read this entry from another store than `spec.secretStoreRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_ref: Option<super::StoreSourceRef>,
+    pub source_ref: Option<Box<super::StoreSourceRef>>,
 }
 
 /// Names a remote secret and how to read it.

@@ -5,10 +5,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
-use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use sha2::Digest;
 
@@ -16,7 +14,8 @@ use super::due::{Due, Schedule, due};
 use super::generic::Written;
 use super::sources::Routed;
 use super::state_ledger::{Ledger, Owner};
-use super::{Context, Error, Synced, store, target};
+use super::target_meta::MetaView;
+use super::{Context, Error, Synced, TargetMeta, store, target};
 use crate::api::{
     CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
     RefreshPolicy, SOURCES_ANNOTATION, SecretBinding, set_condition,
@@ -115,8 +114,8 @@ fn current_sources(ctx: &Context, es: &ExternalSecret) -> String {
     }
     for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
         if let Some(cm) = &from.config_map {
-            let rv = ctx.config_maps.get(&ObjectRef::new(&cm.name).within(&namespace)).and_then(|m| m.resource_version());
-            sources.push_str(&format!(" cm/{}={}", cm.name, rv.unwrap_or_default()));
+            let rv = ctx.config_maps.get(&namespace, &cm.name);
+            sources.push_str(&format!(" cm/{}={}", cm.name, rv.as_deref().map(|v| &**v).unwrap_or_default()));
         }
     }
     hex::encode(&sha2::Sha256::digest(sources.as_bytes())[..8])
@@ -125,15 +124,15 @@ fn current_sources(ctx: &Context, es: &ExternalSecret) -> String {
 /// The sources the target Secret was last written from, if Sesame wrote it.
 fn target_sources(ctx: &Context, es: &ExternalSecret) -> Option<String> {
     let namespace = es.namespace().unwrap_or_default();
-    let meta = ctx.secrets.get(&ObjectRef::new(&es.target_name()).within(&namespace))?;
-    meta.annotations().get(SOURCES_ANNOTATION).cloned()
+    let meta = ctx.secrets.get(&namespace, &es.target_name())?;
+    meta.annotation(SOURCES_ANNOTATION).map(str::to_string)
 }
 
 async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     let now = Utc::now();
     let namespace = es.namespace().unwrap_or_default();
     pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
-    pipeline::refuse_privileged_template(es.spec.target.template.as_ref()).map_err(Error::InvalidSpec)?;
+    pipeline::refuse_privileged_template(es.spec.target.template.as_deref()).map_err(Error::InvalidSpec)?;
     // A generic target (ConfigMap, custom resource) instead of a Secret: checked and watched.
     let generic = match es.spec.target.manifest {
         Some(_) => Some(super::generic::resolve(ctx, es).await?),
@@ -227,7 +226,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // A target the managed-Secret cache does not list is most likely new: a create-only apply
     // writes it without a GET first, and changes nothing if a Secret exists after all (an
     // unmanaged one is never listed): that one is read and checked (target::create).
-    let unlisted = || ctx.secrets.get(&ObjectRef::new(&es.target_name()).within(&namespace)).is_none();
+    let unlisted = || ctx.secrets.get(&namespace, &es.target_name()).is_none();
     let create_only = es.spec.target.creation_policy != CreationPolicy::Merge && !ctx.memory.failing(es) && unlisted();
     let existing = match (creates && quiet.is_none(), create_only) {
         (true, true) => Existing::Unread,
@@ -322,7 +321,7 @@ async fn fetch_and_write(
     clients: &[(crate::api::StoreKey, Arc<crate::fetch::StoreClient>)],
     priority: Priority,
     ledger: &Ledger<'_>,
-    quiet: Option<Arc<PartialObjectMeta<Secret>>>,
+    quiet: Option<Arc<TargetMeta>>,
     existing: Existing,
     routine: bool,
     sources: &str,
@@ -366,7 +365,7 @@ async fn fetch_and_write(
         None => Shaped::plain(fetched.data.clone()),
     };
     let unchanged = !fetched.data.is_empty()
-        && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&meta.metadata, &target::desired_secret(es, &shaped)));
+        && quiet.as_ref().is_some_and(|meta| target::metadata_matches(&**meta, &target::desired_secret(es, &shaped)));
     match (unchanged, quiet.is_some()) {
         (true, _) => Ok(Outcome::Synced { created: false, changed: false }),
         (false, true) => {
@@ -379,10 +378,10 @@ async fn fetch_and_write(
 
 /// The cached metadata of the target when its resourceVersion is the one this process last
 /// wrote or verified: the Secret is then exactly as we left it.
-fn verified_target(ctx: &Context, es: &ExternalSecret) -> Option<Arc<PartialObjectMeta<Secret>>> {
+fn verified_target(ctx: &Context, es: &ExternalSecret) -> Option<Arc<TargetMeta>> {
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
-    let meta = ctx.secrets.get(&ObjectRef::new(&name).within(&namespace))?;
+    let meta = ctx.secrets.get(&namespace, &name)?;
     let rv = meta.resource_version();
     (rv.is_some() && ctx.known_version(&namespace, &name) == rv).then_some(meta)
 }
@@ -396,7 +395,7 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     }
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
-    let Some(meta) = ctx.secrets.get(&ObjectRef::new(&name).within(&namespace)) else {
+    let Some(meta) = ctx.secrets.get(&namespace, &name) else {
         // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
         return Ok(policy == CreationPolicy::Merge
             && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
@@ -528,12 +527,15 @@ async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -> Result<()
     if previous.is_empty() || previous == es.target_name() {
         return Ok(());
     }
-    let Some(old) = ctx.secrets.get(&ObjectRef::new(&previous).within(&namespace)) else { return Ok(()) };
-    if old.labels().get(CREATED_BY_LABEL) != Some(&pipeline::created_by(&namespace, &es.name_any())) {
+    let Some(old) = ctx.secrets.get(&namespace, &previous) else { return Ok(()) };
+    if old.label(CREATED_BY_LABEL) != Some(pipeline::created_by(&namespace, &es.name_any()).as_str()) {
         return Ok(());
     }
     // Only the object we saw: a Secret re-created under that name since is not ours to delete.
-    let params = DeleteParams { preconditions: Some(Preconditions { uid: old.uid(), resource_version: None }), ..Default::default() };
+    let params = DeleteParams {
+        preconditions: Some(Preconditions { uid: old.uid.as_deref().map(str::to_string), resource_version: None }),
+        ..Default::default()
+    };
     match Api::<Secret>::namespaced(ctx.client.clone(), &namespace).delete(&previous, &params).await {
         Ok(_) => {}
         Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => return Ok(()),

@@ -80,7 +80,7 @@ pub async fn resolve(ctx: &Context, es: &ExternalSecret) -> Result<Target, Error
     if !ctx.generic.allowed {
         return Err(Error::InvalidSpec("generic targets are disabled. Enable with --unsafe-allow-generic-targets flag".into()));
     }
-    manifest::validate(es.spec.target.template.as_ref()).map_err(Error::InvalidSpec)?;
+    manifest::validate(es.spec.target.template.as_deref()).map_err(Error::InvalidSpec)?;
     let (ar, namespaced) = ctx.generic.discover(&m.api_version, &m.kind).await?;
     refuse_kind(&ar, namespaced).map_err(Error::InvalidSpec)?;
     ctx.generic.watch(&ar);
@@ -162,7 +162,7 @@ impl Target {
             namespace: &namespace,
             labels: &labels,
             annotations: &annotations,
-            template: t.template.as_ref(),
+            template: t.template.as_deref(),
             loaded,
             data,
         };

@@ -1,6 +1,7 @@
 //! The controllers: ExternalSecret (sync) and SecretStore / ClusterSecretStore (validation).
 mod cluster_external_secret;
 mod cluster_push_secret;
+mod compact_cache;
 mod decode;
 mod due;
 mod error;
@@ -28,6 +29,7 @@ mod store;
 mod store_secrets;
 mod sync_window;
 mod target;
+mod target_meta;
 mod wave;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
@@ -43,10 +45,12 @@ pub use target::{desired_secret, field_manager};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{ConfigMap, ObjectReference, Secret};
-use kube::core::PartialObjectMeta;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::Event;
 use kube::runtime::reflector::Store;
+
+pub use compact_cache::CompactCache;
+pub use target_meta::TargetMeta;
 
 use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore};
 use crate::fetch::ClientCache;
@@ -91,10 +95,10 @@ pub struct Context {
     pub recorder: events::Recorder,
     pub stores: Store<SecretStore>,
     pub cluster_stores: Store<ClusterSecretStore>,
-    /// Metadata of managed Secrets only (label-selected): no payloads in memory.
-    pub secrets: Store<PartialObjectMeta<Secret>>,
-    /// Metadata of ConfigMaps, to re-render templates when one changes.
-    pub config_maps: Store<PartialObjectMeta<ConfigMap>>,
+    /// What a sync reads of each managed Secret (label-selected): no payloads in memory.
+    pub secrets: CompactCache<TargetMeta>,
+    /// The resourceVersion of each ConfigMap, to re-render templates when one changes.
+    pub config_maps: CompactCache<Box<str>>,
     /// Every cache has listed. (kube's `Store::wait_until_ready` wakes only some of several
     /// concurrent waiters, so reconciles check this flag instead of waiting.)
     pub caches_ready: std::sync::atomic::AtomicBool,

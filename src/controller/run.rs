@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -145,25 +145,20 @@ pub async fn run(
         .applied_objects()
         .predicate_filter(sync_relevant, Default::default());
 
-    let (secret_reader, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
+    let secret_cache = super::CompactCache::<super::TargetMeta>::default();
+    let secret_feed = secret_cache.clone();
     let secret_stream =
         watcher(api::<PartialObjectMeta<Secret>>(&client, ns), watcher::Config::default().labels(&format!("{MANAGED_LABEL}=true")))
             .default_backoff()
-            .modify(trim)
-            .reflect(secret_writer)
+            .inspect_ok(move |ev| secret_feed.apply(ev, super::TargetMeta::of))
             .touched_objects();
 
-    let (config_map_reader, config_map_writer) = reflector::store::<PartialObjectMeta<ConfigMap>>();
+    // Only a template ConfigMap's resourceVersion is read.
+    let config_map_cache = super::CompactCache::<Box<str>>::default();
+    let config_map_feed = config_map_cache.clone();
     let config_map_stream = watcher(api::<PartialObjectMeta<ConfigMap>>(&client, ns), wc.clone())
         .default_backoff()
-        // Only a template ConfigMap's resourceVersion is read: keep the cache to names and versions.
-        .modify(|cm| {
-            trim(cm);
-            cm.metadata.labels = None;
-            cm.metadata.annotations = None;
-            cm.metadata.owner_references = None;
-        })
-        .reflect(config_map_writer)
+        .inspect_ok(move |ev| config_map_feed.apply(ev, |cm| cm.metadata.resource_version.as_deref().unwrap_or_default().into()))
         .touched_objects();
 
     let (generator_states, generator_states_writer) = reflector::store::<crate::api::GeneratorState>();
@@ -185,8 +180,8 @@ pub async fn run(
         ),
         stores: stores.clone(),
         cluster_stores: cluster_stores.clone(),
-        secrets: secret_reader.clone(),
-        config_maps: config_map_reader.clone(),
+        secrets: secret_cache.clone(),
+        config_maps: config_map_cache.clone(),
         caches_ready: Default::default(),
         memory,
         renders,
@@ -329,8 +324,8 @@ pub async fn run(
         .boxed();
 
     let readiness = {
-        let (a, b, c) = (es_reader.clone(), secret_reader.clone(), ctx.stores.clone());
-        let e = config_map_reader.clone();
+        let (a, b, c) = (es_reader.clone(), secret_cache.clone(), ctx.stores.clone());
+        let e = config_map_cache.clone();
         let d = ctx.cluster_stores.clone();
         let ctx = ctx.clone();
         let shutdown = shutdown.clone();

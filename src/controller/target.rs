@@ -9,6 +9,7 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 
 use super::Error;
+use super::target_meta::MetaView;
 use crate::api::{CREATED_BY_LABEL, CreationPolicy, DATA_HASH_ANNOTATION, ExternalSecret, MANAGED_LABEL, OWNER_ANNOTATION};
 use crate::pipeline::{Shaped, created_by, data_hash};
 
@@ -110,16 +111,13 @@ pub fn hash_merged(desired: &mut Secret, existing: &Secret, manager: &str) {
 
 /// Whether applying `desired` would change nothing in a Secret whose metadata shows our last
 /// write: the same data (by its hash annotation), labels, annotations and owner.
-pub fn metadata_matches(meta: &ObjectMeta, desired: &Secret) -> bool {
-    fn subset(want: &Option<BTreeMap<String, String>>, have: &Option<BTreeMap<String, String>>) -> bool {
-        want.iter().flatten().all(|(k, v)| have.as_ref().and_then(|h| h.get(k)) == Some(v))
-    }
-    let owners = desired.metadata.owner_references.iter().flatten();
-    let finalizers = desired.metadata.finalizers.iter().flatten();
-    finalizers.into_iter().all(|f| meta.finalizers.iter().flatten().any(|h| h == f))
-        && subset(&desired.metadata.labels, &meta.labels)
-        && subset(&desired.metadata.annotations, &meta.annotations)
-        && owners.into_iter().all(|r| meta.owner_references.iter().flatten().any(|o| o.uid == r.uid))
+pub fn metadata_matches(meta: &impl MetaView, desired: &Secret) -> bool {
+    let labels = desired.metadata.labels.iter().flatten();
+    let annotations = desired.metadata.annotations.iter().flatten();
+    desired.metadata.finalizers.iter().flatten().all(|f| meta.has_finalizer(f))
+        && labels.into_iter().all(|(k, v)| meta.label(k) == Some(v.as_str()))
+        && annotations.into_iter().all(|(k, v)| meta.annotation(k) == Some(v.as_str()))
+        && desired.metadata.owner_references.iter().flatten().all(|r| meta.has_owner_uid(&r.uid))
 }
 
 /// Whether `existing` already holds everything applying `desired` would write: the data (exactly
