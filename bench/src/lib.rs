@@ -100,6 +100,8 @@ pub struct Report {
     /// The first sync with every ExternalSecret created before the controller started.
     pub controller_first_sync: Option<ControllerFirstSync>,
     pub idle_rss_bytes: u64,
+    /// File-backed part of the idle RSS.
+    pub idle_rss_file_bytes: u64,
     pub steady: Option<Steady>,
     pub aws: Option<AwsCalls>,
     pub openbao: Option<OpenBaoCalls>,
@@ -136,6 +138,8 @@ pub struct ControllerFirstSync {
 pub struct Steady {
     pub window_secs: f64,
     pub rss_bytes: u64,
+    /// File-backed part of the RSS at the end of the window (the binary's mapped code).
+    pub rss_file_bytes: u64,
     pub hwm_bytes: u64,
     pub cpu_percent: f64,
     pub bytes_per_external_secret: f64,

@@ -7,6 +7,8 @@ pub struct Sample {
     pub at: Instant,
     /// Resident set size now (`VmRSS`).
     pub rss_bytes: u64,
+    /// Of which file-backed (`RssFile`): mostly the binary's own mapped code, the same at any N.
+    pub rss_file_bytes: u64,
     /// Peak resident set size (`VmHWM`).
     pub hwm_bytes: u64,
     /// User plus system CPU time consumed so far.
@@ -24,7 +26,13 @@ pub fn sample(pid: u32) -> anyhow::Result<Sample> {
             * 1024
     };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    Ok(Sample { at: Instant::now(), rss_bytes: kib("VmRSS:"), hwm_bytes: kib("VmHWM:"), cpu: cpu_time(&stat)? })
+    Ok(Sample {
+        at: Instant::now(),
+        rss_bytes: kib("VmRSS:"),
+        rss_file_bytes: kib("RssFile:"),
+        hwm_bytes: kib("VmHWM:"),
+        cpu: cpu_time(&stat)?,
+    })
 }
 
 /// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock ticks converted to time.

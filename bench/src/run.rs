@@ -50,6 +50,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
 
     let mut pop = Population::prepare(&opts.sesame, opts.n).await?;
     report.idle_rss_bytes = pop.idle_rss_bytes;
+    report.idle_rss_file_bytes = pop.idle_rss_file_bytes;
     let outcome = fake_phases(&mut pop, opts, &mut report).await;
     if outcome.is_err() {
         eprintln!("sesame log {}:\n{}", pop.sesame.log.display(), pop.sesame.tail());
@@ -75,6 +76,7 @@ async fn openbao_row(opts: &Options) -> anyhow::Result<crate::OpenBaoCalls> {
 async fn memory_only(opts: &Options, mut report: Report) -> anyhow::Result<Report> {
     let pop = Population::prepare(&opts.sesame, opts.n).await?;
     report.idle_rss_bytes = pop.idle_rss_bytes;
+    report.idle_rss_file_bytes = pop.idle_rss_file_bytes;
     say(format!("first sync: {} ExternalSecrets; then steady state for {:?}", opts.n, opts.steady_window));
     let outcome = async {
         (report.first_sync_secs, report.first_sync_create_secs) = pop.first_sync(opts.long_interval, opts.concurrency).await?;

@@ -20,6 +20,7 @@ pub struct Population {
     pub sesame: Sesame,
     pub names: Vec<String>,
     pub idle_rss_bytes: u64,
+    pub idle_rss_file_bytes: u64,
     binary: PathBuf,
 }
 
@@ -40,11 +41,12 @@ impl Population {
         sesame.wait_ready().await?;
         // Let start-up allocations settle before the baseline.
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let idle_rss_bytes = procstat::sample(sesame.pid())?.rss_bytes;
+        let idle = procstat::sample(sesame.pid())?;
+        let (idle_rss_bytes, idle_rss_file_bytes) = (idle.rss_bytes, idle.rss_file_bytes);
         let api = Api::namespaced(client.clone(), &ns);
         let tracker = Tracker::start(client.clone(), &ns);
         let names = (0..n).map(|i| format!("es-{i}")).collect();
-        Ok(Population { client, ns, class, api, tracker, sesame, names, idle_rss_bytes, binary: binary.to_path_buf() })
+        Ok(Population { client, ns, class, api, tracker, sesame, names, idle_rss_bytes, idle_rss_file_bytes, binary: binary.to_path_buf() })
     }
 
     /// Seconds from the first create to every object Ready (seen on the watch), and of those the
@@ -71,6 +73,7 @@ impl Population {
         Ok(Steady {
             window_secs: window.as_secs_f64(),
             rss_bytes: rss,
+            rss_file_bytes: procstat::sample(self.sesame.pid())?.rss_file_bytes,
             hwm_bytes: hwm,
             cpu_percent: cpu,
             bytes_per_external_secret: per_es,
