@@ -92,6 +92,8 @@ pub struct Report {
     pub k: usize,
     pub commit: String,
     pub floor_secs: f64,
+    /// A bare client writing N ExternalSecrets' Ready status (after the controller-side first sync).
+    pub status_floor_secs: f64,
     pub first_sync_secs: f64,
     /// Of which the harness spent this long creating the ExternalSecrets.
     pub first_sync_create_secs: f64,

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::scenarios::fake::Population;
-use crate::scenarios::{apiserver, aws, floor, openbao, prestarted, refresh};
+use crate::scenarios::{apiserver, aws, floor, openbao, prestarted, refresh, status_floor};
 use crate::{Options, Report, cluster, procstat};
 
 /// Progress on stderr: a long run should say where it is.
@@ -43,6 +43,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     let pre = prestarted::run(&opts.sesame, opts).await?;
     say(format!("controller-side first sync {:.1}s ({:.2} × floor)", pre.secs, pre.secs / report.floor_secs.max(1e-9)));
     report.controller_first_sync = Some(pre);
+    say(format!("status floor: a bare client writes the Ready status of {} ExternalSecrets", opts.n));
+    report.status_floor_secs = status_floor::run(opts.n, opts.concurrency, opts.long_interval).await?;
+    say(format!("status floor {:.1}s", report.status_floor_secs));
     if opts.first_sync_only {
         report.load_after = procstat::load_average();
         return Ok(report);

@@ -34,6 +34,14 @@ pub fn render(r: &Report) -> String {
         let per = per.iter().map(|(k, v)| format!("{k} {v:.2}")).collect::<Vec<_>>().join(", ");
         let once = once.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         row("… apiserver requests per sync (requests ÷ N)", per, "—");
+        if r.status_floor_secs > 0.0 {
+            let both = r.floor_secs + r.status_floor_secs;
+            row(
+                "… bare client writes N ExternalSecret statuses (status floor); floor + status floor",
+                format!("{:.1} s; {both:.1} s (sesame took {:.2} × that)", r.status_floor_secs, c.secs / both.max(1e-9)),
+                "—",
+            );
+        }
         row("… and in all, not per object (start-up lists and watches)", once, "—");
         row(
             "… sesame peak RSS and CPU at the last Ready; the harness's peak RSS",
@@ -164,6 +172,13 @@ mod tests {
         assert!(t.contains("| APPLY secrets 1.00 |"), "{t}");
         assert!(t.contains("| LIST secrets 1 |"), "{t}");
         assert!(!t.contains("idle RSS"), "no fake population was measured: {t}");
+    }
+
+    #[test]
+    fn the_status_floor_is_added_to_the_floor_as_what_n_syncs_cost_the_apiserver() {
+        let c = crate::ControllerFirstSync { n: 1000, secs: 6.0, ..Default::default() };
+        let t = render(&Report { n: 1000, floor_secs: 1.0, status_floor_secs: 2.0, controller_first_sync: Some(c), ..Default::default() });
+        assert!(t.contains("2.0 s; 3.0 s (sesame took 2.00 × that)"), "{t}");
     }
 
     #[test]

@@ -4,10 +4,19 @@
 //! count and when it was last seen. kube's recorder keeps a whole Event and its key per object
 //! (about 2 kB: one per created Secret at a first sync) and collects them only when it publishes
 //! again, so an idle controller kept them for ever; here a sweep drops them after their six minutes.
+//!
+//! Publishing only queues: as with client-go's broadcaster (what ESO records through), a sync
+//! never waits for its Event. A few posters drain the queue, fewer than the reconcile workers, so
+//! while a first sync writes thousands of Secrets the writes that make objects Ready go first and
+//! their Events trail. A full queue drops the Event, as client-go's does, and says so in the log.
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
@@ -20,6 +29,11 @@ use kube::runtime::events::{Event, EventType, Reporter};
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
 /// How often expired series are dropped, publishing or not.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Events queued at most (a first sync of ten thousand objects queues one each, ≈ 0.5 kB apiece;
+/// client-go's broadcaster holds 1,000).
+const QUEUE: usize = 10_000;
+/// Events being posted at once.
+const POSTERS: usize = 2;
 
 /// The first Event of a series, as much as a repeat needs to extend it.
 struct Series {
@@ -31,7 +45,20 @@ struct Series {
 
 type Recent = Mutex<HashMap<u64, Series>>;
 
+/// One Event to post, stamped when it happened rather than when it is posted.
+struct Queued {
+    ev: Event,
+    regarding: ObjectReference,
+    at: Timestamp,
+}
+
 pub struct Recorder {
+    queue: mpsc::Sender<Queued>,
+    dropped: AtomicU64,
+}
+
+/// Posts queued Events, joining repeats into series.
+struct Poster {
     client: kube::Client,
     reporter: Reporter,
     recent: Arc<Recent>,
@@ -56,11 +83,17 @@ fn sweep(recent: &Recent) {
 }
 
 impl Recorder {
-    /// A recorder; within a Tokio runtime it also starts the sweep, which ends with the recorder.
+    /// A recorder; within a Tokio runtime it also starts its posters and the sweep, which end
+    /// with the recorder (the posters once the queue is drained).
     pub fn new(client: kube::Client, reporter: Reporter) -> Recorder {
-        let recent = Arc::new(Recent::default());
+        Recorder::with_capacity(client, reporter, QUEUE)
+    }
+
+    fn with_capacity(client: kube::Client, reporter: Reporter, capacity: usize) -> Recorder {
+        let (queue, mut queued) = mpsc::channel::<Queued>(capacity);
+        let poster = Arc::new(Poster { client, reporter, recent: Arc::new(Recent::default()) });
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let weak: Weak<Recent> = Arc::downgrade(&recent);
+            let weak: Weak<Recent> = Arc::downgrade(&poster.recent);
             runtime.spawn(async move {
                 loop {
                     tokio::time::sleep(SWEEP_EVERY).await;
@@ -68,13 +101,48 @@ impl Recorder {
                     sweep(&recent);
                 }
             });
+            let events = futures::stream::poll_fn(move |cx| queued.poll_recv(cx));
+            runtime.spawn(events.for_each_concurrent(POSTERS, move |q| {
+                let poster = poster.clone();
+                async move {
+                    if let Err(e) = poster.post(&q.ev, &q.regarding, q.at).await {
+                        tracing::debug!(reason = %q.ev.reason, error = %e, "could not publish event");
+                    }
+                }
+            }));
         }
-        Recorder { client, reporter, recent }
+        Recorder { queue, dropped: AtomicU64::new(0) }
     }
 
-    pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
+    /// Queue `ev` about `regarding`; it is posted shortly, or dropped if the queue is full.
+    pub fn publish(&self, ev: &Event, regarding: &ObjectReference) {
+        // kube's Event is not Clone.
+        let ev = Event {
+            type_: ev.type_,
+            reason: ev.reason.clone(),
+            note: ev.note.clone(),
+            action: ev.action.clone(),
+            secondary: ev.secondary.clone(),
+        };
+        let queued = Queued { ev, regarding: regarding.clone(), at: Timestamp::now() };
+        if self.queue.try_send(queued).is_err() {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(dropped, "event queue full: events dropped so far");
+            }
+        }
+    }
+
+    /// Events dropped because the queue was full.
+    #[cfg(test)]
+    fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Poster {
+    async fn post(&self, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> Result<(), kube::Error> {
         let key = series_key(ev, &self.reporter, regarding);
-        let now = Timestamp::now();
         let repeat = {
             let mut recent = self.recent.lock().expect("event series lock");
             match recent.get_mut(&key) {
@@ -176,5 +244,27 @@ mod tests {
         }
         sweep(&recent);
         assert_eq!(recent.lock().unwrap().keys().collect::<Vec<_>>(), vec![&1]);
+    }
+
+    #[tokio::test]
+    async fn publishing_never_waits_for_the_apiserver_and_a_full_queue_drops_what_does_not_fit() {
+        // An apiserver that accepts connections and never answers: every post hangs.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", silent.local_addr().unwrap());
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((conn, _)) = silent.accept().await {
+                open.push(conn);
+            }
+        });
+        let client = kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+        let recorder = Recorder::with_capacity(client, Reporter { controller: "sesame".into(), instance: None }, 4);
+        for i in 0..20 {
+            recorder.publish(&created(), &reference(&format!("es-{i}"), "1"));
+        }
+        // Four fit in the queue and up to two posters may have taken one each.
+        let dropped = recorder.dropped();
+        assert!((14..=16).contains(&dropped), "dropped {dropped} of 20 with room for 4 (+2 being posted)");
+        held.abort();
     }
 }

@@ -74,8 +74,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
                     secondary: None,
                 },
                 &es.object_ref(&()),
-            )
-            .await;
+            );
             if e.is_auth() {
                 // Only the client this namespace used: with referent authentication, other
                 // namespaces' clients hold other credentials and are not at fault.
@@ -154,7 +153,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
             action: "Sync".into(),
             secondary: None,
         };
-        ctx.publish(&event, &es.object_ref(&())).await;
+        ctx.publish(&event, &es.object_ref(&()));
     }
     let mut status = es.status.clone().unwrap_or_default();
     // Our own last status write may not have reached the cache yet: what we wrote wins.
@@ -286,8 +285,7 @@ async fn finish(
         ctx.publish(
             &Event { type_: EventType::Normal, reason: reason.into(), note: Some(note), action: "Sync".into(), secondary: None },
             &es.object_ref(&()),
-        )
-        .await;
+        );
         // Consumers of a changed Secret restart (beyond ESO); a new Secret has no running consumer.
         if !created && generic.is_none() {
             super::rollout::restart_consumers(ctx, es).await;
@@ -341,8 +339,7 @@ async fn fetch_and_write(
                 secondary: None,
             },
             &es.object_ref(&()),
-        )
-        .await;
+        );
     }
     if let Some(target) = generic {
         let loaded = match &es.spec.target.template {
@@ -544,7 +541,7 @@ async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -> Result<()
     ctx.forget_version(&namespace, &previous);
     let note = Some("secret deleted because it was orphaned".to_string());
     let event = Event { type_: EventType::Normal, reason: "Deleted".into(), note, action: "Sync".into(), secondary: None };
-    ctx.publish(&event, &es.object_ref(&())).await;
+    ctx.publish(&event, &es.object_ref(&()));
     Ok(())
 }
 

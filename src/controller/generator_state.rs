@@ -109,7 +109,7 @@ async fn cleanup(ctx: &Context, state: &GeneratorState) -> Result<(), Error> {
             action: "Cleanup".into(),
             secondary: None,
         };
-        ctx.publish(&event, &state.object_ref(&())).await;
+        ctx.publish(&event, &state.object_ref(&()));
         return Err(Error::Cleanup(e.to_string()));
     }
     Ok(())

@@ -96,7 +96,7 @@ async fn report_one(ctx: &Context, how: &Reporting, object: Undecodable) {
     }
     let event =
         Event { type_: EventType::Warning, reason: how.event_reason.into(), note: Some(message), action: "Decode".into(), secondary: None };
-    ctx.publish(&event, &reference).await;
+    ctx.publish(&event, &reference);
 }
 
 /// A Warning Event about a cluster-scoped object, as client-go records one: a core/v1 Event in

@@ -120,10 +120,9 @@ pub struct Context {
 }
 
 impl Context {
-    pub async fn publish(&self, event: &Event, reference: &ObjectReference) {
-        if let Err(e) = self.recorder.publish(event, reference).await {
-            tracing::debug!(error = %e, "could not publish event");
-        }
+    /// Queue an Event: a sync never waits for it (events.rs).
+    pub fn publish(&self, event: &Event, reference: &ObjectReference) {
+        self.recorder.publish(event, reference)
     }
 
     fn known_version(&self, namespace: &str, name: &str) -> Option<String> {

@@ -398,7 +398,7 @@ async fn report(
     if let Err(e) = result {
         let event =
             Event { type_: EventType::Warning, reason: "Errored".into(), note: Some(e.into()), action: "Push".into(), secondary: None };
-        ctx.publish(&event, &ps.object_ref(&())).await;
+        ctx.publish(&event, &ps.object_ref(&()));
     }
     if status != *old {
         let patch = serde_json::json!({"status": {

@@ -76,8 +76,7 @@ pub async fn restart_consumers(ctx: &Context, es: &ExternalSecret) {
     let workloads = match parse(&value) {
         Ok(w) => w,
         Err(why) => {
-            ctx.publish(&event(EventType::Warning, "RolloutRestartFailed", format!("{ROLLOUT_RESTART_ANNOTATION}: {why}")), &reference)
-                .await;
+            ctx.publish(&event(EventType::Warning, "RolloutRestartFailed", format!("{ROLLOUT_RESTART_ANNOTATION}: {why}")), &reference);
             return;
         }
     };
@@ -88,7 +87,6 @@ pub async fn restart_consumers(ctx: &Context, es: &ExternalSecret) {
         match restart(ctx, &namespace, kind, &name, &at).await {
             Ok(()) => {
                 ctx.publish(&event(EventType::Normal, "RolloutRestarted", format!("restarted {what}: secret data changed")), &reference)
-                    .await
             }
             Err(e) => {
                 let why = match &e {
@@ -97,7 +95,6 @@ pub async fn restart_consumers(ctx: &Context, es: &ExternalSecret) {
                     other => other.to_string(),
                 };
                 ctx.publish(&event(EventType::Warning, "RolloutRestartFailed", format!("could not restart {what}: {why}")), &reference)
-                    .await
             }
         }
     }

@@ -164,7 +164,7 @@ async fn validate(ctx: &Context, store: AnyStore) -> Action {
                 action: "Validate".into(),
                 secondary: None,
             };
-            ctx.publish(&event, &reference).await;
+            ctx.publish(&event, &reference);
         }
     }
     Action::requeue(interval)

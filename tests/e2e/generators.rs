@@ -104,7 +104,9 @@ async fn a_password_generator_regenerates_at_each_refresh_and_only_when_the_poli
         assert!(!logs.contains(&password), "a generated value is in the log");
         let es = serde_json::to_string(&scene.es(name).await.status).unwrap();
         assert!(!es.contains(&password), "a generated value is in {name}'s status");
-        let events = events_for(&scene.client, &scene.ns, name).await;
+        // Read once its first sync's Event is posted, so the check covers it.
+        let events = events_with(&scene.client, &scene.ns, name, |(_, r, _)| r == "Created").await;
+        assert!(events.iter().any(|(_, r, _)| r == "Created"), "{name}: no Created Event: {events:?}");
         assert!(events.iter().all(|(_, _, note)| !note.contains(&password)), "a generated value is in an Event");
     }
     scene.delete_namespace().await;

@@ -382,6 +382,22 @@ pub async fn events_for(client: &Client, ns: &str, name: &str) -> Vec<(String, S
         .collect()
 }
 
+/// The Events of an object once one of them matches `wanted` (or after 30 s, for the caller to
+/// assert on): Events are posted shortly after the sync that records them, not before its status.
+pub async fn events_with<P>(client: &Client, ns: &str, name: &str, wanted: P) -> Vec<(String, String, String)>
+where
+    P: Fn(&(String, String, String)) -> bool,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let events = events_for(client, ns, name).await;
+        if events.iter().any(&wanted) || Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Wait until the Secret exists with exactly this data.
 pub async fn wait_secret_data(scene: &Scene, sesame: &Sesame, name: &str, want: &BTreeMap<String, String>) -> Secret {
     let ok = eventually(Duration::from_secs(30), || async { scene.secret_data(name).await.as_ref() == Some(want) }).await;

@@ -94,8 +94,9 @@ async fn a_second_external_secret_cannot_take_over_an_orphan_secret_while_its_ow
     scene.external_secret("creator", spec("shared", "CreateOrMerge", "k", "/x")).await;
     for attacker in ["thief", "merger", "creator"] {
         refused(&scene, &sesame, attacker, "owned by another ExternalSecret (victim)").await;
-        let events = events_for(&scene.client, &scene.ns, attacker).await;
-        assert!(events.iter().any(|(t, _, note)| t == "Warning" && note.contains("owned by another ExternalSecret")), "{events:?}");
+        let refusal = |(t, _, note): &(String, String, String)| t == "Warning" && note.contains("owned by another ExternalSecret");
+        let events = events_with(&scene.client, &scene.ns, attacker, refusal).await;
+        assert!(events.iter().any(refusal), "{events:?}");
     }
     let after = scene.secret("shared").await.unwrap();
     assert_eq!(text_data(&after), map(&[("k", "victim-value")]), "the attackers changed the victim's Secret");
@@ -144,8 +145,9 @@ async fn a_target_not_listed_as_managed_is_created_only_where_no_secret_of_that_
     let fresh = wait_secret_data(&scene, &sesame, "fresh", &map(&[("a", "1")])).await;
     let meta = &fresh.metadata;
     assert!(meta.deletion_timestamp.is_none() && meta.deletion_grace_period_seconds.is_none(), "a live Secret: {meta:?}");
-    let events = events_for(&scene.client, &scene.ns, "fresh").await;
-    assert!(events.iter().any(|(t, r, note)| t == "Normal" && r == "Created" && note == "secret created"), "{events:?}");
+    let created = |(t, r, note): &(String, String, String)| t == "Normal" && r == "Created" && note == "secret created";
+    let events = events_with(&scene.client, &scene.ns, "fresh", created).await;
+    assert!(events.iter().any(created), "{events:?}");
     for (name, data) in [("taken", [("mine", "precious")]), ("dying", [("mine", "last")])] {
         let secret = scene.secret(name).await.unwrap();
         assert_eq!(text_data(&secret), map(&data), "{name} was written over");

@@ -6,3 +6,4 @@ pub mod floor;
 pub mod openbao;
 pub mod prestarted;
 pub mod refresh;
+pub mod status_floor;

@@ -167,11 +167,9 @@ async fn objects_sesame_cannot_decode_are_reported_and_stall_nothing() {
         });
         let got = ready(&client, namespace, plural, kind, name).await;
         assert!(reported.await, "{kind} {name}: want Ready=False/{reason} naming {needle:?}, got {got:?}\n{}", tail(&sesame.logs()));
-        let events = events_for(&client, namespace.unwrap_or("default"), name).await;
-        assert!(
-            events.iter().any(|(t, _, note)| t == "Warning" && note.contains(needle)),
-            "{kind} {name}: no Warning Event naming {needle:?}: {events:?}"
-        );
+        let named = |(t, _, note): &(String, String, String)| t == "Warning" && note.contains(needle);
+        let events = events_with(&client, namespace.unwrap_or("default"), name, named).await;
+        assert!(events.iter().any(named), "{kind} {name}: no Warning Event naming {needle:?}: {events:?}");
         texts.push(got.unwrap().2);
         texts.extend(events.into_iter().map(|e| e.2));
     }

@@ -76,7 +76,8 @@ async fn a_github_access_token_generator_feeds_an_external_secret_and_a_refresh_
     for name in ["ci", "broken"] {
         let status = serde_json::to_string(&scene.es(name).await.status).unwrap();
         assert!(tokens.iter().all(|t| !status.contains(t)), "a token is in {name}'s status");
-        let events = events_for(&scene.client, &scene.ns, name).await;
+        let events = events_with(&scene.client, &scene.ns, name, |(_, r, _)| r == "Updated" || r == "UpdateFailed").await;
+        assert!(!events.is_empty(), "{name} has no Event");
         assert!(events.iter().all(|(_, _, note)| tokens.iter().all(|t| !note.contains(t))), "a token is in an Event");
     }
     scene.delete_namespace().await;
