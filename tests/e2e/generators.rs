@@ -105,8 +105,9 @@ async fn a_password_generator_regenerates_at_each_refresh_and_only_when_the_poli
         let es = serde_json::to_string(&scene.es(name).await.status).unwrap();
         assert!(!es.contains(&password), "a generated value is in {name}'s status");
         // Read once its first sync's Event is posted, so the check covers it.
-        let events = events_with(&scene.client, &scene.ns, name, |(_, r, _)| r == "Created").await;
-        assert!(events.iter().any(|(_, r, _)| r == "Created"), "{name}: no Created Event: {events:?}");
+        let created = |(_, r, _): &(String, String, String)| r == "Created";
+        let events = events_with(&scene.client, &scene.ns, name, created).await;
+        assert!(events.iter().any(created), "{name}: no Created Event: {events:?}");
         assert!(events.iter().all(|(_, _, note)| !note.contains(&password)), "a generated value is in an Event");
     }
     scene.delete_namespace().await;

@@ -388,14 +388,8 @@ pub async fn events_with<P>(client: &Client, ns: &str, name: &str, wanted: P) ->
 where
     P: Fn(&(String, String, String)) -> bool,
 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let events = events_for(client, ns, name).await;
-        if events.iter().any(&wanted) || Instant::now() > deadline {
-            return events;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(Duration::from_secs(30), || async { events_for(client, ns, name).await.iter().any(&wanted) }).await;
+    events_for(client, ns, name).await
 }
 
 /// Wait until the Secret exists with exactly this data.

@@ -165,8 +165,9 @@ async fn renaming_an_owner_target_deletes_the_old_secret_as_eso_does() {
     wait_secret_data(&scene, &sesame, "second", &map(&[("k", "v")])).await;
     let gone = eventually(Duration::from_secs(30), || async { scene.secret("first").await.is_none() }).await;
     assert!(gone, "the Secret under the old target name was kept\n{}", tail(&sesame.logs()));
-    let events = events_with(&scene.client, &scene.ns, "app", |e| e.1 == "Deleted" && e.2.contains("orphaned")).await;
-    assert!(events.iter().any(|e| e.1 == "Deleted" && e.2.contains("orphaned")), "{events:?}");
+    let orphan_deleted = |e: &(String, String, String)| e.1 == "Deleted" && e.2.contains("orphaned");
+    let events = events_with(&scene.client, &scene.ns, "app", orphan_deleted).await;
+    assert!(events.iter().any(orphan_deleted), "{events:?}");
     scene.delete_namespace().await;
 }
 
@@ -187,8 +188,9 @@ async fn an_external_secret_applied_with_its_new_store_waits_quietly_for_the_fir
     wait_secret_data(&scene, &sesame, "app", &map(&[("k", "v")])).await;
     scene.wait_ready(&sesame, "app", "True", "SecretSynced").await;
     // Events are posted in the order they happen: once the sync's Created is there, so is any flash before it.
-    let events = events_with(&scene.client, &scene.ns, "app", |e| e.1 == "Created").await;
-    assert!(events.iter().any(|e| e.1 == "Created"), "{events:?}");
+    let created = |e: &(String, String, String)| e.1 == "Created";
+    let events = events_with(&scene.client, &scene.ns, "app", created).await;
+    assert!(events.iter().any(created), "{events:?}");
     let warnings: Vec<_> = events.into_iter().filter(|e| e.0 == "Warning").collect();
     assert!(warnings.is_empty(), "a Degraded flash before the store's first verdict: {warnings:?}");
     scene.delete_namespace().await;

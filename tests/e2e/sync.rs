@@ -38,8 +38,9 @@ async fn an_externalsecret_becomes_a_secret_with_exact_data_labels_annotation_an
     assert!(status.refresh_time.is_some());
     assert_eq!(status.binding.unwrap().name, "app-secret");
     assert!(status.synced_resource_version.unwrap().starts_with("1-"));
-    let events = events_with(&scene.client, &scene.ns, "app", |(t, r, _)| t == "Normal" && r == "Created").await;
-    assert!(events.iter().any(|(t, r, _)| t == "Normal" && r == "Created"), "{events:?}");
+    let created = |(t, r, _): &(String, String, String)| t == "Normal" && r == "Created";
+    let events = events_with(&scene.client, &scene.ns, "app", created).await;
+    assert!(events.iter().any(created), "{events:?}");
     scene.delete_namespace().await;
 }
 
