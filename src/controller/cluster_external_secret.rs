@@ -60,7 +60,7 @@ impl FleetOwner for ClusterExternalSecret {
         status.external_secret_name.as_deref().map(|p| (p, status.provisioned_namespaces.as_slice()))
     }
 
-    fn next_status(old: &Self::Status, child_name: String, Outcome { provisioned, failed }: Outcome) -> Self::Status {
+    fn next_status(old: &Self::Status, child_name: String, Outcome { provisioned, failed, .. }: Outcome) -> Self::Status {
         let ready = failed.is_empty();
         // ESO's ClusterExternalSecret conditions carry no transition time.
         let mut conditions: Vec<_> = old.conditions.iter().filter(|c| c.type_ != "Ready").cloned().collect();

@@ -51,7 +51,7 @@ impl FleetOwner for ClusterPushSecret {
         status.push_secret_name.as_deref().map(|p| (p, status.provisioned_namespaces.as_slice()))
     }
 
-    fn next_status(old: &Self::Status, child_name: String, Outcome { provisioned, failed }: Outcome) -> Self::Status {
+    fn next_status(old: &Self::Status, child_name: String, Outcome { provisioned, failed, .. }: Outcome) -> Self::Status {
         let ready = failed.is_empty();
         let mut conditions = old.conditions.clone();
         let condition = Condition {

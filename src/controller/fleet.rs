@@ -23,6 +23,8 @@ use crate::metrics::Metrics;
 
 /// How often namespaces are listed again when `refreshTime` is not set (ESO's default).
 const DEFAULT_REFRESH: Duration = Duration::from_secs(3600);
+/// How soon a pass that met an apiserver failure runs again.
+const RETRY: Duration = Duration::from_secs(10);
 
 /// A cluster-scoped object that writes one namespaced child per selected namespace.
 pub trait FleetOwner:
@@ -90,17 +92,19 @@ pub async fn reconcile<K: FleetOwner>(owner: Arc<K>, ctx: Arc<FleetContext>) -> 
     let targets = fan_out::selected(names, &selectors, live);
     let outcome = fleet.sync::<K::Child>(&name, K::previous(&old), targets, |ns| owner.child(&name, ns)).await;
     let ready = outcome.failed.is_empty();
+    // ESO waits for the next refresh; a failed apiserver call should not wait an hour.
+    let next = if outcome.transient { refresh.min(RETRY) } else { refresh };
     let status = K::next_status(&old, name, outcome);
     if status != old {
         let patch = serde_json::json!({ "status": K::status_patch(&status) });
         api.patch_status(&owner.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
     }
     K::reconciled(&ctx.metrics, &owner.name_any(), ready, started.elapsed());
-    Ok(Action::requeue(refresh))
+    Ok(Action::requeue(next))
 }
 
 pub fn error_policy<K: FleetOwner>(_owner: Arc<K>, _error: &Error, _ctx: Arc<FleetContext>) -> Action {
-    Action::requeue(Duration::from_secs(10))
+    Action::requeue(RETRY)
 }
 
 /// The controller of `K`, until `shutdown`: the owners (each decoded on its own; an undecodable

@@ -49,7 +49,7 @@ async fn a_cluster_external_secret_follows_its_namespaces_and_never_takes_a_fore
     let ces = json!({
         "apiVersion": "external-secrets.io/v1", "kind": "ClusterExternalSecret", "metadata": {"name": ces_name},
         "spec": {"externalSecretName": "db", "externalSecretMetadata": {"labels": {"stamped-by": "ces"}},
-                 "namespaceSelectors": [{"matchLabels": {"sesame.test/ces": tenant}}], "externalSecretSpec": es_spec},
+                 "namespaceSelectors": [{"matchLabels": {"sesame.test/ces": tenant}}], "externalSecretSpec": es_spec.clone()},
     });
     apply(&client, "", "clusterexternalsecrets", &ces_name, ces).await;
     let cess: Api<ClusterExternalSecret> = Api::all(client.clone());
@@ -109,6 +109,22 @@ async fn a_cluster_external_secret_follows_its_namespaces_and_never_takes_a_fore
         tail(&sesame.logs())
     );
     assert!(es_in(&later).get_opt("db").await.unwrap().is_some());
+
+    // A child the status does not list (a delete that failed, a second controller's write) in a
+    // namespace that is not selected is found on the apiserver and removed all the same.
+    let uid = cess.get(&ces_name).await.unwrap().uid().expect("a uid");
+    let stray = json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "db", "namespace": two, "ownerReferences": [{"apiVersion": "external-secrets.io/v1",
+                     "kind": "ClusterExternalSecret", "name": ces_name, "uid": uid, "controller": true}]},
+        "spec": es_spec,
+    });
+    apply(&client, &two, "externalsecrets", "db", stray).await;
+    assert!(
+        eventually(Duration::from_secs(60), || async { es_in(&two).get_opt("db").await.unwrap().is_none() }).await,
+        "an owned ExternalSecret outside the status stayed in an unselected namespace\n{}",
+        tail(&sesame.logs())
+    );
 
     // A deleted child comes back at once.
     es_in(&one).delete("db", &Default::default()).await.unwrap();
