@@ -159,7 +159,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // Our own last status write may not have reached the cache yet: what we wrote wins.
     let remembered = ctx.last_sync(es);
     if let Some(last) = &remembered
-        && status.refresh_time.as_deref().is_none_or(|t| t < last.at.as_str())
+        && last.supersedes(status.refresh_time.as_deref())
     {
         status.refresh_time = Some(last.at.clone());
         status.synced_resource_version = Some(last.version.clone());

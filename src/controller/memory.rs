@@ -19,6 +19,17 @@ pub struct Synced {
     pub sources: String,
 }
 
+impl Synced {
+    /// Whether this process's own last sync is at least as new as a status that records a
+    /// refresh at `refresh_time` (a cached status may lag behind the write). Times are to the
+    /// second, so a write in the same second counts as ours: two syncs a second apart (a
+    /// force-sync right after the first sync) would otherwise read the older status and sync
+    /// again.
+    pub fn supersedes(&self, refresh_time: Option<&str>) -> bool {
+        refresh_time.is_none_or(|t| t <= self.at.as_str())
+    }
+}
+
 /// Everything remembered about one ExternalSecret.
 #[derive(Default)]
 struct Facts {
@@ -180,6 +191,15 @@ mod tests {
         assert_eq!(memory.known_version("team-a", "kept-target").as_deref(), Some("42"));
         assert_eq!(memory.last_ready(&kept), Some(true));
         assert_eq!(memory.failed(&kept), 2, "the other object's failure count is kept");
+    }
+
+    #[test]
+    fn a_sync_remembered_in_the_same_second_as_the_cached_status_wins_over_it() {
+        let ours = Synced { at: "2026-12-04T10:00:05Z".into(), version: "2-abc".into(), sources: "s".into() };
+        assert!(ours.supersedes(None), "a status that never recorded a refresh");
+        assert!(ours.supersedes(Some("2026-12-04T10:00:04Z")), "an older status");
+        assert!(ours.supersedes(Some("2026-12-04T10:00:05Z")), "the same second: the cache may still hold the previous write");
+        assert!(!ours.supersedes(Some("2026-12-04T10:00:06Z")), "a later write by someone else");
     }
 
     #[test]

@@ -83,9 +83,9 @@ async fn ecr_and_sts_generators_fill_a_secret_from_moto_and_refresh() {
     assert_eq!((calls("GetSessionToken").await, calls("GetAuthorizationToken").await), (1.0, 1.0));
     let force = json!({"metadata": {"annotations": {"external-secrets.io/force-sync": "1"}}});
     scene.externalsecrets().patch("registry", &PatchParams::default(), &Patch::Merge(&force)).await.unwrap();
-    // A bound, not a timing, on a CI machine that may be running a dozen suites. At least one more
-    // call each: CI has seen (3, 3) here once (a force-sync landing while the first sync was still
-    // writing its status ran the generators twice); counted, not hidden, in the failure message.
+    // A bound, not a timing, on a CI machine that may be running a dozen suites. Exactly one more
+    // call each: a force-sync in the same second as the first sync once ran the generators twice
+    // (the cache's older status hid our own write; `Synced::supersedes`).
     let refreshed = eventually(Duration::from_secs(90), || async {
         calls("GetSessionToken").await >= 2.0 && calls("GetAuthorizationToken").await >= 2.0
     })
@@ -96,6 +96,7 @@ async fn ecr_and_sts_generators_fill_a_secret_from_moto_and_refresh() {
         panic!("force-sync did not call STS and ECR again: calls {counts:?}, status {es:?}\n{}", tail(&sesame.logs()));
     }
     scene.wait_ready(&sesame, "registry", "True", "SecretSynced").await;
+    assert_eq!((calls("GetSessionToken").await, calls("GetAuthorizationToken").await), (2.0, 2.0), "one force-sync, one call each");
 
     // No auth: the SDK default chain, i.e. the controller's identity; a tenant's generator may not.
     for (kind, plural) in [("ECRAuthorizationToken", "ecrauthorizationtokens"), ("STSSessionToken", "stssessiontokens")] {
