@@ -85,7 +85,7 @@ fn no_source_file_uses_unsafe() {
         }
     }
     let mut files = Vec::new();
-    for top in ["src", "template", "providers", "tests"] {
+    for top in ["src", "template", "providers", "generators", "bench", "tests"] {
         walk(&root().join(top), &mut files);
     }
     let pattern = regex::Regex::new(r"\bunsafe\s*(\{|fn\b|impl\b|trait\b|extern\b)").expect("regex");
@@ -101,4 +101,27 @@ fn no_source_file_uses_unsafe() {
     }
     println!("hygiene: {} source files scanned for unsafe", files.len());
     assert!(hits.is_empty(), "unsafe code found:\n{}", hits.join("\n"));
+}
+
+/// The image is built from a copy of the repository: every workspace member must be in it, or
+/// `cargo build --locked` cannot even read the workspace.
+#[test]
+fn the_containerfile_copies_every_workspace_member() {
+    let containerfile = std::fs::read_to_string(root().join("deploy/image/Containerfile")).expect("read the Containerfile");
+    let copied: Vec<&str> = containerfile
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .flat_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            parts[..parts.len().saturating_sub(1)].to_vec()
+        })
+        .collect();
+    let missing: Vec<String> = workspace_members()
+        .iter()
+        .map(|m| m.strip_prefix(root()).unwrap_or(m).to_string_lossy().into_owned())
+        .map(|m| if m.is_empty() || m == "." { "src".to_string() } else { m })
+        .filter(|m| !copied.iter().any(|c| m == c || m.starts_with(&format!("{c}/"))))
+        .collect();
+    assert!(missing.is_empty(), "deploy/image/Containerfile does not COPY {missing:?} (copies {copied:?})");
 }
