@@ -154,25 +154,27 @@ fn error_policy(state: Arc<GeneratorState>, error: &Error, shared: Arc<Shared>) 
 }
 
 /// The GeneratorState controller until `shutdown`. `writer` fills `ctx.generator_states`. An
-/// ExternalSecret or PushSecret that is deleted re-queues its states at once.
+/// ExternalSecret (told by the ExternalSecret controller's watch through `es_gone`) or PushSecret
+/// that is deleted re-queues its states at once.
 pub async fn run(
     ctx: Arc<Context>,
     namespace: Option<String>,
     writer: Writer<GeneratorState>,
+    es_gone: impl futures::Stream<Item = PartialObjectMeta<ExternalSecret>> + Send + 'static,
     concurrency: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
     let wc = watcher::Config::default();
     type Meta<K> = Api<PartialObjectMeta<K>>;
-    let (states, es, ps): (Api<GeneratorState>, Meta<ExternalSecret>, Meta<PushSecret>) = match &namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-        None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
+    let (states, ps): (Api<GeneratorState>, Meta<PushSecret>) = match &namespace {
+        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+        None => (Api::all(client.clone()), Api::all(client.clone())),
     };
     let reader = ctx.generator_states.clone();
     let stream = watcher(states, wc.clone()).default_backoff().reflect(writer).applied_objects();
     let (by_es, by_ps) = (reader.clone(), reader.clone());
-    let es_gone = watcher(es, wc.clone()).default_backoff().filter_map(deleted);
+    let es_gone = es_gone.map(Ok::<_, watcher::Error>);
     let ps_gone = watcher(ps, wc).default_backoff().filter_map(deleted);
     let shared = Arc::new(Shared { ctx, failures: Failures::default() });
     Controller::for_stream(stream, reader)

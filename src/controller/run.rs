@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
-use kube::core::PartialObjectMeta;
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::controller::{self, Controller};
 use kube::runtime::events::Reporter;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -123,6 +123,9 @@ pub async fn run(
     let versions = memory.clone();
     let renders = Arc::new(super::Renders::new(&opts.config.templates));
     let abandon = renders.clone();
+    // Deleted ExternalSecrets also release their GeneratorStates: the one ExternalSecret watch
+    // tells that controller, instead of a second list and watch of every ExternalSecret.
+    let (es_gone_tx, es_gone) = futures::channel::mpsc::unbounded();
     let es_stream = split(watcher(api::<Decoded<ExternalSecret>>(&client, ns), wc.clone()).default_backoff(), bad_external_secrets)
         .modify(move |es| {
             // ESO's resource version hashes every annotation: take it before trimming.
@@ -135,6 +138,14 @@ pub async fn run(
                 watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
                 forget.forget(es);
                 abandon.cancel(es);
+                let gone = kube::api::ObjectMeta {
+                    name: es.metadata.name.clone(),
+                    namespace: es.metadata.namespace.clone(),
+                    uid: es.metadata.uid.clone(),
+                    ..Default::default()
+                };
+                // Closed only when the GeneratorState controller stopped: nothing left to tell.
+                let _ = es_gone_tx.unbounded_send(gone.into_request_partial::<ExternalSecret>());
             }
             Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
                 let interval = es.periodic_interval(default_interval);
@@ -370,9 +381,15 @@ pub async fn run(
     .boxed();
     let push_ctrl =
         super::push_secret::run(ctx.clone(), opts.namespace.clone(), opts.concurrency, bad_push_secrets, shutdown.clone()).boxed();
-    let states_ctrl =
-        super::generator_state::run(ctx.clone(), opts.namespace.clone(), generator_states_writer, opts.concurrency, shutdown.clone())
-            .boxed();
+    let states_ctrl = super::generator_state::run(
+        ctx.clone(),
+        opts.namespace.clone(),
+        generator_states_writer,
+        es_gone,
+        opts.concurrency,
+        shutdown.clone(),
+    )
+    .boxed();
     tokio::join!(
         es_ctrl,
         stores_ctrl_run,

@@ -39,9 +39,10 @@ pub fn first_sync_pending(ctx: &Context, es: &ExternalSecret) -> bool {
 /// `stores` and `clients` are what its reconcile resolved, in the same order.
 pub async fn plan(ctx: &Context, stores: &[(StoreKey, AnyStore)], clients: &[(StoreKey, Arc<StoreClient>)]) {
     for ((key, store), (_, client)) in stores.iter().zip(clients) {
-        if !client.batcher.may_plan(PLAN_GAP) {
+        // Held until the reads are handed over: other first syncs of this client wait for them.
+        let Some(_planning) = client.batcher.begin_plan(PLAN_GAP).await else {
             continue;
-        }
+        };
         let objects = ctx.external_secrets.state();
         let waiting: Vec<&ExternalSecret> = objects
             .iter()

@@ -52,7 +52,6 @@ struct Queues {
     flusher_running: bool,
     holding: Holding,
     sweeper_running: bool,
-    last_plan: Option<Instant>,
 }
 
 impl Queues {
@@ -63,7 +62,6 @@ impl Queues {
             flusher_running: false,
             holding: Holding::new(holding::CLIENT_CAP, process_held),
             sweeper_running: false,
-            last_plan: None,
         }
     }
 }
@@ -76,6 +74,8 @@ struct Shared {
     metrics: Option<(Arc<Metrics>, StoreLabels)>,
     queues: Mutex<Queues>,
     full: Notify,
+    /// When the last wave plan began; held while a plan is being made (see [`Batcher::begin_plan`]).
+    planning: tokio::sync::Mutex<Option<Instant>>,
 }
 
 pub struct Batcher(Arc<Shared>);
@@ -108,6 +108,7 @@ impl Batcher {
             metrics,
             queues: Mutex::new(Queues::new(held)),
             full: Notify::new(),
+            planning: tokio::sync::Mutex::new(None),
         }))
     }
 
@@ -177,16 +178,19 @@ impl Batcher {
         rx.await.unwrap_or_else(|_| Err(ProviderError::Transient("provider call was cancelled".into())))
     }
 
-    /// Whether a wave may be planned for this client now: at most one plan per `gap`, so a
-    /// stream of new objects does not rescan the population for each one.
-    pub fn may_plan(&self, gap: Duration) -> bool {
-        let mut q = self.0.queues.lock().expect("batcher lock");
+    /// A wave plan for this client, unless one began within `gap` (a stream of new objects does
+    /// not rescan the population for each one). While a plan is being made, every other first
+    /// sync that asks waits here until it has been handed to [`prefetch`](Self::prefetch): a first
+    /// sync reading on its own meanwhile would read, and finish reading, a key the plan is about to
+    /// read again.
+    pub async fn begin_plan(&self, gap: Duration) -> Option<tokio::sync::MutexGuard<'_, Option<Instant>>> {
+        let mut last = self.0.planning.lock().await;
         let now = Instant::now();
-        if q.last_plan.is_some_and(|at| now.duration_since(at) < gap) {
-            return false;
+        if last.is_some_and(|at| now.duration_since(at) < gap) {
+            return None;
         }
-        q.last_plan = Some(now);
-        true
+        *last = Some(now);
+        Some(last)
     }
 
     /// Read `keys` ahead for the first syncs a plan counted (each key with its number of readers),

@@ -135,6 +135,30 @@ async fn a_planned_wave_is_read_in_full_batches_and_its_readers_take_it_without_
 }
 
 #[tokio::test]
+async fn a_first_sync_arriving_while_its_wave_is_planned_waits_for_the_plan_and_shares_its_read() {
+    let echo = Arc::new(Echo::default());
+    let b = Arc::new(batcher(echo.clone(), 20, 1000));
+    let planning = b.begin_plan(Duration::from_secs(1)).await.expect("the first plan");
+    // A second first sync of the same client, arriving mid-plan: it may not plan, and it may not
+    // read until the plan has handed over its keys.
+    let early = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            assert!(b.begin_plan(Duration::from_secs(1)).await.is_none(), "one plan per gap");
+            b.get_planned(RemoteKey::new("k0"), Priority::Urgent).await
+        })
+    };
+    // Longer than the coalescing window: a read started meanwhile would have gone out and returned.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 0, "nothing read while the plan is being made");
+    b.prefetch(vec![(RemoteKey::new("k0"), 2)]);
+    drop(planning);
+    assert_eq!(early.await.unwrap().unwrap().as_bytes(), b"k0");
+    assert_eq!(b.get_planned(RemoteKey::new("k0"), Priority::Urgent).await.unwrap().as_bytes(), b"k0");
+    assert_eq!(echo.keys.load(Ordering::SeqCst), 1, "the planner's and the early reader's share came from one read");
+}
+
+#[tokio::test]
 async fn a_find_charges_each_list_page_and_read_to_the_store_budget() {
     let metrics = Arc::new(Metrics::default());
     let labels = StoreLabels { kind: "SecretStore".into(), namespace: "team-a".into(), store: "s".into() };
