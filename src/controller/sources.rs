@@ -27,7 +27,8 @@ impl<'a> Routed<'a> {
         priority: Priority,
         ledger: &'a super::state_ledger::Ledger<'a>,
     ) -> Self {
-        // A first sync takes what its wave read ahead (wave.rs); any later sync reads afresh.
+        // A first sync takes what its wave read ahead (wave.rs); a routine refresh, what its client
+        // read in the last 2 s (fetch/recent.rs); an edit or a force-sync reads afresh.
         let planned = super::wave::first_sync_pending(ctx, es);
         let stores = clients
             .iter()

@@ -5,8 +5,9 @@
 //! for a key already pending or in flight waits for that call instead of making its own. Keys of
 //! never-synced or changed ExternalSecrets (`Priority::Urgent`) go out before routine refreshes.
 //! Each batch is charged to the store's budget first, and so is every list page and read of a
-//! `dataFrom.find`. Results are kept after the call returns only for the first syncs a wave plan
-//! counted (`holding.rs`), so every refresh reads fresh values.
+//! `dataFrom.find`. Results are kept after the call returns for the first syncs a wave plan
+//! counted (`holding.rs`), and for two seconds for routine refreshes of the same keys
+//! (`recent.rs`); edits and force-syncs always read afresh.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::budget::Budget;
 use super::holding::{self, HeldBytes, Holding};
+use super::recent::{self, Recent};
 use crate::metrics::{Metrics, StoreLabels};
 
 type Reply = oneshot::Sender<Result<SecretValue, ProviderError>>;
@@ -51,6 +53,7 @@ struct Queues {
     in_flight: HashMap<RemoteKey, Vec<Reply>>,
     flusher_running: bool,
     holding: Holding,
+    recent: Recent,
     sweeper_running: bool,
 }
 
@@ -60,7 +63,8 @@ impl Queues {
             pending: HashMap::new(),
             in_flight: HashMap::new(),
             flusher_running: false,
-            holding: Holding::new(holding::CLIENT_CAP, process_held),
+            holding: Holding::new(holding::CLIENT_CAP, process_held.clone()),
+            recent: Recent::new(recent::CLIENT_CAP, process_held),
             sweeper_running: false,
         }
     }
@@ -149,6 +153,11 @@ impl Batcher {
         let (start_flusher, full) = {
             let mut q = self.0.queues.lock().expect("batcher lock");
             if planned && let Some(value) = q.holding.take(&key, Instant::now()) {
+                return Ok(value);
+            }
+            if priority == Priority::Routine
+                && let Some(value) = q.recent.get(&key, Instant::now())
+            {
                 return Ok(value);
             }
             if let Some(waiters) = q.in_flight.get_mut(&key) {
@@ -290,6 +299,7 @@ async fn flush_loop(s: Arc<Shared>) {
         };
         let calls = keys.len().div_ceil(s.provider.keys_per_call().max(1));
         let waited = s.budget.acquire(calls).await;
+        let sent_at = Instant::now();
         let results = s.provider.get_secrets(&keys).await;
         let throttle = results.iter().find_map(|r| match r {
             Err(ProviderError::Throttled { retry_after, .. }) => Some(*retry_after),
@@ -312,23 +322,26 @@ async fn flush_loop(s: Arc<Shared>) {
                 .unwrap_or_else(|| Err(ProviderError::Transient(format!("provider returned no result for {}", key.key))));
             let result = within_limit(key, result);
             q.holding.settle(key, &result, now);
+            q.recent.remember(key, &result, sent_at);
             for reply in q.in_flight.remove(key).unwrap_or_default() {
                 let _ = reply.send(result.clone());
             }
         }
-        if q.holding.is_holding() && !q.sweeper_running {
+        if (q.holding.is_holding() || q.recent.is_keeping()) && !q.sweeper_running {
             q.sweeper_running = true;
             tokio::spawn(sweep_loop(s.clone()));
         }
     }
 }
 
-/// Drops held values as they expire, while there are any.
+/// Drops held and recent values as they expire, while there are any.
 async fn sweep_loop(s: Arc<Shared>) {
     loop {
-        tokio::time::sleep(holding::IDLE_TTL).await;
+        tokio::time::sleep(recent::RECENT).await;
         let mut q = s.queues.lock().expect("batcher lock");
-        if !q.holding.sweep(Instant::now()) {
+        let now = Instant::now();
+        let (held, kept) = (q.holding.sweep(now), q.recent.sweep(now));
+        if !held && !kept {
             q.sweeper_running = false;
             return;
         }

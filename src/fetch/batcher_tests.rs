@@ -108,12 +108,19 @@ async fn a_value_larger_than_a_secret_can_hold_is_refused() {
 }
 
 #[tokio::test]
-async fn reads_after_a_call_returns_go_to_the_provider_again() {
+async fn a_routine_refresh_takes_a_value_read_just_before_and_a_sync_someone_waits_for_reads_again() {
     let echo = Arc::new(Echo::default());
     let b = batcher(echo.clone(), 20, 1000);
     b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap();
-    b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap();
-    assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "no value is cached after its call");
+    assert_eq!(b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap().as_bytes(), b"a");
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 1, "the second refresh of the slot took the first one's value");
+    b.get(RemoteKey::new("a"), Priority::Urgent).await.unwrap();
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "an edit or a force-sync reads afresh");
+    b.get_planned(RemoteKey::new("a"), Priority::Urgent).await.unwrap();
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 3, "so does a first sync beyond its wave's plan");
+    b.get(RemoteKey::new("missing"), Priority::Routine).await.unwrap_err();
+    b.get(RemoteKey::new("missing"), Priority::Routine).await.unwrap_err();
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 5, "an error is never shared: each refresh asks again");
 }
 
 #[tokio::test]
@@ -129,9 +136,9 @@ async fn a_planned_wave_is_read_in_full_batches_and_its_readers_take_it_without_
     }
     assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "40 planned keys in two full batches, 80 readers served from them");
     assert!(!b.0.queues.lock().unwrap().holding.is_holding(), "every share taken: nothing left held");
-    b.get(RemoteKey::new("k0"), Priority::Routine).await.unwrap();
+    b.get(RemoteKey::new("k0"), Priority::Urgent).await.unwrap();
     b.get_planned(RemoteKey::new("k1"), Priority::Urgent).await.unwrap();
-    assert_eq!(echo.batches.load(Ordering::SeqCst), 4, "a refresh, and a reader beyond the plan, read again");
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 4, "an edit, and a reader beyond the plan, read again");
 }
 
 #[tokio::test]

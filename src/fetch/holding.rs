@@ -36,11 +36,11 @@ impl HeldBytes {
         Arc::new(HeldBytes { used: AtomicUsize::new(0), cap })
     }
 
-    fn reserve(&self, bytes: usize) -> bool {
+    pub(super) fn reserve(&self, bytes: usize) -> bool {
         self.used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| (u + bytes <= self.cap).then_some(u + bytes)).is_ok()
     }
 
-    fn release(&self, bytes: usize) {
+    pub(super) fn release(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::SeqCst);
     }
 

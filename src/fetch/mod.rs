@@ -5,6 +5,7 @@ mod budget;
 mod clients;
 mod credentials;
 mod holding;
+mod recent;
 
 pub use batcher::{Batcher, Priority};
 pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};
