@@ -161,16 +161,27 @@ async fn gcp_workload_identity_federation_exchanges_a_real_token_for_the_store_a
 
     scene.external_secret("db", json!({"refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [password_of_db()]})).await;
     wait_secret_data(&scene, &sesame, "db", &map(&[("password", "gcp-pw-1")])).await;
-    let gcr_es = json!({"refreshInterval": "1h", "dataFrom": [crate::generators_cloud::from_generator("GCRAccessToken", "gcr")]});
+    // Each generator object also reads one key through this test's store, which makes it this
+    // controller class's alone: an ExternalSecret naming no store is every controller's (as in
+    // ESO), and other tests run cluster-wide controllers without the fake's endpoints.
+    let ours = json!({"secretKey": "db", "remoteRef": {"key": "db", "property": "password"}});
+    let gcr_es = json!({
+        "refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [ours.clone()],
+        "dataFrom": [crate::generators_cloud::from_generator("GCRAccessToken", "gcr")],
+    });
     scene.external_secret("registry", gcr_es).await;
     scene.wait_ready(&sesame, "registry", "True", "SecretSynced").await;
     let login = scene.secret_data("registry").await.unwrap();
     assert_eq!(login["username"], "oauth2accesstoken");
+    assert_eq!(login["db"], "gcp-pw-1", "the store's key beside the generator's");
     let issued = fake.lock().tokens.get(&login["password"]).cloned().expect("a token the fake issued");
     assert_eq!(issued.0, format!("serviceAccount:{GSA}"), "the impersonated service account's token");
     assert!((login["expiry"].parse::<i64>().unwrap() - issued.1).abs() <= 5);
 
-    let ambient = json!({"refreshInterval": "1h", "dataFrom": [crate::generators_cloud::from_generator("GCRAccessToken", "ambient")]});
+    let ambient = json!({
+        "refreshInterval": "1h", "secretStoreRef": {"name": "gcp"}, "data": [ours],
+        "dataFrom": [crate::generators_cloud::from_generator("GCRAccessToken", "ambient")],
+    });
     scene.external_secret("ambient", ambient).await;
     let es = scene.wait_ready(&sesame, "ambient", "False", "SecretSyncedError").await;
     let message = ready_condition(&es).unwrap().2;
