@@ -36,16 +36,49 @@ impl HeldBytes {
         Arc::new(HeldBytes { used: AtomicUsize::new(0), cap })
     }
 
-    pub(super) fn reserve(&self, bytes: usize) -> bool {
+    fn reserve(&self, bytes: usize) -> bool {
         self.used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |u| (u + bytes <= self.cap).then_some(u + bytes)).is_ok()
     }
 
-    pub(super) fn release(&self, bytes: usize) {
+    fn release(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::SeqCst);
     }
 
     pub fn used(&self) -> usize {
         self.used.load(Ordering::SeqCst)
+    }
+}
+
+/// One client's share of the process's held bytes: its own cap, and the process's.
+pub struct ClientBytes {
+    used: usize,
+    cap: usize,
+    process: Arc<HeldBytes>,
+}
+
+impl ClientBytes {
+    pub fn new(cap: usize, process: Arc<HeldBytes>) -> Self {
+        ClientBytes { used: 0, cap, process }
+    }
+
+    /// Count `bytes` against both caps; false, and nothing counted, when either would be exceeded.
+    pub fn reserve(&mut self, bytes: usize) -> bool {
+        if self.used + bytes > self.cap || !self.process.reserve(bytes) {
+            return false;
+        }
+        self.used += bytes;
+        true
+    }
+
+    pub fn release(&mut self, bytes: usize) {
+        self.used -= bytes;
+        self.process.release(bytes);
+    }
+}
+
+impl Drop for ClientBytes {
+    fn drop(&mut self) {
+        self.process.release(self.used);
     }
 }
 
@@ -62,14 +95,12 @@ pub struct Holding {
     /// Readers counted by a plan for keys whose read is pending or in flight.
     planned: HashMap<RemoteKey, usize>,
     held: HashMap<RemoteKey, Held>,
-    bytes: usize,
-    client_cap: usize,
-    process: Arc<HeldBytes>,
+    bytes: ClientBytes,
 }
 
 impl Holding {
     pub fn new(client_cap: usize, process: Arc<HeldBytes>) -> Self {
-        Holding { planned: HashMap::new(), held: HashMap::new(), bytes: 0, client_cap, process }
+        Holding { planned: HashMap::new(), held: HashMap::new(), bytes: ClientBytes::new(client_cap, process) }
     }
 
     /// A plan counts `readers` more readers of `key`. True when the key must be read; false when
@@ -100,10 +131,9 @@ impl Holding {
         let Ok(value) = result else { return };
         self.drop_entry(key);
         let bytes = key.key.len() + value.len() + ENTRY_OVERHEAD;
-        if self.bytes + bytes > self.client_cap || !self.process.reserve(bytes) {
+        if !self.bytes.reserve(bytes) {
             return;
         }
-        self.bytes += bytes;
         self.held.insert(key.clone(), Held { value: value.clone(), readers, read_at: now, taken_at: now, bytes });
     }
 
@@ -138,20 +168,13 @@ impl Holding {
 
     fn drop_entry(&mut self, key: &RemoteKey) {
         if let Some(h) = self.held.remove(key) {
-            self.bytes -= h.bytes;
-            self.process.release(h.bytes);
+            self.bytes.release(h.bytes);
         }
     }
 }
 
 fn expired(h: &Held, now: Instant) -> bool {
     now.duration_since(h.taken_at) >= IDLE_TTL || now.duration_since(h.read_at) >= MAX_AGE
-}
-
-impl Drop for Holding {
-    fn drop(&mut self) {
-        self.process.release(self.bytes);
-    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use sesame_provider_core::{ProviderError, RemoteKey, SecretValue};
 
-use super::holding::HeldBytes;
+use super::holding::{ClientBytes, HeldBytes};
 
 /// How old, from the moment its call was sent, a value a routine refresh takes may be.
 pub const RECENT: Duration = Duration::from_secs(2);
@@ -30,14 +30,12 @@ struct Kept {
 
 pub struct Recent {
     kept: HashMap<RemoteKey, Kept>,
-    bytes: usize,
-    client_cap: usize,
-    process: Arc<HeldBytes>,
+    bytes: ClientBytes,
 }
 
 impl Recent {
     pub fn new(client_cap: usize, process: Arc<HeldBytes>) -> Self {
-        Recent { kept: HashMap::new(), bytes: 0, client_cap, process }
+        Recent { kept: HashMap::new(), bytes: ClientBytes::new(client_cap, process) }
     }
 
     /// A call sent at `sent_at` returned `result` for `key`: keep a successful value, if it fits.
@@ -45,10 +43,9 @@ impl Recent {
         self.forget(key);
         let Ok(value) = result else { return };
         let bytes = key.key.len() + value.len() + ENTRY_OVERHEAD;
-        if self.bytes + bytes > self.client_cap || !self.process.reserve(bytes) {
+        if !self.bytes.reserve(bytes) {
             return;
         }
-        self.bytes += bytes;
         self.kept.insert(key.clone(), Kept { value: value.clone(), sent_at, bytes });
     }
 
@@ -72,20 +69,13 @@ impl Recent {
 
     fn forget(&mut self, key: &RemoteKey) {
         if let Some(k) = self.kept.remove(key) {
-            self.bytes -= k.bytes;
-            self.process.release(k.bytes);
+            self.bytes.release(k.bytes);
         }
     }
 }
 
 fn fresh(k: &Kept, now: Instant) -> bool {
     now.saturating_duration_since(k.sent_at) <= RECENT
-}
-
-impl Drop for Recent {
-    fn drop(&mut self) {
-        self.process.release(self.bytes);
-    }
 }
 
 #[cfg(test)]
