@@ -117,6 +117,8 @@ pub struct Context {
     pub generic: Arc<generic_watch::GenericTargets>,
     /// The ExternalSecret cache: a first sync plans its store's wave from it (`wave.rs`).
     pub external_secrets: Store<ExternalSecret>,
+    /// Its never-synced objects by store, walked once per plan gap for every store's wave.
+    pub waiting: wave::Waiting,
 }
 
 impl Context {

@@ -202,6 +202,7 @@ pub async fn run(
         // With one namespace watched there is nobody to share with.
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
         external_secrets: es_reader.clone(),
+        waiting: Default::default(),
     });
 
     let by_template = es_reader.clone();

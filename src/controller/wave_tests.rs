@@ -48,25 +48,30 @@ fn a_refused_namespace_gets_nothing_read_for_it() {
     assert_eq!(counts(reads), [("a".to_string(), 1)], "the refused namespace's key is neither read nor held");
 }
 
+fn in_namespace(namespace: &str, key: StoreKey) -> Option<WaveStore> {
+    Some((Some(namespace.to_string()), key))
+}
+
 #[test]
 fn a_secret_store_plans_only_its_own_namespaces_objects() {
     let key = store(StoreKind::SecretStore);
-    assert!(plannable(&es("team-a", "x", reading("SecretStore", &["db"])), &key, Some("team-a")));
-    assert!(
-        !plannable(&es("team-b", "x", reading("SecretStore", &["db"])), &key, Some("team-a")),
+    assert_eq!(wave_store(&es("team-a", "x", reading("SecretStore", &["db"]))), in_namespace("team-a", key.clone()));
+    assert_ne!(
+        wave_store(&es("team-b", "x", reading("SecretStore", &["db"]))),
+        in_namespace("team-a", key),
         "team-b's store of that name is another store"
     );
     let cluster = store(StoreKind::ClusterSecretStore);
-    assert!(plannable(&es("team-b", "x", reading("ClusterSecretStore", &["db"])), &cluster, None));
-    assert!(
-        !plannable(&es("team-b", "x", reading("SecretStore", &["db"])), &cluster, None),
+    assert_eq!(wave_store(&es("team-b", "x", reading("ClusterSecretStore", &["db"]))), Some((None, cluster.clone())));
+    assert_ne!(
+        wave_store(&es("team-b", "x", reading("SecretStore", &["db"]))),
+        Some((None, cluster)),
         "a SecretStore named alike is not the cluster store"
     );
 }
 
 #[test]
 fn finds_generators_and_second_stores_keep_their_own_reads() {
-    let key = store(StoreKind::SecretStore);
     let find = serde_json::json!({"secretStoreRef": {"name": "shared"}, "dataFrom": [{"find": {"name": {"regexp": ".*"}}}]});
     let generated = serde_json::json!({"secretStoreRef": {"name": "shared"}, "data": [{"secretKey": "k", "remoteRef": {"key": "db"}}],
         "dataFrom": [{"sourceRef": {"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "Password", "name": "pw"}}}]});
@@ -74,7 +79,7 @@ fn finds_generators_and_second_stores_keep_their_own_reads() {
         {"secretKey": "a", "remoteRef": {"key": "db"}},
         {"secretKey": "b", "remoteRef": {"key": "db"}, "sourceRef": {"storeRef": {"name": "other"}}}]});
     for (what, spec) in [("find", find), ("generator", generated), ("two stores", two_stores)] {
-        assert!(!plannable(&es("team-a", "x", spec), &key, Some("team-a")), "{what}");
+        assert_eq!(wave_store(&es("team-a", "x", spec)), None, "{what}");
     }
 }
 
