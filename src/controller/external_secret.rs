@@ -20,7 +20,7 @@ use crate::api::{
     CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
     RefreshPolicy, SOURCES_ANNOTATION, SecretBinding, set_condition,
 };
-use crate::fetch::Priority;
+use crate::fetch::ReadAs;
 use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
 
 /// What a successful pass did, for the Ready condition and the Event.
@@ -48,7 +48,10 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     let Some(_turn) = ctx.namespace_share.try_enter(&namespace) else {
         return Ok(Action::requeue(super::fairness::NamespaceShare::retry_after(&name)));
     };
-    let result = sync(&es, &ctx).await;
+    // A change the watch delivered asks for values read after it (fetch/recent.rs); a requeue or
+    // a retry, for values read after this reconcile began.
+    let asked = ctx.memory.take_asked(&es).unwrap_or(started);
+    let result = sync(&es, &ctx, asked).await;
     ctx.metrics.reconciled(&name, &namespace, started.elapsed());
     match result {
         Ok(action) => {
@@ -127,7 +130,7 @@ fn target_sources(ctx: &Context, es: &ExternalSecret) -> Option<String> {
     meta.annotation(SOURCES_ANNOTATION).map(str::to_string)
 }
 
-async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
+async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Action, Error> {
     let now = Utc::now();
     let namespace = es.namespace().unwrap_or_default();
     pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
@@ -212,7 +215,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // A refresh that is merely due waits behind objects someone is waiting for.
     let routine =
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
-    let priority = if routine { Priority::Routine } else { Priority::Urgent };
+    let read = if routine { ReadAs::routine() } else { ReadAs::asked_at(asked) };
     // A routine refresh of a target still as we last wrote it reads nothing from the apiserver,
     // and writes nothing when the provider's data is unchanged. Any other sync of a listed target,
     // and every retry after a failure, reads the target before asking the provider: while the
@@ -235,7 +238,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context) -> Result<Action, Error> {
     // Generated remote state is recorded before its values are used, and settled once we know
     // whether they reached the target (state_ledger.rs).
     let ledger = Ledger::new(ctx, Owner::of(es));
-    let written = fetch_and_write(ctx, es, &clients, priority, &ledger, quiet, existing, routine, &sources, generic.as_ref()).await;
+    let written = fetch_and_write(ctx, es, &clients, read, &ledger, quiet, existing, routine, &sources, generic.as_ref()).await;
     ledger.settle(matches!(written, Ok(Outcome::Synced { .. }))).await;
     let outcome = written?;
     let described = generic.as_ref().map(|target| target.describe());
@@ -317,7 +320,7 @@ async fn fetch_and_write(
     ctx: &Context,
     es: &ExternalSecret,
     clients: &[(crate::api::StoreKey, Arc<crate::fetch::StoreClient>)],
-    priority: Priority,
+    read: ReadAs,
     ledger: &Ledger<'_>,
     quiet: Option<Arc<TargetMeta>>,
     existing: Existing,
@@ -327,7 +330,7 @@ async fn fetch_and_write(
 ) -> Result<Outcome, Error> {
     let read_target =
         || async { Api::<Secret>::namespaced(ctx.client.clone(), &es.namespace().unwrap_or_default()).get_opt(&es.target_name()).await };
-    let fetched = pipeline::fetch_from(&es.spec, &Routed::new(ctx, es, clients, priority, ledger)).await?;
+    let fetched = pipeline::fetch_from(&es.spec, &Routed::new(ctx, es, clients, read, ledger)).await?;
     for missing in &fetched.missing {
         let note = format!("remote secret {missing} not found; skipped due to deletionPolicy");
         ctx.publish(

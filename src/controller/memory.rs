@@ -5,6 +5,7 @@
 //! One record per object, under its namespace's one map: the namespace is stored once, not once
 //! per object and per fact (at 10,000 objects each duplicated key cost about 100 bytes).
 use std::sync::Mutex;
+use std::time::Instant;
 
 use kube::ResourceExt;
 
@@ -63,6 +64,9 @@ pub struct Memory {
     facts: Mutex<ByNamespace<Facts>>,
     /// The resourceVersion of each target Secret as last written or verified.
     verified: Mutex<ByNamespace<Box<str>>>,
+    /// When the watch delivered a change that asks for a sync (spec, labels, annotations), until
+    /// the next reconcile takes it: empty between bursts.
+    asked: Mutex<ByNamespace<Instant>>,
 }
 
 impl Memory {
@@ -143,17 +147,34 @@ impl Memory {
         self.write(es, |f| f.raised_interval.replace(generation) != Some(generation))
     }
 
+    /// The watch delivered a change of `es` that asks for a sync, at `at`.
+    pub fn remember_asked(&self, es: &ExternalSecret, at: Instant) {
+        let (ns, name) = key(es);
+        self.asked.lock().expect("asked lock").insert(&ns, &name, at);
+    }
+
+    /// When the last change of `es` not yet taken by a reconcile was delivered, if one was.
+    pub fn take_asked(&self, es: &ExternalSecret) -> Option<Instant> {
+        let (ns, name) = key(es);
+        let mut asked = self.asked.lock().expect("asked lock");
+        let at = asked.get(&ns, &name).copied();
+        asked.remove(&ns, &name);
+        at
+    }
+
     /// Drops everything about a deleted ExternalSecret, including its target's version.
     pub fn forget(&self, es: &ExternalSecret) {
         let (ns, name) = key(es);
         self.facts.lock().expect("memory lock").remove(&ns, &name);
+        self.asked.lock().expect("asked lock").remove(&ns, &name);
         self.remember_version(&ns, &es.target_name(), None);
     }
 
     /// How many ExternalSecrets anything is remembered for (tests, debugging).
     pub fn len(&self) -> usize {
         let facts = self.facts.lock().expect("memory lock").len();
-        facts.max(self.verified.lock().expect("verified lock").len())
+        let asked = self.asked.lock().expect("asked lock").len();
+        facts.max(self.verified.lock().expect("verified lock").len()).max(asked)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -184,6 +205,7 @@ mod tests {
             memory.remember_sync(e, Synced { at: "2026-11-26T00:00:00Z".into(), version: "1".into(), sources: "s".into() });
             memory.remember_eso_version(e);
             memory.remember_version("team-a", &e.target_name(), Some("42".into()));
+            memory.remember_asked(e, Instant::now());
         }
         memory.forget(&gone);
         assert_eq!(memory.len(), 1);
@@ -191,6 +213,20 @@ mod tests {
         assert_eq!(memory.known_version("team-a", "kept-target").as_deref(), Some("42"));
         assert_eq!(memory.last_ready(&kept), Some(true));
         assert_eq!(memory.failed(&kept), 2, "the other object's failure count is kept");
+        assert!(memory.take_asked(&gone).is_none());
+        assert!(memory.take_asked(&kept).is_some());
+    }
+
+    #[test]
+    fn a_change_asks_once_and_the_later_change_wins() {
+        let memory = Memory::default();
+        let edited = es("edited");
+        let (first, second) = (Instant::now(), Instant::now() + std::time::Duration::from_secs(1));
+        memory.remember_asked(&edited, first);
+        memory.remember_asked(&edited, second);
+        assert_eq!(memory.take_asked(&edited), Some(second), "the sync must see the last change");
+        assert_eq!(memory.take_asked(&edited), None, "a reconcile takes it: nothing is kept between bursts");
+        assert!(memory.is_empty());
     }
 
     #[test]

@@ -121,6 +121,7 @@ pub async fn run(
     let memory = Arc::new(super::Memory::default());
     let forget = memory.clone();
     let versions = memory.clone();
+    let asked = memory.clone();
     let renders = Arc::new(super::Renders::new(&opts.config.templates));
     let abandon = renders.clone();
     // Deleted ExternalSecrets also release their GeneratorStates: the one ExternalSecret watch
@@ -154,7 +155,13 @@ pub async fn run(
             _ => {}
         })
         .applied_objects()
-        .predicate_filter(sync_relevant, Default::default());
+        .predicate_filter(sync_relevant, Default::default())
+        // What a sync may share with reads already made depends on when it was asked for.
+        .inspect(move |es| {
+            if let Ok(es) = es {
+                asked.remember_asked(es, std::time::Instant::now());
+            }
+        });
 
     let secret_cache = super::CompactCache::<super::TargetMeta>::default();
     let secret_feed = secret_cache.clone();

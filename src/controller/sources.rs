@@ -9,7 +9,7 @@ use sesame_provider_core::ProviderError;
 
 use super::Context;
 use crate::api::{ExternalSecret, GeneratorRef, SecretStoreRef, StoreKey};
-use crate::fetch::{Prioritized, Priority, StoreClient};
+use crate::fetch::{Prioritized, ReadAs, StoreClient};
 use crate::pipeline::{Source, Sources};
 
 /// The clients of an ExternalSecret's stores, as its sync uses them.
@@ -24,15 +24,15 @@ impl<'a> Routed<'a> {
         ctx: &'a Context,
         es: &'a ExternalSecret,
         clients: &'a [(StoreKey, Arc<StoreClient>)],
-        priority: Priority,
+        read: ReadAs,
         ledger: &'a super::state_ledger::Ledger<'a>,
     ) -> Self {
         // A first sync takes what its wave read ahead (wave.rs); a routine refresh, what its client
-        // read in the last 2 s (fetch/recent.rs); an edit or a force-sync reads afresh.
+        // read in the last 2 s (fetch/recent.rs); an edit or a force-sync, only a value read since.
         let planned = super::wave::first_sync_pending(ctx, es);
         let stores = clients
             .iter()
-            .map(|(key, client)| (key.clone(), Prioritized { client, priority, find_limits: ctx.config.find_limits, planned }))
+            .map(|(key, client)| (key.clone(), Prioritized { client, read, find_limits: ctx.config.find_limits, planned }))
             .collect();
         Routed {
             default: es.spec.secret_store_ref.as_ref().map(SecretStoreRef::key),

@@ -6,8 +6,8 @@
 //! never-synced or changed ExternalSecrets (`Priority::Urgent`) go out before routine refreshes.
 //! Each batch is charged to the store's budget first, and so is every list page and read of a
 //! `dataFrom.find`. Results are kept after the call returns for the first syncs a wave plan
-//! counted (`holding.rs`), and for two seconds for routine refreshes of the same keys
-//! (`recent.rs`); edits and force-syncs always read afresh.
+//! counted (`holding.rs`), and for two seconds for later syncs of the same keys (`recent.rs`):
+//! a routine refresh takes any of them, a sync someone asked for only one read after it asked.
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,6 +46,29 @@ pub enum Priority {
     Routine,
     /// Never synced, changed, or repairing drift: someone is waiting for it.
     Urgent,
+}
+
+/// How one sync reads: its priority, and the moment from which a value its client already read
+/// serves it as well as its own read would (`recent.rs`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadAs {
+    pub priority: Priority,
+    pub since: Instant,
+}
+
+impl ReadAs {
+    /// A routine refresh: any value read in the last [`recent::RECENT`] (as if its slot came that
+    /// much earlier).
+    pub fn routine() -> Self {
+        let now = Instant::now();
+        ReadAs { priority: Priority::Routine, since: now.checked_sub(recent::RECENT).unwrap_or(now) }
+    }
+
+    /// A sync asked for at `asked` (the watch delivered an edit, a force-sync, a new object): only
+    /// a value whose call was sent after that.
+    pub fn asked_at(asked: Instant) -> Self {
+        ReadAs { priority: Priority::Urgent, since: asked }
+    }
 }
 
 struct Queues {
@@ -139,25 +162,24 @@ impl Batcher {
     }
 
     /// Read one key, sharing the remote call with every concurrent reader of the same key.
-    pub async fn get(&self, key: RemoteKey, priority: Priority) -> Result<SecretValue, ProviderError> {
-        self.read(key, priority, false).await
+    pub async fn get(&self, key: RemoteKey, read: ReadAs) -> Result<SecretValue, ProviderError> {
+        self.read(key, read, false).await
     }
 
     /// [`get`](Self::get) for a first sync: takes its share of a value its wave's plan read.
-    pub async fn get_planned(&self, key: RemoteKey, priority: Priority) -> Result<SecretValue, ProviderError> {
-        self.read(key, priority, true).await
+    pub async fn get_planned(&self, key: RemoteKey, read: ReadAs) -> Result<SecretValue, ProviderError> {
+        self.read(key, read, true).await
     }
 
-    async fn read(&self, key: RemoteKey, priority: Priority, planned: bool) -> Result<SecretValue, ProviderError> {
+    async fn read(&self, key: RemoteKey, read: ReadAs, planned: bool) -> Result<SecretValue, ProviderError> {
+        let priority = read.priority;
         let (tx, rx) = oneshot::channel();
         let (start_flusher, full) = {
             let mut q = self.0.queues.lock().expect("batcher lock");
             if planned && let Some(value) = q.holding.take(&key, Instant::now()) {
                 return Ok(value);
             }
-            if priority == Priority::Routine
-                && let Some(value) = q.recent.get(&key, Instant::now())
-            {
+            if let Some(value) = q.recent.get(&key, read.since, Instant::now()) {
                 return Ok(value);
             }
             if let Some(waiters) = q.in_flight.get_mut(&key) {

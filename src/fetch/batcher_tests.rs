@@ -67,7 +67,7 @@ async fn concurrent_reads_of_many_keys_cost_one_batch_per_max_batch() {
     let b = Arc::new(batcher(echo.clone(), 20, 1000));
     let reads = (0..100).map(|i| {
         let b = b.clone();
-        tokio::spawn(async move { b.get(RemoteKey::new(format!("k{}", i % 40)), Priority::Routine).await })
+        tokio::spawn(async move { b.get(RemoteKey::new(format!("k{}", i % 40)), ReadAs::routine()).await })
     });
     for (i, r) in futures::future::join_all(reads).await.into_iter().enumerate() {
         assert_eq!(r.unwrap().unwrap().as_bytes(), format!("k{}", i % 40).as_bytes());
@@ -80,7 +80,7 @@ async fn concurrent_reads_of_many_keys_cost_one_batch_per_max_batch() {
 async fn a_throttled_batch_halves_the_stores_rate_and_a_write_is_charged_to_the_same_budget() {
     let echo = Arc::new(Echo::default());
     let b = batcher(echo, 20, 400);
-    assert!(matches!(b.get(RemoteKey::new("throttled"), Priority::Routine).await, Err(ProviderError::Throttled { .. })));
+    assert!(matches!(b.get(RemoteKey::new("throttled"), ReadAs::routine()).await, Err(ProviderError::Throttled { .. })));
     assert_eq!(b.0.budget.current_qps(), 200);
     let _ = b
         .call(|_| async {
@@ -88,13 +88,13 @@ async fn a_throttled_batch_halves_the_stores_rate_and_a_write_is_charged_to_the_
         })
         .await;
     assert_eq!(b.0.budget.current_qps(), 200, "throttles within a second are one event");
-    assert_eq!(b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap().as_bytes(), b"a", "reads go on after the pause");
+    assert_eq!(b.get(RemoteKey::new("a"), ReadAs::routine()).await.unwrap().as_bytes(), b"a", "reads go on after the pause");
 }
 
 #[tokio::test]
 async fn one_keys_error_reaches_only_its_readers() {
     let b = batcher(Arc::new(Echo::default()), 20, 1000);
-    let (ok, missing) = tokio::join!(b.get(RemoteKey::new("a"), Priority::Routine), b.get(RemoteKey::new("missing"), Priority::Routine));
+    let (ok, missing) = tokio::join!(b.get(RemoteKey::new("a"), ReadAs::routine()), b.get(RemoteKey::new("missing"), ReadAs::routine()));
     assert_eq!(ok.unwrap().as_bytes(), b"a");
     assert!(missing.unwrap_err().is_not_found());
 }
@@ -103,23 +103,26 @@ async fn one_keys_error_reaches_only_its_readers() {
 async fn a_value_larger_than_a_secret_can_hold_is_refused() {
     let b = batcher(Arc::new(Echo::default()), 20, 1000);
     let huge = "h".repeat(MAX_VALUE_BYTES + 1);
-    let err = b.get(RemoteKey::new(huge), Priority::Routine).await.unwrap_err();
+    let err = b.get(RemoteKey::new(huge), ReadAs::routine()).await.unwrap_err();
     assert!(err.to_string().contains("over the 1048576 bytes"), "{}", &err.to_string()[..80]);
 }
 
 #[tokio::test]
-async fn a_routine_refresh_takes_a_value_read_just_before_and_a_sync_someone_waits_for_reads_again() {
+async fn a_routine_refresh_takes_a_value_read_just_before_and_a_sync_asked_for_only_one_read_after_it_asked() {
     let echo = Arc::new(Echo::default());
     let b = batcher(echo.clone(), 20, 1000);
-    b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap();
-    assert_eq!(b.get(RemoteKey::new("a"), Priority::Routine).await.unwrap().as_bytes(), b"a");
+    let edited_before_the_read = Instant::now();
+    b.get(RemoteKey::new("a"), ReadAs::routine()).await.unwrap();
+    assert_eq!(b.get(RemoteKey::new("a"), ReadAs::routine()).await.unwrap().as_bytes(), b"a");
     assert_eq!(echo.batches.load(Ordering::SeqCst), 1, "the second refresh of the slot took the first one's value");
-    b.get(RemoteKey::new("a"), Priority::Urgent).await.unwrap();
-    assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "an edit or a force-sync reads afresh");
-    b.get_planned(RemoteKey::new("a"), Priority::Urgent).await.unwrap();
+    b.get(RemoteKey::new("a"), ReadAs::asked_at(edited_before_the_read)).await.unwrap();
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 1, "an edit the read was sent after is served by it");
+    b.get(RemoteKey::new("a"), ReadAs::asked_at(Instant::now())).await.unwrap();
+    assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "an edit or a force-sync after the read reads afresh");
+    b.get_planned(RemoteKey::new("a"), ReadAs::asked_at(Instant::now())).await.unwrap();
     assert_eq!(echo.batches.load(Ordering::SeqCst), 3, "so does a first sync beyond its wave's plan");
-    b.get(RemoteKey::new("missing"), Priority::Routine).await.unwrap_err();
-    b.get(RemoteKey::new("missing"), Priority::Routine).await.unwrap_err();
+    b.get(RemoteKey::new("missing"), ReadAs::routine()).await.unwrap_err();
+    b.get(RemoteKey::new("missing"), ReadAs::routine()).await.unwrap_err();
     assert_eq!(echo.batches.load(Ordering::SeqCst), 5, "an error is never shared: each refresh asks again");
 }
 
@@ -131,13 +134,17 @@ async fn a_planned_wave_is_read_in_full_batches_and_its_readers_take_it_without_
     for round in 0..2 {
         for i in 0..40 {
             let key = RemoteKey::new(format!("k{i}"));
-            assert_eq!(b.get_planned(key, Priority::Urgent).await.unwrap().as_bytes(), format!("k{i}").as_bytes(), "round {round}");
+            assert_eq!(
+                b.get_planned(key, ReadAs::asked_at(Instant::now())).await.unwrap().as_bytes(),
+                format!("k{i}").as_bytes(),
+                "round {round}"
+            );
         }
     }
     assert_eq!(echo.batches.load(Ordering::SeqCst), 2, "40 planned keys in two full batches, 80 readers served from them");
     assert!(!b.0.queues.lock().unwrap().holding.is_holding(), "every share taken: nothing left held");
-    b.get(RemoteKey::new("k0"), Priority::Urgent).await.unwrap();
-    b.get_planned(RemoteKey::new("k1"), Priority::Urgent).await.unwrap();
+    b.get(RemoteKey::new("k0"), ReadAs::asked_at(Instant::now())).await.unwrap();
+    b.get_planned(RemoteKey::new("k1"), ReadAs::asked_at(Instant::now())).await.unwrap();
     assert_eq!(echo.batches.load(Ordering::SeqCst), 4, "an edit, and a reader beyond the plan, read again");
 }
 
@@ -152,7 +159,7 @@ async fn a_first_sync_arriving_while_its_wave_is_planned_waits_for_the_plan_and_
         let b = b.clone();
         tokio::spawn(async move {
             assert!(b.begin_plan(Duration::from_secs(1)).await.is_none(), "one plan per gap");
-            b.get_planned(RemoteKey::new("k0"), Priority::Urgent).await
+            b.get_planned(RemoteKey::new("k0"), ReadAs::asked_at(Instant::now())).await
         })
     };
     // Longer than the coalescing window: a read started meanwhile would have gone out and returned.
@@ -161,7 +168,7 @@ async fn a_first_sync_arriving_while_its_wave_is_planned_waits_for_the_plan_and_
     b.prefetch(vec![(RemoteKey::new("k0"), 2)]);
     drop(planning);
     assert_eq!(early.await.unwrap().unwrap().as_bytes(), b"k0");
-    assert_eq!(b.get_planned(RemoteKey::new("k0"), Priority::Urgent).await.unwrap().as_bytes(), b"k0");
+    assert_eq!(b.get_planned(RemoteKey::new("k0"), ReadAs::asked_at(Instant::now())).await.unwrap().as_bytes(), b"k0");
     assert_eq!(echo.keys.load(Ordering::SeqCst), 1, "the planner's and the early reader's share came from one read");
 }
 
@@ -200,10 +207,10 @@ async fn urgent_reads_overtake_routine_ones_when_the_budget_is_short() {
     let mut tasks = Vec::new();
     for i in 0..10 {
         let b = b.clone();
-        tasks.push(tokio::spawn(async move { b.get(RemoteKey::new(format!("routine-{i}")), Priority::Routine).await }));
+        tasks.push(tokio::spawn(async move { b.get(RemoteKey::new(format!("routine-{i}")), ReadAs::routine()).await }));
     }
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let urgent = b.get(RemoteKey::new("urgent"), Priority::Urgent).await.unwrap();
+    let urgent = b.get(RemoteKey::new("urgent"), ReadAs::asked_at(Instant::now())).await.unwrap();
     assert_eq!(urgent.as_bytes(), b"urgent");
     let order = echo.order.lock().unwrap().clone();
     let pos = order.iter().position(|k| k == "urgent").unwrap();

@@ -7,7 +7,7 @@ mod credentials;
 mod holding;
 mod recent;
 
-pub use batcher::{Batcher, Priority};
+pub use batcher::{Batcher, Priority, ReadAs};
 pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};
 pub use clients::{ClientCache, StoreClient, StoreIdentity, admit, referent_refs};
 pub use credentials::{KubeCredentials, Tenancy};
@@ -20,11 +20,12 @@ use sesame_provider_core::{FindLimits, FindQuery, ProviderError, RemoteKey, Secr
 
 use crate::pipeline::Source;
 
-/// A store client as one reconcile uses it: its reads carry that reconcile's priority, its finds
-/// the controller's find limits; a first sync (`planned`) takes what its wave read ahead.
+/// A store client as one reconcile uses it: its reads carry that reconcile's priority and age
+/// limit, its finds the controller's find limits; a first sync (`planned`) takes what its wave
+/// read ahead.
 pub struct Prioritized<'a> {
     pub client: &'a StoreClient,
-    pub priority: Priority,
+    pub read: ReadAs,
     pub find_limits: FindLimits,
     pub planned: bool,
 }
@@ -33,8 +34,8 @@ pub struct Prioritized<'a> {
 impl Source for Prioritized<'_> {
     async fn get(&self, key: RemoteKey) -> Result<SecretValue, ProviderError> {
         match self.planned {
-            true => self.client.batcher.get_planned(key, self.priority).await,
-            false => self.client.batcher.get(key, self.priority).await,
+            true => self.client.batcher.get_planned(key, self.read).await,
+            false => self.client.batcher.get(key, self.read).await,
         }
     }
 

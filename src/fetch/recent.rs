@@ -1,13 +1,16 @@
-//! Values a store client read in the last [`RECENT`], for routine refreshes of the same keys.
+//! Values a store client read in the last [`RECENT`], for later syncs of the same keys.
 //!
 //! Objects over the same keys share a refresh slot (`controller::slot`), so they fall due
 //! together; but the workers take them a few at a time, and a group that arrives after the first
 //! group's read returned would read the same keys again (at N = 10,000 over 100 keys: ≈ 7 reads
 //! per key per cycle). A routine refresh takes a value this client read at most [`RECENT`] ago
-//! instead: as fresh as if its slot had come that much earlier. Syncs someone waits for (first
-//! syncs, edits, force-syncs) never take one. One map per store client, so a value is only served
-//! through the client it was read with (every tenancy check is made before a reconcile reaches a
-//! client); values count against the same process-wide byte cap as the wave's holding.
+//! instead: as fresh as if its slot had come that much earlier. A sync someone asked for (an
+//! edit, a force-sync, a new object) takes only a value whose call was sent after the watch
+//! delivered that change: the remote state it shows is younger than the request, as its own read
+//! would be (a mass edit of 10,000 objects over 100 keys read 9,985 times without this).
+//! One map per store client, so a value is only served through the client it was read with
+//! (every tenancy check is made before a reconcile reaches a client); values count against the
+//! same process-wide byte cap as the wave's holding.
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,9 +52,9 @@ impl Recent {
         self.kept.insert(key.clone(), Kept { value: value.clone(), sent_at, bytes });
     }
 
-    /// The value of `key` read at most [`RECENT`] before `now`, if any.
-    pub fn get(&self, key: &RemoteKey, now: Instant) -> Option<SecretValue> {
-        self.kept.get(key).filter(|k| fresh(k, now)).map(|k| k.value.clone())
+    /// The value of `key` whose call was sent at or after `since`, at most [`RECENT`] before `now`.
+    pub fn get(&self, key: &RemoteKey, since: Instant, now: Instant) -> Option<SecretValue> {
+        self.kept.get(key).filter(|k| k.sent_at >= since && fresh(k, now)).map(|k| k.value.clone())
     }
 
     pub fn is_keeping(&self) -> bool {
@@ -89,8 +92,9 @@ mod tests {
         let mut r = Recent::new(CLIENT_CAP, process.clone());
         let (k, sent) = (RemoteKey::new("db"), Instant::now());
         r.remember(&k, &Ok(SecretValue::from("v")), sent);
-        assert_eq!(r.get(&k, sent + RECENT).unwrap().as_bytes(), b"v");
-        assert!(r.get(&k, sent + RECENT + Duration::from_millis(1)).is_none(), "older than RECENT: read again");
+        assert_eq!(r.get(&k, sent, sent + RECENT).unwrap().as_bytes(), b"v");
+        assert!(r.get(&k, sent, sent + RECENT + Duration::from_millis(1)).is_none(), "older than RECENT: read again");
+        assert!(r.get(&k, sent + Duration::from_millis(1), sent).is_none(), "sent before the sync was asked for");
         assert!(!r.sweep(sent + RECENT + Duration::from_millis(1)));
         assert_eq!(process.used(), 0, "the bytes go with the value");
     }
@@ -102,7 +106,7 @@ mod tests {
         let (k, sent) = (RemoteKey::new("db"), Instant::now());
         r.remember(&k, &Ok(SecretValue::from("v")), sent);
         r.remember(&k, &Err(ProviderError::NotFound("db".into())), sent);
-        assert!(r.get(&k, sent).is_none(), "the newest answer was an error: nothing to share");
+        assert!(r.get(&k, sent, sent).is_none(), "the newest answer was an error: nothing to share");
         assert_eq!(process.used(), 0);
     }
 
@@ -113,16 +117,16 @@ mod tests {
         let sent = Instant::now();
         r.remember(&RemoteKey::new("small"), &Ok(SecretValue::from("v")), sent);
         r.remember(&RemoteKey::new("big"), &Ok(SecretValue::from("x".repeat(200).as_str())), sent);
-        assert!(r.get(&RemoteKey::new("small"), sent).is_some());
-        assert!(r.get(&RemoteKey::new("big"), sent).is_none(), "over the client cap");
+        assert!(r.get(&RemoteKey::new("small"), sent, sent).is_some());
+        assert!(r.get(&RemoteKey::new("big"), sent, sent).is_none(), "over the client cap");
 
         let tight = HeldBytes::new(100);
         let (mut a, mut b) = (Recent::new(CLIENT_CAP, tight.clone()), Recent::new(CLIENT_CAP, tight.clone()));
         let k = RemoteKey::new("k");
         a.remember(&k, &Ok(SecretValue::from("v")), sent);
         b.remember(&k, &Ok(SecretValue::from("v")), sent);
-        assert!(a.get(&k, sent).is_some());
-        assert!(b.get(&k, sent).is_none(), "the process cap is shared with every other client");
+        assert!(a.get(&k, sent, sent).is_some());
+        assert!(b.get(&k, sent, sent).is_none(), "the process cap is shared with every other client");
         drop(a);
         assert_eq!(tight.used(), 0, "a dropped client releases what it kept");
     }
