@@ -44,6 +44,11 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     if !ctx.caches_ready.load(std::sync::atomic::Ordering::SeqCst) {
         return Ok(Action::requeue(Duration::from_millis(500)));
     }
+    // A generator of another controller class makes the object that controller's, as in ESO (a
+    // store of another class does too: `store::resolve`). Its watch re-queues users on an edit.
+    if es.spec.generator_refs().iter().any(|r| ctx.generators.class(&namespace, r).is_some_and(|c| !ctx.config.handles_class(Some(&c)))) {
+        return Ok(Action::await_change());
+    }
     // Over its namespace's share of the workers: no work now, back in a moment (fairness.rs).
     let Some(_turn) = ctx.namespace_share.try_enter(&namespace) else {
         return Ok(Action::requeue(super::fairness::NamespaceShare::retry_after(&name)));

@@ -1,6 +1,8 @@
 //! Watching the generator objects: an edit re-queues the ExternalSecrets that use the generator,
 //! and each generator's `<uid>/<generation>` becomes part of those ExternalSecrets' sources (see
-//! `current_sources`), so the re-queued sync regenerates.
+//! `current_sources`), so the re-queued sync regenerates. Each generator's `spec.controller`
+//! (Fake, VaultDynamicSecret and BeyondTrust have one; a ClusterGenerator's is its inner spec's)
+//! says which controller class handles the ExternalSecrets using it, as in ESO.
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -16,10 +18,20 @@ use crate::generators::ClusterGenerator;
 /// (kind, namespace — empty for a ClusterGenerator —, name).
 type Key = (String, String, String);
 
-/// The identity and generation of every generator object, and whether every kind has listed.
+/// What is known of one generator object.
+#[derive(PartialEq)]
+struct Seen {
+    /// `<uid>/<generation>`.
+    version: String,
+    /// `spec.controller`, when set and not empty.
+    class: Option<String>,
+}
+
+/// The identity, generation and controller class of every generator object, and whether every
+/// kind has listed.
 #[derive(Default)]
 pub struct GeneratorIndex {
-    seen: Mutex<HashMap<Key, String>>,
+    seen: Mutex<HashMap<Key, Seen>>,
     listed: Mutex<HashSet<String>>,
 }
 
@@ -33,17 +45,33 @@ impl GeneratorIndex {
     pub fn fingerprint(&self, namespace: &str, r: &GeneratorRef) -> String {
         let ns = if r.kind == "ClusterGenerator" { "" } else { namespace };
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).cloned().unwrap_or_default()
+        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).map(|s| s.version.clone()).unwrap_or_default()
+    }
+
+    /// The controller class of the generator `r` names from `namespace`, if it names one. A
+    /// generator not (yet) seen names none: the sync that uses it reports what is wrong.
+    pub fn class(&self, namespace: &str, r: &GeneratorRef) -> Option<String> {
+        let ns = if r.kind == "ClusterGenerator" { "" } else { namespace };
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).and_then(|s| s.class.clone())
     }
 
     /// Records an event; returns the generator that changed (a live edit or deletion), if any.
-    fn record<K: Resource>(&self, kind: &str, event: &Result<watcher::Event<K>, watcher::Error>) -> Option<Key> {
+    fn record<K: Resource>(
+        &self,
+        kind: &str,
+        event: &Result<watcher::Event<K>, watcher::Error>,
+        class: impl Fn(&K) -> Option<String>,
+    ) -> Option<Key> {
         let key = |o: &K| (kind.to_string(), o.meta().namespace.clone().unwrap_or_default(), o.meta().name.clone().unwrap_or_default());
-        let version = |o: &K| format!("{}/{}", o.meta().uid.clone().unwrap_or_default(), o.meta().generation.unwrap_or(0));
+        let seen_now = |o: &K| Seen {
+            version: format!("{}/{}", o.meta().uid.clone().unwrap_or_default(), o.meta().generation.unwrap_or(0)),
+            class: class(o).filter(|c| !c.is_empty()),
+        };
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
         match event {
             Ok(watcher::Event::InitApply(o)) => {
-                seen.insert(key(o), version(o));
+                seen.insert(key(o), seen_now(o));
                 None
             }
             Ok(watcher::Event::InitDone) => {
@@ -51,7 +79,9 @@ impl GeneratorIndex {
                 None
             }
             Ok(watcher::Event::Apply(o)) => {
-                let changed = seen.insert(key(o), version(o)) != Some(version(o));
+                let now = seen_now(o);
+                let changed = seen.get(&key(o)) != Some(&now);
+                seen.insert(key(o), now);
                 changed.then(|| key(o))
             }
             Ok(watcher::Event::Delete(o)) => seen.remove(&key(o)).map(|_| key(o)),
@@ -67,6 +97,18 @@ impl GeneratorIndex {
             Err(_) => None,
         }
     }
+}
+
+fn spec_class(spec: &serde_json::Value) -> Option<String> {
+    spec.get("controller").and_then(|c| c.as_str()).map(str::to_string)
+}
+
+fn dynamic_class(o: &DynamicObject) -> Option<String> {
+    o.data.get("spec").and_then(spec_class)
+}
+
+fn cluster_class(o: &ClusterGenerator) -> Option<String> {
+    o.spec.resolve().ok().and_then(|(_, spec)| spec_class(&spec))
 }
 
 /// The ExternalSecrets that use the generator `key`.
@@ -96,7 +138,7 @@ pub fn watch(
         let (index, es) = (index.clone(), es.clone());
         let stream = watcher(api, watcher::Config::default())
             .default_backoff()
-            .map(move |ev| index.record(kind, &ev).map(|k| users(&es, &k)).unwrap_or_default())
+            .map(move |ev| index.record(kind, &ev, dynamic_class).map(|k| users(&es, &k)).unwrap_or_default())
             .boxed();
         streams.push(stream);
     }
@@ -108,7 +150,7 @@ pub fn watch(
         let (index, es) = (index.clone(), es.clone());
         let cluster = watcher(Api::<ClusterGenerator>::all(client), watcher::Config::default())
             .default_backoff()
-            .map(move |ev| index.record("ClusterGenerator", &ev).map(|k| users(&es, &k)).unwrap_or_default())
+            .map(move |ev| index.record("ClusterGenerator", &ev, cluster_class).map(|k| users(&es, &k)).unwrap_or_default())
             .boxed();
         streams.push(cluster);
     }

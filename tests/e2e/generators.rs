@@ -1,7 +1,8 @@
 //! Generators (`generators.external-secrets.io/v1alpha1`) through `dataFrom[].sourceRef.generatorRef`
 //! on the real apiserver: every refresh generates anew, `refreshInterval: 0` and `CreatedOnce` keep
 //! the first values, an edit of the generator regenerates its periodic users at once, a
-//! ClusterGenerator serves every namespace, and a generator that cannot be used says why.
+//! ClusterGenerator serves every namespace, a generator that cannot be used says why, and a
+//! generator of another controller class leaves its users to that controller (as in ESO).
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -119,8 +120,10 @@ async fn a_cluster_generator_serves_every_namespace_and_its_output_is_rewritten_
     let other = Scene { client: scene.client.clone(), ns: format!("{}-o", scene.ns), class: scene.class.clone() };
     create_namespace(&scene.client, &other.ns, Default::default()).await;
     let name = format!("{}-fake", scene.ns);
-    let spec = json!({"kind": "Fake", "generator": {"fakeSpec": {"data": {"user": "admin", "host": "db.local"}}}});
-    apply_generator(&scene.client, None, "ClusterGenerator", "clustergenerators", &name, spec).await;
+    // The generator names this test's controller class: other tests' cluster-wide controllers
+    // leave its generator-only users alone.
+    let fake = |user: &str| json!({"kind": "Fake", "generator": {"fakeSpec": {"controller": scene.class, "data": {"user": user, "host": "db.local"}}}});
+    apply_generator(&scene.client, None, "ClusterGenerator", "clustergenerators", &name, fake("admin")).await;
     let sesame = Sesame::start(&scene.ns, &["--controller-class", &scene.class]);
     let mut entry = from_generator("ClusterGenerator", &name);
     entry["rewrite"] = json!([{"regexp": {"source": "^(.*)$", "target": "db_$1"}}]);
@@ -136,8 +139,7 @@ async fn a_cluster_generator_serves_every_namespace_and_its_output_is_rewritten_
     wait_secret_data(&other, &sesame, "app", &want).await;
 
     // An edit of the ClusterGenerator reaches both namespaces at once.
-    let edited = json!({"kind": "Fake", "generator": {"fakeSpec": {"data": {"user": "root", "host": "db.local"}}}});
-    apply_generator(&scene.client, None, "ClusterGenerator", "clustergenerators", &name, edited).await;
+    apply_generator(&scene.client, None, "ClusterGenerator", "clustergenerators", &name, fake("root")).await;
     let want = map(&[("dsn", "root@db.local")]);
     wait_secret_data(&scene, &sesame, "app", &want).await;
     wait_secret_data(&other, &sesame, "app", &want).await;
@@ -198,5 +200,25 @@ async fn a_generator_that_cannot_be_used_says_why_and_writes_nothing() {
     scene.wait_ready(&sesame, "missing", "True", "SecretSynced").await;
     assert_eq!(password_of(&scene, "missing").await.map(|p| p.chars().count()), Some(12));
     other.delete_namespace().await;
+    scene.delete_namespace().await;
+}
+
+#[tokio::test]
+async fn a_generator_of_another_controller_class_leaves_its_users_to_that_controller() {
+    let scene = Scene::new("e2e-gcls").await;
+    let fake = |class: &str, value: &str| json!({"controller": class, "data": {"k": value}});
+    apply_generator(&scene.client, Some(&scene.ns), "Fake", "fakes", "theirs", fake("another-class", "theirs")).await;
+    apply_generator(&scene.client, Some(&scene.ns), "Fake", "fakes", "ours", fake(&scene.class, "ours")).await;
+    let sesame = scene.sesame();
+    let using = |generator: &str| json!({"refreshInterval": "1h", "dataFrom": [from_generator("Fake", generator)]});
+    scene.external_secret("foreign", using("theirs")).await;
+    scene.external_secret("mine", using("ours")).await;
+    wait_secret_data(&scene, &sesame, "mine", &map(&[("k", "ours")])).await;
+    assert!(scene.es("foreign").await.status.is_none(), "another class's object got a status from this controller");
+    assert!(scene.secret("foreign").await.is_none(), "another class's object got a Secret from this controller");
+
+    // Handing the generator to this class hands its users over at once (the interval is an hour).
+    apply_generator(&scene.client, Some(&scene.ns), "Fake", "fakes", "theirs", fake(&scene.class, "theirs")).await;
+    wait_secret_data(&scene, &sesame, "foreign", &map(&[("k", "theirs")])).await;
     scene.delete_namespace().await;
 }

@@ -44,28 +44,33 @@ async fn a_webhook_generator_answer_becomes_the_secret_data() {
     apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "hook", hook("minted", "hook-creds")).await;
     apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "gone", hook("missing", "hook-creds")).await;
     apply_generator(&scene.client, &scene.ns, "Webhook", "webhooks", "unlabelled", hook("unlabelled", "raw-creds")).await;
+    // One entry from the scene's store ties the objects to this test's controller class: a
+    // generator-only ExternalSecret is every class's, and another test runs a cluster-wide sesame.
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let sesame = scene.sesame();
+    let marked = |data_from: Value| {
+        json!({"refreshInterval": "1h", "secretStoreRef": {"name": "store"},
+            "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}], "dataFrom": data_from})
+    };
 
     let mut entry = from_generator("Webhook", "hook");
     entry["rewrite"] = json!([{"regexp": {"source": "^value$", "target": "token"}}]);
-    let es = json!({
-        "refreshInterval": "1h",
-        "dataFrom": [entry],
-        "target": {"template": {"mergePolicy": "Merge", "data": {"line": "Bearer {{ .token }}"}}},
-    });
+    let mut es = marked(json!([entry]));
+    es["target"] = json!({"template": {"mergePolicy": "Merge", "data": {"line": "Bearer {{ .token }}"}}});
     scene.external_secret("app", es).await;
-    wait_secret_data(&scene, &sesame, "app", &map(&[("token", "value-of-minted"), ("line", "Bearer value-of-minted")])).await;
+    let want = map(&[("marker", "m"), ("token", "value-of-minted"), ("line", "Bearer value-of-minted")]);
+    wait_secret_data(&scene, &sesame, "app", &want).await;
     assert!(seen.lock().unwrap().iter().any(|p| p == "/secrets/minted"), "{:?}", seen.lock().unwrap());
 
     // A generator whose endpoint answers 404 fails its user, which writes nothing.
-    scene.external_secret("broken", json!({"refreshInterval": "1h", "dataFrom": [from_generator("Webhook", "gone")]})).await;
+    scene.external_secret("broken", marked(json!([from_generator("Webhook", "gone")]))).await;
     let es = scene.wait_ready(&sesame, "broken", "False", "SecretSyncedError").await;
     let message = ready_condition(&es).unwrap().2;
     assert!(message.contains("404"), "{message}");
     assert!(scene.secret("broken").await.is_none());
 
     // A Secret without the label: refused by name, before its value is read or any request sent.
-    scene.external_secret("unlabelled", json!({"refreshInterval": "1h", "dataFrom": [from_generator("Webhook", "unlabelled")]})).await;
+    scene.external_secret("unlabelled", marked(json!([from_generator("Webhook", "unlabelled")]))).await;
     let es = scene.wait_ready(&sesame, "unlabelled", "False", "SecretSyncedError").await;
     let message = ready_condition(&es).unwrap().2;
     assert!(message.contains("Secret raw-creds lacks the label external-secrets.io/type: webhook"), "{message}");

@@ -360,9 +360,14 @@ async fn gcp_a_cluster_gcr_generator_without_auth_uses_the_controllers_applicati
     // The controller's own environment: the metadata server (GKE, GCE) at the fake.
     let mut env = gcp_env(&fake);
     env.push(("GCE_METADATA_HOST", fake.url.trim_start_matches("http://").to_string()));
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let sesame = scene.sesame_with(&[], &borrowed(&env));
 
-    let es = json!({"refreshInterval": "1h", "dataFrom": [crate::generators_cloud::from_generator("ClusterGenerator", &name)]});
+    // One entry from the scene's store ties the object to this controller class: a cluster-wide
+    // sesame of another test, without this environment, would otherwise sync it too.
+    let es = json!({"refreshInterval": "1h", "secretStoreRef": {"name": "store"},
+        "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
+        "dataFrom": [crate::generators_cloud::from_generator("ClusterGenerator", &name)]});
     scene.external_secret("registry", es).await;
     scene.wait_ready(&sesame, "registry", "True", "SecretSynced").await;
     let login = scene.secret_data("registry").await.unwrap();

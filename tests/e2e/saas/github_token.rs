@@ -24,9 +24,13 @@ async fn github_generator(scene: &Scene, name: &str, spec: Value) {
         .unwrap_or_else(|e| panic!("apply generator {name}: {e}"));
 }
 
+/// Also one entry from the scene's store: a generator-only ExternalSecret is every controller
+/// class's (as in ESO), and another test runs a cluster-wide sesame that would ask the fake too.
 fn uses(generator: &str) -> Value {
     json!({
         "refreshInterval": "1h",
+        "secretStoreRef": {"name": "store"},
+        "data": [{"secretKey": "marker", "remoteRef": {"key": "/marker"}}],
         "dataFrom": [{"sourceRef": {"generatorRef": {"apiVersion": "generators.external-secrets.io/v1alpha1", "kind": "GithubAccessToken", "name": generator}}}],
     })
 }
@@ -43,13 +47,14 @@ async fn a_github_access_token_generator_feeds_an_external_secret_and_a_refresh_
     github_generator(&scene, "gh", json!({"url": fake.url, "appID": "123", "installID": "456", "repositories": ["app"], "auth": auth}))
         .await;
     github_generator(&scene, "gh-wrong", json!({"url": fake.url, "appID": "123", "installID": "999", "auth": auth})).await;
+    scene.fake_store("store", &[("/marker", "m")]).await;
     let sesame = scene.sesame();
 
     scene.external_secret("ci", uses("gh")).await;
     scene.external_secret("broken", uses("gh-wrong")).await;
     let ok = eventually(Duration::from_secs(30), || async {
         let issued = fake.issued();
-        !issued.is_empty() && scene.secret_data("ci").await == Some(map(&[("token", &issued.last().unwrap().token)]))
+        !issued.is_empty() && scene.secret_data("ci").await == Some(map(&[("marker", "m"), ("token", &issued.last().unwrap().token)]))
     })
     .await;
     assert!(ok, "the Secret never held the issued token: {:?}\n{}", fake.requests(), tail(&sesame.logs()));
