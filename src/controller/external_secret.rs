@@ -47,6 +47,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     // A generator of another controller class makes the object that controller's, as in ESO (a
     // store of another class does too: `store::resolve`). Its watch re-queues users on an edit.
     if es.spec.generator_refs().iter().any(|r| ctx.generators.class(&namespace, r).is_some_and(|c| !ctx.config.handles_class(Some(&c)))) {
+        ctx.memory.take_asked(&es);
         return Ok(Action::await_change());
     }
     // Over its namespace's share of the workers: no work now, back in a moment (fairness.rs).
