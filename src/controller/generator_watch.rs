@@ -43,17 +43,20 @@ impl GeneratorIndex {
 
     /// `<uid>/<generation>` of the generator `r` names from `namespace`, empty when absent.
     pub fn fingerprint(&self, namespace: &str, r: &GeneratorRef) -> String {
-        let ns = if r.kind == "ClusterGenerator" { "" } else { namespace };
-        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).map(|s| s.version.clone()).unwrap_or_default()
+        self.lookup(namespace, r, |s| s.version.clone()).unwrap_or_default()
     }
 
     /// The controller class of the generator `r` names from `namespace`, if it names one. A
     /// generator not (yet) seen names none: the sync that uses it reports what is wrong.
     pub fn class(&self, namespace: &str, r: &GeneratorRef) -> Option<String> {
+        self.lookup(namespace, r, |s| s.class.clone()).flatten()
+    }
+
+    /// What `read` takes from the generator `r` names from `namespace`, if it was seen.
+    fn lookup<T>(&self, namespace: &str, r: &GeneratorRef, read: impl FnOnce(&Seen) -> T) -> Option<T> {
         let ns = if r.kind == "ClusterGenerator" { "" } else { namespace };
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).and_then(|s| s.class.clone())
+        seen.get(&(r.kind.clone(), ns.to_string(), r.name.clone())).map(read)
     }
 
     /// Records an event; returns the generator that changed (a live edit or deletion), if any.

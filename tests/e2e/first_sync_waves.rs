@@ -40,9 +40,9 @@ async fn every_object_synced(scene: &Scene, sesame: &Sesame) {
     }
 }
 
-#[tokio::test]
-async fn an_openbao_first_sync_reads_each_distinct_path_once_at_default_flags() {
-    let scene = Scene::new("e2e-wave-bao").await;
+/// The OpenBao paths of `bao_keys`, a SecretStore `bao` over them (token auth, default flags) and
+/// `OBJECTS` ExternalSecrets, object `i` reading path `i mod KEYS`. Returns the paths.
+async fn bao_population(scene: &Scene) -> Vec<String> {
     let env = sesame_testsupport::env();
     let keys = bao_keys(&scene.ns).await;
     scene.plain_secret("bao-token", &[("token", &env.vault_token)]).await;
@@ -51,6 +51,13 @@ async fn an_openbao_first_sync_reads_each_distinct_path_once_at_default_flags() 
     for i in 0..OBJECTS {
         scene.external_secret(&format!("es-{i}"), reading(json!({"name": "bao"}), &keys[i % KEYS])).await;
     }
+    keys
+}
+
+#[tokio::test]
+async fn an_openbao_first_sync_reads_each_distinct_path_once_at_default_flags() {
+    let scene = Scene::new("e2e-wave-bao").await;
+    bao_population(&scene).await;
     let sesame = scene.sesame();
     every_object_synced(&scene, &sesame).await;
     let (_, metrics) = sesame.get("/metrics").await.expect("/metrics");
@@ -61,14 +68,7 @@ async fn an_openbao_first_sync_reads_each_distinct_path_once_at_default_flags() 
 #[tokio::test]
 async fn objects_edited_while_the_controller_was_down_share_reads_made_after_it_started() {
     let scene = Scene::new("e2e-wave-edit").await;
-    let env = sesame_testsupport::env();
-    let keys = bao_keys(&scene.ns).await;
-    scene.plain_secret("bao-token", &[("token", &env.vault_token)]).await;
-    let auth = json!({"tokenSecretRef": {"name": "bao-token", "key": "token"}});
-    scene.store("bao", json!({"vault": {"server": env.vault_addr, "path": "secret", "version": "v2", "auth": auth}})).await;
-    for i in 0..OBJECTS {
-        scene.external_secret(&format!("es-{i}"), reading(json!({"name": "bao"}), &keys[i % KEYS])).await;
-    }
+    let keys = bao_population(&scene).await;
     let mut first = scene.sesame();
     every_object_synced(&scene, &first).await;
     first.terminate();
