@@ -65,13 +65,21 @@ async fn a_provider_with_nothing_left_keeps_retained_secrets_and_applies_delete_
     })
     .await;
     assert!(settled, "Delete/Merge never applied: {:?}\n{}", data_of(&scene).await.keys(), sesame.describe());
-    for i in 0..N {
-        let es = scene.es(&format!("r-{i}")).await;
-        let (status, reason, message) = ready_condition(&es).unwrap_or_default();
-        assert_eq!((status.as_str(), reason.as_str()), ("False", "SecretSyncedError"), "r-{i}: {message}");
-        let es = scene.es(&format!("d-{i}")).await;
-        assert_eq!(ready_condition(&es).map(|c| c.1), Some("SecretDeleted".into()), "d-{i}");
-    }
+    // A sync writes its Secret before its status, and the Retain objects need not come first:
+    // wait for the conditions rather than read them once.
+    let conditions = || async {
+        let mut seen = Vec::new();
+        for name in (0..N).flat_map(|i| [format!("r-{i}"), format!("d-{i}")]) {
+            seen.push((ready_condition(&scene.es(&name).await).map(|c| (c.0, c.1)), name));
+        }
+        seen
+    };
+    let as_policy_says = |(condition, name): &(Option<(String, String)>, String)| match name.starts_with('r') {
+        true => condition.as_ref().is_some_and(|c| (c.0.as_str(), c.1.as_str()) == ("False", "SecretSyncedError")),
+        false => condition.as_ref().is_some_and(|c| c.1 == "SecretDeleted"),
+    };
+    let reported = eventually(Duration::from_secs(60), || async { conditions().await.iter().all(as_policy_says) }).await;
+    assert!(reported, "Retain must report SecretSyncedError, Delete SecretDeleted: {:?}", conditions().await);
     // Two refresh intervals of the finders pass with an empty result.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let have = data_of(&scene).await;
