@@ -93,6 +93,15 @@ pub fn referent_refs(store: &SecretStoreSpec) -> Vec<&'static str> {
     }
 }
 
+/// How many keys one read call of the store's provider takes (1: no batch API). Decided from
+/// the spec alone: refresh slots are grouped by it before any client is built (`slot.rs`).
+pub fn keys_per_call(store: &SecretStoreSpec) -> usize {
+    match &store.provider {
+        ProviderSpec { aws: Some(aws), .. } => aws.service.keys_per_call(),
+        _ => 1,
+    }
+}
+
 /// Whether a ClusterSecretStore needs a client per ExternalSecret namespace even without
 /// referent refs: its provider puts the namespace into the session (AWS `sessionTagsPolicy`).
 pub fn per_namespace(store: &SecretStoreSpec) -> bool {

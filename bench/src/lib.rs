@@ -48,6 +48,8 @@ pub struct Options {
     pub first_sync_only: bool,
     /// Only the OpenBao row (`--openbao-only`).
     pub openbao_only: bool,
+    /// Only the AWS row (first sync and one refresh cycle on moto).
+    pub aws_only: bool,
     /// The `sesame` binary to run.
     pub sesame: PathBuf,
     /// The commit that binary was built from, for the report (default: this checkout's HEAD).
@@ -72,6 +74,7 @@ impl Options {
             memory_only: false,
             first_sync_only: false,
             openbao_only: false,
+            aws_only: false,
             sesame,
             commit: None,
         }

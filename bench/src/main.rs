@@ -52,6 +52,10 @@ struct Args {
     /// sync and one refresh cycle (e.g. `--n 10000`).
     #[arg(long)]
     openbao_only: bool,
+    /// Only the AWS row: N ExternalSecrets over K Secrets Manager keys on moto at default flags,
+    /// first sync and one refresh cycle (e.g. `--n 10000`).
+    #[arg(long)]
+    aws_only: bool,
     /// The sesame binary (default: build target/release/sesame).
     #[arg(long)]
     sesame: Option<PathBuf>,
@@ -81,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
     opts.memory_only = args.memory_only;
     opts.first_sync_only = args.first_sync_only;
     opts.openbao_only = args.openbao_only;
+    opts.aws_only = args.aws_only;
     opts.commit = args.commit;
     if args.aws_concurrent {
         opts.aws_args = sesame_bench::all_reads_concurrent(opts.n);

@@ -28,6 +28,11 @@ pub async fn run(opts: &Options) -> anyhow::Result<Report> {
     if opts.memory_only {
         return memory_only(opts, report).await;
     }
+    if opts.aws_only {
+        report.aws = Some(aws::run(&opts.sesame, opts).await?);
+        report.load_after = procstat::load_average();
+        return Ok(report);
+    }
     if opts.openbao_only {
         report.openbao = Some(openbao_row(opts).await?);
         report.load_after = procstat::load_average();

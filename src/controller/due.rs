@@ -121,7 +121,7 @@ pub fn backoff(failures: u32, cap: Duration) -> Duration {
     Duration::from_secs(1u64 << exp).min(cap)
 }
 
-fn stable_hash(s: &str) -> u64 {
+pub(super) fn stable_hash(s: &str) -> u64 {
     // A fixed hash (not std's, which may change between Rust releases): the same slot on every
     // replica, every restart and every upgrade.
     let digest = Sha256::digest(s.as_bytes());

@@ -8,20 +8,20 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
-use sha2::Digest;
 
 use super::due::{Due, Schedule, due};
 use super::generic::Written;
 use super::sources::Routed;
 use super::state_ledger::{Ledger, Owner};
 use super::target_meta::MetaView;
+use super::versions::{current_sources, current_version, target_sources};
 use super::{Context, Error, Synced, TargetMeta, store, target};
 use crate::api::{
     CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
     RefreshPolicy, SOURCES_ANNOTATION, SecretBinding, set_condition,
 };
 use crate::fetch::ReadAs;
-use crate::pipeline::{self, LoadedTemplates, Shaped, synced_resource_version};
+use crate::pipeline::{self, LoadedTemplates, Shaped};
 
 /// What a successful pass did, for the Ready condition and the Event.
 enum Outcome {
@@ -98,44 +98,6 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     }
 }
 
-/// The current `syncedResourceVersion` of the object, in ESO's format (generation and the hash
-/// of every label and annotation), so a status ESO wrote reads as up to date and the other way
-/// round. Recorded by the watch from the untrimmed object.
-fn current_version(ctx: &Context, es: &ExternalSecret) -> String {
-    ctx.memory.eso_version(es).unwrap_or_else(|| synced_resource_version(es.meta().generation, es.labels(), &es.annotations()))
-}
-
-/// What else a sync reads besides the ExternalSecret: the store's identity and generation and the
-/// template ConfigMaps' versions, as a short hash. A change since the last sync is a reason to
-/// sync (new credentials, new fake data, a new template). It is kept beside ESO's formats, not in
-/// them: in this process's memory and in an annotation of the target Secret, so it survives a
-/// restart; a Secret ESO wrote has none, which counts as unchanged.
-fn current_sources(ctx: &Context, es: &ExternalSecret) -> String {
-    let mut sources = store::fingerprint(ctx, es);
-    let namespace = es.namespace().unwrap_or_default();
-    // An edited generator regenerates, unless the object keeps its first values (refreshInterval
-    // 0, CreatedOnce, OnChange: those never follow their sources).
-    if es.periodic_interval(ctx.config.default_refresh_interval).is_some() {
-        for r in es.spec.generator_refs() {
-            sources.push_str(&format!(" gen/{}/{}={}", r.kind, r.name, ctx.generators.fingerprint(&namespace, r)));
-        }
-    }
-    for from in es.spec.target.template.iter().flat_map(|t| &t.template_from) {
-        if let Some(cm) = &from.config_map {
-            let rv = ctx.config_maps.get(&namespace, &cm.name);
-            sources.push_str(&format!(" cm/{}={}", cm.name, rv.as_deref().map(|v| &**v).unwrap_or_default()));
-        }
-    }
-    hex::encode(&sha2::Sha256::digest(sources.as_bytes())[..8])
-}
-
-/// The sources the target Secret was last written from, if Sesame wrote it.
-fn target_sources(ctx: &Context, es: &ExternalSecret) -> Option<String> {
-    let namespace = es.namespace().unwrap_or_default();
-    let meta = ctx.secrets.get(&namespace, &es.target_name())?;
-    meta.annotation(SOURCES_ANNOTATION).map(str::to_string)
-}
-
 async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Action, Error> {
     let now = Utc::now();
     let namespace = es.namespace().unwrap_or_default();
@@ -176,14 +138,14 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Acti
     let version = current_version(ctx, es);
     let sources = current_sources(ctx, es);
     let windows = es.spec.sync_windows.as_ref().map(super::sync_window::Windows::parse).transpose().map_err(Error::InvalidSpec)?;
-    let identity = super::slot::slot_identity(es);
+    let slot = super::slot::slot_of(es, &ctx.groups.counts(ctx));
     let schedule = Schedule {
         policy: es.spec.refresh_policy.unwrap_or(RefreshPolicy::Periodic),
         interval,
         last_refresh: status.refresh_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc)),
         synced_version: status.synced_resource_version.as_deref(),
         current_version: &version,
-        identity: &identity,
+        identity: &slot.identity,
         windows: windows.as_ref(),
     };
     // OnChange and CreatedOnce objects follow only their own changes (ESO compares exactly that).
@@ -222,6 +184,8 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Acti
     let routine =
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
     let read = if routine { ReadAs::routine() } else { ReadAs::asked_at(asked) };
+    // A refresh of a batching store's group takes its share of what the group's plan read.
+    let read = if routine && super::refresh_plan::plan(ctx, &slot, &stores, &clients).await { read.planned() } else { read };
     // A routine refresh of a target still as we last wrote it reads nothing from the apiserver,
     // and writes nothing when the provider's data is unchanged. Any other sync of a listed target,
     // and every retry after a failure, reads the target before asking the provider: while the

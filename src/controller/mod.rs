@@ -19,6 +19,7 @@ pub mod generic_watch;
 mod invalid;
 mod memory;
 mod push_secret;
+mod refresh_plan;
 mod rendering;
 mod rollout;
 pub mod run;
@@ -30,6 +31,7 @@ mod store_secrets;
 mod sync_window;
 mod target;
 mod target_meta;
+mod versions;
 mod wave;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
@@ -119,6 +121,10 @@ pub struct Context {
     pub external_secrets: Store<ExternalSecret>,
     /// Its never-synced objects by store, walked once per plan gap for every store's wave.
     pub waiting: wave::Waiting,
+    /// Each batching store's refresh groups (`slot.rs`), counted once a minute.
+    pub groups: slot::Groups,
+    /// The objects of each refresh group, walked once per plan gap for the groups' plans.
+    pub grouped: refresh_plan::Grouped,
 }
 
 impl Context {

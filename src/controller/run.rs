@@ -210,6 +210,8 @@ pub async fn run(
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
         external_secrets: es_reader.clone(),
         waiting: Default::default(),
+        groups: Default::default(),
+        grouped: Default::default(),
     });
 
     let by_template = es_reader.clone();

@@ -27,9 +27,10 @@ impl<'a> Routed<'a> {
         read: ReadAs,
         ledger: &'a super::state_ledger::Ledger<'a>,
     ) -> Self {
-        // A first sync takes what its wave read ahead (wave.rs); a routine refresh, what its client
-        // read in the last 2 s (fetch/recent.rs); an edit or a force-sync, only a value read since.
-        let planned = super::wave::first_sync_pending(ctx, es);
+        // A first sync takes what its wave read ahead (wave.rs), a grouped refresh what its group's
+        // plan read (refresh_plan.rs); a routine refresh, what its client read in the last 2 s
+        // (fetch/recent.rs); an edit or a force-sync, only a value read since.
+        let planned = read.planned || super::wave::first_sync_pending(ctx, es);
         let stores = clients
             .iter()
             .map(|(key, client)| (key.clone(), Prioritized { client, read, find_limits: ctx.config.find_limits, planned }))

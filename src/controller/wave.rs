@@ -24,7 +24,7 @@ use crate::pipeline::read_key;
 
 /// At most one plan per client per gap: objects arriving in a stream do not rescan the population
 /// one by one, they join the next plan.
-const PLAN_GAP: Duration = Duration::from_secs(1);
+pub(super) const PLAN_GAP: Duration = Duration::from_secs(1);
 /// The most distinct keys one plan reads ahead (ten full batches).
 const MAX_PLANNED_KEYS: usize = 1_000;
 /// The most namespaces one plan judges (a ClusterSecretStore's namespace selector reads each).
@@ -86,17 +86,25 @@ pub async fn plan(ctx: &Context, stores: &[(StoreKey, AnyStore)], clients: &[(St
         let share = ctx.waiting.take(ctx, &(namespace, key.clone()));
         let waiting: Vec<&ExternalSecret> =
             share.iter().map(|o| &**o).filter(|o| o.meta().deletion_timestamp.is_none() && first_sync_pending(ctx, o)).collect();
-        let namespaces: BTreeSet<String> = waiting.iter().map(|o| o.namespace().unwrap_or_default()).collect();
-        let mut admitted = BTreeSet::new();
-        for ns in namespaces.into_iter().take(MAX_PLANNED_NAMESPACES) {
-            if reaches(ctx, store, client, &ns).await {
-                admitted.insert(ns);
-            }
-        }
-        let reads = count_reads(&waiting, &admitted, client.batcher.provider().applies_property(), MAX_PLANNED_KEYS);
-        tracing::debug!(store = %key.0, keys = reads.len(), "first-sync wave planned");
-        client.batcher.prefetch(reads);
+        let keys = read_ahead(ctx, store, client, &waiting).await;
+        tracing::debug!(store = %key.0, keys, "first-sync wave planned");
     }
+}
+
+/// Read ahead, through `client`, the plain reads of those `objects` whose reconcile would reach
+/// it, held for them (`fetch::holding`). Returns the number of distinct keys.
+pub(super) async fn read_ahead(ctx: &Context, store: &AnyStore, client: &Arc<StoreClient>, objects: &[&ExternalSecret]) -> usize {
+    let namespaces: BTreeSet<String> = objects.iter().map(|o| o.namespace().unwrap_or_default()).collect();
+    let mut admitted = BTreeSet::new();
+    for ns in namespaces.into_iter().take(MAX_PLANNED_NAMESPACES) {
+        if reaches(ctx, store, client, &ns).await {
+            admitted.insert(ns);
+        }
+    }
+    let reads = count_reads(objects, &admitted, client.batcher.provider().applies_property(), MAX_PLANNED_KEYS);
+    let keys = reads.len();
+    client.batcher.prefetch(reads);
+    keys
 }
 
 /// Whether a reconcile of an object in `namespace` would reach `client` through `store`: the

@@ -54,6 +54,9 @@ pub enum Priority {
 pub struct ReadAs {
     pub priority: Priority,
     pub since: Instant,
+    /// A plan read this sync's keys ahead (a first-sync wave, a refresh group): it takes its share
+    /// of what the plan holds before anything else.
+    pub planned: bool,
 }
 
 impl ReadAs {
@@ -61,13 +64,18 @@ impl ReadAs {
     /// much earlier).
     pub fn routine() -> Self {
         let now = Instant::now();
-        ReadAs { priority: Priority::Routine, since: now.checked_sub(recent::RECENT).unwrap_or(now) }
+        ReadAs { priority: Priority::Routine, since: now.checked_sub(recent::RECENT).unwrap_or(now), planned: false }
     }
 
     /// A sync asked for at `asked` (the watch delivered an edit, a force-sync, a new object): only
     /// a value whose call was sent after that.
     pub fn asked_at(asked: Instant) -> Self {
-        ReadAs { priority: Priority::Urgent, since: asked }
+        ReadAs { priority: Priority::Urgent, since: asked, planned: false }
+    }
+
+    /// The same read, served first from what a plan read ahead for it.
+    pub fn planned(self) -> Self {
+        ReadAs { planned: true, ..self }
     }
 }
 

@@ -110,6 +110,16 @@ impl AwsServiceType {
         }
     }
 
+    /// How many keys one read call of this service takes (`BatchGetSecretValue`: 20,
+    /// `GetParameters`: 10), decided from the spec before a client is built.
+    pub const fn keys_per_call(self) -> usize {
+        match self {
+            AwsServiceType::SecretsManager => 20,
+            AwsServiceType::ParameterStore => 10,
+            AwsServiceType::CertificateManager => 1,
+        }
+    }
+
     /// Why Sesame cannot read from this service, for the store's Ready condition.
     pub fn unsupported(self) -> Option<String> {
         match self {

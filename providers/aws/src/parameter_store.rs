@@ -17,7 +17,7 @@ use crate::{batch, errors};
 
 pub(crate) const PROVIDER: &str = "AWS/ParameterStore";
 /// GetParameters takes at most 10 names per call.
-pub const BATCH_LIMIT: usize = 10;
+pub const BATCH_LIMIT: usize = crate::AwsServiceType::ParameterStore.keys_per_call();
 
 use crate::batch::Answers;
 

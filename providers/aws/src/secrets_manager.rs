@@ -17,7 +17,7 @@ use crate::{SecretsManagerOptions, batch, errors};
 
 pub(crate) const PROVIDER: &str = "AWS/SecretsManager";
 /// BatchGetSecretValue takes at most 20 secret ids per call.
-pub const BATCH_LIMIT: usize = 20;
+pub const BATCH_LIMIT: usize = crate::AwsServiceType::SecretsManager.keys_per_call();
 const CURRENT: &str = "AWSCURRENT";
 
 use crate::batch::Answers;
