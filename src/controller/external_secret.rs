@@ -185,7 +185,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Acti
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
     let read = if routine { ReadAs::routine() } else { ReadAs::asked_at(asked) };
     // A refresh of a batching store's group takes its share of what the group's plan read.
-    let read = if routine && super::refresh_plan::plan(ctx, &slot, &stores, &clients).await { read.planned() } else { read };
+    let read = if routine && super::refresh_plan::plan(ctx, &slot, interval, &stores, &clients).await { read.planned() } else { read };
     // A routine refresh of a target still as we last wrote it reads nothing from the apiserver,
     // and writes nothing when the provider's data is unchanged. Any other sync of a listed target,
     // and every retry after a failure, reads the target before asking the provider: while the

@@ -86,14 +86,21 @@ pub async fn plan(ctx: &Context, stores: &[(StoreKey, AnyStore)], clients: &[(St
         let share = ctx.waiting.take(ctx, &(namespace, key.clone()));
         let waiting: Vec<&ExternalSecret> =
             share.iter().map(|o| &**o).filter(|o| o.meta().deletion_timestamp.is_none() && first_sync_pending(ctx, o)).collect();
-        let keys = read_ahead(ctx, store, client, &waiting).await;
+        let keys = read_ahead(ctx, store, client, &waiting, None).await;
         tracing::debug!(store = %key.0, keys, "first-sync wave planned");
     }
 }
 
 /// Read ahead, through `client`, the plain reads of those `objects` whose reconcile would reach
 /// it, held for them (`fetch::holding`). Returns the number of distinct keys.
-pub(super) async fn read_ahead(ctx: &Context, store: &AnyStore, client: &Arc<StoreClient>, objects: &[&ExternalSecret]) -> usize {
+/// `fresh_since` as in [`crate::fetch::Batcher::prefetch`].
+pub(super) async fn read_ahead(
+    ctx: &Context,
+    store: &AnyStore,
+    client: &Arc<StoreClient>,
+    objects: &[&ExternalSecret],
+    fresh_since: Option<Instant>,
+) -> usize {
     let namespaces: BTreeSet<String> = objects.iter().map(|o| o.namespace().unwrap_or_default()).collect();
     let mut admitted = BTreeSet::new();
     for ns in namespaces.into_iter().take(MAX_PLANNED_NAMESPACES) {
@@ -103,7 +110,7 @@ pub(super) async fn read_ahead(ctx: &Context, store: &AnyStore, client: &Arc<Sto
     }
     let reads = count_reads(objects, &admitted, client.batcher.provider().applies_property(), MAX_PLANNED_KEYS);
     let keys = reads.len();
-    client.batcher.prefetch(reads);
+    client.batcher.prefetch(reads, fresh_since);
     keys
 }
 

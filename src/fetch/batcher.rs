@@ -234,12 +234,13 @@ impl Batcher {
 
     /// Read `keys` ahead for the first syncs a plan counted (each key with its number of readers),
     /// at urgent priority and in full batches; the values are held for those readers.
-    pub fn prefetch(&self, keys: Vec<(RemoteKey, usize)>) {
+    /// With `fresh_since` (a refresh plan), a held value read before it is read again.
+    pub fn prefetch(&self, keys: Vec<(RemoteKey, usize)>, fresh_since: Option<Instant>) {
         let (start_flusher, full) = {
             let mut q = self.0.queues.lock().expect("batcher lock");
             let now = Instant::now();
             for (key, readers) in keys {
-                if !q.holding.plan(&key, readers, now) || q.in_flight.contains_key(&key) {
+                if !q.holding.plan(&key, readers, now, fresh_since) || q.in_flight.contains_key(&key) {
                     continue;
                 }
                 q.pending.entry(key).or_insert((Priority::Urgent, Vec::new())).0 = Priority::Urgent;

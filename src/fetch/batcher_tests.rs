@@ -130,7 +130,7 @@ async fn a_routine_refresh_takes_a_value_read_just_before_and_a_sync_asked_for_o
 async fn a_planned_wave_is_read_in_full_batches_and_its_readers_take_it_without_a_call() {
     let echo = Arc::new(Echo::default());
     let b = batcher(echo.clone(), 20, 1000);
-    b.prefetch((0..40).map(|i| (RemoteKey::new(format!("k{i}")), 2)).collect());
+    b.prefetch((0..40).map(|i| (RemoteKey::new(format!("k{i}")), 2)).collect(), None);
     for round in 0..2 {
         for i in 0..40 {
             let key = RemoteKey::new(format!("k{i}"));
@@ -165,7 +165,7 @@ async fn a_first_sync_arriving_while_its_wave_is_planned_waits_for_the_plan_and_
     // Longer than the coalescing window: a read started meanwhile would have gone out and returned.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(echo.batches.load(Ordering::SeqCst), 0, "nothing read while the plan is being made");
-    b.prefetch(vec![(RemoteKey::new("k0"), 2)]);
+    b.prefetch(vec![(RemoteKey::new("k0"), 2)], None);
     drop(planning);
     assert_eq!(early.await.unwrap().unwrap().as_bytes(), b"k0");
     assert_eq!(b.get_planned(RemoteKey::new("k0"), ReadAs::asked_at(Instant::now())).await.unwrap().as_bytes(), b"k0");

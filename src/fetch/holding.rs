@@ -104,8 +104,12 @@ impl Holding {
     }
 
     /// A plan counts `readers` more readers of `key`. True when the key must be read; false when
-    /// a live held value takes the new readers too.
-    pub fn plan(&mut self, key: &RemoteKey, readers: usize, now: Instant) -> bool {
+    /// a live held value takes the new readers too. With `fresh_since`, a value read before it is
+    /// dropped and read again (a refresh plan must not serve the last cycle's value).
+    pub fn plan(&mut self, key: &RemoteKey, readers: usize, now: Instant, fresh_since: Option<Instant>) -> bool {
+        if fresh_since.is_some_and(|since| self.held.get(key).is_some_and(|h| h.read_at < since)) {
+            self.drop_entry(key);
+        }
         if let Some(h) = self.held.get_mut(key)
             && now.duration_since(h.read_at) < MAX_AGE
         {
@@ -194,7 +198,7 @@ mod tests {
         let process = HeldBytes::new(PROCESS_CAP);
         let mut h = holding(CLIENT_CAP, &process);
         let (k, t0) = (RemoteKey::new("db"), Instant::now());
-        assert!(h.plan(&k, 3, t0), "a key nobody holds is read");
+        assert!(h.plan(&k, 3, t0, None), "a key nobody holds is read");
         h.joined(&k);
         h.settle(&k, &ok("v"), t0);
         assert_eq!(h.take(&k, t0).unwrap().as_bytes(), b"v");
@@ -209,13 +213,13 @@ mod tests {
         let process = HeldBytes::new(PROCESS_CAP);
         let mut h = holding(CLIENT_CAP, &process);
         let (k, t0) = (RemoteKey::new("db"), Instant::now());
-        h.plan(&k, 1000, t0);
+        h.plan(&k, 1000, t0, None);
         h.settle(&k, &ok("v"), t0);
         assert!(h.sweep(t0 + IDLE_TTL - Duration::from_millis(1)));
         assert!(!h.sweep(t0 + IDLE_TTL), "not taken for the idle TTL: dropped");
         assert_eq!(process.used(), 0);
 
-        h.plan(&k, 1000, t0);
+        h.plan(&k, 1000, t0, None);
         h.settle(&k, &ok("v"), t0);
         let mut t = t0;
         while t + IDLE_TTL / 2 < t0 + MAX_AGE {
@@ -231,8 +235,8 @@ mod tests {
         let mut h = holding(1000, &process);
         let t0 = Instant::now();
         let (small, big) = (RemoteKey::new("small"), RemoteKey::new("big"));
-        h.plan(&small, 2, t0);
-        h.plan(&big, 2, t0);
+        h.plan(&small, 2, t0, None);
+        h.plan(&big, 2, t0, None);
         h.settle(&small, &ok("v"), t0);
         h.settle(&big, &ok(&"x".repeat(1000)), t0);
         assert!(h.take(&small, t0).is_some());
@@ -241,8 +245,8 @@ mod tests {
         let tight = HeldBytes::new(150);
         let (mut a, mut b) = (holding(CLIENT_CAP, &tight), holding(CLIENT_CAP, &tight));
         let k = RemoteKey::new("k");
-        a.plan(&k, 2, t0);
-        b.plan(&k, 2, t0);
+        a.plan(&k, 2, t0, None);
+        b.plan(&k, 2, t0, None);
         a.settle(&k, &ok("v"), t0);
         b.settle(&k, &ok("v"), t0);
         assert!(a.take(&k, t0).is_some());
@@ -257,7 +261,7 @@ mod tests {
         let mut h = holding(CLIENT_CAP, &process);
         let t0 = Instant::now();
         let (missing, unplanned) = (RemoteKey::new("missing"), RemoteKey::new("unplanned"));
-        h.plan(&missing, 2, t0);
+        h.plan(&missing, 2, t0, None);
         h.settle(&missing, &Err(ProviderError::NotFound("missing".into())), t0);
         h.settle(&unplanned, &ok("v"), t0);
         assert!(h.take(&missing, t0).is_none());
@@ -269,11 +273,25 @@ mod tests {
         let process = HeldBytes::new(PROCESS_CAP);
         let mut h = holding(CLIENT_CAP, &process);
         let (k, t0) = (RemoteKey::new("db"), Instant::now());
-        h.plan(&k, 1, t0);
+        h.plan(&k, 1, t0, None);
         h.settle(&k, &ok("v"), t0);
-        assert!(!h.plan(&k, 1, t0 + Duration::from_secs(1)), "held and live: no second read");
+        assert!(!h.plan(&k, 1, t0 + Duration::from_secs(1), None), "held and live: no second read");
         assert!(h.take(&k, t0 + Duration::from_secs(1)).is_some());
         assert!(h.take(&k, t0 + Duration::from_secs(1)).is_some());
         assert!(h.take(&k, t0 + Duration::from_secs(1)).is_none());
+    }
+
+    #[test]
+    fn a_refresh_plan_reads_again_a_value_held_from_before_its_cycle() {
+        let process = HeldBytes::new(PROCESS_CAP);
+        let mut h = holding(CLIENT_CAP, &process);
+        let (k, t0) = (RemoteKey::new("db"), Instant::now());
+        h.plan(&k, 2, t0, None);
+        h.settle(&k, &ok("old"), t0);
+        let next_cycle = t0 + Duration::from_secs(3);
+        assert!(h.plan(&k, 1, next_cycle, Some(t0 + Duration::from_secs(1))), "held before the cycle: read again");
+        assert!(h.take(&k, next_cycle).is_none(), "and the old value is served to nobody meanwhile");
+        h.settle(&k, &ok("new"), next_cycle);
+        assert_eq!(h.take(&k, next_cycle).unwrap().as_bytes(), b"new");
     }
 }
