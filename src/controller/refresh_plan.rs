@@ -36,17 +36,17 @@ struct Groups {
 }
 
 impl Grouped {
-    /// The members of slot `identity` to plan for, unless it was planned less than `again` ago
-    /// (its members stream through the workers for seconds after their first: they share that
-    /// plan's reads instead of planning again).
-    fn claim(&self, ctx: &Context, identity: &str, again: Duration) -> Option<Vec<Arc<ExternalSecret>>> {
+    /// The members of slot `identity` to plan for, unless `claim` (the slot through one client)
+    /// was planned less than `again` ago (its members stream through the workers for seconds
+    /// after their first: they share that plan's reads instead of planning again).
+    fn claim(&self, ctx: &Context, identity: &str, claim: &str, again: Duration) -> Option<Vec<Arc<ExternalSecret>>> {
         let mut groups = self.0.lock().expect("refresh plan lock");
         let now = Instant::now();
-        if groups.planned.get(identity).is_some_and(|at| now.duration_since(*at) < again) {
+        if groups.planned.get(claim).is_some_and(|at| now.duration_since(*at) < again) {
             return None;
         }
         groups.planned.retain(|_, at| now.duration_since(*at) < MAX_REPLAN);
-        groups.planned.insert(identity.to_string(), now);
+        groups.planned.insert(claim.to_string(), now);
         if groups.walk.as_ref().is_none_or(|(at, _)| now.duration_since(*at) >= PLAN_GAP) {
             let counts = ctx.groups.counts(ctx);
             let mut by_slot = Members::new();
@@ -79,7 +79,10 @@ pub async fn plan(
     }
     // About once per group and cycle. Not for a quarter interval: a group whose members synced on
     // either side of its half-phase falls due at two instants half an interval apart, each planned.
-    let Some(members) = ctx.grouped.claim(ctx, &slot.identity, (interval / 4).min(MAX_REPLAN)) else { return true };
+    // Per client: a ClusterSecretStore with referent credentials reads a namespace's members
+    // through that namespace's client, and each client plans its share.
+    let claim = format!("{}@{:p}", slot.identity, Arc::as_ptr(client));
+    let Some(members) = ctx.grouped.claim(ctx, &slot.identity, &claim, (interval / 4).min(MAX_REPLAN)) else { return true };
     let now = Utc::now();
     let due: Vec<&ExternalSecret> = members.iter().map(|o| &**o).filter(|o| refresh_due(ctx, o, &slot.identity, now)).collect();
     // As fresh as a routine refresh's own read: a value held from the group's last cycle is read again.
