@@ -17,8 +17,12 @@ pub fn render(r: &Report) -> String {
     // `--first-sync-only` measures no fake population: no rows for it.
     let fake = r.first_sync_secs > 0.0;
     if fake {
-        let ratio = r.first_sync_secs / r.floor_secs.max(1e-9);
-        row("first sync: N ExternalSecrets to all Ready", format!("{:.1} s ({ratio:.2} × floor)", r.first_sync_secs), "≤ 1.3 × floor");
+        // `--memory-only` measures no floor either: no ratio to one.
+        let ratio = match r.floor_secs > 0.0 {
+            true => format!(" ({:.2} × floor)", r.first_sync_secs / r.floor_secs),
+            false => String::new(),
+        };
+        row("first sync: N ExternalSecrets to all Ready", format!("{:.1} s{ratio}", r.first_sync_secs), "≤ 1.3 × floor");
         let by = r.first_sync_requests.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
         row("… of which creating the ExternalSecrets", format!("{:.1} s", r.first_sync_create_secs), "—");
         row("apiserver requests during the first sync", by, "—");
@@ -161,6 +165,8 @@ mod tests {
         assert!(t.contains("1.50 × floor"), "{t}");
         assert!(t.contains("idle CPU"));
         assert!(!t.contains("storm factor "), "{t}");
+        let memory_only = render(&Report { floor_secs: 0.0, ..r });
+        assert!(memory_only.contains("3.0 s |") && !memory_only.contains("× floor)"), "no floor, no ratio: {memory_only}");
     }
 
     #[test]
