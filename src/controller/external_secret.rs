@@ -14,7 +14,8 @@ use super::generic::Written;
 use super::sources::Routed;
 use super::state_ledger::{Ledger, Owner};
 use super::target_meta::MetaView;
-use super::versions::{current_sources, current_version, target_sources};
+use super::versions::{current_sources, current_version, target_sources_differ};
+use super::wakeups::Next;
 use super::{Context, Error, Synced, TargetMeta, store, target};
 use crate::api::{
     CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
@@ -32,32 +33,50 @@ enum Outcome {
     Skipped,
 }
 
+/// kube's entry point: what the pass wants next goes to the compact wake-ups (`wakeups.rs`), so
+/// kube's own scheduler holds nothing for this object between reconciles.
 pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let (namespace, name) = (es.namespace().unwrap_or_default(), es.name_any());
+    // Every pass consumes the object's wake-up, as a run consumes kube's scheduled entry: a
+    // requeue set before a watch event ran the object must not run it once more afterwards.
+    ctx.wakeups.set(&namespace, &name, Next::await_change());
+    let next = reconcile_pass(es, &ctx).await?;
+    ctx.wakeups.set(&namespace, &name, next);
+    Ok(Action::await_change())
+}
+
+pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
+    let next = after_error(&es, error, &ctx);
+    ctx.wakeups.set(&es.namespace().unwrap_or_default(), &es.name_any(), next);
+    Action::await_change()
+}
+
+async fn reconcile_pass(es: Arc<ExternalSecret>, ctx: &Arc<Context>) -> Result<Next, Error> {
     let started = Instant::now();
     let name = es.name_any();
     let namespace = es.namespace().unwrap_or_default();
     if es.meta().deletion_timestamp.is_some() {
-        return Ok(Action::await_change());
+        return Ok(Next::await_change());
     }
     // Decisions read the Secret cache: never decide on a cache still listing. (The store caches
     // are ready before this controller starts.)
     if !ctx.caches_ready.load(std::sync::atomic::Ordering::SeqCst) {
-        return Ok(Action::requeue(Duration::from_millis(500)));
+        return Ok(Next::requeue(Duration::from_millis(500)));
     }
     // A generator of another controller class makes the object that controller's, as in ESO (a
     // store of another class does too: `store::resolve`). Its watch re-queues users on an edit.
     if es.spec.generator_refs().iter().any(|r| ctx.generators.class(&namespace, r).is_some_and(|c| !ctx.config.handles_class(Some(&c)))) {
         ctx.memory.take_asked(&es);
-        return Ok(Action::await_change());
+        return Ok(Next::await_change());
     }
     // Over its namespace's share of the workers: no work now, back in a moment (fairness.rs).
     let Some(_turn) = ctx.namespace_share.try_enter(&namespace) else {
-        return Ok(Action::requeue(super::fairness::NamespaceShare::retry_after(&name)));
+        return Ok(Next::requeue(super::fairness::NamespaceShare::retry_after(&name)));
     };
     // A change the watch delivered asks for values read after it (fetch/recent.rs); a requeue or
     // a retry, for values read after this reconcile began.
     let asked = ctx.memory.take_asked(&es).unwrap_or(started);
-    let result = sync(&es, &ctx, asked).await;
+    let result = sync(&es, ctx, asked).await;
     ctx.metrics.reconciled(&name, &namespace, started.elapsed());
     match result {
         Ok(action) => {
@@ -73,7 +92,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
             let generic = es.spec.target.manifest.is_some() && !matches!(e, Error::InvalidSpec(_));
             let reason = if generic { "ResourceSyncedError" } else { "SecretSyncedError" };
             let condition = Condition::ready(false, reason, e.condition_message());
-            write_status(&ctx, &es, condition, None).await;
+            write_status(ctx, &es, condition, None).await;
             ctx.publish(
                 &Event {
                     type_: EventType::Warning,
@@ -98,7 +117,7 @@ pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Act
     }
 }
 
-async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Action, Error> {
+async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Next, Error> {
     let now = Utc::now();
     let namespace = es.namespace().unwrap_or_default();
     pipeline::validate_spec(&es.spec).map_err(Error::InvalidSpec)?;
@@ -149,8 +168,11 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Acti
         windows: windows.as_ref(),
     };
     // OnChange and CreatedOnce objects follow only their own changes (ESO compares exactly that).
-    let last_sources = remembered.as_ref().map(|last| last.sources.clone()).or_else(|| target_sources(ctx, es));
-    let sources_changed = schedule.policy == RefreshPolicy::Periodic && last_sources.is_some_and(|last| last != sources);
+    let sources_changed = schedule.policy == RefreshPolicy::Periodic
+        && match &remembered {
+            Some(last) => last.sources != sources,
+            None => target_sources_differ(ctx, es, &sources).unwrap_or(false),
+        };
     let when = if sources_changed { Due::Now } else { due(&schedule, now) };
     let next = |when: Due| next_action(&schedule, when);
     let intact = || async {
@@ -167,10 +189,10 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Acti
     }
 
     if store::first_verdict_pending(ctx, es) {
-        return Ok(Action::requeue(Duration::from_secs(1)));
+        return Ok(Next::requeue(Duration::from_secs(1)));
     }
     let Some(stores) = store::resolve(ctx, es).await? else {
-        return Ok(Action::await_change());
+        return Ok(Next::await_change());
     };
     let mut clients = Vec::with_capacity(stores.len());
     for (key, store) in &stores {
@@ -235,7 +257,7 @@ async fn finish(
     version: String,
     sources: String,
     schedule: &Schedule<'_>,
-) -> Result<Action, Error> {
+) -> Result<Next, Error> {
     let namespace = es.namespace().unwrap_or_default();
     let kind = if generic.is_some() { "Resource" } else { "Secret" };
     let condition = match &outcome {
@@ -276,11 +298,11 @@ async fn finish(
 }
 
 /// When to look at the object again.
-fn next_action(schedule: &Schedule<'_>, when: Due) -> Action {
+fn next_action(schedule: &Schedule<'_>, when: Due) -> Next {
     match when {
-        Due::At(at) => Action::requeue((at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1))),
-        _ if schedule.policy == RefreshPolicy::Periodic && !schedule.interval.is_zero() => Action::requeue(schedule.interval),
-        _ => Action::await_change(),
+        Due::At(at) => Next::requeue((at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1))),
+        _ if schedule.policy == RefreshPolicy::Periodic && !schedule.interval.is_zero() => Next::requeue(schedule.interval),
+        _ => Next::await_change(),
     }
 }
 
@@ -498,7 +520,7 @@ async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -> Result<()
         return Ok(());
     }
     let Some(old) = ctx.secrets.get(&namespace, &previous) else { return Ok(()) };
-    if old.label(CREATED_BY_LABEL) != Some(pipeline::created_by(&namespace, &es.name_any()).as_str()) {
+    if old.label_is(CREATED_BY_LABEL, &pipeline::created_by(&namespace, &es.name_any())) != Some(true) {
         return Ok(());
     }
     // Only the object we saw: a Secret re-created under that name since is not ours to delete.
@@ -545,16 +567,16 @@ async fn write_status(ctx: &Context, es: &ExternalSecret, condition: Condition, 
     }
 }
 
-pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
+fn after_error(es: &ExternalSecret, error: &Error, ctx: &Context) -> Next {
     if error.is_permanent() {
-        return Action::await_change();
+        return Next::await_change();
     }
     if error.waits_for_refresh() {
         let interval = es.spec.refresh_interval.as_ref().and_then(|d| d.parse().ok());
         return match interval.unwrap_or(ctx.config.default_refresh_interval) {
-            i if i.is_zero() || es.spec.refresh_policy.is_some_and(|p| p != RefreshPolicy::Periodic) => Action::await_change(),
-            i => Action::requeue(i.max(ctx.config.min_refresh_interval)),
+            i if i.is_zero() || es.spec.refresh_policy.is_some_and(|p| p != RefreshPolicy::Periodic) => Next::await_change(),
+            i => Next::requeue(i.max(ctx.config.min_refresh_interval)),
         };
     }
-    Action::requeue(super::due::backoff(ctx.memory.failed(&es), ctx.config.max_backoff))
+    Next::requeue(super::due::backoff(ctx.memory.failed(es), ctx.config.max_backoff))
 }

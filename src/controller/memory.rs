@@ -31,6 +31,33 @@ impl Synced {
     }
 }
 
+/// A [`Synced`] as kept: the time as seconds, the strings without spare capacity, inline (every
+/// synced object has one).
+struct Kept {
+    at: i64,
+    version: Box<str>,
+    sources: Box<str>,
+}
+
+impl Kept {
+    /// `None` for a time not in the RFC 3339 form `Synced::at` is written in (kept as is, the
+    /// record would not read back the same).
+    fn of(synced: Synced) -> Option<Kept> {
+        let at = chrono::DateTime::parse_from_rfc3339(&synced.at).ok()?.timestamp();
+        let kept = Kept { at, version: synced.version.into(), sources: synced.sources.into() };
+        (kept.at_rfc3339().as_deref() == Some(synced.at.as_str())).then_some(kept)
+    }
+
+    fn at_rfc3339(&self) -> Option<String> {
+        let at = chrono::DateTime::from_timestamp(self.at, 0)?;
+        Some(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+
+    fn synced(&self) -> Option<Synced> {
+        Some(Synced { at: self.at_rfc3339()?, version: self.version.to_string(), sources: self.sources.to_string() })
+    }
+}
+
 /// Everything remembered about one ExternalSecret.
 #[derive(Default)]
 struct Facts {
@@ -41,17 +68,25 @@ struct Facts {
     /// The last successful sync by this process: `refreshTime` and `syncedResourceVersion` for
     /// the moment before its status write reaches the cache, and the fingerprint of what else it
     /// read (store generation, template ConfigMaps), whose change is a reason to sync again.
-    synced: Option<Box<Synced>>,
+    synced: Option<Kept>,
     /// ESO's `syncedResourceVersion` at a resourceVersion, computed from the whole object before
-    /// the cache trims annotations (ESO hashes kubectl's last-applied copy).
-    eso_version: Option<Box<(Box<str>, Box<str>)>>,
+    /// the cache trims annotations (ESO hashes kubectl's last-applied copy). Set for every
+    /// object the watch delivered, so kept inline.
+    eso_version: Option<(Box<str>, Box<str>)>,
     /// The generation whose too-short refreshInterval was last reported in an Event.
     raised_interval: Option<Option<i64>>,
+    /// A hash of what, when it changes, asks for a sync (uid, generation, labels, annotations).
+    sync_relevant: Option<u64>,
 }
 
 impl Facts {
     fn is_empty(&self) -> bool {
-        self.failures == 0 && self.ready.is_none() && self.synced.is_none() && self.eso_version.is_none() && self.raised_interval.is_none()
+        self.failures == 0
+            && self.ready.is_none()
+            && self.synced.is_none()
+            && self.eso_version.is_none()
+            && self.raised_interval.is_none()
+            && self.sync_relevant.is_none()
     }
 }
 
@@ -112,18 +147,18 @@ impl Memory {
     }
 
     pub fn last_sync(&self, es: &ExternalSecret) -> Option<Synced> {
-        self.read(es, |f| f.synced.as_deref().cloned())
+        self.read(es, |f| f.synced.as_ref().and_then(Kept::synced))
     }
 
     pub fn remember_sync(&self, es: &ExternalSecret, synced: Synced) {
-        self.write(es, |f| f.synced = Some(Box::new(synced)));
+        self.write(es, |f| f.synced = Kept::of(synced));
     }
 
     /// Records ESO's resource version of the object as the watch delivered it (before trimming).
     pub fn remember_eso_version(&self, es: &ExternalSecret) {
         let version = crate::pipeline::synced_resource_version(es.metadata.generation, es.labels(), &es.annotations());
         let rv = es.resource_version().unwrap_or_default();
-        self.write(es, |f| f.eso_version = Some(Box::new((rv.into(), version.into()))));
+        self.write(es, |f| f.eso_version = Some((rv.into(), version.into())));
     }
 
     /// ESO's resource version of `es` as recorded for its resourceVersion, if it was.
@@ -145,6 +180,13 @@ impl Memory {
     pub fn first_raised_interval(&self, es: &ExternalSecret) -> bool {
         let generation = es.metadata.generation;
         self.write(es, |f| f.raised_interval.replace(generation) != Some(generation))
+    }
+
+    /// Whether the watch's `es`, whose sync-relevant fields hash to `hash`, differs from the last
+    /// one seen: status writes (ours included) come back from the watch and are not a reason to
+    /// sync. The first sight of an object is a change.
+    pub fn changed_for_sync(&self, es: &ExternalSecret, hash: u64) -> bool {
+        self.write(es, |f| f.sync_relevant.replace(hash) != Some(hash))
     }
 
     /// The watch delivered a change of `es` that asks for a sync, at `at`.
@@ -247,5 +289,26 @@ mod tests {
         memory.succeeded(&flaky);
         assert!(!memory.failing(&flaky));
         assert!(memory.is_empty(), "no record is kept for a count of zero");
+    }
+
+    #[test]
+    fn only_a_change_of_what_asks_for_a_sync_passes_and_a_deleted_object_starts_over() {
+        let memory = Memory::default();
+        let db = es("db");
+        assert!(memory.changed_for_sync(&db, 1), "the first sight of an object is a change");
+        assert!(!memory.changed_for_sync(&db, 1), "a status write comes back with the same hash");
+        assert!(memory.changed_for_sync(&db, 2));
+        memory.forget(&db);
+        assert!(memory.is_empty());
+        assert!(memory.changed_for_sync(&db, 2), "re-created under the same name");
+    }
+
+    #[test]
+    fn a_remembered_sync_reads_back_as_it_was_written() {
+        let memory = Memory::default();
+        let db = es("db");
+        let synced = Synced { at: "2026-12-04T10:00:05Z".into(), version: "2-abc".into(), sources: "0123456789abcdef".into() };
+        memory.remember_sync(&db, synced.clone());
+        assert_eq!(memory.last_sync(&db), Some(synced));
     }
 }

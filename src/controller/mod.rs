@@ -32,6 +32,7 @@ mod sync_window;
 mod target;
 mod target_meta;
 mod versions;
+mod wakeups;
 mod wave;
 
 pub use due::{Due, Schedule, backoff, due, next_slot};
@@ -125,6 +126,8 @@ pub struct Context {
     pub groups: slot::Groups,
     /// The objects of each refresh group, walked once per plan gap for the groups' plans.
     pub grouped: refresh_plan::Grouped,
+    /// When each ExternalSecret is next reconciled (instead of kube's per-object requeue).
+    pub wakeups: Arc<wakeups::Wakeups>,
 }
 
 impl Context {

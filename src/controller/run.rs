@@ -55,12 +55,14 @@ where
 
 /// Changes that deserve a sync: spec (generation), labels and annotations (force-sync). Status
 /// writes, ours included, do not.
-fn sync_relevant(es: &ExternalSecret) -> Option<u64> {
+fn sync_relevant(es: &ExternalSecret) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
+    // A deleted and re-created object of the same name is a change.
+    es.meta().uid.hash(&mut h);
     es.meta().generation.hash(&mut h);
     es.labels().hash(&mut h);
     es.annotations().hash(&mut h);
-    Some(h.finish())
+    h.finish()
 }
 
 /// Run until `shutdown` resolves. `ready` turns true once every cache has synced.
@@ -122,6 +124,9 @@ pub async fn run(
     let forget = memory.clone();
     let versions = memory.clone();
     let asked = memory.clone();
+    let relevant = memory.clone();
+    let wakeups = Arc::new(super::wakeups::Wakeups::default());
+    let wake_forget = wakeups.clone();
     let renders = Arc::new(super::Renders::new(&opts.config.templates));
     let abandon = renders.clone();
     // Deleted ExternalSecrets also release their GeneratorStates: the one ExternalSecret watch
@@ -138,6 +143,7 @@ pub async fn run(
             Ok(watcher::Event::Delete(es)) => {
                 watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
                 forget.forget(es);
+                wake_forget.forget(&es.namespace().unwrap_or_default(), &es.name_any());
                 abandon.cancel(es);
                 let gone = kube::api::ObjectMeta {
                     name: es.metadata.name.clone(),
@@ -155,7 +161,9 @@ pub async fn run(
             _ => {}
         })
         .applied_objects()
-        .predicate_filter(sync_relevant, Default::default())
+        // kube's `predicate_filter` would keep a key of three owned strings per object; the
+        // memory keeps the hash in the object's one record.
+        .filter(move |es| std::future::ready(es.as_ref().map_or(true, |es| relevant.changed_for_sync(es, sync_relevant(es)))))
         // What a sync may share with reads already made depends on when it was asked for.
         .inspect(move |es| {
             if let Ok(es) = es {
@@ -212,6 +220,7 @@ pub async fn run(
         waiting: Default::default(),
         groups: Default::default(),
         grouped: Default::default(),
+        wakeups: wakeups.clone(),
     });
 
     let by_template = es_reader.clone();
@@ -221,6 +230,7 @@ pub async fn run(
     let generator_changes = super::generator_watch::watch(client.clone(), ns, ctx.generators.clone(), es_reader.clone());
     let es_ctrl = Controller::for_stream(es_stream, es_reader.clone())
         .with_config(controller::Config::default().concurrency(opts.concurrency))
+        .reconcile_on(wakeups.fired().map(|(ns, name)| ObjectRef::new(&name).within(&ns)))
         .reconcile_on(generator_changes)
         .reconcile_on(generic_changes)
         .watches_stream(secret_stream, move |secret: PartialObjectMeta<Secret>| {

@@ -115,8 +115,8 @@ pub fn metadata_matches(meta: &impl MetaView, desired: &Secret) -> bool {
     let labels = desired.metadata.labels.iter().flatten();
     let annotations = desired.metadata.annotations.iter().flatten();
     desired.metadata.finalizers.iter().flatten().all(|f| meta.has_finalizer(f))
-        && labels.into_iter().all(|(k, v)| meta.label(k) == Some(v.as_str()))
-        && annotations.into_iter().all(|(k, v)| meta.annotation(k) == Some(v.as_str()))
+        && labels.into_iter().all(|(k, v)| meta.label_is(k, v) == Some(true))
+        && annotations.into_iter().all(|(k, v)| meta.annotation_is(k, v) == Some(true))
         && desired.metadata.owner_references.iter().flatten().all(|r| meta.has_owner_uid(&r.uid))
 }
 

@@ -1,7 +1,12 @@
 //! What the managed-Secret cache keeps of a target Secret: the fields a sync reads to decide
 //! whether the target is still as it was written (resourceVersion, labels, annotations, owners,
-//! finalizers) and whose it is (uid, created-by label). Sorted boxed pairs instead of
-//! `ObjectMeta`'s B-tree maps: a third of the bytes for the two to five labels a target carries.
+//! finalizers) and whose it is (uid, created-by label). A sync only ever asks "is this label (or
+//! annotation, owner, finalizer) set to this value?", so the record keeps a keyed 64-bit digest of
+//! each key and value, sorted, instead of the strings: 16 bytes a pair in one allocation, where
+//! boxed strings cost two allocations a pair (about 650 bytes a target at 10,000 targets).
+use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
+
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::ObjectMeta;
 use kube::core::PartialObjectMeta;
@@ -9,31 +14,40 @@ use kube::core::PartialObjectMeta;
 /// kubectl's copy of a whole object: never compared, often the largest annotation.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
-type Pairs = Box<[(Box<str>, Box<str>)]>;
+/// (digest of the key, digest of the value), sorted by key.
+type Pairs = Box<[(u64, u64)]>;
+
+/// Keyed per process: nobody can choose a label value whose digest matches another's.
+fn digest(s: &str) -> u64 {
+    static KEY: OnceLock<RandomState> = OnceLock::new();
+    KEY.get_or_init(RandomState::new).hash_one(s)
+}
 
 pub struct TargetMeta {
     pub uid: Option<Box<str>>,
     pub resource_version: Option<Box<str>>,
     labels: Pairs,
     annotations: Pairs,
-    owner_uids: Box<[Box<str>]>,
-    finalizers: Box<[Box<str>]>,
+    owner_uids: Box<[u64]>,
+    finalizers: Box<[u64]>,
 }
 
 impl TargetMeta {
     pub fn of(secret: &PartialObjectMeta<Secret>) -> Self {
         let m = &secret.metadata;
         let pairs = |map: &Option<std::collections::BTreeMap<String, String>>| -> Pairs {
-            // A BTreeMap iterates sorted: `find` below can binary-search.
-            map.iter().flatten().filter(|(k, _)| k.as_str() != LAST_APPLIED).map(|(k, v)| (k.as_str().into(), v.as_str().into())).collect()
+            let mut pairs: Vec<(u64, u64)> =
+                map.iter().flatten().filter(|(k, _)| k.as_str() != LAST_APPLIED).map(|(k, v)| (digest(k), digest(v))).collect();
+            pairs.sort_unstable();
+            pairs.into()
         };
         TargetMeta {
             uid: m.uid.as_deref().map(Into::into),
             resource_version: m.resource_version.as_deref().map(Into::into),
             labels: pairs(&m.labels),
             annotations: pairs(&m.annotations),
-            owner_uids: m.owner_references.iter().flatten().map(|o| o.uid.as_str().into()).collect(),
-            finalizers: m.finalizers.iter().flatten().map(|f| f.as_str().into()).collect(),
+            owner_uids: m.owner_references.iter().flatten().map(|o| digest(&o.uid)).collect(),
+            finalizers: m.finalizers.iter().flatten().map(|f| digest(f)).collect(),
         }
     }
 
@@ -42,39 +56,42 @@ impl TargetMeta {
     }
 }
 
-fn find<'a>(pairs: &'a Pairs, key: &str) -> Option<&'a str> {
-    pairs.binary_search_by(|(k, _)| (**k).cmp(key)).ok().map(|i| &*pairs[i].1)
+fn is(pairs: &Pairs, key: &str, value: &str) -> Option<bool> {
+    let i = pairs.binary_search_by_key(&digest(key), |(k, _)| *k).ok()?;
+    Some(pairs[i].1 == digest(value))
 }
 
 /// The metadata a target check reads, from a whole Secret or from the cache's record of it.
 pub trait MetaView {
-    fn label(&self, key: &str) -> Option<&str>;
-    fn annotation(&self, key: &str) -> Option<&str>;
+    /// Whether label `key` is `value`; `None` when the label is not set.
+    fn label_is(&self, key: &str, value: &str) -> Option<bool>;
+    /// Whether annotation `key` is `value`; `None` when the annotation is not set.
+    fn annotation_is(&self, key: &str, value: &str) -> Option<bool>;
     fn has_finalizer(&self, finalizer: &str) -> bool;
     fn has_owner_uid(&self, uid: &str) -> bool;
 }
 
 impl MetaView for TargetMeta {
-    fn label(&self, key: &str) -> Option<&str> {
-        find(&self.labels, key)
+    fn label_is(&self, key: &str, value: &str) -> Option<bool> {
+        is(&self.labels, key, value)
     }
-    fn annotation(&self, key: &str) -> Option<&str> {
-        find(&self.annotations, key)
+    fn annotation_is(&self, key: &str, value: &str) -> Option<bool> {
+        is(&self.annotations, key, value)
     }
     fn has_finalizer(&self, finalizer: &str) -> bool {
-        self.finalizers.iter().any(|f| &**f == finalizer)
+        self.finalizers.contains(&digest(finalizer))
     }
     fn has_owner_uid(&self, uid: &str) -> bool {
-        self.owner_uids.iter().any(|o| &**o == uid)
+        self.owner_uids.contains(&digest(uid))
     }
 }
 
 impl MetaView for ObjectMeta {
-    fn label(&self, key: &str) -> Option<&str> {
-        self.labels.as_ref()?.get(key).map(String::as_str)
+    fn label_is(&self, key: &str, value: &str) -> Option<bool> {
+        self.labels.as_ref()?.get(key).map(|v| v == value)
     }
-    fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.as_ref()?.get(key).map(String::as_str)
+    fn annotation_is(&self, key: &str, value: &str) -> Option<bool> {
+        self.annotations.as_ref()?.get(key).map(|v| v == value)
     }
     fn has_finalizer(&self, finalizer: &str) -> bool {
         self.finalizers.iter().flatten().any(|f| f == finalizer)
@@ -106,12 +123,16 @@ mod tests {
         let whole = meta();
         let cached = TargetMeta::of(&PartialObjectMeta { metadata: whole.clone(), ..Default::default() });
         for key in ["a", "b", "c", "h", LAST_APPLIED] {
-            assert_eq!(cached.label(key), whole.label(key), "label {key}");
+            for value in ["1", "2", "x", "{…}"] {
+                assert_eq!(cached.label_is(key, value), whole.label_is(key, value), "label {key}={value}");
+            }
         }
         for key in ["h", "a"] {
-            assert_eq!(cached.annotation(key), whole.annotation(key), "annotation {key}");
+            for value in ["x", "1"] {
+                assert_eq!(cached.annotation_is(key, value), whole.annotation_is(key, value), "annotation {key}={value}");
+            }
         }
-        assert_eq!(cached.annotation(LAST_APPLIED), None, "kubectl's copy is not kept");
+        assert_eq!(cached.annotation_is(LAST_APPLIED, "{…}"), None, "kubectl's copy is not kept");
         assert!(cached.has_owner_uid("o-1") && !cached.has_owner_uid("o-2"));
         assert!(cached.has_finalizer("f") && !cached.has_finalizer("g"));
         assert_eq!((cached.uid.as_deref(), cached.resource_version()), (Some("u-1"), Some("42".to_string())));

@@ -39,9 +39,10 @@ pub(super) fn current_sources(ctx: &Context, es: &ExternalSecret) -> String {
     hex::encode(&sha2::Sha256::digest(sources.as_bytes())[..8])
 }
 
-/// The sources the target Secret was last written from, if Sesame wrote it.
-pub(super) fn target_sources(ctx: &Context, es: &ExternalSecret) -> Option<String> {
+/// Whether the target Secret was last written from other sources than `sources`; `None` when
+/// its annotation does not say (not written by Sesame, or not cached).
+pub(super) fn target_sources_differ(ctx: &Context, es: &ExternalSecret, sources: &str) -> Option<bool> {
     let namespace = es.namespace().unwrap_or_default();
     let meta = ctx.secrets.get(&namespace, &es.target_name())?;
-    meta.annotation(SOURCES_ANNOTATION).map(str::to_string)
+    meta.annotation_is(SOURCES_ANNOTATION, sources).map(|same| !same)
 }
