@@ -199,9 +199,11 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Next
         clients.push((key.clone(), ctx.clients.get(store, Some(&namespace)).await.map_err(Error::ProviderClient)?));
     }
     // The first never-synced object to get here reads its store's whole wave ahead (wave.rs).
-    if super::wave::first_sync_pending(ctx, es) {
+    let first_sync = super::wave::first_sync_pending(ctx, es);
+    if first_sync {
         super::wave::plan(ctx, &stores, &clients).await;
     }
+    let _reading = first_sync.then(|| ctx.waiting.reading(es));
     // A refresh that is merely due waits behind objects someone is waiting for.
     let routine =
         when == Due::Now && schedule.last_refresh.is_some() && status.synced_resource_version.as_deref() == Some(version.as_str());
@@ -230,6 +232,7 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Next
     // Generated remote state is recorded before its values are used, and settled once we know
     // whether they reached the target (state_ledger.rs).
     let ledger = Ledger::new(ctx, Owner::of(es));
+    tracing::debug!(first_sync, routine, planned = read.planned, sources_changed, "syncing");
     let written = fetch_and_write(ctx, es, &clients, read, &ledger, quiet, existing, routine, &sources, generic.as_ref()).await;
     ledger.settle(matches!(written, Ok(Outcome::Synced { .. }))).await;
     let outcome = written?;
@@ -387,14 +390,22 @@ async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error
     }
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
-    let Some(meta) = ctx.secrets.get(&namespace, &name) else {
-        // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
-        return Ok(policy == CreationPolicy::Merge
-            && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
-    };
-    let rv = meta.resource_version();
-    if rv.is_some() && ctx.known_version(&namespace, &name) == rv {
-        return Ok(true);
+    match ctx.secrets.get(&namespace, &name) {
+        Some(meta) => {
+            let rv = meta.resource_version();
+            if rv.is_some() && ctx.known_version(&namespace, &name) == rv {
+                return Ok(true);
+            }
+        }
+        // Written by this process and not in the cache yet: its watch lags behind our write (a
+        // store's status write re-queues every object right after a first sync). The apiserver
+        // answers that, not a provider read.
+        None if policy != CreationPolicy::Merge && ctx.known_version(&namespace, &name).is_some() => {}
+        None => {
+            // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
+            return Ok(policy == CreationPolicy::Merge
+                && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
+        }
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(secret) = api.get_opt(&name).await? else { return Ok(false) };

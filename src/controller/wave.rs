@@ -38,7 +38,28 @@ type WaveStore = (Option<String>, StoreKey);
 /// walk of the population per [`PLAN_GAP`] for every store's plan. A walk per store and plan cost
 /// O(stores × N) each second of a first sync: at N = 30,000 over 30 stores, most of its CPU.
 #[derive(Default)]
-pub struct Waiting(Mutex<Option<Walk>>);
+pub struct Waiting {
+    walk: Mutex<Option<Walk>>,
+    /// First syncs past their plan, reading their share: a later plan must not count them again
+    /// (on a loaded machine a sync can outlast the gap, and a second plan read its keys twice).
+    reading: Mutex<std::collections::HashSet<(String, String)>>,
+}
+
+/// While it lives, its object's first sync is reading the share a plan counted for it.
+pub struct Reading<'a> {
+    waiting: &'a Waiting,
+    key: (String, String),
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.waiting.reading.lock().expect("wave lock").remove(&self.key);
+    }
+}
+
+fn object_key(es: &ExternalSecret) -> (String, String) {
+    (es.namespace().unwrap_or_default(), es.name_any())
+}
 
 struct Walk {
     at: Instant,
@@ -49,7 +70,7 @@ impl Waiting {
     /// The objects of `store`'s wave, from a walk at most [`PLAN_GAP`] old. Each walk hands a
     /// store's share out once: a later plan within the gap has nothing new to read ahead.
     fn take(&self, ctx: &Context, store: &WaveStore) -> Vec<Arc<ExternalSecret>> {
-        let mut walk = self.0.lock().expect("wave lock");
+        let mut walk = self.walk.lock().expect("wave lock");
         let now = Instant::now();
         if walk.as_ref().is_none_or(|w| now.duration_since(w.at) >= PLAN_GAP) {
             let mut by_store: HashMap<WaveStore, Vec<Arc<ExternalSecret>>> = HashMap::new();
@@ -65,6 +86,18 @@ impl Waiting {
             *walk = Some(Walk { at: now, by_store });
         }
         walk.as_mut().and_then(|w| w.by_store.remove(store)).unwrap_or_default()
+    }
+
+    /// Marks `es`'s first sync as reading until the guard drops (the end of its sync, success or
+    /// failure: a retry is counted again).
+    pub fn reading(&self, es: &ExternalSecret) -> Reading<'_> {
+        let key = object_key(es);
+        self.reading.lock().expect("wave lock").insert(key.clone());
+        Reading { waiting: self, key }
+    }
+
+    fn is_reading(&self, es: &ExternalSecret) -> bool {
+        self.reading.lock().expect("wave lock").contains(&object_key(es))
     }
 }
 
@@ -84,8 +117,11 @@ pub async fn plan(ctx: &Context, stores: &[(StoreKey, AnyStore)], clients: &[(St
         let namespace = (key.1 == StoreKind::SecretStore).then(|| store.meta().namespace.clone().unwrap_or_default());
         // The walk may be up to a gap old: each object is looked at again.
         let share = ctx.waiting.take(ctx, &(namespace, key.clone()));
-        let waiting: Vec<&ExternalSecret> =
-            share.iter().map(|o| &**o).filter(|o| o.meta().deletion_timestamp.is_none() && first_sync_pending(ctx, o)).collect();
+        let waiting: Vec<&ExternalSecret> = share
+            .iter()
+            .map(|o| &**o)
+            .filter(|o| o.meta().deletion_timestamp.is_none() && first_sync_pending(ctx, o) && !ctx.waiting.is_reading(o))
+            .collect();
         let keys = read_ahead(ctx, store, client, &waiting, None).await;
         tracing::debug!(store = %key.0, keys, "first-sync wave planned");
     }

@@ -103,3 +103,16 @@ fn a_provider_applying_property_itself_plans_the_property_and_not_its_map_reads(
     assert_eq!(reads.len(), 1);
     assert_eq!(reads[0].0.property.as_deref(), Some("user"), "the key the sync will ask for, property included");
 }
+
+#[test]
+fn a_first_sync_reading_its_share_is_not_counted_by_a_later_plan_until_it_ends() {
+    let waiting = Waiting::default();
+    let db = es("team-a", "db", reading("SecretStore", &["k"]));
+    let other = es("team-a", "cache", reading("SecretStore", &["k"]));
+    {
+        let _reading = waiting.reading(&db);
+        assert!(waiting.is_reading(&db), "past its plan: its share is held or taken");
+        assert!(!waiting.is_reading(&other));
+    }
+    assert!(!waiting.is_reading(&db), "its sync ended (or failed): a retry is counted again");
+}
