@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
@@ -13,13 +13,13 @@ use super::due::{Due, Schedule, due};
 use super::generic::Written;
 use super::sources::Routed;
 use super::state_ledger::{Ledger, Owner};
-use super::target_meta::MetaView;
+use super::target_state::{delete_renamed_targets, target_intact, verified_target};
 use super::versions::{current_sources, current_version, target_sources_differ};
 use super::wakeups::Next;
 use super::{Context, Error, Synced, TargetMeta, store, target};
 use crate::api::{
-    CREATED_BY_LABEL, Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate,
-    RefreshPolicy, SOURCES_ANNOTATION, SecretBinding, set_condition,
+    Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate, RefreshPolicy,
+    SOURCES_ANNOTATION, SecretBinding, set_condition,
 };
 use crate::fetch::ReadAs;
 use crate::pipeline::{self, LoadedTemplates, Shaped};
@@ -371,51 +371,6 @@ async fn fetch_and_write(
     }
 }
 
-/// The cached metadata of the target when its resourceVersion is the one this process last
-/// wrote or verified: the Secret is then exactly as we left it.
-fn verified_target(ctx: &Context, es: &ExternalSecret) -> Option<Arc<TargetMeta>> {
-    let namespace = es.namespace().unwrap_or_default();
-    let name = es.target_name();
-    let meta = ctx.secrets.get(&namespace, &name)?;
-    let rv = meta.resource_version();
-    (rv.is_some() && ctx.known_version(&namespace, &name) == rv).then_some(meta)
-}
-
-/// Whether the target Secret still holds what this ExternalSecret last wrote. Reads the Secret
-/// only when its resourceVersion differs from the one we wrote or checked last.
-async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error> {
-    let policy = es.spec.target.creation_policy;
-    if policy == CreationPolicy::None {
-        return Ok(true);
-    }
-    let namespace = es.namespace().unwrap_or_default();
-    let name = es.target_name();
-    match ctx.secrets.get(&namespace, &name) {
-        Some(meta) => {
-            let rv = meta.resource_version();
-            if rv.is_some() && ctx.known_version(&namespace, &name) == rv {
-                return Ok(true);
-            }
-        }
-        // Written by this process and not in the cache yet: its watch lags behind our write (a
-        // store's status write re-queues every object right after a first sync). The apiserver
-        // answers that, not a provider read.
-        None if policy != CreationPolicy::Merge && ctx.known_version(&namespace, &name).is_some() => {}
-        None => {
-            // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
-            return Ok(policy == CreationPolicy::Merge
-                && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
-        }
-    }
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-    let Some(secret) = api.get_opt(&name).await? else { return Ok(false) };
-    let intact = target::is_intact(&secret);
-    if intact {
-        ctx.remember_version(&namespace, &name, secret.resource_version());
-    }
-    Ok(intact)
-}
-
 /// The templates `templateFrom` names, read from the object's own namespace only (an
 /// ExternalSecret's target template, a PushSecret's template).
 pub(super) async fn load_templates(ctx: &Context, namespace: &str, template: &ExternalSecretTemplate) -> Result<LoadedTemplates, Error> {
@@ -518,37 +473,6 @@ async fn write_target(
     ctx.remember_version(&namespace, &name, applied.resource_version());
     let changed = before.as_ref() != Some(&applied.data.clone().unwrap_or_default());
     Ok(Outcome::Synced { created: existing.is_none(), changed })
-}
-
-/// ESO's cleanup after a target rename: the Secret this Owner ExternalSecret created under its
-/// previous name (the one `status.binding` still names, if the managed-Secret cache shows it with
-/// this ExternalSecret's created-by label) is deleted. A lookup by name, not a scan of every
-/// Secret per sync as ESO's label list does, so it stays O(1) at any scale.
-async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -> Result<(), Error> {
-    let namespace = es.namespace().unwrap_or_default();
-    let Some(previous) = es.status.as_ref().and_then(|s| s.binding.as_ref()).map(|b| b.name.clone()) else { return Ok(()) };
-    if previous.is_empty() || previous == es.target_name() {
-        return Ok(());
-    }
-    let Some(old) = ctx.secrets.get(&namespace, &previous) else { return Ok(()) };
-    if old.label_is(CREATED_BY_LABEL, &pipeline::created_by(&namespace, &es.name_any())) != Some(true) {
-        return Ok(());
-    }
-    // Only the object we saw: a Secret re-created under that name since is not ours to delete.
-    let params = DeleteParams {
-        preconditions: Some(Preconditions { uid: old.uid.as_deref().map(str::to_string), resource_version: None }),
-        ..Default::default()
-    };
-    match Api::<Secret>::namespaced(ctx.client.clone(), &namespace).delete(&previous, &params).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => return Ok(()),
-        Err(e) => return Err(e.into()),
-    }
-    ctx.forget_version(&namespace, &previous);
-    let note = Some("secret deleted because it was orphaned".to_string());
-    let event = Event { type_: EventType::Normal, reason: "Deleted".into(), note, action: "Sync".into(), secondary: None };
-    ctx.publish(&event, &es.object_ref(&()));
-    Ok(())
 }
 
 /// Write the status if it changed: the Ready condition and, after a sync, the refresh bookkeeping.

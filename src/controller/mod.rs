@@ -31,6 +31,7 @@ mod store_secrets;
 mod sync_window;
 mod target;
 mod target_meta;
+mod target_state;
 mod versions;
 mod wakeups;
 mod wave;
