@@ -90,7 +90,8 @@ impl Facts {
     }
 }
 
-fn key(es: &ExternalSecret) -> (String, String) {
+/// An ExternalSecret's (namespace, name).
+pub(super) fn key(es: &ExternalSecret) -> (String, String) {
     (es.namespace().unwrap_or_default(), es.name_any())
 }
 

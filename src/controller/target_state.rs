@@ -19,8 +19,13 @@ pub(super) fn verified_target(ctx: &Context, es: &ExternalSecret) -> Option<Arc<
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
     let meta = ctx.secrets.get(&namespace, &name)?;
+    as_left(ctx, &namespace, &name, &meta).then_some(meta)
+}
+
+/// Whether the cached record shows the resourceVersion this process last wrote or verified.
+fn as_left(ctx: &Context, namespace: &str, name: &str, meta: &TargetMeta) -> bool {
     let rv = meta.resource_version();
-    (rv.is_some() && ctx.known_version(&namespace, &name) == rv).then_some(meta)
+    rv.is_some() && ctx.known_version(namespace, name) == rv
 }
 
 /// Whether the target Secret still holds what this ExternalSecret last wrote. Reads the Secret
@@ -34,8 +39,7 @@ pub(super) async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<
     let name = es.target_name();
     match ctx.secrets.get(&namespace, &name) {
         Some(meta) => {
-            let rv = meta.resource_version();
-            if rv.is_some() && ctx.known_version(&namespace, &name) == rv {
+            if as_left(ctx, &namespace, &name, &meta) {
                 return Ok(true);
             }
         }

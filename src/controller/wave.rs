@@ -57,10 +57,6 @@ impl Drop for Reading<'_> {
     }
 }
 
-fn object_key(es: &ExternalSecret) -> (String, String) {
-    (es.namespace().unwrap_or_default(), es.name_any())
-}
-
 struct Walk {
     at: Instant,
     by_store: HashMap<WaveStore, Vec<Arc<ExternalSecret>>>,
@@ -91,13 +87,13 @@ impl Waiting {
     /// Marks `es`'s first sync as reading until the guard drops (the end of its sync, success or
     /// failure: a retry is counted again).
     pub fn reading(&self, es: &ExternalSecret) -> Reading<'_> {
-        let key = object_key(es);
+        let key = super::memory::key(es);
         self.reading.lock().expect("wave lock").insert(key.clone());
         Reading { waiting: self, key }
     }
 
     fn is_reading(&self, es: &ExternalSecret) -> bool {
-        self.reading.lock().expect("wave lock").contains(&object_key(es))
+        self.reading.lock().expect("wave lock").contains(&super::memory::key(es))
     }
 }
 

@@ -190,11 +190,6 @@ impl Batcher {
             if let Some(value) = q.recent.get(&key, read.since, Instant::now()) {
                 return Ok(value);
             }
-            if planned && !q.in_flight.contains_key(&key) && !q.pending.contains_key(&key) {
-                // A planned reader the plan did not count, or one whose share was taken: the
-                // reason a first sync or grouped refresh costs more calls than its plan.
-                tracing::debug!(key = %key.key, "a planned read found nothing held or under way");
-            }
             if let Some(waiters) = q.in_flight.get_mut(&key) {
                 waiters.push(tx);
                 if planned {
@@ -204,6 +199,10 @@ impl Batcher {
             } else {
                 if planned && q.pending.contains_key(&key) {
                     q.holding.joined(&key);
+                } else if planned {
+                    // A planned reader the plan did not count, or one whose share was taken: the
+                    // reason a first sync or grouped refresh costs more calls than its plan.
+                    tracing::debug!(key = %key.key, "a planned read found nothing held or under way");
                 }
                 let entry = q.pending.entry(key).or_insert((priority, Vec::new()));
                 entry.0 = entry.0.max(priority);
