@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod apiserver_client;
 mod by_namespace;
 pub mod cli;
 pub mod controller;

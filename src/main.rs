@@ -139,7 +139,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     sesame_provider_infisical::allow_gcp_key_dir(args.infisical_gcp_key_dir.clone());
     let coalesce_window = duration("coalesce-window", &args.coalesce_window)?;
     let lease_duration = duration("leader-election-lease-duration", &args.leader_election_lease_duration)?;
-    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let client = sesame::apiserver_client::connect().await.context("connecting to the Kubernetes API")?;
     let metrics = Arc::new(metrics::Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let server = tokio::spawn(http::serve(args.metrics_addr, http::router(metrics.clone(), ready.clone())));
