@@ -3,7 +3,7 @@
 # then `buildah bud` of Containerfile.prebuilt (FROM scratch) with vfs storage (works unprivileged
 # in containers without overlayfs).
 #
-#   deploy/image/build.sh [TAG]          # release: static musl binary; needs musl-tools, buildah, rustup
+#   deploy/image/build.sh [TAG]          # release: static musl binary, `dist` profile (fat LTO); needs musl-tools, buildah, rustup
 #   SESAME_IMAGE_ARCHIVE=out.tar deploy/image/build.sh    # also write an OCI archive
 #   SESAME_CARGO_ARGS="--no-default-features --features fake,aws" deploy/image/build.sh   # fewer SDKs
 #   SESAME_BINARY=target/debug/sesame deploy/image/build.sh   # package a binary built elsewhere
@@ -28,8 +28,8 @@ else
   rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
   cd "$REPO"
   # shellcheck disable=SC2086
-  cargo build --release --locked --target "$TARGET" --bin sesame ${SESAME_CARGO_ARGS:-}
-  BIN="$CARGO_TARGET_DIR/$TARGET/release/sesame"
+  cargo build --profile dist --locked --target "$TARGET" --bin sesame ${SESAME_CARGO_ARGS:-}
+  BIN="$CARGO_TARGET_DIR/$TARGET/dist/sesame"
   file "$BIN" | grep -q "statically linked\|static-pie linked" || die "$BIN is not static"
 fi
 
@@ -38,7 +38,7 @@ trap 'rm -rf "$CTX"' EXIT
 ROOTFS=$CTX/rootfs
 mkdir -p "$ROOTFS/etc/ssl/certs"
 cp "$BIN" "$ROOTFS/sesame"
-# The release profile keeps line tables for backtraces; the image does not need them.
+# The dist profile (as release) keeps line tables for backtraces; the image does not need them.
 if command -v strip >/dev/null; then strip --strip-debug "$ROOTFS/sesame"; fi
 cp /etc/ssl/certs/ca-certificates.crt "$ROOTFS/etc/ssl/certs/ca-certificates.crt"
 # Shared objects of a dynamic binary: lines "name => /path (addr)" and "/lib64/ld-linux… (addr)".
