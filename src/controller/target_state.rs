@@ -28,6 +28,33 @@ fn as_left(ctx: &Context, namespace: &str, name: &str, meta: &TargetMeta) -> boo
     rv.is_some() && ctx.known_version(namespace, name) == rv
 }
 
+/// What the cache alone says about the target, before any read.
+#[derive(Debug, PartialEq, Eq)]
+enum CacheSays {
+    /// As this process left it: nothing to read.
+    Intact,
+    /// Not as we left it, or not listed yet: one GET of the Secret decides.
+    AskApiserver,
+    /// Not managed (or absent) and nothing of ours to look for: intact only as the answer says.
+    Absent(bool),
+}
+
+/// `cached`: `None` when the managed-Secret cache does not list the target, else whether its
+/// record shows the resourceVersion we last wrote or verified; `written`: whether we remember such
+/// a version at all; `reported_missing`: whether the status already says SecretMissing.
+fn cache_says(policy: CreationPolicy, cached: Option<bool>, written: bool, reported_missing: bool) -> CacheSays {
+    match cached {
+        Some(true) => CacheSays::Intact,
+        Some(false) => CacheSays::AskApiserver,
+        // Written by this process and not in the cache yet: its watch lags behind our write (a
+        // store's status write re-queues every object right after a first sync). The apiserver
+        // answers that, not a provider read.
+        None if policy != CreationPolicy::Merge && written => CacheSays::AskApiserver,
+        // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
+        None => CacheSays::Absent(policy == CreationPolicy::Merge && reported_missing),
+    }
+}
+
 /// Whether the target Secret still holds what this ExternalSecret last wrote. Reads the Secret
 /// only when its resourceVersion differs from the one we wrote or checked last.
 pub(super) async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<bool, Error> {
@@ -37,21 +64,14 @@ pub(super) async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<
     }
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
-    match ctx.secrets.get(&namespace, &name) {
-        Some(meta) => {
-            if as_left(ctx, &namespace, &name, &meta) {
-                return Ok(true);
-            }
-        }
-        // Written by this process and not in the cache yet: its watch lags behind our write (a
-        // store's status write re-queues every object right after a first sync). The apiserver
-        // answers that, not a provider read.
-        None if policy != CreationPolicy::Merge && ctx.known_version(&namespace, &name).is_some() => {}
-        None => {
-            // Not labelled as managed (or absent). Merge targets that are absent are reported, not repaired.
-            return Ok(policy == CreationPolicy::Merge
-                && es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing"))));
-        }
+    let cached = ctx.secrets.get(&namespace, &name).map(|meta| as_left(ctx, &namespace, &name, &meta));
+    let written = ctx.known_version(&namespace, &name).is_some();
+    let reported_missing =
+        es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing")));
+    match cache_says(policy, cached, written, reported_missing) {
+        CacheSays::Intact => return Ok(true),
+        CacheSays::Absent(intact) => return Ok(intact),
+        CacheSays::AskApiserver => {}
     }
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let Some(secret) = api.get_opt(&name).await? else { return Ok(false) };
@@ -91,4 +111,38 @@ pub(super) async fn delete_renamed_targets(ctx: &Context, es: &ExternalSecret) -
     let event = Event { type_: EventType::Normal, reason: "Deleted".into(), note, action: "Sync".into(), secondary: None };
     ctx.publish(&event, &es.object_ref(&()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CacheSays, cache_says};
+    use crate::api::CreationPolicy::{Merge, Orphan, Owner};
+
+    #[test]
+    fn a_target_cached_as_we_left_it_is_not_read() {
+        assert_eq!(cache_says(Owner, Some(true), true, false), CacheSays::Intact);
+    }
+
+    #[test]
+    fn a_target_changed_since_our_write_is_read_from_the_apiserver() {
+        assert_eq!(cache_says(Owner, Some(false), true, false), CacheSays::AskApiserver);
+        assert_eq!(cache_says(Merge, Some(false), true, false), CacheSays::AskApiserver);
+    }
+
+    #[test]
+    fn a_target_we_wrote_that_the_cache_does_not_list_yet_is_read_from_the_apiserver_not_resynced() {
+        // The managed-Secret watch has not delivered our own create: a GET answers, where
+        // "absent" would sync again and read the provider a second time.
+        for policy in [Owner, Orphan] {
+            assert_eq!(cache_says(policy, None, true, false), CacheSays::AskApiserver, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn a_target_never_written_here_and_not_cached_is_absent() {
+        assert_eq!(cache_says(Owner, None, false, false), CacheSays::Absent(false));
+        // A Merge target that is missing was reported, not created: nothing more to do until it appears.
+        assert_eq!(cache_says(Merge, None, true, true), CacheSays::Absent(true));
+        assert_eq!(cache_says(Merge, None, true, false), CacheSays::Absent(false));
+    }
 }
