@@ -362,6 +362,8 @@ async fn flush_loop(s: Arc<Shared>) {
                 let _ = reply.send(result.clone());
             }
         }
+        super::spare::release_spare(&mut q.in_flight);
+        super::spare::release_spare(&mut q.pending);
         if (q.holding.is_holding() || q.recent.is_keeping()) && !q.sweeper_running {
             q.sweeper_running = true;
             tokio::spawn(sweep_loop(s.clone()));

@@ -131,7 +131,9 @@ impl Holding {
 
     /// The read of `key` returned: hold a successful value for the readers still to come, if it fits.
     pub fn settle(&mut self, key: &RemoteKey, result: &Result<SecretValue, ProviderError>, now: Instant) {
-        let Some(readers) = self.planned.remove(key).filter(|n| *n > 0) else { return };
+        let planned = self.planned.remove(key);
+        super::spare::release_spare(&mut self.planned);
+        let Some(readers) = planned.filter(|n| *n > 0) else { return };
         let Ok(value) = result else { return };
         self.drop_entry(key);
         let bytes = key.key.len() + value.len() + ENTRY_OVERHEAD;
@@ -173,6 +175,7 @@ impl Holding {
     fn drop_entry(&mut self, key: &RemoteKey) {
         if let Some(h) = self.held.remove(key) {
             self.bytes.release(h.bytes);
+            super::spare::release_spare(&mut self.held);
         }
     }
 }

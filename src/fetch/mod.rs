@@ -6,6 +6,7 @@ mod clients;
 mod credentials;
 mod holding;
 mod recent;
+mod spare;
 
 pub use batcher::{Batcher, Priority, ReadAs};
 pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};

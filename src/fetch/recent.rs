@@ -74,6 +74,7 @@ impl Recent {
     fn forget(&mut self, key: &RemoteKey) {
         if let Some(k) = self.kept.remove(key) {
             self.bytes.release(k.bytes);
+            super::spare::release_spare(&mut self.kept);
         }
     }
 }
