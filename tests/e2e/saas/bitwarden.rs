@@ -90,7 +90,11 @@ async fn bitwarden_secrets_sync_by_id_and_name_with_property_extract_find_and_su
     let seen = fake.requests();
     assert!(seen.iter().all(|r| r.api_url == "https://api.bitwarden.com" && r.identity_url == "https://identity.bitwarden.com"));
 
-    // A secret removed upstream: Ready=False naming it, the Secret keeps its data.
+    // A secret removed upstream: Ready=False naming it, the Secret keeps its data. First the
+    // rotation's own sync must have reported Ready: a retry after the old client's auth error
+    // writes the Secret before its status, and that error's Ready=False must not be mistaken for
+    // this one.
+    scene.wait_ready(&sesame, "app", "True", "SecretSynced").await;
     fake.remove(&config);
     force_sync(&scene, "app", "gone").await;
     let es = scene.wait_ready(&sesame, "app", "False", "SecretSyncedError").await;
