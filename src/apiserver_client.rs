@@ -1,15 +1,13 @@
 //! The client the controller talks to the apiserver with: kube's own middleware (base URI,
-//! server-error retries, auth, impersonation headers, connect/read/write timeouts) over HTTP/2,
-//! with an HTTP/1.1 pool that is bounded for servers that do not offer HTTP/2.
+//! server-error retries, auth, impersonation headers, connect/read/write timeouts) over a
+//! connection pool that is bounded.
 //!
-//! kube's default client speaks HTTP/1.1 only and keeps every connection it ever opened. A
-//! connection carries one request at a time, so each watch (about thirty kinds, generators
-//! included) holds a connection of its own, and a first sync of thousands of objects at
-//! `--concurrency 64` opens well over a hundred more, each idle one keeping its TLS state, read
-//! buffer and dispatch queue for the life of the process: ≈ 7 MB in a heap profile at N = 3,000,
-//! half of everything else live. The apiserver offers HTTP/2 (client-go uses it): every watch and
-//! request then shares one connection, as streams. Over HTTP/1.1 an idle connection beyond a few
-//! is closed, idle ones expire, and a connection's buffers stay small (bodies stream through them).
+//! kube's default pool keeps every connection it ever opened. HTTP/1.1 carries one request at a
+//! time, so a first sync of thousands of objects at `--concurrency 64` opens well over a hundred
+//! connections, and each idle one keeps its read buffer (grown up to ~400 kB by list pages) and
+//! dispatch queue for the life of the process: ≈ 7 MB in a heap profile at N = 3,000, half of
+//! everything else live. Here an idle connection beyond a few is closed, idle ones expire, and a
+//! connection's buffers stay small (watch events and responses are streamed through them).
 
 use std::time::Duration;
 
@@ -23,27 +21,17 @@ use tower::{BoxError, ServiceBuilder, retry::RetryLayer};
 pub const MAX_IDLE_CONNECTIONS: usize = 8;
 /// An idle connection is closed after this (kube's and Go's net/http default).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-/// An HTTP/1.1 connection's read and write buffers grow to at most this (hyper's default is
-/// ~400 kB). Bodies stream through the buffer, so it bounds only response headers, which are small.
+/// A connection's read and write buffers grow to at most this (hyper's default is ~400 kB).
+/// Bodies stream through the buffer, so it bounds only response headers, which are small.
 pub const MAX_BUFFER: usize = 64 * 1024;
-/// HTTP/2 pings on a quiet connection, so a dead one (every watch rides on it) is noticed and
-/// replaced, as client-go's health check does.
-pub const PING_INTERVAL: Duration = Duration::from_secs(30);
-pub const PING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The client for the environment's configuration (in-cluster or kubeconfig).
 pub async fn connect() -> anyhow::Result<kube::Client> {
     let config = kube::Config::infer().await?;
-    let client = from_config(config)?;
-    // One request first, so the watches that all start next find an HTTP/2 connection to share
-    // instead of each racing to open one. Best effort: the watches retry on their own.
-    if let Err(error) = client.apiserver_version().await {
-        tracing::debug!(%error, "the apiserver did not answer GET /version");
-    }
-    Ok(client)
+    Ok(from_config(config)?)
 }
 
-/// kube's stack over HTTP/2 (offered by ALPN; HTTP/1.1 with a bounded pool otherwise). A proxy or a client certificate from an exec plugin (which
+/// kube's stack with a bounded pool. A proxy or a client certificate from an exec plugin (which
 /// kube's own builder handles, with the certificate's expiry) keeps kube's default client.
 pub fn from_config(config: kube::Config) -> kube::Result<kube::Client> {
     if config.proxy_url.is_some() || config.auth_info.exec.is_some() {
@@ -55,12 +43,7 @@ pub fn from_config(config: kube::Config) -> kube::Result<kube::Client> {
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
-    let mut tls = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(config.rustls_client_config()?).https_or_http();
-    if let Some(name) = &config.tls_server_name {
-        let name = name.clone().try_into().map_err(|e| kube::Error::RustlsTls(kube::client::RustlsTlsError::InvalidServerName(e)))?;
-        tls = tls.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
-    }
-    let mut connector = hyper_timeout::TimeoutConnector::new(tls.enable_all_versions().wrap_connector(http));
+    let mut connector = hyper_timeout::TimeoutConnector::new(config.rustls_https_connector_with_connector(http)?);
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
@@ -71,10 +54,6 @@ pub fn from_config(config: kube::Config) -> kube::Result<kube::Client> {
         // Without a timer hyper never expires an idle connection.
         .pool_timer(TokioTimer::new())
         .http1_max_buf_size(MAX_BUFFER)
-        .http2_keep_alive_interval(PING_INTERVAL)
-        .http2_keep_alive_timeout(PING_TIMEOUT)
-        .http2_keep_alive_while_idle(true)
-        .timer(TokioTimer::new())
         .build(connector);
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
