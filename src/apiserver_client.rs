@@ -8,6 +8,10 @@
 //! dispatch queue for the life of the process: ≈ 7 MB in a heap profile at N = 3,000, half of
 //! everything else live. Here an idle connection beyond a few is closed, idle ones expire, and a
 //! connection's buffers stay small (watch events and responses are streamed through them).
+//!
+//! Not HTTP/2 (one connection for everything, as client-go): tried (28b8574) and measured at
+//! N = 10,000, it cost ~300 watch restarts during a first sync, a slower first sync and twice the
+//! idle CPU for 1 MiB (BENCHMARKS.md, *Memory, fourth cut*).
 
 use std::time::Duration;
 
