@@ -66,8 +66,7 @@ pub(super) async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<
     let name = es.target_name();
     let cached = ctx.secrets.get(&namespace, &name).map(|meta| as_left(ctx, &namespace, &name, &meta));
     let written = ctx.known_version(&namespace, &name).is_some();
-    let reported_missing =
-        es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing")));
+    let reported_missing = es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing")));
     match cache_says(policy, cached, written, reported_missing) {
         CacheSays::Intact => return Ok(true),
         CacheSays::Absent(intact) => return Ok(intact),
