@@ -185,6 +185,8 @@ async fn sync(es: &ExternalSecret, ctx: &Context, asked: Instant) -> Result<Next
         // What this process last concluded wins over a cache that may not show our write yet.
         let ready = ctx.last_ready(es).unwrap_or_else(|| status.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
         ctx.metrics.es_status(&es.name_any(), &namespace, ready, schedule.last_refresh.map(|t| t.timestamp() as f64));
+        // With the span's trigger (object.reason): what wakes an object that has nothing to do.
+        tracing::debug!(?when, "not due");
         return Ok(next(when));
     }
 
