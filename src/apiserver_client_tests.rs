@@ -6,6 +6,7 @@ use std::time::Duration;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use sesame_testsupport::eventually;
 use tokio::sync::watch;
 
 use super::{MAX_IDLE_CONNECTIONS, from_config};
@@ -45,15 +46,13 @@ impl HeldServer {
         HeldServer { url, open, release }
     }
 
-    async fn wait_open(&self, done: impl Fn(usize) -> bool) -> usize {
-        for _ in 0..1000 {
-            let open = self.open.load(Ordering::SeqCst);
-            if done(open) {
-                return open;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    fn open(&self) -> usize {
         self.open.load(Ordering::SeqCst)
+    }
+
+    /// The open-connection count once `done` holds for it (the project's `eventually` poll).
+    async fn wait_open(&self, what: &str, done: impl Fn(usize) -> bool) -> usize {
+        eventually(what, Duration::from_secs(10), || async { Some(self.open()).filter(|open| done(*open)) }).await
     }
 }
 
@@ -69,15 +68,15 @@ async fn a_burst_runs_at_full_concurrency_and_keeps_only_a_few_connections_after
         })
         .collect();
     // Busy connections are not limited: every request of the burst is on the wire at once.
-    assert_eq!(server.wait_open(|open| open >= burst).await, burst);
+    assert_eq!(server.wait_open("every request of the burst on its own connection", |open| open >= burst).await, burst);
     server.release.send(true).unwrap();
     for request in requests {
         assert_eq!(request.await.unwrap().unwrap(), "{}");
     }
     // Idle ones beyond the bound are closed as their request ends.
-    let left = server.wait_open(|open| open <= MAX_IDLE_CONNECTIONS).await;
+    let left = server.wait_open("the idle connections beyond the bound closed", |open| open <= MAX_IDLE_CONNECTIONS).await;
     assert!(left <= MAX_IDLE_CONNECTIONS, "{left} connections left open after the burst");
     // and the ones kept are reused.
     client.request_text(http::Request::get("/again").body(Vec::new()).unwrap()).await.unwrap();
-    assert!(server.open.load(Ordering::SeqCst) <= MAX_IDLE_CONNECTIONS);
+    assert!(server.open() <= MAX_IDLE_CONNECTIONS);
 }

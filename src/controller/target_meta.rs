@@ -50,10 +50,6 @@ impl TargetMeta {
             finalizers: m.finalizers.iter().flatten().map(|f| digest(f)).collect(),
         }
     }
-
-    pub fn resource_version(&self) -> Option<String> {
-        self.resource_version.as_deref().map(str::to_string)
-    }
 }
 
 fn is(pairs: &Pairs, key: &str, value: &str) -> Option<bool> {
@@ -135,6 +131,6 @@ mod tests {
         assert_eq!(cached.annotation_is(LAST_APPLIED, "{…}"), None, "kubectl's copy is not kept");
         assert!(cached.has_owner_uid("o-1") && !cached.has_owner_uid("o-2"));
         assert!(cached.has_finalizer("f") && !cached.has_finalizer("g"));
-        assert_eq!((cached.uid.as_deref(), cached.resource_version()), (Some("u-1"), Some("42".to_string())));
+        assert_eq!((cached.uid.as_deref(), cached.resource_version.as_deref()), (Some("u-1"), Some("42")));
     }
 }

@@ -19,13 +19,13 @@ pub(super) fn verified_target(ctx: &Context, es: &ExternalSecret) -> Option<Arc<
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
     let meta = ctx.secrets.get(&namespace, &name)?;
-    as_left(ctx, &namespace, &name, &meta).then_some(meta)
+    as_left(&meta, ctx.known_version(&namespace, &name).as_deref()).then_some(meta)
 }
 
-/// Whether the cached record shows the resourceVersion this process last wrote or verified.
-fn as_left(ctx: &Context, namespace: &str, name: &str, meta: &TargetMeta) -> bool {
-    let rv = meta.resource_version();
-    rv.is_some() && ctx.known_version(namespace, name) == rv
+/// Whether the cached record shows `known`, the resourceVersion this process last wrote or
+/// verified.
+fn as_left(meta: &TargetMeta, known: Option<&str>) -> bool {
+    meta.resource_version.is_some() && meta.resource_version.as_deref() == known
 }
 
 /// What the cache alone says about the target, before any read.
@@ -64,8 +64,9 @@ pub(super) async fn target_intact(ctx: &Context, es: &ExternalSecret) -> Result<
     }
     let namespace = es.namespace().unwrap_or_default();
     let name = es.target_name();
-    let cached = ctx.secrets.get(&namespace, &name).map(|meta| as_left(ctx, &namespace, &name, &meta));
-    let written = ctx.known_version(&namespace, &name).is_some();
+    let known = ctx.known_version(&namespace, &name);
+    let cached = ctx.secrets.get(&namespace, &name).map(|meta| as_left(&meta, known.as_deref()));
+    let written = known.is_some();
     let reported_missing = es.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.reason.as_deref() == Some("SecretMissing")));
     match cache_says(policy, cached, written, reported_missing) {
         CacheSays::Intact => return Ok(true),
