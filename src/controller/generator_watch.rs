@@ -3,8 +3,13 @@
 //! `current_sources`), so the re-queued sync regenerates. Each generator's `spec.controller`
 //! (Fake, VaultDynamicSecret and BeyondTrust have one; a ClusterGenerator's is its inner spec's)
 //! says which controller class handles the ExternalSecrets using it, as in ESO.
+//!
+//! A kind is watched from the first ExternalSecret that names it: most clusters use one or two of
+//! the seventeen, and each watch holds an apiserver connection and a list at start-up.
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+
+use futures::channel::mpsc::{UnboundedSender, unbounded};
 
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject};
@@ -27,18 +32,78 @@ struct Seen {
     class: Option<String>,
 }
 
-/// The identity, generation and controller class of every generator object, and whether every
-/// kind has listed.
+/// The identity, generation and controller class of every generator object of the kinds in use,
+/// and which of those kinds have listed.
 #[derive(Default)]
 pub struct GeneratorIndex {
     seen: Mutex<HashMap<Key, Seen>>,
-    listed: Mutex<HashSet<String>>,
+    kinds: Mutex<Kinds>,
+}
+
+#[derive(Default)]
+struct Kinds {
+    /// Kinds some ExternalSecret named: watched.
+    wanted: HashSet<&'static str>,
+    /// Kinds whose list is in, or that cannot be listed (no CRD, no permission).
+    listed: HashSet<&'static str>,
+    /// Starts the watch of a kind (set by [`watch`]; kinds wanted before are sent then).
+    start: Option<UnboundedSender<&'static str>>,
+}
+
+/// The served kind named `kind` (ClusterGenerator included), if any.
+fn served(kind: &str) -> Option<&'static str> {
+    crate::generators::KINDS.iter().copied().chain(["ClusterGenerator"]).find(|k| *k == kind)
 }
 
 impl GeneratorIndex {
-    /// Every generator kind (and ClusterGenerator) has listed once, or has no CRD installed.
+    fn kinds(&self) -> std::sync::MutexGuard<'_, Kinds> {
+        self.kinds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Watch these kinds from now on (an ExternalSecret names them). Unknown kinds are left to
+    /// the sync, which reports them.
+    pub fn need<'a>(&self, kinds: impl IntoIterator<Item = &'a str>) {
+        let mut state = self.kinds();
+        for kind in kinds.into_iter().filter_map(served) {
+            if state.wanted.insert(kind)
+                && let Some(start) = &state.start
+            {
+                let _ = start.unbounded_send(kind);
+            }
+        }
+    }
+
+    /// Every kind wanted so far has listed once (or has no CRD installed).
     pub fn ready(&self) -> bool {
-        self.listed.lock().unwrap_or_else(|p| p.into_inner()).len() > crate::generators::KINDS.len()
+        let state = self.kinds();
+        state.wanted.iter().all(|k| state.listed.contains(k))
+    }
+
+    /// The kinds named have listed: what is known of their generators can be judged.
+    pub fn listed_all<'a>(&self, kinds: impl IntoIterator<Item = &'a str>) -> bool {
+        let state = self.kinds();
+        kinds.into_iter().filter_map(served).all(|k| state.listed.contains(k))
+    }
+
+    /// The kinds to start watching: those wanted so far, then each as it is first wanted.
+    fn starts(&self, namespaced: bool) -> futures::channel::mpsc::UnboundedReceiver<&'static str> {
+        let (start, kinds) = unbounded();
+        let mut state = self.kinds();
+        for kind in &state.wanted {
+            let _ = start.unbounded_send(*kind);
+        }
+        state.start = Some(start);
+        if namespaced {
+            // A single-namespace install is granted no cluster-scoped read: ClusterGenerators
+            // cannot be used there (the generator runner reports why), so nothing watches or
+            // waits for them.
+            state.listed.insert("ClusterGenerator");
+        }
+        kinds
+    }
+
+    fn mark_listed(&self, kind: &'static str) -> bool {
+        self.kinds().listed.insert(kind)
     }
 
     /// `<uid>/<generation>` of the generator `r` names from `namespace`, empty when absent.
@@ -62,7 +127,7 @@ impl GeneratorIndex {
     /// Records an event; returns the generator that changed (a live edit or deletion), if any.
     fn record<K: Resource>(
         &self,
-        kind: &str,
+        kind: &'static str,
         event: &Result<watcher::Event<K>, watcher::Error>,
         class: impl Fn(&K) -> Option<String>,
     ) -> Option<Key> {
@@ -78,7 +143,7 @@ impl GeneratorIndex {
                 None
             }
             Ok(watcher::Event::InitDone) => {
-                self.listed.lock().unwrap_or_else(|p| p.into_inner()).insert(kind.to_string());
+                self.mark_listed(kind);
                 None
             }
             Ok(watcher::Event::Apply(o)) => {
@@ -92,7 +157,7 @@ impl GeneratorIndex {
             // Not installed, or not readable (a single-namespace install and ClusterGenerators):
             // nothing of that kind can be used, so nothing waits for its list.
             Err(watcher::Error::InitialListFailed(kube::Error::Api(e))) if e.code == 404 || e.code == 403 => {
-                if self.listed.lock().unwrap_or_else(|p| p.into_inner()).insert(kind.to_string()) {
+                if self.mark_listed(kind) {
                     tracing::warn!(kind, code = e.code, "cannot list this generator kind: ExternalSecrets using it report why");
                 }
                 None
@@ -124,38 +189,102 @@ fn users(es: &Store<ExternalSecret>, (kind, namespace, name): &Key) -> Vec<Objec
         .collect()
 }
 
-/// One stream of re-queues for every generator kind's watch.
+/// One stream of re-queues from the watches of the generator kinds in use; a kind's watch starts
+/// when [`GeneratorIndex::need`] first names it.
 pub fn watch(
     client: kube::Client,
     namespace: Option<&str>,
     index: std::sync::Arc<GeneratorIndex>,
     es: Store<ExternalSecret>,
 ) -> impl Stream<Item = ObjectRef<ExternalSecret>> + Send + 'static {
-    let mut streams = Vec::new();
-    for kind in crate::generators::KINDS {
-        let ar = super::generators::api_resource(kind).expect("a served kind has a resource");
-        let api: Api<DynamicObject> = match namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-            None => Api::all_with(client.clone(), &ar),
-        };
-        let (index, es) = (index.clone(), es.clone());
-        let stream = watcher(api, watcher::Config::default())
+    let kinds = index.starts(namespace.is_some());
+    let namespace = namespace.map(str::to_string);
+    kinds
+        .filter_map(move |kind: &'static str| {
+            let stream = kind_changes(&client, namespace.as_deref(), kind, index.clone(), es.clone());
+            std::future::ready(stream)
+        })
+        .flatten_unordered(None)
+        .flat_map(futures::stream::iter)
+}
+
+/// The re-queues one kind's watch causes; none for ClusterGenerators in a single-namespace install.
+fn kind_changes(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    kind: &'static str,
+    index: std::sync::Arc<GeneratorIndex>,
+    es: Store<ExternalSecret>,
+) -> Option<futures::stream::BoxStream<'static, Vec<ObjectRef<ExternalSecret>>>> {
+    if kind == "ClusterGenerator" {
+        if namespace.is_some() {
+            return None;
+        }
+        let changes = watcher(Api::<ClusterGenerator>::all(client.clone()), watcher::Config::default())
             .default_backoff()
-            .map(move |ev| index.record(kind, &ev, dynamic_class).map(|k| users(&es, &k)).unwrap_or_default())
-            .boxed();
-        streams.push(stream);
+            .map(move |ev| index.record(kind, &ev, cluster_class).map(|k| users(&es, &k)).unwrap_or_default());
+        return Some(changes.boxed());
     }
-    if namespace.is_some() {
-        // A single-namespace install is granted no cluster-scoped read: ClusterGenerators cannot
-        // be used there (the generator runner reports why), so nothing watches or waits for them.
-        index.listed.lock().unwrap_or_else(|p| p.into_inner()).insert("ClusterGenerator".to_string());
-    } else {
-        let (index, es) = (index.clone(), es.clone());
-        let cluster = watcher(Api::<ClusterGenerator>::all(client), watcher::Config::default())
-            .default_backoff()
-            .map(move |ev| index.record("ClusterGenerator", &ev, cluster_class).map(|k| users(&es, &k)).unwrap_or_default())
-            .boxed();
-        streams.push(cluster);
+    let ar = super::generators::api_resource(kind).expect("a served kind has a resource");
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .map(move |ev| index.record(kind, &ev, dynamic_class).map(|k| users(&es, &k)).unwrap_or_default());
+    Some(changes.boxed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    fn password(name: &str) -> DynamicObject {
+        let ar = super::super::generators::api_resource("Password").expect("Password is served");
+        DynamicObject::new(name, &ar).within("team-a").data(serde_json::json!({"spec": {}}))
     }
-    futures::stream::select_all(streams).flat_map(futures::stream::iter)
+
+    #[test]
+    fn nothing_is_watched_or_waited_for_until_an_external_secret_names_a_kind() {
+        let index = GeneratorIndex::default();
+        let mut starts = index.starts(false);
+        assert!(index.ready(), "no kind is wanted: nothing to wait for");
+        assert!(starts.try_recv().is_err(), "no watch started");
+
+        index.need(["Password", "Password", "NoSuchKind"]);
+        assert_eq!(starts.try_recv().ok(), Some("Password"), "the kind's watch starts once");
+        assert!(starts.try_recv().is_err(), "once, and an unknown kind starts nothing");
+        assert!(!index.ready() && !index.listed_all(["Password"]), "its users wait for its list");
+        assert!(index.listed_all(["NoSuchKind"]), "an unknown kind is left to the sync to report");
+
+        let listed: Result<watcher::Event<DynamicObject>, watcher::Error> = Ok(watcher::Event::InitDone);
+        index.record("Password", &listed, dynamic_class);
+        assert!(index.ready() && index.listed_all(["Password"]));
+    }
+
+    #[test]
+    fn kinds_wanted_before_the_watch_runs_start_with_it_and_cluster_generators_are_not_watched_in_one_namespace() {
+        let index = GeneratorIndex::default();
+        index.need(["Password", "ClusterGenerator"]);
+        let mut starts = index.starts(true);
+        let mut started: Vec<_> = std::iter::from_fn(|| starts.try_recv().ok()).collect();
+        started.sort();
+        assert_eq!(started, ["ClusterGenerator", "Password"]);
+        assert!(index.listed_all(["ClusterGenerator"]), "nothing waits for ClusterGenerators in a one-namespace install");
+        assert!(!index.ready(), "Password has not listed");
+    }
+
+    #[test]
+    fn a_live_edit_is_a_change_and_the_initial_list_is_not() {
+        let index = GeneratorIndex::default();
+        let mut obj = password("p");
+        obj.metadata = ObjectMeta { uid: Some("u1".into()), generation: Some(1), ..obj.metadata };
+        assert_eq!(index.record("Password", &Ok(watcher::Event::InitApply(obj.clone())), dynamic_class), None);
+        assert_eq!(index.record("Password", &Ok(watcher::Event::Apply(obj.clone())), dynamic_class), None, "same generation");
+        obj.metadata.generation = Some(2);
+        let changed = index.record("Password", &Ok(watcher::Event::Apply(obj)), dynamic_class);
+        assert_eq!(changed, Some(("Password".to_string(), "team-a".to_string(), "p".to_string())));
+    }
 }

@@ -121,6 +121,8 @@ pub async fn run(
     let watch_metrics = metrics.clone();
     let default_interval = opts.config.default_refresh_interval;
     let memory = Arc::new(super::Memory::default());
+    let generators = Arc::new(super::generator_watch::GeneratorIndex::default());
+    let generator_kinds = generators.clone();
     let forget = memory.clone();
     let versions = memory.clone();
     let asked = memory.clone();
@@ -134,6 +136,8 @@ pub async fn run(
     let (es_gone_tx, es_gone) = futures::channel::mpsc::unbounded();
     let es_stream = split(watcher(api::<Decoded<ExternalSecret>>(&client, ns), wc.clone()).default_backoff(), bad_external_secrets)
         .modify(move |es| {
+            // Before the cache holds it: readiness waits for the kinds the first list names.
+            generator_kinds.need(es.spec.generator_refs().into_iter().map(|r| r.kind.as_str()));
             // ESO's resource version hashes every annotation: take it before trimming.
             versions.remember_eso_version(es);
             trim(es);
@@ -211,7 +215,7 @@ pub async fn run(
         caches_ready: Default::default(),
         memory,
         renders,
-        generators: Default::default(),
+        generators,
         generator_states: generator_states.clone(),
         generic: generic.clone(),
         // With one namespace watched there is nobody to share with.
