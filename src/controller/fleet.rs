@@ -70,6 +70,11 @@ pub async fn reconcile<K: FleetOwner>(owner: Arc<K>, ctx: Arc<FleetContext>) -> 
         Some(d) => d.parse().map_err(|e| Error::InvalidSpec(format!("refreshTime: {e}")))?,
         None => DEFAULT_REFRESH,
     };
+    // The selection is judged on a complete Namespace list only: on a partial one, the children
+    // in namespaces not listed yet would look deselected and be removed.
+    if ctx.namespaces.wait_until_ready().await.is_err() {
+        return Ok(Action::requeue(RETRY));
+    }
     let api: Api<K> = Api::all(ctx.client.clone());
     // The status as last written, not as cached: a reconcile that follows its own status write
     // closely would otherwise miss the namespaces it just provisioned and never remove them.
@@ -122,24 +127,33 @@ pub async fn run<K: FleetOwner>(
     use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 
     let wc = watcher::Config::default();
+    // Namespaces and children are watched from the first owner on (on_demand.rs); a reconcile
+    // waits for the Namespace list (`reconcile`).
+    let demand = super::on_demand::Demand::default();
+    let seen = demand.clone();
     let (namespaces, namespace_writer) = reflector::store::<PartialObjectMeta<Namespace>>();
-    let namespace_stream = watcher(Api::<PartialObjectMeta<Namespace>>::all(client.clone()), wc.clone())
-        .default_backoff()
-        .modify(|ns| ns.managed_fields_mut().clear())
-        .reflect(namespace_writer)
-        .touched_objects();
+    let namespace_api = Api::<PartialObjectMeta<Namespace>>::all(client.clone());
+    let namespace_config = wc.clone();
+    let namespace_stream = demand.start(move || {
+        watcher(namespace_api, namespace_config)
+            .default_backoff()
+            .modify(|ns| ns.managed_fields_mut().clear())
+            .reflect(namespace_writer)
+            .touched_objects()
+    });
     let (reader, writer) = reflector::store::<K>();
     let forget = metrics.clone();
     let owners = split(watcher(Api::<Decoded<K>>::all(client.clone()), wc.clone()).default_backoff(), undecodable)
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
-        .inspect(move |ev| {
-            if let Ok(watcher::Event::Delete(o)) = ev {
-                K::deleted(&forget, &o.name_any());
-            }
+        .inspect(move |ev| match ev {
+            Ok(watcher::Event::Delete(o)) => K::deleted(&forget, &o.name_any()),
+            Ok(watcher::Event::Apply(_) | watcher::Event::InitApply(_)) => seen.signal(),
+            _ => {}
         })
         .applied_objects();
-    let children = watcher(Api::<PartialObjectMeta<K::Child>>::all(client.clone()), wc).default_backoff().touched_objects();
+    let child_api = Api::<PartialObjectMeta<K::Child>>::all(client.clone());
+    let children = demand.start(move || watcher(child_api, wc).default_backoff().touched_objects());
     let all = reader.clone();
     let ctx = Arc::new(FleetContext { client, metrics, namespaces });
     let kind = K::kind(&()).into_owned();

@@ -18,6 +18,7 @@ mod generic;
 pub mod generic_watch;
 mod invalid;
 mod memory;
+mod on_demand;
 mod push_secret;
 mod refresh_plan;
 mod rendering;

@@ -483,17 +483,22 @@ pub async fn run(
     let wc = watcher::Config::default();
     let (reader, writer) = reflector::store::<PushSecret>();
     let forget = ctx.metrics.clone();
+    // Sources and templates are watched from the first PushSecret on (on_demand.rs); their list
+    // then re-queues every PushSecret reading what changed before.
+    let demand = super::on_demand::Demand::default();
+    let seen = demand.clone();
     let stream = split(watcher(api, wc.clone()).default_backoff(), undecodable)
         .modify(|ps| ps.managed_fields_mut().clear())
         .reflect(writer)
-        .inspect(move |ev| {
-            if let Ok(watcher::Event::Delete(ps)) = ev {
-                forget.ps_deleted(&ps.name_any(), &ps.namespace().unwrap_or_default());
-            }
+        .inspect(move |ev| match ev {
+            Ok(watcher::Event::Delete(ps)) => forget.ps_deleted(&ps.name_any(), &ps.namespace().unwrap_or_default()),
+            Ok(watcher::Event::Apply(_) | watcher::Event::InitApply(_)) => seen.signal(),
+            _ => {}
         })
         .applied_objects();
-    let sources = watcher(secrets, wc.clone()).default_backoff().touched_objects();
-    let templates = watcher(config_maps, wc).default_backoff().touched_objects();
+    let source_config = wc.clone();
+    let sources = demand.start(move || watcher(secrets, source_config).default_backoff().touched_objects());
+    let templates = demand.start(move || watcher(config_maps, wc).default_backoff().touched_objects());
     let by_source = reader.clone();
     let by_template = reader.clone();
     Controller::for_stream(stream, reader)
