@@ -113,9 +113,19 @@ impl Wakeups {
         self.state.lock().expect("wakeups lock").due.len()
     }
 
+    /// The last tick that has begun by `at` (rounded down: a tick fires once its instant came).
+    fn tick_reached(&self, at: Instant) -> u64 {
+        let ms = at.saturating_duration_since(self.epoch).as_millis();
+        u64::try_from(ms / TICK.as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Moves every object due by `now` into `out`; returns when the next one is due.
     fn take_due(&self, now: Instant, out: &mut Vec<Woken>) -> Option<Instant> {
-        let now = self.tick_of(now);
+        // Rounded up, `now` would hand out a wake-up up to a tick early; its reconcile finds it
+        // not yet due, asks for the few milliseconds left, which round to the same tick, and is
+        // handed out again at once: a busy loop until the instant, whenever anything else wakes
+        // this loop meanwhile (seen under CI's load as dozens of passes before one refresh).
+        let now = self.tick_reached(now);
         let mut state = self.state.lock().expect("wakeups lock");
         while let Some(entry) = state.wheel.first_entry() {
             if *entry.key() > now {

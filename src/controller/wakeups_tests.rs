@@ -28,6 +28,22 @@ fn an_object_wakes_once_when_its_time_comes_and_not_before() {
 }
 
 #[test]
+fn a_wake_up_never_fires_before_its_instant_even_within_its_tick() {
+    let wakeups = Wakeups::default();
+    wakeups.set("team-a", "db", Next::requeue(Duration::from_millis(250)));
+    let tick = *wakeups.state.lock().unwrap().wheel.keys().next().expect("one wake-up");
+    let at = wakeups.instant_of(tick);
+    let mut out = Vec::new();
+    for early in [Duration::from_millis(99), Duration::from_millis(50), Duration::from_millis(1)] {
+        let next = wakeups.take_due(at - early, &mut out);
+        assert!(out.is_empty(), "handed out {early:?} before its instant");
+        assert_eq!(next, Some(at), "the loop sleeps until the instant");
+    }
+    wakeups.take_due(at, &mut out);
+    assert_eq!(names(&out), ["team-a/db"]);
+}
+
+#[test]
 fn the_last_decision_replaces_the_one_before_earlier_or_later() {
     let wakeups = Wakeups::default();
     wakeups.set("team-a", "db", Next::requeue(Duration::from_secs(60)));

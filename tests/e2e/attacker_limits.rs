@@ -129,7 +129,6 @@ async fn a_hostile_namespace_neither_starves_another_nor_exceeds_its_budget_and_
     // Counted over the observation only: the waits above take longer on a loaded machine, and
     // solo keeps refreshing at the minimum meanwhile.
     let before = reconciles(&sesame, &attacker.ns, "solo").await;
-    let observing = Instant::now();
     let mut seen = std::collections::BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(90);
     while seen.len() < 3 && Instant::now() < deadline {
@@ -138,12 +137,12 @@ async fn a_hostile_namespace_neither_starves_another_nor_exceeds_its_budget_and_
     }
     assert!(seen.len() >= 3, "solo refreshed {} times in 90 s at a 10 s minimum", seen.len().saturating_sub(1));
     let solo_syncs = reconciles(&sesame, &attacker.ns, "solo").await - before;
-    // A 1 ms interval honoured would be a thousand passes a second. A quiet machine takes two
-    // passes for the two refreshes; CI's, running every e2e test against this cluster-wide
-    // process at once, has taken up to ~2 quiet passes a second (23 in 11 s; cause not found yet,
-    // issue #20's note): bounded by the observation's length, never by the ask.
-    let bound = 10.0 + 3.0 * observing.elapsed().as_secs_f64();
-    assert!(solo_syncs <= bound, "solo was reconciled {solo_syncs} times (bound {bound:.0}) for 2 refreshes with refreshInterval 1ms");
+    // A 1 ms interval honoured would be a thousand passes a second: two refreshes take two passes
+    // and the few their own writes cause. (A wake-up handed out up to 100 ms early once spun
+    // through dozens of passes before each refresh whenever other objects' wake-ups kept the
+    // scheduler busy, as the whole e2e suite does: wakeups.rs.)
+    let bound = 10.0;
+    assert!(solo_syncs <= bound, "solo was reconciled {solo_syncs} times (bound {bound}) for 2 refreshes with refreshInterval 1ms");
 
     // Then the 1 ms ticks on a store with a tight budget: they hold every worker the attacker's
     // namespace may have (that is the point of the share), and its other objects keep retrying.
