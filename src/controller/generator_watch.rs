@@ -9,8 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use futures::channel::mpsc::{UnboundedSender, unbounded};
-
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -86,7 +85,7 @@ impl GeneratorIndex {
     }
 
     /// The kinds to start watching: those wanted so far, then each as it is first wanted.
-    fn starts(&self, namespaced: bool) -> futures::channel::mpsc::UnboundedReceiver<&'static str> {
+    fn starts(&self, namespaced: bool) -> UnboundedReceiver<&'static str> {
         let (start, kinds) = unbounded();
         let mut state = self.kinds();
         for kind in &state.wanted {
