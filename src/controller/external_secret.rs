@@ -64,15 +64,14 @@ async fn reconcile_pass(es: Arc<ExternalSecret>, ctx: &Arc<Context>) -> Result<N
         return Ok(Next::requeue(Duration::from_millis(500)));
     }
     // Its generator kinds' lists must be in before their identities and classes are judged (a
-    // kind is watched from the first object naming it: generator_watch.rs).
-    let generator_kinds = || es.spec.generator_refs().into_iter().map(|r| r.kind.as_str());
-    if !ctx.generators.listed_all(generator_kinds()) {
-        ctx.generators.need(generator_kinds());
+    // kind is watched from the first object naming it, as the watch delivers it: run.rs).
+    let generator_refs = es.spec.generator_refs();
+    if !ctx.generators.listed_all(generator_refs.iter().map(|r| r.kind.as_str())) {
         return Ok(Next::requeue(Duration::from_millis(200)));
     }
     // A generator of another controller class makes the object that controller's, as in ESO (a
     // store of another class does too: `store::resolve`). Its watch re-queues users on an edit.
-    if es.spec.generator_refs().iter().any(|r| ctx.generators.class(&namespace, r).is_some_and(|c| !ctx.config.handles_class(Some(&c)))) {
+    if generator_refs.iter().any(|r| ctx.generators.class(&namespace, r).is_some_and(|c| !ctx.config.handles_class(Some(&c)))) {
         ctx.memory.take_asked(&es);
         return Ok(Next::await_change());
     }

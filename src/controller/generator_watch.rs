@@ -9,13 +9,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
 
+use super::on_demand::Demand;
 use crate::api::{ExternalSecret, GeneratorRef};
 use crate::generators::ClusterGenerator;
 
@@ -33,76 +33,59 @@ struct Seen {
 
 /// The identity, generation and controller class of every generator object of the kinds in use,
 /// and which of those kinds have listed.
-#[derive(Default)]
 pub struct GeneratorIndex {
     seen: Mutex<HashMap<Key, Seen>>,
-    kinds: Mutex<Kinds>,
-}
-
-#[derive(Default)]
-struct Kinds {
-    /// Kinds some ExternalSecret named: watched.
-    wanted: HashSet<&'static str>,
     /// Kinds whose list is in, or that cannot be listed (no CRD, no permission).
-    listed: HashSet<&'static str>,
-    /// Starts the watch of a kind (set by [`watch`]; kinds wanted before are sent then).
-    start: Option<UnboundedSender<&'static str>>,
+    listed: Mutex<HashSet<&'static str>>,
+    /// Each served kind's watch starts when some ExternalSecret first names the kind.
+    demand: HashMap<&'static str, Demand>,
 }
 
-/// The served kind named `kind` (ClusterGenerator included), if any.
-fn served(kind: &str) -> Option<&'static str> {
-    crate::generators::KINDS.iter().copied().chain(["ClusterGenerator"]).find(|k| *k == kind)
+impl Default for GeneratorIndex {
+    fn default() -> Self {
+        let demand = crate::generators::KINDS.iter().copied().chain(["ClusterGenerator"]).map(|k| (k, Demand::default())).collect();
+        GeneratorIndex { seen: Mutex::default(), listed: Mutex::default(), demand }
+    }
 }
 
 impl GeneratorIndex {
-    fn kinds(&self) -> std::sync::MutexGuard<'_, Kinds> {
-        self.kinds.lock().unwrap_or_else(|p| p.into_inner())
+    fn listed(&self) -> std::sync::MutexGuard<'_, HashSet<&'static str>> {
+        self.listed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The served kind named `kind` (ClusterGenerator included), if any.
+    fn served(&self, kind: &str) -> Option<(&'static str, &Demand)> {
+        self.demand.get_key_value(kind).map(|(k, d)| (*k, d))
     }
 
     /// Watch these kinds from now on (an ExternalSecret names them). Unknown kinds are left to
     /// the sync, which reports them.
     pub fn need<'a>(&self, kinds: impl IntoIterator<Item = &'a str>) {
-        let mut state = self.kinds();
-        for kind in kinds.into_iter().filter_map(served) {
-            if state.wanted.insert(kind)
-                && let Some(start) = &state.start
-            {
-                let _ = start.unbounded_send(kind);
-            }
-        }
+        kinds.into_iter().filter_map(|k| self.served(k)).for_each(|(_, demand)| demand.signal());
     }
 
     /// Every kind wanted so far has listed once (or has no CRD installed).
     pub fn ready(&self) -> bool {
-        let state = self.kinds();
-        state.wanted.iter().all(|k| state.listed.contains(k))
+        let listed = self.listed();
+        self.demand.iter().filter(|(_, d)| d.seen()).all(|(k, _)| listed.contains(k))
     }
 
     /// The kinds named have listed: what is known of their generators can be judged.
     pub fn listed_all<'a>(&self, kinds: impl IntoIterator<Item = &'a str>) -> bool {
-        let state = self.kinds();
-        kinds.into_iter().filter_map(served).all(|k| state.listed.contains(k))
+        let listed = self.listed();
+        kinds.into_iter().filter_map(|k| self.served(k)).all(|(k, _)| listed.contains(k))
     }
 
-    /// The kinds to start watching: those wanted so far, then each as it is first wanted.
-    fn starts(&self, namespaced: bool) -> UnboundedReceiver<&'static str> {
-        let (start, kinds) = unbounded();
-        let mut state = self.kinds();
-        for kind in &state.wanted {
-            let _ = start.unbounded_send(*kind);
-        }
-        state.start = Some(start);
+    /// A single-namespace install is granted no cluster-scoped read: ClusterGenerators cannot be
+    /// used there (the generator runner reports why), so nothing watches or waits for them.
+    fn scope(&self, namespaced: bool) {
         if namespaced {
-            // A single-namespace install is granted no cluster-scoped read: ClusterGenerators
-            // cannot be used there (the generator runner reports why), so nothing watches or
-            // waits for them.
-            state.listed.insert("ClusterGenerator");
+            self.mark_listed("ClusterGenerator");
         }
-        kinds
     }
 
     fn mark_listed(&self, kind: &'static str) -> bool {
-        self.kinds().listed.insert(kind)
+        self.listed().insert(kind)
     }
 
     /// `<uid>/<generation>` of the generator `r` names from `namespace`, empty when absent.
@@ -196,33 +179,28 @@ pub fn watch(
     index: std::sync::Arc<GeneratorIndex>,
     es: Store<ExternalSecret>,
 ) -> impl Stream<Item = ObjectRef<ExternalSecret>> + Send + 'static {
-    let kinds = index.starts(namespace.is_some());
-    let namespace = namespace.map(str::to_string);
-    kinds
-        .filter_map(move |kind: &'static str| {
-            let stream = kind_changes(&client, namespace.as_deref(), kind, index.clone(), es.clone());
-            std::future::ready(stream)
-        })
-        .flatten_unordered(None)
-        .flat_map(futures::stream::iter)
+    index.scope(namespace.is_some());
+    let mut streams = Vec::new();
+    for (&kind, demand) in index.demand.iter().filter(|(k, _)| namespace.is_none() || **k != "ClusterGenerator") {
+        let (client, namespace, index, es) = (client.clone(), namespace.map(str::to_string), index.clone(), es.clone());
+        streams.push(demand.start(move || kind_changes(&client, namespace.as_deref(), kind, index, es)).boxed());
+    }
+    futures::stream::select_all(streams).flat_map(futures::stream::iter)
 }
 
-/// The re-queues one kind's watch causes; none for ClusterGenerators in a single-namespace install.
+/// The re-queues one kind's watch causes.
 fn kind_changes(
     client: &kube::Client,
     namespace: Option<&str>,
     kind: &'static str,
     index: std::sync::Arc<GeneratorIndex>,
     es: Store<ExternalSecret>,
-) -> Option<futures::stream::BoxStream<'static, Vec<ObjectRef<ExternalSecret>>>> {
+) -> futures::stream::BoxStream<'static, Vec<ObjectRef<ExternalSecret>>> {
     if kind == "ClusterGenerator" {
-        if namespace.is_some() {
-            return None;
-        }
         let changes = watcher(Api::<ClusterGenerator>::all(client.clone()), watcher::Config::default())
             .default_backoff()
             .map(move |ev| index.record(kind, &ev, cluster_class).map(|k| users(&es, &k)).unwrap_or_default());
-        return Some(changes.boxed());
+        return changes.boxed();
     }
     let ar = super::generators::api_resource(kind).expect("a served kind has a resource");
     let api: Api<DynamicObject> = match namespace {
@@ -232,7 +210,7 @@ fn kind_changes(
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
         .map(move |ev| index.record(kind, &ev, dynamic_class).map(|k| users(&es, &k)).unwrap_or_default());
-    Some(changes.boxed())
+    changes.boxed()
 }
 
 #[cfg(test)]
@@ -248,13 +226,16 @@ mod tests {
     #[test]
     fn nothing_is_watched_or_waited_for_until_an_external_secret_names_a_kind() {
         let index = GeneratorIndex::default();
-        let mut starts = index.starts(false);
+        let wanted = |index: &GeneratorIndex| {
+            let mut kinds: Vec<_> = index.demand.iter().filter(|(_, d)| d.seen()).map(|(k, _)| *k).collect();
+            kinds.sort();
+            kinds
+        };
         assert!(index.ready(), "no kind is wanted: nothing to wait for");
-        assert!(starts.try_recv().is_err(), "no watch started");
+        assert!(wanted(&index).is_empty(), "no watch started");
 
         index.need(["Password", "Password", "NoSuchKind"]);
-        assert_eq!(starts.try_recv().ok(), Some("Password"), "the kind's watch starts once");
-        assert!(starts.try_recv().is_err(), "once, and an unknown kind starts nothing");
+        assert_eq!(wanted(&index), ["Password"], "the kind's watch starts, and an unknown kind starts nothing");
         assert!(!index.ready() && !index.listed_all(["Password"]), "its users wait for its list");
         assert!(index.listed_all(["NoSuchKind"]), "an unknown kind is left to the sync to report");
 
@@ -264,15 +245,15 @@ mod tests {
     }
 
     #[test]
-    fn kinds_wanted_before_the_watch_runs_start_with_it_and_cluster_generators_are_not_watched_in_one_namespace() {
+    fn cluster_generators_are_not_waited_for_in_one_namespace() {
         let index = GeneratorIndex::default();
         index.need(["Password", "ClusterGenerator"]);
-        let mut starts = index.starts(true);
-        let mut started: Vec<_> = std::iter::from_fn(|| starts.try_recv().ok()).collect();
-        started.sort();
-        assert_eq!(started, ["ClusterGenerator", "Password"]);
+        index.scope(true);
         assert!(index.listed_all(["ClusterGenerator"]), "nothing waits for ClusterGenerators in a one-namespace install");
         assert!(!index.ready(), "Password has not listed");
+        let cluster_wide = GeneratorIndex::default();
+        cluster_wide.scope(false);
+        assert!(!cluster_wide.listed_all(["ClusterGenerator"]), "cluster-wide, ClusterGenerators are listed first");
     }
 
     #[test]

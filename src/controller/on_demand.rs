@@ -24,6 +24,11 @@ impl Demand {
         self.0.send_if_modified(|seen| !std::mem::replace(seen, true));
     }
 
+    /// Whether an object of the kind was seen.
+    pub fn seen(&self) -> bool {
+        *self.0.borrow()
+    }
+
     /// The stream `start` makes, made and run only once [`Demand::signal`] was called.
     pub fn start<S, F>(&self, start: F) -> impl Stream<Item = S::Item> + Send + use<S, F>
     where
