@@ -16,7 +16,7 @@ use super::state_ledger::{Ledger, Owner};
 use super::target_state::{delete_renamed_targets, target_intact, verified_target};
 use super::versions::{current_sources, current_version, target_sources_differ};
 use super::wakeups::Next;
-use super::{Context, Error, Synced, TargetMeta, store, target};
+use super::{Context, Error, PackedExternalSecret, Synced, TargetMeta, store, target};
 use crate::api::{
     Condition, CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretStatus, ExternalSecretTemplate, RefreshPolicy,
     SOURCES_ANNOTATION, SecretBinding, set_condition,
@@ -35,19 +35,29 @@ enum Outcome {
 
 /// kube's entry point: what the pass wants next goes to the compact wake-ups (`wakeups.rs`), so
 /// kube's own scheduler holds nothing for this object between reconciles.
-pub async fn reconcile(es: Arc<ExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let (namespace, name) = (es.namespace().unwrap_or_default(), es.name_any());
+pub async fn reconcile(packed: Arc<PackedExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let (namespace, name) = (packed.namespace().unwrap_or_default(), packed.name_any());
     // Every pass consumes the object's wake-up, as a run consumes kube's scheduled entry: a
     // requeue set before a watch event ran the object must not run it once more afterwards.
     ctx.wakeups.set(&namespace, &name, Next::await_change());
+    let Some(es) = packed.unpack() else {
+        // A bug, not the object's fault: its next change packs it afresh.
+        tracing::error!(externalsecret = %name, namespace = %namespace, "cached object does not unpack");
+        return Ok(Action::await_change());
+    };
+    let es = Arc::new(es);
     let next = reconcile_pass(es, &ctx).await?;
     ctx.wakeups.set(&namespace, &name, next);
     Ok(Action::await_change())
 }
 
-pub fn error_policy(es: Arc<ExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
-    let next = after_error(&es, error, &ctx);
-    ctx.wakeups.set(&es.namespace().unwrap_or_default(), &es.name_any(), next);
+pub fn error_policy(packed: Arc<PackedExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
+    let next = match packed.unpack() {
+        Some(es) => after_error(&es, error, &ctx),
+        // The next change of the object packs it afresh.
+        None => Next::await_change(),
+    };
+    ctx.wakeups.set(&packed.namespace().unwrap_or_default(), &packed.name_any(), next);
     Action::await_change()
 }
 
@@ -72,7 +82,7 @@ async fn reconcile_pass(es: Arc<ExternalSecret>, ctx: &Arc<Context>) -> Result<N
     // A generator of another controller class makes the object that controller's, as in ESO (a
     // store of another class does too: `store::resolve`). Its watch re-queues users on an edit.
     if generator_refs.iter().any(|r| ctx.generators.class(&namespace, r).is_some_and(|c| !ctx.config.handles_class(Some(&c)))) {
-        ctx.memory.take_asked(&es);
+        ctx.memory.take_asked(&*es);
         return Ok(Next::await_change());
     }
     // Over its namespace's share of the workers: no work now, back in a moment (fairness.rs).
@@ -81,18 +91,18 @@ async fn reconcile_pass(es: Arc<ExternalSecret>, ctx: &Arc<Context>) -> Result<N
     };
     // A change the watch delivered asks for values read after it (fetch/recent.rs); a requeue or
     // a retry, for values read after this reconcile began.
-    let asked = ctx.memory.take_asked(&es).unwrap_or(started);
+    let asked = ctx.memory.take_asked(&*es).unwrap_or(started);
     let result = sync(&es, ctx, asked).await;
     ctx.metrics.reconciled(&name, &namespace, started.elapsed());
     match result {
         Ok(action) => {
-            ctx.memory.succeeded(&es);
+            ctx.memory.succeeded(&*es);
             Ok(action)
         }
         Err(e) => {
             ctx.metrics.sync_failed(&name, &namespace);
             ctx.metrics.es_status(&name, &namespace, false, None);
-            ctx.remember_ready(&es, false);
+            ctx.remember_ready(&*es, false);
             tracing::warn!(externalsecret = %name, namespace = %namespace, reason = e.reason(), error = %e, "sync failed");
             // ESO: a generic target's failures are ResourceSyncedError, except its configuration.
             let generic = es.spec.target.manifest.is_some() && !matches!(e, Error::InvalidSpec(_));

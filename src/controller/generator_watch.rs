@@ -10,13 +10,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use futures::{Stream, StreamExt};
+use kube::Resource;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 
+use super::PackedExternalSecret;
 use super::on_demand::Demand;
-use crate::api::{ExternalSecret, GeneratorRef};
+use crate::api::GeneratorRef;
 use crate::generators::ClusterGenerator;
 
 /// (kind, namespace — empty for a ClusterGenerator —, name).
@@ -162,12 +163,11 @@ fn cluster_class(o: &ClusterGenerator) -> Option<String> {
 }
 
 /// The ExternalSecrets that use the generator `key`.
-fn users(es: &Store<ExternalSecret>, (kind, namespace, name): &Key) -> Vec<ObjectRef<ExternalSecret>> {
-    es.state()
-        .iter()
-        .filter(|e| kind == "ClusterGenerator" || e.namespace().as_deref() == Some(namespace.as_str()))
+fn users(es: &Store<PackedExternalSecret>, (kind, namespace, name): &Key) -> Vec<ObjectRef<PackedExternalSecret>> {
+    let within = (kind != "ClusterGenerator").then_some(namespace.as_str());
+    super::packed::unpacked(es, within)
         .filter(|e| e.spec.generator_refs().iter().any(|r| r.kind == *kind && r.name == *name))
-        .map(|e| ObjectRef::from_obj(&**e))
+        .map(|e| super::packed::reference(&e))
         .collect()
 }
 
@@ -177,8 +177,8 @@ pub fn watch(
     client: kube::Client,
     namespace: Option<&str>,
     index: std::sync::Arc<GeneratorIndex>,
-    es: Store<ExternalSecret>,
-) -> impl Stream<Item = ObjectRef<ExternalSecret>> + Send + 'static {
+    es: Store<PackedExternalSecret>,
+) -> impl Stream<Item = ObjectRef<PackedExternalSecret>> + Send + 'static {
     index.scope(namespace.is_some());
     let mut streams = Vec::new();
     for (&kind, demand) in index.demand.iter().filter(|(k, _)| namespace.is_none() || **k != "ClusterGenerator") {
@@ -194,8 +194,8 @@ fn kind_changes(
     namespace: Option<&str>,
     kind: &'static str,
     index: std::sync::Arc<GeneratorIndex>,
-    es: Store<ExternalSecret>,
-) -> futures::stream::BoxStream<'static, Vec<ObjectRef<ExternalSecret>>> {
+    es: Store<PackedExternalSecret>,
+) -> futures::stream::BoxStream<'static, Vec<ObjectRef<PackedExternalSecret>>> {
     if kind == "ClusterGenerator" {
         let changes = watcher(Api::<ClusterGenerator>::all(client.clone()), watcher::Config::default())
             .default_backoff()

@@ -6,14 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use futures::{Stream, StreamExt};
+use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::core::PartialObjectMeta;
 use kube::discovery::Scope;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 use tokio::sync::mpsc;
 
+use super::PackedExternalSecret;
 use crate::api::{ExternalSecret, MANAGED_LABEL};
 
 /// A discovered kind: its resource, and whether it is namespaced.
@@ -26,8 +27,8 @@ pub struct GenericTargets {
     pub allowed: bool,
     kinds: Mutex<HashMap<(String, String), Kind>>,
     watched: Mutex<HashSet<String>>,
-    requeue: mpsc::UnboundedSender<ObjectRef<ExternalSecret>>,
-    es: Store<ExternalSecret>,
+    requeue: mpsc::UnboundedSender<ObjectRef<PackedExternalSecret>>,
+    es: Store<PackedExternalSecret>,
 }
 
 impl GenericTargets {
@@ -36,8 +37,8 @@ impl GenericTargets {
         client: kube::Client,
         namespace: Option<String>,
         allowed: bool,
-        es: Store<ExternalSecret>,
-    ) -> (Arc<Self>, impl Stream<Item = ObjectRef<ExternalSecret>> + Send + 'static) {
+        es: Store<PackedExternalSecret>,
+    ) -> (Arc<Self>, impl Stream<Item = ObjectRef<PackedExternalSecret>> + Send + 'static) {
         let (requeue, rx) = mpsc::unbounded_channel();
         let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
         let this = GenericTargets { client, namespace, allowed, kinds: Mutex::default(), watched: Mutex::default(), requeue, es };
@@ -93,17 +94,16 @@ impl GenericTargets {
 
 /// The ExternalSecrets an object of `ar` belongs to: its controller (Owner), else those in its
 /// namespace that target its kind under its name.
-fn owners(es: &Store<ExternalSecret>, ar: &ApiResource, meta: &kube::api::ObjectMeta) -> Vec<ObjectRef<ExternalSecret>> {
+fn owners(es: &Store<PackedExternalSecret>, ar: &ApiResource, meta: &kube::api::ObjectMeta) -> Vec<ObjectRef<PackedExternalSecret>> {
     let ns = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
     let controller = meta.owner_references.iter().flatten().find(|o| o.controller == Some(true) && o.kind == ExternalSecret::kind(&()));
     if let Some(o) = controller {
         return vec![ObjectRef::new(&o.name).within(&ns)];
     }
-    es.state()
-        .iter()
-        .filter(|e| e.namespace().as_deref() == Some(ns.as_str()) && e.target_name() == name)
+    super::packed::unpacked(es, Some(&ns))
+        .filter(|e| e.target_name() == name)
         .filter(|e| e.spec.target.manifest.as_ref().is_some_and(|m| m.kind == ar.kind && m.api_version == ar.api_version))
-        .map(|e| ObjectRef::from_obj(&**e))
+        .map(|e| super::packed::reference(&e))
         .collect()
 }

@@ -7,7 +7,7 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use kube::ResourceExt;
+use kube::{Resource, ResourceExt};
 
 use crate::api::ExternalSecret;
 use crate::by_namespace::ByNamespace;
@@ -91,7 +91,7 @@ impl Facts {
 }
 
 /// An ExternalSecret's (namespace, name).
-pub(super) fn key(es: &ExternalSecret) -> (String, String) {
+pub(super) fn key(es: &impl Resource) -> (String, String) {
     (es.namespace().unwrap_or_default(), es.name_any())
 }
 
@@ -106,12 +106,12 @@ pub struct Memory {
 }
 
 impl Memory {
-    fn read<T>(&self, es: &ExternalSecret, read: impl FnOnce(&Facts) -> Option<T>) -> Option<T> {
+    fn read<T>(&self, es: &impl Resource, read: impl FnOnce(&Facts) -> Option<T>) -> Option<T> {
         let (ns, name) = key(es);
         self.facts.lock().expect("memory lock").get(&ns, &name).and_then(read)
     }
 
-    fn write<T>(&self, es: &ExternalSecret, write: impl FnOnce(&mut Facts) -> T) -> T {
+    fn write<T>(&self, es: &impl Resource, write: impl FnOnce(&mut Facts) -> T) -> T {
         let (ns, name) = key(es);
         let mut out = None;
         self.facts.lock().expect("memory lock").update(&ns, &name, |f| out = Some(write(f)), |f| !f.is_empty());
@@ -119,7 +119,7 @@ impl Memory {
     }
 
     /// Counts one more consecutive failure; returns the count.
-    pub fn failed(&self, es: &ExternalSecret) -> u32 {
+    pub fn failed(&self, es: &impl Resource) -> u32 {
         self.write(es, |f| {
             f.failures = f.failures.saturating_add(1);
             f.failures
@@ -127,11 +127,11 @@ impl Memory {
     }
 
     /// Whether the last attempt failed (and no success came since).
-    pub fn failing(&self, es: &ExternalSecret) -> bool {
+    pub fn failing(&self, es: &impl Resource) -> bool {
         self.read(es, |f| Some(f.failures > 0)).unwrap_or(false)
     }
 
-    pub fn succeeded(&self, es: &ExternalSecret) {
+    pub fn succeeded(&self, es: &impl Resource) {
         self.write(es, |f| f.failures = 0);
     }
 
@@ -147,11 +147,11 @@ impl Memory {
         };
     }
 
-    pub fn last_sync(&self, es: &ExternalSecret) -> Option<Synced> {
+    pub fn last_sync(&self, es: &impl Resource) -> Option<Synced> {
         self.read(es, |f| f.synced.as_ref().and_then(Kept::synced))
     }
 
-    pub fn remember_sync(&self, es: &ExternalSecret, synced: Synced) {
+    pub fn remember_sync(&self, es: &impl Resource, synced: Synced) {
         self.write(es, |f| f.synced = Kept::of(synced));
     }
 
@@ -163,41 +163,41 @@ impl Memory {
     }
 
     /// ESO's resource version of `es` as recorded for its resourceVersion, if it was.
-    pub fn eso_version(&self, es: &ExternalSecret) -> Option<String> {
+    pub fn eso_version(&self, es: &impl Resource) -> Option<String> {
         let rv = es.resource_version()?;
         self.read(es, |f| f.eso_version.as_ref().filter(|v| *v.0 == *rv).map(|v| v.1.to_string()))
     }
 
-    pub fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
+    pub fn last_ready(&self, es: &impl Resource) -> Option<bool> {
         self.read(es, |f| f.ready)
     }
 
-    pub fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
+    pub fn remember_ready(&self, es: &impl Resource, ready: bool) {
         self.write(es, |f| f.ready = Some(ready));
     }
 
     /// True the first time per generation that this object's refreshInterval was raised to the
     /// minimum: the Event says so once per spec change, not once per refresh.
-    pub fn first_raised_interval(&self, es: &ExternalSecret) -> bool {
-        let generation = es.metadata.generation;
+    pub fn first_raised_interval(&self, es: &impl Resource) -> bool {
+        let generation = es.meta().generation;
         self.write(es, |f| f.raised_interval.replace(generation) != Some(generation))
     }
 
     /// Whether the watch's `es`, whose sync-relevant fields hash to `hash`, differs from the last
     /// one seen: status writes (ours included) come back from the watch and are not a reason to
     /// sync. The first sight of an object is a change.
-    pub fn changed_for_sync(&self, es: &ExternalSecret, hash: u64) -> bool {
+    pub fn changed_for_sync(&self, es: &impl Resource, hash: u64) -> bool {
         self.write(es, |f| f.sync_relevant.replace(hash) != Some(hash))
     }
 
     /// The watch delivered a change of `es` that asks for a sync, at `at`.
-    pub fn remember_asked(&self, es: &ExternalSecret, at: Instant) {
+    pub fn remember_asked(&self, es: &impl Resource, at: Instant) {
         let (ns, name) = key(es);
         self.asked.lock().expect("asked lock").insert(&ns, &name, at);
     }
 
     /// When the last change of `es` not yet taken by a reconcile was delivered, if one was.
-    pub fn take_asked(&self, es: &ExternalSecret) -> Option<Instant> {
+    pub fn take_asked(&self, es: &impl Resource) -> Option<Instant> {
         let (ns, name) = key(es);
         let mut asked = self.asked.lock().expect("asked lock");
         let at = asked.get(&ns, &name).copied();

@@ -19,6 +19,7 @@ pub mod generic_watch;
 mod invalid;
 mod memory;
 mod on_demand;
+mod packed;
 mod push_secret;
 mod refresh_plan;
 mod rendering;
@@ -55,9 +56,10 @@ use kube::runtime::events::Event;
 use kube::runtime::reflector::Store;
 
 pub use compact_cache::CompactCache;
+pub use packed::PackedExternalSecret;
 pub use target_meta::TargetMeta;
 
-use crate::api::{ClusterSecretStore, ExternalSecret, SecretStore};
+use crate::api::{ClusterSecretStore, SecretStore};
 use crate::fetch::ClientCache;
 use crate::metrics::Metrics;
 
@@ -121,7 +123,7 @@ pub struct Context {
     /// Generic targets' kinds, discovered and watched on first use.
     pub generic: Arc<generic_watch::GenericTargets>,
     /// The ExternalSecret cache: a first sync plans its store's wave from it (`wave.rs`).
-    pub external_secrets: Store<ExternalSecret>,
+    pub external_secrets: Store<PackedExternalSecret>,
     /// Its never-synced objects by store, walked once per plan gap for every store's wave.
     pub waiting: wave::Waiting,
     /// Each batching store's refresh groups (`slot.rs`), counted once a minute.
@@ -150,19 +152,19 @@ impl Context {
         self.memory.remember_version(namespace, name, None);
     }
 
-    fn last_sync(&self, es: &ExternalSecret) -> Option<Synced> {
+    fn last_sync(&self, es: &impl kube::Resource) -> Option<Synced> {
         self.memory.last_sync(es)
     }
 
-    fn remember_sync(&self, es: &ExternalSecret, synced: Synced) {
+    fn remember_sync(&self, es: &impl kube::Resource, synced: Synced) {
         self.memory.remember_sync(es, synced)
     }
 
-    fn last_ready(&self, es: &ExternalSecret) -> Option<bool> {
+    fn last_ready(&self, es: &impl kube::Resource) -> Option<bool> {
         self.memory.last_ready(es)
     }
 
-    fn remember_ready(&self, es: &ExternalSecret, ready: bool) {
+    fn remember_ready(&self, es: &impl kube::Resource, ready: bool) {
         self.memory.remember_ready(es, ready)
     }
 }

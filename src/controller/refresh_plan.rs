@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use kube::Resource;
 
-use super::Context;
 use super::slot::{Slot, slot_of};
 use super::wave::{PLAN_GAP, read_ahead};
+use super::{Context, PackedExternalSecret};
 use crate::api::{AnyStore, ExternalSecret, StoreKey};
 use crate::fetch::{ReadAs, StoreClient};
 
@@ -22,7 +22,7 @@ use crate::fetch::{ReadAs, StoreClient};
 const MAX_REPLAN: Duration = Duration::from_secs(30);
 
 /// The members of each grouped slot, by slot identity.
-type Members = HashMap<String, Vec<Arc<ExternalSecret>>>;
+type Members = HashMap<String, Vec<Arc<PackedExternalSecret>>>;
 
 /// The objects of every grouped slot, from one walk of the population per [`PLAN_GAP`], and
 /// when each slot was last planned.
@@ -39,7 +39,7 @@ impl Grouped {
     /// The members of slot `identity` to plan for, unless `claim` (the slot through one client)
     /// was planned less than `again` ago (its members stream through the workers for seconds
     /// after their first: they share that plan's reads instead of planning again).
-    fn claim(&self, ctx: &Context, identity: &str, claim: &str, again: Duration) -> Option<Vec<Arc<ExternalSecret>>> {
+    fn claim(&self, ctx: &Context, identity: &str, claim: &str, again: Duration) -> Option<Vec<Arc<PackedExternalSecret>>> {
         let mut groups = self.0.lock().expect("refresh plan lock");
         let now = Instant::now();
         if groups.planned.get(claim).is_some_and(|at| now.duration_since(*at) < again) {
@@ -50,10 +50,11 @@ impl Grouped {
         if groups.walk.as_ref().is_none_or(|(at, _)| now.duration_since(*at) >= PLAN_GAP) {
             let counts = ctx.groups.counts(ctx);
             let mut by_slot = Members::new();
-            for es in ctx.external_secrets.state() {
-                let slot = slot_of(&es, &counts);
+            // Members stay packed: only the claimed group's are unpacked again, by `plan`.
+            for packed in ctx.external_secrets.state() {
+                let Some(slot) = packed.unpack().map(|es| slot_of(&es, &counts)) else { continue };
                 if slot.grouped {
-                    by_slot.entry(slot.identity).or_default().push(es);
+                    by_slot.entry(slot.identity).or_default().push(packed);
                 }
             }
             groups.walk = Some((now, by_slot));
@@ -84,7 +85,8 @@ pub async fn plan(
     let claim = format!("{}@{:p}", slot.identity, Arc::as_ptr(client));
     let Some(members) = ctx.grouped.claim(ctx, &slot.identity, &claim, (interval / 4).min(MAX_REPLAN)) else { return true };
     let now = Utc::now();
-    let due: Vec<&ExternalSecret> = members.iter().map(|o| &**o).filter(|o| refresh_due(ctx, o, &slot.identity, now)).collect();
+    let members: Vec<ExternalSecret> = members.iter().filter_map(|p| p.unpack()).collect();
+    let due: Vec<&ExternalSecret> = members.iter().filter(|o| refresh_due(ctx, o, &slot.identity, now)).collect();
     // As fresh as a routine refresh's own read: a value held from the group's last cycle is read again.
     let keys = read_ahead(ctx, store, client, &due, Some(ReadAs::routine().since)).await;
     tracing::debug!(store = %key.0, objects = due.len(), keys, "refresh group planned");

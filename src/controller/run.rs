@@ -17,8 +17,9 @@ use kube::{Resource, ResourceExt};
 use super::decode::{Decoded, split};
 use super::external_secret::{error_policy, reconcile};
 use super::invalid::{Reporting, report};
+use super::packed::{reference, unpacked};
 use super::store::{reconcile_cluster_store, reconcile_store, store_error_policy};
-use super::{Config, Context};
+use super::{Config, Context, PackedExternalSecret};
 use crate::api::{
     ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, MANAGED_LABEL, PushSecret, SecretStore, StoreKind,
 };
@@ -117,7 +118,7 @@ pub async fn run(
     let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone()).reconcile_on(store_secret_rx);
     let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone()).reconcile_on(cluster_secret_rx);
 
-    let (es_reader, es_writer) = reflector::store::<ExternalSecret>();
+    let (es_reader, es_writer) = reflector::store::<PackedExternalSecret>();
     let watch_metrics = metrics.clone();
     let default_interval = opts.config.default_refresh_interval;
     let memory = Arc::new(super::Memory::default());
@@ -142,9 +143,12 @@ pub async fn run(
             versions.remember_eso_version(es);
             trim(es);
         })
-        .reflect(es_writer)
-        .inspect(move |ev| match ev {
-            Ok(watcher::Event::Delete(es)) => {
+        .map_ok(move |event| {
+            if let watcher::Event::Apply(es) | watcher::Event::InitApply(es) = &event {
+                let interval = es.periodic_interval(default_interval);
+                watch_metrics.es_refresh_interval(&es.name_any(), &es.namespace().unwrap_or_default(), interval);
+            }
+            if let watcher::Event::Delete(es) = &event {
                 watch_metrics.es_deleted(&es.name_any(), &es.namespace().unwrap_or_default());
                 forget.forget(es);
                 wake_forget.forget(&es.namespace().unwrap_or_default(), &es.name_any());
@@ -158,16 +162,14 @@ pub async fn run(
                 // Closed only when the GeneratorState controller stopped: nothing left to tell.
                 let _ = es_gone_tx.unbounded_send(gone.into_request_partial::<ExternalSecret>());
             }
-            Ok(watcher::Event::Apply(es) | watcher::Event::InitApply(es)) => {
-                let interval = es.periodic_interval(default_interval);
-                watch_metrics.es_refresh_interval(&es.name_any(), &es.namespace().unwrap_or_default(), interval);
-            }
-            _ => {}
+            // The cache keeps each object packed (packed.rs): decisions unpack what they read.
+            super::packed::pack_event(event, sync_relevant)
         })
+        .reflect(es_writer)
         .applied_objects()
         // kube's `predicate_filter` would keep a key of three owned strings per object; the
         // memory keeps the hash in the object's one record.
-        .filter(move |es| std::future::ready(es.as_ref().map_or(true, |es| relevant.changed_for_sync(es, sync_relevant(es)))))
+        .filter(move |es| std::future::ready(es.as_ref().map_or(true, |es| relevant.changed_for_sync(es, es.sync_relevant))))
         // What a sync may share with reads already made depends on when it was asked for.
         .inspect(move |es| {
             if let Ok(es) = es {
@@ -244,24 +246,18 @@ pub async fn run(
                 .iter()
                 .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
                 .map(|o| ObjectRef::new(&o.name).within(&ns));
-            let refs: Vec<ObjectRef<ExternalSecret>> = match owner {
+            let refs: Vec<ObjectRef<PackedExternalSecret>> = match owner {
                 Some(r) => vec![r],
-                None => by_target
-                    .state()
-                    .iter()
-                    .filter(|es| es.namespace().as_deref() == Some(&ns) && es.target_name() == secret.name_any())
-                    .map(|es| ObjectRef::from_obj(&**es))
-                    .collect(),
+                None => {
+                    unpacked(&by_target, Some(&ns)).filter(|es| es.target_name() == secret.name_any()).map(|es| reference(&es)).collect()
+                }
             };
             refs
         })
         .watches_stream(config_map_stream, move |cm: PartialObjectMeta<ConfigMap>| {
             let ns = cm.namespace();
             let name = cm.name_any();
-            by_template
-                .state()
-                .iter()
-                .filter(|es| es.namespace() == ns)
+            unpacked(&by_template, ns.as_deref())
                 .filter(|es| {
                     es.spec
                         .target
@@ -270,26 +266,22 @@ pub async fn run(
                         .flat_map(|t| &t.template_from)
                         .any(|f| f.config_map.as_ref().is_some_and(|c| c.name == name))
                 })
-                .map(|es| ObjectRef::from_obj(&**es))
+                .map(|es| reference(&es))
                 .collect::<Vec<_>>()
         })
         .watches_shared_stream(stores_for_es, move |store: Arc<SecretStore>| {
             let ns = store.namespace();
             let name = store.name_any();
-            by_store
-                .state()
-                .iter()
-                .filter(|es| es.namespace() == ns && es.store_refs().contains(&(name.clone(), StoreKind::SecretStore)))
-                .map(|es| ObjectRef::from_obj(&**es))
+            unpacked(&by_store, ns.as_deref())
+                .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::SecretStore)))
+                .map(|es| reference(&es))
                 .collect::<Vec<_>>()
         })
         .watches_shared_stream(cluster_for_es, move |store: Arc<ClusterSecretStore>| {
             let name = store.name_any();
-            by_cluster_store
-                .state()
-                .iter()
+            unpacked(&by_cluster_store, None)
                 .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::ClusterSecretStore)))
-                .map(|es| ObjectRef::from_obj(&**es))
+                .map(|es| reference(&es))
                 .collect::<Vec<_>>()
         })
         .graceful_shutdown_on(shutdown.clone())

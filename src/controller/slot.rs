@@ -141,7 +141,7 @@ fn slot_identity(es: &ExternalSecret, groups: &GroupCounts) -> String {
 /// Count every batching store's distinct keys and turn them into its group count.
 fn count_groups(ctx: &Context) -> GroupCounts {
     let mut keys: HashMap<StoreLoc, HashSet<String>> = HashMap::new();
-    for es in ctx.external_secrets.state() {
+    for es in ctx.external_secrets.state().iter().filter_map(|p| p.unpack()) {
         if let Some((reads, Some(store))) = plain_reads(&es) {
             keys.entry(store).or_default().extend(reads);
         }

@@ -60,6 +60,9 @@ impl Drop for Reading<'_> {
 struct Walk {
     at: Instant,
     by_store: HashMap<WaveStore, Vec<Arc<ExternalSecret>>>,
+    /// Every object the walk unpacked, by (namespace, name): the next walk reuses those whose
+    /// resourceVersion is unchanged, so a first sync unpacks each object about once, not once a gap.
+    unpacked: HashMap<(String, String), Arc<ExternalSecret>>,
 }
 
 impl Waiting {
@@ -69,17 +72,27 @@ impl Waiting {
         let mut walk = self.walk.lock().expect("wave lock");
         let now = Instant::now();
         if walk.as_ref().is_none_or(|w| now.duration_since(w.at) >= PLAN_GAP) {
-            let mut by_store: HashMap<WaveStore, Vec<Arc<ExternalSecret>>> = HashMap::new();
-            for es in ctx.external_secrets.state() {
-                // Synced objects, most of them soon, are told apart by their status alone.
-                if !first_sync_pending(ctx, &es) {
+            let mut before = walk.take().map(|w| w.unpacked).unwrap_or_default();
+            let (mut by_store, mut unpacked): (HashMap<WaveStore, Vec<Arc<ExternalSecret>>>, HashMap<_, _>) = Default::default();
+            for packed in ctx.external_secrets.state() {
+                // Synced objects, most of them soon, are told apart by their record alone.
+                if packed.refreshed || ctx.last_sync(&*packed).is_some() {
                     continue;
                 }
+                let name = super::memory::key(&*packed);
+                let es = match before.remove(&name) {
+                    Some(es) if es.metadata.resource_version == packed.meta().resource_version => es,
+                    _ => match packed.unpack() {
+                        Some(es) => Arc::new(es),
+                        None => continue,
+                    },
+                };
                 if let Some(key) = wave_store(&es) {
-                    by_store.entry(key).or_default().push(es);
+                    by_store.entry(key).or_default().push(es.clone());
                 }
+                unpacked.insert(name, es);
             }
-            *walk = Some(Walk { at: now, by_store });
+            *walk = Some(Walk { at: now, by_store, unpacked });
         }
         walk.as_mut().and_then(|w| w.by_store.remove(store)).unwrap_or_default()
     }

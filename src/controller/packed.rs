@@ -1,0 +1,193 @@
+//! The ExternalSecret cache's record: each object packed, unpacked for the pass that reads it.
+//!
+//! kube's reflector keeps every object whole: at N = 10,000 the decoded ExternalSecret was
+//! ≈ 1.9 kB of each object's ≈ 3.4 kB (BENCHMARKS.md, *Memory, fourth cut*) — a 700-byte struct
+//! of mostly empty options, a heap string per field, its status. Reconciles read one object at a
+//! time, so the cache keeps the identity kube needs inline and the rest as JSON compressed
+//! against a dictionary of what ExternalSecrets have in common (field names, defaults, the Ready
+//! condition): a few hundred bytes. Unpacking is a decompression and a JSON decode, once per pass.
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use kube::Resource;
+use kube::api::ObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+
+use crate::api::ExternalSecret;
+
+/// An ExternalSecret as the cache keeps it. Its `metadata` holds only what identifies it and what
+/// kube's controller reads (name, namespace, uid, resourceVersion, generation, deletion); the
+/// whole object is in `packed`.
+#[derive(Clone, Debug)]
+pub struct PackedExternalSecret {
+    metadata: ObjectMeta,
+    /// lz4 (size-prefixed, against [`DICTIONARY`]) of the object's JSON with the identity above
+    /// left out.
+    packed: Box<[u8]>,
+    /// The hash of what deserves a sync (run.rs: spec generation, labels, annotations, uid).
+    pub sync_relevant: u64,
+    /// Its status records a refresh: not on its first sync (wave.rs walks by this).
+    pub refreshed: bool,
+}
+
+impl PackedExternalSecret {
+    /// Packs `es`, whose sync-relevant fields hash to `sync_relevant`.
+    pub fn pack(es: &ExternalSecret, sync_relevant: u64) -> Self {
+        let m = &es.metadata;
+        let metadata = ObjectMeta {
+            name: m.name.clone(),
+            namespace: m.namespace.clone(),
+            uid: m.uid.clone(),
+            resource_version: m.resource_version.clone(),
+            generation: m.generation,
+            deletion_timestamp: m.deletion_timestamp.clone(),
+            ..Default::default()
+        };
+        let mut rest = es.clone();
+        for field in [&mut rest.metadata.name, &mut rest.metadata.namespace, &mut rest.metadata.uid, &mut rest.metadata.resource_version] {
+            *field = None;
+        }
+        rest.metadata.generation = None;
+        let json = serde_json::to_vec(&rest).expect("an ExternalSecret serializes");
+        let packed = lz4_flex::block::compress_prepend_size_with_dict(&json, &DICTIONARY).into_boxed_slice();
+        let refreshed = es.status.as_ref().is_some_and(|s| s.refresh_time.is_some());
+        PackedExternalSecret { metadata, packed, sync_relevant, refreshed }
+    }
+
+    /// The object as the watch delivered it (after trimming). `None` only if the record is
+    /// corrupt — a bug: what was packed was an ExternalSecret this build serialized.
+    pub fn unpack(&self) -> Option<ExternalSecret> {
+        let json = lz4_flex::block::decompress_size_prepended_with_dict(&self.packed, &DICTIONARY).ok()?;
+        let mut es: ExternalSecret = serde_json::from_slice(&json).ok()?;
+        let m = &self.metadata;
+        es.metadata.name = m.name.clone();
+        es.metadata.namespace = m.namespace.clone();
+        es.metadata.uid = m.uid.clone();
+        es.metadata.resource_version = m.resource_version.clone();
+        es.metadata.generation = m.generation;
+        Some(es)
+    }
+
+    /// Bytes held beyond the struct (benchmarks, tests).
+    pub fn packed_len(&self) -> usize {
+        self.packed.len()
+    }
+}
+
+/// The objects of the cache in `namespace` (all: `None`), unpacked, for walks that read their
+/// specs: the mappers from a changed Secret, ConfigMap, store or generator to its users.
+pub fn unpacked<'a>(cache: &Store<PackedExternalSecret>, namespace: Option<&'a str>) -> impl Iterator<Item = ExternalSecret> + 'a {
+    cache
+        .state()
+        .into_iter()
+        .filter(move |p| namespace.is_none_or(|ns| p.metadata.namespace.as_deref() == Some(ns)))
+        .filter_map(|p| p.unpack())
+}
+
+/// The cache's reference to `es`, for kube's controller to reconcile it.
+pub fn reference(es: &ExternalSecret) -> ObjectRef<PackedExternalSecret> {
+    ObjectRef::new(es.metadata.name.as_deref().unwrap_or_default()).within(es.metadata.namespace.as_deref().unwrap_or_default())
+}
+
+/// The watcher event of `es`'s packed record (`relevance` hashes what deserves a sync).
+pub fn pack_event(
+    event: watcher::Event<ExternalSecret>,
+    relevance: impl Fn(&ExternalSecret) -> u64,
+) -> watcher::Event<PackedExternalSecret> {
+    let pack = |es: ExternalSecret| PackedExternalSecret::pack(&es, relevance(&es));
+    match event {
+        watcher::Event::Apply(es) => watcher::Event::Apply(pack(es)),
+        watcher::Event::Delete(es) => watcher::Event::Delete(pack(es)),
+        watcher::Event::InitApply(es) => watcher::Event::InitApply(pack(es)),
+        watcher::Event::Init => watcher::Event::Init,
+        watcher::Event::InitDone => watcher::Event::InitDone,
+    }
+}
+
+/// What the cache's records have in common, as this build serializes it: lz4 copies matches from
+/// it instead of storing them. Built once from typical objects (a change here changes only the
+/// compression ratio: records are never kept across processes).
+static DICTIONARY: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut dictionary = Vec::new();
+    for object in typical() {
+        match serde_json::from_value::<ExternalSecret>(object) {
+            Ok(es) => dictionary.extend(serde_json::to_vec(&es).unwrap_or_default()),
+            // A sample this build cannot read only compresses worse: never a failure.
+            Err(e) => tracing::debug!(error = %e, "ExternalSecret cache dictionary: sample skipped"),
+        }
+    }
+    dictionary
+});
+
+/// The dictionary's samples.
+fn typical() -> [serde_json::Value; 2] {
+    [
+        serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+            "metadata": {"annotations": {"argocd.argoproj.io/tracking-id": "app:external-secrets.io/ExternalSecret:ns/name"},
+                "labels": {"app.kubernetes.io/instance": "app", "app.kubernetes.io/name": "app"},
+                "creationTimestamp": "2026-01-01T00:00:00Z", "finalizers": []},
+            "spec": {
+                "refreshInterval": "1h0m0s", "refreshPolicy": "Periodic",
+                "secretStoreRef": {"name": "secret-store", "kind": "SecretStore"},
+                "target": {"name": "secret", "creationPolicy": "Owner", "deletionPolicy": "Retain",
+                    "template": {"engineVersion": "v2", "mergePolicy": "Replace", "type": "Opaque",
+                        "metadata": {"annotations": {}, "labels": {}}, "data": {"key": "{{ .key }}"}}},
+                "data": [{"secretKey": "password", "remoteRef": {"key": "path/to/secret", "property": "password",
+                    "conversionStrategy": "Default", "decodingStrategy": "None", "metadataPolicy": "None"}}],
+                "dataFrom": [{"extract": {"key": "path/to/secret", "conversionStrategy": "Default",
+                    "decodingStrategy": "None", "metadataPolicy": "None"}}],
+            },
+            "status": {
+                "conditions": [{"type": "Ready", "status": "True", "reason": "SecretSynced", "message": "secret synced",
+                    "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+                "refreshTime": "2026-01-01T00:00:00Z", "syncedResourceVersion": "1-0123456789abcdef0123456789abcdef",
+                "binding": {"name": "secret"},
+            },
+        }),
+        serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {},
+            "spec": {"secretStoreRef": {"name": "cluster-store", "kind": "ClusterSecretStore"}, "target": {"name": "secret"},
+                "data": [{"secretKey": "token", "remoteRef": {"key": "key", "version": "latest"}}]},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": "SecretSyncedError",
+                "message": "could not get secret data from provider", "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
+        }),
+    ]
+}
+
+impl Resource for PackedExternalSecret {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+
+    fn kind(dt: &()) -> Cow<'_, str> {
+        ExternalSecret::kind(dt)
+    }
+    fn group(dt: &()) -> Cow<'_, str> {
+        ExternalSecret::group(dt)
+    }
+    fn version(dt: &()) -> Cow<'_, str> {
+        ExternalSecret::version(dt)
+    }
+    fn plural(dt: &()) -> Cow<'_, str> {
+        ExternalSecret::plural(dt)
+    }
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+/// kube's controller asks its objects to be decodable; Sesame's never come from a decoder (the
+/// watch decodes ExternalSecrets, `pack_event` packs them), but one that does is packed as well.
+impl<'de> serde::Deserialize<'de> for PackedExternalSecret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ExternalSecret::deserialize(deserializer).map(|es| PackedExternalSecret::pack(&es, 0))
+    }
+}
+
+#[cfg(test)]
+#[path = "packed_tests.rs"]
+mod tests;
