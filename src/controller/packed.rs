@@ -16,14 +16,15 @@ use kube::runtime::watcher;
 
 use crate::api::ExternalSecret;
 
-/// An ExternalSecret as the cache keeps it. Its `metadata` holds only what identifies it and what
-/// kube's controller reads (name, namespace, uid, resourceVersion, generation, deletion); the
-/// whole object is in `packed`.
+/// An ExternalSecret as the cache keeps it. Its `metadata` holds only what identifies it to kube's
+/// store and controller (name, namespace) and what costs no allocation (generation, deletion);
+/// the whole object is in `packed`. (uid and resourceVersion stay packed: kube's store copies
+/// them into each key.)
 #[derive(Clone, Debug)]
 pub struct PackedExternalSecret {
     metadata: ObjectMeta,
-    /// lz4 (size-prefixed, against [`DICTIONARY`]) of the object's JSON with the identity above
-    /// left out.
+    /// lz4 (size-prefixed, against [`DICTIONARY`]) of the object's JSON without name, namespace
+    /// and generation.
     packed: Box<[u8]>,
     /// The hash of what deserves a sync (run.rs: spec generation, labels, annotations, uid).
     pub sync_relevant: u64,
@@ -38,17 +39,12 @@ impl PackedExternalSecret {
         let metadata = ObjectMeta {
             name: m.name.clone(),
             namespace: m.namespace.clone(),
-            uid: m.uid.clone(),
-            resource_version: m.resource_version.clone(),
             generation: m.generation,
             deletion_timestamp: m.deletion_timestamp.clone(),
             ..Default::default()
         };
         let mut rest = es.clone();
-        for field in [&mut rest.metadata.name, &mut rest.metadata.namespace, &mut rest.metadata.uid, &mut rest.metadata.resource_version] {
-            *field = None;
-        }
-        rest.metadata.generation = None;
+        (rest.metadata.name, rest.metadata.namespace, rest.metadata.generation) = (None, None, None);
         let json = serde_json::to_vec(&rest).expect("an ExternalSecret serializes");
         let packed = lz4_flex::block::compress_prepend_size_with_dict(&json, &DICTIONARY).into_boxed_slice();
         let refreshed = es.status.as_ref().is_some_and(|s| s.refresh_time.is_some());
@@ -61,11 +57,7 @@ impl PackedExternalSecret {
         let json = lz4_flex::block::decompress_size_prepended_with_dict(&self.packed, &DICTIONARY).ok()?;
         let mut es: ExternalSecret = serde_json::from_slice(&json).ok()?;
         let m = &self.metadata;
-        es.metadata.name = m.name.clone();
-        es.metadata.namespace = m.namespace.clone();
-        es.metadata.uid = m.uid.clone();
-        es.metadata.resource_version = m.resource_version.clone();
-        es.metadata.generation = m.generation;
+        (es.metadata.name, es.metadata.namespace, es.metadata.generation) = (m.name.clone(), m.namespace.clone(), m.generation);
         Some(es)
     }
 

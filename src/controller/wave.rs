@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use kube::{Resource, ResourceExt};
 use sesame_provider_core::RemoteKey;
 
-use super::Context;
+use super::{Context, PackedExternalSecret};
 use crate::api::{AnyStore, ExternalSecret, StoreKey, StoreKind};
 use crate::fetch::StoreClient;
 use crate::pipeline::read_key;
@@ -60,9 +60,10 @@ impl Drop for Reading<'_> {
 struct Walk {
     at: Instant,
     by_store: HashMap<WaveStore, Vec<Arc<ExternalSecret>>>,
-    /// Every object the walk unpacked, by (namespace, name): the next walk reuses those whose
-    /// resourceVersion is unchanged, so a first sync unpacks each object about once, not once a gap.
-    unpacked: HashMap<(String, String), Arc<ExternalSecret>>,
+    /// Every object the walk unpacked, by (namespace, name), with the record it came from: the
+    /// next walk reuses those whose record the cache still holds, so a first sync unpacks each
+    /// object about once, not once a gap.
+    unpacked: HashMap<(String, String), (Arc<PackedExternalSecret>, Arc<ExternalSecret>)>,
 }
 
 impl Waiting {
@@ -81,7 +82,7 @@ impl Waiting {
                 }
                 let name = super::memory::key(&*packed);
                 let es = match before.remove(&name) {
-                    Some(es) if es.metadata.resource_version == packed.meta().resource_version => es,
+                    Some((was, es)) if Arc::ptr_eq(&was, &packed) => es,
                     _ => match packed.unpack() {
                         Some(es) => Arc::new(es),
                         None => continue,
@@ -90,7 +91,7 @@ impl Waiting {
                 if let Some(key) = wave_store(&es) {
                     by_store.entry(key).or_default().push(es.clone());
                 }
-                unpacked.insert(name, es);
+                unpacked.insert(name, (packed, es));
             }
             *walk = Some(Walk { at: now, by_store, unpacked });
         }
