@@ -77,9 +77,11 @@ fn series_key(ev: &Event, reporter: &Reporter, regarding: &ObjectReference) -> u
     h.finish()
 }
 
-fn sweep(recent: &Recent) {
-    let now = Instant::now();
-    recent.lock().expect("event series lock").retain(|_, s| now.duration_since(s.last) < SERIES_WINDOW);
+fn sweep(recent: &Recent, now: Instant) {
+    let mut recent = recent.lock().expect("event series lock");
+    recent.retain(|_, s| now.duration_since(s.last) < SERIES_WINDOW);
+    // A first sync posts an Event per created Secret: the table it grew to goes once they expire.
+    crate::fetch::release_spare(&mut recent);
 }
 
 impl Recorder {
@@ -98,7 +100,7 @@ impl Recorder {
                 loop {
                     tokio::time::sleep(SWEEP_EVERY).await;
                     let Some(recent) = weak.upgrade() else { return };
-                    sweep(&recent);
+                    sweep(&recent, Instant::now());
                 }
             });
             let events = futures::stream::poll_fn(move |cx| queued.poll_recv(cx));
@@ -238,12 +240,23 @@ mod tests {
         let recent = Recent::default();
         let series = |last| Series { name: "e".into(), namespace: "ns".into(), count: 1, last };
         let now = Instant::now();
-        recent.lock().unwrap().insert(1, series(now));
-        if let Some(old) = now.checked_sub(SERIES_WINDOW + Duration::from_secs(1)) {
-            recent.lock().unwrap().insert(2, series(old));
-        }
-        sweep(&recent);
+        recent.lock().unwrap().insert(1, series(now + SERIES_WINDOW));
+        recent.lock().unwrap().insert(2, series(now));
+        sweep(&recent, now + SERIES_WINDOW + Duration::from_secs(1));
         assert_eq!(recent.lock().unwrap().keys().collect::<Vec<_>>(), vec![&1]);
+    }
+
+    #[test]
+    fn the_series_of_a_first_sync_give_their_table_back_once_expired() {
+        let recent = Recent::default();
+        let now = Instant::now();
+        let burst: HashMap<u64, Series> =
+            (0..10_000).map(|i| (i, Series { name: "e".into(), namespace: "ns".into(), count: 1, last: now })).collect();
+        let grown = burst.capacity();
+        *recent.lock().unwrap() = burst;
+        sweep(&recent, now + SERIES_WINDOW + Duration::from_secs(1));
+        let kept = recent.lock().unwrap().capacity();
+        assert!(kept < grown / 100, "{kept} of {grown} buckets kept with no series left");
     }
 
     #[tokio::test]

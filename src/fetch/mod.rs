@@ -13,6 +13,7 @@ pub use budget::{BURST_ANNOTATION, BudgetLimits, QPS_ANNOTATION};
 pub use clients::{ClientCache, StoreClient, StoreIdentity, admit, referent_refs};
 pub use credentials::{KubeCredentials, Tenancy};
 pub use holding::HeldBytes;
+pub use spare::release_spare;
 
 use std::collections::BTreeMap;
 
