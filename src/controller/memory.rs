@@ -4,7 +4,7 @@
 //!
 //! One record per object, under its namespace's one map: the namespace is stored once, not once
 //! per object and per fact (at 10,000 objects each duplicated key cost about 100 bytes).
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use kube::{Resource, ResourceExt};
@@ -35,16 +35,18 @@ impl Synced {
 /// synced object has one).
 struct Kept {
     at: i64,
-    version: Box<str>,
+    /// Most often the very text of the object's ESO version below: shared, not copied.
+    version: Arc<str>,
     sources: Box<str>,
 }
 
 impl Kept {
     /// `None` for a time not in the RFC 3339 form `Synced::at` is written in (kept as is, the
     /// record would not read back the same).
-    fn of(synced: Synced) -> Option<Kept> {
+    fn of(synced: Synced, known: Option<&Arc<str>>) -> Option<Kept> {
         let at = chrono::DateTime::parse_from_rfc3339(&synced.at).ok()?.timestamp();
-        let kept = Kept { at, version: synced.version.into(), sources: synced.sources.into() };
+        let version = known.filter(|v| ***v == *synced.version).cloned().unwrap_or_else(|| synced.version.into());
+        let kept = Kept { at, version, sources: synced.sources.into() };
         (kept.at_rfc3339().as_deref() == Some(synced.at.as_str())).then_some(kept)
     }
 
@@ -72,7 +74,7 @@ struct Facts {
     /// ESO's `syncedResourceVersion` at a resourceVersion, computed from the whole object before
     /// the cache trims annotations (ESO hashes kubectl's last-applied copy). Set for every
     /// object the watch delivered, so kept inline.
-    eso_version: Option<(Box<str>, Box<str>)>,
+    eso_version: Option<(Box<str>, Arc<str>)>,
     /// The generation whose too-short refreshInterval was last reported in an Event.
     raised_interval: Option<Option<i64>>,
     /// A hash of what, when it changes, asks for a sync (uid, generation, labels, annotations).
@@ -152,14 +154,20 @@ impl Memory {
     }
 
     pub fn remember_sync(&self, es: &impl Resource, synced: Synced) {
-        self.write(es, |f| f.synced = Kept::of(synced));
+        self.write(es, |f| f.synced = Kept::of(synced, f.eso_version.as_ref().map(|v| &v.1)));
     }
 
     /// Records ESO's resource version of the object as the watch delivered it (before trimming).
     pub fn remember_eso_version(&self, es: &ExternalSecret) {
         let version = crate::pipeline::synced_resource_version(es.metadata.generation, es.labels(), &es.annotations());
         let rv = es.resource_version().unwrap_or_default();
-        self.write(es, |f| f.eso_version = Some((rv.into(), version.into())));
+        self.write(es, |f| {
+            // Each watch event (our status writes' echoes too) recomputes it: the text already
+            // held, the last sync's or the last event's, is shared.
+            let held = f.eso_version.as_ref().map(|v| &v.1).into_iter().chain(f.synced.as_ref().map(|k| &k.version));
+            let version = held.into_iter().find(|v| ***v == *version).cloned().unwrap_or_else(|| version.into());
+            f.eso_version = Some((rv.into(), version));
+        });
     }
 
     /// ESO's resource version of `es` as recorded for its resourceVersion, if it was.
@@ -310,6 +318,33 @@ mod tests {
         let db = es("db");
         let synced = Synced { at: "2026-12-04T10:00:05Z".into(), version: "2-abc".into(), sources: "0123456789abcdef".into() };
         memory.remember_sync(&db, synced.clone());
+        assert_eq!(memory.last_sync(&db), Some(synced));
+    }
+
+    #[test]
+    fn the_synced_version_shares_the_text_of_the_objects_eso_version_and_keeps_its_own_value() {
+        let memory = Memory::default();
+        let mut db = es("db");
+        db.metadata.resource_version = Some("7".into());
+        memory.remember_eso_version(&db);
+        let version = memory.eso_version(&db).expect("recorded for resourceVersion 7");
+        let synced = Synced { at: "2026-12-04T10:00:05Z".into(), version: version.clone(), sources: "s".into() };
+        memory.remember_sync(&db, synced.clone());
+        let shared = |m: &Memory| {
+            let facts = m.facts.lock().unwrap();
+            let f = facts.get("team-a", "db").unwrap();
+            Arc::ptr_eq(&f.eso_version.as_ref().unwrap().1, &f.synced.as_ref().unwrap().version)
+        };
+        assert!(shared(&memory), "one text for both");
+        // Our status write comes back from the watch: same labels, a new resourceVersion.
+        db.metadata.resource_version = Some("8".into());
+        memory.remember_eso_version(&db);
+        assert!(shared(&memory), "still one text");
+        // A force-sync annotation changes the object's version; the last sync's stays what it was.
+        db.metadata.annotations = Some([("force-sync".to_string(), "1".to_string())].into());
+        db.metadata.resource_version = Some("9".into());
+        memory.remember_eso_version(&db);
+        assert_ne!(memory.eso_version(&db), Some(version));
         assert_eq!(memory.last_sync(&db), Some(synced));
     }
 }
