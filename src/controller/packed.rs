@@ -34,18 +34,18 @@ pub struct PackedExternalSecret {
 
 impl PackedExternalSecret {
     /// Packs `es`, whose sync-relevant fields hash to `sync_relevant`.
-    pub fn pack(es: &ExternalSecret, sync_relevant: u64) -> Self {
-        let m = &es.metadata;
+    pub fn pack(mut es: ExternalSecret, sync_relevant: u64) -> Self {
+        let m = &mut es.metadata;
         let metadata = ObjectMeta {
-            name: m.name.clone(),
-            namespace: m.namespace.clone(),
-            generation: m.generation,
+            name: m.name.take(),
+            namespace: m.namespace.take(),
+            generation: m.generation.take(),
             deletion_timestamp: m.deletion_timestamp.clone(),
             ..Default::default()
         };
-        let mut rest = es.clone();
-        (rest.metadata.name, rest.metadata.namespace, rest.metadata.generation) = (None, None, None);
-        let json = serde_json::to_vec(&rest).expect("an ExternalSecret serializes");
+        // Serializing these types cannot fail (string keys only); if it did, the record would
+        // unpack to nothing and its reconcile say so, rather than the watch panic.
+        let json = serde_json::to_vec(&es).unwrap_or_default();
         let packed = lz4_flex::block::compress_prepend_size_with_dict(&json, &DICTIONARY).into_boxed_slice();
         let refreshed = es.status.as_ref().is_some_and(|s| s.refresh_time.is_some());
         PackedExternalSecret { metadata, packed, sync_relevant, refreshed }
@@ -87,7 +87,10 @@ pub fn pack_event(
     event: watcher::Event<ExternalSecret>,
     relevance: impl Fn(&ExternalSecret) -> u64,
 ) -> watcher::Event<PackedExternalSecret> {
-    let pack = |es: ExternalSecret| PackedExternalSecret::pack(&es, relevance(&es));
+    let pack = |es: ExternalSecret| {
+        let relevant = relevance(&es);
+        PackedExternalSecret::pack(es, relevant)
+    };
     match event {
         watcher::Event::Apply(es) => watcher::Event::Apply(pack(es)),
         watcher::Event::Delete(es) => watcher::Event::Delete(pack(es)),
@@ -176,7 +179,7 @@ impl Resource for PackedExternalSecret {
 /// watch decodes ExternalSecrets, `pack_event` packs them), but one that does is packed as well.
 impl<'de> serde::Deserialize<'de> for PackedExternalSecret {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        ExternalSecret::deserialize(deserializer).map(|es| PackedExternalSecret::pack(&es, 0))
+        ExternalSecret::deserialize(deserializer).map(|es| PackedExternalSecret::pack(es, 0))
     }
 }
 

@@ -41,7 +41,7 @@ fn as_json(es: &ExternalSecret) -> serde_json::Value {
 #[test]
 fn a_packed_object_unpacks_to_exactly_what_was_packed() {
     let es = rich();
-    let packed = PackedExternalSecret::pack(&es, 42);
+    let packed = PackedExternalSecret::pack(es.clone(), 42);
     assert_eq!(as_json(&packed.unpack().expect("unpacks")), as_json(&es));
     assert_eq!((packed.sync_relevant, packed.refreshed), (42, true));
     // The identity kube's store and controller read is kept inline, nothing else that allocates.
@@ -52,7 +52,7 @@ fn a_packed_object_unpacks_to_exactly_what_was_packed() {
 
     let mut first_sync = es.clone();
     first_sync.status = None;
-    let packed = PackedExternalSecret::pack(&first_sync, 0);
+    let packed = PackedExternalSecret::pack(first_sync.clone(), 0);
     assert!(!packed.refreshed);
     assert_eq!(as_json(&packed.unpack().expect("unpacks")), as_json(&first_sync));
 }
@@ -89,14 +89,14 @@ fn a_typical_object_packs_to_a_small_fraction_of_its_json() {
     }))
     .expect("a valid ExternalSecret");
     let json = serde_json::to_vec(&es).expect("serializes").len();
-    let packed = PackedExternalSecret::pack(&es, 0);
+    let packed = PackedExternalSecret::pack(es.clone(), 0);
     assert!(packed.packed_len() * 3 < json, "{} packed bytes for {json} bytes of JSON", packed.packed_len());
     assert_eq!(as_json(&packed.unpack().expect("unpacks")), as_json(&es));
 }
 
 #[test]
 fn a_damaged_record_unpacks_to_nothing_and_never_panics() {
-    let mut packed = PackedExternalSecret::pack(&rich(), 0);
+    let mut packed = PackedExternalSecret::pack(rich(), 0);
     let n = packed.packed.len();
     packed.packed = packed.packed[..n / 2].into();
     assert!(packed.unpack().is_none());
@@ -106,7 +106,7 @@ fn a_damaged_record_unpacks_to_nothing_and_never_panics() {
 async fn kube_reflector_stores_and_finds_packed_records_by_name() {
     use kube::runtime::reflector::{self, ObjectRef};
     let (reader, mut writer) = reflector::store::<PackedExternalSecret>();
-    writer.apply_watcher_event(&watcher::Event::Apply(PackedExternalSecret::pack(&rich(), 0)));
+    writer.apply_watcher_event(&watcher::Event::Apply(PackedExternalSecret::pack(rich(), 0)));
     let found = reader.get(&ObjectRef::new("db").within("team-a")).expect("stored under namespace/name");
     assert_eq!(found.unpack().expect("unpacks").spec.target.name.as_deref(), Some("db-credentials"));
 }
