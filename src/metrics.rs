@@ -201,30 +201,24 @@ fn unix_now() -> f64 {
 
 impl Metrics {
     pub fn reconciled(&self, name: &str, namespace: &str, took: Duration) {
-        self.external_secrets.update(name, namespace, |s| {
-            s.sync_calls = Some(s.sync_calls.unwrap_or(0) + 1);
-            s.reconcile_ns = Some(took.as_nanos() as f64);
-        });
+        self.external_secrets.update(name, namespace, |s| s.reconciled(took.as_nanos() as f64));
         self.reconcile_seconds.observe(took.as_secs_f64());
     }
 
     pub fn sync_failed(&self, name: &str, namespace: &str) {
-        self.external_secrets.update(name, namespace, |s| s.sync_errors = Some(s.sync_errors.unwrap_or(0) + 1));
+        self.external_secrets.update(name, namespace, |s| s.sync_failed());
     }
 
     /// Record the Ready condition; `synced_at` is the last successful sync (unix seconds).
     pub fn es_status(&self, name: &str, namespace: &str, ready: bool, synced_at: Option<f64>) {
-        self.external_secrets.update(name, namespace, |s| {
-            s.ready = Some(ready);
-            s.last_success = synced_at.or(s.last_success);
-        });
+        self.external_secrets.update(name, namespace, |s| s.status(ready, synced_at));
     }
 
     /// The object's own refresh interval (None: it does not refresh periodically), so alerts can
     /// compare each object's staleness with its own interval.
     pub fn es_refresh_interval(&self, name: &str, namespace: &str, interval: Option<Duration>) {
         let seconds = interval.map_or(0.0, |i| i.as_secs_f64());
-        self.external_secrets.update(name, namespace, |s| s.refresh_interval = Some(seconds));
+        self.external_secrets.update(name, namespace, |s| s.refresh_interval(seconds));
     }
 
     /// Forget an ExternalSecret that was deleted.
@@ -393,6 +387,22 @@ mod tests {
         m.es_refresh_interval("gone", "ns", Some(Duration::from_secs(60)));
         m.es_deleted("gone", "ns");
         assert!(!m.encode().contains("name=\"gone\""));
+    }
+
+    #[test]
+    fn an_object_exports_only_the_series_it_has_a_value_for_and_its_record_stays_small() {
+        let m = Metrics::default();
+        m.es_refresh_interval("new", "ns", Some(Duration::from_secs(60)));
+        let text = m.encode();
+        for absent in ["sync_calls_total", "sync_calls_error", "reconcile_duration", "staleness_seconds", "status_condition"] {
+            assert!(!text.lines().any(|l| l.contains(absent) && l.contains(r#"name="new""#)), "{absent} before any value:\n{text}");
+        }
+        m.es_status("new", "ns", false, None);
+        assert!(!m.encode().contains(r#"staleness_seconds{name="new""#), "no successful sync yet");
+        m.sync_failed("new", "ns");
+        assert!(m.encode().contains(r#"externalsecret_sync_calls_error{name="new",namespace="ns"} 1"#));
+        // One record per ExternalSecret: absent values are 0 or NaN, not options.
+        assert!(std::mem::size_of::<external_secrets::Series>() <= 48);
     }
 
     #[test]

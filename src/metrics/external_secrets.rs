@@ -12,17 +12,52 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::by_namespace::ByNamespace;
 
-/// One ExternalSecret's series; `None` is a series not exported (yet), as a label-keyed family
-/// would not have it before its first value.
-#[derive(Debug, Default, Clone, Copy)]
+/// One ExternalSecret's series. A series not exported yet (as a label-keyed family would not
+/// have it before its first value) is a count of 0 or a NaN, not an `Option`: 48 bytes a record
+/// instead of 88, at one record per object.
+#[derive(Debug, Clone, Copy)]
 pub struct Series {
-    pub sync_calls: Option<u64>,
-    pub sync_errors: Option<i64>,
-    pub ready: Option<bool>,
-    pub reconcile_ns: Option<f64>,
+    sync_calls: u64,
+    sync_errors: u64,
+    ready: Option<bool>,
+    reconcile_ns: f64,
     /// Unix seconds of the last successful sync; staleness is computed from it at scrape time.
-    pub last_success: Option<f64>,
-    pub refresh_interval: Option<f64>,
+    last_success: f64,
+    refresh_interval: f64,
+}
+
+impl Default for Series {
+    fn default() -> Self {
+        Series { sync_calls: 0, sync_errors: 0, ready: None, reconcile_ns: f64::NAN, last_success: f64::NAN, refresh_interval: f64::NAN }
+    }
+}
+
+/// A measurement, if one was recorded.
+fn measured(v: f64) -> Option<f64> {
+    (!v.is_nan()).then_some(v)
+}
+
+impl Series {
+    pub fn reconciled(&mut self, took_ns: f64) {
+        self.sync_calls = self.sync_calls.saturating_add(1);
+        self.reconcile_ns = took_ns;
+    }
+
+    pub fn sync_failed(&mut self) {
+        self.sync_errors = self.sync_errors.saturating_add(1);
+    }
+
+    /// The Ready condition, and the last successful sync (unix seconds) if this one was.
+    pub fn status(&mut self, ready: bool, synced_at: Option<f64>) {
+        self.ready = Some(ready);
+        if let Some(at) = synced_at.filter(|t| !t.is_nan()) {
+            self.last_success = at;
+        }
+    }
+
+    pub fn refresh_interval(&mut self, seconds: f64) {
+        self.refresh_interval = seconds;
+    }
 }
 
 #[derive(Debug)]
@@ -79,13 +114,13 @@ impl Collector for ExternalSecretSeries {
             &mut encoder,
             &objects,
             ("externalsecret_sync_calls", "Total number of ExternalSecret reconciles.", MetricType::Counter),
-            |s| s.sync_calls.map(ConstCounter::new),
+            |s| (s.sync_calls > 0).then(|| ConstCounter::new(s.sync_calls)),
         )?;
         family(
             &mut encoder,
             &objects,
             ("externalsecret_sync_calls_error", "Total number of failed ExternalSecret syncs.", MetricType::Gauge),
-            |s| s.sync_errors.map(ConstGauge::new),
+            |s| (s.sync_errors > 0).then(|| ConstGauge::new(i64::try_from(s.sync_errors).unwrap_or(i64::MAX))),
         )?;
         let mut metric = encoder.encode_descriptor(
             "externalsecret_status_condition",
@@ -108,7 +143,7 @@ impl Collector for ExternalSecretSeries {
                 "Duration of the last reconcile of an ExternalSecret, in nanoseconds (as ESO).",
                 MetricType::Gauge,
             ),
-            |s| s.reconcile_ns.map(ConstGauge::new),
+            |s| measured(s.reconcile_ns).map(ConstGauge::new),
         )?;
         family(
             &mut encoder,
@@ -118,7 +153,7 @@ impl Collector for ExternalSecretSeries {
                 "Seconds since the last successful sync of an ExternalSecret.",
                 MetricType::Gauge,
             ),
-            |s| s.last_success.map(|t| ConstGauge::new((now - t).max(0.0))),
+            |s| measured(s.last_success).map(|t| ConstGauge::new((now - t).max(0.0))),
         )?;
         family(
             &mut encoder,
@@ -128,7 +163,7 @@ impl Collector for ExternalSecretSeries {
                 "How often an ExternalSecret refreshes on its own; 0 when it does not (refreshInterval 0, CreatedOnce, OnChange).",
                 MetricType::Gauge,
             ),
-            |s| s.refresh_interval.map(ConstGauge::new),
+            |s| measured(s.refresh_interval).map(ConstGauge::new),
         )
     }
 }
