@@ -165,7 +165,7 @@ fn cluster_class(o: &ClusterGenerator) -> Option<String> {
 /// The ExternalSecrets that use the generator `key`.
 fn users(es: &Store<PackedExternalSecret>, (kind, namespace, name): &Key) -> Vec<ObjectRef<PackedExternalSecret>> {
     let within = (kind != "ClusterGenerator").then_some(namespace.as_str());
-    super::packed::unpacked(es, within)
+    super::packed::unpacked(es, within, |p| p.uses.generators)
         .filter(|e| e.spec.generator_refs().iter().any(|r| r.kind == *kind && r.name == *name))
         .map(|e| super::packed::reference(&e))
         .collect()

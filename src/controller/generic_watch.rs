@@ -101,7 +101,7 @@ fn owners(es: &Store<PackedExternalSecret>, ar: &ApiResource, meta: &kube::api::
     if let Some(o) = controller {
         return vec![ObjectRef::new(&o.name).within(&ns)];
     }
-    super::packed::unpacked(es, Some(&ns))
+    super::packed::unpacked(es, Some(&ns), |p| p.uses.manifest)
         .filter(|e| e.target_name() == name)
         .filter(|e| e.spec.target.manifest.as_ref().is_some_and(|m| m.kind == ar.kind && m.api_version == ar.api_version))
         .map(|e| super::packed::reference(&e))

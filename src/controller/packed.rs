@@ -30,11 +30,41 @@ pub struct PackedExternalSecret {
     pub sync_relevant: u64,
     /// Its status records a refresh: not on its first sync (wave.rs walks by this).
     pub refreshed: bool,
+    /// What the mappers ask before unpacking (free: they fill the struct's padding). A tenant who
+    /// churns a ConfigMap, generator or unowned Secret of its namespace makes Sesame unpack only
+    /// the objects that could name it, not every object of the namespace.
+    pub uses: Uses,
+}
+
+/// Which kinds of other objects an ExternalSecret reads or writes by name.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Uses {
+    /// `target.template.templateFrom[].configMap`.
+    pub template_config_maps: bool,
+    /// `dataFrom[].sourceRef.generatorRef`.
+    pub generators: bool,
+    /// `target.manifest` (a generic target).
+    pub manifest: bool,
+    /// A target named otherwise than the object itself.
+    pub renamed_target: bool,
+}
+
+impl Uses {
+    fn of(es: &ExternalSecret) -> Self {
+        let target = &es.spec.target;
+        Uses {
+            template_config_maps: target.template.iter().flat_map(|t| &t.template_from).any(|f| f.config_map.is_some()),
+            generators: !es.spec.generator_refs().is_empty(),
+            manifest: target.manifest.is_some(),
+            renamed_target: es.target_name().as_str() != es.metadata.name.as_deref().unwrap_or_default(),
+        }
+    }
 }
 
 impl PackedExternalSecret {
     /// Packs `es`, whose sync-relevant fields hash to `sync_relevant`.
     pub fn pack(mut es: ExternalSecret, sync_relevant: u64) -> Self {
+        let uses = Uses::of(&es);
         let m = &mut es.metadata;
         let metadata = ObjectMeta {
             name: m.name.take(),
@@ -48,7 +78,7 @@ impl PackedExternalSecret {
         let json = serde_json::to_vec(&es).unwrap_or_default();
         let packed = lz4_flex::block::compress_prepend_size_with_dict(&json, &DICTIONARY).into_boxed_slice();
         let refreshed = es.status.as_ref().is_some_and(|s| s.refresh_time.is_some());
-        PackedExternalSecret { metadata, packed, sync_relevant, refreshed }
+        PackedExternalSecret { metadata, packed, sync_relevant, refreshed, uses }
     }
 
     /// The object as the watch delivered it (after trimming). `None` only if the record is
@@ -67,13 +97,18 @@ impl PackedExternalSecret {
     }
 }
 
-/// The objects of the cache in `namespace` (all: `None`), unpacked, for walks that read their
-/// specs: the mappers from a changed Secret, ConfigMap, store or generator to its users.
-pub fn unpacked<'a>(cache: &Store<PackedExternalSecret>, namespace: Option<&'a str>) -> impl Iterator<Item = ExternalSecret> + 'a {
+/// The objects of the cache in `namespace` (all: `None`) for which `may` holds, unpacked, for
+/// walks that read their specs: the mappers from a changed Secret, ConfigMap, store or generator
+/// to its users.
+pub fn unpacked<'a>(
+    cache: &Store<PackedExternalSecret>,
+    namespace: Option<&'a str>,
+    may: impl Fn(&PackedExternalSecret) -> bool + 'a,
+) -> impl Iterator<Item = ExternalSecret> + 'a {
     cache
         .state()
         .into_iter()
-        .filter(move |p| namespace.is_none_or(|ns| p.metadata.namespace.as_deref() == Some(ns)))
+        .filter(move |p| namespace.is_none_or(|ns| p.metadata.namespace.as_deref() == Some(ns)) && may(p))
         .filter_map(|p| p.unpack())
 }
 

@@ -110,3 +110,38 @@ async fn kube_reflector_stores_and_finds_packed_records_by_name() {
     let found = reader.get(&ObjectRef::new("db").within("team-a")).expect("stored under namespace/name");
     assert_eq!(found.unpack().expect("unpacks").spec.target.name.as_deref(), Some("db-credentials"));
 }
+
+#[test]
+fn what_the_mappers_ask_is_answered_without_unpacking_and_costs_no_space() {
+    let rich = PackedExternalSecret::pack(rich(), 0);
+    let expected = Uses { template_config_maps: true, generators: true, manifest: false, renamed_target: true };
+    assert_eq!(rich.uses, expected);
+    let plain: ExternalSecret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "app", "namespace": "team-a"},
+        "spec": {"secretStoreRef": {"name": "s"}, "target": {"name": "app"}, "data": [{"secretKey": "k", "remoteRef": {"key": "k"}}]},
+    }))
+    .expect("a valid ExternalSecret");
+    assert_eq!(PackedExternalSecret::pack(plain, 0).uses, Uses::default());
+    // The flags share the padding word after `refreshed`.
+    let word = std::mem::size_of::<u64>();
+    assert_eq!(
+        std::mem::size_of::<PackedExternalSecret>(),
+        std::mem::size_of::<ObjectMeta>() + std::mem::size_of::<Box<[u8]>>() + 2 * word
+    );
+}
+
+#[tokio::test]
+async fn a_walk_unpacks_only_the_objects_its_question_lets_through() {
+    use kube::runtime::reflector;
+    let (reader, mut writer) = reflector::store::<PackedExternalSecret>();
+    let mut plain = rich();
+    plain.metadata.name = Some("plain".into());
+    plain.spec.data_from.clear();
+    writer.apply_watcher_event(&watcher::Event::Apply(PackedExternalSecret::pack(rich(), 0)));
+    writer.apply_watcher_event(&watcher::Event::Apply(PackedExternalSecret::pack(plain, 0)));
+    let names = |found: Vec<ExternalSecret>| found.into_iter().filter_map(|e| e.metadata.name).collect::<Vec<_>>();
+    assert_eq!(names(unpacked(&reader, Some("team-a"), |p| p.uses.generators).collect()), ["db"]);
+    assert_eq!(unpacked(&reader, Some("team-a"), |_| true).count(), 2);
+    assert_eq!(unpacked(&reader, Some("team-b"), |_| true).count(), 0);
+}

@@ -249,7 +249,10 @@ pub async fn run(
             let refs: Vec<ObjectRef<PackedExternalSecret>> = match owner {
                 Some(r) => vec![r],
                 None => {
-                    unpacked(&by_target, Some(&ns)).filter(|es| es.target_name() == secret.name_any()).map(|es| reference(&es)).collect()
+                    // An object whose target carries its own name is matched without unpacking it.
+                    let name = secret.name_any();
+                    let may = |p: &PackedExternalSecret| p.uses.renamed_target || p.meta().name.as_deref() == Some(name.as_str());
+                    unpacked(&by_target, Some(&ns), may).filter(|es| es.target_name() == name).map(|es| reference(&es)).collect()
                 }
             };
             refs
@@ -257,7 +260,7 @@ pub async fn run(
         .watches_stream(config_map_stream, move |cm: PartialObjectMeta<ConfigMap>| {
             let ns = cm.namespace();
             let name = cm.name_any();
-            unpacked(&by_template, ns.as_deref())
+            unpacked(&by_template, ns.as_deref(), |p| p.uses.template_config_maps)
                 .filter(|es| {
                     es.spec
                         .target
@@ -272,14 +275,14 @@ pub async fn run(
         .watches_shared_stream(stores_for_es, move |store: Arc<SecretStore>| {
             let ns = store.namespace();
             let name = store.name_any();
-            unpacked(&by_store, ns.as_deref())
+            unpacked(&by_store, ns.as_deref(), |_| true)
                 .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::SecretStore)))
                 .map(|es| reference(&es))
                 .collect::<Vec<_>>()
         })
         .watches_shared_stream(cluster_for_es, move |store: Arc<ClusterSecretStore>| {
             let name = store.name_any();
-            unpacked(&by_cluster_store, None)
+            unpacked(&by_cluster_store, None, |_| true)
                 .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::ClusterSecretStore)))
                 .map(|es| reference(&es))
                 .collect::<Vec<_>>()
