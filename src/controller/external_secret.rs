@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::{Resource, ResourceExt};
 
@@ -33,32 +32,32 @@ enum Outcome {
     Skipped,
 }
 
-/// kube's entry point: what the pass wants next goes to the compact wake-ups (`wakeups.rs`), so
-/// kube's own scheduler holds nothing for this object between reconciles.
-pub async fn reconcile(packed: Arc<PackedExternalSecret>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let (namespace, name) = (packed.namespace().unwrap_or_default(), packed.name_any());
+/// The runner's entry point (`runner.rs`): what the pass wants next goes to the compact wake-ups
+/// (`wakeups.rs`).
+pub async fn reconcile(packed: Arc<PackedExternalSecret>, ctx: Arc<Context>) -> Result<(), Error> {
+    let (namespace, name) = (packed.namespace(), packed.name());
     // Every pass consumes the object's wake-up, as a run consumes kube's scheduled entry: a
     // requeue set before a watch event ran the object must not run it once more afterwards.
-    ctx.wakeups.set(&namespace, &name, Next::await_change());
+    ctx.wakeups.set(namespace, name, Next::await_change());
     let Some(es) = packed.unpack() else {
         // A bug, not the object's fault: its next change packs it afresh.
         tracing::error!(externalsecret = %name, namespace = %namespace, "cached object does not unpack");
-        return Ok(Action::await_change());
+        return Ok(());
     };
     let es = Arc::new(es);
     let next = reconcile_pass(es, &ctx).await?;
-    ctx.wakeups.set(&namespace, &name, next);
-    Ok(Action::await_change())
+    ctx.wakeups.set(namespace, name, next);
+    Ok(())
 }
 
-pub fn error_policy(packed: Arc<PackedExternalSecret>, error: &Error, ctx: Arc<Context>) -> Action {
+/// When a failed pass runs again.
+pub fn error_policy(packed: &PackedExternalSecret, error: &Error, ctx: &Context) {
     let next = match packed.unpack() {
-        Some(es) => after_error(&es, error, &ctx),
+        Some(es) => after_error(&es, error, ctx),
         // The next change of the object packs it afresh.
         None => Next::await_change(),
     };
-    ctx.wakeups.set(&packed.namespace().unwrap_or_default(), &packed.name_any(), next);
-    Action::await_change()
+    ctx.wakeups.set(packed.namespace(), packed.name(), next);
 }
 
 async fn reconcile_pass(es: Arc<ExternalSecret>, ctx: &Arc<Context>) -> Result<Next, Error> {

@@ -12,11 +12,10 @@ use std::sync::Mutex;
 use futures::{Stream, StreamExt};
 use kube::Resource;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
-use super::PackedExternalSecret;
 use super::on_demand::Demand;
+use super::{EsRef, ExternalSecretCache};
 use crate::api::GeneratorRef;
 use crate::generators::ClusterGenerator;
 
@@ -163,9 +162,10 @@ fn cluster_class(o: &ClusterGenerator) -> Option<String> {
 }
 
 /// The ExternalSecrets that use the generator `key`.
-fn users(es: &Store<PackedExternalSecret>, (kind, namespace, name): &Key) -> Vec<ObjectRef<PackedExternalSecret>> {
+fn users(es: &ExternalSecretCache, (kind, namespace, name): &Key) -> Vec<EsRef> {
     let within = (kind != "ClusterGenerator").then_some(namespace.as_str());
-    super::packed::unpacked(es, within, |p| p.uses.generators)
+    es.unpacked(within, |p| p.uses.generators)
+        .into_iter()
         .filter(|e| e.spec.generator_refs().iter().any(|r| r.kind == *kind && r.name == *name))
         .map(|e| super::packed::reference(&e))
         .collect()
@@ -177,8 +177,8 @@ pub fn watch(
     client: kube::Client,
     namespace: Option<&str>,
     index: std::sync::Arc<GeneratorIndex>,
-    es: Store<PackedExternalSecret>,
-) -> impl Stream<Item = ObjectRef<PackedExternalSecret>> + Send + 'static {
+    es: ExternalSecretCache,
+) -> impl Stream<Item = EsRef> + Send + 'static {
     index.scope(namespace.is_some());
     let mut streams = Vec::new();
     for (&kind, demand) in index.demand.iter().filter(|(k, _)| namespace.is_none() || **k != "ClusterGenerator") {
@@ -194,8 +194,8 @@ fn kind_changes(
     namespace: Option<&str>,
     kind: &'static str,
     index: std::sync::Arc<GeneratorIndex>,
-    es: Store<PackedExternalSecret>,
-) -> futures::stream::BoxStream<'static, Vec<ObjectRef<PackedExternalSecret>>> {
+    es: ExternalSecretCache,
+) -> futures::stream::BoxStream<'static, Vec<EsRef>> {
     if kind == "ClusterGenerator" {
         let changes = watcher(Api::<ClusterGenerator>::all(client.clone()), watcher::Config::default())
             .default_backoff()

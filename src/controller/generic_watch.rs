@@ -10,11 +10,10 @@ use kube::Resource;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::core::PartialObjectMeta;
 use kube::discovery::Scope;
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::mpsc;
 
-use super::PackedExternalSecret;
+use super::{EsRef, ExternalSecretCache};
 use crate::api::{ExternalSecret, MANAGED_LABEL};
 
 /// A discovered kind: its resource, and whether it is namespaced.
@@ -27,8 +26,8 @@ pub struct GenericTargets {
     pub allowed: bool,
     kinds: Mutex<HashMap<(String, String), Kind>>,
     watched: Mutex<HashSet<String>>,
-    requeue: mpsc::UnboundedSender<ObjectRef<PackedExternalSecret>>,
-    es: Store<PackedExternalSecret>,
+    requeue: mpsc::UnboundedSender<EsRef>,
+    es: ExternalSecretCache,
 }
 
 impl GenericTargets {
@@ -37,8 +36,8 @@ impl GenericTargets {
         client: kube::Client,
         namespace: Option<String>,
         allowed: bool,
-        es: Store<PackedExternalSecret>,
-    ) -> (Arc<Self>, impl Stream<Item = ObjectRef<PackedExternalSecret>> + Send + 'static) {
+        es: ExternalSecretCache,
+    ) -> (Arc<Self>, impl Stream<Item = EsRef> + Send + 'static) {
         let (requeue, rx) = mpsc::unbounded_channel();
         let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|r| (r, rx)) });
         let this = GenericTargets { client, namespace, allowed, kinds: Mutex::default(), watched: Mutex::default(), requeue, es };
@@ -94,14 +93,15 @@ impl GenericTargets {
 
 /// The ExternalSecrets an object of `ar` belongs to: its controller (Owner), else those in its
 /// namespace that target its kind under its name.
-fn owners(es: &Store<PackedExternalSecret>, ar: &ApiResource, meta: &kube::api::ObjectMeta) -> Vec<ObjectRef<PackedExternalSecret>> {
+fn owners(es: &ExternalSecretCache, ar: &ApiResource, meta: &kube::api::ObjectMeta) -> Vec<EsRef> {
     let ns = meta.namespace.clone().unwrap_or_default();
     let name = meta.name.clone().unwrap_or_default();
     let controller = meta.owner_references.iter().flatten().find(|o| o.controller == Some(true) && o.kind == ExternalSecret::kind(&()));
     if let Some(o) = controller {
-        return vec![ObjectRef::new(&o.name).within(&ns)];
+        return vec![EsRef::new(&ns, &o.name)];
     }
-    super::packed::unpacked(es, Some(&ns), |p| p.uses.manifest)
+    es.unpacked(Some(&ns), |p| p.uses.manifest)
+        .into_iter()
         .filter(|e| e.target_name() == name)
         .filter(|e| e.spec.target.manifest.as_ref().is_some_and(|m| m.kind == ar.kind && m.api_version == ar.api_version))
         .map(|e| super::packed::reference(&e))

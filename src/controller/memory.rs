@@ -92,9 +92,20 @@ impl Facts {
     }
 }
 
+/// What names an ExternalSecret here: the object, or its packed record in the cache.
+pub trait Named {
+    fn namespace_and_name(&self) -> (String, String);
+}
+
+impl<K: Resource> Named for K {
+    fn namespace_and_name(&self) -> (String, String) {
+        (self.namespace().unwrap_or_default(), self.name_any())
+    }
+}
+
 /// An ExternalSecret's (namespace, name).
-pub(super) fn key(es: &impl Resource) -> (String, String) {
-    (es.namespace().unwrap_or_default(), es.name_any())
+pub(super) fn key(es: &impl Named) -> (String, String) {
+    es.namespace_and_name()
 }
 
 #[derive(Default)]
@@ -108,12 +119,12 @@ pub struct Memory {
 }
 
 impl Memory {
-    fn read<T>(&self, es: &impl Resource, read: impl FnOnce(&Facts) -> Option<T>) -> Option<T> {
+    fn read<T>(&self, es: &impl Named, read: impl FnOnce(&Facts) -> Option<T>) -> Option<T> {
         let (ns, name) = key(es);
         self.facts.lock().expect("memory lock").get(&ns, &name).and_then(read)
     }
 
-    fn write<T>(&self, es: &impl Resource, write: impl FnOnce(&mut Facts) -> T) -> T {
+    fn write<T>(&self, es: &impl Named, write: impl FnOnce(&mut Facts) -> T) -> T {
         let (ns, name) = key(es);
         let mut out = None;
         self.facts.lock().expect("memory lock").update(&ns, &name, |f| out = Some(write(f)), |f| !f.is_empty());
@@ -121,7 +132,7 @@ impl Memory {
     }
 
     /// Counts one more consecutive failure; returns the count.
-    pub fn failed(&self, es: &impl Resource) -> u32 {
+    pub fn failed(&self, es: &impl Named) -> u32 {
         self.write(es, |f| {
             f.failures = f.failures.saturating_add(1);
             f.failures
@@ -129,11 +140,11 @@ impl Memory {
     }
 
     /// Whether the last attempt failed (and no success came since).
-    pub fn failing(&self, es: &impl Resource) -> bool {
+    pub fn failing(&self, es: &impl Named) -> bool {
         self.read(es, |f| Some(f.failures > 0)).unwrap_or(false)
     }
 
-    pub fn succeeded(&self, es: &impl Resource) {
+    pub fn succeeded(&self, es: &impl Named) {
         self.write(es, |f| f.failures = 0);
     }
 
@@ -149,11 +160,11 @@ impl Memory {
         };
     }
 
-    pub fn last_sync(&self, es: &impl Resource) -> Option<Synced> {
+    pub fn last_sync(&self, es: &impl Named) -> Option<Synced> {
         self.read(es, |f| f.synced.as_ref().and_then(Kept::synced))
     }
 
-    pub fn remember_sync(&self, es: &impl Resource, synced: Synced) {
+    pub fn remember_sync(&self, es: &impl Named, synced: Synced) {
         self.write(es, |f| f.synced = Kept::of(synced, f.eso_version.as_ref().map(|v| &v.1)));
     }
 
@@ -176,11 +187,11 @@ impl Memory {
         self.read(es, |f| f.eso_version.as_ref().filter(|v| *v.0 == *rv).map(|v| v.1.to_string()))
     }
 
-    pub fn last_ready(&self, es: &impl Resource) -> Option<bool> {
+    pub fn last_ready(&self, es: &impl Named) -> Option<bool> {
         self.read(es, |f| f.ready)
     }
 
-    pub fn remember_ready(&self, es: &impl Resource, ready: bool) {
+    pub fn remember_ready(&self, es: &impl Named, ready: bool) {
         self.write(es, |f| f.ready = Some(ready));
     }
 
@@ -194,18 +205,18 @@ impl Memory {
     /// Whether the watch's `es`, whose sync-relevant fields hash to `hash`, differs from the last
     /// one seen: status writes (ours included) come back from the watch and are not a reason to
     /// sync. The first sight of an object is a change.
-    pub fn changed_for_sync(&self, es: &impl Resource, hash: u64) -> bool {
+    pub fn changed_for_sync(&self, es: &impl Named, hash: u64) -> bool {
         self.write(es, |f| f.sync_relevant.replace(hash) != Some(hash))
     }
 
     /// The watch delivered a change of `es` that asks for a sync, at `at`.
-    pub fn remember_asked(&self, es: &impl Resource, at: Instant) {
+    pub fn remember_asked(&self, es: &impl Named, at: Instant) {
         let (ns, name) = key(es);
         self.asked.lock().expect("asked lock").insert(&ns, &name, at);
     }
 
     /// When the last change of `es` not yet taken by a reconcile was delivered, if one was.
-    pub fn take_asked(&self, es: &impl Resource) -> Option<Instant> {
+    pub fn take_asked(&self, es: &impl Named) -> Option<Instant> {
         let (ns, name) = key(es);
         let mut asked = self.asked.lock().expect("asked lock");
         let at = asked.get(&ns, &name).copied();

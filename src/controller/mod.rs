@@ -5,6 +5,8 @@ mod compact_cache;
 mod decode;
 mod due;
 mod error;
+mod es_cache;
+mod es_triggers;
 mod events;
 mod external_secret;
 mod fairness;
@@ -25,6 +27,7 @@ mod refresh_plan;
 mod rendering;
 mod rollout;
 pub mod run;
+mod runner;
 mod slot;
 mod sources;
 mod state_ledger;
@@ -56,6 +59,7 @@ use kube::runtime::events::Event;
 use kube::runtime::reflector::Store;
 
 pub use compact_cache::CompactCache;
+pub use es_cache::{EsRef, ExternalSecretCache};
 pub use packed::PackedExternalSecret;
 pub use target_meta::TargetMeta;
 
@@ -123,7 +127,7 @@ pub struct Context {
     /// Generic targets' kinds, discovered and watched on first use.
     pub generic: Arc<generic_watch::GenericTargets>,
     /// The ExternalSecret cache: a first sync plans its store's wave from it (`wave.rs`).
-    pub external_secrets: Store<PackedExternalSecret>,
+    pub external_secrets: ExternalSecretCache,
     /// Its never-synced objects by store, walked once per plan gap for every store's wave.
     pub waiting: wave::Waiting,
     /// Each batching store's refresh groups (`slot.rs`), counted once a minute.
@@ -152,19 +156,19 @@ impl Context {
         self.memory.remember_version(namespace, name, None);
     }
 
-    fn last_sync(&self, es: &impl kube::Resource) -> Option<Synced> {
+    fn last_sync(&self, es: &impl memory::Named) -> Option<Synced> {
         self.memory.last_sync(es)
     }
 
-    fn remember_sync(&self, es: &impl kube::Resource, synced: Synced) {
+    fn remember_sync(&self, es: &impl memory::Named, synced: Synced) {
         self.memory.remember_sync(es, synced)
     }
 
-    fn last_ready(&self, es: &impl kube::Resource) -> Option<bool> {
+    fn last_ready(&self, es: &impl memory::Named) -> Option<bool> {
         self.memory.last_ready(es)
     }
 
-    fn remember_ready(&self, es: &impl kube::Resource, ready: bool) {
+    fn remember_ready(&self, es: &impl memory::Named, ready: bool) {
         self.memory.remember_ready(es, ready)
     }
 }

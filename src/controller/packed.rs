@@ -3,28 +3,26 @@
 //! kube's reflector keeps every object whole: at N = 10,000 the decoded ExternalSecret was
 //! ≈ 1.9 kB of each object's ≈ 3.4 kB (BENCHMARKS.md, *Memory, fourth cut*) — a 700-byte struct
 //! of mostly empty options, a heap string per field, its status. Reconciles read one object at a
-//! time, so the cache keeps the identity kube needs inline and the rest as JSON compressed
+//! time, so the cache keeps the object's identity inline and the rest as JSON compressed
 //! against a dictionary of what ExternalSecrets have in common (field names, defaults, the Ready
 //! condition): a few hundred bytes. Unpacking is a decompression and a JSON decode, once per pass.
-use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use kube::Resource;
-use kube::api::ObjectMeta;
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
+use super::es_cache::EsRef;
 use crate::api::ExternalSecret;
 
-/// An ExternalSecret as the cache keeps it. Its `metadata` holds only what identifies it to kube's
-/// store and controller (name, namespace) and what costs no allocation (generation, deletion);
-/// the whole object is in `packed`. (uid and resourceVersion stay packed: kube's store copies
-/// them into each key.)
+/// An ExternalSecret as the cache keeps it: its name and namespace (the namespace's text shared
+/// by the cache with every object of it), a few flags decisions read without unpacking, and the
+/// rest of the object packed. No `ObjectMeta`: kube's reflector needs one inline per record (360
+/// bytes of mostly empty options), Sesame's own cache (`es_cache.rs`) does not.
 #[derive(Clone, Debug)]
 pub struct PackedExternalSecret {
-    metadata: ObjectMeta,
-    /// lz4 (size-prefixed, against [`DICTIONARY`]) of the object's JSON without name, namespace
-    /// and generation.
+    name: Box<str>,
+    namespace: Arc<str>,
+    /// lz4 (size-prefixed, against [`DICTIONARY`]) of the object's JSON without name and
+    /// namespace.
     packed: Box<[u8]>,
     /// The hash of what deserves a sync (run.rs: spec generation, labels, annotations, uid).
     pub sync_relevant: u64,
@@ -65,20 +63,14 @@ impl PackedExternalSecret {
     /// Packs `es`, whose sync-relevant fields hash to `sync_relevant`.
     pub fn pack(mut es: ExternalSecret, sync_relevant: u64) -> Self {
         let uses = Uses::of(&es);
-        let m = &mut es.metadata;
-        let metadata = ObjectMeta {
-            name: m.name.take(),
-            namespace: m.namespace.take(),
-            generation: m.generation.take(),
-            deletion_timestamp: m.deletion_timestamp.clone(),
-            ..Default::default()
-        };
+        let name = es.metadata.name.take().unwrap_or_default().into();
+        let namespace = es.metadata.namespace.take().unwrap_or_default().into();
         // Serializing these types cannot fail (string keys only); if it did, the record would
         // unpack to nothing and its reconcile say so, rather than the watch panic.
         let json = serde_json::to_vec(&es).unwrap_or_default();
         let packed = lz4_flex::block::compress_prepend_size_with_dict(&json, &DICTIONARY).into_boxed_slice();
         let refreshed = es.status.as_ref().is_some_and(|s| s.refresh_time.is_some());
-        PackedExternalSecret { metadata, packed, sync_relevant, refreshed, uses }
+        PackedExternalSecret { name, namespace, packed, sync_relevant, refreshed, uses }
     }
 
     /// The object as the watch delivered it (after trimming). `None` only if the record is
@@ -86,9 +78,32 @@ impl PackedExternalSecret {
     pub fn unpack(&self) -> Option<ExternalSecret> {
         let json = lz4_flex::block::decompress_size_prepended_with_dict(&self.packed, &DICTIONARY).ok()?;
         let mut es: ExternalSecret = serde_json::from_slice(&json).ok()?;
-        let m = &self.metadata;
-        (es.metadata.name, es.metadata.namespace, es.metadata.generation) = (m.name.clone(), m.namespace.clone(), m.generation);
+        (es.metadata.name, es.metadata.namespace) = (Some(self.name.to_string()), Some(self.namespace.to_string()));
         Some(es)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Its namespace's text as the cache shares it.
+    pub(super) fn namespace_arc(&self) -> &Arc<str> {
+        &self.namespace
+    }
+
+    /// Shares `namespace` (the same text) instead of this record's own copy.
+    pub(super) fn share_namespace(&mut self, namespace: Arc<str>) {
+        debug_assert_eq!(*namespace, *self.namespace);
+        self.namespace = namespace;
+    }
+
+    /// The reference the runner reconciles it by.
+    pub fn reference(&self) -> EsRef {
+        EsRef { namespace: self.namespace.clone(), name: self.name.clone() }
     }
 
     /// Bytes held beyond the struct (benchmarks, tests).
@@ -97,24 +112,18 @@ impl PackedExternalSecret {
     }
 }
 
-/// The objects of the cache in `namespace` (all: `None`) for which `may` holds, unpacked, for
-/// walks that read their specs: the mappers from a changed Secret, ConfigMap, store or generator
-/// to its users.
-pub fn unpacked<'a>(
-    cache: &Store<PackedExternalSecret>,
-    namespace: Option<&'a str>,
-    may: impl Fn(&PackedExternalSecret) -> bool + 'a,
-) -> impl Iterator<Item = ExternalSecret> + 'a {
-    cache
-        .state()
-        .into_iter()
-        .filter(move |p| namespace.is_none_or(|ns| p.metadata.namespace.as_deref() == Some(ns)) && may(p))
-        .filter_map(|p| p.unpack())
+impl super::memory::Named for PackedExternalSecret {
+    fn namespace_and_name(&self) -> (String, String) {
+        (self.namespace.to_string(), self.name.to_string())
+    }
 }
 
-/// The cache's reference to `es`, for kube's controller to reconcile it.
-pub fn reference(es: &ExternalSecret) -> ObjectRef<PackedExternalSecret> {
-    ObjectRef::new(es.metadata.name.as_deref().unwrap_or_default()).within(es.metadata.namespace.as_deref().unwrap_or_default())
+/// The reference the runner reconciles `es` by.
+pub fn reference(es: &ExternalSecret) -> EsRef {
+    EsRef {
+        namespace: es.metadata.namespace.as_deref().unwrap_or_default().into(),
+        name: es.metadata.name.as_deref().unwrap_or_default().into(),
+    }
 }
 
 /// The watcher event of `es`'s packed record (`relevance` hashes what deserves a sync).
@@ -184,38 +193,6 @@ fn typical() -> [serde_json::Value; 2] {
                 "message": "could not get secret data from provider", "lastTransitionTime": "2026-01-01T00:00:00Z"}]},
         }),
     ]
-}
-
-impl Resource for PackedExternalSecret {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-
-    fn kind(dt: &()) -> Cow<'_, str> {
-        ExternalSecret::kind(dt)
-    }
-    fn group(dt: &()) -> Cow<'_, str> {
-        ExternalSecret::group(dt)
-    }
-    fn version(dt: &()) -> Cow<'_, str> {
-        ExternalSecret::version(dt)
-    }
-    fn plural(dt: &()) -> Cow<'_, str> {
-        ExternalSecret::plural(dt)
-    }
-    fn meta(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-/// kube's controller asks its objects to be decodable; Sesame's never come from a decoder (the
-/// watch decodes ExternalSecrets, `pack_event` packs them), but one that does is packed as well.
-impl<'de> serde::Deserialize<'de> for PackedExternalSecret {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        ExternalSecret::deserialize(deserializer).map(|es| PackedExternalSecret::pack(es, 0))
-    }
 }
 
 #[cfg(test)]

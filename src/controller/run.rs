@@ -8,21 +8,20 @@ use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
 use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
-use kube::runtime::controller::{self, Controller};
+use kube::runtime::controller::Controller;
 use kube::runtime::events::Reporter;
-use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::reflector;
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
+use tracing::Instrument;
 
 use super::decode::{Decoded, split};
+use super::es_triggers;
 use super::external_secret::{error_policy, reconcile};
 use super::invalid::{Reporting, report};
-use super::packed::{reference, unpacked};
 use super::store::{reconcile_cluster_store, reconcile_store, store_error_policy};
-use super::{Config, Context, PackedExternalSecret};
-use crate::api::{
-    ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, MANAGED_LABEL, PushSecret, SecretStore, StoreKind,
-};
+use super::{Config, Context, EsRef};
+use crate::api::{ClusterExternalSecret, ClusterPushSecret, ClusterSecretStore, ExternalSecret, MANAGED_LABEL, PushSecret, SecretStore};
 use crate::fetch::{BudgetLimits, ClientCache};
 use crate::metrics::Metrics;
 
@@ -118,7 +117,8 @@ pub async fn run(
     let store_ctrl = Controller::for_shared_stream(stores_for_ctrl, stores.clone()).reconcile_on(store_secret_rx);
     let cluster_store_ctrl = Controller::for_shared_stream(cluster_for_ctrl, cluster_stores.clone()).reconcile_on(cluster_secret_rx);
 
-    let (es_reader, es_writer) = reflector::store::<PackedExternalSecret>();
+    let es_cache = super::ExternalSecretCache::default();
+    let es_feed = es_cache.clone();
     let watch_metrics = metrics.clone();
     let default_interval = opts.config.default_refresh_interval;
     let memory = Arc::new(super::Memory::default());
@@ -165,16 +165,24 @@ pub async fn run(
             // The cache keeps each object packed (packed.rs): decisions unpack what they read.
             super::packed::pack_event(event, sync_relevant)
         })
-        .reflect(es_writer)
-        .applied_objects()
+        // Filed before the runner hears of it: a pass reads the record that asked for it.
+        .map_ok(move |event| es_feed.apply(event))
+        .try_filter_map(|filed| std::future::ready(Ok(filed)))
         // kube's `predicate_filter` would keep a key of three owned strings per object; the
         // memory keeps the hash in the object's one record.
-        .filter(move |es| std::future::ready(es.as_ref().map_or(true, |es| relevant.changed_for_sync(es, es.sync_relevant))))
+        .filter(move |es| std::future::ready(es.as_ref().map_or(true, |es| relevant.changed_for_sync(&**es, es.sync_relevant))))
         // What a sync may share with reads already made depends on when it was asked for.
-        .inspect(move |es| {
-            if let Ok(es) = es {
-                asked.remember_asked(es, std::time::Instant::now());
-            }
+        .filter_map(move |es| {
+            std::future::ready(match es {
+                Ok(es) => {
+                    asked.remember_asked(&*es, std::time::Instant::now());
+                    Some(es.reference())
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "externalsecret watch");
+                    None
+                }
+            })
         });
 
     let secret_cache = super::CompactCache::<super::TargetMeta>::default();
@@ -198,7 +206,7 @@ pub async fn run(
         client.clone(),
         opts.namespace.clone(),
         opts.config.allow_generic_targets,
-        es_reader.clone(),
+        es_cache.clone(),
     );
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -222,79 +230,47 @@ pub async fn run(
         generic: generic.clone(),
         // With one namespace watched there is nobody to share with.
         namespace_share: super::fairness::NamespaceShare::new(opts.concurrency.into(), if ns.is_some() { 0 } else { opts.namespace_share }),
-        external_secrets: es_reader.clone(),
+        external_secrets: es_cache.clone(),
         waiting: Default::default(),
         groups: Default::default(),
         grouped: Default::default(),
         wakeups: wakeups.clone(),
     });
 
-    let by_template = es_reader.clone();
-    let by_target = es_reader.clone();
-    let by_store = es_reader.clone();
-    let by_cluster_store = es_reader.clone();
-    let generator_changes = super::generator_watch::watch(client.clone(), ns, ctx.generators.clone(), es_reader.clone());
-    let es_ctrl = Controller::for_stream(es_stream, es_reader.clone())
-        .with_config(controller::Config::default().concurrency(opts.concurrency))
-        .reconcile_on(wakeups.fired().map(|(ns, name)| ObjectRef::new(&name).within(&ns)))
-        .reconcile_on(generator_changes)
-        .reconcile_on(generic_changes)
-        .watches_stream(secret_stream, move |secret: PartialObjectMeta<Secret>| {
-            let ns = secret.namespace().unwrap_or_default();
-            let owner = secret
-                .owner_references()
-                .iter()
-                .find(|o| o.controller == Some(true) && o.kind == "ExternalSecret")
-                .map(|o| ObjectRef::new(&o.name).within(&ns));
-            let refs: Vec<ObjectRef<PackedExternalSecret>> = match owner {
-                Some(r) => vec![r],
-                None => {
-                    // An object whose target carries its own name is matched without unpacking it.
-                    let name = secret.name_any();
-                    let may = |p: &PackedExternalSecret| p.uses.renamed_target || p.meta().name.as_deref() == Some(name.as_str());
-                    unpacked(&by_target, Some(&ns), may).filter(|es| es.target_name() == name).map(|es| reference(&es)).collect()
+    let generator_changes = super::generator_watch::watch(client.clone(), ns, ctx.generators.clone(), es_cache.clone());
+    let requests = futures::stream::select_all([
+        es_stream.boxed(),
+        wakeups.fired().map(|(namespace, name)| EsRef { namespace, name }).boxed(),
+        generator_changes.boxed(),
+        generic_changes.boxed(),
+        es_triggers::by_target(secret_stream, es_cache.clone()).boxed(),
+        es_triggers::by_template(config_map_stream, es_cache.clone()).boxed(),
+        es_triggers::by_store(stores_for_es, es_cache.clone()).boxed(),
+        es_triggers::by_cluster_store(cluster_for_es, es_cache.clone()).boxed(),
+    ]);
+    let es_ctrl = {
+        let (cache, ready, ctx) = (es_cache.clone(), es_cache.clone(), ctx.clone());
+        super::runner::run(
+            requests,
+            async move { ready.wait_until_ready().await },
+            shutdown.clone(),
+            opts.concurrency.into(),
+            move |r: &EsRef| cache.get(r),
+            move |r, packed| {
+                let ctx = ctx.clone();
+                // kube's controller named its span so; log readers keep it.
+                let span = tracing::info_span!("reconciling object", "object.ref" = %r);
+                async move {
+                    if let Err(e) = reconcile(packed.clone(), ctx.clone()).await {
+                        error_policy(&packed, &e, &ctx);
+                        tracing::debug!(error = %e, "externalsecret reconcile");
+                    }
                 }
-            };
-            refs
-        })
-        .watches_stream(config_map_stream, move |cm: PartialObjectMeta<ConfigMap>| {
-            let ns = cm.namespace();
-            let name = cm.name_any();
-            unpacked(&by_template, ns.as_deref(), |p| p.uses.template_config_maps)
-                .filter(|es| {
-                    es.spec
-                        .target
-                        .template
-                        .iter()
-                        .flat_map(|t| &t.template_from)
-                        .any(|f| f.config_map.as_ref().is_some_and(|c| c.name == name))
-                })
-                .map(|es| reference(&es))
-                .collect::<Vec<_>>()
-        })
-        .watches_shared_stream(stores_for_es, move |store: Arc<SecretStore>| {
-            let ns = store.namespace();
-            let name = store.name_any();
-            unpacked(&by_store, ns.as_deref(), |_| true)
-                .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::SecretStore)))
-                .map(|es| reference(&es))
-                .collect::<Vec<_>>()
-        })
-        .watches_shared_stream(cluster_for_es, move |store: Arc<ClusterSecretStore>| {
-            let name = store.name_any();
-            unpacked(&by_cluster_store, None, |_| true)
-                .filter(|es| es.store_refs().contains(&(name.clone(), StoreKind::ClusterSecretStore)))
-                .map(|es| reference(&es))
-                .collect::<Vec<_>>()
-        })
-        .graceful_shutdown_on(shutdown.clone())
-        .run(reconcile, error_policy, ctx.clone())
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!(error = %e, "externalsecret reconcile");
-            }
-        })
-        .boxed();
+                .instrument(span)
+            },
+        )
+        .boxed()
+    };
     // ExternalSecrets are judged against their stores: start once the store caches are listed.
     // A store list that never completes must not keep a shutdown waiting here.
     let (stores_listed, mut stores_listed_rx) = tokio::sync::watch::channel(false);
@@ -354,7 +330,7 @@ pub async fn run(
         .boxed();
 
     let readiness = {
-        let (a, b, c) = (es_reader.clone(), secret_cache.clone(), ctx.stores.clone());
+        let (a, b, c) = (es_cache.clone(), secret_cache.clone(), ctx.stores.clone());
         let e = config_map_cache.clone();
         let d = ctx.cluster_stores.clone();
         let ctx = ctx.clone();
