@@ -3,7 +3,7 @@
 # then `buildah bud` of Containerfile.prebuilt (FROM scratch) with vfs storage (works unprivileged
 # in containers without overlayfs).
 #
-#   deploy/image/build.sh [TAG]          # release: static musl binary, `dist` profile (fat LTO); needs musl-tools, buildah, rustup
+#   deploy/image/build.sh [TAG]          # release: static musl binary, `dist` profile (fat LTO, for size); needs musl-tools, buildah, rustup
 #   SESAME_IMAGE_ARCHIVE=out.tar deploy/image/build.sh    # also write an OCI archive
 #   SESAME_CARGO_ARGS="--no-default-features --features fake,aws" deploy/image/build.sh   # fewer SDKs
 #   SESAME_BINARY=target/debug/sesame deploy/image/build.sh   # package a binary built elsewhere
