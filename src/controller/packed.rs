@@ -11,6 +11,7 @@ use std::sync::{Arc, LazyLock};
 use kube::runtime::watcher;
 
 use super::es_cache::EsRef;
+use super::wave::RefreshRecorded;
 use crate::api::ExternalSecret;
 
 /// An ExternalSecret as the cache keeps it: its name and namespace (the namespace's text shared
@@ -69,7 +70,7 @@ impl PackedExternalSecret {
         // unpack to nothing and its reconcile say so, rather than the watch panic.
         let json = serde_json::to_vec(&es).unwrap_or_default();
         let packed = lz4_flex::block::compress_prepend_size_with_dict(&json, &DICTIONARY).into_boxed_slice();
-        let refreshed = es.status.as_ref().is_some_and(|s| s.refresh_time.is_some());
+        let refreshed = es.refresh_recorded();
         PackedExternalSecret { name, namespace, packed, sync_relevant, refreshed, uses }
     }
 

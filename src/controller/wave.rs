@@ -77,7 +77,7 @@ impl Waiting {
             let (mut by_store, mut unpacked): (HashMap<WaveStore, Vec<Arc<ExternalSecret>>>, HashMap<_, _>) = Default::default();
             for packed in ctx.external_secrets.state() {
                 // Synced objects, most of them soon, are told apart by their record alone.
-                if packed.refreshed || ctx.last_sync(&*packed).is_some() {
+                if !first_sync_pending(ctx, &*packed) {
                     continue;
                 }
                 let name = super::memory::key(&*packed);
@@ -111,9 +111,28 @@ impl Waiting {
     }
 }
 
-/// Whether `es` is on its first sync: no refresh recorded in its status or in this process.
-pub fn first_sync_pending(ctx: &Context, es: &ExternalSecret) -> bool {
-    es.status.as_ref().and_then(|s| s.refresh_time.as_ref()).is_none() && ctx.last_sync(es).is_none()
+/// Whether `es` (the object or its packed record) is on its first sync: no refresh recorded in its
+/// status or in this process.
+pub fn first_sync_pending(ctx: &Context, es: &impl RefreshRecorded) -> bool {
+    !es.refresh_recorded() && ctx.last_sync(es).is_none()
+}
+
+/// Whether an object's status records a refresh, asked of the object or of its packed record
+/// (which answers by a flag, without unpacking: the wave walk asks it of every cached object).
+pub trait RefreshRecorded: super::memory::Named {
+    fn refresh_recorded(&self) -> bool;
+}
+
+impl RefreshRecorded for ExternalSecret {
+    fn refresh_recorded(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| s.refresh_time.is_some())
+    }
+}
+
+impl RefreshRecorded for PackedExternalSecret {
+    fn refresh_recorded(&self) -> bool {
+        self.refreshed
+    }
 }
 
 /// Plan the wave of every store `es` reads from (its first sync, after every check passed):
@@ -130,7 +149,7 @@ pub async fn plan(ctx: &Context, stores: &[(StoreKey, AnyStore)], clients: &[(St
         let waiting: Vec<&ExternalSecret> = share
             .iter()
             .map(|o| &**o)
-            .filter(|o| o.meta().deletion_timestamp.is_none() && first_sync_pending(ctx, o) && !ctx.waiting.is_reading(o))
+            .filter(|o| o.meta().deletion_timestamp.is_none() && first_sync_pending(ctx, *o) && !ctx.waiting.is_reading(o))
             .collect();
         let keys = read_ahead(ctx, store, client, &waiting, None).await;
         tracing::debug!(store = %key.0, keys, "first-sync wave planned");
