@@ -4,23 +4,16 @@
 //! per target at N = 10,000 (BENCHMARKS.md, heap profile): each label and annotation map is a
 //! B-tree with a full node, and most of `ObjectMeta` is never read. Here each object is projected
 //! to a small value as it arrives and filed under its namespace (stored once).
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use kube::Resource;
 use kube::runtime::watcher;
 
+use super::relisting::Relisting;
 use crate::by_namespace::ByNamespace;
 
 /// namespace/name → projected value, fed by a watcher stream ([`CompactCache::apply`]).
-pub struct CompactCache<V>(Arc<Shared<V>>);
-
-struct Shared<V> {
-    live: RwLock<ByNamespace<Arc<V>>>,
-    /// A (re-)list in progress: swapped in whole at its end, as kube's reflector does, so a
-    /// relist never shows a half-filled cache and drops what was deleted meanwhile.
-    listing: Mutex<Option<ByNamespace<Arc<V>>>>,
-    ready: tokio::sync::watch::Sender<bool>,
-}
+pub struct CompactCache<V>(Arc<Relisting<ByNamespace<Arc<V>>>>);
 
 impl<V> Clone for CompactCache<V> {
     fn clone(&self) -> Self {
@@ -30,21 +23,17 @@ impl<V> Clone for CompactCache<V> {
 
 impl<V> Default for CompactCache<V> {
     fn default() -> Self {
-        CompactCache(Arc::new(Shared {
-            live: RwLock::new(ByNamespace::default()),
-            listing: Mutex::new(None),
-            ready: tokio::sync::watch::Sender::new(false),
-        }))
+        CompactCache(Arc::default())
     }
 }
 
 impl<V> CompactCache<V> {
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<V>> {
-        self.0.live.read().expect("cache lock").get(namespace, name).cloned()
+        self.0.read().get(namespace, name).cloned()
     }
 
     pub fn len(&self) -> usize {
-        self.0.live.read().expect("cache lock").len()
+        self.0.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -53,8 +42,7 @@ impl<V> CompactCache<V> {
 
     /// Resolves once the first list is complete.
     pub async fn wait_until_ready(&self) {
-        let mut ready = self.0.ready.subscribe();
-        let _ = ready.wait_for(|r| *r).await;
+        self.0.wait_until_ready().await;
     }
 
     /// Files one watcher event, projecting each object with `project`.
@@ -63,25 +51,18 @@ impl<V> CompactCache<V> {
         match event {
             watcher::Event::Apply(obj) => {
                 let (ns, name) = key(obj);
-                self.0.live.write().expect("cache lock").insert(&ns, &name, Arc::new(project(obj)));
+                self.0.change(|live| live.insert(&ns, &name, Arc::new(project(obj))));
             }
             watcher::Event::Delete(obj) => {
                 let (ns, name) = key(obj);
-                self.0.live.write().expect("cache lock").remove(&ns, &name);
+                self.0.change(|live| live.remove(&ns, &name));
             }
-            watcher::Event::Init => *self.0.listing.lock().expect("listing lock") = Some(ByNamespace::default()),
+            watcher::Event::Init => self.0.begin(),
             watcher::Event::InitApply(obj) => {
                 let (ns, name) = key(obj);
-                if let Some(listing) = self.0.listing.lock().expect("listing lock").as_mut() {
-                    listing.insert(&ns, &name, Arc::new(project(obj)));
-                }
+                self.0.list(|listing| listing.insert(&ns, &name, Arc::new(project(obj))));
             }
-            watcher::Event::InitDone => {
-                if let Some(listed) = self.0.listing.lock().expect("listing lock").take() {
-                    *self.0.live.write().expect("cache lock") = listed;
-                }
-                self.0.ready.send_replace(true);
-            }
+            watcher::Event::InitDone => self.0.end(),
         }
     }
 }

@@ -6,11 +6,12 @@
 //! per object before the record's own. Here a namespace's text is held once, shared by its
 //! records, and a key is the object's name.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use kube::runtime::watcher;
 
 use super::PackedExternalSecret;
+use super::relisting::Relisting;
 use crate::api::ExternalSecret;
 
 /// An ExternalSecret's namespace and name: what the runner is asked to reconcile.
@@ -35,26 +36,8 @@ impl std::fmt::Display for EsRef {
 /// namespace → name → record.
 type Index = HashMap<Arc<str>, HashMap<Box<str>, Arc<PackedExternalSecret>>>;
 
-#[derive(Clone)]
-pub struct ExternalSecretCache(Arc<Shared>);
-
-struct Shared {
-    live: RwLock<Index>,
-    /// A (re-)list in progress: swapped in whole at its end, as kube's reflector does, so a
-    /// relist never shows a half-filled cache and drops what was deleted meanwhile.
-    listing: Mutex<Option<Index>>,
-    ready: tokio::sync::watch::Sender<bool>,
-}
-
-impl Default for ExternalSecretCache {
-    fn default() -> Self {
-        ExternalSecretCache(Arc::new(Shared {
-            live: RwLock::new(Index::new()),
-            listing: Mutex::new(None),
-            ready: tokio::sync::watch::Sender::new(false),
-        }))
-    }
-}
+#[derive(Clone, Default)]
+pub struct ExternalSecretCache(Arc<Relisting<Index>>);
 
 /// Files `record` under its namespace, sharing the namespace's text with the records there.
 fn insert(index: &mut Index, mut record: PackedExternalSecret) -> Arc<PackedExternalSecret> {
@@ -81,16 +64,16 @@ fn remove(index: &mut Index, namespace: &str, name: &str) {
 
 impl ExternalSecretCache {
     pub fn get(&self, r: &EsRef) -> Option<Arc<PackedExternalSecret>> {
-        self.0.live.read().expect("cache lock").get(&r.namespace)?.get(&r.name).cloned()
+        self.0.read().get(&r.namespace)?.get(&r.name).cloned()
     }
 
     /// Every record (a snapshot: the walk runs without the lock).
     pub fn state(&self) -> Vec<Arc<PackedExternalSecret>> {
-        self.0.live.read().expect("cache lock").values().flat_map(|names| names.values().cloned()).collect()
+        self.0.read().values().flat_map(|names| names.values().cloned()).collect()
     }
 
     pub fn len(&self) -> usize {
-        self.0.live.read().expect("cache lock").values().map(HashMap::len).sum()
+        self.0.read().values().map(HashMap::len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -99,15 +82,14 @@ impl ExternalSecretCache {
 
     /// Resolves once the first list is complete.
     pub async fn wait_until_ready(&self) {
-        let mut ready = self.0.ready.subscribe();
-        let _ = ready.wait_for(|r| *r).await;
+        self.0.wait_until_ready().await;
     }
 
     /// The objects in `namespace` (all: `None`) for which `may` holds, unpacked: the mappers
     /// from a changed Secret, ConfigMap, store or generator to its users read their specs.
     pub fn unpacked(&self, namespace: Option<&str>, may: impl Fn(&PackedExternalSecret) -> bool) -> Vec<ExternalSecret> {
         let records: Vec<Arc<PackedExternalSecret>> = {
-            let live = self.0.live.read().expect("cache lock");
+            let live = self.0.read();
             match namespace {
                 Some(ns) => live.get(ns).into_iter().flat_map(|names| names.values()).filter(|p| may(p)).cloned().collect(),
                 None => live.values().flat_map(|names| names.values()).filter(|p| may(p)).cloned().collect(),
@@ -120,28 +102,18 @@ impl ExternalSecretCache {
     /// controller is told changed).
     pub fn apply(&self, event: watcher::Event<PackedExternalSecret>) -> Option<Arc<PackedExternalSecret>> {
         match event {
-            watcher::Event::Apply(record) => Some(insert(&mut self.0.live.write().expect("cache lock"), record)),
+            watcher::Event::Apply(record) => Some(self.0.change(|live| insert(live, record))),
             watcher::Event::Delete(record) => {
-                remove(&mut self.0.live.write().expect("cache lock"), record.namespace(), record.name());
+                self.0.change(|live| remove(live, record.namespace(), record.name()));
                 None
             }
             watcher::Event::Init => {
-                *self.0.listing.lock().expect("listing lock") = Some(Index::new());
+                self.0.begin();
                 None
             }
-            watcher::Event::InitApply(record) => {
-                let mut listing = self.0.listing.lock().expect("listing lock");
-                // An InitApply outside a list (never from kube's watcher) is filed as an Apply.
-                match listing.as_mut() {
-                    Some(index) => Some(insert(index, record)),
-                    None => Some(insert(&mut self.0.live.write().expect("cache lock"), record)),
-                }
-            }
+            watcher::Event::InitApply(record) => Some(self.0.list(|listing| insert(listing, record))),
             watcher::Event::InitDone => {
-                if let Some(listed) = self.0.listing.lock().expect("listing lock").take() {
-                    *self.0.live.write().expect("cache lock") = listed;
-                }
-                self.0.ready.send_replace(true);
+                self.0.end();
                 None
             }
         }

@@ -24,6 +24,7 @@ mod on_demand;
 mod packed;
 mod push_secret;
 mod refresh_plan;
+mod relisting;
 mod rendering;
 mod rollout;
 pub mod run;

@@ -240,7 +240,7 @@ pub async fn run(
     let generator_changes = super::generator_watch::watch(client.clone(), ns, ctx.generators.clone(), es_cache.clone());
     let requests = futures::stream::select_all([
         es_stream.boxed(),
-        wakeups.fired().map(|(namespace, name)| EsRef { namespace, name }).boxed(),
+        wakeups.fired().boxed(),
         generator_changes.boxed(),
         generic_changes.boxed(),
         es_triggers::by_target(secret_stream, es_cache.clone()).boxed(),

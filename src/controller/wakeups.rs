@@ -33,8 +33,8 @@ impl Next {
 /// (a refresh group) share a bucket.
 const TICK: Duration = Duration::from_millis(100);
 
-/// (namespace, name) of a woken object.
-pub type Woken = (Arc<str>, Box<str>);
+/// A woken object: what the runner is asked to reconcile.
+pub type Woken = super::es_cache::EsRef;
 
 pub struct Wakeups {
     epoch: Instant,
@@ -93,7 +93,7 @@ impl Wakeups {
             }
         };
         // Most ticks wake one object (a refresh group shares one): no spare capacity up front.
-        state.wheel.entry(tick).or_insert_with(|| Vec::with_capacity(1)).push((ns, name.into()));
+        state.wheel.entry(tick).or_insert_with(|| Vec::with_capacity(1)).push(Woken { namespace: ns, name: name.into() });
         state.entries += 1;
         // Objects re-scheduled often (edits) leave stale entries behind: bounded by the live ones.
         if state.entries > 2 * state.due.len() + 1024 {
@@ -134,11 +134,11 @@ impl Wakeups {
             }
             let (tick, woken) = entry.remove_entry();
             state.entries -= woken.len();
-            for (ns, name) in woken {
+            for w in woken {
                 // Consumed as it fires: an object deleted while the watch was away leaves nothing.
-                if state.due.get(&ns, &name) == Some(&tick) {
-                    state.due.remove(&ns, &name);
-                    out.push((ns, name));
+                if state.due.get(&w.namespace, &w.name) == Some(&tick) {
+                    state.due.remove(&w.namespace, &w.name);
+                    out.push(w);
                 }
             }
         }
@@ -176,9 +176,9 @@ impl State {
     fn compact(&mut self) {
         let mut wheel: BTreeMap<u64, Vec<Woken>> = BTreeMap::new();
         for (tick, woken) in std::mem::take(&mut self.wheel) {
-            for (ns, name) in woken {
-                if self.due.get(&ns, &name) == Some(&tick) {
-                    wheel.entry(tick).or_default().push((ns, name));
+            for w in woken {
+                if self.due.get(&w.namespace, &w.name) == Some(&tick) {
+                    wheel.entry(tick).or_default().push(w);
                 }
             }
         }

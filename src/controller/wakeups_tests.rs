@@ -6,7 +6,7 @@ use futures::StreamExt;
 use super::{Next, Wakeups, Woken};
 
 fn names(woken: &[Woken]) -> Vec<String> {
-    let mut names: Vec<String> = woken.iter().map(|(ns, name)| format!("{ns}/{name}")).collect();
+    let mut names: Vec<String> = woken.iter().map(ToString::to_string).collect();
     names.sort();
     names
 }
