@@ -95,12 +95,14 @@ pub async fn run(
     let (bad_cps, bad_cps_rx) = tokio::sync::mpsc::unbounded_channel();
     let store_watch = split(watcher(api::<Decoded<SecretStore>>(&client, ns), wc.clone()).default_backoff(), bad_stores)
         .modify(trim)
+        .modify(keep_cached_spec(stores.clone()))
         .reflect_shared(stores_writer)
         .for_each(|_| async {})
         .boxed();
     let cluster_store_watch =
         split(watcher(Api::<Decoded<ClusterSecretStore>>::all(client.clone()), wc.clone()).default_backoff(), bad_cluster_stores)
             .modify(trim)
+            .modify(keep_cached_spec(cluster_stores.clone()))
             .reflect_shared(cluster_stores_writer)
             .for_each(|_| async {})
             .boxed();
@@ -405,4 +407,80 @@ pub async fn run(
 fn trim<K: Resource>(obj: &mut K) {
     obj.managed_fields_mut().clear();
     obj.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/// A store whose spec can be taken from the cached version of itself.
+trait KeepsSpec: Resource<DynamicType = ()> + Clone + 'static {
+    /// Takes `cached`'s spec if it equals this one.
+    fn keep_spec_of(&mut self, cached: &Self);
+}
+
+impl KeepsSpec for SecretStore {
+    fn keep_spec_of(&mut self, cached: &Self) {
+        if self.spec == cached.spec {
+            self.spec = cached.spec.clone();
+        }
+    }
+}
+
+impl KeepsSpec for ClusterSecretStore {
+    fn keep_spec_of(&mut self, cached: &Self) {
+        if self.spec == cached.spec {
+            self.spec = cached.spec.clone();
+        }
+    }
+}
+
+/// A change that leaves a store's spec as it was (its status, a label) keeps the spec the cache
+/// holds: a client built from that spec shares its data (a fake store's entries are `Arc`ed)
+/// instead of a second decoded copy living on beside the cache's.
+fn keep_cached_spec<K: KeepsSpec>(cache: reflector::Store<K>) -> impl FnMut(&mut K) {
+    move |obj| {
+        if let Some(cached) = cache.get(&reflector::ObjectRef::from_obj(obj)) {
+            obj.keep_spec_of(&cached);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kube::runtime::{reflector, watcher};
+
+    use super::keep_cached_spec;
+    use crate::api::SecretStore;
+
+    fn fake_store(entries: &[&str], ready: &str) -> SecretStore {
+        let data: Vec<_> = entries.iter().map(|k| serde_json::json!({"key": k, "value": "v"})).collect();
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+            "metadata": {"name": "fake", "namespace": "team-a", "generation": 1},
+            "spec": {"provider": {"fake": {"data": data}}},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]},
+        }))
+        .unwrap()
+    }
+
+    fn data(s: &SecretStore) -> Arc<[sesame_provider_fake::FakeProviderData]> {
+        s.spec.provider.fake.as_ref().unwrap().data.clone()
+    }
+
+    #[test]
+    fn a_status_change_shares_the_cached_spec_and_a_spec_change_does_not() {
+        let (cache, mut writer) = reflector::store::<SecretStore>();
+        writer.apply_watcher_event(&watcher::Event::Apply(fake_store(&["a", "b"], "False")));
+        let cached = data(&cache.state()[0]);
+        let mut keep = keep_cached_spec(cache);
+
+        let mut status_only = fake_store(&["a", "b"], "True");
+        keep(&mut status_only);
+        assert!(Arc::ptr_eq(&data(&status_only), &cached), "one copy of the entries, shared with the cache's");
+        assert_eq!(status_only.status.unwrap().conditions[0].status, "True", "the new status is kept");
+
+        let mut edited = fake_store(&["a", "c"], "True");
+        keep(&mut edited);
+        assert!(!Arc::ptr_eq(&data(&edited), &cached));
+        assert_eq!(data(&edited)[1].key, "c", "an edited spec is its own");
+    }
 }

@@ -1,33 +1,66 @@
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sesame_provider_core::{
     CallQuota, Capabilities, FindQuery, FindScope, MetadataPolicy, ProviderError, PushRef, RemoteKey, SecretProvider, SecretValue,
 };
 
-use crate::FakeProvider;
+use crate::{FakeProvider, FakeProviderData};
 
 /// Serves a fake store's data. Keyed by (key, version) exactly as ESO's fake provider. Pushed
 /// values live in memory beside the spec's data, for as long as the client (one store
 /// generation), and are read back before it; the spec's own entries are not Sesame's to change.
 #[derive(Debug)]
 pub struct FakeClient {
-    entries: BTreeMap<(String, String), String>,
+    /// The spec's entries, shared with the store's cached spec.
+    data: Arc<[FakeProviderData]>,
+    /// Positions in `data` ordered by (key, version), one per pair: the last entry of a pair
+    /// named twice, as a map built from the list would keep.
+    index: Vec<usize>,
     pushed: Mutex<BTreeMap<String, Vec<u8>>>,
     validation_fails: bool,
     validation_unknown: bool,
 }
 
+fn key_of(d: &FakeProviderData) -> (&str, &str) {
+    (&d.key, d.version.as_deref().unwrap_or_default())
+}
+
 impl FakeClient {
     pub fn new(spec: &FakeProvider) -> Self {
-        let entries = spec.data.iter().map(|d| ((d.key.clone(), d.version.clone().unwrap_or_default()), d.value.clone())).collect();
+        let data = spec.data.clone();
+        let mut index: Vec<usize> = (0..data.len()).collect();
+        index.sort_by(|&a, &b| key_of(&data[a]).cmp(&key_of(&data[b])).then(a.cmp(&b)));
+        // Of equal pairs the later position comes last: keep it in the place of the first.
+        index.dedup_by(|later, kept| {
+            let same = key_of(&data[*later]) == key_of(&data[*kept]);
+            if same {
+                *kept = *later;
+            }
+            same
+        });
         FakeClient {
-            entries,
+            data,
+            index,
             pushed: Mutex::default(),
             validation_fails: spec.validation_result == Some(2),
             validation_unknown: spec.validation_result == Some(1),
         }
+    }
+
+    /// The entries in (key, version) order.
+    fn entries(&self) -> impl Iterator<Item = &FakeProviderData> {
+        self.index.iter().map(|&i| &self.data[i])
+    }
+
+    fn entry(&self, key: &str, version: &str) -> Option<&FakeProviderData> {
+        let at = self.index.binary_search_by(|&i| key_of(&self.data[i]).cmp(&(key, version))).ok()?;
+        Some(&self.data[self.index[at]])
+    }
+
+    fn holds(&self, key: &str) -> bool {
+        self.data.iter().any(|d| d.key == key)
     }
 
     fn pushed(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Vec<u8>>> {
@@ -60,15 +93,14 @@ impl SecretProvider for FakeClient {
         if key.metadata_policy == MetadataPolicy::Fetch {
             return Err(ProviderError::Invalid("the fake provider has no metadata".into()));
         }
-        let version = key.version.clone().unwrap_or_default();
+        let version = key.version.as_deref().unwrap_or_default();
         if version.is_empty()
             && let Some(value) = self.pushed().get(&key.key)
         {
             return Ok(SecretValue::new(value.clone()));
         }
-        self.entries
-            .get(&(key.key.clone(), version))
-            .map(|v| SecretValue::from(v.as_str()))
+        self.entry(&key.key, version)
+            .map(|d| SecretValue::from(d.value.as_str()))
             .ok_or_else(|| ProviderError::NotFound(format!("secret {} does not exist", key.key)))
     }
 
@@ -86,16 +118,15 @@ impl SecretProvider for FakeClient {
         scope.charge(1).await;
         let mut found = BTreeMap::new();
         let matches = self
-            .entries
-            .iter()
-            .filter(|((_, version), _)| version.is_empty())
-            .filter(|((key, _), _)| query.path.as_deref().is_none_or(|p| key.starts_with(p)))
-            .filter(|((key, _), _)| matcher.as_ref().is_none_or(|m| m.is_match(key)));
-        for ((key, _), value) in matches {
-            let value = SecretValue::from(value.as_str());
+            .entries()
+            .filter(|d| d.version.as_deref().unwrap_or_default().is_empty())
+            .filter(|d| query.path.as_deref().is_none_or(|p| d.key.starts_with(p)))
+            .filter(|d| matcher.as_ref().is_none_or(|m| m.is_match(&d.key)));
+        for d in matches {
+            let value = SecretValue::from(d.value.as_str());
             scope.check_matches(found.len() + 1)?;
-            scope.check_value(key, &value)?;
-            found.insert(key.clone(), value);
+            scope.check_value(&d.key, &value)?;
+            found.insert(d.key.clone(), value);
         }
         Ok(found)
     }
@@ -105,7 +136,7 @@ impl SecretProvider for FakeClient {
     }
 
     async fn push_secret(&self, remote: &PushRef, value: &[u8]) -> Result<(), ProviderError> {
-        if self.entries.keys().any(|(k, _)| *k == remote.key) {
+        if self.holds(&remote.key) {
             return Err(ProviderError::Invalid(format!("secret {} is the store's own data, not managed by Sesame", remote.key)));
         }
         let mut pushed = self.pushed();
@@ -140,7 +171,7 @@ impl SecretProvider for FakeClient {
     }
 
     async fn secret_exists(&self, remote: &PushRef) -> Result<bool, ProviderError> {
-        if self.entries.keys().any(|(k, _)| *k == remote.key) {
+        if self.holds(&remote.key) {
             return Ok(true);
         }
         let pushed = self.pushed();
@@ -166,7 +197,6 @@ impl SecretProvider for FakeClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FakeProviderData;
     use sesame_provider_core::{FindLimits, FindName};
 
     fn store() -> FakeClient {
@@ -181,7 +211,8 @@ mod tests {
                 d("/db/pass", "p1", None),
                 d("/db/pass", "p0", Some("v0")),
                 d("/api/token", "t", None),
-            ],
+            ]
+            .into(),
             validation_result: None,
         })
     }
@@ -252,5 +283,27 @@ mod tests {
         let got = s.get_secrets(&[RemoteKey::new("/db/user"), RemoteKey::new("/missing")]).await;
         assert_eq!(text(got[0].clone().unwrap()), "admin");
         assert!(got[1].as_ref().unwrap_err().is_not_found());
+    }
+
+    #[tokio::test]
+    async fn a_key_and_version_named_twice_serve_the_last_entry_as_eso_does() {
+        let d = |key: &str, value: &str| FakeProviderData { key: key.into(), value: value.into(), version: None };
+        let s = FakeClient::new(&FakeProvider {
+            data: vec![d("/b", "first"), d("/a", "a"), d("/b", "second"), d("/c", "c"), d("/b", "third")].into(),
+            validation_result: None,
+        });
+        assert_eq!(text(s.get_secret(&RemoteKey::new("/b")).await.unwrap()), "third");
+        let found = s.find(&FindQuery::default(), &FindScope::unmetered()).await.unwrap();
+        let found: Vec<(String, String)> = found.into_iter().map(|(k, v)| (k, text(v))).collect();
+        assert_eq!(found, [("/a", "a"), ("/b", "third"), ("/c", "c")].map(|(k, v)| (k.to_string(), v.to_string())));
+    }
+
+    #[test]
+    fn the_data_is_a_list_on_the_wire() {
+        let spec: FakeProvider = serde_json::from_str(r#"{"data":[{"key":"k","value":"v"}]}"#).unwrap();
+        assert_eq!(spec.data.len(), 1);
+        assert_eq!(serde_json::to_string(&spec).unwrap(), r#"{"data":[{"key":"k","value":"v"}]}"#);
+        let empty: FakeProvider = serde_json::from_str("{}").unwrap();
+        assert!(empty.data.is_empty());
     }
 }
