@@ -124,4 +124,7 @@ fn the_containerfile_copies_every_workspace_member() {
         .filter(|m| !copied.iter().any(|c| m == c || m.starts_with(&format!("{c}/"))))
         .collect();
     assert!(missing.is_empty(), "deploy/image/Containerfile does not COPY {missing:?} (copies {copied:?})");
+    // `.cargo/config.toml` sets how jemalloc is built: without it the image is not what
+    // BENCHMARKS.md measured.
+    assert!(copied.contains(&".cargo"), "deploy/image/Containerfile does not COPY .cargo (copies {copied:?})");
 }
