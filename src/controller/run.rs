@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::Api;
+use kube::core::object::HasSpec;
 use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::controller::Controller;
 use kube::runtime::events::Reporter;
@@ -409,35 +410,19 @@ fn trim<K: Resource>(obj: &mut K) {
     obj.annotations_mut().remove("kubectl.kubernetes.io/last-applied-configuration");
 }
 
-/// A store whose spec can be taken from the cached version of itself.
-trait KeepsSpec: Resource<DynamicType = ()> + Clone + 'static {
-    /// Takes `cached`'s spec if it equals this one.
-    fn keep_spec_of(&mut self, cached: &Self);
-}
-
-impl KeepsSpec for SecretStore {
-    fn keep_spec_of(&mut self, cached: &Self) {
-        if self.spec == cached.spec {
-            self.spec = cached.spec.clone();
-        }
-    }
-}
-
-impl KeepsSpec for ClusterSecretStore {
-    fn keep_spec_of(&mut self, cached: &Self) {
-        if self.spec == cached.spec {
-            self.spec = cached.spec.clone();
-        }
-    }
-}
-
 /// A change that leaves a store's spec as it was (its status, a label) keeps the spec the cache
 /// holds: a client built from that spec shares its data (a fake store's entries are `Arc`ed)
 /// instead of a second decoded copy living on beside the cache's.
-fn keep_cached_spec<K: KeepsSpec>(cache: reflector::Store<K>) -> impl FnMut(&mut K) {
+fn keep_cached_spec<K>(cache: reflector::Store<K>) -> impl FnMut(&mut K)
+where
+    K: Resource<DynamicType = ()> + HasSpec + Clone + 'static,
+    K::Spec: PartialEq + Clone,
+{
     move |obj| {
-        if let Some(cached) = cache.get(&reflector::ObjectRef::from_obj(obj)) {
-            obj.keep_spec_of(&cached);
+        if let Some(cached) = cache.get(&reflector::ObjectRef::from_obj(obj))
+            && cached.spec() == obj.spec()
+        {
+            *obj.spec_mut() = cached.spec().clone();
         }
     }
 }
